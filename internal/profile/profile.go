@@ -1,0 +1,81 @@
+// Package profile holds the table of wire choices that differ between the
+// two AAuth generations the library speaks. The flow code asks the table; it
+// never branches on a version.
+package profile
+
+import "time"
+
+// Table is one generation's set of wire choices.
+type Table struct {
+	Name string
+
+	// Signing.
+	HWKAlg             bool   // hwk carries alg= (signature-key -08) and is emitted alg first
+	JKTJWTScheme       string // scheme token sent for jkt-jwt key material
+	DigestBodies       bool   // bodies get content-digest (RFC 9530 sha-256) covered, appended after signature-key
+	CoverAuthorization bool   // a session token's Authorization header is covered
+	RequireKeyAlg      bool   // JWKs must carry a fully specified alg; EdDSA is refused
+
+	// Headers on agent requests.
+	SessionScheme        string // Authorization scheme for AAuth-Access session tokens
+	MissionHeader        bool   // AAuth-Mission is sent on agent-signed requests
+	CapabilitiesOnPS     bool   // AAuth-Capabilities also goes to person-server requests
+	CapabilitiesOnTokens bool   // AAuth-Capabilities also goes on requests presenting auth or session tokens
+
+	// Person server.
+	TokenEndpointField  string // metadata member naming the auth-token endpoint
+	OtherEndpointField  string // the other generation's name, accepted when ours is absent
+	RequireIssuer       bool   // metadata issuer must equal the URL fetched
+	PersonTokens        bool   // requirement=person-token and the person-token endpoint are used
+	PresentedToken      bool   // the exchange sends presented_token
+	ClarificationAction bool   // clarification answers carry "action"
+	PreferWait          int    // seconds in Prefer: wait on token requests and polls
+
+	// Polling.
+	MaxPollDuration time.Duration
+	PollDefault     time.Duration // wait when a 202 has no Retry-After
+	PollBackoff     bool          // seed: 1 s doubling to 5 s (202) or 30 s (503), Retry-After integer only
+	SlowDownAdd     time.Duration // added to the interval on 429
+
+	// Tokens.
+	RefreshMargin time.Duration // a token is not presented inside this margin before expiry
+}
+
+// Current is AAuth -11 (2026-09-25) over HTTP Signature Keys -08/-09.
+var Current = &Table{
+	Name:                "current",
+	HWKAlg:              true,
+	JKTJWTScheme:        "jkt-jwt",
+	DigestBodies:        true,
+	CoverAuthorization:  true,
+	RequireKeyAlg:       true,
+	SessionScheme:       "AAuth",
+	TokenEndpointField:  "auth_token_endpoint",
+	OtherEndpointField:  "token_endpoint",
+	RequireIssuer:       true,
+	PersonTokens:        true,
+	PresentedToken:      true,
+	ClarificationAction: true,
+	PreferWait:          45,
+	MaxPollDuration:     900 * time.Second,
+	PollDefault:         5 * time.Second,
+	SlowDownAdd:         5 * time.Second,
+	RefreshMargin:       5 * time.Minute,
+}
+
+// Seed is what @aauth/mcp-agent 0.8.1 sends (AAuth -01, Signature Keys -05,
+// @hellocoop/httpsig 1.x).
+var Seed = &Table{
+	Name:               "seed",
+	JKTJWTScheme:       "jwt",
+	SessionScheme:      "Bearer",
+	MissionHeader:      true,
+	CapabilitiesOnPS:   true,
+	TokenEndpointField: "token_endpoint",
+	OtherEndpointField: "auth_token_endpoint",
+	PreferWait:         45,
+	MaxPollDuration:    300 * time.Second,
+	PollDefault:        time.Second,
+	PollBackoff:        true,
+	RefreshMargin:      60 * time.Second,
+}
