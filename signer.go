@@ -1,0 +1,579 @@
+package aauth
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/asn1"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aauthgo/aauth/internal/whatwg"
+)
+
+// DigestMode says when a request body is covered by a Content-Digest
+// (RFC 9530, sha-256).
+type DigestMode uint8
+
+const (
+	// DigestAuto follows the profile: the current profile digests every
+	// body, the seed profile none.
+	DigestAuto DigestMode = iota
+	// DigestAlways digests every body, whatever the profile.
+	DigestAlways
+	// DigestNever digests no body unless the component list names
+	// content-digest.
+	DigestNever
+)
+
+// DefaultLabel is the signature label AAuth uses.
+const DefaultLabel = "sig"
+
+// autoContentType is what fetch sends with a string body that has no
+// Content-Type; the reference implementations cover it, so a Go request
+// gets the same label.
+const autoContentType = "text/plain;charset=UTF-8"
+
+// Signer signs HTTP requests with RFC 9421 HTTP Message Signatures and a
+// Signature-Key header, as AAuth requires. The zero value signs for the
+// current profile with label "sig" and the system clock.
+//
+// A Signer holds no state between calls and is safe for concurrent use.
+type Signer struct {
+	// Profile selects the wire generation.
+	Profile Profile
+
+	// Label keys Signature-Key, Signature-Input and Signature; "" means
+	// "sig".
+	Label string
+
+	// Components, when set, replaces the profile's list of covered
+	// components. It must name "signature-key". content-digest is
+	// appended after it when the digest mode asks for one and the list
+	// does not name it.
+	Components []string
+
+	// ExtraComponents are covered in addition to the profile's list,
+	// before "signature-key": for example what a resource asked for in
+	// Signature-Error: error=invalid_input, required_input=(...).
+	ExtraComponents []string
+
+	// ContentDigest says when bodies are digested.
+	ContentDigest DigestMode
+
+	// Now is the clock for the created parameter; nil means time.Now.
+	Now func() time.Time
+}
+
+// Sign signs req in place with km. It sets Signature-Key,
+// Signature-Input and Signature, replacing any earlier signature, and, when
+// needed, Content-Type and Content-Digest. It also brings req to the form a
+// browser would send, so that what is signed is what goes on the wire: the
+// Host is lower-cased without a default port, the path is the WHATWG
+// serialisation (dot segments resolved, escapes normalised), the fragment is
+// dropped, and a body without GetBody is read once and made replayable when
+// it must be digested.
+//
+// Sign modifies req; to leave a caller's request untouched, sign a clone, as
+// SigningTransport does.
+func (s *Signer) Sign(req *http.Request, km KeyMaterial) error {
+	_, err := s.sign(req, km, false)
+	return err
+}
+
+// SignatureBase returns the RFC 9421 signature base Sign would sign for req
+// and km at this moment, after making the same changes to req as Sign (the
+// Signature-Key header included), without signing. It is meant for
+// debugging and dry runs.
+func (s *Signer) SignatureBase(req *http.Request, km KeyMaterial) ([]byte, error) {
+	return s.sign(req, km, true)
+}
+
+func (s *Signer) sign(req *http.Request, km KeyMaterial, baseOnly bool) ([]byte, error) {
+	if km.Signer == nil {
+		return nil, errors.New("aauth: sign: key material has no signer")
+	}
+	if req.URL == nil {
+		return nil, errors.New("aauth: sign: request has no URL")
+	}
+	t := s.Profile.table()
+	label := s.Label
+	if label == "" {
+		label = DefaultLabel
+	}
+	if !validKey(label) {
+		return nil, fmt.Errorf("aauth: sign: invalid signature label %q", label)
+	}
+
+	m, err := prepare(req)
+	if err != nil {
+		return nil, err
+	}
+
+	skey, err := formatSignatureKey(label, km, t.HWKAlg, t.JKTJWTScheme)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Signature-Key", skey)
+
+	digest := m.hasBody && (s.ContentDigest == DigestAlways || s.ContentDigest == DigestAuto && t.DigestBodies)
+	var comps []string
+	if s.Components != nil {
+		comps = s.Components
+		if !contains(comps, "signature-key") {
+			return nil, errors.New(`aauth: sign: the component list must name "signature-key"`)
+		}
+		if contains(comps, "content-digest") {
+			digest = true
+		} else if digest {
+			comps = append(comps[:len(comps):len(comps)], "content-digest")
+		}
+	} else {
+		comps = s.defaultComponents(req, m.hasBody, digest, t.CoverAuthorization)
+	}
+
+	if m.hasBody {
+		// As fetch's Headers does, strip surrounding white space, so the
+		// value sent is the value covered.
+		ct := req.Header.Get("Content-Type")
+		switch trimmed := strings.Trim(ct, " \t\r\n"); {
+		case trimmed == "":
+			req.Header.Set("Content-Type", autoContentType)
+		case trimmed != ct:
+			req.Header.Set("Content-Type", trimmed)
+		}
+	}
+	if digest {
+		d, err := contentDigest(req)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Digest", d)
+	}
+
+	var created int64
+	if s.Now != nil {
+		created = s.Now().Unix()
+	} else {
+		created = time.Now().Unix()
+	}
+	params := signatureParams(comps, created)
+
+	base, err := buildBase(req, &m, comps, params)
+	if err != nil {
+		return nil, err
+	}
+	if baseOnly {
+		return base, nil
+	}
+	sig, err := signBytes(km.Signer, base)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Signature-Input", label+"="+params)
+	req.Header.Set("Signature", sigHeader(label, sig))
+	return base, nil
+}
+
+// defaultComponents is the profile's list: the three derived components,
+// content-type for a body, authorization for a session token (current),
+// the extras, signature-key, and content-digest last, where
+// @hellocoop/httpsig 2.2 puts it.
+func (s *Signer) defaultComponents(req *http.Request, hasBody, digest, coverAuthz bool) []string {
+	comps := make([]string, 0, 6+len(s.ExtraComponents))
+	comps = append(comps, "@method", "@authority", "@path")
+	if hasBody {
+		comps = append(comps, "content-type")
+	}
+	if coverAuthz && len(req.Header["Authorization"]) > 0 {
+		comps = append(comps, "authorization")
+	}
+	for _, c := range s.ExtraComponents {
+		c = strings.ToLower(c)
+		if c != "signature-key" && c != "content-digest" && !contains(comps, c) {
+			comps = append(comps, c)
+		}
+	}
+	comps = append(comps, "signature-key")
+	if digest || contains(s.ExtraComponents, "content-digest") {
+		comps = append(comps, "content-digest")
+	}
+	return comps
+}
+
+// message holds the derived component values of a prepared request.
+type message struct {
+	method, authority, path string
+	hasBody                 bool
+}
+
+// prepare normalises req as a browser would send it and returns its derived
+// component values.
+func prepare(req *http.Request) (message, error) {
+	u := req.URL
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "https" && scheme != "http" {
+		return message{}, fmt.Errorf("aauth: sign: unsupported URL scheme %q", u.Scheme)
+	}
+	hostport := req.Host
+	if hostport == "" {
+		hostport = u.Host
+	}
+	authority, err := whatwg.Authority(scheme, hostport)
+	if err != nil {
+		return message{}, fmt.Errorf("aauth: sign: invalid host %q", hostport)
+	}
+	req.Host = authority
+
+	raw := u.Opaque
+	if raw == "" {
+		raw = u.RawPath
+		if raw == "" {
+			raw = u.EscapedPath()
+		}
+	}
+	path := whatwg.Path(raw)
+	if path != raw || u.Opaque != "" {
+		setPath(u, path)
+	}
+	u.Fragment, u.RawFragment = "", ""
+
+	method := req.Method
+	if method == "" {
+		method = http.MethodGet
+	} else if std, ok := standardMethod(method); ok {
+		// fetch upper-cases the standard methods on the wire; the covered
+		// @method must match what is sent.
+		req.Method, method = std, std
+	} else {
+		method = strings.ToUpper(method)
+	}
+	return message{
+		method:    method,
+		authority: authority,
+		path:      path,
+		hasBody:   req.Body != nil && req.Body != http.NoBody,
+	}, nil
+}
+
+// setPath makes u send exactly path (already escaped). net/url re-escapes a
+// RawPath it does not consider valid, so such paths go through Opaque, the
+// documented way to send a path verbatim.
+func setPath(u *url.URL, path string) {
+	u.Opaque = ""
+	dec, err := url.PathUnescape(path)
+	if err == nil {
+		u.Path, u.RawPath = dec, path
+		if u.EscapedPath() == path {
+			if dec == path {
+				u.RawPath = ""
+			}
+			return
+		}
+	}
+	u.Path, u.RawPath = "", ""
+	u.Opaque = path
+}
+
+// standardMethod returns the upper-case form of a method fetch normalises.
+func standardMethod(m string) (string, bool) {
+	for _, s := range [...]string{"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"} {
+		if len(m) == len(s) && strings.EqualFold(m, s) {
+			return s, true
+		}
+	}
+	return "", false
+}
+
+// contentDigest hashes the body that will be sent, from GetBody when the
+// request has one, else by buffering the body once and making it
+// replayable.
+func contentDigest(req *http.Request) (string, error) {
+	h := sha256.New()
+	if req.GetBody != nil {
+		rc, err := req.GetBody()
+		if err != nil {
+			return "", fmt.Errorf("aauth: sign: reading body: %w", err)
+		}
+		_, err = io.Copy(h, rc)
+		rc.Close()
+		if err != nil {
+			return "", fmt.Errorf("aauth: sign: reading body: %w", err)
+		}
+	} else {
+		b, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return "", fmt.Errorf("aauth: sign: reading body: %w", err)
+		}
+		setBody(req, b)
+		h.Write(b)
+	}
+	var sum [sha256.Size]byte
+	return "sha-256=:" + base64.StdEncoding.EncodeToString(h.Sum(sum[:0])) + ":", nil
+}
+
+// setBody makes b the replayable body of req.
+func setBody(req *http.Request, b []byte) {
+	req.ContentLength = int64(len(b))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	req.Body, _ = req.GetBody()
+	if len(b) == 0 {
+		// An empty body still counts as a body for signing, but Go would
+		// send a non-nil empty body chunked; NoBody sends Content-Length: 0.
+		req.Body, req.GetBody = http.NoBody, func() (io.ReadCloser, error) { return http.NoBody, nil }
+	}
+}
+
+func signatureParams(comps []string, created int64) string {
+	n := 16
+	for _, c := range comps {
+		n += len(c) + 3
+	}
+	b := make([]byte, 0, n+20)
+	b = append(b, '(')
+	for i, c := range comps {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, '"')
+		b = append(b, c...)
+		b = append(b, '"')
+	}
+	b = append(b, ");created="...)
+	b = strconv.AppendInt(b, created, 10)
+	return string(b)
+}
+
+// buildBase writes the RFC 9421 §2.5 signature base.
+func buildBase(req *http.Request, m *message, comps []string, params string) ([]byte, error) {
+	n := len(params) + 24
+	for _, c := range comps {
+		n += len(c) + 8 + 64
+	}
+	b := make([]byte, 0, n)
+	for _, c := range comps {
+		v, err := componentValue(req, m, c)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, '"')
+		b = append(b, c...)
+		b = append(b, `": `...)
+		b = append(b, v...)
+		b = append(b, '\n')
+	}
+	b = append(b, `"@signature-params": `...)
+	b = append(b, params...)
+	return b, nil
+}
+
+func componentValue(req *http.Request, m *message, name string) (string, error) {
+	switch name {
+	case "@method":
+		return m.method, nil
+	case "@authority":
+		return m.authority, nil
+	case "@path":
+		return m.path, nil
+	case "@scheme":
+		return strings.ToLower(req.URL.Scheme), nil
+	case "@query":
+		return "?" + req.URL.RawQuery, nil
+	case "@request-target":
+		if req.URL.RawQuery != "" {
+			return m.path + "?" + req.URL.RawQuery, nil
+		}
+		return m.path, nil
+	case "@target-uri":
+		u := strings.ToLower(req.URL.Scheme) + "://" + m.authority + m.path
+		if req.URL.RawQuery != "" {
+			u += "?" + req.URL.RawQuery
+		}
+		return u, nil
+	}
+	if name == "" || name[0] == '@' || !validComponentName(name) {
+		return "", fmt.Errorf("aauth: sign: unsupported component %q", name)
+	}
+	vals := req.Header.Values(name)
+	if len(vals) == 0 {
+		if name == "content-length" && req.ContentLength >= 0 && m.hasBody {
+			return strconv.FormatInt(req.ContentLength, 10), nil
+		}
+		return "", fmt.Errorf("aauth: sign: component %q specified but header not found in request", name)
+	}
+	if len(vals) == 1 {
+		return strings.Trim(vals[0], " \t"), nil
+	}
+	parts := make([]string, len(vals))
+	for i, v := range vals {
+		parts[i] = strings.Trim(v, " \t")
+	}
+	return strings.Join(parts, ", "), nil
+}
+
+// validComponentName accepts lower-case field names (RFC 9110 tokens).
+func validComponentName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// validKey accepts an RFC 9651 dictionary key.
+func validKey(s string) bool {
+	if s == "" || !('a' <= s[0] && s[0] <= 'z' || s[0] == '*') {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.' || c == '*') {
+			return false
+		}
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func sigHeader(label string, sig []byte) string {
+	b := make([]byte, 0, len(label)+3+base64.StdEncoding.EncodedLen(len(sig)))
+	b = append(b, label...)
+	b = append(b, "=:"...)
+	b = base64.StdEncoding.AppendEncode(b, sig)
+	b = append(b, ':')
+	return string(b)
+}
+
+// formatSignatureKey returns "<label>=<scheme>;…" as the profile writes it.
+func formatSignatureKey(label string, km KeyMaterial, hwkAlg bool, jktScheme string) (string, error) {
+	var b strings.Builder
+	b.Grow(len(label) + 32 + len(km.Key.Token))
+	b.WriteString(label)
+	b.WriteByte('=')
+	switch km.Key.Scheme {
+	case SchemeJWT, SchemeJKTJWT:
+		if km.Key.Token == "" {
+			return "", fmt.Errorf("aauth: sign: %s signature key without a token", km.Key.Scheme)
+		}
+		if km.Key.Scheme == SchemeJWT {
+			b.WriteString("jwt")
+		} else {
+			b.WriteString(jktScheme)
+		}
+		b.WriteString(`;jwt="`)
+		for i := 0; i < len(km.Key.Token); i++ {
+			c := km.Key.Token[i]
+			if c < 0x20 || c > 0x7e {
+				return "", errors.New("aauth: sign: token contains a byte that cannot be sent in Signature-Key")
+			}
+			if c == '"' || c == '\\' {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(c)
+		}
+		b.WriteByte('"')
+	case SchemeHWK:
+		switch pub := km.Signer.Public().(type) {
+		case ed25519.PublicKey:
+			if hwkAlg {
+				b.WriteString(`hwk;alg="Ed25519";kty="OKP";crv="Ed25519";x="`)
+			} else {
+				b.WriteString(`hwk;kty="OKP";crv="Ed25519";x="`)
+			}
+			b.WriteString(base64.RawURLEncoding.EncodeToString(pub))
+			b.WriteByte('"')
+		case *ecdsa.PublicKey:
+			x, y, err := p256Coordinates(pub)
+			if err != nil {
+				return "", err
+			}
+			if hwkAlg {
+				b.WriteString(`hwk;alg="ES256";kty="EC";crv="P-256";x="`)
+			} else {
+				b.WriteString(`hwk;kty="EC";crv="P-256";x="`)
+			}
+			b.WriteString(base64.RawURLEncoding.EncodeToString(x))
+			b.WriteString(`";y="`)
+			b.WriteString(base64.RawURLEncoding.EncodeToString(y))
+			b.WriteByte('"')
+		default:
+			return "", fmt.Errorf("aauth: sign: unsupported public key type %T", pub)
+		}
+	default:
+		return "", fmt.Errorf("aauth: sign: unsupported Signature-Key scheme %q", km.Key.Scheme)
+	}
+	return b.String(), nil
+}
+
+// p256Coordinates returns the 32-byte big-endian x and y of a P-256 key.
+func p256Coordinates(pub *ecdsa.PublicKey) (x, y []byte, err error) {
+	if pub.Curve != elliptic.P256() {
+		return nil, nil, errors.New("aauth: sign: ECDSA keys must be on P-256")
+	}
+	raw, err := pub.Bytes() // 0x04 || x || y
+	if err != nil {
+		return nil, nil, fmt.Errorf("aauth: sign: %w", err)
+	}
+	return raw[1:33], raw[33:65], nil
+}
+
+// signBytes signs the base: pure Ed25519, or ECDSA P-256 with SHA-256
+// returned as raw r||s (RFC 9421 §3.3.4), whatever the crypto.Signer.
+func signBytes(s crypto.Signer, base []byte) ([]byte, error) {
+	if k, ok := s.(ed25519.PrivateKey); ok {
+		if len(k) != ed25519.PrivateKeySize {
+			return nil, errors.New("aauth: sign: malformed Ed25519 private key")
+		}
+		return ed25519.Sign(k, base), nil
+	}
+	switch pub := s.Public().(type) {
+	case ed25519.PublicKey:
+		sig, err := s.Sign(rand.Reader, base, crypto.Hash(0))
+		if err != nil {
+			return nil, fmt.Errorf("aauth: sign: %w", err)
+		}
+		return sig, nil
+	case *ecdsa.PublicKey:
+		if pub.Curve != elliptic.P256() {
+			return nil, errors.New("aauth: sign: ECDSA keys must be on P-256")
+		}
+		h := sha256.Sum256(base)
+		der, err := s.Sign(rand.Reader, h[:], crypto.SHA256)
+		if err != nil {
+			return nil, fmt.Errorf("aauth: sign: %w", err)
+		}
+		var rs struct{ R, S *big.Int }
+		if rest, err := asn1.Unmarshal(der, &rs); err != nil || len(rest) != 0 {
+			return nil, errors.New("aauth: sign: malformed ECDSA signature from signer")
+		}
+		out := make([]byte, 64)
+		rs.R.FillBytes(out[:32])
+		rs.S.FillBytes(out[32:])
+		return out, nil
+	default:
+		return nil, fmt.Errorf("aauth: sign: unsupported key type %T (want Ed25519 or ECDSA P-256)", pub)
+	}
+}
