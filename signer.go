@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aauthgo/aauth/internal/whatwg"
@@ -169,16 +170,21 @@ func (s *Signer) sign(req *http.Request, km KeyMaterial, baseOnly bool) ([]byte,
 	} else {
 		created = time.Now().Unix()
 	}
-	params := signatureParams(comps, created)
+	return signMessage(req, &m, km.Signer, label, comps, signatureParams(comps, created), baseOnly)
+}
 
-	base, err := buildBase(req, &m, comps, params)
+// signMessage is the generic RFC 9421 step: it builds the base over comps
+// with the given serialised parameters, signs it, and sets Signature-Input
+// and Signature under label.
+func signMessage(req *http.Request, m *message, key crypto.Signer, label string, comps []string, params string, baseOnly bool) ([]byte, error) {
+	base, err := buildBase(req, m, comps, params)
 	if err != nil {
 		return nil, err
 	}
 	if baseOnly {
 		return base, nil
 	}
-	sig, err := signBytes(km.Signer, base)
+	sig, err := signBytes(key, base)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +251,7 @@ func prepare(req *http.Request) (message, error) {
 		}
 	}
 	path := whatwg.Path(raw)
-	if path != raw || u.Opaque != "" {
+	if u.Opaque != "" || path != u.EscapedPath() {
 		setPath(u, path)
 	}
 	u.Fragment, u.RawFragment = "", ""
@@ -307,7 +313,11 @@ func contentDigest(req *http.Request) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("aauth: sign: reading body: %w", err)
 		}
-		_, err = io.Copy(h, rc)
+		bp := copyBufs.Get().(*[]byte)
+		// Hide WriterTo: strings.Reader would convert the whole body to
+		// a []byte to write it into the hash.
+		_, err = io.CopyBuffer(h, struct{ io.Reader }{rc}, *bp)
+		copyBufs.Put(bp)
 		rc.Close()
 		if err != nil {
 			return "", fmt.Errorf("aauth: sign: reading body: %w", err)
@@ -325,6 +335,8 @@ func contentDigest(req *http.Request) (string, error) {
 	return "sha-256=:" + base64.StdEncoding.EncodeToString(h.Sum(sum[:0])) + ":", nil
 }
 
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+
 // setBody makes b the replayable body of req.
 func setBody(req *http.Request, b []byte) {
 	req.ContentLength = int64(len(b))
@@ -337,7 +349,13 @@ func setBody(req *http.Request, b []byte) {
 	}
 }
 
-func signatureParams(comps []string, created int64) string {
+// sigParam is a signature parameter after created: a string or an int64.
+type sigParam struct {
+	name  string
+	value any
+}
+
+func signatureParams(comps []string, created int64, extra ...sigParam) string {
 	n := 16
 	for _, c := range comps {
 		n += len(c) + 3
@@ -354,6 +372,17 @@ func signatureParams(comps []string, created int64) string {
 	}
 	b = append(b, ");created="...)
 	b = strconv.AppendInt(b, created, 10)
+	for _, p := range extra {
+		b = append(b, ';')
+		b = append(b, p.name...)
+		b = append(b, '=')
+		switch v := p.value.(type) {
+		case int64:
+			b = strconv.AppendInt(b, v, 10)
+		case string:
+			b = strconv.AppendQuote(b, v)
+		}
+	}
 	return string(b)
 }
 

@@ -35,11 +35,11 @@ type sigVector struct {
 			Type string `json:"type"`
 			JWT  string `json:"jwt"`
 		} `json:"signature_key"`
-		Label         string   `json:"label"`
-		Components    []string `json:"components"`
-		DigestMode    string   `json:"content_digest_mode"`
-		ClockMS       int64    `json:"clock_ms"`
-		Created       int64    `json:"created"`
+		Label      string   `json:"label"`
+		Components []string `json:"components"`
+		DigestMode string   `json:"content_digest_mode"`
+		ClockMS    int64    `json:"clock_ms"`
+		Created    int64    `json:"created"`
 	} `json:"inputs"`
 	Expected struct {
 		CoveredComponents []string          `json:"covered_components"`

@@ -1,6 +1,10 @@
 package aauth
 
-import "strings"
+import (
+	"context"
+	"crypto"
+	"strings"
+)
 
 // Temporary stand-ins until challenge.go lands.
 
@@ -14,4 +18,8 @@ func FormatCapabilities(c []Capability) string {
 
 func FormatMission(m Mission) string {
 	return `approver="` + m.Approver + `"; s256="` + m.S256 + `"`
+}
+
+func StaticKeys(s crypto.Signer, k SignatureKey) KeySource {
+	return KeySourceFunc(func(context.Context) (KeyMaterial, error) { return KeyMaterial{Signer: s, Key: k}, nil })
 }
