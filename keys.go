@@ -491,13 +491,13 @@ func ReadKeyFile(path string, p Profile) (crypto.Signer, error) {
 // path, so a reader never sees a partial key and the key is never
 // briefly readable by others. It refuses to replace a symbolic link or
 // anything else that is not a regular file. The directory must exist.
-func WriteKeyFile(path string, key crypto.Signer) (err error) {
+func WriteKeyFile(path string, key crypto.Signer) error {
 	data, err := MarshalPrivateJWK(key)
 	if err != nil {
 		return err
 	}
-	defer clear(data)
 	data = append(data, '\n')
+	defer clear(data)
 
 	if fi, err := os.Lstat(path); err == nil {
 		if !fi.Mode().IsRegular() {
@@ -518,8 +518,9 @@ func WriteKeyFile(path string, key crypto.Signer) (err error) {
 		return fmt.Errorf("aauth: writing key file: %w", err)
 	}
 	tmp := f.Name()
+	renamed := false
 	defer func() {
-		if err != nil {
+		if !renamed {
 			f.Close()
 			os.Remove(tmp)
 		}
@@ -541,6 +542,7 @@ func WriteKeyFile(path string, key crypto.Signer) (err error) {
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("aauth: writing key file: %w", err)
 	}
+	renamed = true
 	// Make the rename durable; not every platform can sync a directory.
 	if d, derr := os.Open(dir); derr == nil {
 		_ = d.Sync()
