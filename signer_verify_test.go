@@ -1,11 +1,11 @@
 package aauth_test
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	crand "crypto/rand"
-	"context"
 	"io"
 	"math/rand/v2"
 	"net/http"
