@@ -153,7 +153,7 @@ func PollDeferred(ctx context.Context, client *http.Client, location string, opt
 	if err != nil {
 		return nil, err
 	}
-	loc, err := p.resolve(location)
+	loc, err := p.resolve(location, "")
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +183,7 @@ func FollowDeferred(ctx context.Context, client *http.Client, resp *http.Respons
 		resp.Body.Close()
 		return nil, fmt.Errorf("%w: a 202 response has no Location", ErrLocation)
 	}
-	loc, err := p.resolve(resp.Header.Get("Location"))
+	loc, err := p.resolve(resp.Header.Get("Location"), "")
 	if err != nil {
 		resp.Body.Close()
 		return nil, err
@@ -192,7 +192,7 @@ func FollowDeferred(ctx context.Context, client *http.Client, resp *http.Respons
 		resp.Body.Close()
 		return nil, err
 	}
-	loc, err = p.on202(ctx, loc, resp)
+	loc, err = p.on202(ctx, loc, "", resp)
 	if err != nil {
 		return nil, err
 	}
@@ -247,22 +247,35 @@ func newPoller(client *http.Client, opts PollOptions, base string) (*poller, err
 	return p, nil
 }
 
-// resolve turns a Location into the absolute URL to poll, refusing one on
-// another origin than the request that produced it.
-func (p *poller) resolve(loc string) (string, error) {
+// resolve turns a Location into the absolute URL to poll: resolved
+// against the URL of the request that produced it (ref; the RequestURL
+// when empty), and refused on another origin than the RequestURL (or, with
+// none, than the first pending URL).
+func (p *poller) resolve(loc, ref string) (string, error) {
 	u, err := url.Parse(strings.TrimSpace(loc))
 	if err != nil || loc == "" {
 		return "", fmt.Errorf("%w: %q is not a URL", ErrLocation, clean(loc, 256))
 	}
-	if p.base != nil {
-		u = p.base.ResolveReference(u)
+	base := p.base
+	if ref != "" {
+		if r, err := url.Parse(ref); err == nil {
+			base = r
+		}
+	}
+	if base != nil {
+		u = base.ResolveReference(u)
 	} else if !u.IsAbs() {
 		return "", fmt.Errorf("%w: %q is relative and there is no request URL to resolve it against", ErrLocation, clean(loc, 256))
 	}
 	if s := strings.ToLower(u.Scheme); s != "https" && s != "http" || u.Host == "" {
 		return "", fmt.Errorf("%w: %q is not an http(s) URL", ErrLocation, clean(loc, 256))
 	}
-	if p.base != nil && !sameOrigin(u, p.base) {
+	if p.base == nil {
+		// Nothing to compare with: the caller vouches for this URL, and
+		// later ones must stay on its origin.
+		b := *u
+		p.base = &b
+	} else if !sameOrigin(u, p.base) {
 		return "", fmt.Errorf("%w: %q is not on the origin of %q", ErrLocation, clean(u.String(), 256), clean(p.base.String(), 256))
 	}
 	u.Fragment, u.RawFragment = "", ""
@@ -294,7 +307,7 @@ func (p *poller) run(ctx context.Context, loc string) (*http.Response, error) {
 		case http.StatusOK:
 			return resp, nil
 		case http.StatusAccepted:
-			if loc, err = p.on202(ctx, loc, resp); err != nil {
+			if loc, err = p.on202(ctx, loc, loc, resp); err != nil {
 				return nil, err
 			}
 		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
@@ -389,15 +402,16 @@ func (p *poller) terminal(loc string, resp *http.Response) error {
 }
 
 // on202 acts on one 202: a new Location, an interaction to announce, a
-// question to answer, an auth token the server waits for. It closes the
-// body and returns the URL to poll next.
-func (p *poller) on202(ctx context.Context, loc string, resp *http.Response) (string, error) {
+// question to answer, an auth token the server waits for. loc is the
+// pending URL so far, ref the URL that produced resp ("" for the request
+// URL). It closes the body and returns the URL to poll next.
+func (p *poller) on202(ctx context.Context, loc, ref string, resp *http.Response) (string, error) {
 	raw, err := readBody(resp)
 	if err != nil {
 		return "", fmt.Errorf("aauth: deferred response from %s: %w", clean(loc, 256), err)
 	}
 	if l := resp.Header.Get("Location"); l != "" {
-		next, err := p.resolve(l)
+		next, err := p.resolve(l, ref)
 		if err != nil {
 			return "", err
 		}
