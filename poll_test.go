@@ -25,7 +25,9 @@ func pollServer(t *testing.T, answers ...http.HandlerFunc) *psServer {
 	return s
 }
 
-func ok200(w http.ResponseWriter, r *http.Request) { psJSON(w, 200, map[string]any{"auth_token": "at", "expires_in": 60}) }
+func ok200(w http.ResponseWriter, r *http.Request) {
+	psJSON(w, 200, map[string]any{"auth_token": "at", "expires_in": 60})
+}
 
 func pending(retryAfter string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) { psPending(w, "/pending/1", retryAfter, "", nil) }
@@ -292,9 +294,15 @@ func TestPollInteraction(t *testing.T) {
 		{"interacting", []http.HandlerFunc{interactionAnswer(u, "AAAA1111", "pending"), interactionAnswer(u, "BBBB2222", "interacting"), interactionAnswer(u, "CCCC3333", "whatever"), ok200},
 			[]string{u + " AAAA1111", u + " CCCC3333"}},
 		{"approval then malformed", []http.HandlerFunc{
-			func(w http.ResponseWriter, r *http.Request) { psPending(w, "/pending/1", "0", "requirement=approval", nil) },
-			func(w http.ResponseWriter, r *http.Request) { psPending(w, "/pending/1", "0", "requirement=interaction", nil) },
-			func(w http.ResponseWriter, r *http.Request) { psPending(w, "/pending/1", "0", "requirement=bogus", nil) },
+			func(w http.ResponseWriter, r *http.Request) {
+				psPending(w, "/pending/1", "0", "requirement=approval", nil)
+			},
+			func(w http.ResponseWriter, r *http.Request) {
+				psPending(w, "/pending/1", "0", "requirement=interaction", nil)
+			},
+			func(w http.ResponseWriter, r *http.Request) {
+				psPending(w, "/pending/1", "0", "requirement=bogus", nil)
+			},
 			ok200}, nil},
 	}
 	for _, p := range psProfiles {
