@@ -21,6 +21,7 @@ type Table struct {
 	MissionHeader        bool   // AAuth-Mission is sent on agent-signed requests
 	CapabilitiesOnPS     bool   // AAuth-Capabilities also goes to person-server requests
 	CapabilitiesOnTokens bool   // AAuth-Capabilities also goes on requests presenting auth or session tokens
+	PollAsAgent          bool   // a resource's pending URL is polled with the agent token, whatever the request presented
 
 	// Person server.
 	TokenEndpointField  string // metadata member naming the auth-token endpoint
@@ -43,24 +44,25 @@ type Table struct {
 
 // Current is AAuth -11 (2026-09-25) over HTTP Signature Keys -08/-09.
 var Current = &Table{
-	Name:                "current",
-	HWKAlg:              true,
-	JKTJWTScheme:        "jkt-jwt",
-	DigestBodies:        true,
-	CoverAuthorization:  true,
-	RequireKeyAlg:       true,
-	SessionScheme:       "AAuth",
-	TokenEndpointField:  "auth_token_endpoint",
-	OtherEndpointField:  "token_endpoint",
-	RequireIssuer:       true,
-	PersonTokens:        true,
-	PresentedToken:      true,
-	ClarificationAction: true,
-	PreferWait:          45,
-	MaxPollDuration:     900 * time.Second,
-	PollDefault:         5 * time.Second,
-	SlowDownAdd:         5 * time.Second,
-	RefreshMargin:       5 * time.Minute,
+	Name:                 "current",
+	CapabilitiesOnTokens: true,
+	HWKAlg:               true,
+	JKTJWTScheme:         "jkt-jwt",
+	DigestBodies:         true,
+	CoverAuthorization:   true,
+	RequireKeyAlg:        true,
+	SessionScheme:        "AAuth",
+	TokenEndpointField:   "auth_token_endpoint",
+	OtherEndpointField:   "token_endpoint",
+	RequireIssuer:        true,
+	PersonTokens:         true,
+	PresentedToken:       true,
+	ClarificationAction:  true,
+	PreferWait:           45,
+	MaxPollDuration:      900 * time.Second,
+	PollDefault:          5 * time.Second,
+	SlowDownAdd:          5 * time.Second,
+	RefreshMargin:        5 * time.Minute,
 }
 
 // Seed is what @aauth/mcp-agent 0.8.1 sends (AAuth -01, Signature Keys -05,
@@ -71,6 +73,7 @@ var Seed = &Table{
 	SessionScheme:      "Bearer",
 	MissionHeader:      true,
 	CapabilitiesOnPS:   true,
+	PollAsAgent:        true,
 	TokenEndpointField: "token_endpoint",
 	OtherEndpointField: "auth_token_endpoint",
 	PreferWait:         45,

@@ -1,0 +1,73 @@
+package aauth
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Step names a step of the AAuth flow, as reported in an Event.
+type Step string
+
+// The steps a Transport reports.
+const (
+	StepSigned        Step = "signed"        // a request was signed and sent
+	StepChallenge     Step = "challenge"     // a 401 asked for something (AAuth-Requirement or Signature-Error)
+	StepPersonToken   Step = "person-token"  // a person token was requested from the person server
+	StepExchange      Step = "exchange"      // a resource token was exchanged for an auth token
+	StepPending       Step = "pending"       // a 202 deferred the request; polling
+	StepInteraction   Step = "interaction"   // the person must visit a URL
+	StepClarification Step = "clarification" // the server asked a question
+	StepTokenCached   Step = "token-cached"  // a token was stored for reuse
+	StepRetry         Step = "retry"         // the request is sent again with a new credential
+	StepDone          Step = "done"          // the response is returned to the caller
+	StepError         Step = "error"         // the flow ended with an error
+)
+
+// Event reports one step of a Transport's work on a request. It never
+// carries a token value: Credential says which kind of token was involved
+// and Token, when set, is a redacted form (see Redact).
+type Event struct {
+	Time       time.Time
+	Step       Step
+	Method     string // of the request the step belongs to
+	URL        string // the URL the step talked to (resource, person server or pending URL)
+	Status     int    // HTTP status of the answer, when there was one
+	Credential string // the token presented: "agent", "person", "auth" or "session"
+	Token      string // redacted token, when one was obtained or presented
+	Detail     string // a short human-readable description
+	Err        error  // set on StepError and on steps that failed
+}
+
+// emit sends ev to the Transport's OnEvent and Logger.
+func (t *Transport) emit(ctx context.Context, ev Event) {
+	if t.OnEvent == nil && t.Logger == nil {
+		return
+	}
+	if ev.Time.IsZero() {
+		ev.Time = t.clock().Now()
+	}
+	if t.OnEvent != nil {
+		t.OnEvent(ev)
+	}
+	if t.Logger != nil {
+		level := slog.LevelDebug
+		if ev.Step == StepError {
+			level = slog.LevelWarn
+		}
+		attrs := []slog.Attr{slog.String("step", string(ev.Step)), slog.String("url", ev.URL)}
+		if ev.Status != 0 {
+			attrs = append(attrs, slog.Int("status", ev.Status))
+		}
+		if ev.Credential != "" {
+			attrs = append(attrs, slog.String("credential", ev.Credential))
+		}
+		if ev.Token != "" {
+			attrs = append(attrs, slog.String("token", ev.Token))
+		}
+		if ev.Err != nil {
+			attrs = append(attrs, slog.String("error", ev.Err.Error()))
+		}
+		t.Logger.LogAttrs(ctx, level, "aauth: "+ev.Detail, attrs...)
+	}
+}

@@ -1,0 +1,64 @@
+package aauth
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// flights makes sure that when many requests need the same missing token at
+// once, one of them fetches it and the others wait for its result (or for
+// their own context).
+type flights struct {
+	mu sync.Mutex
+	m  map[string]*flight
+}
+
+type flight struct {
+	done chan struct{}
+	tok  *Token
+	err  error
+}
+
+// do runs fetch for key unless a fetch for key is already running, in which
+// case it waits for that one. A waiter whose leader failed only because the
+// leader's context ended tries again itself, so one caller giving up never
+// fails the others.
+func (f *flights) do(ctx context.Context, key string, fetch func() (*Token, error)) (tok *Token, leader bool, err error) {
+	for {
+		f.mu.Lock()
+		if f.m == nil {
+			f.m = make(map[string]*flight)
+		}
+		if fl, ok := f.m[key]; ok {
+			f.mu.Unlock()
+			select {
+			case <-fl.done:
+			case <-ctx.Done():
+				return nil, false, ctx.Err()
+			}
+			if fl.err != nil && isContextError(fl.err) && ctx.Err() == nil {
+				continue
+			}
+			return fl.tok, false, fl.err
+		}
+		fl := &flight{done: make(chan struct{})}
+		f.m[key] = fl
+		f.mu.Unlock()
+
+		func() {
+			defer func() {
+				f.mu.Lock()
+				delete(f.m, key)
+				f.mu.Unlock()
+				close(fl.done)
+			}()
+			fl.tok, fl.err = fetch()
+		}()
+		return fl.tok, true, fl.err
+	}
+}
+
+func isContextError(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}

@@ -1,0 +1,703 @@
+package aauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aauthgo/aauth/internal/clock"
+)
+
+// Transport is an http.RoundTripper that makes requests as an AAuth agent:
+// it signs every request, answers AAuth challenges by obtaining tokens from
+// the agent's person server, polls deferred (202) work to the end, caches
+// the tokens it obtains and retries. It is the Go form of the JavaScript
+// createAAuthFetch. Most code uses Client:
+//
+//	client := (&aauth.Transport{Keys: keys, PersonServer: ps}).Client()
+//
+// For each request, in a bounded loop:
+//
+//  1. Present the best credential held for the resource's origin: a cached
+//     auth token, else a session token (AAuth-Access), else a cached
+//     person token, else the agent token from Keys.
+//  2. Sign and send. Keep any AAuth-Access the answer carries.
+//  3. On 401 with AAuth-Requirement: agent-token presents the agent token;
+//     person-token gets a person token from the person server;
+//     auth-token checks the resource token and exchanges it for an auth
+//     token (presented_token is the token just presented). Then retry.
+//  4. On 401 with Signature-Error: clock_skew and invalid_input get one
+//     corrected retry; an expired or revoked token is dropped and the flow
+//     starts again from the agent token, once.
+//  5. On 202 with a Location: poll it (see FollowDeferred), calling
+//     OnInteraction and OnClarification as the server asks; a deferred
+//     auth-token requirement is exchanged and polling goes on with the
+//     auth token.
+//  6. Anything else is returned as it came.
+//
+// Tokens are cached per resource origin, person server and signing key,
+// and are not presented within the profile's refresh margin of their
+// expiry (5 minutes current, 60 s seed). When many goroutines need the same
+// missing token at once, one request fetches it and the others wait.
+//
+// The caller's request is never modified. A request body is sent again
+// only through req.GetBody; when a retry is needed and the body cannot be
+// replayed, RoundTrip returns a *NotReplayableError holding the server's
+// answer.
+//
+// A Transport must not be copied after first use. Its fields must not be
+// changed while it is in use.
+type Transport struct {
+	// Base sends the signed requests; nil means http.DefaultTransport.
+	Base http.RoundTripper
+
+	// Keys supplies the agent's key material: its signing key and its
+	// agent token (JWT). Required.
+	Keys KeySource
+
+	// PersonServer is the agent's person server URL (the agent token's ps
+	// claim). Without it, person-token and auth-token requirements cannot
+	// be met and give ErrNoPersonServer.
+	PersonServer string
+
+	// PersonServerMetadata, when set, is used instead of discovering
+	// {PersonServer}/.well-known/aauth-person.json.
+	PersonServerMetadata *PersonServerMetadata
+
+	// Capabilities the agent declares: in AAuth-Capabilities on resource
+	// requests, and in the body of person-server token requests.
+	Capabilities []Capability
+
+	// Mission, when set, names the mission requests belong to: mission_s256
+	// in person-token requests (current); the AAuth-Mission header on
+	// agent-signed requests (seed).
+	Mission *Mission
+
+	// OnInteraction is called when the person must visit url (with
+	// ?code=code) to approve. It is called once per distinct (url, code).
+	// An error cancels the pending request.
+	OnInteraction func(ctx context.Context, url, code string) error
+
+	// OnClarification is called when the person server asks a question;
+	// its answer is sent back. An error cancels the pending request.
+	OnClarification func(ctx context.Context, q Clarification) (string, error)
+
+	// Hints for the person server, sent with token requests when set.
+	Justification string
+	LoginHint     string
+	Tenant        string
+	DomainHint    string
+	Prompt        string
+
+	// Profile selects the wire generation.
+	Profile Profile
+
+	// MaxPollDuration bounds the polling of one deferred request; zero
+	// means the profile's default (900 s current, 300 s seed).
+	MaxPollDuration time.Duration
+
+	// Tokens caches the tokens obtained; nil means an in-memory cache
+	// owned by the Transport.
+	Tokens TokenCache
+
+	// OnEvent, when set, is told about each step of the flow. Events never
+	// carry token values.
+	OnEvent func(Event)
+
+	// Logger, when set, logs each step at debug level (warn for errors),
+	// with token values redacted.
+	Logger *slog.Logger
+
+	// Clock is the time source for signatures, token expiry and polling;
+	// nil means the system clock.
+	Clock Clock
+
+	initOnce sync.Once
+	tokens   TokenCache
+	metadata MetadataCache
+	flights  flights
+
+	mu      sync.Mutex
+	origins map[string]*originState
+}
+
+// originState is what the Transport learnt about one origin from its
+// Signature-Error answers.
+type originState struct {
+	skew       time.Duration // server clock minus ours
+	components []string      // extra components it asked to be covered
+}
+
+// maxSends bounds the requests one RoundTrip sends to the resource: enough
+// for agent token, person token, auth token, a step-up and a corrected
+// signature, not enough to loop.
+const maxSends = 8
+
+// maxExchanges bounds the auth-token exchanges of one RoundTrip: the first
+// one and one step-up.
+const maxExchanges = 2
+
+// Client returns an *http.Client that uses t. It has no Timeout: deferred
+// requests may legitimately wait for a person for many minutes; bound them
+// with the request context or MaxPollDuration.
+func (t *Transport) Client() *http.Client { return &http.Client{Transport: t} }
+
+func (t *Transport) init() {
+	t.initOnce.Do(func() {
+		t.tokens = t.Tokens
+		if t.tokens == nil {
+			t.tokens = &MemoryCache{}
+		}
+		if t.Clock != nil {
+			t.metadata.Now = t.Clock.Now
+		}
+	})
+}
+
+func (t *Transport) clock() Clock {
+	if t.Clock != nil {
+		return t.Clock
+	}
+	return clock.System
+}
+
+// RoundTrip sends req as an AAuth agent; see Transport.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.init()
+	if t.Keys == nil {
+		closeBody(req)
+		return nil, errors.New("aauth: Transport.Keys is nil")
+	}
+	if req.URL == nil {
+		closeBody(req)
+		return nil, errors.New("aauth: request has no URL")
+	}
+	origin, err := originOf(req.URL)
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	r := &run{t: t, req: req, ctx: req.Context(), origin: origin, tab: t.Profile.table()}
+	resp, err := r.loop()
+	if err != nil {
+		closeBody(req)
+		t.emit(r.ctx, Event{Step: StepError, Method: req.Method, URL: redactURL(req.URL), Err: err, Detail: "request failed"})
+		return nil, err
+	}
+	t.emit(r.ctx, Event{Step: StepDone, Method: req.Method, URL: redactURL(req.URL), Status: resp.StatusCode, Credential: r.cred.kind.String(), Detail: "response returned"})
+	return resp, nil
+}
+
+// run is the state of one RoundTrip.
+type run struct {
+	t      *Transport
+	req    *http.Request
+	ctx    context.Context
+	origin string
+	tab    *profileTable
+
+	km   KeyMaterial // the agent's material from Keys
+	jkt  string      // thumbprint of its public key
+	cred credential  // what the next send presents
+
+	sends     int
+	exchanges int
+	done      map[string]bool // corrections already made (one each)
+}
+
+func (r *run) loop() (*http.Response, error) {
+	if err := r.loadKeys(); err != nil {
+		return nil, err
+	}
+	r.cred = r.t.pickCredential(r.ctx, r.origin, r.jkt, r.agentCred())
+	for {
+		if r.sends == maxSends {
+			return nil, fmt.Errorf("%w: %d requests sent to %s", ErrTooManySteps, r.sends, r.origin)
+		}
+		resp, err := r.send()
+		if err != nil {
+			return nil, err
+		}
+		out, retry, err := r.handle(resp)
+		if err != nil {
+			return nil, err
+		}
+		if !retry {
+			return out, nil
+		}
+		if !replayable(r.req) {
+			return nil, &NotReplayableError{Response: resp, Reason: "the request body has no GetBody"}
+		}
+		drainClose(resp)
+		r.t.emit(r.ctx, Event{Step: StepRetry, Method: r.req.Method, URL: redactURL(r.req.URL), Credential: r.cred.kind.String(), Detail: "retrying with " + r.cred.kind.String() + " token"})
+	}
+}
+
+// loadKeys asks Keys for the agent's material and computes the key's
+// thumbprint, which binds cached tokens to the key they were issued for.
+func (r *run) loadKeys() error {
+	km, err := r.t.Keys.KeyMaterial(r.ctx)
+	if err != nil {
+		return fmt.Errorf("aauth: key material: %w", err)
+	}
+	if km.Signer == nil {
+		return errors.New("aauth: key material has no signer")
+	}
+	jkt, err := Thumbprint(km.Signer.Public())
+	if err != nil {
+		return err
+	}
+	r.km, r.jkt = km, jkt
+	return nil
+}
+
+func (r *run) agentCred() credential { return credential{kind: credAgent, token: r.km.Key.Token} }
+
+// send signs a clone of the caller's request with the current credential
+// and sends it.
+func (r *run) send() (*http.Response, error) {
+	out := r.req.Clone(r.ctx)
+	if r.sends > 0 && r.req.Body != nil && r.req.Body != http.NoBody {
+		body, err := r.req.GetBody()
+		if err != nil {
+			return nil, fmt.Errorf("aauth: replaying the request body: %w", err)
+		}
+		out.Body = body
+	}
+	r.sends++
+	if err := r.t.signFor(out, r.km, r.cred, r.origin, true); err != nil {
+		closeBody(out)
+		return nil, err
+	}
+	resp, err := base(r.t.Base).RoundTrip(out)
+	if err != nil {
+		return nil, err
+	}
+	r.t.emit(r.ctx, Event{Step: StepSigned, Method: out.Method, URL: redactURL(out.URL), Status: resp.StatusCode, Credential: r.cred.kind.String(), Detail: "sent " + out.Method + " presenting the " + r.cred.kind.String() + " token"})
+	r.t.keepSessionToken(r.ctx, resp, r.origin)
+	return resp, nil
+}
+
+// signFor signs req as the agent presenting cred to origin. toResource says
+// whether req goes to the resource (capabilities and, in the seed profile,
+// the mission header are only sent there).
+func (t *Transport) signFor(req *http.Request, agent KeyMaterial, cred credential, origin string, toResource bool) error {
+	tab := t.Profile.table()
+	km := agent
+	switch cred.kind {
+	case credPerson, credAuth:
+		km.Key = JWT(cred.token)
+	case credSession:
+		req.Header.Set("Authorization", tab.SessionScheme+" "+cred.token)
+	}
+	agentSigned := cred.kind == credAgent
+	if toResource && len(t.Capabilities) > 0 && (agentSigned || tab.CapabilitiesOnTokens) {
+		req.Header.Set("AAuth-Capabilities", FormatCapabilities(t.Capabilities))
+	}
+	if toResource && agentSigned && t.Mission != nil && tab.MissionHeader {
+		req.Header.Set("AAuth-Mission", FormatMission(*t.Mission))
+	}
+	st := t.originState(origin)
+	s := Signer{Profile: t.Profile, ExtraComponents: st.components, Now: t.skewedNow(st.skew)}
+	return s.Sign(req, km)
+}
+
+func (t *Transport) skewedNow(skew time.Duration) func() time.Time {
+	c := t.clock()
+	if skew == 0 {
+		return c.Now
+	}
+	return func() time.Time { return c.Now().Add(skew) }
+}
+
+func (t *Transport) originState(origin string) originState {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if st, ok := t.origins[origin]; ok {
+		return *st
+	}
+	return originState{}
+}
+
+func (t *Transport) updateOrigin(origin string, f func(*originState)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.origins == nil {
+		t.origins = make(map[string]*originState)
+	}
+	st, ok := t.origins[origin]
+	if !ok {
+		st = &originState{}
+		t.origins[origin] = st
+	}
+	f(st)
+}
+
+// handle decides what a resource's answer means: the response to return,
+// or a retry with r.cred changed.
+func (r *run) handle(resp *http.Response) (out *http.Response, retry bool, err error) {
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized:
+		return r.on401(resp)
+	case resp.StatusCode == http.StatusAccepted && resp.Header.Get("Location") != "":
+		// A bare 202 (MCP answers notifications so) is not AAuth: only a
+		// 202 with a Location is deferred work to poll.
+		out, err := r.poll(resp)
+		return out, false, err
+	}
+	return resp, false, nil
+}
+
+func (r *run) on401(resp *http.Response) (*http.Response, bool, error) {
+	if se, ok, err := ParseSignatureErrorHeader(resp.Header); ok && err == nil {
+		r.t.emit(r.ctx, Event{Step: StepChallenge, URL: redactURL(r.req.URL), Status: 401, Credential: r.cred.kind.String(), Detail: "signature rejected: " + se.Code})
+		if r.onSignatureError(resp, se) {
+			return resp, true, nil
+		}
+	}
+	ch, present, err := ParseRequirementHeader(resp.Header)
+	if !present {
+		if r.cred.kind != credAgent && !r.once("fallback") {
+			// A cached token was refused without saying why: forget it
+			// and start again from the agent token.
+			r.t.forget(r.ctx, r.cred)
+			r.cred = r.agentCred()
+			return resp, true, nil
+		}
+		return resp, false, nil
+	}
+	if err != nil {
+		drainClose(resp)
+		return nil, false, err
+	}
+	r.t.emit(r.ctx, Event{Step: StepChallenge, URL: redactURL(r.req.URL), Status: 401, Credential: r.cred.kind.String(), Detail: "requirement=" + string(ch.Requirement)})
+	switch ch.Requirement {
+	case RequirementAgentToken:
+		if r.cred.kind == credAgent {
+			// Nothing better to present: a resource that asks for the
+			// agent token it was given is returned as it answered.
+			return resp, false, nil
+		}
+		r.t.forget(r.ctx, r.cred)
+		r.cred = r.agentCred()
+		return resp, true, nil
+	case RequirementPersonToken:
+		if !r.tab.PersonTokens {
+			return resp, false, nil
+		}
+		rejected := ""
+		if r.cred.kind == credPerson {
+			if r.once("person-token") {
+				return resp, false, nil
+			}
+			rejected = r.cred.token
+		}
+		tok, err := r.personToken(rejected)
+		if err != nil {
+			drainClose(resp)
+			return nil, false, err
+		}
+		r.cred = credential{kind: credPerson, token: tok.Value, key: r.t.personKey(r.origin, r.mission(), r.jkt)}
+		return resp, true, nil
+	case RequirementAuthToken:
+		tok, err := r.authToken(ch.ResourceToken)
+		if err != nil {
+			drainClose(resp)
+			return nil, false, err
+		}
+		r.cred = credential{kind: credAuth, token: tok.Value, key: r.t.authKey(r.origin, r.jkt)}
+		return resp, true, nil
+	}
+	// approval, interaction, clarification and claims are not asked for
+	// with a 401; there is nothing the agent can do but return it.
+	return resp, false, nil
+}
+
+// onSignatureError makes one correction per kind of signature problem and
+// reports whether a retry is worth it.
+func (r *run) onSignatureError(resp *http.Response, se *SignatureError) bool {
+	switch se.Code {
+	case SigErrClockSkew:
+		date, err := http.ParseTime(resp.Header.Get("Date"))
+		if err != nil || r.once("clock_skew") {
+			return false
+		}
+		skew := date.Sub(r.t.clock().Now()).Truncate(time.Second)
+		r.t.updateOrigin(r.origin, func(st *originState) { st.skew = skew })
+		return true
+	case SigErrInvalidInput:
+		if len(se.RequiredInput) == 0 || r.once("invalid_input") {
+			return false
+		}
+		r.t.updateOrigin(r.origin, func(st *originState) {
+			for _, c := range se.RequiredInput {
+				if !contains(st.components, c) {
+					st.components = append(st.components, c)
+				}
+			}
+		})
+		return true
+	case SigErrExpiredJWT, SigErrRevokedJWT, SigErrInvalidJWT:
+		if r.once("refresh") {
+			return false
+		}
+		if r.cred.kind == credAgent || r.cred.kind == credSession {
+			// The agent token itself: ask Keys again, which renews it.
+			if err := r.loadKeys(); err != nil {
+				return false
+			}
+		} else {
+			r.t.forget(r.ctx, r.cred)
+		}
+		r.cred = r.agentCred()
+		return true
+	}
+	return false
+}
+
+// once reports whether the correction named what was already made, and
+// marks it made.
+func (r *run) once(what string) bool {
+	if r.done == nil {
+		r.done = make(map[string]bool)
+	}
+	if r.done[what] {
+		return true
+	}
+	r.done[what] = true
+	return false
+}
+
+func (r *run) mission() string {
+	if r.t.Mission == nil {
+		return ""
+	}
+	return r.t.Mission.S256
+}
+
+// personToken returns a person token for the resource, from the cache or
+// from the person server. rejected is a token the resource just refused,
+// never to be returned again.
+func (r *run) personToken(rejected string) (*Token, error) {
+	if r.t.PersonServer == "" && r.t.PersonServerMetadata == nil {
+		return nil, fmt.Errorf("%w: %s asks for a person token", ErrNoPersonServer, r.origin)
+	}
+	key := r.t.personKey(r.origin, r.mission(), r.jkt)
+	if rejected != "" {
+		r.t.forgetKey(r.ctx, key, rejected)
+	}
+	tok, leader, err := r.t.flights.do(r.ctx, key, func() (*Token, error) {
+		if tok := r.t.cached(r.ctx, key); tok != nil && tok.Value != rejected {
+			return tok, nil
+		}
+		r.t.emit(r.ctx, Event{Step: StepPersonToken, URL: r.t.PersonServer, Detail: "requesting a person token for " + r.origin})
+		tok, err := RequestPersonToken(r.ctx, r.t.psClient(r.km), PersonTokenRequest{
+			PersonServer:  r.t.PersonServer,
+			Metadata:      r.t.PersonServerMetadata,
+			Cache:         &r.t.metadata,
+			Profile:       r.t.Profile,
+			Resource:      r.origin,
+			MissionS256:   r.mission(),
+			Capabilities:  r.t.Capabilities,
+			LoginHint:     r.t.LoginHint,
+			Tenant:        r.t.Tenant,
+			DomainHint:    r.t.DomainHint,
+			Prompt:        r.t.Prompt,
+			Justification: r.t.Justification,
+			Poll:          r.pollOptions(""),
+		})
+		if err != nil {
+			return nil, err
+		}
+		r.t.store(r.ctx, key, tok, "person")
+		return tok, nil
+	})
+	_ = leader
+	return tok, err
+}
+
+// authToken exchanges resourceToken for an auth token, presenting the token
+// r.cred holds now.
+func (r *run) authToken(resourceToken string) (*Token, error) {
+	if r.t.PersonServer == "" && r.t.PersonServerMetadata == nil {
+		return nil, fmt.Errorf("%w: %s asks for an auth token", ErrNoPersonServer, r.origin)
+	}
+	if r.exchanges == maxExchanges {
+		return nil, fmt.Errorf("%w: %s asked for an auth token %d times", ErrTooManySteps, r.origin, r.exchanges+1)
+	}
+	r.exchanges++
+	presented := r.cred.token
+	if r.cred.kind == credSession || presented == "" {
+		presented = r.km.Key.Token
+	}
+	if r.tab.PresentedToken {
+		if err := checkResourceToken(resourceToken, resourceCheck{
+			resource:     r.origin,
+			personServer: r.t.PersonServer,
+			jkt:          r.jkt,
+			presented:    presented,
+			now:          r.t.clock().Now(),
+		}); err != nil {
+			return nil, err
+		}
+	}
+	key := r.t.authKey(r.origin, r.jkt)
+	tok, _, err := r.t.flights.do(r.ctx, key, func() (*Token, error) {
+		// Another request may have obtained a token while this one was
+		// being refused; use it unless it is the one just refused.
+		if tok := r.t.cached(r.ctx, key); tok != nil && (r.cred.kind != credAuth || tok.Value != r.cred.token) {
+			return tok, nil
+		}
+		r.t.emit(r.ctx, Event{Step: StepExchange, URL: r.t.PersonServer, Detail: "exchanging the resource token of " + r.origin})
+		tok, err := ExchangeToken(r.ctx, r.t.psClient(r.km), ExchangeRequest{
+			PersonServer:   r.t.PersonServer,
+			Metadata:       r.t.PersonServerMetadata,
+			Cache:          &r.t.metadata,
+			Profile:        r.t.Profile,
+			ResourceToken:  resourceToken,
+			PresentedToken: presented,
+			Justification:  r.t.Justification,
+			LoginHint:      r.t.LoginHint,
+			Tenant:         r.t.Tenant,
+			DomainHint:     r.t.DomainHint,
+			Prompt:         r.t.Prompt,
+			Capabilities:   r.t.Capabilities,
+			Poll:           r.pollOptions(""),
+		})
+		if err != nil {
+			return nil, err
+		}
+		r.t.store(r.ctx, key, tok, "auth")
+		return tok, nil
+	})
+	return tok, err
+}
+
+// poll follows a resource's 202 to its end, presenting the credential that
+// received it (the agent token in the seed profile, as the JavaScript
+// package does).
+func (r *run) poll(resp *http.Response) (*http.Response, error) {
+	cred := r.cred
+	if r.tab.PollAsAgent {
+		cred = r.agentCred()
+	}
+	r.t.emit(r.ctx, Event{Step: StepPending, URL: redactURL(r.req.URL), Status: 202, Credential: cred.kind.String(), Detail: "deferred; polling " + resp.Header.Get("Location")})
+	opts := r.pollOptions(r.req.URL.String())
+	out, err := FollowDeferred(r.ctx, r.credClient(cred), resp, opts)
+	for {
+		var atr *AuthTokenRequiredError
+		if !errors.As(err, &atr) {
+			return out, err
+		}
+		tok, err2 := r.authToken(atr.Challenge.ResourceToken)
+		if err2 != nil {
+			return nil, err2
+		}
+		r.cred = credential{kind: credAuth, token: tok.Value, key: r.t.authKey(r.origin, r.jkt)}
+		out, err = PollDeferred(r.ctx, r.credClient(r.cred), atr.Location, opts)
+	}
+}
+
+func (r *run) pollOptions(requestURL string) PollOptions {
+	opts := PollOptions{
+		Profile:     r.t.Profile,
+		RequestURL:  requestURL,
+		MaxDuration: r.t.MaxPollDuration,
+		Clock:       r.t.Clock,
+		OnInteraction: func(ctx context.Context, u, code string) error {
+			r.t.emit(ctx, Event{Step: StepInteraction, URL: u, Detail: "the person must visit " + u + " (code " + code + ")"})
+			if r.t.OnInteraction == nil {
+				return nil
+			}
+			return r.t.OnInteraction(ctx, u, code)
+		},
+	}
+	if r.t.OnClarification != nil {
+		// Without a callback the question is left unanswered and polling
+		// goes on, as the person may answer elsewhere.
+		opts.OnClarification = func(ctx context.Context, q Clarification) (string, error) {
+			r.t.emit(ctx, Event{Step: StepClarification, Detail: "question: " + q.Question})
+			return r.t.OnClarification(ctx, q)
+		}
+	}
+	return opts
+}
+
+// psClient signs person-server requests with the agent token. In the
+// current profile capabilities travel in the body only; the seed profile
+// sends its headers on every agent-signed request, as the JavaScript does.
+func (t *Transport) psClient(agent KeyMaterial) *http.Client {
+	tab := t.Profile.table()
+	st := &SigningTransport{Base: t.Base, Keys: StaticKeys(agent.Signer, agent.Key), Profile: t.Profile, Now: t.clock().Now}
+	if tab.CapabilitiesOnPS {
+		st.Capabilities = t.Capabilities
+		st.Mission = t.Mission
+	}
+	return &http.Client{Transport: st, CheckRedirect: noRedirects}
+}
+
+// credClient signs requests to the resource's pending URLs with cred.
+func (r *run) credClient(cred credential) *http.Client {
+	return &http.Client{Transport: roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		out := req.Clone(req.Context())
+		if err := r.t.signFor(out, r.km, cred, r.origin, true); err != nil {
+			closeBody(req)
+			return nil, err
+		}
+		return base(r.t.Base).RoundTrip(out)
+	}), CheckRedirect: noRedirects}
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+// noRedirects keeps credentials on the origin they were meant for: a pending
+// URL or person-server endpoint that redirects is answered as it is.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+func replayable(req *http.Request) bool {
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+}
+
+// drainClose reads a little of a body we are done with, so the connection
+// can be reused, and closes it.
+func drainClose(resp *http.Response) {
+	if resp == nil || resp.Body == nil {
+		return
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	resp.Body.Close()
+}
+
+// originOf returns the resource identifier of u: scheme://host[:port], as a
+// browser would serialise its origin.
+func originOf(u *url.URL) (string, error) {
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "https" && scheme != "http" {
+		return "", fmt.Errorf("aauth: unsupported URL scheme %q", u.Scheme)
+	}
+	host, err := normalizeAuthority(scheme, u.Host)
+	if err != nil {
+		return "", err
+	}
+	return scheme + "://" + host, nil
+}
+
+// redactURL returns u without its query and fragment, which may carry
+// secrets, for events and logs.
+func redactURL(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	v := *u
+	v.RawQuery, v.Fragment, v.RawFragment, v.User = "", "", "", nil
+	return v.String()
+}
