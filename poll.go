@@ -167,6 +167,9 @@ func PollDeferred(ctx context.Context, client *http.Client, location string, opt
 // and polls. It closes resp.Body. A resp that is not a 202 is returned
 // unchanged.
 func FollowDeferred(ctx context.Context, client *http.Client, resp *http.Response, opts PollOptions) (*http.Response, error) {
+	if resp == nil {
+		return nil, errors.New("aauth: FollowDeferred needs a response")
+	}
 	if resp.StatusCode != http.StatusAccepted {
 		return resp, nil
 	}
@@ -639,9 +642,9 @@ func AnswerClarification(ctx context.Context, client *http.Client, pendingURL, a
 // issuer, person server, subject, agent key, mission and tenant, the token
 // presented to get it, and a new justification.
 type UpdatedRequest struct {
-	ResourceToken  string
-	PresentedToken string
-	Justification  string
+	ResourceToken  string // the new resource token; required
+	PresentedToken string // the token presented to get it
+	Justification  string // why, in Markdown
 }
 
 // UpdateRequest posts an updated_request to the pending URL of a deferred
