@@ -14,7 +14,7 @@ import (
 // quietly drop one. It needs no node.
 func TestGeneratorCoverage(t *testing.T) {
 	for _, gen := range generations {
-		specs := genSpecs(t, gen, perGeneration)
+		specs := genSpecs(gen, perGeneration)
 		seen := map[string]int{}
 		for _, s := range specs {
 			mark := func(ok bool, name string) {

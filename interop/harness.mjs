@@ -26,6 +26,13 @@
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { webcrypto } from 'node:crypto';
+
+// Node 18 (Debian bookworm's) keeps the WebCrypto global behind a flag;
+// httpsig uses it, so provide it before loading the libraries.
+if (globalThis.crypto === undefined) {
+  globalThis.crypto = webcrypto;
+}
 
 const require = createRequire(import.meta.url);
 const libs = { seed: require('hs1'), current: require('hs2') };

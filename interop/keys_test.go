@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"testing"
 	"time"
 
 	"github.com/aauthgo/aauth"
@@ -118,39 +117,35 @@ var (
 	identityKeys = []testKey{ed25519Key("identity ed25519"), p256Key("identity p256")}
 )
 
-// mintJWT signs a compact JWS over the JSON of payload.
-func mintJWT(t testing.TB, gen aauth.Profile, signer testKey, typ string, jwkHeader map[string]any, payload map[string]any) string {
-	t.Helper()
-	body, err := json.Marshal(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hdr := jws.NewHeaders()
-	if err := hdr.Set(jws.TypeKey, typ); err != nil {
-		t.Fatal(err)
-	}
-	if jwkHeader != nil {
-		raw, _ := json.Marshal(jwkHeader)
-		key, err := jwk.ParseKey(raw)
+// mintJWT signs a compact JWS over the JSON of payload. Its inputs are
+// fixed, so an error is a bug in the test: it panics.
+func mintJWT(gen aauth.Profile, signer testKey, typ string, jwkHeader map[string]any, payload map[string]any) string {
+	must := func(err error) {
 		if err != nil {
-			t.Fatal(err)
+			panic(fmt.Sprintf("minting a %s token: %v", typ, err))
 		}
-		if err := hdr.Set(jws.JWKKey, key); err != nil {
-			t.Fatal(err)
-		}
+	}
+	body, err := json.Marshal(payload)
+	must(err)
+	hdr := jws.NewHeaders()
+	must(hdr.Set(jws.TypeKey, typ))
+	if jwkHeader != nil {
+		raw, err := json.Marshal(jwkHeader)
+		must(err)
+		key, err := jwk.ParseKey(raw)
+		must(err)
+		must(hdr.Set(jws.JWKKey, key))
 	}
 	tok, err := jws.Sign(body, jws.WithKey(signer.jwsAlg(gen), signer.signer, jws.WithProtectedHeaders(hdr)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(err)
 	return string(tok)
 }
 
 // agentToken is an agent token whose cnf.jwk is key, valid an hour around
 // the fixed clock. Verifiers take the signing key from cnf.jwk; httpsig 2.x
 // also requires exp and refuses an iat in the future.
-func agentToken(t testing.TB, gen aauth.Profile, key testKey) string {
-	return mintJWT(t, gen, issuerKey, "aa-agent+jwt", nil, map[string]any{
+func agentToken(gen aauth.Profile, key testKey) string {
+	return mintJWT(gen, issuerKey, "aa-agent+jwt", nil, map[string]any{
 		"iss": "https://agent.example",
 		"dwk": "aauth-agent.json",
 		"sub": "aauth:interop@agent.example",
@@ -163,8 +158,8 @@ func agentToken(t testing.TB, gen aauth.Profile, key testKey) string {
 // jktToken is a jkt-jwt key-refresh token (draft-hardt-httpbis-signature-key):
 // signed by an identity key carried in its header, iss naming that key's
 // thumbprint, cnf.jwk the signing key.
-func jktToken(t testing.TB, gen aauth.Profile, key, identity testKey) string {
-	return mintJWT(t, gen, identity, "jkt-s256+jwt", identity.jwkMembers(false, true), map[string]any{
+func jktToken(gen aauth.Profile, key, identity testKey) string {
+	return mintJWT(gen, identity, "jkt-s256+jwt", identity.jwkMembers(false, true), map[string]any{
 		"iss": "urn:jkt:sha-256:" + identity.thumbprint(),
 		"iat": created.Unix() - 60,
 		"exp": created.Unix() + 3600,
