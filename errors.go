@@ -69,20 +69,18 @@ var (
 // OAuth-style JSON of earlier drafts ("error", "error_description",
 // "error_uri"). Both are read whatever the profile.
 type Problem struct {
-	// RFC 9457 members.
-	Type     string
-	Title    string
-	Status   int
-	Detail   string
-	Instance string
+	Type     string // RFC 9457 type, a URI reference
+	Title    string // RFC 9457 title, a short summary
+	Status   int    // RFC 9457 status, when it is a valid HTTP status
+	Detail   string // RFC 9457 detail, the explanation (AAuth's description)
+	Instance string // RFC 9457 instance, a URI reference
 
 	// Error is the AAuth (or OAuth) error code, such as "denied" or
 	// "invalid_resource_token".
 	Error string
 
-	// ErrorDescription and ErrorURI are the legacy members.
-	ErrorDescription string
-	ErrorURI         string
+	ErrorDescription string // legacy error_description
+	ErrorURI         string // legacy error_uri
 
 	// Extensions holds every other member, and any known member whose
 	// value had the wrong JSON type, as decoded by encoding/json (numbers

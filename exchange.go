@@ -69,24 +69,32 @@ type ExchangeRequest struct {
 	// the seed profile.
 	PresentedToken string
 
-	// Hints for the person server, sent when set. A login_hint inside the
-	// resource token wins over LoginHint (current profile).
+	// Justification says why the agent needs access, in Markdown; the
+	// person server shows it as the agent's claim.
 	Justification string
-	LoginHint     string
-	Tenant        string
-	DomainHint    string
-	Prompt        string // none, login, consent or select_account
+
+	// LoginHint, Tenant and DomainHint help the person server find the
+	// person. A login_hint inside the resource token wins over LoginHint
+	// (current profile).
+	LoginHint  string
+	Tenant     string // the organisation
+	DomainHint string // the person's domain
+
+	// Prompt is none, login, consent or select_account.
+	Prompt string
 
 	// Capabilities the agent has (interaction, clarification, payment),
 	// sent in the body. Without them a person server that needs to reach
 	// the person answers user_unreachable.
 	Capabilities []Capability
 
-	// Platform and Device describe where the agent runs (current profile
-	// only): a platform registry value (web, mobile, desktop, workload,
-	// self-hosted) and a device name of at most 64 printable characters.
+	// Platform says where the agent runs (current profile only): web,
+	// mobile, desktop, workload or self-hosted.
 	Platform string
-	Device   string
+
+	// Device names the device (current profile only), in at most 64
+	// printable characters.
+	Device string
 
 	// Extra members to add to the body, after the others in key order,
 	// for server-specific parameters. A name the request already writes
@@ -148,9 +156,9 @@ func ExchangeToken(ctx context.Context, client *http.Client, req ExchangeRequest
 // order and omissions are those of @aauth/mcp-agent, so its bytes match.
 func exchangeBody(req ExchangeRequest) ([]byte, error) {
 	p := req.Profile
-	t, w := p.table(), p.ps()
+	t := p.table()
 	loginHint := req.LoginHint
-	if w.resourceTokenLoginHint {
+	if t.ResourceTokenHint {
 		if h := jwtClaimString(req.ResourceToken, "login_hint"); h != "" {
 			loginHint = h
 		}
@@ -166,7 +174,7 @@ func exchangeBody(req ExchangeRequest) ([]byte, error) {
 	o.str("domain_hint", req.DomainHint)
 	o.strs("capabilities", capabilityStrings(req.Capabilities))
 	o.str("prompt", req.Prompt)
-	if w.platformDevice {
+	if t.PlatformDevice {
 		o.str("platform", req.Platform)
 		o.str("device", req.Device)
 	}
@@ -180,10 +188,15 @@ func exchangeBody(req ExchangeRequest) ([]byte, error) {
 // PersonTokenRequest is a request for a person token (current profile): a
 // token saying the agent acts for a person at one resource.
 type PersonTokenRequest struct {
-	// PersonServer, Metadata and Cache are as in ExchangeRequest.
+	// PersonServer is the agent's person server URL, as in
+	// ExchangeRequest.
 	PersonServer string
-	Metadata     *PersonServerMetadata
-	Cache        *MetadataCache
+
+	// Metadata, when set, is used instead of discovery.
+	Metadata *PersonServerMetadata
+
+	// Cache holds discovered metadata; nil means a process-wide cache.
+	Cache *MetadataCache
 
 	// Profile must be ProfileCurrent; the seed generation has no person
 	// tokens.
@@ -196,15 +209,18 @@ type PersonTokenRequest struct {
 	// MissionS256 names the mission the token is for, if any.
 	MissionS256 string
 
-	// Capabilities, hints, platform and device are as in ExchangeRequest.
-	Capabilities  []Capability
-	LoginHint     string
-	Tenant        string
-	DomainHint    string
-	Prompt        string
-	Justification string
-	Platform      string
-	Device        string
+	// Capabilities the agent has, sent in the body (never in a header to
+	// the person server). Without them a person server that needs to
+	// reach the person answers user_unreachable.
+	Capabilities []Capability
+
+	LoginHint     string // as in ExchangeRequest
+	Tenant        string // as in ExchangeRequest
+	DomainHint    string // as in ExchangeRequest
+	Prompt        string // as in ExchangeRequest
+	Justification string // as in ExchangeRequest
+	Platform      string // as in ExchangeRequest
+	Device        string // as in ExchangeRequest
 
 	// Extra members to add to the body, as in ExchangeRequest.
 	Extra map[string]any
@@ -325,7 +341,7 @@ func requestToken(ctx context.Context, client *http.Client, endpoint, psURL stri
 	case http.StatusOK:
 		return readToken(resp, endpoint, field, now)
 	case http.StatusAccepted:
-		if p.ps().locationFromPS && psURL != "" {
+		if p.table().LocationBasePS && psURL != "" {
 			// The seed resolves a relative Location against the person
 			// server URL, not the token endpoint.
 			if loc := resp.Header.Get("Location"); loc != "" {

@@ -48,16 +48,16 @@ type PersonServerMetadata struct {
 	// PersonTokenEndpoint issues person tokens (current profile).
 	PersonTokenEndpoint string `json:"person_token_endpoint,omitempty"`
 
-	JWKSURI                string   `json:"jwks_uri,omitempty"`
-	InteractionEndpoint    string   `json:"interaction_endpoint,omitempty"`
-	MissionEndpoint        string   `json:"mission_endpoint,omitempty"`
-	MissionControlEndpoint string   `json:"mission_control_endpoint,omitempty"`
-	PermissionEndpoint     string   `json:"permission_endpoint,omitempty"`
-	AuditEndpoint          string   `json:"audit_endpoint,omitempty"`
-	RevocationEndpoint     string   `json:"revocation_endpoint,omitempty"`
-	ScopesSupported        []string `json:"scopes_supported,omitempty"`
-	ClaimsSupported        []string `json:"claims_supported,omitempty"`
-	AcceptSignatureAlgs    []string `json:"accept_signature_algs,omitempty"`
+	JWKSURI                string   `json:"jwks_uri,omitempty"`                 // the person server's signing keys
+	InteractionEndpoint    string   `json:"interaction_endpoint,omitempty"`     // relays interactions to the person
+	MissionEndpoint        string   `json:"mission_endpoint,omitempty"`         // proposes missions
+	MissionControlEndpoint string   `json:"mission_control_endpoint,omitempty"` // where the person manages missions
+	PermissionEndpoint     string   `json:"permission_endpoint,omitempty"`      // asks permission for an action
+	AuditEndpoint          string   `json:"audit_endpoint,omitempty"`           // records actions taken
+	RevocationEndpoint     string   `json:"revocation_endpoint,omitempty"`      // revokes tokens
+	ScopesSupported        []string `json:"scopes_supported,omitempty"`         // scopes the server can grant
+	ClaimsSupported        []string `json:"claims_supported,omitempty"`         // identity claims it can release
+	AcceptSignatureAlgs    []string `json:"accept_signature_algs,omitempty"`    // signature algorithms it verifies
 
 	// Raw holds every member of the document as encoding/json decoded it
 	// (numbers as json.Number), the ones above included. It is nil for

@@ -15,9 +15,9 @@ import (
 	"github.com/aauthgo/aauth/internal/clock"
 )
 
-// pollServer serves the answers in order on /pending/1 (the last one
+// psPollServer serves the answers in order on /pending/1 (the last one
 // repeating) and accepts answers and cancellation there.
-func pollServer(t *testing.T, answers ...http.HandlerFunc) *psServer {
+func psPollServer(t *testing.T, answers ...http.HandlerFunc) *psServer {
 	s := newPSServer(t)
 	s.Mux.HandleFunc("GET /pending/1", psSequence(answers...))
 	s.Mux.HandleFunc("POST /pending/1", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
@@ -25,15 +25,15 @@ func pollServer(t *testing.T, answers ...http.HandlerFunc) *psServer {
 	return s
 }
 
-func ok200(w http.ResponseWriter, r *http.Request) {
+func psOK200(w http.ResponseWriter, r *http.Request) {
 	psJSON(w, 200, map[string]any{"auth_token": "at", "expires_in": 60})
 }
 
-func pending(retryAfter string) http.HandlerFunc {
+func psPend(retryAfter string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) { psPending(w, "/pending/1", retryAfter, "", nil) }
 }
 
-func status(code int, contentType, body string) http.HandlerFunc {
+func psStatus(code int, contentType, body string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if contentType != "" {
 			w.Header().Set("Content-Type", contentType)
@@ -43,7 +43,7 @@ func status(code int, contentType, body string) http.HandlerFunc {
 	}
 }
 
-func poll(t *testing.T, s *psServer, p Profile, opts PollOptions) (*http.Response, error) {
+func psPoll(t *testing.T, s *psServer, p Profile, opts PollOptions) (*http.Response, error) {
 	t.Helper()
 	opts.Profile = p
 	if opts.RequestURL == "" {
@@ -54,9 +54,9 @@ func poll(t *testing.T, s *psServer, p Profile, opts PollOptions) (*http.Respons
 
 func TestPollReturns200(t *testing.T) {
 	for _, p := range psProfiles {
-		s := pollServer(t, pending("1"), pending("1"), ok200)
+		s := psPollServer(t, psPend("1"), psPend("1"), psOK200)
 		fake := psFake()
-		resp, err := poll(t, s, p, PollOptions{Clock: fake})
+		resp, err := psPoll(t, s, p, PollOptions{Clock: fake})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,8 +110,8 @@ func TestPollTerminalStatuses(t *testing.T) {
 	for _, p := range psProfiles {
 		for _, c := range cases {
 			t.Run(fmt.Sprintf("%s/%d/%s", p, c.status, c.code), func(t *testing.T) {
-				s := pollServer(t, pending("0"), status(c.status, c.contentType, c.body))
-				resp, err := poll(t, s, p, PollOptions{Clock: psFake()})
+				s := psPollServer(t, psPend("0"), psStatus(c.status, c.contentType, c.body))
+				resp, err := psPoll(t, s, p, PollOptions{Clock: psFake()})
 				if resp != nil {
 					t.Fatal("response returned with an error")
 				}
@@ -167,12 +167,12 @@ func TestPollRetryAfter(t *testing.T) {
 			t.Run(p.String()+"/"+c.name, func(t *testing.T) {
 				var answers []http.HandlerFunc
 				for _, ra := range c.ra {
-					answers = append(answers, pending(ra))
+					answers = append(answers, psPend(ra))
 				}
-				answers = append(answers, ok200)
-				s := pollServer(t, answers...)
+				answers = append(answers, psOK200)
+				s := psPollServer(t, answers...)
 				fake := psFake()
-				resp, err := poll(t, s, p, PollOptions{Clock: fake})
+				resp, err := psPoll(t, s, p, PollOptions{Clock: fake})
 				if c.maxed {
 					if !errors.Is(err, ErrTimeout) {
 						t.Fatalf("err = %v", err)
@@ -227,34 +227,34 @@ func TestParseRetryAfter(t *testing.T) {
 }
 
 func TestPollSlowDownAndBusy(t *testing.T) {
-	tooMany := status(429, "application/problem+json", `{"error":"slow_down"}`)
-	busy := status(503, "", "")
+	tooMany := psStatus(429, "application/problem+json", `{"error":"slow_down"}`)
+	busy := psStatus(503, "", "")
 	busyRA := func(w http.ResponseWriter, r *http.Request) { w.Header().Set("Retry-After", "2"); w.WriteHeader(503) }
 	cases := []struct {
 		name      string
 		answers   []http.HandlerFunc
 		cur, seed []time.Duration
 	}{
-		{"429 then 200", []http.HandlerFunc{tooMany, ok200},
+		{"429 then 200", []http.HandlerFunc{tooMany, psOK200},
 			[]time.Duration{10 * time.Second},
 			[]time.Duration{time.Second}},
-		{"429 slows later polls", []http.HandlerFunc{pending("0"), tooMany, pending(""), pending("0"), ok200},
+		{"429 slows later polls", []http.HandlerFunc{psPend("0"), tooMany, psPend(""), psPend("0"), psOK200},
 			[]time.Duration{0, 10 * time.Second, 10 * time.Second, 5 * time.Second},
 			// The seed's backoff doubles after every 202, Retry-After or not.
 			[]time.Duration{0, 2 * time.Second, 4 * time.Second, 0}},
-		{"503 then 200", []http.HandlerFunc{busyRA, ok200},
+		{"503 then 200", []http.HandlerFunc{busyRA, psOK200},
 			[]time.Duration{2 * time.Second},
 			[]time.Duration{2 * time.Second}},
-		{"503 backoff", []http.HandlerFunc{busy, busy, busy, busy, busy, busy, busy, pending(""), ok200},
+		{"503 backoff", []http.HandlerFunc{busy, busy, busy, busy, busy, busy, busy, psPend(""), psOK200},
 			[]time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second, 40 * time.Second, 60 * time.Second, 60 * time.Second, 60 * time.Second, 5 * time.Second},
 			[]time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second, 30 * time.Second}},
 	}
 	for _, p := range psProfiles {
 		for _, c := range cases {
 			t.Run(p.String()+"/"+c.name, func(t *testing.T) {
-				s := pollServer(t, c.answers...)
+				s := psPollServer(t, c.answers...)
 				fake := psFake()
-				resp, err := poll(t, s, p, PollOptions{Clock: fake})
+				resp, err := psPoll(t, s, p, PollOptions{Clock: fake})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -274,7 +274,7 @@ func TestPollSlowDownAndBusy(t *testing.T) {
 	}
 }
 
-func interactionAnswer(url, code, status string) http.HandlerFunc {
+func psInteraction(url, code, status string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		psPending(w, "/pending/1", "0", fmt.Sprintf(`requirement=interaction; url=%q; code=%q`, url, code), map[string]any{"status": status})
 	}
@@ -287,11 +287,11 @@ func TestPollInteraction(t *testing.T) {
 		answers []http.HandlerFunc
 		want    []string
 	}{
-		{"repeated", []http.HandlerFunc{interactionAnswer(u, "AAAA1111", "pending"), interactionAnswer(u, "AAAA1111", "pending"), interactionAnswer(u, "AAAA1111", "pending"), ok200},
+		{"repeated", []http.HandlerFunc{psInteraction(u, "AAAA1111", "pending"), psInteraction(u, "AAAA1111", "pending"), psInteraction(u, "AAAA1111", "pending"), psOK200},
 			[]string{u + " AAAA1111"}},
-		{"changed", []http.HandlerFunc{interactionAnswer(u, "AAAA1111", "pending"), interactionAnswer(u, "BBBB2222", "pending"), interactionAnswer(u, "AAAA1111", "pending"), ok200},
+		{"changed", []http.HandlerFunc{psInteraction(u, "AAAA1111", "pending"), psInteraction(u, "BBBB2222", "pending"), psInteraction(u, "AAAA1111", "pending"), psOK200},
 			[]string{u + " AAAA1111", u + " BBBB2222"}},
-		{"interacting", []http.HandlerFunc{interactionAnswer(u, "AAAA1111", "pending"), interactionAnswer(u, "BBBB2222", "interacting"), interactionAnswer(u, "CCCC3333", "whatever"), ok200},
+		{"interacting", []http.HandlerFunc{psInteraction(u, "AAAA1111", "pending"), psInteraction(u, "BBBB2222", "interacting"), psInteraction(u, "CCCC3333", "whatever"), psOK200},
 			[]string{u + " AAAA1111", u + " CCCC3333"}},
 		{"approval then malformed", []http.HandlerFunc{
 			func(w http.ResponseWriter, r *http.Request) {
@@ -303,14 +303,14 @@ func TestPollInteraction(t *testing.T) {
 			func(w http.ResponseWriter, r *http.Request) {
 				psPending(w, "/pending/1", "0", "requirement=bogus", nil)
 			},
-			ok200}, nil},
+			psOK200}, nil},
 	}
 	for _, p := range psProfiles {
 		for _, c := range cases {
 			t.Run(p.String()+"/"+c.name, func(t *testing.T) {
-				s := pollServer(t, c.answers...)
+				s := psPollServer(t, c.answers...)
 				var got []string
-				resp, err := poll(t, s, p, PollOptions{Clock: psFake(), OnInteraction: func(ctx context.Context, url, code string) error {
+				resp, err := psPoll(t, s, p, PollOptions{Clock: psFake(), OnInteraction: func(ctx context.Context, url, code string) error {
 					got = append(got, url+" "+code)
 					return nil
 				}})
@@ -328,9 +328,9 @@ func TestPollInteraction(t *testing.T) {
 
 func TestPollInteractionError(t *testing.T) {
 	for _, p := range psProfiles {
-		s := pollServer(t, interactionAnswer("https://ps.example/i", "AAAA1111", "pending"), ok200)
+		s := psPollServer(t, psInteraction("https://ps.example/i", "AAAA1111", "pending"), psOK200)
 		boom := errors.New("no browser")
-		_, err := poll(t, s, p, PollOptions{Clock: psFake(), OnInteraction: func(ctx context.Context, url, code string) error { return boom }})
+		_, err := psPoll(t, s, p, PollOptions{Clock: psFake(), OnInteraction: func(ctx context.Context, url, code string) error { return boom }})
 		if !errors.Is(err, ErrInteraction) || !errors.Is(err, boom) {
 			t.Fatalf("err = %v", err)
 		}
@@ -341,7 +341,7 @@ func TestPollInteractionError(t *testing.T) {
 	}
 }
 
-func clarificationAnswer(body string) http.HandlerFunc {
+func psClarify(body string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Location", "/pending/1")
 		w.Header().Set("Retry-After", "0")
@@ -355,7 +355,7 @@ func clarificationAnswer(body string) http.HandlerFunc {
 func TestPollClarificationAnswered(t *testing.T) {
 	for _, p := range psProfiles {
 		t.Run(p.String(), func(t *testing.T) {
-			s := pollServer(t, clarificationAnswer(`{"status":"pending","clarification":"How many widgets?","timeout":120,"options":["1","42",7]}`), pending("0"), ok200)
+			s := psPollServer(t, psClarify(`{"status":"pending","clarification":"How many widgets?","timeout":120,"options":["1","42",7]}`), psPend("0"), psOK200)
 			var got []Clarification
 			var deadline time.Duration
 			resp, err := PollDeferred(context.Background(), psTestClient(p), s.URL+"/pending/1", PollOptions{Profile: p, Clock: psFake(), OnClarification: func(ctx context.Context, q Clarification) (string, error) {
@@ -396,9 +396,9 @@ func TestPollClarificationAnswered(t *testing.T) {
 
 func TestPollClarificationRefused(t *testing.T) {
 	for _, p := range psProfiles {
-		s := pollServer(t, clarificationAnswer(`{"clarification":"Why?"}`), ok200)
+		s := psPollServer(t, psClarify(`{"clarification":"Why?"}`), psOK200)
 		boom := errors.New("no idea")
-		_, err := poll(t, s, p, PollOptions{Clock: psFake(), OnClarification: func(ctx context.Context, q Clarification) (string, error) {
+		_, err := psPoll(t, s, p, PollOptions{Clock: psFake(), OnClarification: func(ctx context.Context, q Clarification) (string, error) {
 			return "", boom
 		}})
 		if !errors.Is(err, ErrClarification) || !errors.Is(err, boom) {
@@ -423,7 +423,7 @@ func TestPollClarificationMalformed(t *testing.T) {
 	for _, p := range psProfiles {
 		var answers []http.HandlerFunc
 		for _, b := range bodies {
-			answers = append(answers, clarificationAnswer(b))
+			answers = append(answers, psClarify(b))
 		}
 		// A question in a body that is not JSON is not read either.
 		answers = append(answers, func(w http.ResponseWriter, r *http.Request) {
@@ -431,10 +431,10 @@ func TestPollClarificationMalformed(t *testing.T) {
 			w.Header().Set("Content-Type", "text/plain")
 			w.WriteHeader(202)
 			io.WriteString(w, `{"clarification":"Why?"}`)
-		}, ok200)
-		s := pollServer(t, answers...)
+		}, psOK200)
+		s := psPollServer(t, answers...)
 		called := 0
-		resp, err := poll(t, s, p, PollOptions{Clock: psFake(), OnClarification: func(ctx context.Context, q Clarification) (string, error) {
+		resp, err := psPoll(t, s, p, PollOptions{Clock: psFake(), OnClarification: func(ctx context.Context, q Clarification) (string, error) {
 			called++
 			return "x", nil
 		}})
@@ -449,9 +449,9 @@ func TestPollClarificationMalformed(t *testing.T) {
 }
 
 func TestPollClarificationLoopBounded(t *testing.T) {
-	s := pollServer(t, clarificationAnswer(`{"clarification":"Again?"}`))
+	s := psPollServer(t, psClarify(`{"clarification":"Again?"}`))
 	n := 0
-	_, err := poll(t, s, ProfileCurrent, PollOptions{Clock: psFake(), OnClarification: func(ctx context.Context, q Clarification) (string, error) {
+	_, err := psPoll(t, s, ProfileCurrent, PollOptions{Clock: psFake(), OnClarification: func(ctx context.Context, q Clarification) (string, error) {
 		n++
 		return "yes", nil
 	}})
@@ -465,11 +465,11 @@ func TestPollClarificationLoopBounded(t *testing.T) {
 
 func TestPollClarificationAnswerRejected(t *testing.T) {
 	s := newPSServer(t)
-	s.Mux.HandleFunc("GET /pending/1", clarificationAnswer(`{"clarification":"Why?"}`))
+	s.Mux.HandleFunc("GET /pending/1", psClarify(`{"clarification":"Why?"}`))
 	s.Mux.HandleFunc("POST /pending/1", func(w http.ResponseWriter, r *http.Request) {
 		psProblem(w, 400, "invalid_request", "action missing")
 	})
-	_, err := poll(t, s, ProfileCurrent, PollOptions{Clock: psFake(), OnClarification: func(ctx context.Context, q Clarification) (string, error) {
+	_, err := psPoll(t, s, ProfileCurrent, PollOptions{Clock: psFake(), OnClarification: func(ctx context.Context, q Clarification) (string, error) {
 		return "because", nil
 	}})
 	pe := psMustAs[*PollError](t, err)
@@ -479,8 +479,8 @@ func TestPollClarificationAnswerRejected(t *testing.T) {
 }
 
 func TestPollNoCallbacksKeepsPolling(t *testing.T) {
-	s := pollServer(t, interactionAnswer("https://ps.example/i", "AAAA1111", "pending"), clarificationAnswer(`{"clarification":"Why?"}`), ok200)
-	resp, err := poll(t, s, ProfileCurrent, PollOptions{Clock: psFake()})
+	s := psPollServer(t, psInteraction("https://ps.example/i", "AAAA1111", "pending"), psClarify(`{"clarification":"Why?"}`), psOK200)
+	resp, err := psPoll(t, s, ProfileCurrent, PollOptions{Clock: psFake()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -494,9 +494,9 @@ func TestPollAuthTokenRequirement(t *testing.T) {
 	authTok := func(w http.ResponseWriter, r *http.Request) {
 		psPending(w, "/pending/2", "0", `requirement=auth-token; resource-token="rt-secret"`, nil)
 	}
-	s := pollServer(t, pending("0"), authTok, ok200)
-	s.Mux.HandleFunc("GET /pending/2", ok200)
-	_, err := poll(t, s, ProfileCurrent, PollOptions{Clock: psFake()})
+	s := psPollServer(t, psPend("0"), authTok, psOK200)
+	s.Mux.HandleFunc("GET /pending/2", psOK200)
+	_, err := psPoll(t, s, ProfileCurrent, PollOptions{Clock: psFake()})
 	ae := psMustAs[*AuthTokenRequiredError](t, err)
 	if ae.Challenge.Requirement != RequirementAuthToken || ae.Challenge.ResourceToken != "rt-secret" || ae.Location != s.URL+"/pending/2" {
 		t.Fatalf("%+v", ae)
@@ -505,9 +505,9 @@ func TestPollAuthTokenRequirement(t *testing.T) {
 		t.Fatalf("message leaks the resource token: %s", err)
 	}
 	// The seed knows no deferred auth-token: it keeps polling.
-	s = pollServer(t, pending("0"), authTok, ok200)
-	s.Mux.HandleFunc("GET /pending/2", ok200)
-	resp, err := poll(t, s, ProfileSeed, PollOptions{Clock: psFake()})
+	s = psPollServer(t, psPend("0"), authTok, psOK200)
+	s.Mux.HandleFunc("GET /pending/2", psOK200)
+	resp, err := psPoll(t, s, ProfileSeed, PollOptions{Clock: psFake()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -515,7 +515,7 @@ func TestPollAuthTokenRequirement(t *testing.T) {
 }
 
 func TestPollLocation(t *testing.T) {
-	s := pollServer(t, ok200)
+	s := psPollServer(t, psOK200)
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("request sent to another origin: %s %s", r.Method, r.URL)
 	}))
@@ -557,17 +557,17 @@ func TestPollLocation(t *testing.T) {
 	}
 
 	// A later 202 that moves the request to another origin is refused.
-	s2 := pollServer(t, func(w http.ResponseWriter, r *http.Request) {
+	s2 := psPollServer(t, func(w http.ResponseWriter, r *http.Request) {
 		psPending(w, other.URL+"/pending/1", "0", "", nil)
 	})
-	_, err = poll(t, s2, ProfileCurrent, PollOptions{Clock: psFake()})
+	_, err = psPoll(t, s2, ProfileCurrent, PollOptions{Clock: psFake()})
 	if !errors.Is(err, ErrLocation) {
 		t.Fatalf("err = %v", err)
 	}
 	// A same-origin move is followed.
-	s3 := pollServer(t, func(w http.ResponseWriter, r *http.Request) { psPending(w, "/pending/3", "0", "", nil) })
-	s3.Mux.HandleFunc("GET /pending/3", ok200)
-	resp, err = poll(t, s3, ProfileCurrent, PollOptions{Clock: psFake()})
+	s3 := psPollServer(t, func(w http.ResponseWriter, r *http.Request) { psPending(w, "/pending/3", "0", "", nil) })
+	s3.Mux.HandleFunc("GET /pending/3", psOK200)
+	resp, err = psPoll(t, s3, ProfileCurrent, PollOptions{Clock: psFake()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -579,7 +579,7 @@ func TestPollLocation(t *testing.T) {
 
 func TestPollContextCancelMidSleep(t *testing.T) {
 	for _, p := range psProfiles {
-		s := pollServer(t, pending("30"), ok200)
+		s := psPollServer(t, psPend("30"), psOK200)
 		fake := psFake()
 		ctx, cancel := context.WithCancel(context.Background())
 		fake.OnSleep = func(time.Duration) { cancel() }
@@ -596,7 +596,7 @@ func TestPollContextCancelMidSleep(t *testing.T) {
 func TestPollContextCancelRealClock(t *testing.T) {
 	// The real clock, a Retry-After of an hour, and a context cancelled
 	// after 20 ms: polling stops at once.
-	s := pollServer(t, pending("3600"))
+	s := psPollServer(t, psPend("3600"))
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(20*time.Millisecond, cancel)
 	start := time.Now()
@@ -610,9 +610,9 @@ func TestPollContextCancelRealClock(t *testing.T) {
 }
 
 func TestPollDeadline(t *testing.T) {
-	s := pollServer(t, pending("5"))
+	s := psPollServer(t, psPend("5"))
 	fake := psFake()
-	_, err := poll(t, s, ProfileCurrent, PollOptions{Clock: fake, MaxDuration: 12 * time.Second})
+	_, err := psPoll(t, s, ProfileCurrent, PollOptions{Clock: fake, MaxDuration: 12 * time.Second})
 	if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "12s") {
 		t.Fatalf("err = %v", err)
 	}
@@ -625,9 +625,9 @@ func TestPollDeadline(t *testing.T) {
 
 	// Profile defaults: 900 s current, 300 s seed.
 	for p, want := range map[Profile]time.Duration{ProfileCurrent: 900 * time.Second, ProfileSeed: 300 * time.Second} {
-		s := pollServer(t, pending("60"))
+		s := psPollServer(t, psPend("60"))
 		fake := psFake()
-		if _, err := poll(t, s, p, PollOptions{Clock: fake}); !errors.Is(err, ErrTimeout) {
+		if _, err := psPoll(t, s, p, PollOptions{Clock: fake}); !errors.Is(err, ErrTimeout) {
 			t.Fatalf("err = %v", err)
 		}
 		if fake.Slept() != want {
@@ -636,9 +636,9 @@ func TestPollDeadline(t *testing.T) {
 	}
 
 	// A negative MaxDuration leaves only the context.
-	s = pollServer(t, pending("86400"), pending("86400"), ok200)
+	s = psPollServer(t, psPend("86400"), psPend("86400"), psOK200)
 	fake = psFake()
-	resp, err := poll(t, s, ProfileCurrent, PollOptions{Clock: fake, MaxDuration: -1})
+	resp, err := psPoll(t, s, ProfileCurrent, PollOptions{Clock: fake, MaxDuration: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -650,7 +650,7 @@ func TestPollDeadline(t *testing.T) {
 
 func TestPollDeadlineRealClock(t *testing.T) {
 	// Mid-sleep: a Retry-After of an hour and a 50 ms limit.
-	s := pollServer(t, pending("3600"))
+	s := psPollServer(t, psPend("3600"))
 	start := time.Now()
 	_, err := PollDeferred(psCtx(t), psTestClient(ProfileCurrent), s.URL+"/pending/1", PollOptions{MaxDuration: 50 * time.Millisecond})
 	if !errors.Is(err, ErrTimeout) {
@@ -678,7 +678,7 @@ func TestPollDeadlineRealClock(t *testing.T) {
 	}
 
 	// The final response stays readable after the poll returns.
-	s = pollServer(t, ok200)
+	s = psPollServer(t, psOK200)
 	resp, err := PollDeferred(psCtx(t), psTestClient(ProfileCurrent), s.URL+"/pending/1", PollOptions{MaxDuration: time.Minute})
 	if err != nil {
 		t.Fatal(err)
@@ -691,19 +691,19 @@ func TestPollDeadlineRealClock(t *testing.T) {
 }
 
 func TestPollLargeBody(t *testing.T) {
-	s := pollServer(t, func(w http.ResponseWriter, r *http.Request) {
+	s := psPollServer(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Location", "/pending/1")
 		w.WriteHeader(202)
 		io.WriteString(w, strings.Repeat(" ", maxBodySize+1))
 	})
-	_, err := poll(t, s, ProfileCurrent, PollOptions{Clock: psFake()})
+	_, err := psPoll(t, s, ProfileCurrent, PollOptions{Clock: psFake()})
 	if !errors.Is(err, ErrBodyTooLarge) {
 		t.Fatalf("err = %v", err)
 	}
 	// A terminal answer too large for its details still reports its
 	// status.
-	s = pollServer(t, status(403, "application/json", `{"error":"denied","x":"`+strings.Repeat("a", maxBodySize)+`"}`))
-	_, err = poll(t, s, ProfileCurrent, PollOptions{Clock: psFake()})
+	s = psPollServer(t, psStatus(403, "application/json", `{"error":"denied","x":"`+strings.Repeat("a", maxBodySize)+`"}`))
+	_, err = psPoll(t, s, ProfileCurrent, PollOptions{Clock: psFake()})
 	pe := psMustAs[*PollError](t, err)
 	if pe.StatusCode != 403 || pe.Problem != nil {
 		t.Fatalf("%+v", pe)
@@ -711,7 +711,7 @@ func TestPollLargeBody(t *testing.T) {
 }
 
 func TestFollowDeferred(t *testing.T) {
-	s := pollServer(t, ok200)
+	s := psPollServer(t, psOK200)
 	client := psTestClient(ProfileCurrent)
 	// Not a 202: returned as it is.
 	in := &http.Response{StatusCode: 204, Body: http.NoBody}
@@ -728,7 +728,7 @@ func TestFollowDeferred(t *testing.T) {
 	}
 	out.Body.Close()
 	// A relative path resolves against the request URL, once.
-	s.Mux.HandleFunc("GET /aauth/pending/7", psSequence(pending("0"), ok200))
+	s.Mux.HandleFunc("GET /aauth/pending/7", psSequence(psPend("0"), psOK200))
 	in = psResp(202, map[string]string{"Location": "pending/7", "Retry-After": "0"}, "")
 	in.Request = req
 	out, err = FollowDeferred(psCtx(t), client, in, PollOptions{Clock: psFake()})

@@ -2,6 +2,7 @@ package aauth
 
 import (
 	"context"
+	"crypto"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
@@ -17,6 +18,11 @@ import (
 
 	"github.com/aauthgo/aauth/internal/clock"
 )
+
+// PSTestVerify checks a request's signature with the agent's public key as
+// of now. It is set by ps_verify_test.go, in package aauth_test, because
+// internal/sigverify imports this package.
+var PSTestVerify func(r *http.Request, pub crypto.PublicKey, now time.Time) error
 
 // Shared helpers of the person-server tests (exchange, metadata, poll).
 
@@ -45,6 +51,9 @@ type psRec struct {
 	Path   string
 	Header http.Header
 	Body   string
+	// Verified is the outcome of checking the signature with the agent's
+	// public key ("ok" or the error).
+	Verified string
 }
 
 // psServer is an httptest server that records every request and routes it
@@ -60,10 +69,17 @@ func newPSServer(t testing.TB) *psServer {
 	t.Helper()
 	s := &psServer{Mux: http.NewServeMux()}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		verified := "no verifier"
+		if PSTestVerify != nil {
+			verified = "ok"
+			if err := PSTestVerify(r, psTestKey().Public(), psTestT0); err != nil {
+				verified = err.Error()
+			}
+		}
 		b, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(strings.NewReader(string(b)))
 		s.mu.Lock()
-		s.reqs = append(s.reqs, psRec{r.Method, r.URL.RequestURI(), r.Header.Clone(), string(b)})
+		s.reqs = append(s.reqs, psRec{r.Method, r.URL.RequestURI(), r.Header.Clone(), string(b), verified})
 		s.mu.Unlock()
 		s.Mux.ServeHTTP(w, r)
 	}))
@@ -156,6 +172,9 @@ func checkSigned(t testing.TB, r psRec, p Profile) {
 	t.Helper()
 	if got := r.Header.Get("Signature-Key"); got != `sig=jwt;jwt="`+psTestAgentToken+`"` {
 		t.Errorf("%s %s: Signature-Key = %q", r.Method, r.Path, got)
+	}
+	if r.Verified != "ok" {
+		t.Errorf("%s %s: signature does not verify: %s", r.Method, r.Path, r.Verified)
 	}
 	si := r.Header.Get("Signature-Input")
 	if si == "" || r.Header.Get("Signature") == "" {
