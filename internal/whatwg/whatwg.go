@@ -41,8 +41,15 @@ func Path(raw string) string {
 	if clean(raw) {
 		return raw
 	}
+	if strings.ContainsAny(raw, "\t\n\r") {
+		// The URL parser drops these before it looks at anything else.
+		raw = strings.NewReplacer("\t", "", "\n", "", "\r", "").Replace(raw)
+	}
 	var segs []string
 	rest := raw
+	if rest == "" {
+		return "/"
+	}
 	if rest[0] == '/' || rest[0] == '\\' {
 		rest = rest[1:]
 	}

@@ -1,0 +1,578 @@
+package aauth
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jws"
+)
+
+// Agent token constants.
+const (
+	agentTokenTyp = "aa-agent+jwt"
+	agentTokenDWK = "aauth-agent.json"
+
+	// agentMetadataPath and agentJWKSPath are appended to the issuer URL.
+	// The JWKS gets its own AAuth-specific name rather than the common
+	// /.well-known/jwks.json, so an agent provider can share an origin
+	// with a person server or resource that publishes other keys.
+	agentMetadataPath = "/.well-known/" + agentTokenDWK
+	agentJWKSPath     = "/.well-known/aauth-agent-jwks.json"
+
+	defaultAgentTokenLifetime = time.Hour
+	// maxAgentTokenLifetime is the longest agent token the draft
+	// recommends; longer ones are refused rather than silently cut.
+	maxAgentTokenLifetime = 24 * time.Hour
+)
+
+// AgentTokenIssuer mints agent tokens: it is the agent provider side of
+// AAuth. An agent token binds an agent's signing key (its cnf.jwk) to the
+// agent's identity (sub) under the provider's URL (iss); the agent then
+// signs requests with that key and sends the token in Signature-Key.
+//
+// Verifiers find the provider's public key through
+// {Issuer}/.well-known/aauth-agent.json, whose jwks_uri is
+// {Issuer}/.well-known/aauth-agent-jwks.json; [AgentTokenIssuer.Handler]
+// serves both.
+//
+// An AgentTokenIssuer is safe for concurrent use once its fields are set;
+// do not change them while it is in use.
+type AgentTokenIssuer struct {
+	// Issuer is the agent provider's URL, such as https://agent.example:
+	// the token's iss. It must be an absolute https URL (http is allowed
+	// for loopback hosts, for development) with no query, fragment or
+	// trailing slash, because verifiers compare it byte for byte.
+	Issuer string
+
+	// Key is the provider's signing key: Ed25519, or ECDSA P-256 (ES256).
+	// Any crypto.Signer works, including one held in an HSM or a KMS.
+	Key crypto.Signer
+
+	// KeyID is the kid in the token header and in the JWKS. If empty,
+	// the RFC 7638 thumbprint of Key is used.
+	KeyID string
+
+	// Lifetime is how long tokens are valid when the request does not
+	// say. Zero means one hour; more than 24 hours is refused.
+	Lifetime time.Duration
+
+	// Profile selects the wire generation. ProfileCurrent signs with alg
+	// "Ed25519" and puts alg in cnf.jwk and the JWKS; ProfileSeed signs
+	// with "EdDSA" and leaves alg out of cnf.jwk and the JWKS key's alg
+	// "EdDSA", as the seed generation did. ES256 keys sign with "ES256"
+	// in both.
+	Profile Profile
+
+	// Display holds the optional display members of the metadata document.
+	Display AgentDisplay
+
+	// Now returns the current time. Nil means time.Now.
+	Now func() time.Time
+}
+
+// AgentTokenRequest describes the agent token to issue.
+type AgentTokenRequest struct {
+	// Subject is the agent identifier, the token's sub, such as
+	// aauth:assistant@agent.example. Required.
+	Subject string
+
+	// Key is the agent's public signing key, an ed25519.PublicKey or a
+	// P-256 *ecdsa.PublicKey; it becomes cnf.jwk. Required.
+	Key crypto.PublicKey
+
+	// PersonServer is the URL of the agent's person server, the ps claim.
+	// The draft requires it whenever the agent has a person server.
+	PersonServer string
+
+	// Lifetime overrides the issuer's Lifetime when non-zero.
+	Lifetime time.Duration
+}
+
+// AgentDisplay holds the optional display members that AAuth metadata
+// documents share.
+type AgentDisplay struct {
+	Name             string `json:"name,omitempty"`
+	Description      string `json:"description,omitempty"`
+	LogoURI          string `json:"logo_uri,omitempty"`
+	LogoDarkURI      string `json:"logo_dark_uri,omitempty"`
+	DocumentationURI string `json:"documentation_uri,omitempty"`
+	TOSURI           string `json:"tos_uri,omitempty"`
+	PolicyURI        string `json:"policy_uri,omitempty"`
+}
+
+// AgentMetadata is an agent provider's metadata document, served at
+// {issuer}/.well-known/aauth-agent.json.
+type AgentMetadata struct {
+	Issuer  string `json:"issuer"`   // the provider's URL, the iss of its tokens
+	JWKSURI string `json:"jwks_uri"` // where its token-signing keys are
+	AgentDisplay
+}
+
+// agentIssuerConfig is an AgentTokenIssuer's fields, checked and with
+// defaults applied.
+type agentIssuerConfig struct {
+	issuer   *url.URL
+	alg      jwa.SignatureAlgorithm // JWS alg
+	jwkAlg   string                 // alg of the provider key in the JWKS
+	kid      string
+	pub      crypto.PublicKey
+	lifetime time.Duration
+	cnfAlg   bool // cnf.jwk carries alg
+}
+
+func (i *AgentTokenIssuer) config() (*agentIssuerConfig, error) {
+	if i == nil {
+		return nil, errors.New("aauth: nil AgentTokenIssuer")
+	}
+	if i.Profile != ProfileCurrent && i.Profile != ProfileSeed {
+		return nil, fmt.Errorf("%w: %v", ErrUnknownProfile, i.Profile)
+	}
+	iss, err := checkAgentURL("AgentTokenIssuer.Issuer", i.Issuer)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := signerPublicKey(i.Key)
+	if err != nil {
+		return nil, fmt.Errorf("aauth: AgentTokenIssuer.Key: %w", err)
+	}
+	c := &agentIssuerConfig{issuer: iss, pub: pub, cnfAlg: i.Profile.table().RequireKeyAlg}
+	switch c.pub.(type) {
+	case ed25519.PublicKey:
+		if c.cnfAlg {
+			c.alg, c.jwkAlg = jwa.EdDSAEd25519(), jwkAlgEd25519
+		} else {
+			c.alg, c.jwkAlg = jwa.EdDSA(), jwkAlgEdDSA
+		}
+	case *ecdsa.PublicKey:
+		c.alg, c.jwkAlg = jwa.ES256(), jwkAlgES256
+	}
+	// Thumbprint also rejects unsupported and malformed keys.
+	tp, err := Thumbprint(c.pub)
+	if err != nil {
+		return nil, keyErrorIn("AgentTokenIssuer.Key", err)
+	}
+	c.kid = i.KeyID
+	if c.kid == "" {
+		c.kid = tp
+	}
+	if c.lifetime, err = checkAgentTokenLifetime("AgentTokenIssuer.Lifetime", i.Lifetime, defaultAgentTokenLifetime); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// signerPublicKey returns s.Public(), refusing the malformed standard
+// library keys whose Public method would panic.
+func signerPublicKey(s crypto.Signer) (crypto.PublicKey, error) {
+	switch k := s.(type) {
+	case nil:
+		return nil, errors.New("no key")
+	case ed25519.PrivateKey:
+		if len(k) != ed25519.PrivateKeySize {
+			return nil, fmt.Errorf("Ed25519 private key is %d bytes, want %d", len(k), ed25519.PrivateKeySize)
+		}
+	case *ecdsa.PrivateKey:
+		if k == nil {
+			return nil, errors.New("nil ECDSA private key")
+		}
+	}
+	return s.Public(), nil
+}
+
+func (i *AgentTokenIssuer) now() time.Time {
+	if i.Now != nil {
+		return i.Now()
+	}
+	return time.Now()
+}
+
+// checkAgentTokenLifetime applies a default to a zero lifetime and refuses negative,
+// sub-second and over-long ones.
+func checkAgentTokenLifetime(field string, d, def time.Duration) (time.Duration, error) {
+	switch {
+	case d == 0:
+		return def, nil
+	case d < time.Second:
+		return 0, fmt.Errorf("aauth: %s %v is less than one second", field, d)
+	case d > maxAgentTokenLifetime:
+		return 0, fmt.Errorf("aauth: %s %v is longer than 24h, the most the draft recommends for agent tokens", field, d)
+	}
+	return d, nil
+}
+
+// checkAgentURL checks an AAuth server identifier: an absolute https
+// URL, or http on a loopback host, with no user info, query, fragment or
+// trailing slash.
+func checkAgentURL(field, s string) (*url.URL, error) {
+	if s == "" {
+		return nil, fmt.Errorf("aauth: %s is empty", field)
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("aauth: %s %q is not a URL", field, s)
+	}
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && agentURLIsLoopback(u.Hostname()):
+	case u.Scheme == "http":
+		return nil, fmt.Errorf("aauth: %s %q must use https (http is only allowed for loopback hosts)", field, s)
+	default:
+		return nil, fmt.Errorf("aauth: %s %q must be an absolute https URL", field, s)
+	}
+	switch {
+	case u.Opaque != "" || u.Host == "" || u.Hostname() == "":
+		return nil, fmt.Errorf("aauth: %s %q has no host", field, s)
+	case u.User != nil:
+		return nil, fmt.Errorf("aauth: %s %q must not contain user info", field, s)
+	case u.RawQuery != "" || u.ForceQuery:
+		return nil, fmt.Errorf("aauth: %s %q must not have a query", field, s)
+	case u.Fragment != "" || strings.Contains(s, "#"):
+		return nil, fmt.Errorf("aauth: %s %q must not have a fragment", field, s)
+	case strings.HasSuffix(s, "/"):
+		return nil, fmt.Errorf("aauth: %s %q must not end with a slash", field, s)
+	}
+	return u, nil
+}
+
+func agentURLIsLoopback(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// agentTokenClaims is the agent token payload, in the order
+// @aauth/local-keys writes it.
+type agentTokenClaims struct {
+	Iss string `json:"iss"`
+	Dwk string `json:"dwk"`
+	Sub string `json:"sub"`
+	Jti string `json:"jti"`
+	Cnf struct {
+		JWK json.RawMessage `json:"jwk"`
+	} `json:"cnf"`
+	Iat int64  `json:"iat"`
+	Exp int64  `json:"exp"`
+	Ps  string `json:"ps,omitempty"`
+}
+
+// encodeJSONNoEscape encodes v without HTML escaping, so that a sub or URL with
+// & or < is sent as written.
+func encodeJSONNoEscape(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// newAgentTokenJTI returns 128 random bits, base64url: unguessable and unique.
+func newAgentTokenJTI() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("aauth: generating jti: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// Issue mints an agent token for req.Key and returns it with its expiry.
+//
+// The JWS header has typ "aa-agent+jwt", alg ("Ed25519", "EdDSA" in the
+// seed profile, or "ES256") and kid. The claims are iss, dwk
+// ("aauth-agent.json"), sub, a random jti, cnf.jwk (the agent's public
+// key, with alg in the current profile), iat, exp and, when
+// req.PersonServer is set, ps.
+func (i *AgentTokenIssuer) Issue(ctx context.Context, req AgentTokenRequest) (token string, expiry time.Time, err error) {
+	if err := ctx.Err(); err != nil {
+		return "", time.Time{}, fmt.Errorf("aauth: issuing agent token: %w", err)
+	}
+	c, err := i.config()
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if req.Subject == "" {
+		return "", time.Time{}, errors.New("aauth: agent token request has no Subject")
+	}
+	if req.PersonServer != "" {
+		if _, err := checkAgentURL("AgentTokenRequest.PersonServer", req.PersonServer); err != nil {
+			return "", time.Time{}, err
+		}
+	}
+	lifetime, err := checkAgentTokenLifetime("AgentTokenRequest.Lifetime", req.Lifetime, c.lifetime)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	cnf, err := publicMembers(req.Key)
+	if err != nil {
+		return "", time.Time{}, keyErrorIn("AgentTokenRequest.Key", err)
+	}
+	if !c.cnfAlg {
+		cnf.Alg = ""
+	}
+	claims := agentTokenClaims{
+		Iss: i.Issuer,
+		Dwk: agentTokenDWK,
+		Sub: req.Subject,
+		Ps:  req.PersonServer,
+	}
+	if claims.Cnf.JWK, err = encodeJSONNoEscape(cnf); err != nil {
+		return "", time.Time{}, fmt.Errorf("aauth: encoding cnf.jwk: %w", err)
+	}
+	if claims.Jti, err = newAgentTokenJTI(); err != nil {
+		return "", time.Time{}, err
+	}
+	claims.Iat = i.now().Unix()
+	claims.Exp = claims.Iat + int64(lifetime/time.Second)
+	payload, err := encodeJSONNoEscape(claims)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("aauth: encoding agent token claims: %w", err)
+	}
+
+	h := jws.NewHeaders()
+	if err := h.Set(jws.TypeKey, agentTokenTyp); err != nil {
+		return "", time.Time{}, fmt.Errorf("aauth: agent token header: %w", err)
+	}
+	if err := h.Set(jws.KeyIDKey, c.kid); err != nil {
+		return "", time.Time{}, fmt.Errorf("aauth: agent token header: %w", err)
+	}
+	signed, err := jws.Sign(payload, jws.WithKey(c.alg, i.Key, jws.WithProtectedHeaders(h)))
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("aauth: signing agent token: %w", err)
+	}
+	return string(signed), time.Unix(claims.Exp, 0), nil
+}
+
+// Metadata returns the provider's metadata document, for
+// {Issuer}/.well-known/aauth-agent.json. Its jwks_uri is
+// {Issuer}/.well-known/aauth-agent-jwks.json.
+func (i *AgentTokenIssuer) Metadata() AgentMetadata {
+	return AgentMetadata{
+		Issuer:       i.Issuer,
+		JWKSURI:      i.Issuer + agentJWKSPath,
+		AgentDisplay: i.Display,
+	}
+}
+
+// agentJWKSDocument is a JWK Set.
+type agentJWKSDocument struct {
+	Keys []jwkMembers `json:"keys"`
+}
+
+// JWKS returns the provider's JWK Set: the public half of Key, with alg
+// (the JWS alg the tokens use), kid and use "sig".
+func (i *AgentTokenIssuer) JWKS() ([]byte, error) {
+	c, err := i.config()
+	if err != nil {
+		return nil, err
+	}
+	return c.jwks()
+}
+
+func (c *agentIssuerConfig) jwks() ([]byte, error) {
+	m, err := publicMembers(c.pub)
+	if err != nil {
+		return nil, err
+	}
+	m.Alg, m.Kid, m.Use = c.jwkAlg, c.kid, "sig"
+	return encodeJSONNoEscape(agentJWKSDocument{Keys: []jwkMembers{m}})
+}
+
+// Handler returns an http.Handler that serves the metadata document at
+// {Issuer path}/.well-known/aauth-agent.json and the JWKS at
+// {Issuer path}/.well-known/aauth-agent-jwks.json, and answers 404 to any
+// other path. It matches the full request path, so mount it without
+// stripping a prefix: mux.Handle("/.well-known/", issuer.Handler()) for an
+// issuer with no path.
+//
+// The documents are built when Handler is called; later changes to i are
+// not served. If i is misconfigured, every request gets a 500.
+func (i *AgentTokenIssuer) Handler() http.Handler {
+	// The reason stays in the server: the config is nobody else's business.
+	misconfigured := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "agent provider misconfigured", http.StatusInternalServerError)
+	})
+	c, err := i.config()
+	if err != nil {
+		return misconfigured
+	}
+	meta, err := encodeJSONNoEscape(i.Metadata())
+	if err != nil {
+		return misconfigured
+	}
+	jwks, err := c.jwks()
+	if err != nil {
+		return misconfigured
+	}
+	docs := map[string][]byte{
+		c.issuer.EscapedPath() + agentMetadataPath: meta,
+		c.issuer.EscapedPath() + agentJWKSPath:     jwks,
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		doc, ok := docs[r.URL.EscapedPath()]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		// Verifiers cache keys for about an hour (httpsig does); say so.
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Header().Set("Content-Length", strconv.Itoa(len(doc)))
+		if r.Method == http.MethodHead {
+			return
+		}
+		w.Write(doc)
+	})
+}
+
+// AgentKeys is a KeySource for an agent that is its own agent provider:
+// it holds an ephemeral Ed25519 signing key and an agent token for it,
+// issued by Issuer, and replaces both before the token expires.
+//
+// The first call to KeyMaterial mints a key and token. Later calls return
+// them until the token is within RenewBefore of its expiry; then the next
+// call mints a new key and token. Only one mint runs at a time: while it
+// runs, other callers get the current material if it has not expired, and
+// otherwise wait for the mint or for their context to end. If a renewal
+// fails while the current token is still valid, the current material is
+// returned and the next call tries again.
+//
+// Time comes from Issuer.Now. An AgentKeys must not be copied after first
+// use, and its fields must not change while it is in use.
+type AgentKeys struct {
+	// Issuer mints the tokens. Required.
+	Issuer *AgentTokenIssuer
+
+	// Subject and PersonServer are the sub and ps of every token.
+	Subject      string
+	PersonServer string
+
+	// Lifetime is the lifetime of each token; zero means Issuer's.
+	Lifetime time.Duration
+
+	// RenewBefore is how long before expiry a token is replaced. Zero
+	// means 20% of the token's lifetime, as @aauth/local-keys does, or
+	// the profile's refresh margin (5 minutes current, 60 seconds seed)
+	// if that is longer and shorter than the lifetime.
+	RenewBefore time.Duration
+
+	mu      sync.Mutex
+	cur     KeyMaterial
+	expiry  time.Time
+	renewAt time.Time
+	minting chan struct{} // non-nil while a mint runs; closed when it ends
+}
+
+// KeyMaterial returns the current ephemeral key and agent token, minting
+// new ones when needed.
+func (a *AgentKeys) KeyMaterial(ctx context.Context) (KeyMaterial, error) {
+	if a == nil || a.Issuer == nil {
+		return KeyMaterial{}, errors.New("aauth: AgentKeys has no Issuer")
+	}
+	if a.RenewBefore < 0 {
+		return KeyMaterial{}, errors.New("aauth: AgentKeys.RenewBefore is negative")
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return KeyMaterial{}, fmt.Errorf("aauth: agent keys: %w", err)
+		}
+		now := a.Issuer.now()
+		a.mu.Lock()
+		valid := a.cur.Signer != nil && now.Before(a.expiry)
+		if valid && now.Before(a.renewAt) {
+			m := a.cur
+			a.mu.Unlock()
+			return m, nil
+		}
+		if wait := a.minting; wait != nil {
+			if valid {
+				m := a.cur
+				a.mu.Unlock()
+				return m, nil
+			}
+			a.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return KeyMaterial{}, fmt.Errorf("aauth: agent keys: %w", ctx.Err())
+			}
+		}
+		done := make(chan struct{})
+		a.minting = done
+		a.mu.Unlock()
+		return a.mint(ctx, done)
+	}
+}
+
+// mint makes a new key and token and installs them. The caller has set
+// a.minting to done.
+func (a *AgentKeys) mint(ctx context.Context, done chan struct{}) (m KeyMaterial, err error) {
+	var (
+		expiry, renewAt time.Time
+		ok              bool
+	)
+	// Deferred so that waiters are released even if a custom Signer panics.
+	defer func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		a.minting = nil
+		close(done)
+		if ok {
+			a.cur, a.expiry, a.renewAt = m, expiry, renewAt
+			return
+		}
+		if err != nil && a.cur.Signer != nil && a.Issuer.now().Before(a.expiry) {
+			m, err = a.cur, nil
+		}
+	}()
+
+	key, err := GenerateKey()
+	if err != nil {
+		return KeyMaterial{}, err
+	}
+	start := a.Issuer.now()
+	token, expiry, err := a.Issuer.Issue(ctx, AgentTokenRequest{
+		Subject:      a.Subject,
+		Key:          key.Public(),
+		PersonServer: a.PersonServer,
+		Lifetime:     a.Lifetime,
+	})
+	if err != nil {
+		return KeyMaterial{}, err
+	}
+	lifetime := expiry.Sub(start)
+	before := a.RenewBefore
+	if before == 0 {
+		before = lifetime / 5
+		if margin := a.Issuer.Profile.table().RefreshMargin; margin > before && margin < lifetime {
+			before = margin
+		}
+	}
+	renewAt = expiry.Add(-before)
+	ok = true
+	return KeyMaterial{Signer: key, Key: JWT(token)}, nil
+}

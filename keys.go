@@ -1,0 +1,565 @@
+package aauth
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// The JWK algorithms an AAuth signing key may carry. The current profile
+// wants the fully-specified names (RFC 9864); the seed profile also used
+// the polymorphic EdDSA.
+const (
+	jwkAlgEd25519 = "Ed25519"
+	jwkAlgEdDSA   = "EdDSA"
+	jwkAlgES256   = "ES256"
+)
+
+// jwkB64 is the base64url alphabet without padding that JWK members use.
+// Strict rejects non-canonical encodings, so one key has one spelling.
+var jwkB64 = base64.RawURLEncoding.Strict()
+
+// GenerateKey returns a new Ed25519 private key drawn from crypto/rand.
+// Ed25519 is the algorithm every AAuth party must support.
+func GenerateKey() (ed25519.PrivateKey, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("aauth: generating Ed25519 key: %w", err)
+	}
+	return priv, nil
+}
+
+// jwkMembers holds the JWK members this package reads and writes, in the
+// order it writes them.
+type jwkMembers struct {
+	Kty string `json:"kty"`
+	Crv string `json:"crv,omitempty"`
+	X   string `json:"x,omitempty"`
+	Y   string `json:"y,omitempty"`
+	D   string `json:"d,omitempty"`
+	Alg string `json:"alg,omitempty"`
+	Kid string `json:"kid,omitempty"`
+	Use string `json:"use,omitempty"`
+}
+
+// jwkKind is a supported key type: Ed25519 or ECDSA P-256.
+type jwkKind uint8
+
+const (
+	jwkKindEd25519 jwkKind = iota + 1
+	jwkKindP256
+)
+
+// decodeJWKMembers reads the members of a JWK. JWK member names are case
+// sensitive, and encoding/json matches struct fields case-insensitively,
+// so the object is read as a map and the names are looked up exactly.
+// The JSON decoder's own errors are not wrapped: some quote the offending
+// value, and that value may be private key material.
+func decodeJWKMembers(data []byte) (jwkMembers, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			return jwkMembers{}, fmt.Errorf("aauth: JWK is not valid JSON (syntax error at offset %d)", syn.Offset)
+		}
+		return jwkMembers{}, errors.New("aauth: JWK is not a JSON object")
+	}
+	if raw == nil {
+		return jwkMembers{}, errors.New("aauth: JWK is not a JSON object")
+	}
+	var m jwkMembers
+	for name, dst := range map[string]*string{
+		"kty": &m.Kty, "crv": &m.Crv, "x": &m.X, "y": &m.Y, "d": &m.D,
+		"alg": &m.Alg, "kid": &m.Kid, "use": &m.Use,
+	} {
+		v, ok := raw[name]
+		if !ok {
+			continue
+		}
+		if err := json.Unmarshal(v, dst); err != nil {
+			return jwkMembers{}, fmt.Errorf("aauth: JWK member %q is not a string", name)
+		}
+	}
+	return m, nil
+}
+
+// keyError adds context to an error from this package, keeping a single
+// "aauth: " prefix and the error chain.
+type keyError struct {
+	where string
+	err   error
+}
+
+func (e *keyError) Error() string {
+	return "aauth: " + e.where + ": " + strings.TrimPrefix(e.err.Error(), "aauth: ")
+}
+
+func (e *keyError) Unwrap() error { return e.err }
+
+func keyErrorIn(where string, err error) error { return &keyError{where, err} }
+
+// jwkValueForError quotes an input value for an error message, cut so
+// that a hostile input cannot fill a log. It is only used for non-secret
+// members.
+func jwkValueForError(s string) string {
+	const limit = 40
+	if len(s) > limit {
+		return fmt.Sprintf("%q…", s[:limit])
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// checkJWK decides what kind of key m is and whether its alg and use fit
+// AAuth signing under profile p.
+func checkJWK(m *jwkMembers, p Profile) (jwkKind, error) {
+	var kind jwkKind
+	switch m.Kty {
+	case "OKP":
+		switch m.Crv {
+		case "Ed25519":
+			kind = jwkKindEd25519
+		case "":
+			return 0, errors.New("aauth: OKP JWK has no crv (want Ed25519)")
+		default:
+			return 0, fmt.Errorf("aauth: unsupported OKP curve %s (want Ed25519)", jwkValueForError(m.Crv))
+		}
+	case "EC":
+		switch m.Crv {
+		case "P-256":
+			kind = jwkKindP256
+		case "":
+			return 0, errors.New("aauth: EC JWK has no crv (want P-256)")
+		default:
+			return 0, fmt.Errorf("aauth: unsupported EC curve %s (want P-256)", jwkValueForError(m.Crv))
+		}
+	case "RSA":
+		return 0, errors.New("aauth: RSA keys are not supported (want OKP Ed25519 or EC P-256)")
+	case "oct":
+		return 0, errors.New("aauth: symmetric (oct) keys are not supported (want OKP Ed25519 or EC P-256)")
+	case "":
+		return 0, errors.New("aauth: JWK has no kty")
+	default:
+		return 0, fmt.Errorf("aauth: unsupported key type %s (want OKP Ed25519 or EC P-256)", jwkValueForError(m.Kty))
+	}
+
+	if m.Use != "" && m.Use != "sig" {
+		return 0, fmt.Errorf("aauth: JWK use is %s, not \"sig\"", jwkValueForError(m.Use))
+	}
+
+	// A missing alg is filled in from kty and crv, as @aauth/local-keys does
+	// for older keys; a present one must agree with them.
+	switch kind {
+	case jwkKindEd25519:
+		switch m.Alg {
+		case "", jwkAlgEd25519:
+		case jwkAlgEdDSA:
+			if p.table().RequireKeyAlg {
+				return 0, fmt.Errorf("aauth: JWK alg \"EdDSA\" is not accepted in the %s profile; use the fully-specified \"Ed25519\" (RFC 9864)", p.table().Name)
+			}
+		default:
+			return 0, fmt.Errorf("aauth: JWK alg %s does not match an OKP Ed25519 key (want \"Ed25519\")", jwkValueForError(m.Alg))
+		}
+	case jwkKindP256:
+		if m.Alg != "" && m.Alg != jwkAlgES256 {
+			return 0, fmt.Errorf("aauth: JWK alg %s does not match an EC P-256 key (want \"ES256\")", jwkValueForError(m.Alg))
+		}
+	}
+	return kind, nil
+}
+
+// decodeJWKCoord decodes a base64url public member that must be exactly n bytes.
+func decodeJWKCoord(name, v string, n int) ([]byte, error) {
+	if v == "" {
+		return nil, fmt.Errorf("aauth: JWK has no %s", name)
+	}
+	b, err := jwkB64.DecodeString(v)
+	if err != nil {
+		return nil, fmt.Errorf("aauth: JWK member %s is not base64url without padding", name)
+	}
+	if len(b) != n {
+		return nil, fmt.Errorf("aauth: JWK member %s is %d bytes, want %d", name, len(b), n)
+	}
+	return b, nil
+}
+
+// publicFromMembers builds the public key named by x (and y).
+func publicFromMembers(kind jwkKind, m *jwkMembers) (crypto.PublicKey, error) {
+	switch kind {
+	case jwkKindEd25519:
+		x, err := decodeJWKCoord("x", m.X, ed25519.PublicKeySize)
+		if err != nil {
+			return nil, err
+		}
+		return ed25519.PublicKey(x), nil
+	case jwkKindP256:
+		x, err := decodeJWKCoord("x", m.X, 32)
+		if err != nil {
+			return nil, err
+		}
+		y, err := decodeJWKCoord("y", m.Y, 32)
+		if err != nil {
+			return nil, err
+		}
+		point := make([]byte, 0, 65)
+		point = append(point, 4)
+		point = append(point, x...)
+		point = append(point, y...)
+		pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point)
+		if err != nil {
+			return nil, errors.New("aauth: JWK x and y are not a point on P-256")
+		}
+		return pub, nil
+	}
+	return nil, errors.New("aauth: unsupported key type")
+}
+
+// ParsePrivateJWK parses a private JWK (one with d) into an
+// ed25519.PrivateKey or a P-256 *ecdsa.PrivateKey.
+//
+// The key must be OKP/Ed25519 or EC/P-256. Its alg, when present, must
+// agree with kty and crv: "Ed25519" or "ES256". The current profile
+// refuses the polymorphic "EdDSA" that the seed profile accepts. A missing
+// alg is fine in both profiles: it is implied by the key type. The public
+// members must match d; RSA, symmetric (oct), other curves and public-only
+// JWKs are refused. Errors never quote d.
+func ParsePrivateJWK(data []byte, p Profile) (crypto.Signer, error) {
+	m, err := decodeJWKMembers(data)
+	if err != nil {
+		return nil, err
+	}
+	kind, err := checkJWK(&m, p)
+	if err != nil {
+		return nil, err
+	}
+	if m.D == "" {
+		return nil, errors.New("aauth: JWK has no private key (d); want a private JWK")
+	}
+	pub, err := publicFromMembers(kind, &m)
+	if err != nil {
+		return nil, err
+	}
+	d, err := jwkB64.DecodeString(m.D)
+	if err != nil {
+		return nil, errors.New("aauth: JWK member d is not base64url without padding")
+	}
+	defer clear(d)
+	switch kind {
+	case jwkKindEd25519:
+		if len(d) != ed25519.SeedSize {
+			return nil, fmt.Errorf("aauth: JWK member d is %d bytes, want %d", len(d), ed25519.SeedSize)
+		}
+		priv := ed25519.NewKeyFromSeed(d)
+		if !bytes.Equal(priv[ed25519.SeedSize:], pub.(ed25519.PublicKey)) {
+			clear(priv)
+			return nil, errors.New("aauth: JWK x does not match d (mismatched key pair)")
+		}
+		return priv, nil
+	case jwkKindP256:
+		if len(d) != 32 {
+			return nil, fmt.Errorf("aauth: JWK member d is %d bytes, want 32", len(d))
+		}
+		priv, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), d)
+		if err != nil {
+			return nil, errors.New("aauth: JWK member d is not a valid P-256 private key")
+		}
+		if !priv.PublicKey.Equal(pub) {
+			return nil, errors.New("aauth: JWK x and y do not match d (mismatched key pair)")
+		}
+		return priv, nil
+	}
+	return nil, errors.New("aauth: unsupported key type")
+}
+
+// ParsePublicJWK parses a public JWK into an ed25519.PublicKey or a P-256
+// *ecdsa.PublicKey, under the same rules as [ParsePrivateJWK]. A JWK that
+// carries a private key (d) is refused, so that a private key is never
+// silently treated, and perhaps published, as a public one.
+func ParsePublicJWK(data []byte, p Profile) (crypto.PublicKey, error) {
+	m, err := decodeJWKMembers(data)
+	if err != nil {
+		return nil, err
+	}
+	if m.D != "" {
+		return nil, errors.New("aauth: JWK contains a private key (d); want a public JWK")
+	}
+	kind, err := checkJWK(&m, p)
+	if err != nil {
+		return nil, err
+	}
+	return publicFromMembers(kind, &m)
+}
+
+// p256Point returns the uncompressed point 04||X||Y of a P-256 public key.
+func p256Point(pub *ecdsa.PublicKey) ([]byte, error) {
+	// Bytes dereferences X and Y, so a half-built key is caught here
+	// rather than as a panic.
+	if pub == nil || pub.Curve != elliptic.P256() || pub.X == nil || pub.Y == nil {
+		return nil, errors.New("aauth: ECDSA key is not a valid P-256 key")
+	}
+	point, err := pub.Bytes()
+	if err != nil || len(point) != 65 {
+		return nil, errors.New("aauth: ECDSA key is not a valid P-256 key")
+	}
+	return point, nil
+}
+
+// publicMembers fills kty, crv, x and y for a supported public key, and
+// returns the alg the current profile gives it.
+func publicMembers(pub crypto.PublicKey) (jwkMembers, error) {
+	switch k := pub.(type) {
+	case ed25519.PublicKey:
+		if len(k) != ed25519.PublicKeySize {
+			return jwkMembers{}, fmt.Errorf("aauth: Ed25519 public key is %d bytes, want %d", len(k), ed25519.PublicKeySize)
+		}
+		return jwkMembers{Kty: "OKP", Crv: "Ed25519", X: jwkB64.EncodeToString(k), Alg: jwkAlgEd25519}, nil
+	case *ecdsa.PublicKey:
+		point, err := p256Point(k)
+		if err != nil {
+			return jwkMembers{}, err
+		}
+		return jwkMembers{
+			Kty: "EC", Crv: "P-256",
+			X:   jwkB64.EncodeToString(point[1:33]),
+			Y:   jwkB64.EncodeToString(point[33:]),
+			Alg: jwkAlgES256,
+		}, nil
+	case nil:
+		return jwkMembers{}, errors.New("aauth: no public key")
+	}
+	return jwkMembers{}, fmt.Errorf("aauth: unsupported public key type %T (want ed25519.PublicKey or P-256 *ecdsa.PublicKey)", pub)
+}
+
+// Thumbprint returns the RFC 7638 JWK thumbprint of pub: the SHA-256 of its
+// canonical JWK, base64url without padding. pub must be an
+// ed25519.PublicKey or a P-256 *ecdsa.PublicKey; for any crypto.Signer,
+// pass s.Public().
+func Thumbprint(pub crypto.PublicKey) (string, error) {
+	// The canonical JSON is built by hand: the members are fixed, in
+	// lexicographic order, and none needs escaping, so this avoids a JSON
+	// encoder and allocations on what is a per-request path for verifiers.
+	var buf [160]byte
+	b := buf[:0]
+	switch k := pub.(type) {
+	case ed25519.PublicKey:
+		if len(k) != ed25519.PublicKeySize {
+			return "", fmt.Errorf("aauth: Ed25519 public key is %d bytes, want %d", len(k), ed25519.PublicKeySize)
+		}
+		b = append(b, `{"crv":"Ed25519","kty":"OKP","x":"`...)
+		b = base64.RawURLEncoding.AppendEncode(b, k)
+		b = append(b, `"}`...)
+	case *ecdsa.PublicKey:
+		point, err := p256Point(k)
+		if err != nil {
+			return "", err
+		}
+		b = append(b, `{"crv":"P-256","kty":"EC","x":"`...)
+		b = base64.RawURLEncoding.AppendEncode(b, point[1:33])
+		b = append(b, `","y":"`...)
+		b = base64.RawURLEncoding.AppendEncode(b, point[33:])
+		b = append(b, `"}`...)
+	default:
+		_, err := publicMembers(pub)
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	var out [43]byte // base64url of 32 bytes, unpadded
+	base64.RawURLEncoding.Encode(out[:], sum[:])
+	return string(out[:]), nil
+}
+
+// MarshalPublicJWK returns the public JWK of pub, an ed25519.PublicKey or a
+// P-256 *ecdsa.PublicKey, with kty, crv, x, y (EC only), alg ("Ed25519" or
+// "ES256") and kid, the RFC 7638 thumbprint. For a key held elsewhere (an
+// HSM, a KMS), pass its Signer's Public().
+func MarshalPublicJWK(pub crypto.PublicKey) ([]byte, error) {
+	m, err := publicMembers(pub)
+	if err != nil {
+		return nil, err
+	}
+	if m.Kid, err = Thumbprint(pub); err != nil {
+		return nil, err
+	}
+	return json.Marshal(m)
+}
+
+// MarshalPrivateJWK returns the private JWK of key, with kty, crv, x, y
+// (EC only), d, alg and kid, the RFC 7638 thumbprint. key must be an
+// ed25519.PrivateKey or a P-256 *ecdsa.PrivateKey: a key that cannot be
+// exported, such as one in an HSM, has no private JWK.
+func MarshalPrivateJWK(key crypto.Signer) ([]byte, error) {
+	var d []byte
+	var pub crypto.PublicKey
+	switch k := key.(type) {
+	case ed25519.PrivateKey:
+		if len(k) != ed25519.PrivateKeySize {
+			return nil, fmt.Errorf("aauth: Ed25519 private key is %d bytes, want %d", len(k), ed25519.PrivateKeySize)
+		}
+		// The public half is stored next to the seed; derive it again so
+		// that a corrupted key is not written out as a mismatched JWK.
+		derived := ed25519.NewKeyFromSeed(k.Seed())
+		defer clear(derived)
+		if !bytes.Equal(derived[ed25519.SeedSize:], k[ed25519.SeedSize:]) {
+			return nil, errors.New("aauth: Ed25519 private key's public half does not match its seed")
+		}
+		d = k.Seed()
+		pub = ed25519.PublicKey(bytes.Clone(k[ed25519.SeedSize:]))
+	case *ecdsa.PrivateKey:
+		if k == nil {
+			return nil, errors.New("aauth: nil ECDSA private key")
+		}
+		if _, err := p256Point(&k.PublicKey); err != nil {
+			return nil, err
+		}
+		if k.D == nil {
+			return nil, errors.New("aauth: ECDSA key is not a valid P-256 key")
+		}
+		var err error
+		if d, err = k.Bytes(); err != nil {
+			return nil, errors.New("aauth: ECDSA key is not a valid P-256 private key")
+		}
+		// Bytes does not check that the public point belongs to D;
+		// derive it again so a mismatched pair is not written out.
+		derived, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), d)
+		if err != nil || !derived.PublicKey.Equal(&k.PublicKey) {
+			clear(d)
+			return nil, errors.New("aauth: ECDSA private key does not match its public key")
+		}
+		pub = &k.PublicKey
+	case nil:
+		return nil, errors.New("aauth: no private key")
+	default:
+		return nil, fmt.Errorf("aauth: cannot export private key of type %T (want ed25519.PrivateKey or P-256 *ecdsa.PrivateKey)", key)
+	}
+	defer clear(d)
+	m, err := publicMembers(pub)
+	if err != nil {
+		return nil, err
+	}
+	if m.Kid, err = Thumbprint(pub); err != nil {
+		return nil, err
+	}
+	m.D = jwkB64.EncodeToString(d)
+	return json.Marshal(m)
+}
+
+// maxKeyFileSize bounds what ReadKeyFile reads; a JWK is a few hundred bytes.
+const maxKeyFileSize = 64 << 10
+
+// ReadKeyFile reads a private JWK from the file at path and parses it with
+// [ParsePrivateJWK]. Key files hold private keys and should be readable by
+// their owner only (mode 0600), as [WriteKeyFile] creates them; ReadKeyFile
+// does not check the mode.
+func ReadKeyFile(path string, p Profile) (crypto.Signer, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("aauth: reading key file: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
+	defer clear(data)
+	if err != nil {
+		return nil, fmt.Errorf("aauth: reading key file: %w", err)
+	}
+	if len(data) > maxKeyFileSize {
+		return nil, fmt.Errorf("aauth: key file %s is larger than %d bytes", path, maxKeyFileSize)
+	}
+	key, err := ParsePrivateJWK(data, p)
+	if err != nil {
+		return nil, keyErrorIn("key file "+path, err)
+	}
+	return key, nil
+}
+
+// WriteKeyFile writes key as a private JWK (see [MarshalPrivateJWK]) to
+// the file at path, readable by its owner only (mode 0600). It replaces
+// an existing regular file atomically: the key is written to a temporary
+// file in the same directory, created with mode 0600, and renamed over
+// path, so a reader never sees a partial key and the key is never
+// briefly readable by others. It refuses to replace a symbolic link or
+// anything else that is not a regular file. The directory must exist.
+func WriteKeyFile(path string, key crypto.Signer) error {
+	data, err := MarshalPrivateJWK(key)
+	if err != nil {
+		return err
+	}
+	data = append(data, '\n')
+	defer clear(data)
+
+	if fi, err := os.Lstat(path); err == nil {
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("aauth: refusing to write key file %s: it exists and is not a regular file (%s)", path, fi.Mode().Type())
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("aauth: writing key file: %w", err)
+	}
+
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	// os.CreateTemp creates the file with mode 0600, so the key is never
+	// readable by others, whatever the umask.
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("aauth: writing key file: %w", err)
+	}
+	tmp := f.Name()
+	renamed := false
+	defer func() {
+		if !renamed {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err := f.Chmod(0o600); err != nil {
+		return fmt.Errorf("aauth: writing key file: %w", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("aauth: writing key file: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("aauth: writing key file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("aauth: writing key file: %w", err)
+	}
+	// Rename replaces a symlink created after the Lstat rather than
+	// writing through it.
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("aauth: writing key file: %w", err)
+	}
+	renamed = true
+	// Make the rename durable; not every platform can sync a directory.
+	if d, derr := os.Open(dir); derr == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// StaticKeys returns a KeySource that always returns signer and key: an
+// agent with one long-lived key and token, or a test. The token is not
+// renewed; see [AgentKeys] for a source that renews its own.
+func StaticKeys(signer crypto.Signer, key SignatureKey) KeySource {
+	m := KeyMaterial{Signer: signer, Key: key}
+	return KeySourceFunc(func(ctx context.Context) (KeyMaterial, error) {
+		if m.Signer == nil {
+			return KeyMaterial{}, errors.New("aauth: StaticKeys has no signer")
+		}
+		return m, nil
+	})
+}

@@ -1,0 +1,702 @@
+package aauth_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/aauthgo/aauth"
+	"github.com/lestrrat-go/jwx/v3/jwk"
+)
+
+// RFC 8037 Appendix A.1 (= RFC 8032 §7.1 TEST 1).
+const (
+	rfc8037X          = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+	rfc8037D          = "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"
+	rfc8037Thumbprint = "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+	rfc8037JWK        = `{"kty":"OKP","crv":"Ed25519","d":"` + rfc8037D + `","x":"` + rfc8037X + `"}`
+)
+
+// rfc9421P256 returns the RFC 9421 B.1.3 test-key-ecc-p256 as a private
+// JWK, taken from the current signature vectors.
+func rfc9421P256(t testing.TB) (jwkJSON []byte, x, y, d string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "signatures-current.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Vectors []struct {
+			ID     string `json:"id"`
+			Inputs struct {
+				Key json.RawMessage `json:"key"`
+			} `json:"inputs"`
+		} `json:"vectors"`
+	}
+	if err := json.Unmarshal(data, &file); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range file.Vectors {
+		if strings.HasSuffix(v.ID, "-es256") {
+			var k struct{ X, Y, D string }
+			if err := json.Unmarshal(v.Inputs.Key, &k); err != nil {
+				t.Fatal(err)
+			}
+			return v.Inputs.Key, k.X, k.Y, k.D
+		}
+	}
+	t.Fatal("no *-es256 vector in testdata/signatures-current.json")
+	return nil, "", "", ""
+}
+
+// opaqueSigner hides a key's concrete type, as an HSM or KMS signer does.
+type opaqueSigner struct{ crypto.Signer }
+
+func mustP256(t testing.TB) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+func TestGenerateKey(t *testing.T) {
+	a, err := aauth.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := aauth.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != ed25519.PrivateKeySize || a.Equal(b) {
+		t.Fatalf("GenerateKey: bad or repeated key")
+	}
+	sig := ed25519.Sign(a, []byte("m"))
+	if !ed25519.Verify(a.Public().(ed25519.PublicKey), []byte("m"), sig) {
+		t.Fatal("generated key does not verify")
+	}
+}
+
+func TestRFC8037Key(t *testing.T) {
+	for _, p := range []aauth.Profile{aauth.ProfileCurrent, aauth.ProfileSeed} {
+		key, err := aauth.ParsePrivateJWK([]byte(rfc8037JWK), p)
+		if err != nil {
+			t.Fatalf("%v: %v", p, err)
+		}
+		priv, ok := key.(ed25519.PrivateKey)
+		if !ok {
+			t.Fatalf("%v: got %T, want ed25519.PrivateKey", p, key)
+		}
+		if got := b64(priv.Public().(ed25519.PublicKey)); got != rfc8037X {
+			t.Errorf("x = %s", got)
+		}
+		tp, err := aauth.Thumbprint(priv.Public())
+		if err != nil || tp != rfc8037Thumbprint {
+			t.Errorf("Thumbprint = %q, %v; want %s", tp, err, rfc8037Thumbprint)
+		}
+		// RFC 8037 A.4: Ed25519 is deterministic, so the signature is fixed.
+		sig := ed25519.Sign(priv, []byte("eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc"))
+		if got := b64(sig); got != "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg" {
+			t.Errorf("RFC 8037 A.4 signature = %s", got)
+		}
+	}
+
+	key, _ := aauth.ParsePrivateJWK([]byte(rfc8037JWK), aauth.ProfileCurrent)
+	priv, err := aauth.MarshalPrivateJWK(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantPriv := `{"kty":"OKP","crv":"Ed25519","x":"` + rfc8037X + `","d":"` + rfc8037D + `","alg":"Ed25519","kid":"` + rfc8037Thumbprint + `"}`
+	if string(priv) != wantPriv {
+		t.Errorf("MarshalPrivateJWK =\n%s\nwant\n%s", priv, wantPriv)
+	}
+	pub, err := aauth.MarshalPublicJWK(key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantPub := `{"kty":"OKP","crv":"Ed25519","x":"` + rfc8037X + `","alg":"Ed25519","kid":"` + rfc8037Thumbprint + `"}`
+	if string(pub) != wantPub {
+		t.Errorf("MarshalPublicJWK =\n%s\nwant\n%s", pub, wantPub)
+	}
+}
+
+func TestRFC9421P256Key(t *testing.T) {
+	data, x, y, d := rfc9421P256(t)
+	key, err := aauth.ParsePrivateJWK(data, aauth.ProfileCurrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, ok := key.(*ecdsa.PrivateKey)
+	if !ok || priv.Curve != elliptic.P256() {
+		t.Fatalf("got %T, want P-256 *ecdsa.PrivateKey", key)
+	}
+	out, err := aauth.MarshalPrivateJWK(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jk, err := jwk.Import(priv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpBytes, err := jk.Thumbprint(crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := b64(tpBytes)
+	want := `{"kty":"EC","crv":"P-256","x":"` + x + `","y":"` + y + `","d":"` + d + `","alg":"ES256","kid":"` + tp + `"}`
+	if string(out) != want {
+		t.Errorf("MarshalPrivateJWK =\n%s\nwant\n%s", out, want)
+	}
+	if got, _ := aauth.Thumbprint(priv.Public()); got != tp {
+		t.Errorf("Thumbprint = %s, jwx says %s", got, tp)
+	}
+	digest := sha256.Sum256([]byte("msg"))
+	sig, err := priv.Sign(rand.Reader, digest[:], crypto.SHA256)
+	if err != nil || !ecdsa.VerifyASN1(&priv.PublicKey, digest[:], sig) {
+		t.Fatalf("parsed P-256 key does not sign: %v", err)
+	}
+}
+
+func TestJWKRoundTrip(t *testing.T) {
+	ed, err := aauth.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []crypto.Signer{ed, mustP256(t)} {
+		for _, p := range []aauth.Profile{aauth.ProfileCurrent, aauth.ProfileSeed} {
+			data, err := aauth.MarshalPrivateJWK(key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := aauth.ParsePrivateJWK(data, p)
+			if err != nil {
+				t.Fatalf("%T %v: %v", key, p, err)
+			}
+			if !back.(interface{ Equal(crypto.PrivateKey) bool }).Equal(key) {
+				t.Errorf("%T %v: private round trip changed the key", key, p)
+			}
+			again, err := aauth.MarshalPrivateJWK(back)
+			if err != nil || !bytes.Equal(again, data) {
+				t.Errorf("%T %v: second marshal differs: %s vs %s (%v)", key, p, again, data, err)
+			}
+
+			pubData, err := aauth.MarshalPublicJWK(key.Public())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(pubData, []byte(`"d"`)) {
+				t.Errorf("public JWK has d: %s", pubData)
+			}
+			pub, err := aauth.ParsePublicJWK(pubData, p)
+			if err != nil {
+				t.Fatalf("%T %v: %v", key, p, err)
+			}
+			if !pub.(interface{ Equal(crypto.PublicKey) bool }).Equal(key.Public()) {
+				t.Errorf("%T %v: public round trip changed the key", key, p)
+			}
+
+			// jwx reads what we write, and agrees on the key and thumbprint.
+			jk, err := jwk.ParseKey(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var raw any
+			if err := jwk.Export(jk, &raw); err != nil {
+				t.Fatal(err)
+			}
+			var rawSigner crypto.Signer
+			switch r := raw.(type) {
+			case ed25519.PrivateKey:
+				rawSigner = r
+			case *ecdsa.PrivateKey:
+				rawSigner = r
+			default:
+				t.Fatalf("jwx exported %T", raw)
+			}
+			if !rawSigner.(interface{ Equal(crypto.PrivateKey) bool }).Equal(key) {
+				t.Errorf("jwx reads a different key")
+			}
+			kid, _ := jk.KeyID()
+			tp, _ := jk.Thumbprint(crypto.SHA256)
+			if kid != b64(tp) {
+				t.Errorf("kid %s, jwx thumbprint %s", kid, b64(tp))
+			}
+		}
+	}
+}
+
+func TestThumbprintMatchesJWX(t *testing.T) {
+	for n := 0; n < 20; n++ {
+		ed, _ := aauth.GenerateKey()
+		for _, pub := range []crypto.PublicKey{ed.Public(), mustP256(t).Public()} {
+			jk, err := jwk.Import(pub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := jk.Thumbprint(crypto.SHA256)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := aauth.Thumbprint(pub)
+			if err != nil || got != b64(want) {
+				t.Fatalf("Thumbprint(%T) = %s, %v; jwx %s", pub, got, err, b64(want))
+			}
+		}
+	}
+}
+
+func TestThumbprintAllocations(t *testing.T) {
+	key, _ := aauth.ParsePrivateJWK([]byte(rfc8037JWK), aauth.ProfileCurrent)
+	pub := key.Public()
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := aauth.Thumbprint(pub); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// The result string is the only allocation.
+	if allocs > 1 {
+		t.Errorf("Thumbprint(Ed25519) allocates %v times per call, want 1", allocs)
+	}
+}
+
+func BenchmarkThumbprint(b *testing.B) {
+	ed, _ := aauth.GenerateKey()
+	ec := mustP256(b)
+	for _, k := range []crypto.Signer{ed, ec} {
+		pub := k.Public()
+		b.Run(fmt.Sprintf("%T", pub), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				aauth.Thumbprint(pub)
+			}
+		})
+	}
+}
+
+func TestOpaqueSigner(t *testing.T) {
+	ed, _ := aauth.GenerateKey()
+	for _, key := range []crypto.Signer{ed, mustP256(t)} {
+		hsm := opaqueSigner{key}
+		want, _ := aauth.Thumbprint(key.Public())
+		if got, err := aauth.Thumbprint(hsm.Public()); err != nil || got != want {
+			t.Errorf("Thumbprint(hsm.Public()) = %s, %v", got, err)
+		}
+		pub, err := aauth.MarshalPublicJWK(hsm.Public())
+		if err != nil || !strings.Contains(string(pub), want) {
+			t.Errorf("MarshalPublicJWK(hsm.Public()) = %s, %v", pub, err)
+		}
+		_, err = aauth.MarshalPrivateJWK(hsm)
+		if err == nil || !strings.Contains(err.Error(), "cannot export") {
+			t.Errorf("MarshalPrivateJWK(hsm) error = %v, want cannot export", err)
+		}
+	}
+}
+
+// jwkWith returns the RFC 8037 key (or, for EC, the RFC 9421 key) with
+// members replaced or removed (value nil).
+func jwkWith(t *testing.T, base string, changes map[string]any) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(base), &m); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range changes {
+		if v == nil {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestParseJWKErrors(t *testing.T) {
+	ecJWK, _, _, ecD := rfc9421P256(t)
+	ec := string(ecJWK)
+	other := mustP256(t)
+	otherPoint, _ := other.PublicKey.Bytes()
+	otherEd, _ := aauth.GenerateKey()
+	rsaJWK := `{"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB","d":"X4cTteJY_gn4FYPsXB8rdXix5vwsg1FLN5E3EaG6RJoVH-HLLKD9M7dx5oo7GURknchnrRweUkC7hT5fJLM0WbFAKNLWY2vv7B6NqXSzUvxT0_YSfqijwp3RTzlBaCxWp4doFk5N2o8Gy_nHNKroADIkJ46pRUohsXywbReAdYaMwFs9tv8d_cPVY3i07a3t8MN6TNwm0dSawm9v47UiCl3Sk5ZiG7xojPLu4sbg1U2jx4IBTNBznbJSzFHK66jT8bgkuqsk0GjskDJk19Z4qwjwbsnn4j2WBii3RL-Us2lGVkY8fkFzme1z0HbIkfz0Y6mqnOYtqc0X4jfcKoAC8Q"}`
+
+	cases := []struct {
+		name  string
+		data  string
+		p     aauth.Profile
+		want  string
+		priv  bool // the error applies to ParsePrivateJWK only
+		pub   bool // the error applies to ParsePublicJWK only
+		input string
+	}{
+		{name: "not json", data: `{"kty":`, want: "not valid JSON"},
+		{name: "array", data: `[1,2]`, want: "not a JSON object"},
+		{name: "null", data: `null`, want: "not a JSON object"},
+		{name: "number member", data: `{"kty":"OKP","crv":"Ed25519","x":12345678901234567890}`, want: `member "x" is not a string`},
+		{name: "no kty", data: `{"crv":"Ed25519","x":"` + rfc8037X + `"}`, want: "no kty"},
+		{name: "RSA", data: rsaJWK, want: "RSA keys are not supported"},
+		{name: "oct", data: `{"kty":"oct","k":"c2VjcmV0c2VjcmV0c2VjcmV0"}`, want: "symmetric (oct)"},
+		{name: "unknown kty", data: `{"kty":"PQC"}`, want: `unsupported key type "PQC"`},
+		{name: "X25519", data: `{"kty":"OKP","crv":"X25519","x":"` + rfc8037X + `"}`, want: `unsupported OKP curve "X25519"`},
+		{name: "Ed448", data: `{"kty":"OKP","crv":"Ed448","x":"x"}`, want: `unsupported OKP curve "Ed448"`},
+		{name: "OKP no crv", data: `{"kty":"OKP","x":"` + rfc8037X + `"}`, want: "no crv"},
+		{name: "P-384", data: `{"kty":"EC","crv":"P-384","x":"a","y":"b"}`, want: `unsupported EC curve "P-384"`},
+		{name: "secp256k1", data: `{"kty":"EC","crv":"secp256k1","x":"a","y":"b"}`, want: `unsupported EC curve "secp256k1"`},
+		{name: "EC no crv", data: `{"kty":"EC","x":"a","y":"b"}`, want: "no crv"},
+		{name: "use enc", data: string(jwkWith(t, rfc8037JWK, map[string]any{"use": "enc"})), want: `use is "enc"`},
+		{name: "EdDSA current", data: string(jwkWith(t, rfc8037JWK, map[string]any{"alg": "EdDSA"})), want: `alg "EdDSA" is not accepted in the current profile`},
+		{name: "ES256 on OKP", data: string(jwkWith(t, rfc8037JWK, map[string]any{"alg": "ES256"})), want: `alg "ES256" does not match an OKP Ed25519 key`},
+		{name: "ES256 on OKP seed", p: aauth.ProfileSeed, data: string(jwkWith(t, rfc8037JWK, map[string]any{"alg": "ES256"})), want: `does not match an OKP Ed25519 key`},
+		{name: "none on OKP", data: string(jwkWith(t, rfc8037JWK, map[string]any{"alg": "none"})), want: `alg "none" does not match`},
+		{name: "Ed25519 on EC", data: string(jwkWith(t, ec, map[string]any{"alg": "Ed25519"})), want: `alg "Ed25519" does not match an EC P-256 key`},
+		{name: "EdDSA on EC seed", p: aauth.ProfileSeed, data: string(jwkWith(t, ec, map[string]any{"alg": "EdDSA"})), want: `alg "EdDSA" does not match an EC P-256 key`},
+		{name: "HS256 on EC", data: string(jwkWith(t, ec, map[string]any{"alg": "HS256"})), want: `alg "HS256" does not match`},
+		{name: "ES384 on EC", data: string(jwkWith(t, ec, map[string]any{"alg": "ES384"})), want: `alg "ES384" does not match`},
+		{name: "public only", data: `{"kty":"OKP","crv":"Ed25519","x":"` + rfc8037X + `"}`, want: "no private key (d)", priv: true},
+		{name: "public only EC", data: string(jwkWith(t, ec, map[string]any{"d": nil})), want: "no private key (d)", priv: true},
+		{name: "upper-case D is not d", data: `{"kty":"OKP","crv":"Ed25519","x":"` + rfc8037X + `","D":"` + rfc8037D + `"}`, want: "no private key (d)", priv: true},
+		{name: "private given to public", data: rfc8037JWK, want: "contains a private key (d)", pub: true},
+		{name: "mismatched Ed25519", data: string(jwkWith(t, rfc8037JWK, map[string]any{"x": b64(otherEd.Public().(ed25519.PublicKey))})), want: "mismatched", priv: true, input: rfc8037D},
+		{name: "mismatched P-256", data: string(jwkWith(t, ec, map[string]any{"x": b64(otherPoint[1:33]), "y": b64(otherPoint[33:])})), want: "mismatched", priv: true, input: ecD},
+		{name: "no x", data: string(jwkWith(t, rfc8037JWK, map[string]any{"x": nil})), want: "no x"},
+		{name: "no y", data: string(jwkWith(t, ec, map[string]any{"y": nil})), want: "no y"},
+		{name: "padded x", data: string(jwkWith(t, rfc8037JWK, map[string]any{"x": rfc8037X + "="})), want: "member x is not base64url"},
+		{name: "std base64 x", data: string(jwkWith(t, rfc8037JWK, map[string]any{"x": "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo"})), want: "member x is not base64url"},
+		{name: "short x", data: string(jwkWith(t, rfc8037JWK, map[string]any{"x": "AAAA"})), want: "member x is 3 bytes, want 32"},
+		{name: "short EC y", data: string(jwkWith(t, ec, map[string]any{"y": "AAAA"})), want: "member y is 3 bytes, want 32"},
+		{name: "not on curve", data: string(jwkWith(t, ec, map[string]any{"y": b64(make([]byte, 32))})), want: "not a point on P-256"},
+		{name: "bad d base64", data: string(jwkWith(t, rfc8037JWK, map[string]any{"d": rfc8037D + "!"})), want: "member d is not base64url", priv: true},
+		{name: "short d", data: string(jwkWith(t, rfc8037JWK, map[string]any{"d": rfc8037D[:20]})), want: "member d is 15 bytes", priv: true},
+		{name: "EC d out of range", data: string(jwkWith(t, ec, map[string]any{"d": b64(bytes.Repeat([]byte{0xff}, 32))})), want: "not a valid P-256 private key", priv: true},
+		{name: "EC d zero", data: string(jwkWith(t, ec, map[string]any{"d": b64(make([]byte, 32))})), want: "not a valid P-256 private key", priv: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			check := func(fn string, err error) {
+				t.Helper()
+				if err == nil {
+					t.Fatalf("%s: no error, want %q", fn, tc.want)
+				}
+				msg := err.Error()
+				if !strings.HasPrefix(msg, "aauth: ") {
+					t.Errorf("%s: error %q lacks the aauth: prefix", fn, msg)
+				}
+				if !strings.Contains(msg, tc.want) {
+					t.Errorf("%s: error %q, want it to contain %q", fn, msg, tc.want)
+				}
+				for _, secret := range []string{rfc8037D, ecD, tc.input} {
+					if secret != "" && strings.Contains(msg, secret[:8]) {
+						t.Errorf("%s: error %q contains private key material", fn, msg)
+					}
+				}
+			}
+			if !tc.pub {
+				_, err := aauth.ParsePrivateJWK([]byte(tc.data), tc.p)
+				check("ParsePrivateJWK", err)
+			}
+			if !tc.priv {
+				// ParsePublicJWK refuses d before anything else, so the
+				// other checks are exercised on the public half.
+				data := []byte(tc.data)
+				if !tc.pub {
+					data = withoutD(data)
+				}
+				_, err := aauth.ParsePublicJWK(data, tc.p)
+				check("ParsePublicJWK", err)
+			}
+		})
+	}
+}
+
+// withoutD removes the d member from a JSON object, leaving anything else
+// as it is.
+func withoutD(data []byte) []byte {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(data, &m) != nil || m == nil {
+		return data
+	}
+	delete(m, "d")
+	out, _ := json.Marshal(m)
+	return out
+}
+
+func TestParseJWKAlg(t *testing.T) {
+	ecJWK, _, _, _ := rfc9421P256(t)
+	ok := []struct {
+		data string
+		p    aauth.Profile
+	}{
+		{rfc8037JWK, aauth.ProfileCurrent},
+		{string(jwkWith(t, rfc8037JWK, map[string]any{"alg": "Ed25519"})), aauth.ProfileCurrent},
+		{string(jwkWith(t, rfc8037JWK, map[string]any{"alg": "Ed25519"})), aauth.ProfileSeed},
+		{string(jwkWith(t, rfc8037JWK, map[string]any{"alg": "EdDSA"})), aauth.ProfileSeed},
+		{string(jwkWith(t, rfc8037JWK, map[string]any{"use": "sig", "kid": "k1", "key_ops": []string{"sign"}})), aauth.ProfileCurrent},
+		{string(ecJWK), aauth.ProfileCurrent},
+		{string(jwkWith(t, string(ecJWK), map[string]any{"alg": nil})), aauth.ProfileCurrent},
+		{string(ecJWK), aauth.ProfileSeed},
+	}
+	for _, tc := range ok {
+		if _, err := aauth.ParsePrivateJWK([]byte(tc.data), tc.p); err != nil {
+			t.Errorf("ParsePrivateJWK(%s, %v): %v", tc.data, tc.p, err)
+		}
+		pub := jwkWith(t, tc.data, map[string]any{"d": nil})
+		if _, err := aauth.ParsePublicJWK(pub, tc.p); err != nil {
+			t.Errorf("ParsePublicJWK(%s, %v): %v", pub, tc.p, err)
+		}
+	}
+	// An out-of-range Profile is treated as strictly as the current one.
+	eddsa := jwkWith(t, rfc8037JWK, map[string]any{"alg": "EdDSA"})
+	if _, err := aauth.ParsePrivateJWK(eddsa, aauth.Profile(9)); err == nil {
+		t.Error("unknown profile accepted EdDSA")
+	}
+}
+
+func FuzzParseJWK(f *testing.F) {
+	f.Add([]byte(rfc8037JWK))
+	f.Add([]byte(`{"kty":"EC","crv":"P-256","x":"","y":"","d":""}`))
+	f.Add([]byte(`{"kty":"OKP","crv":"Ed25519","x":"AAAA","d":"AAAA","alg":"EdDSA"}`))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`"x"`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, p := range []aauth.Profile{aauth.ProfileCurrent, aauth.ProfileSeed} {
+			if k, err := aauth.ParsePrivateJWK(data, p); err == nil {
+				if _, err := aauth.MarshalPrivateJWK(k); err != nil {
+					t.Errorf("parsed key does not marshal: %v", err)
+				}
+			}
+			if k, err := aauth.ParsePublicJWK(data, p); err == nil {
+				if _, err := aauth.Thumbprint(k); err != nil {
+					t.Errorf("parsed key has no thumbprint: %v", err)
+				}
+			}
+		}
+	})
+}
+
+func TestUnsupportedKeys(t *testing.T) {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	pubs := map[string]crypto.PublicKey{
+		"rsa":           rsaKey.Public(),
+		"p384":          p384.Public(),
+		"short ed25519": ed25519.PublicKey{1, 2, 3},
+		"nil":           nil,
+		"nil ecdsa":     (*ecdsa.PublicKey)(nil),
+		"ecdsa no X":    &ecdsa.PublicKey{Curve: elliptic.P256()},
+		"ecdsa value":   mustP256(t).PublicKey,
+		"private key":   ed25519.NewKeyFromSeed(make([]byte, 32)),
+	}
+	for name, pub := range pubs {
+		if _, err := aauth.Thumbprint(pub); err == nil || !strings.HasPrefix(err.Error(), "aauth: ") {
+			t.Errorf("Thumbprint(%s) error = %v", name, err)
+		}
+		if _, err := aauth.MarshalPublicJWK(pub); err == nil || !strings.HasPrefix(err.Error(), "aauth: ") {
+			t.Errorf("MarshalPublicJWK(%s) error = %v", name, err)
+		}
+	}
+
+	good := mustP256(t)
+	mismatchedEC := &ecdsa.PrivateKey{PublicKey: mustP256(t).PublicKey, D: good.D}
+	corruptEd, _ := aauth.GenerateKey()
+	corruptEd[40] ^= 1
+	privs := map[string]crypto.Signer{
+		"rsa":            rsaKey,
+		"p384":           p384,
+		"short ed25519":  ed25519.PrivateKey{1, 2, 3},
+		"nil":            nil,
+		"nil ecdsa":      (*ecdsa.PrivateKey)(nil),
+		"ecdsa no D":     &ecdsa.PrivateKey{PublicKey: good.PublicKey},
+		"mismatched EC":  mismatchedEC,
+		"corrupt Ed":     corruptEd,
+		"ecdsa no curve": &ecdsa.PrivateKey{D: big.NewInt(1)},
+	}
+	for name, key := range privs {
+		_, err := aauth.MarshalPrivateJWK(key)
+		if err == nil || !strings.HasPrefix(err.Error(), "aauth: ") {
+			t.Errorf("MarshalPrivateJWK(%s) error = %v", name, err)
+			continue
+		}
+		if ec, ok := key.(*ecdsa.PrivateKey); ok && ec != nil && ec.D != nil && strings.Contains(err.Error(), ec.D.String()) {
+			t.Errorf("MarshalPrivateJWK(%s) error shows D", name)
+		}
+	}
+}
+
+func TestKeyFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "agent.jwk")
+	ed, _ := aauth.GenerateKey()
+	for _, key := range []crypto.Signer{ed, mustP256(t)} {
+		if err := aauth.WriteKeyFile(path, key); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
+			t.Errorf("key file mode %v, want 0600", fi.Mode().Perm())
+		}
+		back, err := aauth.ReadKeyFile(path, aauth.ProfileCurrent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !back.(interface{ Equal(crypto.PrivateKey) bool }).Equal(key) {
+			t.Errorf("%T: key file round trip changed the key", key)
+		}
+	}
+
+	// An existing, wider-mode file is replaced by a 0600 one.
+	loose := filepath.Join(dir, "loose.jwk")
+	if err := os.WriteFile(loose, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := aauth.WriteKeyFile(loose, ed); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(loose); runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
+		t.Errorf("replaced key file mode %v, want 0600", fi.Mode().Perm())
+	}
+
+	// A relative path in the working directory works.
+	t.Chdir(dir)
+	if err := aauth.WriteKeyFile("relative.jwk", ed); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := aauth.ReadKeyFile("relative.jwk", aauth.ProfileSeed); err != nil {
+		t.Fatal(err)
+	}
+
+	// No temporary files are left behind.
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("left %s behind", e.Name())
+		}
+	}
+}
+
+func TestKeyFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	ed, _ := aauth.GenerateKey()
+
+	if runtime.GOOS != "windows" {
+		target := filepath.Join(dir, "target")
+		if err := os.WriteFile(target, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		link := filepath.Join(dir, "link.jwk")
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+		if err := aauth.WriteKeyFile(link, ed); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("WriteKeyFile through a symlink: %v", err)
+		}
+		if b, _ := os.ReadFile(target); len(b) != 0 {
+			t.Error("WriteKeyFile wrote through the symlink")
+		}
+	}
+	if err := aauth.WriteKeyFile(dir, ed); err == nil || !strings.HasPrefix(err.Error(), "aauth: ") {
+		t.Errorf("WriteKeyFile over a directory: %v", err)
+	}
+	if err := aauth.WriteKeyFile(filepath.Join(dir, "missing", "k.jwk"), ed); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("WriteKeyFile into a missing directory: %v", err)
+	}
+	if err := aauth.WriteKeyFile(filepath.Join(dir, "hsm.jwk"), opaqueSigner{ed}); err == nil {
+		t.Error("WriteKeyFile wrote an opaque signer")
+	}
+
+	if _, err := aauth.ReadKeyFile(filepath.Join(dir, "nope"), aauth.ProfileCurrent); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadKeyFile(missing): %v", err)
+	}
+	big := filepath.Join(dir, "big.jwk")
+	if err := os.WriteFile(big, bytes.Repeat([]byte(" "), 1<<17), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := aauth.ReadKeyFile(big, aauth.ProfileCurrent); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("ReadKeyFile(big): %v", err)
+	}
+	pubOnly := filepath.Join(dir, "pub.jwk")
+	pubJWK, _ := aauth.MarshalPublicJWK(ed.Public())
+	if err := os.WriteFile(pubOnly, pubJWK, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := aauth.ReadKeyFile(pubOnly, aauth.ProfileCurrent)
+	if err == nil || !strings.Contains(err.Error(), pubOnly) || !strings.Contains(err.Error(), "no private key") || strings.Count(err.Error(), "aauth:") != 1 {
+		t.Errorf("ReadKeyFile(public JWK): %v", err)
+	}
+}
+
+func TestStaticKeys(t *testing.T) {
+	ed, _ := aauth.GenerateKey()
+	src := aauth.StaticKeys(ed, aauth.JWT("tok"))
+	for range 3 {
+		m, err := src.KeyMaterial(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ed.Equal(m.Signer) || m.Key != aauth.JWT("tok") {
+			t.Fatalf("StaticKeys returned %v", m)
+		}
+	}
+	_, err := aauth.StaticKeys(nil, aauth.HWK()).KeyMaterial(context.Background())
+	if err == nil || !strings.HasPrefix(err.Error(), "aauth: ") {
+		t.Errorf("StaticKeys(nil): %v", err)
+	}
+}
+
+func ExampleStaticKeys() {
+	key, err := aauth.ParsePrivateJWK([]byte(`{"kty":"OKP","crv":"Ed25519",`+
+		`"x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",`+
+		`"d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"}`), aauth.ProfileCurrent)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// agentToken would come from the agent provider; its cnf.jwk is key's
+	// public half.
+	agentToken := "eyJhbGciOiJFZDI1NTE5IiwidHlwIjoiYWEtYWdlbnQrand0In0.eyJpc3MiOiJodHRwczovL2FnZW50LmV4YW1wbGUifQ.c2ln"
+	keys := aauth.StaticKeys(key, aauth.JWT(agentToken))
+
+	m, err := keys.KeyMaterial(context.Background())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	kid, _ := aauth.Thumbprint(m.Signer.Public())
+	fmt.Println(m.Key)
+	fmt.Println(kid)
+
+	pub, _ := aauth.MarshalPublicJWK(m.Signer.Public())
+	fmt.Println(string(pub))
+	// Output:
+	// jwt(eyJhbG…[99 bytes])
+	// kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k
+	// {"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","alg":"Ed25519","kid":"kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"}
+}
