@@ -339,7 +339,7 @@ type keyring struct {
 	tr     *http.Transport
 
 	mu      sync.Mutex
-	trusted []string                                // issuers accepted; empty means any
+	trusted []string                               // issuers accepted; empty means any
 	keys    map[string]map[string]crypto.PublicKey // issuer → kid → key
 }
 

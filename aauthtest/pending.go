@@ -42,7 +42,7 @@ type pendingEntry struct {
 	done     bool // current step completed from outside (interaction, clarification)
 	code     string
 	ix       *InteractionCode // the current step's interaction record
-	override *outcome     // an end forced from outside (a denied interaction)
+	override *outcome         // an end forced from outside (a denied interaction)
 	canceled bool
 	finished bool
 	payload  any // the server's: *grant (person server) or *heldCall (resource)
