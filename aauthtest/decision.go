@@ -258,10 +258,10 @@ func Clarification(question string, options ...string) Step {
 // Status answers a poll with status (429 and 503 are the useful ones) and
 // the Retry-After value retryAfter ("" sends none), once; the request stays
 // pending. 429 carries {"error":"slow_down"}, other statuses
-// {"error":"temporarily_unavailable"}. At the original endpoint, where an
-// error would end the exchange, a Status step is answered as a plain
-// pending 202 instead; queue a [Fail] decision to refuse a token request
-// itself.
+// {"error":"temporarily_unavailable"}. A Decision whose first step is a
+// Status step answers the original request with a plain pending 202 (an
+// error there would end the exchange) and the Status on the first poll;
+// queue a [Fail] decision to refuse the request itself.
 func Status(status int, retryAfter string) Step {
 	return Step{kind: stepStatus, status: status, retryAfter: &retryAfter}
 }

@@ -90,6 +90,17 @@ type answer struct {
 	gone bool     // the request is finished or canceled: 410
 }
 
+// first returns e's answer at the original endpoint: its first step, or a
+// plain pending 202 when that step is a transient error (an error there
+// would end the exchange), which is then answered on the first poll.
+func (s *pendingStore) first(e *pendingEntry, consentURL string) answer {
+	if len(e.dec.steps) > 0 && e.dec.steps[0].kind == stepStatus {
+		p := Pending()
+		return answer{step: &p}
+	}
+	return s.next(e, consentURL)
+}
+
 // next advances e and returns its next answer. consentURL is the page
 // interaction codes point at.
 func (s *pendingStore) next(e *pendingEntry, consentURL string) answer {
@@ -228,15 +239,14 @@ func crossOrigin(u string) string {
 	return strings.Replace(u, "://127.0.0.1:", "://localhost:", 1)
 }
 
-// writeStep answers one deferral step. At the original endpoint (first is
-// true) a Status step becomes a plain pending 202.
-func (b *base) writeStep(w http.ResponseWriter, rec *RecordedRequest, e *pendingEntry, st *Step, code string, first, relative bool, retryDefault string) {
+// writeStep answers one deferral step.
+func (b *base) writeStep(w http.ResponseWriter, rec *RecordedRequest, e *pendingEntry, st *Step, code string, relative bool, retryDefault string) {
 	h := w.Header()
 	retry := retryDefault
 	if st.retryAfter != nil {
 		retry = *st.retryAfter
 	}
-	if st.kind == stepStatus && !first {
+	if st.kind == stepStatus {
 		if retry != "" {
 			h.Set("Retry-After", retry)
 		}

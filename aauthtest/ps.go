@@ -579,8 +579,7 @@ func (ps *PersonServer) handleToken(kind TokenKind) func(http.ResponseWriter, *h
 			return
 		}
 		e := ps.pend.create(res.Thumbprint, d, g)
-		a := ps.pend.next(e, ps.URL+consentPath)
-		ps.writeAnswer(w, r, rec, e, a, true)
+		ps.writeAnswer(w, r, rec, e, ps.pend.first(e, ps.URL+consentPath))
 	}
 }
 
@@ -695,12 +694,12 @@ func (ps *PersonServer) checkAuthRequest(w http.ResponseWriter, r *http.Request,
 }
 
 // writeAnswer writes a pending request's next answer.
-func (ps *PersonServer) writeAnswer(w http.ResponseWriter, r *http.Request, rec *RecordedRequest, e *pendingEntry, a answer, first bool) {
+func (ps *PersonServer) writeAnswer(w http.ResponseWriter, r *http.Request, rec *RecordedRequest, e *pendingEntry, a answer) {
 	switch {
 	case a.gone:
 		ps.problem(w, rec, http.StatusGone, "invalid_code", "the pending request is finished or was canceled")
 	case a.step != nil:
-		ps.writeStep(w, rec, e, a.step, a.code, first, ps.opts.RelativeLocation, ps.opts.RetryAfter)
+		ps.writeStep(w, rec, e, a.step, a.code, ps.opts.RelativeLocation, ps.opts.RetryAfter)
 	default:
 		g, _ := e.payload.(*grant)
 		ps.writeEnd(w, r, rec, a.end, g, e.dec, e.owner)
@@ -733,7 +732,7 @@ func (ps *PersonServer) writeToken(w http.ResponseWriter, kind TokenKind, tok st
 	}
 	writeJSON(w, http.StatusOK, "application/json", map[string]any{
 		tokenMember(kind): tok,
-		"expires_in":      int64(exp.Sub(ps.now()) / time.Second),
+		"expires_in":      exp.Unix() - ps.now().Unix(),
 	})
 }
 
@@ -831,7 +830,7 @@ func (ps *PersonServer) handlePending(w http.ResponseWriter, r *http.Request, re
 	}
 	switch r.Method {
 	case http.MethodGet:
-		ps.writeAnswer(w, r, rec, e, ps.pend.next(e, ps.URL+consentPath), false)
+		ps.writeAnswer(w, r, rec, e, ps.pend.next(e, ps.URL+consentPath))
 	case http.MethodDelete:
 		if !ps.pend.cancel(e) {
 			ps.problem(w, rec, http.StatusGone, "invalid_code", "the pending request is finished or was canceled")

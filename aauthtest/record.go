@@ -53,19 +53,15 @@ type Endpoint string
 
 // The endpoints of the kit's servers.
 const (
-	EndpointMetadata     Endpoint = "metadata"     // /.well-known/aauth-*.json
-	EndpointJWKS         Endpoint = "jwks"         // the server's JWK Set
-	EndpointPersonToken  Endpoint = "person-token" // the person server's person-token endpoint
-	EndpointAuthToken    Endpoint = "auth-token"   // the person server's auth-token (seed: token) endpoint
-	EndpointPending      Endpoint = "pending"      // a pending URL (poll, clarification answer, cancel)
-	EndpointConsent      Endpoint = "consent"      // the interaction (consent) page
-	EndpointInteraction  Endpoint = "interaction"  // the person server's interaction relay endpoint
-	EndpointResource     Endpoint = "resource"     // a protected resource call
-	EndpointUnknown      Endpoint = "unknown"      // anything else (answered 404)
-	EndpointAgentJWKS    Endpoint = "agent-jwks"   // the agent provider's JWKS
-	EndpointAgentMeta    Endpoint = "agent-metadata"
-	endpointNotRecorded  Endpoint = ""
-	endpointPendingFirst Endpoint = "pending-first" // internal: the 202 answer at the original endpoint
+	EndpointMetadata    Endpoint = "metadata"     // /.well-known/aauth-*.json
+	EndpointJWKS        Endpoint = "jwks"         // the server's JWK Set
+	EndpointPersonToken Endpoint = "person-token" // the person server's person-token endpoint
+	EndpointAuthToken   Endpoint = "auth-token"   // the person server's auth-token (seed: token) endpoint
+	EndpointPending     Endpoint = "pending"      // a pending URL (poll, clarification answer, cancel)
+	EndpointConsent     Endpoint = "consent"      // the interaction (consent) page
+	EndpointInteraction Endpoint = "interaction"  // the person server's interaction relay endpoint
+	EndpointResource    Endpoint = "resource"     // a protected resource call
+	EndpointUnknown     Endpoint = "unknown"      // anything else (answered 404)
 )
 
 // RecordedRequest is what a kit server saw of one request and how it
@@ -123,6 +119,13 @@ func (r RecordedRequest) String() string {
 	s := fmt.Sprintf("%s %s → %d", r.Method, r.Path, r.Status)
 	if r.Presented != TokenNone {
 		s += fmt.Sprintf(" (presented %s %s)", r.Presented, aauth.Redact(r.Token))
+	}
+	if v := r.ResponseHeader.Get("AAuth-Requirement"); v != "" {
+		if c, err := aauth.ParseRequirement(v); err == nil {
+			s += " requirement=" + string(c.Requirement)
+		} else {
+			s += " (malformed AAuth-Requirement)"
+		}
 	}
 	if r.SignatureError != "" {
 		s += " Signature-Error " + r.SignatureError

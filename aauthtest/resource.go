@@ -552,7 +552,7 @@ func (rs *Resource) handleCall(w http.ResponseWriter, r *http.Request, rec *Reco
 	if d, ok := rs.takeQueued(false); ok && len(d.steps) > 0 {
 		call.hold(r, rec.Body)
 		e := rs.pend.create(p.res.Thumbprint, d, call)
-		rs.writeAnswer(w, r, rec, e, rs.pend.next(e, rs.URL+consentPath), true)
+		rs.writeAnswer(w, r, rec, e, rs.pend.first(e, rs.URL+consentPath))
 		return
 	}
 	rs.serveCall(w, r, call)
@@ -745,7 +745,7 @@ func (rs *Resource) handlePending(w http.ResponseWriter, r *http.Request, rec *R
 			call.caller = p.caller
 			rs.pend.mu.Unlock()
 		}
-		rs.writeAnswer(w, r, rec, e, rs.pend.next(e, rs.URL+consentPath), false)
+		rs.writeAnswer(w, r, rec, e, rs.pend.next(e, rs.URL+consentPath))
 	case http.MethodDelete:
 		if !rs.pend.cancel(e) {
 			rs.problem(w, rec, http.StatusGone, "invalid_code", "the pending call is finished or was canceled")
@@ -764,12 +764,12 @@ func (rs *Resource) handlePending(w http.ResponseWriter, r *http.Request, rec *R
 	}
 }
 
-func (rs *Resource) writeAnswer(w http.ResponseWriter, r *http.Request, rec *RecordedRequest, e *pendingEntry, a answer, first bool) {
+func (rs *Resource) writeAnswer(w http.ResponseWriter, r *http.Request, rec *RecordedRequest, e *pendingEntry, a answer) {
 	switch {
 	case a.gone:
 		rs.problem(w, rec, http.StatusGone, "invalid_code", "the pending call is finished or was canceled")
 	case a.step != nil:
-		rs.writeStep(w, rec, e, a.step, a.code, first, rs.opts.RelativeLocation, rs.opts.RetryAfter)
+		rs.writeStep(w, rec, e, a.step, a.code, rs.opts.RelativeLocation, rs.opts.RetryAfter)
 	default:
 		call, _ := e.payload.(*heldCall)
 		rs.writeEnd(w, r, rec, a.end, nil, call)
