@@ -1,7 +1,7 @@
 package aauthtest
 
 import (
-	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,22 +18,19 @@ type WorldOptions struct {
 	// the agent the same clock (a Clock's Now) when you move it.
 	Now func() time.Time
 
-	// Mode is the resource's access mode; "" means AccessAuthToken.
-	Mode AccessMode
-
-	// Handler is the resource's handler; nil means the JSON echo
-	// handler.
-	Handler http.Handler
-
-	// Scope is the resource's scope; "" means "read".
-	Scope string
-
-	// Person names the person server's person; "" means "alice".
-	Person string
-
 	// Logf, when set, receives a line per request from every server.
 	// Token values are redacted. t.Logf fits.
 	Logf func(format string, args ...any)
+
+	// Agent, PersonServer and Resource are the servers' own options. The
+	// World overrides their Profile and Now with its own, sets Logf when
+	// they have none, and wires the trust: the agent tokens' ps is the
+	// person server, the person server trusts the agent provider and the
+	// resource, and the resource trusts the agent provider and the person
+	// server.
+	Agent        AgentProviderOptions
+	PersonServer PersonServerOptions
+	Resource     ResourceOptions
 }
 
 // World is an agent provider, a person server and a resource, wired to
@@ -58,25 +55,21 @@ type World struct {
 
 // NewWorld starts the three servers. Close it when done.
 func NewWorld(opts WorldOptions) *World {
-	ap := NewAgentProvider(AgentProviderOptions{Profile: opts.Profile, Now: opts.Now, Logf: opts.Logf})
-	ps := NewPersonServer(PersonServerOptions{
-		Profile:       opts.Profile,
-		Now:           opts.Now,
-		Person:        opts.Person,
-		TrustedAgents: []string{ap.URL},
-		Logf:          opts.Logf,
-	})
+	ao, po, ro := opts.Agent, opts.PersonServer, opts.Resource
+	ao.Profile, po.Profile, ro.Profile = opts.Profile, opts.Profile, opts.Profile
+	ao.Now, po.Now, ro.Now = opts.Now, opts.Now, opts.Now
+	for _, lf := range []*func(string, ...any){&ao.Logf, &po.Logf, &ro.Logf} {
+		if *lf == nil {
+			*lf = opts.Logf
+		}
+	}
+	ap := NewAgentProvider(ao)
+	po.TrustedAgents = append(slices.Clone(po.TrustedAgents), ap.URL)
+	ps := NewPersonServer(po)
 	ap.SetPersonServer(ps.URL)
-	rs := NewResource(ResourceOptions{
-		Profile:       opts.Profile,
-		Now:           opts.Now,
-		Mode:          opts.Mode,
-		Handler:       opts.Handler,
-		Scope:         opts.Scope,
-		PersonServer:  ps.URL,
-		TrustedAgents: []string{ap.URL},
-		Logf:          opts.Logf,
-	})
+	ro.PersonServer = ps.URL
+	ro.TrustedAgents = append(slices.Clone(ro.TrustedAgents), ap.URL)
+	rs := NewResource(ro)
 	ps.TrustResource(rs.URL)
 	return &World{Profile: opts.Profile, Agent: ap, PS: ps, Resource: rs}
 }
