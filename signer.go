@@ -250,7 +250,7 @@ func prepare(req *http.Request) (message, error) {
 			raw = u.EscapedPath()
 		}
 	}
-	path := whatwg.Path(raw)
+	path := escapeForGo(whatwg.Path(raw))
 	if u.Opaque != "" || path != u.EscapedPath() {
 		setPath(u, path)
 	}
@@ -272,6 +272,18 @@ func prepare(req *http.Request) (message, error) {
 		path:      path,
 		hasBody:   req.Body != nil && req.Body != http.NoBody,
 	}, nil
+}
+
+// escapeForGo percent-encodes '|' and '^', which browsers leave alone in
+// paths but net/url cannot carry unescaped: a Go server would see the path
+// re-escaped and a signature over the browser form would not verify there.
+// Verifiers take @path from the request target as sent, so the escaped form
+// verifies everywhere.
+func escapeForGo(p string) string {
+	if !strings.ContainsAny(p, "|^") {
+		return p
+	}
+	return strings.NewReplacer("|", "%7C", "^", "%5E").Replace(p)
 }
 
 // setPath makes u send exactly path (already escaped). net/url re-escapes a
