@@ -226,3 +226,10 @@ func (c *client) fullFlow(w *World) string {
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 var ctx = context.Background()
+
+// closeIdle drops the test client's idle connections.
+func closeIdle() {
+	if tr, ok := http.DefaultTransport.(*http.Transport); ok {
+		tr.CloseIdleConnections()
+	}
+}

@@ -46,8 +46,11 @@ type World struct {
 	// Profile is the wire generation the servers speak.
 	Profile aauth.Profile
 
-	Agent    *AgentProvider
-	PS       *PersonServer
+	// Agent is the agent provider; its tokens name PS in their ps claim.
+	Agent *AgentProvider
+	// PS is the person server, trusting Agent and Resource.
+	PS *PersonServer
+	// Resource is the protected resource, trusting Agent and PS.
 	Resource *Resource
 
 	closeOnce sync.Once
