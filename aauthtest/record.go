@@ -92,8 +92,8 @@ type RecordedRequest struct {
 	Scheme    aauth.Scheme
 	Token     string
 	Presented TokenKind
-	// Claims are the presented token's claims, decoded (after
-	// verification when Signed is true and the token was valid).
+	// Claims are the presented token's claims as decoded, whether or
+	// not the token proved valid (SignatureError says when it did not).
 	Claims map[string]any
 	// Session is the session token from Authorization, if any.
 	Session string

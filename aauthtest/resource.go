@@ -160,6 +160,7 @@ type Resource struct {
 	sessions   map[string]session
 	issued     []IssuedToken
 	answers    []ClarificationAnswer
+	served     int
 }
 
 // session is a session token the resource issued.
@@ -327,15 +328,12 @@ func (rs *Resource) ClarificationAnswers() []ClarificationAnswer {
 	return slices.Clone(rs.answers)
 }
 
-// Served counts the calls the handler served.
+// Served counts the calls handed to the handler, directly or at the end
+// of a deferral.
 func (rs *Resource) Served() int {
-	n := 0
-	for _, r := range rs.rec.all() {
-		if r.Endpoint == EndpointResource && r.Status < 300 && r.Status >= 200 && r.Status != http.StatusAccepted {
-			n++
-		}
-	}
-	return n
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.served
 }
 
 // Reset forgets records, queued decisions, pending calls, sessions,
@@ -345,7 +343,7 @@ func (rs *Resource) Reset() {
 	rs.pend.reset()
 	rs.revoked.reset()
 	rs.mu.Lock()
-	rs.queue, rs.issued, rs.answers, rs.stepUp = nil, nil, nil, ""
+	rs.queue, rs.issued, rs.answers, rs.stepUp, rs.served = nil, nil, nil, "", 0
 	rs.sessions = map[string]session{}
 	rs.scope = rs.opts.Scope
 	rs.mu.Unlock()
@@ -592,6 +590,9 @@ func (rs *Resource) serveCall(w http.ResponseWriter, r *http.Request, c *heldCal
 		req.Host = r.Host
 		req.RemoteAddr = r.RemoteAddr
 	}
+	rs.mu.Lock()
+	rs.served++
+	rs.mu.Unlock()
 	if c.issueSession {
 		tok := randomID(24)
 		rs.mu.Lock()
