@@ -1,0 +1,533 @@
+package aauth
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// maxBodySize caps every response body the library reads from a server. AAuth
+// answers are a few kilobytes; the cap keeps a hostile or broken server from
+// making the agent buffer without bound.
+const maxBodySize = 1 << 20
+
+// ErrBodyTooLarge is returned when a server's answer is larger than the 1 MiB
+// the library reads. A larger body is refused, not parsed truncated.
+var ErrBodyTooLarge = errors.New("aauth: response body larger than 1 MiB")
+
+// Sentinel errors for how a deferred request or a token request ended. A
+// *PollError or *ExchangeError matches them with errors.Is; see
+// [PollError.Is] for the mapping.
+var (
+	// ErrDenied: the person (or policy) denied the request (403 denied).
+	ErrDenied = errors.New("aauth: request denied")
+	// ErrAbandoned: the person left without deciding (403 abandoned).
+	ErrAbandoned = errors.New("aauth: request abandoned")
+	// ErrRevoked: the grant was revoked while pending (403 revoked).
+	ErrRevoked = errors.New("aauth: request revoked")
+	// ErrExpired: the pending request expired (408 expired); a fresh
+	// request may be started.
+	ErrExpired = errors.New("aauth: request expired")
+	// ErrGone: the pending request no longer exists (410, or
+	// invalid_code); it must not be retried.
+	ErrGone = errors.New("aauth: pending request gone")
+	// ErrServer: the server failed (500 server_error); start over.
+	ErrServer = errors.New("aauth: server error")
+	// ErrASUnreachable: the person server could not reach the resource's
+	// access server (502 as_unreachable); retry later with a fresh
+	// resource token.
+	ErrASUnreachable = errors.New("aauth: access server unreachable")
+	// ErrUserUnreachable: the person server could not reach the person
+	// (403 user_unreachable, formerly interaction_required), typically
+	// because the request declared no capabilities.
+	ErrUserUnreachable = errors.New("aauth: person could not be reached")
+	// ErrTimeout: PollOptions.MaxDuration passed before the deferred
+	// request ended.
+	ErrTimeout = errors.New("aauth: deferred request timed out")
+	// ErrClarification: a clarification question was not answered (the
+	// callback failed, or the server asked too many times); the pending
+	// request was cancelled.
+	ErrClarification = errors.New("aauth: clarification not answered")
+	// ErrInteraction: OnInteraction failed; the pending request was
+	// cancelled.
+	ErrInteraction = errors.New("aauth: interaction not started")
+	// ErrLocation: a 202 had no usable Location: none, not a URL, or not
+	// on the origin of the request that produced it.
+	ErrLocation = errors.New("aauth: bad Location")
+)
+
+// Problem is an error body from an AAuth server: RFC 9457 problem details
+// (application/problem+json, with AAuth's "error" code), or the legacy
+// OAuth-style JSON of earlier drafts ("error", "error_description",
+// "error_uri"). Both are read whatever the profile.
+type Problem struct {
+	Type     string // RFC 9457 type, a URI reference
+	Title    string // RFC 9457 title, a short summary
+	Status   int    // RFC 9457 status, when it is a valid HTTP status
+	Detail   string // RFC 9457 detail, the explanation (AAuth's description)
+	Instance string // RFC 9457 instance, a URI reference
+
+	// Error is the AAuth (or OAuth) error code, such as "denied" or
+	// "invalid_resource_token".
+	Error string
+
+	ErrorDescription string // legacy error_description
+	ErrorURI         string // legacy error_uri
+
+	// Extensions holds every other member, and any known member whose
+	// value had the wrong JSON type, as decoded by encoding/json (numbers
+	// as json.Number).
+	Extensions map[string]any
+}
+
+// Description returns the human-readable text of p: Detail, else
+// ErrorDescription, else Title.
+func (p *Problem) Description() string {
+	switch {
+	case p == nil:
+		return ""
+	case p.Detail != "":
+		return p.Detail
+	case p.ErrorDescription != "":
+		return p.ErrorDescription
+	}
+	return p.Title
+}
+
+// String returns "code: description" (either part may be absent), cleaned
+// of control characters and shortened, for error messages and logs.
+func (p *Problem) String() string {
+	if p == nil {
+		return ""
+	}
+	code, desc := clean(p.Error, 64), clean(p.Description(), 256)
+	switch {
+	case code != "" && desc != "":
+		return code + ": " + desc
+	case code != "":
+		return code
+	}
+	return desc
+}
+
+// ParseProblem reads a JSON error body. It accepts problem details and the
+// legacy members alike; a member of the wrong type is kept in Extensions
+// rather than failing the parse. It fails when body is not a JSON object or
+// is larger than 1 MiB.
+func ParseProblem(body []byte) (*Problem, error) {
+	if len(body) > maxBodySize {
+		return nil, ErrBodyTooLarge
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, fmt.Errorf("aauth: error body is not a JSON object: %w", err)
+	}
+	if m == nil {
+		return nil, errors.New("aauth: error body is not a JSON object")
+	}
+	p := &Problem{}
+	for k, raw := range m {
+		var dst *string
+		switch k {
+		case "type":
+			dst = &p.Type
+		case "title":
+			dst = &p.Title
+		case "detail":
+			dst = &p.Detail
+		case "instance":
+			dst = &p.Instance
+		case "error":
+			dst = &p.Error
+		case "error_description":
+			dst = &p.ErrorDescription
+		case "error_uri":
+			dst = &p.ErrorURI
+		case "status":
+			if n, err := strconv.Atoi(string(bytes.TrimSpace(raw))); err == nil && n >= 100 && n <= 599 {
+				p.Status = n
+				continue
+			}
+		}
+		if dst != nil && json.Unmarshal(raw, dst) == nil {
+			continue
+		}
+		if p.Extensions == nil {
+			p.Extensions = make(map[string]any)
+		}
+		p.Extensions[k] = decodeAny(raw)
+	}
+	return p, nil
+}
+
+// decodeAny decodes raw (already known to be valid JSON) keeping numbers
+// exact.
+func decodeAny(raw json.RawMessage) any {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var v any
+	if d.Decode(&v) != nil {
+		return nil
+	}
+	return v
+}
+
+// problemFrom parses an error body when its Content-Type is JSON (any
+// application/json, application/problem+json or other +json type) or
+// absent. Anything that does not parse gives nil: a malformed body must not
+// hide the status it came with.
+func problemFrom(h http.Header, body []byte) *Problem {
+	if len(bytes.TrimSpace(body)) == 0 || !jsonContent(h.Get("Content-Type"), true) {
+		return nil
+	}
+	p, err := ParseProblem(body)
+	if err != nil {
+		return nil
+	}
+	return p
+}
+
+// jsonContent reports whether a Content-Type names JSON; an absent one
+// counts when absentOK.
+func jsonContent(ct string, absentOK bool) bool {
+	if strings.TrimSpace(ct) == "" {
+		return absentOK
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		// Be liberal with a malformed parameter list.
+		mt = strings.ToLower(strings.TrimSpace(strings.SplitN(ct, ";", 2)[0]))
+	}
+	return mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")
+}
+
+// ReadProblem reads the problem details of an error response. The body is
+// read (up to 1 MiB) and put back, so resp can still be read or handed on.
+// It returns nil and no error when the body is empty, not JSON, or not a
+// JSON object; ErrBodyTooLarge when it is larger than 1 MiB.
+func ReadProblem(resp *http.Response) (*Problem, error) {
+	body, err := peekBody(resp)
+	if err != nil {
+		return nil, err
+	}
+	return problemFrom(resp.Header, body), nil
+}
+
+// readBody reads at most maxBodySize bytes of resp.Body and closes it.
+func readBody(resp *http.Response) ([]byte, error) {
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBodySize+1))
+	if err != nil {
+		return nil, fmt.Errorf("aauth: reading response body: %w", err)
+	}
+	if len(b) > maxBodySize {
+		return nil, ErrBodyTooLarge
+	}
+	return b, nil
+}
+
+// peekBody reads at most maxBodySize bytes of resp.Body and puts them back
+// in front of whatever was not read, so that nothing is lost.
+func peekBody(resp *http.Response) ([]byte, error) {
+	if resp.Body == nil || resp.Body == http.NoBody {
+		return nil, nil
+	}
+	orig := resp.Body
+	b, err := io.ReadAll(io.LimitReader(orig, maxBodySize+1))
+	if err != nil {
+		orig.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(b))
+		return nil, fmt.Errorf("aauth: reading response body: %w", err)
+	}
+	if len(b) > maxBodySize {
+		resp.Body = readCloser{io.MultiReader(bytes.NewReader(b), orig), orig}
+		return nil, ErrBodyTooLarge
+	}
+	orig.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	return b, nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// drain reads a little of a body we do not need, so the connection can be
+// reused, and closes it.
+func drain(resp *http.Response) {
+	io.CopyN(io.Discard, resp.Body, 4<<10)
+	resp.Body.Close()
+}
+
+// keepBody replaces resp.Body, already read, by an in-memory copy of b, so
+// a response attached to an error can still be read.
+func keepBody(resp *http.Response, b []byte) {
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+}
+
+// clean makes server-controlled text safe for an error message: control
+// characters become spaces and the text is cut at max bytes.
+func clean(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(s)
+	if len(s) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
+}
+
+// codeSentinel maps an AAuth error code to its sentinel.
+func codeSentinel(code string) error {
+	switch code {
+	case "denied", "access_denied":
+		return ErrDenied
+	case "abandoned", "user_abandoned":
+		return ErrAbandoned
+	case "revoked":
+		return ErrRevoked
+	case "expired", "interaction_expired":
+		return ErrExpired
+	case "invalid_code":
+		return ErrGone
+	case "server_error":
+		return ErrServer
+	case "as_unreachable":
+		return ErrASUnreachable
+	case "user_unreachable", "interaction_required":
+		return ErrUserUnreachable
+	}
+	return nil
+}
+
+// PollError is a deferred request that ended with a status other than 200:
+// the person denied or abandoned it, it expired or is gone, or the server
+// failed. errors.Is matches it against the sentinels (see [PollError.Is]).
+type PollError struct {
+	// StatusCode is the HTTP status of the final answer.
+	StatusCode int
+
+	// Problem holds the error body, when it was JSON; nil otherwise.
+	Problem *Problem
+
+	// Location is the pending URL that was polled.
+	Location string
+
+	// Response is the final answer. Its body has been read (up to 1 MiB)
+	// and replaced with an in-memory copy, so it can still be read, or
+	// returned to a caller as it came.
+	Response *http.Response
+}
+
+// Error describes the failure without any token value.
+func (e *PollError) Error() string {
+	var b strings.Builder
+	b.WriteString("aauth: deferred request")
+	if e.Location != "" {
+		b.WriteString(" ")
+		b.WriteString(clean(e.Location, 256))
+	}
+	fmt.Fprintf(&b, " ended with status %d", e.StatusCode)
+	if s := e.Problem.String(); s != "" {
+		b.WriteString(": ")
+		b.WriteString(s)
+	}
+	return b.String()
+}
+
+// Is reports whether target is the sentinel for how the request ended. The
+// error code in the body decides first (denied, abandoned, revoked,
+// expired, invalid_code, server_error, as_unreachable, user_unreachable);
+// without a known code the status does: 403 is ErrDenied, 408 ErrExpired,
+// 410 ErrGone, 500 ErrServer and 502 ErrASUnreachable.
+func (e *PollError) Is(target error) bool {
+	if e.Problem != nil {
+		if s := codeSentinel(e.Problem.Error); s != nil {
+			// invalid_code is also a 410 "gone"; both names fit.
+			return target == s
+		}
+	}
+	switch e.StatusCode {
+	case http.StatusForbidden:
+		return target == ErrDenied
+	case http.StatusRequestTimeout:
+		return target == ErrExpired
+	case http.StatusGone:
+		return target == ErrGone
+	case http.StatusInternalServerError:
+		return target == ErrServer
+	case http.StatusBadGateway:
+		return target == ErrASUnreachable
+	}
+	return false
+}
+
+// ExchangeError is a token request (auth token or person token) that the
+// person server refused, directly or at the end of a deferred request, or
+// whose success answer could not be read. It is the Go form of the
+// JavaScript TokenExchangeError.
+type ExchangeError struct {
+	// StatusCode is the HTTP status of the answer that ended the request:
+	// the token endpoint's, or the pending URL's when the request was
+	// deferred.
+	StatusCode int
+
+	// Problem holds the error body, when it was JSON; nil otherwise.
+	Problem *Problem
+
+	// Endpoint is the token endpoint the request was sent to.
+	Endpoint string
+
+	// Response is the answer that ended the request, its body replaced
+	// with an in-memory copy (see PollError.Response). Its header carries
+	// any Signature-Error.
+	Response *http.Response
+
+	// Err is the underlying failure: a *PollError when the request was
+	// deferred and then failed, or what was wrong with a 200 answer.
+	Err error
+}
+
+// Error describes the failure without any token value.
+func (e *ExchangeError) Error() string {
+	var b strings.Builder
+	b.WriteString("aauth: token request")
+	if e.Endpoint != "" {
+		b.WriteString(" to ")
+		b.WriteString(clean(e.Endpoint, 256))
+	}
+	b.WriteString(" failed")
+	if e.StatusCode != 0 {
+		fmt.Fprintf(&b, " with status %d", e.StatusCode)
+	}
+	var pe *PollError
+	if errors.As(e.Err, &pe) {
+		b.WriteString(" after deferral")
+	}
+	switch s := e.Problem.String(); {
+	case s != "":
+		b.WriteString(": ")
+		b.WriteString(s)
+	case e.Err != nil && pe == nil:
+		b.WriteString(": ")
+		b.WriteString(strings.TrimPrefix(e.Err.Error(), "aauth: "))
+	}
+	return b.String()
+}
+
+// Unwrap returns Err.
+func (e *ExchangeError) Unwrap() error { return e.Err }
+
+// Is matches the sentinel of the error code in the body (as PollError
+// does), and ErrServer and ErrASUnreachable by status. A deferred request
+// that failed also matches through Err.
+func (e *ExchangeError) Is(target error) bool {
+	if e.Problem != nil {
+		if s := codeSentinel(e.Problem.Error); s != nil {
+			return target == s
+		}
+	}
+	switch e.StatusCode {
+	case http.StatusInternalServerError:
+		return target == ErrServer
+	case http.StatusBadGateway:
+		return target == ErrASUnreachable
+	}
+	return false
+}
+
+// Metadata error codes, in MetadataError.Code. The first two are the codes
+// the draft names for the issuer check.
+const (
+	MetadataIssuerMissing   = "issuer_missing"   // the document has no issuer
+	MetadataIssuerMismatch  = "issuer_mismatch"  // issuer is not the URL fetched
+	MetadataEndpointMissing = "endpoint_missing" // a required endpoint is absent
+	MetadataInvalidEndpoint = "invalid_endpoint" // an endpoint is not an https URL (or http on loopback)
+	MetadataFetchFailed     = "fetch_failed"     // the document could not be fetched (status not 2xx)
+	MetadataInvalid         = "invalid_metadata" // the document is not a JSON object, or too large
+)
+
+// MetadataError is person-server metadata that could not be fetched or
+// that fails the checks: see the Metadata* codes.
+type MetadataError struct {
+	// Code is one of the Metadata* constants.
+	Code string
+
+	// URL is the metadata document's URL.
+	URL string
+
+	// Field is the member concerned, for the issuer and endpoint codes.
+	Field string
+
+	// Value is the member's value, for issuer_mismatch and
+	// invalid_endpoint.
+	Value string
+
+	// StatusCode is the HTTP status, for fetch_failed.
+	StatusCode int
+
+	// Err is the underlying error, if any.
+	Err error
+}
+
+// Error describes the failure.
+func (e *MetadataError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "aauth: person server metadata %s: %s", clean(e.URL, 256), e.Code)
+	switch e.Code {
+	case MetadataIssuerMismatch:
+		fmt.Fprintf(&b, ": issuer %q is not the URL fetched", clean(e.Value, 256))
+	case MetadataEndpointMissing:
+		fmt.Fprintf(&b, ": no %s", e.Field)
+	case MetadataInvalidEndpoint:
+		fmt.Fprintf(&b, ": %s %q is not an https URL", e.Field, clean(e.Value, 256))
+	case MetadataFetchFailed:
+		if e.StatusCode != 0 {
+			fmt.Fprintf(&b, ": status %d", e.StatusCode)
+		}
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(strings.TrimPrefix(e.Err.Error(), "aauth: "))
+	}
+	return b.String()
+}
+
+// Unwrap returns Err.
+func (e *MetadataError) Unwrap() error { return e.Err }
+
+// AuthTokenRequiredError is returned by PollDeferred when a 202 carries
+// AAuth-Requirement: requirement=auth-token (current profile): the server
+// holds the call until it gets an auth token. The caller (the Transport)
+// exchanges Challenge.ResourceToken for an auth token with ExchangeToken,
+// then polls Location again with a client that presents the auth token.
+type AuthTokenRequiredError struct {
+	// Challenge is the parsed requirement; ResourceToken is set.
+	Challenge Challenge
+
+	// Location is the pending URL to poll once the auth token is held:
+	// the 202's Location if it had one, else the URL polled.
+	Location string
+}
+
+// Error describes the requirement without the resource token.
+func (e *AuthTokenRequiredError) Error() string {
+	return "aauth: deferred request " + clean(e.Location, 256) + " requires an auth token"
+}

@@ -1,0 +1,449 @@
+package aauth
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Token is a token a person server issued: an auth token or a person token.
+type Token struct {
+	// Value is the token itself, a compact JWT.
+	Value string
+
+	// ExpiresIn is the lifetime the server announced, in seconds.
+	ExpiresIn int64
+
+	// Expiry is when the token expires by the agent's clock: the time the
+	// answer was read plus ExpiresIn.
+	Expiry time.Time
+}
+
+// String describes t without its value, so that a Token printed in a log
+// does not leak it.
+func (t *Token) String() string {
+	if t == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("aauth.Token{%s, expires %s}", Redact(t.Value), t.Expiry.UTC().Format(time.RFC3339))
+}
+
+// GoString is String, so that %#v redacts too.
+func (t *Token) GoString() string { return t.String() }
+
+// ExchangeRequest is a request for an auth token: the resource token a
+// resource issued, and the hints the person server may use.
+type ExchangeRequest struct {
+	// PersonServer is the agent's person server URL (the agent token's
+	// ps claim). Its metadata is discovered, cached, and (current
+	// profile) its issuer checked before any token request is sent.
+	PersonServer string
+
+	// Metadata, when set, is used instead of discovery. It is still
+	// checked against PersonServer, when that is set.
+	Metadata *PersonServerMetadata
+
+	// Cache holds discovered metadata; nil means a process-wide cache.
+	Cache *MetadataCache
+
+	// Profile selects the wire generation.
+	Profile Profile
+
+	// ResourceToken is the resource-token of the auth-token requirement.
+	// Required.
+	ResourceToken string
+
+	// PresentedToken is the exact token that was in Signature-Key when the
+	// resource issued the resource token (the person token, or an auth
+	// token on a step-up). Required in the current profile; not sent in
+	// the seed profile.
+	PresentedToken string
+
+	// Justification says why the agent needs access, in Markdown; the
+	// person server shows it as the agent's claim.
+	Justification string
+
+	// LoginHint, Tenant and DomainHint help the person server find the
+	// person. A login_hint inside the resource token wins over LoginHint
+	// (current profile).
+	LoginHint  string
+	Tenant     string // the organisation
+	DomainHint string // the person's domain
+
+	// Prompt is none, login, consent or select_account.
+	Prompt string
+
+	// Capabilities the agent has (interaction, clarification, payment),
+	// sent in the body. Without them a person server that needs to reach
+	// the person answers user_unreachable.
+	Capabilities []Capability
+
+	// Platform says where the agent runs (current profile only): web,
+	// mobile, desktop, workload or self-hosted.
+	Platform string
+
+	// Device names the device (current profile only), in at most 64
+	// printable characters.
+	Device string
+
+	// Extra members to add to the body, after the others in key order,
+	// for server-specific parameters. A name the request already writes
+	// is ignored.
+	Extra map[string]any
+
+	// Poll configures the polling of a deferred (202) answer. Its Profile
+	// and RequestURL are set by the exchange.
+	Poll PollOptions
+}
+
+// ExchangeToken exchanges a resource token for an auth token at the agent's
+// person server. It is the Go form of the JavaScript exchangeToken.
+//
+// It discovers the person server's metadata (see DiscoverPersonServer and
+// MetadataCache), then POSTs a compact JSON body
+// {"resource_token":…,"presented_token":…,"justification":…,…} to the
+// auth-token endpoint with Content-Type: application/json and
+// Prefer: wait=45. A 200 gives the token; a 202 is polled to the end with
+// FollowDeferred (so OnInteraction and OnClarification in req.Poll are
+// called as needed); any other answer is an *ExchangeError carrying the
+// status and the problem details.
+//
+// client must sign every request with the agent token: a SigningTransport
+// with the agent's key and JWT(agentToken). In the current profile its
+// body is then covered by Content-Digest. In the seed profile the signing
+// client also carries AAuth-Capabilities and AAuth-Mission, as
+// @aauth/mcp-agent does; in the current profile capabilities go only in the
+// body, never in a header to the person server, so the SigningTransport
+// used here should have no Capabilities (when client.Transport is a
+// *SigningTransport, its Capabilities are left out on these requests).
+func ExchangeToken(ctx context.Context, client *http.Client, req ExchangeRequest) (*Token, error) {
+	p := req.Profile
+	t := p.table()
+	switch {
+	case client == nil:
+		return nil, errors.New("aauth: ExchangeToken needs a signing *http.Client")
+	case req.ResourceToken == "":
+		return nil, errors.New("aauth: ExchangeRequest.ResourceToken is empty")
+	case t.PresentedToken && req.PresentedToken == "":
+		return nil, errors.New("aauth: ExchangeRequest.PresentedToken is required in the current profile")
+	case req.PersonServer == "" && req.Metadata == nil:
+		return nil, errors.New("aauth: ExchangeRequest needs PersonServer or Metadata")
+	}
+	client = psClient(client, p)
+	md, err := resolveMetadata(ctx, client, req.PersonServer, req.Metadata, req.Cache, p)
+	if err != nil {
+		return nil, err
+	}
+	body, err := exchangeBody(req)
+	if err != nil {
+		return nil, err
+	}
+	endpoint := md.AuthTokenEndpointFor(p)
+	return requestToken(ctx, client, endpoint, req.PersonServer, body, "auth_token", req.Poll, p)
+}
+
+// exchangeBody writes the token request as the profile does. The seed
+// order and omissions are those of @aauth/mcp-agent, so its bytes match.
+func exchangeBody(req ExchangeRequest) ([]byte, error) {
+	p := req.Profile
+	t, w := p.table(), p.ps()
+	loginHint := req.LoginHint
+	if w.resourceTokenLoginHint {
+		if h := jwtClaimString(req.ResourceToken, "login_hint"); h != "" {
+			loginHint = h
+		}
+	}
+	var o jsonObject
+	o.str("resource_token", req.ResourceToken)
+	if t.PresentedToken {
+		o.str("presented_token", req.PresentedToken)
+	}
+	o.str("justification", req.Justification)
+	o.str("login_hint", loginHint)
+	o.str("tenant", req.Tenant)
+	o.str("domain_hint", req.DomainHint)
+	o.strs("capabilities", capabilityStrings(req.Capabilities))
+	o.str("prompt", req.Prompt)
+	if w.platformDevice {
+		o.str("platform", req.Platform)
+		o.str("device", req.Device)
+	}
+	known := []string{"resource_token", "presented_token", "justification", "login_hint", "tenant", "domain_hint", "capabilities", "prompt", "platform", "device"}
+	if err := addExtra(&o, req.Extra, known); err != nil {
+		return nil, err
+	}
+	return o.bytes(), nil
+}
+
+// PersonTokenRequest is a request for a person token (current profile): a
+// token saying the agent acts for a person at one resource.
+type PersonTokenRequest struct {
+	// PersonServer is the agent's person server URL, as in
+	// ExchangeRequest.
+	PersonServer string
+
+	// Metadata, when set, is used instead of discovery.
+	Metadata *PersonServerMetadata
+
+	// Cache holds discovered metadata; nil means a process-wide cache.
+	Cache *MetadataCache
+
+	// Profile must be ProfileCurrent; the seed generation has no person
+	// tokens.
+	Profile Profile
+
+	// Resource is the resource's identifier: https, lower-case host, no
+	// port, path or trailing slash. Required.
+	Resource string
+
+	// MissionS256 names the mission the token is for, if any.
+	MissionS256 string
+
+	// Capabilities the agent has, sent in the body (never in a header to
+	// the person server). Without them a person server that needs to
+	// reach the person answers user_unreachable.
+	Capabilities []Capability
+
+	LoginHint     string // as in ExchangeRequest
+	Tenant        string // as in ExchangeRequest
+	DomainHint    string // as in ExchangeRequest
+	Prompt        string // as in ExchangeRequest
+	Justification string // as in ExchangeRequest
+	Platform      string // as in ExchangeRequest
+	Device        string // as in ExchangeRequest
+
+	// Extra members to add to the body, as in ExchangeRequest.
+	Extra map[string]any
+
+	// Poll configures the polling of a deferred (202) answer.
+	Poll PollOptions
+}
+
+// RequestPersonToken asks the person server for a person token for one
+// resource (current profile). It POSTs
+// {"resource":…,"mission_s256":…,"capabilities":[…],…} to the
+// person_token_endpoint of the server's metadata, signed with the agent
+// token by client and digest-covered, with Prefer: wait=45. A 200
+// {"person_token":…,"expires_in":…} gives the token; a 202 is polled to the
+// end; anything else is an *ExchangeError. See ExchangeToken for what
+// client must be.
+func RequestPersonToken(ctx context.Context, client *http.Client, req PersonTokenRequest) (*Token, error) {
+	p := req.Profile
+	switch {
+	case client == nil:
+		return nil, errors.New("aauth: RequestPersonToken needs a signing *http.Client")
+	case !p.table().PersonTokens:
+		return nil, fmt.Errorf("aauth: the %s profile has no person tokens", p)
+	case req.Resource == "":
+		return nil, errors.New("aauth: PersonTokenRequest.Resource is empty")
+	case req.PersonServer == "" && req.Metadata == nil:
+		return nil, errors.New("aauth: PersonTokenRequest needs PersonServer or Metadata")
+	}
+	client = psClient(client, p)
+	md, err := resolveMetadata(ctx, client, req.PersonServer, req.Metadata, req.Cache, p)
+	if err != nil {
+		return nil, err
+	}
+	var o jsonObject
+	o.str("resource", req.Resource)
+	o.str("mission_s256", req.MissionS256)
+	o.strs("capabilities", capabilityStrings(req.Capabilities))
+	o.str("login_hint", req.LoginHint)
+	o.str("tenant", req.Tenant)
+	o.str("domain_hint", req.DomainHint)
+	o.str("prompt", req.Prompt)
+	o.str("justification", req.Justification)
+	o.str("platform", req.Platform)
+	o.str("device", req.Device)
+	known := []string{"resource", "mission_s256", "capabilities", "login_hint", "tenant", "domain_hint", "prompt", "justification", "platform", "device"}
+	if err := addExtra(&o, req.Extra, known); err != nil {
+		return nil, err
+	}
+	return requestToken(ctx, client, md.PersonTokenEndpoint, req.PersonServer, o.bytes(), "person_token", req.Poll, p)
+}
+
+// psClient returns the client to talk to the person server with. In a
+// profile that sends no AAuth-Capabilities to the person server, a
+// SigningTransport's Capabilities are dropped for these requests.
+func psClient(c *http.Client, p Profile) *http.Client {
+	st, ok := c.Transport.(*SigningTransport)
+	if !ok || p.table().CapabilitiesOnPS || len(st.Capabilities) == 0 {
+		return c
+	}
+	st2 := *st
+	st2.Capabilities = nil
+	c2 := *c
+	c2.Transport = &st2
+	return &c2
+}
+
+func capabilityStrings(caps []Capability) []string {
+	s := make([]string, 0, len(caps))
+	for _, c := range caps {
+		if c != "" {
+			s = append(s, string(c))
+		}
+	}
+	return s
+}
+
+func addExtra(o *jsonObject, extra map[string]any, known []string) error {
+	keys := make([]string, 0, len(extra))
+	for k := range extra {
+		if !contains(known, k) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v, err := marshalCompact(extra[k])
+		if err != nil {
+			return fmt.Errorf("aauth: extra token request member %q: %w", k, err)
+		}
+		o.raw(k, v)
+	}
+	return nil
+}
+
+// requestToken POSTs body to endpoint and reads the token named field
+// from the answer, polling a 202 to the end.
+func requestToken(ctx context.Context, client *http.Client, endpoint, psURL string, body []byte, field string, popts PollOptions, p Profile) (*Token, error) {
+	t := p.table()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("aauth: token request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if t.PreferWait > 0 {
+		req.Header.Set("Prefer", "wait="+strconv.Itoa(t.PreferWait))
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("aauth: token request to %s: %w", clean(endpoint, 256), err)
+	}
+	popts.Profile = p
+	popts.RequestURL = endpoint
+	now := func() time.Time { return time.Now() }
+	if popts.Clock != nil {
+		now = popts.Clock.Now
+	}
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return readToken(resp, endpoint, field, now)
+	case http.StatusAccepted:
+		if p.ps().locationFromPS && psURL != "" {
+			// The seed resolves a relative Location against the person
+			// server URL, not the token endpoint.
+			if loc := resp.Header.Get("Location"); loc != "" {
+				if base, err := url.Parse(psURL); err == nil {
+					if u, err := url.Parse(loc); err == nil && !u.IsAbs() {
+						resp.Header.Set("Location", base.ResolveReference(u).String())
+					}
+				}
+			}
+		}
+		final, err := FollowDeferred(ctx, client, resp, popts)
+		if err != nil {
+			var pe *PollError
+			if errors.As(err, &pe) {
+				return nil, &ExchangeError{StatusCode: pe.StatusCode, Problem: pe.Problem, Endpoint: endpoint, Response: pe.Response, Err: pe}
+			}
+			return nil, err
+		}
+		return readToken(final, endpoint, field, now)
+	}
+	b, err := peekBody(resp)
+	if err != nil {
+		resp.Body.Close()
+		resp.Body = http.NoBody
+	}
+	return nil, &ExchangeError{StatusCode: resp.StatusCode, Problem: problemFrom(resp.Header, b), Endpoint: endpoint, Response: resp}
+}
+
+// readToken reads a 200 token answer and closes its body.
+func readToken(resp *http.Response, endpoint, field string, now func() time.Time) (*Token, error) {
+	b, err := readBody(resp)
+	if err == nil {
+		var v string
+		var exp int64
+		if v, exp, err = parseTokenResponse(b, field); err == nil {
+			return &Token{Value: v, ExpiresIn: exp, Expiry: now().Add(time.Duration(exp) * time.Second)}, nil
+		}
+	}
+	return nil, &ExchangeError{StatusCode: resp.StatusCode, Endpoint: endpoint, Err: err}
+}
+
+// maxExpiresIn bounds expires_in (about 136 years) so that the expiry
+// cannot overflow.
+const maxExpiresIn = 1 << 32
+
+// parseTokenResponse reads {field: "…", "expires_in": N}. It is liberal:
+// expires_in may be a number (a fraction is dropped) or a decimal string,
+// and zero is accepted; other members are ignored.
+func parseTokenResponse(b []byte, field string) (string, int64, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil || m == nil {
+		return "", 0, errors.New("aauth: token response is not a JSON object")
+	}
+	var v string
+	if json.Unmarshal(m[field], &v) != nil || v == "" {
+		return "", 0, fmt.Errorf("aauth: token response has no %s", field)
+	}
+	var f float64
+	var num json.Number
+	var str string
+	switch raw := m["expires_in"]; {
+	case json.Unmarshal(raw, &num) == nil && num != "":
+		var err error
+		if f, err = num.Float64(); err != nil {
+			f = math.Inf(1) // a number too large for float64
+		}
+	case json.Unmarshal(raw, &str) == nil && isDigits(strings.TrimSpace(str)):
+		var err error
+		if f, err = strconv.ParseFloat(strings.TrimSpace(str), 64); err != nil {
+			f = math.Inf(1)
+		}
+	default:
+		return "", 0, errors.New("aauth: token response has no valid expires_in")
+	}
+	if f < 0 || f >= maxExpiresIn {
+		return "", 0, errors.New("aauth: token response expires_in out of range")
+	}
+	return v, int64(f), nil
+}
+
+// jwtClaimString returns a string claim of a compact JWT's payload, read
+// without verification (the person server verifies the token); "" when the
+// token is not a JWT or has no such claim.
+func jwtClaimString(tok, claim string) string {
+	if len(tok) > 64<<10 {
+		return ""
+	}
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return ""
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(payload, &m) != nil {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(m[claim], &s) != nil {
+		return ""
+	}
+	return s
+}

@@ -1,0 +1,134 @@
+package aauth
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+)
+
+func FuzzParseProblem(f *testing.F) {
+	for _, s := range []string{
+		`{"error":"denied","detail":"No."}`,
+		`{"type":"about:blank","title":"Forbidden","status":403,"detail":"x","instance":"/p/1","error":"denied"}`,
+		`{"error":"invalid_request","error_description":"Missing field","error_uri":"https://doc"}`,
+		`{"error":7,"status":"403","status2":1e999}`,
+		`{"detail":"a\u0000b\nc\u2028"}`,
+		`[]`, `null`, `"x"`, `{`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := ParseProblem(b)
+		if err != nil {
+			if p != nil {
+				t.Fatal("problem with an error")
+			}
+			return
+		}
+		if p == nil {
+			t.Fatal("nil problem without an error")
+		}
+		if p.Status != 0 && (p.Status < 100 || p.Status > 599) {
+			t.Fatalf("status %d", p.Status)
+		}
+		s := p.String()
+		if len(s) > 64+256+2*len("…")+2 {
+			t.Fatalf("summary too long: %d bytes", len(s))
+		}
+		for _, r := range s {
+			if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+				t.Fatalf("control character in %q", s)
+			}
+		}
+		if !utf8.ValidString(s) {
+			t.Fatalf("invalid UTF-8 in %q", s)
+		}
+	})
+}
+
+func FuzzMetadata(f *testing.F) {
+	for _, s := range []string{
+		`{"issuer":"https://ps.example","auth_token_endpoint":"https://ps.example/t","person_token_endpoint":"https://ps.example/p","jwks_uri":"https://ps.example/j"}`,
+		`{"token_endpoint":"https://ps.example/aauth/token"}`,
+		`{"issuer":"https://ps.example/","token_endpoint":"http://127.0.0.1:1/t","scopes_supported":["a",1]}`,
+		`{"issuer":1,"auth_token_endpoint":["x"]}`,
+		`[]`, `null`, `{`,
+	} {
+		f.Add([]byte(s), "https://ps.example")
+	}
+	f.Fuzz(func(t *testing.T, b []byte, psURL string) {
+		md, err := parseMetadata(b)
+		if err != nil {
+			return
+		}
+		for _, p := range []Profile{ProfileCurrent, ProfileSeed} {
+			ep := md.AuthTokenEndpointFor(p)
+			if ep != md.AuthTokenEndpoint && ep != md.TokenEndpoint {
+				t.Fatalf("endpoint %q from nowhere", ep)
+			}
+			if md.check(psURL, "doc", p) != nil {
+				continue
+			}
+			if p == ProfileCurrent && md.Issuer != strings.TrimSuffix(psURL, "/") {
+				t.Fatalf("issuer %q accepted for %q", md.Issuer, psURL)
+			}
+			if checkSecureURL(ep) != nil {
+				t.Fatalf("insecure endpoint %q accepted", ep)
+			}
+		}
+	})
+}
+
+func FuzzTokenResponse(f *testing.F) {
+	for _, s := range []string{
+		`{"auth_token":"eyJ.a.b","expires_in":3600}`,
+		`{"auth_token":"x","expires_in":"3600"}`,
+		`{"auth_token":"x","expires_in":59.9}`,
+		`{"auth_token":"x","expires_in":-1}`,
+		`{"auth_token":"x","expires_in":1e999}`,
+		`{"person_token":"x","expires_in":0}`,
+		`{"auth_token":"","expires_in":1}`,
+		`[]`, `{`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, field := range []string{"auth_token", "person_token"} {
+			v, exp, err := parseTokenResponse(b, field)
+			if err != nil {
+				if v != "" || exp != 0 {
+					t.Fatal("value with an error")
+				}
+				continue
+			}
+			if v == "" || exp < 0 || exp >= maxExpiresIn {
+				t.Fatalf("accepted %q expires_in %d", v, exp)
+			}
+		}
+		// The resource-token claim reader takes the same hostile input.
+		_ = jwtClaimString(string(b), "login_hint")
+		_ = jwtClaimString("a."+string(b)+".c", "login_hint")
+	})
+}
+
+func FuzzAppendJSString(f *testing.F) {
+	for _, s := range []string{"", "plain", "q\"b\\s", "\x00\x1f\x7f\b\f\n\r\t", "<&>\u2028\u2029é😀", "\xff\xfe"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b := appendJSString(nil, s)
+		var got string
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("%q -> %s: %v", s, b, err)
+		}
+		var want strings.Builder
+		for _, r := range s {
+			want.WriteRune(r)
+		}
+		if got != want.String() {
+			t.Fatalf("%q round-trips to %q", s, got)
+		}
+	})
+}

@@ -1,0 +1,522 @@
+package aauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// PersonServerWellKnown is the path, under the person server URL, of its
+// metadata document.
+const PersonServerWellKnown = "/.well-known/aauth-person.json"
+
+// Metadata cache lifetimes used when a MetadataCache leaves them zero.
+const (
+	DefaultMetadataTTL = 5 * time.Minute // when the answer has no caching headers
+	MaxMetadataTTL     = time.Hour       // upper bound on any lifetime a server asks for
+)
+
+// PersonServerMetadata is a person server's metadata document
+// ({ps}/.well-known/aauth-person.json). The JSON tags are the document's
+// member names, so a program can persist a document with encoding/json and
+// supply it again in ExchangeRequest.Metadata or MetadataCache.Put.
+//
+// Values returned by DiscoverPersonServer and MetadataCache.Get may be
+// shared and must not be modified.
+type PersonServerMetadata struct {
+	// Issuer is the person server's identifier. The current profile
+	// requires it to equal the URL the document was fetched from, minus
+	// the well-known suffix, byte for byte.
+	Issuer string `json:"issuer,omitempty"`
+
+	// AuthTokenEndpoint is auth_token_endpoint, the current name of the
+	// endpoint that exchanges resource tokens for auth tokens.
+	AuthTokenEndpoint string `json:"auth_token_endpoint,omitempty"`
+
+	// TokenEndpoint is token_endpoint, the seed name of the same
+	// endpoint. See [PersonServerMetadata.AuthTokenEndpointFor].
+	TokenEndpoint string `json:"token_endpoint,omitempty"`
+
+	// PersonTokenEndpoint issues person tokens (current profile).
+	PersonTokenEndpoint string `json:"person_token_endpoint,omitempty"`
+
+	JWKSURI                string   `json:"jwks_uri,omitempty"`                 // the person server's signing keys
+	InteractionEndpoint    string   `json:"interaction_endpoint,omitempty"`     // relays interactions to the person
+	MissionEndpoint        string   `json:"mission_endpoint,omitempty"`         // proposes missions
+	MissionControlEndpoint string   `json:"mission_control_endpoint,omitempty"` // where the person manages missions
+	PermissionEndpoint     string   `json:"permission_endpoint,omitempty"`      // asks permission for an action
+	AuditEndpoint          string   `json:"audit_endpoint,omitempty"`           // records actions taken
+	RevocationEndpoint     string   `json:"revocation_endpoint,omitempty"`      // revokes tokens
+	ScopesSupported        []string `json:"scopes_supported,omitempty"`         // scopes the server can grant
+	ClaimsSupported        []string `json:"claims_supported,omitempty"`         // identity claims it can release
+	AcceptSignatureAlgs    []string `json:"accept_signature_algs,omitempty"`    // signature algorithms it verifies
+
+	// Raw holds every member of the document as encoding/json decoded it
+	// (numbers as json.Number), the ones above included. It is nil for
+	// metadata built in code.
+	Raw map[string]any `json:"-"`
+}
+
+// AuthTokenEndpointFor returns the auth-token endpoint as profile p names
+// it: auth_token_endpoint in the current profile and token_endpoint in the
+// seed profile, each falling back on the other name when its own is absent.
+func (md *PersonServerMetadata) AuthTokenEndpointFor(p Profile) string {
+	own, other := md.AuthTokenEndpoint, md.TokenEndpoint
+	if p.table().TokenEndpointField == "token_endpoint" {
+		own, other = other, own
+	}
+	if own != "" {
+		return own
+	}
+	return other
+}
+
+// parseMetadata reads a metadata document liberally: members of the wrong
+// type are ignored, unknown members kept in Raw. It fails only when body is
+// not a JSON object.
+func parseMetadata(body []byte) (*PersonServerMetadata, error) {
+	if len(body) > maxBodySize {
+		return nil, ErrBodyTooLarge
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, fmt.Errorf("not a JSON object: %w", err)
+	}
+	if m == nil {
+		return nil, errors.New("not a JSON object")
+	}
+	md := &PersonServerMetadata{Raw: make(map[string]any, len(m))}
+	strs := map[string]*string{
+		"issuer":                   &md.Issuer,
+		"auth_token_endpoint":      &md.AuthTokenEndpoint,
+		"token_endpoint":           &md.TokenEndpoint,
+		"person_token_endpoint":    &md.PersonTokenEndpoint,
+		"jwks_uri":                 &md.JWKSURI,
+		"interaction_endpoint":     &md.InteractionEndpoint,
+		"mission_endpoint":         &md.MissionEndpoint,
+		"mission_control_endpoint": &md.MissionControlEndpoint,
+		"permission_endpoint":      &md.PermissionEndpoint,
+		"audit_endpoint":           &md.AuditEndpoint,
+		"revocation_endpoint":      &md.RevocationEndpoint,
+	}
+	lists := map[string]*[]string{
+		"scopes_supported":      &md.ScopesSupported,
+		"claims_supported":      &md.ClaimsSupported,
+		"accept_signature_algs": &md.AcceptSignatureAlgs,
+	}
+	for k, raw := range m {
+		md.Raw[k] = decodeAny(raw)
+		if dst, ok := strs[k]; ok {
+			var s string
+			if json.Unmarshal(raw, &s) == nil {
+				*dst = s
+			}
+		} else if dst, ok := lists[k]; ok {
+			var l []string
+			if json.Unmarshal(raw, &l) == nil {
+				*dst = l
+			}
+		}
+	}
+	return md, nil
+}
+
+// psBase is the person server URL as the seed builds on it: one trailing
+// "/" removed. It is also the issuer the document must name.
+func psBase(psURL string) string { return strings.TrimSuffix(psURL, "/") }
+
+// metadataURL returns the URL of the metadata document of psURL, after
+// checking psURL is an https URL (or http on a loopback host).
+func metadataURL(psURL string) (string, error) {
+	if psURL == "" {
+		return "", errors.New("aauth: no person server URL")
+	}
+	if err := checkSecureURL(psURL); err != nil {
+		return "", fmt.Errorf("aauth: person server URL: %w", err)
+	}
+	u, _ := url.Parse(psURL)
+	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return "", errors.New("aauth: person server URL has a query or fragment")
+	}
+	return psBase(psURL) + PersonServerWellKnown, nil
+}
+
+// checkSecureURL accepts an absolute https URL, or http to a loopback host
+// (for development and tests).
+func checkSecureURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errors.New("not a valid URL")
+	}
+	if u.Host == "" || u.Opaque != "" {
+		return errors.New("not an absolute URL")
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+		return nil
+	case "http":
+		if isLoopback(u.Hostname()) {
+			return nil
+		}
+	}
+	return errors.New("not an https URL")
+}
+
+// isLoopback reports whether host is localhost or a loopback address.
+func isLoopback(host string) bool {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// check validates md for profile p against the person server URL it was
+// fetched for (or configured for): the issuer, and the endpoints the
+// profile needs. docURL is for error messages.
+func (md *PersonServerMetadata) check(psURL, docURL string, p Profile) error {
+	if err := md.checkIssuer(psURL, docURL, p); err != nil {
+		return err
+	}
+	return md.checkEndpoints(docURL, p)
+}
+
+func (md *PersonServerMetadata) checkIssuer(psURL, docURL string, p Profile) error {
+	t := p.table()
+	want := psBase(psURL)
+	switch {
+	case t.RequireIssuer && md.Issuer == "":
+		return &MetadataError{Code: MetadataIssuerMissing, URL: docURL, Field: "issuer"}
+	case t.RequireIssuer && md.Issuer != want:
+		return &MetadataError{Code: MetadataIssuerMismatch, URL: docURL, Field: "issuer", Value: md.Issuer}
+	case !t.RequireIssuer && md.Issuer != "" && psBase(md.Issuer) != want:
+		// The seed never read issuer, but a document that names another
+		// server is refused all the same.
+		return &MetadataError{Code: MetadataIssuerMismatch, URL: docURL, Field: "issuer", Value: md.Issuer}
+	}
+	return nil
+}
+
+func (md *PersonServerMetadata) checkEndpoints(docURL string, p Profile) error {
+	t := p.table()
+	field := t.TokenEndpointField
+	if err := checkEndpoint(docURL, field, md.AuthTokenEndpointFor(p)); err != nil {
+		return err
+	}
+	if t.PersonTokens {
+		if err := checkEndpoint(docURL, "person_token_endpoint", md.PersonTokenEndpoint); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkEndpoint(docURL, field, v string) error {
+	if v == "" {
+		return &MetadataError{Code: MetadataEndpointMissing, URL: docURL, Field: field}
+	}
+	if err := checkSecureURL(v); err != nil {
+		return &MetadataError{Code: MetadataInvalidEndpoint, URL: docURL, Field: field, Value: v}
+	}
+	return nil
+}
+
+// DiscoverPersonServer fetches the metadata of the person server at psURL
+// from {psURL}/.well-known/aauth-person.json (one trailing "/" of psURL is
+// dropped first, as the seed does) and checks it for profile p:
+//
+//   - current: issuer must equal psURL without its trailing "/", byte for
+//     byte (codes issuer_missing, issuer_mismatch); auth_token_endpoint
+//     (or token_endpoint) and person_token_endpoint are required.
+//   - seed: token_endpoint (or auth_token_endpoint) is required; an issuer,
+//     when present, must name the same server.
+//
+// Endpoints must be https URLs, or http on a loopback host. The request is
+// sent with client, which should sign it (a SigningTransport with the agent
+// token). Failures are *MetadataError values, or the client's error.
+//
+// DiscoverPersonServer does not cache; use a MetadataCache for that.
+func DiscoverPersonServer(ctx context.Context, client *http.Client, psURL string, p Profile) (*PersonServerMetadata, error) {
+	md, _, err := fetchMetadata(ctx, client, psURL, time.Now(), DefaultMetadataTTL, MaxMetadataTTL)
+	if err != nil {
+		return nil, err
+	}
+	docURL, _ := metadataURL(psURL)
+	if err := md.check(psURL, docURL, p); err != nil {
+		return nil, err
+	}
+	return md, nil
+}
+
+// fetchMetadata fetches and parses (but does not check) the document, and
+// works out how long it may be cached.
+func fetchMetadata(ctx context.Context, client *http.Client, psURL string, now time.Time, def, max time.Duration) (*PersonServerMetadata, time.Duration, error) {
+	if client == nil {
+		return nil, 0, errors.New("aauth: metadata discovery needs an *http.Client")
+	}
+	docURL, err := metadataURL(psURL)
+	if err != nil {
+		return nil, 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, docURL, nil)
+	if err != nil {
+		return nil, 0, fmt.Errorf("aauth: metadata request: %w", err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("aauth: fetching person server metadata: %w", err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		drain(resp)
+		return nil, 0, &MetadataError{Code: MetadataFetchFailed, URL: docURL, StatusCode: resp.StatusCode}
+	}
+	// The body is read as JSON whatever its Content-Type, as the seed does.
+	body, err := readBody(resp)
+	if err != nil {
+		return nil, 0, &MetadataError{Code: MetadataInvalid, URL: docURL, Err: err}
+	}
+	md, err := parseMetadata(body)
+	if err != nil {
+		return nil, 0, &MetadataError{Code: MetadataInvalid, URL: docURL, Err: err}
+	}
+	return md, cacheLifetime(resp.Header, now, def, max), nil
+}
+
+// cacheLifetime applies the HTTP caching headers of a metadata answer
+// (RFC 9111, as a private cache): no-store and no-cache mean not cached;
+// max-age (less Age) or else Expires (against Date) set the lifetime;
+// without them def applies. The result is bounded by max.
+func cacheLifetime(h http.Header, now time.Time, def, max time.Duration) time.Duration {
+	ttl, explicit := time.Duration(0), false
+	for _, line := range h.Values("Cache-Control") {
+		for _, d := range strings.Split(line, ",") {
+			name, val, _ := strings.Cut(strings.TrimSpace(d), "=")
+			switch strings.ToLower(strings.TrimSpace(name)) {
+			case "no-store", "no-cache":
+				return 0
+			case "max-age":
+				n, err := strconv.ParseInt(strings.Trim(strings.TrimSpace(val), `"`), 10, 64)
+				if err != nil || n < 0 {
+					return 0 // a malformed max-age is treated as stale
+				}
+				if n > int64(max/time.Second) {
+					n = int64(max / time.Second)
+				}
+				ttl, explicit = time.Duration(n)*time.Second, true
+			}
+		}
+	}
+	if explicit {
+		if age, err := strconv.ParseInt(strings.TrimSpace(h.Get("Age")), 10, 64); err == nil && age > 0 {
+			if age >= int64(ttl/time.Second) {
+				return 0
+			}
+			ttl -= time.Duration(age) * time.Second
+		}
+	} else if ev := h.Get("Expires"); ev != "" {
+		exp, err := http.ParseTime(ev)
+		if err != nil {
+			return 0 // an invalid Expires means already expired
+		}
+		base := now
+		if d, err := http.ParseTime(h.Get("Date")); err == nil {
+			base = d
+		}
+		ttl = exp.Sub(base)
+	} else {
+		ttl = def
+	}
+	if ttl < 0 {
+		return 0
+	}
+	if ttl > max {
+		return max
+	}
+	return ttl
+}
+
+// MetadataCache caches person-server metadata per person server URL, so
+// that an exchange does not fetch the document every time. Lifetimes come
+// from the answer's caching headers, bounded by MaxTTL, or DefaultTTL when
+// it has none. Concurrent requests for the same server share one fetch.
+//
+// The zero value is ready to use, and a MetadataCache is safe for
+// concurrent use. It must not be copied after first use.
+type MetadataCache struct {
+	// DefaultTTL is the lifetime of a document served without caching
+	// headers; 0 means DefaultMetadataTTL (5 minutes).
+	DefaultTTL time.Duration
+
+	// MaxTTL bounds every lifetime a server asks for; 0 means
+	// MaxMetadataTTL (1 hour).
+	MaxTTL time.Duration
+
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	mu       sync.Mutex
+	entries  map[string]metadataEntry
+	inflight map[string]*metadataCall
+}
+
+type metadataEntry struct {
+	md      *PersonServerMetadata
+	expires time.Time // zero: never
+}
+
+type metadataCall struct {
+	done chan struct{}
+	md   *PersonServerMetadata
+	err  error
+}
+
+// defaultMetadataCache serves exchanges that name no cache.
+var defaultMetadataCache MetadataCache
+
+func (c *MetadataCache) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// Get returns the metadata of the person server at psURL, from the cache
+// when it holds a fresh copy, else fetched as DiscoverPersonServer does.
+// The document is checked for profile p on every Get, so one cache can
+// serve both profiles.
+func (c *MetadataCache) Get(ctx context.Context, client *http.Client, psURL string, p Profile) (*PersonServerMetadata, error) {
+	docURL, err := metadataURL(psURL)
+	if err != nil {
+		return nil, err
+	}
+	key := psBase(psURL)
+	for {
+		c.mu.Lock()
+		if e, ok := c.entries[key]; ok {
+			if e.expires.IsZero() || c.now().Before(e.expires) {
+				c.mu.Unlock()
+				if err := e.md.check(psURL, docURL, p); err != nil {
+					return nil, err
+				}
+				return e.md, nil
+			}
+			delete(c.entries, key)
+		}
+		if call, ok := c.inflight[key]; ok {
+			c.mu.Unlock()
+			select {
+			case <-call.done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			if call.err != nil {
+				// A fetch that died with its caller's context says
+				// nothing about ours: try again.
+				if ctx.Err() == nil && (errors.Is(call.err, context.Canceled) || errors.Is(call.err, context.DeadlineExceeded)) {
+					continue
+				}
+				return nil, call.err
+			}
+			if err := call.md.check(psURL, docURL, p); err != nil {
+				return nil, err
+			}
+			return call.md, nil
+		}
+		call := &metadataCall{done: make(chan struct{})}
+		if c.inflight == nil {
+			c.inflight = make(map[string]*metadataCall)
+		}
+		c.inflight[key] = call
+		c.mu.Unlock()
+
+		def, max := c.DefaultTTL, c.MaxTTL
+		if def <= 0 {
+			def = DefaultMetadataTTL
+		}
+		if max <= 0 {
+			max = MaxMetadataTTL
+		}
+		md, ttl, err := fetchMetadata(ctx, client, psURL, c.now(), def, max)
+
+		c.mu.Lock()
+		delete(c.inflight, key)
+		if err == nil && ttl > 0 {
+			if c.entries == nil {
+				c.entries = make(map[string]metadataEntry)
+			}
+			c.entries[key] = metadataEntry{md: md, expires: c.now().Add(ttl)}
+		}
+		call.md, call.err = md, err
+		close(call.done)
+		c.mu.Unlock()
+
+		if err != nil {
+			return nil, err
+		}
+		if err := md.check(psURL, docURL, p); err != nil {
+			return nil, err
+		}
+		return md, nil
+	}
+}
+
+// Put stores md as the metadata of the person server at psURL for ttl; a
+// ttl of zero or less keeps it until it is replaced or deleted. Use it to
+// supply metadata a program persisted, or a test's. md is checked when it
+// is used, not here, and must not be modified afterwards.
+func (c *MetadataCache) Put(psURL string, md *PersonServerMetadata, ttl time.Duration) {
+	if md == nil {
+		c.Delete(psURL)
+		return
+	}
+	e := metadataEntry{md: md}
+	if ttl > 0 {
+		e.expires = c.now().Add(ttl)
+	}
+	c.mu.Lock()
+	if c.entries == nil {
+		c.entries = make(map[string]metadataEntry)
+	}
+	c.entries[psBase(psURL)] = e
+	c.mu.Unlock()
+}
+
+// Delete drops the cached metadata of the person server at psURL, so that
+// the next Get fetches it again.
+func (c *MetadataCache) Delete(psURL string) {
+	c.mu.Lock()
+	delete(c.entries, psBase(psURL))
+	c.mu.Unlock()
+}
+
+// resolveMetadata returns the metadata an exchange uses: the caller's,
+// checked; else the cache's (the process-wide one when cache is nil).
+func resolveMetadata(ctx context.Context, client *http.Client, psURL string, md *PersonServerMetadata, cache *MetadataCache, p Profile) (*PersonServerMetadata, error) {
+	if md != nil {
+		if psURL == "" {
+			// No server to compare the issuer with: the caller vouches
+			// for the document; the endpoints are still checked.
+			if err := md.checkEndpoints("(supplied)", p); err != nil {
+				return nil, err
+			}
+			return md, nil
+		}
+		if err := md.check(psURL, psBase(psURL)+PersonServerWellKnown, p); err != nil {
+			return nil, err
+		}
+		return md, nil
+	}
+	if cache == nil {
+		cache = &defaultMetadataCache
+	}
+	return cache.Get(ctx, client, psURL, p)
+}

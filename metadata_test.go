@@ -1,0 +1,371 @@
+package aauth
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestDiscoverPersonServer(t *testing.T) {
+	for _, p := range psProfiles {
+		t.Run(p.String(), func(t *testing.T) {
+			s := newPSServer(t)
+			s.serveMetadata(p)
+			for _, ps := range []string{s.URL, s.URL + "/"} {
+				md, err := DiscoverPersonServer(psCtx(t), psTestClient(p), ps, p)
+				if err != nil {
+					t.Fatalf("%s: %v", ps, err)
+				}
+				if got, want := md.AuthTokenEndpointFor(p), s.URL+"/aauth/token"; got != want {
+					t.Errorf("token endpoint %q, want %q", got, want)
+				}
+				if md.JWKSURI != s.URL+"/jwks.json" || md.Raw["jwks_uri"] != s.URL+"/jwks.json" {
+					t.Errorf("jwks_uri not read: %+v", md)
+				}
+			}
+			reqs := s.requests()
+			if len(reqs) != 2 {
+				t.Fatalf("%d requests", len(reqs))
+			}
+			for _, r := range reqs {
+				if r.Method != "GET" || r.Path != PersonServerWellKnown {
+					t.Errorf("request %s %s", r.Method, r.Path)
+				}
+				checkSigned(t, r, p)
+			}
+		})
+	}
+}
+
+func TestDiscoverPersonServerFailures(t *testing.T) {
+	type doc = map[string]any
+	cases := []struct {
+		name    string
+		profile Profile
+		status  int
+		body    func(url string) string
+		doc     func(url string) doc
+		code    string
+		field   string
+		is      error
+	}{
+		{name: "404", status: 404, body: func(string) string { return "not here" }, code: MetadataFetchFailed},
+		{name: "404 seed", profile: ProfileSeed, status: 404, body: func(string) string { return "{}" }, code: MetadataFetchFailed},
+		{name: "not json", body: func(string) string { return "<html>" }, code: MetadataInvalid},
+		{name: "array", body: func(string) string { return "[1]" }, code: MetadataInvalid},
+		{name: "null", body: func(string) string { return "null" }, code: MetadataInvalid},
+		{name: "too large", body: func(string) string { return `{"x":"` + strings.Repeat("a", maxBodySize) + `"}` }, code: MetadataInvalid, is: ErrBodyTooLarge},
+		{name: "issuer missing", doc: func(u string) doc {
+			return doc{"auth_token_endpoint": u + "/t", "person_token_endpoint": u + "/p"}
+		}, code: MetadataIssuerMissing, field: "issuer"},
+		{name: "issuer not a string", doc: func(u string) doc {
+			return doc{"issuer": 7, "auth_token_endpoint": u + "/t", "person_token_endpoint": u + "/p"}
+		}, code: MetadataIssuerMissing},
+		{name: "issuer mismatch", doc: func(u string) doc {
+			return doc{"issuer": "https://evil.example", "auth_token_endpoint": u + "/t", "person_token_endpoint": u + "/p"}
+		}, code: MetadataIssuerMismatch, field: "issuer"},
+		{name: "issuer trailing slash", doc: func(u string) doc {
+			return doc{"issuer": u + "/", "auth_token_endpoint": u + "/t", "person_token_endpoint": u + "/p"}
+		}, code: MetadataIssuerMismatch},
+		{name: "issuer case", doc: func(u string) doc {
+			return doc{"issuer": strings.ToUpper(u), "auth_token_endpoint": u + "/t", "person_token_endpoint": u + "/p"}
+		}, code: MetadataIssuerMismatch},
+		{name: "seed issuer mismatch", profile: ProfileSeed, doc: func(u string) doc {
+			return doc{"issuer": "https://evil.example", "token_endpoint": u + "/t"}
+		}, code: MetadataIssuerMismatch},
+		{name: "no auth token endpoint", doc: func(u string) doc {
+			return doc{"issuer": u, "person_token_endpoint": u + "/p"}
+		}, code: MetadataEndpointMissing, field: "auth_token_endpoint"},
+		{name: "no person token endpoint", doc: func(u string) doc {
+			return doc{"issuer": u, "auth_token_endpoint": u + "/t"}
+		}, code: MetadataEndpointMissing, field: "person_token_endpoint"},
+		{name: "seed no token endpoint", profile: ProfileSeed, doc: func(u string) doc {
+			return doc{"jwks_uri": "x"}
+		}, code: MetadataEndpointMissing, field: "token_endpoint"},
+		{name: "endpoint not https", doc: func(u string) doc {
+			return doc{"issuer": u, "auth_token_endpoint": "http://ps.example/t", "person_token_endpoint": u + "/p"}
+		}, code: MetadataInvalidEndpoint, field: "auth_token_endpoint"},
+		{name: "endpoint relative", profile: ProfileSeed, doc: func(u string) doc {
+			return doc{"token_endpoint": "/aauth/token"}
+		}, code: MetadataInvalidEndpoint},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := newPSServer(t)
+			s.Mux.HandleFunc("GET "+PersonServerWellKnown, func(w http.ResponseWriter, r *http.Request) {
+				if c.doc != nil {
+					psJSON(w, 200, c.doc(s.URL))
+					return
+				}
+				w.WriteHeader(max(c.status, 200))
+				w.Write([]byte(c.body(s.URL)))
+			})
+			_, err := DiscoverPersonServer(psCtx(t), psTestClient(c.profile), s.URL, c.profile)
+			me := psMustAs[*MetadataError](t, err)
+			if me.Code != c.code || c.field != "" && me.Field != c.field {
+				t.Fatalf("code %q field %q, want %q %q (%v)", me.Code, me.Field, c.code, c.field, err)
+			}
+			if c.status != 0 && me.StatusCode != c.status {
+				t.Errorf("status %d", me.StatusCode)
+			}
+			if c.is != nil && !errors.Is(err, c.is) {
+				t.Errorf("%v is not %v", err, c.is)
+			}
+			if !strings.HasPrefix(err.Error(), "aauth: ") {
+				t.Errorf("message %q", err)
+			}
+		})
+	}
+}
+
+func TestDiscoverAcceptsOtherEndpointName(t *testing.T) {
+	s := newPSServer(t)
+	s.Mux.HandleFunc("GET "+PersonServerWellKnown, func(w http.ResponseWriter, r *http.Request) {
+		psJSON(w, 200, map[string]any{"issuer": s.URL, "token_endpoint": s.URL + "/old", "person_token_endpoint": s.URL + "/p"})
+	})
+	md, err := DiscoverPersonServer(psCtx(t), psTestClient(ProfileCurrent), s.URL, ProfileCurrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md.AuthTokenEndpointFor(ProfileCurrent) != s.URL+"/old" {
+		t.Fatalf("current did not fall back on token_endpoint: %+v", md)
+	}
+
+	md = &PersonServerMetadata{AuthTokenEndpoint: "https://a/new", TokenEndpoint: "https://a/old"}
+	if md.AuthTokenEndpointFor(ProfileCurrent) != "https://a/new" || md.AuthTokenEndpointFor(ProfileSeed) != "https://a/old" {
+		t.Fatal("each profile must prefer its own name")
+	}
+	md = &PersonServerMetadata{AuthTokenEndpoint: "https://a/new"}
+	if md.AuthTokenEndpointFor(ProfileSeed) != "https://a/new" {
+		t.Fatal("seed must fall back on auth_token_endpoint")
+	}
+}
+
+func TestDiscoverRefusesInsecurePersonServer(t *testing.T) {
+	for _, ps := range []string{"http://ps.example", "ftp://ps.example", "ps.example", "", "https://ps.example/?x=1"} {
+		if _, err := DiscoverPersonServer(psCtx(t), psTestClient(ProfileCurrent), ps, ProfileCurrent); err == nil {
+			t.Errorf("%q accepted", ps)
+		}
+	}
+	for _, h := range []string{"localhost", "127.0.0.1", "[::1]", "app.localhost"} {
+		if err := checkSecureURL("http://" + h + ":8080/x"); err != nil {
+			t.Errorf("%s refused: %v", h, err)
+		}
+	}
+}
+
+func TestMetadataCache(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		headers = map[string]string{}
+	)
+	setHeaders := func(h map[string]string) { mu.Lock(); headers = h; mu.Unlock() }
+	s := newPSServer(t)
+	s.Mux.HandleFunc("GET "+PersonServerWellKnown, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		for k, v := range headers {
+			w.Header().Set(k, v)
+		}
+		mu.Unlock()
+		psJSON(w, 200, s.metadataDoc(ProfileCurrent))
+	})
+	now := psTestT0
+	c := &MetadataCache{Now: func() time.Time { return now }}
+	client := psTestClient(ProfileCurrent)
+	fetches := func() int { return s.count("GET", PersonServerWellKnown) }
+	get := func() {
+		t.Helper()
+		if _, err := c.Get(psCtx(t), client, s.URL, ProfileCurrent); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// No caching headers: the 5-minute default.
+	get()
+	get()
+	if fetches() != 1 {
+		t.Fatalf("%d fetches, want 1", fetches())
+	}
+	now = now.Add(5*time.Minute - time.Second)
+	get()
+	now = now.Add(2 * time.Second)
+	get()
+	if fetches() != 2 {
+		t.Fatalf("default lifetime: %d fetches, want 2", fetches())
+	}
+
+	// max-age, bounded by an hour.
+	c.Delete(s.URL)
+	setHeaders(map[string]string{"Cache-Control": "public, max-age=86400"})
+	get()
+	now = now.Add(time.Hour - time.Second)
+	get()
+	if fetches() != 3 {
+		t.Fatalf("max-age: %d fetches, want 3", fetches())
+	}
+	now = now.Add(2 * time.Second)
+	get()
+	if fetches() != 4 {
+		t.Fatalf("max-age beyond an hour: %d fetches, want 4", fetches())
+	}
+
+	// no-store: fetched every time.
+	c.Delete(s.URL)
+	setHeaders(map[string]string{"Cache-Control": "no-store"})
+	get()
+	get()
+	if fetches() != 6 {
+		t.Fatalf("no-store: %d fetches, want 6", fetches())
+	}
+
+	// Put: supplied metadata is used without any fetch, also through a
+	// trailing-slash spelling of the URL.
+	c.Put(s.URL+"/", s.metadataDoc2(), 0)
+	now = now.Add(100 * time.Hour)
+	get()
+	if fetches() != 6 {
+		t.Fatalf("Put: %d fetches, want 6", fetches())
+	}
+	// An issuer check still applies to supplied metadata.
+	c.Put(s.URL, &PersonServerMetadata{Issuer: "https://other.example", AuthTokenEndpoint: s.URL + "/t", PersonTokenEndpoint: s.URL + "/p"}, time.Minute)
+	if _, err := c.Get(psCtx(t), client, s.URL, ProfileCurrent); psMustAs[*MetadataError](t, err).Code != MetadataIssuerMismatch {
+		t.Fatal(err)
+	}
+	now = now.Add(2 * time.Minute)
+	get()
+	if fetches() != 7 {
+		t.Fatalf("expired Put: %d fetches, want 7", fetches())
+	}
+}
+
+func (s *psServer) metadataDoc2() *PersonServerMetadata {
+	return &PersonServerMetadata{Issuer: s.URL, AuthTokenEndpoint: s.URL + "/aauth/token", PersonTokenEndpoint: s.URL + "/aauth/person"}
+}
+
+func TestMetadataCacheOneProfileAtATime(t *testing.T) {
+	// A document cached for the seed is checked again for the current
+	// profile, and refused there for its missing issuer.
+	s := newPSServer(t)
+	s.serveMetadata(ProfileSeed)
+	var c MetadataCache
+	if _, err := c.Get(psCtx(t), psTestClient(ProfileSeed), s.URL, ProfileSeed); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Get(psCtx(t), psTestClient(ProfileCurrent), s.URL, ProfileCurrent)
+	if psMustAs[*MetadataError](t, err).Code != MetadataIssuerMissing {
+		t.Fatal(err)
+	}
+	if n := s.count("GET", PersonServerWellKnown); n != 1 {
+		t.Fatalf("%d fetches", n)
+	}
+}
+
+func TestMetadataCacheConcurrentGetsShareOneFetch(t *testing.T) {
+	s := newPSServer(t)
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 16)
+	s.Mux.HandleFunc("GET "+PersonServerWellKnown, func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+		psJSON(w, 200, s.metadataDoc(ProfileCurrent))
+	})
+	var c MetadataCache
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := c.Get(psCtx(t), psTestClient(ProfileCurrent), s.URL, ProfileCurrent)
+			errs <- err
+		}()
+	}
+	<-arrived
+	// Let the other goroutines reach the cache before the answer comes.
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.count("GET", PersonServerWellKnown); n != 1 {
+		t.Fatalf("%d fetches, want 1", n)
+	}
+}
+
+func TestCacheLifetime(t *testing.T) {
+	now := psTestT0
+	date := now.UTC().Format(http.TimeFormat)
+	def, max := 5*time.Minute, time.Hour
+	cases := []struct {
+		h    map[string]string
+		want time.Duration
+	}{
+		{nil, def},
+		{map[string]string{"Cache-Control": "max-age=60"}, time.Minute},
+		{map[string]string{"Cache-Control": "private, max-age=\"120\""}, 2 * time.Minute},
+		{map[string]string{"Cache-Control": "max-age=60", "Age": "20"}, 40 * time.Second},
+		{map[string]string{"Cache-Control": "max-age=60", "Age": "90"}, 0},
+		{map[string]string{"Cache-Control": "max-age=999999999999999"}, max},
+		{map[string]string{"Cache-Control": "max-age=-1"}, 0},
+		{map[string]string{"Cache-Control": "max-age=soon"}, 0},
+		{map[string]string{"Cache-Control": "no-cache"}, 0},
+		{map[string]string{"Cache-Control": "max-age=60, No-Store"}, 0},
+		{map[string]string{"Expires": now.Add(10 * time.Minute).UTC().Format(http.TimeFormat)}, 10 * time.Minute},
+		{map[string]string{"Expires": now.Add(10 * time.Minute).UTC().Format(http.TimeFormat), "Date": now.Add(-time.Minute).UTC().Format(http.TimeFormat)}, 11 * time.Minute},
+		{map[string]string{"Expires": "0", "Date": date}, 0},
+		{map[string]string{"Expires": now.Add(-time.Minute).UTC().Format(http.TimeFormat)}, 0},
+		{map[string]string{"Expires": now.Add(48 * time.Hour).UTC().Format(http.TimeFormat)}, max},
+		{map[string]string{"Cache-Control": "max-age=30", "Expires": now.Add(48 * time.Hour).UTC().Format(http.TimeFormat)}, 30 * time.Second},
+	}
+	for _, c := range cases {
+		h := http.Header{}
+		for k, v := range c.h {
+			h.Set(k, v)
+		}
+		if got := cacheLifetime(h, now, def, max); got != c.want {
+			t.Errorf("%v: %v, want %v", c.h, got, c.want)
+		}
+	}
+}
+
+func TestSuppliedMetadata(t *testing.T) {
+	// Supplied metadata skips discovery but is still checked.
+	s := newPSServer(t)
+	s.Mux.HandleFunc("POST /aauth/token", func(w http.ResponseWriter, r *http.Request) {
+		psJSON(w, 200, map[string]any{"auth_token": "at", "expires_in": 60})
+	})
+	req := ExchangeRequest{
+		PersonServer:   s.URL,
+		Metadata:       s.metadataDoc2(),
+		ResourceToken:  "rt",
+		PresentedToken: "pt",
+	}
+	if _, err := ExchangeToken(psCtx(t), psTestClient(ProfileCurrent), req); err != nil {
+		t.Fatal(err)
+	}
+	req.Metadata = &PersonServerMetadata{Issuer: "https://evil.example", AuthTokenEndpoint: s.URL + "/aauth/token", PersonTokenEndpoint: s.URL + "/p"}
+	_, err := ExchangeToken(psCtx(t), psTestClient(ProfileCurrent), req)
+	if psMustAs[*MetadataError](t, err).Code != MetadataIssuerMismatch {
+		t.Fatal(err)
+	}
+	// Without a PersonServer only the endpoints are checked.
+	req.PersonServer = ""
+	if _, err := ExchangeToken(psCtx(t), psTestClient(ProfileCurrent), req); err != nil {
+		t.Fatal(err)
+	}
+	req.Metadata = &PersonServerMetadata{AuthTokenEndpoint: "http://ps.example/t", PersonTokenEndpoint: s.URL + "/p"}
+	_, err = ExchangeToken(psCtx(t), psTestClient(ProfileCurrent), req)
+	if psMustAs[*MetadataError](t, err).Code != MetadataInvalidEndpoint {
+		t.Fatal(err)
+	}
+	if s.count("GET", PersonServerWellKnown) != 0 || s.count("POST", "/aauth/token") != 2 {
+		t.Fatalf("requests: %+v", s.requests())
+	}
+}

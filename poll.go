@@ -1,0 +1,823 @@
+package aauth
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aauthgo/aauth/internal/clock"
+	"github.com/aauthgo/aauth/internal/whatwg"
+)
+
+// Clock is the time source of polling: Now tells the time, Sleep waits
+// (returning ctx.Err() early when ctx is done). Tests supply a virtual
+// clock so that minutes of polling run in microseconds.
+type Clock interface {
+	Now() time.Time
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// maxClarificationRounds bounds how many questions one deferred request may
+// ask; servers allow about five, so more means a loop.
+const maxClarificationRounds = 10
+
+// cancelTimeout bounds the DELETE sent to abandon a pending request.
+const cancelTimeout = 10 * time.Second
+
+// psWire holds the choices of the person-server code that the profile table
+// in internal/profile does not carry (yet).
+type psWire struct {
+	deferredAuthToken      bool          // a 202 may carry requirement=auth-token
+	resourceTokenLoginHint bool          // the resource token's login_hint wins over the caller's
+	platformDevice         bool          // platform and device are written in token requests
+	immediateFirstPoll     bool          // the first poll after a 202 without Retry-After is sent at once
+	locationFromPS         bool          // a token endpoint's relative Location is resolved against the PS URL
+	waitCap                time.Duration // PollBackoff: cap of the 202 backoff
+	busyCap                time.Duration // cap of the 503 (and 429) backoff
+}
+
+var psWires = [...]psWire{
+	ProfileCurrent: {
+		deferredAuthToken:      true,
+		resourceTokenLoginHint: true,
+		platformDevice:         true,
+		busyCap:                time.Minute,
+	},
+	ProfileSeed: {
+		immediateFirstPoll: true,
+		locationFromPS:     true,
+		waitCap:            5 * time.Second,
+		busyCap:            30 * time.Second,
+	},
+}
+
+func (p Profile) ps() *psWire {
+	if p == ProfileSeed {
+		return &psWires[ProfileSeed]
+	}
+	return &psWires[ProfileCurrent]
+}
+
+// Clarification is a question a person server (or resource) asks while a
+// request is deferred: the clarification member of a 202 body.
+type Clarification struct {
+	// Question is the text, in Markdown.
+	Question string
+
+	// Timeout is how long the server waits for the answer; zero when it
+	// did not say. The callback's context carries it as a deadline.
+	Timeout time.Duration
+
+	// Options are suggested answers, when the server offered any.
+	Options []string
+}
+
+// PollOptions configures PollDeferred and FollowDeferred.
+type PollOptions struct {
+	// Profile selects the wire generation: timings, and how a
+	// clarification answer is written.
+	Profile Profile
+
+	// RequestURL is the URL of the request that produced the 202. A
+	// relative Location is resolved against it, and every Location must
+	// be on its origin. When empty, FollowDeferred uses the 202's own
+	// request URL; PollDeferred then requires an absolute location and
+	// checks no origin.
+	RequestURL string
+
+	// MaxDuration bounds the whole polling; zero means the profile's
+	// default (900 s current, 300 s seed), and a negative value means no
+	// bound but the context's. When it passes, polling stops with
+	// ErrTimeout.
+	MaxDuration time.Duration
+
+	// OnInteraction is called when a 202 carries
+	// AAuth-Requirement: requirement=interaction; url="…"; code="…": the
+	// agent should send the person to url (with ?code=code) or show both.
+	// It is called once per distinct (url, code) pair, and not while the
+	// server reports status "interacting". An error cancels the pending
+	// request and ends polling with an error matching ErrInteraction.
+	// Nil means nobody is told; polling goes on, since the person may
+	// complete the interaction by other means.
+	OnInteraction func(ctx context.Context, url, code string) error
+
+	// OnClarification is called when a 202 body asks a question. Its
+	// answer is posted to the pending URL and polling goes on. An error
+	// cancels the pending request with a signed DELETE and ends polling
+	// with an error matching ErrClarification. Nil means questions are
+	// ignored and polling goes on.
+	OnClarification func(ctx context.Context, q Clarification) (string, error)
+
+	// Clock is the time source for waits and the deadline; nil means the
+	// system clock.
+	Clock Clock
+}
+
+// PollDeferred polls the pending URL location of a deferred request (the
+// Location of a 202) until the request ends, and returns the final 200
+// response, whose body the caller must close. It is the Go form of the
+// JavaScript pollDeferred.
+//
+// Each poll is a GET with Prefer: wait=N sent through client, which signs
+// it (the same identity that made the deferred request). Between polls it
+// waits as the profile says: the current profile honours Retry-After
+// (seconds or an HTTP date), waits 5 s without one, adds 5 s per 429 and
+// backs off on 503; the seed profile backs off from 1 s to 5 s (30 s on
+// 503) as the JavaScript package does. A wait never runs past
+// MaxDuration.
+//
+// A 202 may ask for something while it waits:
+//   - requirement=interaction: OnInteraction, once per (url, code);
+//   - a clarification in the body: OnClarification, then the answer is
+//     posted (see AnswerClarification);
+//   - requirement=approval: nothing, polling goes on;
+//   - requirement=auth-token (current profile): polling stops with an
+//     *AuthTokenRequiredError, for the caller to exchange the resource
+//     token and poll again presenting the auth token.
+//
+// Any other final status is a *PollError (errors.Is: ErrDenied,
+// ErrAbandoned, ErrRevoked, ErrExpired, ErrGone, ErrServer,
+// ErrASUnreachable). MaxDuration gives ErrTimeout and ctx its own error,
+// both promptly, in the middle of a wait included.
+func PollDeferred(ctx context.Context, client *http.Client, location string, opts PollOptions) (*http.Response, error) {
+	p, err := newPoller(client, opts, opts.RequestURL)
+	if err != nil {
+		return nil, err
+	}
+	loc, err := p.resolve(location, "")
+	if err != nil {
+		return nil, err
+	}
+	return p.run(ctx, loc)
+}
+
+// FollowDeferred handles a 202 a request received and polls it to the end,
+// as PollDeferred does: it reads the 202's Location (resolved against
+// opts.RequestURL, or else resp.Request.URL), acts on what the 202 asks
+// (interaction, clarification, auth-token), waits as its Retry-After says
+// and polls. It closes resp.Body. A resp that is not a 202 is returned
+// unchanged.
+func FollowDeferred(ctx context.Context, client *http.Client, resp *http.Response, opts PollOptions) (*http.Response, error) {
+	if resp == nil {
+		return nil, errors.New("aauth: FollowDeferred needs a response")
+	}
+	if resp.StatusCode != http.StatusAccepted {
+		return resp, nil
+	}
+	base := opts.RequestURL
+	if base == "" && resp.Request != nil && resp.Request.URL != nil {
+		base = resp.Request.URL.String()
+	}
+	p, err := newPoller(client, opts, base)
+	if err != nil {
+		resp.Body.Close()
+		return nil, err
+	}
+	if resp.Header.Get("Location") == "" {
+		resp.Body.Close()
+		return nil, fmt.Errorf("%w: a 202 response has no Location", ErrLocation)
+	}
+	loc, err := p.resolve(resp.Header.Get("Location"), "")
+	if err != nil {
+		resp.Body.Close()
+		return nil, err
+	}
+	if err := p.checkDeadline(ctx); err != nil {
+		resp.Body.Close()
+		return nil, err
+	}
+	loc, err = p.on202(ctx, loc, "", resp)
+	if err != nil {
+		return nil, err
+	}
+	wait := p.delay(resp, true)
+	if err := p.sleep(ctx, wait); err != nil {
+		return nil, err
+	}
+	return p.run(ctx, loc)
+}
+
+// poller is the state of one polling run.
+type poller struct {
+	client   *http.Client
+	opts     PollOptions
+	p        Profile
+	clock    Clock
+	real     bool     // clock is the system clock
+	base     *url.URL // RequestURL, or nil
+	deadline time.Time
+	max      time.Duration
+	seen     map[[2]string]bool // interaction (url, code) pairs notified
+	rounds   int                // clarification questions answered
+	backoff  time.Duration      // seed: the shared 1 s → 5 s / 30 s backoff
+	slow     time.Duration      // current: added by 429 slow_down answers
+	busy     time.Duration      // current: the 503 backoff
+}
+
+func newPoller(client *http.Client, opts PollOptions, base string) (*poller, error) {
+	if client == nil {
+		return nil, errors.New("aauth: polling needs an *http.Client")
+	}
+	p := &poller{client: client, opts: opts, p: opts.Profile, clock: opts.Clock, seen: map[[2]string]bool{}}
+	if p.clock == nil {
+		p.clock, p.real = clock.System, true
+	}
+	t := p.p.table()
+	p.backoff = t.PollDefault
+	if base != "" {
+		u, err := url.Parse(base)
+		if err != nil || !u.IsAbs() || u.Host == "" {
+			return nil, fmt.Errorf("aauth: PollOptions.RequestURL %q is not an absolute URL", clean(base, 256))
+		}
+		p.base = u
+	}
+	p.max = opts.MaxDuration
+	if p.max == 0 {
+		p.max = t.MaxPollDuration
+	}
+	if p.max > 0 {
+		p.deadline = p.clock.Now().Add(p.max)
+	}
+	return p, nil
+}
+
+// resolve turns a Location into the absolute URL to poll: resolved
+// against the URL of the request that produced it (ref; the RequestURL
+// when empty), and refused on another origin than the RequestURL (or, with
+// none, than the first pending URL).
+func (p *poller) resolve(loc, ref string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(loc))
+	if err != nil || loc == "" {
+		return "", fmt.Errorf("%w: %q is not a URL", ErrLocation, clean(loc, 256))
+	}
+	base := p.base
+	if ref != "" {
+		if r, err := url.Parse(ref); err == nil {
+			base = r
+		}
+	}
+	if base != nil {
+		u = base.ResolveReference(u)
+	} else if !u.IsAbs() {
+		return "", fmt.Errorf("%w: %q is relative and there is no request URL to resolve it against", ErrLocation, clean(loc, 256))
+	}
+	if s := strings.ToLower(u.Scheme); s != "https" && s != "http" || u.Host == "" {
+		return "", fmt.Errorf("%w: %q is not an http(s) URL", ErrLocation, clean(loc, 256))
+	}
+	if p.base == nil {
+		// Nothing to compare with: the caller vouches for this URL, and
+		// later ones must stay on its origin.
+		b := *u
+		p.base = &b
+	} else if !sameOrigin(u, p.base) {
+		return "", fmt.Errorf("%w: %q is not on the origin of %q", ErrLocation, clean(u.String(), 256), clean(p.base.String(), 256))
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return u.String(), nil
+}
+
+// sameOrigin compares scheme, host and port as a browser would.
+func sameOrigin(a, b *url.URL) bool {
+	sa, sb := strings.ToLower(a.Scheme), strings.ToLower(b.Scheme)
+	if sa != sb {
+		return false
+	}
+	ha, err1 := whatwg.Authority(sa, a.Host)
+	hb, err2 := whatwg.Authority(sb, b.Host)
+	return err1 == nil && err2 == nil && ha == hb
+}
+
+// run is the polling loop.
+func (p *poller) run(ctx context.Context, loc string) (*http.Response, error) {
+	for {
+		if err := p.checkDeadline(ctx); err != nil {
+			return nil, err
+		}
+		resp, err := p.get(ctx, loc)
+		if err != nil {
+			return nil, err
+		}
+		switch resp.StatusCode {
+		case http.StatusOK:
+			return resp, nil
+		case http.StatusAccepted:
+			if loc, err = p.on202(ctx, loc, loc, resp); err != nil {
+				return nil, err
+			}
+		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+			drain(resp)
+		default:
+			return nil, p.terminal(loc, resp)
+		}
+		if err := p.sleep(ctx, p.delay(resp, false)); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// checkDeadline reports the context's error or ErrTimeout once either is
+// due.
+func (p *poller) checkDeadline(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !p.deadline.IsZero() && !p.clock.Now().Before(p.deadline) {
+		return fmt.Errorf("%w after %v", ErrTimeout, p.max)
+	}
+	return nil
+}
+
+// sleep waits d, but never past the deadline.
+func (p *poller) sleep(ctx context.Context, d time.Duration) error {
+	if !p.deadline.IsZero() {
+		if left := p.deadline.Sub(p.clock.Now()); d > left {
+			d = left
+		}
+	}
+	if d < 0 {
+		d = 0
+	}
+	return p.clock.Sleep(ctx, d)
+}
+
+// get sends one signed poll.
+func (p *poller) get(ctx context.Context, loc string) (*http.Response, error) {
+	if !p.real || p.deadline.IsZero() {
+		return p.send(ctx, ctx, loc)
+	}
+	// A long poll (Prefer: wait) must not outlive the deadline, and its
+	// context must live as long as the body is read.
+	rctx, cancel := context.WithDeadline(ctx, p.deadline)
+	resp, err := p.send(rctx, ctx, loc)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	body := resp.Body
+	resp.Body = readCloser{body, closerFunc(func() error { defer cancel(); return body.Close() })}
+	return resp, nil
+}
+
+func (p *poller) send(rctx, ctx context.Context, loc string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, loc, nil)
+	if err != nil {
+		return nil, fmt.Errorf("aauth: poll request: %w", err)
+	}
+	if w := p.p.table().PreferWait; w > 0 {
+		req.Header.Set("Prefer", "wait="+strconv.Itoa(w))
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if errors.Is(err, context.DeadlineExceeded) && !p.deadline.IsZero() && !p.clock.Now().Before(p.deadline) {
+			return nil, fmt.Errorf("%w after %v", ErrTimeout, p.max)
+		}
+		return nil, fmt.Errorf("aauth: polling %s: %w", clean(loc, 256), err)
+	}
+	return resp, nil
+}
+
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }
+
+// terminal turns a final non-200 answer into a *PollError, keeping its
+// body readable.
+func (p *poller) terminal(loc string, resp *http.Response) error {
+	body, err := peekBody(resp)
+	if err != nil {
+		// Too large or unreadable: report the status without details.
+		resp.Body.Close()
+		resp.Body = http.NoBody
+	}
+	return &PollError{StatusCode: resp.StatusCode, Problem: problemFrom(resp.Header, body), Location: loc, Response: resp}
+}
+
+// on202 acts on one 202: a new Location, an interaction to announce, a
+// question to answer, an auth token the server waits for. loc is the
+// pending URL so far, ref the URL that produced resp ("" for the request
+// URL). It closes the body and returns the URL to poll next.
+func (p *poller) on202(ctx context.Context, loc, ref string, resp *http.Response) (string, error) {
+	raw, err := readBody(resp)
+	if err != nil {
+		return "", fmt.Errorf("aauth: deferred response from %s: %w", clean(loc, 256), err)
+	}
+	if l := resp.Header.Get("Location"); l != "" {
+		next, err := p.resolve(l, ref)
+		if err != nil {
+			return "", err
+		}
+		loc = next
+	}
+	var body pollBody
+	if jsonContent(resp.Header.Get("Content-Type"), true) {
+		body = parsePollBody(raw)
+	}
+
+	// A malformed or unknown requirement on a 202 is no reason to stop:
+	// the server is still working on the request.
+	if c, ok, err := ParseRequirementHeader(resp.Header); ok && err == nil {
+		switch c.Requirement {
+		case RequirementAuthToken:
+			if p.p.ps().deferredAuthToken {
+				return "", &AuthTokenRequiredError{Challenge: c, Location: loc}
+			}
+		case RequirementInteraction:
+			if err := p.interaction(ctx, loc, c.URL, c.Code, body.Status); err != nil {
+				return "", err
+			}
+		}
+	}
+
+	if q := body.Clarification; q != nil && p.opts.OnClarification != nil {
+		if err := p.clarify(ctx, loc, *q); err != nil {
+			return "", err
+		}
+	}
+	return loc, nil
+}
+
+// interaction tells OnInteraction about a new (url, code) pair.
+func (p *poller) interaction(ctx context.Context, loc, u, code, status string) error {
+	if u == "" || code == "" || p.opts.OnInteraction == nil || status == "interacting" {
+		return nil
+	}
+	k := [2]string{u, code}
+	if p.seen[k] {
+		return nil
+	}
+	p.seen[k] = true
+	if err := p.opts.OnInteraction(ctx, u, code); err != nil {
+		p.abandon(ctx, loc)
+		return fmt.Errorf("%w: %w", ErrInteraction, err)
+	}
+	return nil
+}
+
+// clarify asks OnClarification and posts the answer.
+func (p *poller) clarify(ctx context.Context, loc string, q Clarification) error {
+	p.rounds++
+	if p.rounds > maxClarificationRounds {
+		p.abandon(ctx, loc)
+		return fmt.Errorf("%w: more than %d questions", ErrClarification, maxClarificationRounds)
+	}
+	qctx, cancel := ctx, context.CancelFunc(func() {})
+	if q.Timeout > 0 {
+		qctx, cancel = context.WithTimeout(ctx, q.Timeout)
+	}
+	answer, err := p.opts.OnClarification(qctx, q)
+	cancel()
+	if err != nil {
+		p.abandon(ctx, loc)
+		return fmt.Errorf("%w: %w", ErrClarification, err)
+	}
+	return AnswerClarification(ctx, p.client, loc, answer, p.p)
+}
+
+// abandon cancels the pending request, best effort, even when ctx is done.
+func (p *poller) abandon(ctx context.Context, loc string) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cancelTimeout)
+	defer cancel()
+	_ = CancelRequest(cctx, p.client, loc)
+}
+
+// delay is how long to wait after resp (a 202, 429 or 503) before the next
+// poll. first marks the 202 that started the deferral.
+func (p *poller) delay(resp *http.Response, first bool) time.Duration {
+	t, w := p.p.table(), p.p.ps()
+	ra, hasRA := parseRetryAfter(resp.Header.Get("Retry-After"), p.clock.Now())
+	busy := resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests
+	if t.PollBackoff {
+		// The seed's one backoff variable, shared by 202 and 503 (and,
+		// here, 429), doubling up to 5 s or 30 s.
+		if first {
+			if hasRA {
+				return ra
+			}
+			if w.immediateFirstPoll {
+				return 0
+			}
+		}
+		wait := p.backoff
+		if hasRA {
+			wait = ra
+		}
+		limit := w.waitCap
+		if busy {
+			limit = w.busyCap
+		}
+		p.backoff = min(2*p.backoff, limit)
+		return wait
+	}
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests:
+		// slow_down: every later wait is 5 s longer.
+		p.slow += t.SlowDownAdd
+	case http.StatusServiceUnavailable:
+		if hasRA {
+			return ra
+		}
+		if p.busy == 0 {
+			p.busy = t.PollDefault
+		} else {
+			p.busy = min(2*p.busy, w.busyCap)
+		}
+		return p.busy
+	}
+	p.busy = 0
+	wait := t.PollDefault
+	if hasRA {
+		wait = ra
+	}
+	return sat(wait, p.slow)
+}
+
+// sat adds durations without overflowing.
+func sat(a, b time.Duration) time.Duration {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// parseRetryAfter reads a Retry-After value: delta-seconds or an HTTP date
+// (RFC 9110 §10.2.3). A date in the past is zero; a number too large for a
+// time.Duration is the largest one. ok is false when v is absent or
+// malformed.
+func parseRetryAfter(v string, now time.Time) (d time.Duration, ok bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if isDigits(v) {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || n > uint64(math.MaxInt64/int64(time.Second)) {
+			return math.MaxInt64, true
+		}
+		return time.Duration(n) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	if d = t.Sub(now); d < 0 {
+		d = 0
+	}
+	return d, true
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// pollBody is what the agent reads from a 202 body.
+type pollBody struct {
+	Status        string         // "pending", "interacting", …; unknown values count as pending
+	Clarification *Clarification // nil when the body asks nothing
+}
+
+// parsePollBody reads a 202 body liberally: anything malformed is ignored.
+func parsePollBody(b []byte) pollBody {
+	var pb pollBody
+	var m map[string]json.RawMessage
+	if json.Unmarshal(b, &m) != nil {
+		return pb
+	}
+	_ = json.Unmarshal(m["status"], &pb.Status)
+	var q string
+	if json.Unmarshal(m["clarification"], &q) != nil || q == "" {
+		return pb
+	}
+	c := &Clarification{Question: q}
+	var secs float64
+	if json.Unmarshal(m["timeout"], &secs) == nil && secs > 0 && secs < 1e9 {
+		c.Timeout = time.Duration(secs * float64(time.Second))
+	}
+	var opts []json.RawMessage
+	if json.Unmarshal(m["options"], &opts) == nil {
+		for _, o := range opts {
+			var s string
+			if json.Unmarshal(o, &s) == nil {
+				c.Options = append(c.Options, s)
+			}
+		}
+	}
+	pb.Clarification = c
+	return pb
+}
+
+// AnswerClarification posts answer to the pending URL of a deferred request
+// that asked a question, signed and (current profile) digest-covered by
+// client. The current profile writes
+// {"action":"clarification_response","clarification_response":answer}; the
+// seed profile {"clarification_response":answer}, as @aauth/mcp-agent
+// does. A status other than 2xx is a *PollError.
+func AnswerClarification(ctx context.Context, client *http.Client, pendingURL, answer string, p Profile) error {
+	var o jsonObject
+	if p.table().ClarificationAction {
+		o.str("action", "clarification_response")
+	}
+	o.strAlways("clarification_response", answer)
+	return postPending(ctx, client, pendingURL, o.bytes())
+}
+
+// UpdatedRequest replaces what a deferred request asks for, in answer to a
+// clarification (current profile): a new resource token with the same
+// issuer, person server, subject, agent key, mission and tenant, the token
+// presented to get it, and a new justification.
+type UpdatedRequest struct {
+	ResourceToken  string // the new resource token; required
+	PresentedToken string // the token presented to get it
+	Justification  string // why, in Markdown
+}
+
+// UpdateRequest posts an updated_request to the pending URL of a deferred
+// request: {"action":"updated_request","resource_token":…,
+// "presented_token":…,"justification":…}, signed and digest-covered by
+// client. Servers of the seed generation do not know this action. A status
+// other than 2xx is a *PollError.
+func UpdateRequest(ctx context.Context, client *http.Client, pendingURL string, u UpdatedRequest) error {
+	if u.ResourceToken == "" {
+		return errors.New("aauth: UpdatedRequest.ResourceToken is empty")
+	}
+	var o jsonObject
+	o.str("action", "updated_request")
+	o.str("resource_token", u.ResourceToken)
+	o.str("presented_token", u.PresentedToken)
+	o.str("justification", u.Justification)
+	return postPending(ctx, client, pendingURL, o.bytes())
+}
+
+// CancelRequest cancels a deferred request with a signed DELETE on its
+// pending URL. A 404 or 410 counts as success: there is nothing left to
+// cancel. Any other status outside 2xx is a *PollError.
+func CancelRequest(ctx context.Context, client *http.Client, pendingURL string) error {
+	if client == nil {
+		return errors.New("aauth: CancelRequest needs an *http.Client")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, pendingURL, nil)
+	if err != nil {
+		return fmt.Errorf("aauth: cancel request: %w", err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("aauth: cancelling %s: %w", clean(pendingURL, 256), err)
+	}
+	if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
+		drain(resp)
+		return nil
+	}
+	return pendingResult(pendingURL, resp)
+}
+
+func postPending(ctx context.Context, client *http.Client, pendingURL string, body []byte) error {
+	if client == nil {
+		return errors.New("aauth: posting to a pending URL needs an *http.Client")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, pendingURL, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("aauth: pending request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("aauth: posting to %s: %w", clean(pendingURL, 256), err)
+	}
+	return pendingResult(pendingURL, resp)
+}
+
+// pendingResult is nil for a 2xx answer and a *PollError otherwise.
+func pendingResult(pendingURL string, resp *http.Response) error {
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		drain(resp)
+		return nil
+	}
+	body, err := peekBody(resp)
+	if err != nil {
+		resp.Body.Close()
+		resp.Body = http.NoBody
+	}
+	return &PollError{StatusCode: resp.StatusCode, Problem: problemFrom(resp.Header, body), Location: pendingURL, Response: resp}
+}
+
+// jsonObject writes a compact JSON object with members in the order they
+// are added, strings escaped as JavaScript's JSON.stringify escapes them,
+// so seed-profile bodies match the reference byte for byte.
+type jsonObject struct{ b []byte }
+
+func (o *jsonObject) key(k string) {
+	if len(o.b) == 0 {
+		o.b = append(o.b, '{')
+	} else {
+		o.b = append(o.b, ',')
+	}
+	o.b = appendJSString(o.b, k)
+	o.b = append(o.b, ':')
+}
+
+// str adds a string member unless v is empty (as the seed's truthiness
+// checks do).
+func (o *jsonObject) str(k, v string) {
+	if v != "" {
+		o.strAlways(k, v)
+	}
+}
+
+func (o *jsonObject) strAlways(k, v string) {
+	o.key(k)
+	o.b = appendJSString(o.b, v)
+}
+
+// strs adds an array of strings unless it is empty.
+func (o *jsonObject) strs(k string, v []string) {
+	if len(v) == 0 {
+		return
+	}
+	o.key(k)
+	o.b = append(o.b, '[')
+	for i, s := range v {
+		if i > 0 {
+			o.b = append(o.b, ',')
+		}
+		o.b = appendJSString(o.b, s)
+	}
+	o.b = append(o.b, ']')
+}
+
+// raw adds a member whose value is already JSON.
+func (o *jsonObject) raw(k string, v []byte) {
+	o.key(k)
+	o.b = append(o.b, v...)
+}
+
+func (o *jsonObject) bytes() []byte {
+	if len(o.b) == 0 {
+		return []byte("{}")
+	}
+	return append(o.b, '}')
+}
+
+// appendJSString appends s as a JSON string the way JSON.stringify writes
+// it: only ", \ and control characters are escaped (\b \f \n \r \t short,
+// the rest \u00xx in lower case); everything else, U+2028 and U+2029
+// included, is literal. Invalid UTF-8 becomes U+FFFD.
+func appendJSString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for _, r := range s {
+		switch {
+		case r == '"':
+			b = append(b, '\\', '"')
+		case r == '\\':
+			b = append(b, '\\', '\\')
+		case r == '\b':
+			b = append(b, '\\', 'b')
+		case r == '\f':
+			b = append(b, '\\', 'f')
+		case r == '\n':
+			b = append(b, '\\', 'n')
+		case r == '\r':
+			b = append(b, '\\', 'r')
+		case r == '\t':
+			b = append(b, '\\', 't')
+		case r < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[r>>4], hex[r&0xf])
+		default:
+			b = appendRune(b, r)
+		}
+	}
+	return append(b, '"')
+}
+
+func appendRune(b []byte, r rune) []byte {
+	// range over a string yields U+FFFD for invalid UTF-8.
+	return utf8.AppendRune(b, r)
+}
+
+// marshalCompact is json.Marshal without HTML escaping, for values callers
+// add to token requests.
+func marshalCompact(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
