@@ -1,6 +1,7 @@
 package aauthtest
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -35,4 +36,18 @@ func (c *Clock) Set(t time.Time) {
 	c.mu.Lock()
 	c.t = t
 	c.mu.Unlock()
+}
+
+// Sleep advances the clock by d at once instead of waiting, so that a
+// poller given this Clock (it satisfies aauth.Clock) runs minutes of
+// backoff in no time, and the servers see that time pass. It returns
+// ctx.Err() if ctx is done.
+func (c *Clock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d > 0 {
+		c.Advance(d)
+	}
+	return nil
 }
