@@ -533,7 +533,7 @@ func (ps *PersonServer) handleToken(kind TokenKind) func(http.ResponseWriter, *h
 			return
 		}
 		var body tokenBody
-		if err := json.Unmarshal(rec.Body, &body); err != nil {
+		if err := decodeExact(rec.Body, &body); err != nil {
 			ps.problem(w, rec, http.StatusBadRequest, "invalid_request", "the body is not a JSON object of the expected members: "+shorten(err.Error()))
 			return
 		}
@@ -857,7 +857,7 @@ type clarificationBody struct {
 // servers use it) and hands it to record.
 func (b *base) takeClarification(w http.ResponseWriter, rec *RecordedRequest, pend *pendingStore, e *pendingEntry, loc string, record func(ClarificationAnswer)) {
 	var body clarificationBody
-	if err := json.Unmarshal(rec.Body, &body); err != nil {
+	if err := decodeExact(rec.Body, &body); err != nil {
 		b.problem(w, rec, http.StatusBadRequest, "invalid_request", "the body is not a JSON object of the expected members")
 		return
 	}
@@ -962,7 +962,7 @@ func (ps *PersonServer) handleRelay(w http.ResponseWriter, r *http.Request, rec 
 		return
 	}
 	var body relayBody
-	if err := json.Unmarshal(rec.Body, &body); err != nil || body.Type == "" {
+	if err := decodeExact(rec.Body, &body); err != nil || body.Type == "" {
 		ps.problem(w, rec, http.StatusBadRequest, "invalid_request", "the body must be a JSON object with type")
 		return
 	}

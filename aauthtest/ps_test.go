@@ -284,7 +284,6 @@ func TestPSAuthTokenChecks(t *testing.T) {
 		other := NewResource(ResourceOptions{PersonServer: w.PS.URL})
 		defer other.Close()
 		pt := c.personToken(w.PS, other.URL)
-		w.PS.TrustResource(w.Resource.URL) // already trusted: still only that one
 		rt := c.do("GET", other.URL+"/x", pt, nil, nil).expect(t, 401).challenge(t).ResourceToken
 		if got := code(c.exchange(w.PS, rt, pt)); got != "invalid_resource_token" {
 			t.Errorf("error %q", got)

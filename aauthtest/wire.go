@@ -3,11 +3,13 @@ package aauthtest
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"time"
 
@@ -282,4 +284,31 @@ func normalizeCode(s string) string {
 func startServer(h http.Handler) (*httptest.Server, string) {
 	srv := httptest.NewUnstartedServer(h)
 	return srv, "http://" + srv.Listener.Addr().String()
+}
+
+// decodeExact decodes a JSON object into the struct v, matching member
+// names exactly (encoding/json alone would also fill a field from
+// "Resource_Token"). Unknown members are ignored; a member of the wrong
+// type is an error.
+func decodeExact(body []byte, v any) error {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(body, &members); err != nil {
+		return err
+	}
+	if members == nil {
+		return errors.New("the body is not a JSON object")
+	}
+	rv := reflect.ValueOf(v).Elem()
+	rt := rv.Type()
+	for i := 0; i < rt.NumField(); i++ {
+		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+		raw, ok := members[name]
+		if !ok || string(raw) == "null" {
+			continue
+		}
+		if err := json.Unmarshal(raw, rv.Field(i).Addr().Interface()); err != nil {
+			return fmt.Errorf("member %q: %v", name, err)
+		}
+	}
+	return nil
 }
