@@ -48,7 +48,9 @@ const (
 	// with the agent token is served with a new session token in
 	// AAuth-Access, which later requests send as Authorization: AAuth
 	// <token>, covered by the signature (seed profile: Bearer, not
-	// covered).
+	// covered). A session token that is unknown, revoked or bound to
+	// another key gets 401 {"error":"invalid_session_token"}, without
+	// AAuth-Requirement.
 	AccessSessionToken AccessMode = "session-token"
 )
 
@@ -285,8 +287,8 @@ func (rs *Resource) RequireComponents(components ...string) {
 
 // Queue adds decisions for the next calls, one each, in order. A decision
 // with no steps that does not approve (Deny, Fail, Respond, Malformed)
-// replaces the answer of the next call whose signature verifies, whatever
-// it presents. Approve and Defer decisions are used by the next call that
+// replaces the answer of the next call whose signature and token verify,
+// whatever token it presents. Approve and Defer decisions are used by the next call that
 // passes the access check: Defer answers 202 with a pending URL on the
 // resource, and the call is served when its polling gets to the end.
 func (rs *Resource) Queue(decisions ...Decision) {
