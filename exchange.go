@@ -156,9 +156,9 @@ func ExchangeToken(ctx context.Context, client *http.Client, req ExchangeRequest
 // order and omissions are those of @aauth/mcp-agent, so its bytes match.
 func exchangeBody(req ExchangeRequest) ([]byte, error) {
 	p := req.Profile
-	t, w := p.table(), p.ps()
+	t := p.table()
 	loginHint := req.LoginHint
-	if w.resourceTokenLoginHint {
+	if t.ResourceTokenHint {
 		if h := jwtClaimString(req.ResourceToken, "login_hint"); h != "" {
 			loginHint = h
 		}
@@ -174,7 +174,7 @@ func exchangeBody(req ExchangeRequest) ([]byte, error) {
 	o.str("domain_hint", req.DomainHint)
 	o.strs("capabilities", capabilityStrings(req.Capabilities))
 	o.str("prompt", req.Prompt)
-	if w.platformDevice {
+	if t.PlatformDevice {
 		o.str("platform", req.Platform)
 		o.str("device", req.Device)
 	}
@@ -341,7 +341,7 @@ func requestToken(ctx context.Context, client *http.Client, endpoint, psURL stri
 	case http.StatusOK:
 		return readToken(resp, endpoint, field, now)
 	case http.StatusAccepted:
-		if p.ps().locationFromPS && psURL != "" {
+		if p.table().LocationBasePS && psURL != "" {
 			// The seed resolves a relative Location against the person
 			// server URL, not the token endpoint.
 			if loc := resp.Header.Get("Location"); loc != "" {

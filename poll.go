@@ -33,40 +33,6 @@ const maxClarificationRounds = 10
 // cancelTimeout bounds the DELETE sent to abandon a pending request.
 const cancelTimeout = 10 * time.Second
 
-// psWire holds the choices of the person-server code that the profile table
-// in internal/profile does not carry (yet).
-type psWire struct {
-	deferredAuthToken      bool          // a 202 may carry requirement=auth-token
-	resourceTokenLoginHint bool          // the resource token's login_hint wins over the caller's
-	platformDevice         bool          // platform and device are written in token requests
-	immediateFirstPoll     bool          // the first poll after a 202 without Retry-After is sent at once
-	locationFromPS         bool          // a token endpoint's relative Location is resolved against the PS URL
-	waitCap                time.Duration // PollBackoff: cap of the 202 backoff
-	busyCap                time.Duration // cap of the 503 (and 429) backoff
-}
-
-var psWires = [...]psWire{
-	ProfileCurrent: {
-		deferredAuthToken:      true,
-		resourceTokenLoginHint: true,
-		platformDevice:         true,
-		busyCap:                time.Minute,
-	},
-	ProfileSeed: {
-		immediateFirstPoll: true,
-		locationFromPS:     true,
-		waitCap:            5 * time.Second,
-		busyCap:            30 * time.Second,
-	},
-}
-
-func (p Profile) ps() *psWire {
-	if p == ProfileSeed {
-		return &psWires[ProfileSeed]
-	}
-	return &psWires[ProfileCurrent]
-}
-
 // Clarification is a question a person server (or resource) asks while a
 // request is deferred: the clarification member of a 202 body.
 type Clarification struct {
@@ -430,7 +396,7 @@ func (p *poller) on202(ctx context.Context, loc, ref string, resp *http.Response
 	if c, ok, err := ParseRequirementHeader(resp.Header); ok && err == nil {
 		switch c.Requirement {
 		case RequirementAuthToken:
-			if p.p.ps().deferredAuthToken {
+			if p.p.table().DeferredAuthToken {
 				return "", &AuthTokenRequiredError{Challenge: c, Location: loc}
 			}
 		case RequirementInteraction:
@@ -495,7 +461,7 @@ func (p *poller) abandon(ctx context.Context, loc string) {
 // delay is how long to wait after resp (a 202, 429 or 503) before the next
 // poll. first marks the 202 that started the deferral.
 func (p *poller) delay(resp *http.Response, first bool) time.Duration {
-	t, w := p.p.table(), p.p.ps()
+	t := p.p.table()
 	ra, hasRA := parseRetryAfter(resp.Header.Get("Retry-After"), p.clock.Now())
 	busy := resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests
 	if t.PollBackoff {
@@ -505,7 +471,7 @@ func (p *poller) delay(resp *http.Response, first bool) time.Duration {
 			if hasRA {
 				return ra
 			}
-			if w.immediateFirstPoll {
+			if t.FirstPollAtOnce {
 				return 0
 			}
 		}
@@ -513,9 +479,9 @@ func (p *poller) delay(resp *http.Response, first bool) time.Duration {
 		if hasRA {
 			wait = ra
 		}
-		limit := w.waitCap
+		limit := t.PollWaitCap
 		if busy {
-			limit = w.busyCap
+			limit = t.PollBusyCap
 		}
 		p.backoff = min(2*p.backoff, limit)
 		return wait
@@ -531,7 +497,7 @@ func (p *poller) delay(resp *http.Response, first bool) time.Duration {
 		if p.busy == 0 {
 			p.busy = t.PollDefault
 		} else {
-			p.busy = min(2*p.busy, w.busyCap)
+			p.busy = min(2*p.busy, t.PollBusyCap)
 		}
 		return p.busy
 	}

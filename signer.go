@@ -255,6 +255,11 @@ func prepare(req *http.Request) (message, error) {
 		setPath(u, path)
 	}
 	u.Fragment, u.RawFragment = "", ""
+	if q := whatwg.Query(u.RawQuery); q != u.RawQuery {
+		// A browser sends these bytes escaped; Go would send a space raw
+		// and break the request line.
+		u.RawQuery = q
+	}
 
 	method := req.Method
 	if method == "" {
@@ -434,16 +439,9 @@ func componentValue(req *http.Request, m *message, name string) (string, error) 
 	case "@query":
 		return "?" + req.URL.RawQuery, nil
 	case "@request-target":
-		if req.URL.RawQuery != "" {
-			return m.path + "?" + req.URL.RawQuery, nil
-		}
-		return m.path, nil
+		return m.path + querySuffix(req.URL), nil
 	case "@target-uri":
-		u := strings.ToLower(req.URL.Scheme) + "://" + m.authority + m.path
-		if req.URL.RawQuery != "" {
-			u += "?" + req.URL.RawQuery
-		}
-		return u, nil
+		return strings.ToLower(req.URL.Scheme) + "://" + m.authority + m.path + querySuffix(req.URL), nil
 	}
 	if name == "" || name[0] == '@' || !validComponentName(name) {
 		return "", fmt.Errorf("aauth: sign: unsupported component %q", name)
@@ -463,6 +461,14 @@ func componentValue(req *http.Request, m *message, name string) (string, error) 
 		parts[i] = strings.Trim(v, " \t")
 	}
 	return strings.Join(parts, ", "), nil
+}
+
+// querySuffix is the query as sent, with its "?" (also for a lone "?").
+func querySuffix(u *url.URL) string {
+	if u.RawQuery != "" || u.ForceQuery {
+		return "?" + u.RawQuery
+	}
+	return ""
 }
 
 // validComponentName accepts lower-case field names (RFC 9110 tokens).

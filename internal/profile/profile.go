@@ -30,11 +30,18 @@ type Table struct {
 	PresentedToken      bool   // the exchange sends presented_token
 	ClarificationAction bool   // clarification answers carry "action"
 	PreferWait          int    // seconds in Prefer: wait on token requests and polls
+	DeferredAuthToken   bool   // a 202 may carry requirement=auth-token, exchanged then polled again
+	ResourceTokenHint   bool   // a login_hint inside the resource token wins over the caller's
+	PlatformDevice      bool   // platform and device are written in token requests
+	LocationBasePS      bool   // a token endpoint's relative Location resolves against the PS URL (JS)
 
 	// Polling.
 	MaxPollDuration time.Duration
 	PollDefault     time.Duration // wait when a 202 has no Retry-After
 	PollBackoff     bool          // seed: 1 s doubling to 5 s (202) or 30 s (503), Retry-After integer only
+	FirstPollAtOnce bool          // a 202 without Retry-After is polled at once the first time (JS)
+	PollWaitCap     time.Duration // PollBackoff: cap of the 202 backoff
+	PollBusyCap     time.Duration // cap of the 503 (and 429) backoff
 	SlowDownAdd     time.Duration // added to the interval on 429
 
 	// Tokens.
@@ -57,6 +64,10 @@ var Current = &Table{
 	PresentedToken:      true,
 	ClarificationAction: true,
 	PreferWait:          45,
+	DeferredAuthToken:   true,
+	ResourceTokenHint:   true,
+	PlatformDevice:      true,
+	PollBusyCap:         time.Minute,
 	MaxPollDuration:     900 * time.Second,
 	PollDefault:         5 * time.Second,
 	SlowDownAdd:         5 * time.Second,
@@ -77,5 +88,9 @@ var Seed = &Table{
 	MaxPollDuration:    300 * time.Second,
 	PollDefault:        time.Second,
 	PollBackoff:        true,
+	FirstPollAtOnce:    true,
+	LocationBasePS:     true,
+	PollWaitCap:        5 * time.Second,
+	PollBusyCap:        30 * time.Second,
 	RefreshMargin:      60 * time.Second,
 }

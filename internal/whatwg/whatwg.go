@@ -27,7 +27,48 @@ var pathEncode = func() (t [128]bool) {
 	return t
 }()
 
+// queryEncode marks the ASCII bytes of the WHATWG special-query
+// percent-encode set: C0 controls, space, ", #, <, >, ' and DEL.
+var queryEncode = func() (t [128]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	for _, c := range " \"#<>'\x7f" {
+		t[c] = true
+	}
+	return t
+}()
+
 const upperHex = "0123456789ABCDEF"
+
+// Query returns the WHATWG serialisation of an http(s) URL's query (without
+// the "?"): the special-query percent-encode set encoded, existing escapes
+// kept, tabs and newlines dropped.
+func Query(raw string) string {
+	n := 0
+	for i := 0; i < len(raw); i++ {
+		if c := raw[i]; c >= 0x7f || queryEncode[c] {
+			n++
+		}
+	}
+	if n == 0 {
+		return raw
+	}
+	var b strings.Builder
+	b.Grow(len(raw) + 2*n)
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c == '\t' || c == '\n' || c == '\r':
+		case c >= 0x7f || queryEncode[c]:
+			b.WriteByte('%')
+			b.WriteByte(upperHex[c>>4])
+			b.WriteByte(upperHex[c&15])
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
 
 // Path returns the WHATWG serialisation of a special-scheme (http, https)
 // URL path given as it appears in the URL text (escapes intact): dot

@@ -31,6 +31,21 @@ func TestPath(t *testing.T) {
 	}
 }
 
+func TestQuery(t *testing.T) {
+	for _, c := range [][2]string{
+		{"", ""},
+		{"x=1", "x=1"},
+		{"q=é", "q=%C3%A9"},
+		{"a b&c='d'", "a%20b&c=%27d%27"},
+		{"x=%7e|^{}", "x=%7e|^{}"},
+		{"t=\"<>\"", "t=%22%3C%3E%22"},
+	} {
+		if got := Query(c[0]); got != c[1] {
+			t.Errorf("Query(%q) = %q, want %q", c[0], got, c[1])
+		}
+	}
+}
+
 func TestAuthority(t *testing.T) {
 	for _, c := range [][3]string{
 		{"https", "Example.COM", "example.com"},

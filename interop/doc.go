@@ -1,0 +1,32 @@
+// Package interop holds the cross-implementation tests of aauth against the
+// JavaScript reference signer, @hellocoop/httpsig: 1.7.1 for the seed
+// generation and 2.2.0 for the current one, pinned in package.json and
+// package-lock.json next to this file under the npm aliases hs1 and hs2.
+//
+// Everything is in the _test.go files; the package has no API and nothing
+// imports it. The tests need node and npm on the PATH. On first use they
+// install the pinned packages into node_modules (git-ignored) with npm ci.
+// Without node and npm they skip, unless AAUTH_INTEROP=required, under
+// which a skip is a failure.
+//
+// harness.mjs is the Node side: it reads one JSON request per line and
+// signs with httpsig's fetch(…, {dryRun: true}) at a stubbed clock,
+// capturing the bytes handed to WebCrypto, or verifies with its verify().
+// One node process serves a whole batch.
+//
+// The Go side generates a few hundred requests per generation, the same
+// every run, and checks that
+//
+//   - httpsig verifies every request our Signer signs, as a Go client
+//     writes it and a server reads it (TestGoSignedVerifiedByJS);
+//   - internal/sigverify verifies every request httpsig signs, as fetch
+//     sends it (TestJSSignedVerifiedByGo);
+//   - a tampered copy of a sample is rejected by both verifiers;
+//   - our SignatureBase equals, byte for byte, what httpsig signs for the
+//     same request (TestSignatureBaseMatchesJS).
+//
+// Known differences are named, counted apart and pinned by a minimal case
+// each in known_test.go, behind the constants signerNormalisesQuery and
+// verifierDerivesLikeFetch; setting one to true makes the suite check
+// those cases too.
+package interop
