@@ -139,8 +139,14 @@ func TestResourceSessionTokens(t *testing.T) {
 }
 
 func TestResourceSignatureErrors(t *testing.T) {
+	for _, p := range profiles {
+		t.Run(p.String(), func(t *testing.T) { testResourceSignatureErrors(t, p) })
+	}
+}
+
+func testResourceSignatureErrors(t *testing.T, p aauth.Profile) {
 	clock := NewClock(time.Now())
-	w := NewWorld(WorldOptions{Now: clock.Now})
+	w := NewWorld(WorldOptions{Profile: p, Now: clock.Now})
 	defer w.Close()
 	c := newClient(t, w)
 	c.now = clock.Now
@@ -186,13 +192,16 @@ func TestResourceSignatureErrors(t *testing.T) {
 		}
 	})
 	t.Run("token of another resource", func(t *testing.T) {
-		r2 := NewResource(ResourceOptions{Now: clock.Now, PersonServer: w.PS.URL})
+		r2 := NewResource(ResourceOptions{Profile: p, Now: clock.Now, PersonServer: w.PS.URL})
 		defer r2.Close()
 		if se := sigErr(t, c.do("GET", r2.URL+"/x", at, nil, nil)); se.Code != "invalid_jwt" {
 			t.Errorf("code %q", se.Code)
 		}
 	})
 	t.Run("untrusted person server", func(t *testing.T) {
+		if p == aauth.ProfileSeed {
+			t.Skip("no person tokens in the seed profile")
+		}
 		ps2 := NewPersonServer(PersonServerOptions{Now: clock.Now})
 		defer ps2.Close()
 		pt := c.personToken(ps2, w.Resource.URL)
@@ -217,7 +226,13 @@ func TestResourceSignatureErrors(t *testing.T) {
 }
 
 func TestResourceStepUp(t *testing.T) {
-	w := NewWorld(WorldOptions{})
+	for _, p := range profiles {
+		t.Run(p.String(), func(t *testing.T) { testResourceStepUp(t, p) })
+	}
+}
+
+func testResourceStepUp(t *testing.T, p aauth.Profile) {
+	w := NewWorld(WorldOptions{Profile: p})
 	defer w.Close()
 	c := newClient(t, w)
 	url := w.Resource.URL + "/data"
@@ -231,8 +246,14 @@ func TestResourceStepUp(t *testing.T) {
 	}
 	rt, _ := parseToken(ch.ResourceToken)
 	atok, _ := parseToken(at)
-	if rt.str("presented_jti") != atok.str("jti") || rt.str("scope") != "read write" || rt.str("sub") != atok.str("sub") {
+	if rt.str("scope") != "read write" {
+		t.Errorf("step-up resource token scope %q", rt.str("scope"))
+	}
+	if p == aauth.ProfileCurrent && (rt.str("presented_jti") != atok.str("jti") || rt.str("sub") != atok.str("sub")) {
 		t.Errorf("step-up resource token %v", rt.claims)
+	}
+	if p == aauth.ProfileSeed && (rt.str("agent") != c.agent.Subject || rt.str("aud") != w.PS.URL) {
+		t.Errorf("seed step-up resource token %v", rt.claims)
 	}
 	// The old token keeps being challenged: it lacks the new scope.
 	c.do("GET", url, at, nil, nil).expect(t, 401)
@@ -242,7 +263,7 @@ func TestResourceStepUp(t *testing.T) {
 	if b["scope"] != "read write" {
 		t.Errorf("echo %v", b)
 	}
-	if tr := w.PS.TokenRequests(); tr[len(tr)-1].PresentedKind != TokenAuth {
+	if tr := w.PS.TokenRequests(); p == aauth.ProfileCurrent && tr[len(tr)-1].PresentedKind != TokenAuth {
 		t.Errorf("presented kind %q", tr[len(tr)-1].PresentedKind)
 	}
 	// A step-up with a scope already held still challenges once.
@@ -273,26 +294,9 @@ func TestResourceDeferredAuthToken(t *testing.T) {
 }
 
 func TestResourceQueue(t *testing.T) {
-	t.Run("resource-run interaction then a session token", func(t *testing.T) {
-		w := NewWorld(WorldOptions{Resource: ResourceOptions{Mode: AccessSessionToken}})
-		defer w.Close()
-		c := newClient(t, w)
-		w.Resource.Queue(Defer(Interaction()))
-		r := c.do("GET", w.Resource.URL+"/s?x=1", "", nil, nil)
-		ch := expect202(t, r, aauth.RequirementInteraction)
-		if !strings.HasPrefix(ch.URL, w.Resource.URL) || !strings.HasPrefix(r.Header.Get("Location"), w.Resource.URL+"/aauth/pending/") {
-			t.Errorf("interaction %v at %q", ch, r.Header.Get("Location"))
-		}
-		expect202(t, c.poll(r), aauth.RequirementInteraction)
-		get(t, ch.URL+"?code="+ch.Code).expect(t, 200)
-		done := c.poll(r).expect(t, 200)
-		if done.Header.Get("AAuth-Access") == "" || done.json(t)["path"] != "/s" {
-			t.Errorf("end %v %s", done.Header, done.Body)
-		}
-		if ix := w.Resource.Interactions(); len(ix) != 1 || !ix[0].Completed {
-			t.Errorf("Interactions %+v", ix)
-		}
-	})
+	for _, p := range profiles {
+		t.Run("resource-run interaction then a session token/"+p.String(), func(t *testing.T) { testResourceInteraction(t, p) })
+	}
 	t.Run("terminal answers replace challenges", func(t *testing.T) {
 		w := NewWorld(WorldOptions{})
 		defer w.Close()
@@ -335,6 +339,27 @@ func TestResourceQueue(t *testing.T) {
 	})
 }
 
+func testResourceInteraction(t *testing.T, p aauth.Profile) {
+	w := NewWorld(WorldOptions{Profile: p, Resource: ResourceOptions{Mode: AccessSessionToken}})
+	defer w.Close()
+	c := newClient(t, w)
+	w.Resource.Queue(Defer(Interaction()))
+	r := c.do("GET", w.Resource.URL+"/s?x=1", "", nil, nil)
+	ch := expect202(t, r, aauth.RequirementInteraction)
+	if !strings.HasPrefix(ch.URL, w.Resource.URL) || !strings.HasPrefix(r.Header.Get("Location"), w.Resource.URL+"/aauth/pending/") {
+		t.Errorf("interaction %v at %q", ch, r.Header.Get("Location"))
+	}
+	expect202(t, c.poll(r), aauth.RequirementInteraction)
+	get(t, ch.URL+"?code="+ch.Code).expect(t, 200)
+	done := c.poll(r).expect(t, 200)
+	if done.Header.Get("AAuth-Access") == "" || done.json(t)["path"] != "/s" {
+		t.Errorf("end %v %s", done.Header, done.Body)
+	}
+	if ix := w.Resource.Interactions(); len(ix) != 1 || !ix[0].Completed {
+		t.Errorf("Interactions %+v", ix)
+	}
+}
+
 // fullFlowFrom runs the flow without asserting the first call (it may
 // have been consumed already).
 func (c *client) fullFlowFrom(w *World) string {
@@ -345,7 +370,13 @@ func (c *client) fullFlowFrom(w *World) string {
 }
 
 func TestResourceMalformed(t *testing.T) {
-	w := NewWorld(WorldOptions{})
+	for _, p := range profiles {
+		t.Run(p.String(), func(t *testing.T) { testResourceMalformed(t, p) })
+	}
+}
+
+func testResourceMalformed(t *testing.T, p aauth.Profile) {
+	w := NewWorld(WorldOptions{Profile: p})
 	defer w.Close()
 	c := newClient(t, w)
 	thumb, _ := thumbprintOf(c.agent)
