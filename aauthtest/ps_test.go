@@ -671,3 +671,33 @@ func TestPSRelay(t *testing.T) {
 		t.Errorf("relay answer %s", r.Body)
 	}
 }
+
+func TestPSTrustKeyAndRelativeLocation(t *testing.T) {
+	ap := NewAgentProvider(AgentProviderOptions{})
+	a, err := ap.NewAgent("offline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid := ""
+	if tok, err := parseToken(a.Token); err == nil {
+		kid = tok.kid
+	}
+	ap.Close() // its keys can no longer be fetched
+
+	ps := NewPersonServer(PersonServerOptions{RelativeLocation: true})
+	defer ps.Close()
+	c := &client{t: t, agent: a}
+	ep := ps.URL + "/aauth/token/person"
+	body := map[string]any{"resource": "http://127.0.0.1:1"}
+	if se := sigErr(t, c.do("POST", ep, "", body, nil)); se.Code != "unknown_key" {
+		t.Errorf("unfetchable key: %q", se.Code)
+	}
+	ps.TrustKey(ap.URL, kid, ap.PublicKey())
+	ps.Queue(TokenPerson, Defer(Approval()))
+	r := c.do("POST", ep, "", body, nil).expect(t, 202)
+	loc := r.Header.Get("Location")
+	if !strings.HasPrefix(loc, "/aauth/pending/") {
+		t.Fatalf("Location %q is not relative", loc)
+	}
+	c.do("GET", ps.URL+loc, "", nil, nil).expect(t, 200)
+}
