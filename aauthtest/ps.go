@@ -981,7 +981,7 @@ func (ps *PersonServer) writeMalformed(w http.ResponseWriter, rec *RecordedReque
 	if g != nil {
 		member, kind = tokenMember(g.kind), g.kind
 	}
-	real := func(tw tweak) (string, bool) {
+	issueReal := func(tw tweak) (string, bool) {
 		tok, _, err := ps.issue(g, d, tw)
 		if err != nil {
 			ps.problem(w, rec, http.StatusBadRequest, "invalid_request", err.Error())
@@ -1006,14 +1006,14 @@ func (ps *PersonServer) writeMalformed(w http.ResponseWriter, rec *RecordedReque
 	case FaultTokenNotString:
 		raw(http.StatusOK, "application/json", `{"`+member+`":12345,"expires_in":3600}`)
 	case FaultNegativeExpiresIn, FaultAbsurdExpiresIn, FaultExpiresInString:
-		tok, ok := real(nil)
+		tok, ok := issueReal(nil)
 		if !ok {
 			return
 		}
 		exp := map[Fault]string{FaultNegativeExpiresIn: "-60", FaultAbsurdExpiresIn: "99999999999999999999", FaultExpiresInString: `"3600"`}[f]
 		raw(http.StatusOK, "application/json", `{"`+member+`":`+quoted(tok)+`,"expires_in":`+exp+`}`)
 	case FaultHugeBody:
-		tok, ok := real(nil)
+		tok, ok := issueReal(nil)
 		if !ok {
 			return
 		}
@@ -1049,7 +1049,7 @@ func (ps *PersonServer) writeMalformed(w http.ResponseWriter, rec *RecordedReque
 			g2.capExp = time.Time{}
 			g = &g2
 		}
-		tok, ok := real(tw)
+		tok, ok := issueReal(tw)
 		if !ok {
 			return
 		}
