@@ -1,0 +1,1135 @@
+package aauthtest
+
+import (
+	"context"
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/internal/sigverify"
+)
+
+// Paths of the person server.
+const (
+	psMetadataPath    = "/.well-known/aauth-person.json"
+	psJWKSPath        = "/aauth/jwks"
+	psPersonTokenPath = "/aauth/token/person"
+	psAuthTokenPath   = "/aauth/token/auth"
+	psSeedTokenPath   = "/aauth/token"
+	psInteractionPath = "/aauth/interaction"
+)
+
+// Token lifetimes.
+const (
+	defaultTokenLifetime  = time.Hour
+	resourceTokenLifetime = 5 * time.Minute
+)
+
+// PersonServerOptions configures a PersonServer. The zero value serves the
+// current profile, trusts any agent provider and resource whose keys it can
+// fetch, and approves every request at once.
+type PersonServerOptions struct {
+	// Profile selects the wire generation.
+	Profile aauth.Profile
+
+	// Now is the server's clock; nil means time.Now. Tokens are issued
+	// and checked, and signatures' created times judged, against it.
+	Now func() time.Time
+
+	// Person names the person the server issues tokens for; "" means
+	// "alice". Token subjects are directed: see PersonServer.Subject.
+	Person string
+
+	// TrustedAgents lists the agent providers (issuer URLs) whose agent
+	// tokens are accepted; empty means any. Their keys are fetched from
+	// {issuer}/.well-known/aauth-agent.json and its jwks_uri (loopback
+	// URLs only), unless added with TrustKey.
+	TrustedAgents []string
+
+	// TrustedResources lists the resources (issuer URLs) whose resource
+	// tokens are accepted; empty means any. Keys are fetched from
+	// {issuer}/.well-known/aauth-resource.json.
+	TrustedResources []string
+
+	// TokenLifetime is the lifetime of issued person and auth tokens;
+	// zero means one hour. Auth tokens never outlive the presented token
+	// or the agent token.
+	TokenLifetime time.Duration
+
+	// RetryAfter is the Retry-After value of scripted 202 answers; ""
+	// means "0", so that tests poll at once.
+	RetryAfter string
+
+	// RelativeLocation makes 202 answers carry a relative Location
+	// (/aauth/pending/…) instead of an absolute URL.
+	RelativeLocation bool
+
+	// RelayInteractions makes the interaction relay endpoint accept
+	// relays (202 {"status":"interacting"}); by default it answers
+	// 424 interaction_unavailable, so that the agent sends the person
+	// itself.
+	RelayInteractions bool
+
+	// MaxSkew bounds how far a signature's created may be from the
+	// server's clock; zero means 60 s.
+	MaxSkew time.Duration
+
+	// Policy decides token requests that no queued decision answers; nil
+	// approves them all. It may be called concurrently.
+	Policy func(*TokenRequest) Decision
+
+	// Metadata, when set, edits the metadata document before each time
+	// it is served: set a wrong issuer, delete an endpoint, point one
+	// elsewhere.
+	Metadata func(doc map[string]any)
+
+	// Logf, when set, receives a line per request. Token values are
+	// redacted.
+	Logf func(format string, args ...any)
+}
+
+// TokenRequest is a token request as the person server decoded it, passed
+// to the policy and recorded.
+type TokenRequest struct {
+	// Kind is what is asked for: TokenPerson or TokenAuth.
+	Kind TokenKind
+
+	// Agent is the agent identifier (the agent token's sub), AgentIssuer
+	// its agent provider and AgentToken the token itself. Thumbprint is
+	// the thumbprint of the agent's signing key.
+	Agent, AgentIssuer, AgentToken, Thumbprint string
+
+	// Resource is the resource the token is for: the resource parameter
+	// of a person-token request, the resource token's iss otherwise.
+	Resource string
+
+	// Scope is the resource token's scope.
+	Scope string
+
+	// ResourceToken, ResourceClaims: the resource token and its claims.
+	ResourceToken  string
+	ResourceClaims map[string]any
+
+	// PresentedToken is the presented_token parameter and PresentedKind
+	// its kind.
+	PresentedToken string
+	PresentedKind  TokenKind
+
+	// The optional request parameters, as sent.
+	MissionS256, Justification, LoginHint, Tenant, DomainHint, Prompt string
+	Platform, Device, UpstreamToken, SubagentToken, LocalhostCallback string
+	Capabilities                                                      []string
+
+	// Body is the request body as sent.
+	Body []byte
+}
+
+// ClarificationAnswer is what an agent posted to a pending URL in answer to
+// a clarification.
+type ClarificationAnswer struct {
+	// Location is the pending URL the answer was posted to.
+	Location string
+	// Question is the clarification that was asked.
+	Question string
+	// Action is the action member: "clarification_response",
+	// "updated_request", or "" (the seed agent sends none).
+	Action string
+	// Response is the clarification_response member.
+	Response string
+	// Body is the request body as sent.
+	Body []byte
+}
+
+// IssuedToken is a token a kit server issued.
+type IssuedToken struct {
+	// Kind is TokenPerson, TokenAuth or TokenResource.
+	Kind TokenKind
+	// Token is the compact JWT and Claims its claims.
+	Token  string
+	Claims map[string]any
+	// Expiry is its exp.
+	Expiry time.Time
+}
+
+// PersonServer is an in-process AAuth person server on an httptest
+// server: it serves its metadata and JWKS, issues person tokens (current
+// profile) and auth tokens, defers requests as scripted (interaction,
+// approval, clarification, transient errors) on pending URLs, and records
+// everything it sees.
+//
+// Every request to a token, pending or relay endpoint must be signed with
+// an agent token (Signature-Key jwt), and is verified with the same
+// verifier as the interop tests, with the profile's rules: in the current
+// profile the key must carry a fully specified alg and a body must be
+// covered by content-type and content-digest.
+//
+// Endpoints (relative to URL):
+//
+//	GET    /.well-known/aauth-person.json   metadata
+//	GET    /aauth/jwks                      JWK Set
+//	POST   /aauth/token/person              person token (current)
+//	POST   /aauth/token/auth                auth token (current)
+//	POST   /aauth/token                     auth token (seed)
+//	GET    /aauth/pending/{id}              poll
+//	POST   /aauth/pending/{id}              clarification answer
+//	DELETE /aauth/pending/{id}              cancel
+//	GET    /aauth/consent?code=…            complete an interaction (&action=deny to deny)
+//	POST   /aauth/interaction               interaction relay (current)
+//
+// All methods are safe for concurrent use.
+type PersonServer struct {
+	// URL is the server's base URL (http://127.0.0.1:port), its issuer.
+	URL string
+
+	base
+	srv       *httptest.Server
+	opts      PersonServerOptions
+	key       *issuerKey
+	agents    *keyring
+	resources *keyring
+	pend      *pendingStore
+	revoked   revocations
+
+	mu        sync.Mutex
+	policy    func(*TokenRequest) Decision
+	queues    map[TokenKind][]Decision
+	editMeta  func(map[string]any)
+	tokenReqs []TokenRequest
+	answers   []ClarificationAnswer
+	issued    []IssuedToken
+}
+
+// NewPersonServer starts a person server. Close it when done.
+func NewPersonServer(opts PersonServerOptions) *PersonServer {
+	key, err := newIssuerKey(opts.Profile)
+	if err != nil {
+		panic(err) // only crypto/rand failing gets here
+	}
+	if opts.Person == "" {
+		opts.Person = "alice"
+	}
+	if opts.TokenLifetime <= 0 {
+		opts.TokenLifetime = defaultTokenLifetime
+	}
+	if opts.RetryAfter == "" {
+		opts.RetryAfter = defaultRetryAfter
+	}
+	ps := &PersonServer{
+		base:      base{name: "person server", profile: opts.Profile, clock: opts.Now, logf: opts.Logf},
+		opts:      opts,
+		key:       key,
+		agents:    newKeyring(),
+		resources: newKeyring(),
+		pend:      newPendingStore(),
+		policy:    opts.Policy,
+		editMeta:  opts.Metadata,
+		queues:    map[TokenKind][]Decision{},
+	}
+	ps.agents.trust(opts.TrustedAgents...)
+	ps.resources.trust(opts.TrustedResources...)
+	ps.srv, ps.URL = startServer(http.HandlerFunc(ps.route))
+	ps.base.url = ps.URL
+	ps.srv.Start()
+	return ps
+}
+
+// Close shuts the server down and waits for the requests in flight.
+func (ps *PersonServer) Close() {
+	ps.srv.Close()
+	ps.agents.close()
+	ps.resources.close()
+}
+
+// Issuer returns the server's issuer identifier, URL.
+func (ps *PersonServer) Issuer() string { return ps.URL }
+
+// PublicKey returns the key the server signs its tokens with.
+func (ps *PersonServer) PublicKey() crypto.PublicKey { return ps.key.public() }
+
+// JWKS returns the server's JWK Set document, as served.
+func (ps *PersonServer) JWKS() []byte { return ps.key.jwks() }
+
+// Subject returns the directed subject identifier the server uses for its
+// person at resource: sub of the person and auth tokens it issues for that
+// audience.
+func (ps *PersonServer) Subject(resource string) string {
+	sum := sha256.Sum256([]byte(ps.opts.Person + "\x00" + resource))
+	return "p_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:10]))
+}
+
+// SetPolicy replaces the policy (see PersonServerOptions.Policy); nil
+// approves everything.
+func (ps *PersonServer) SetPolicy(policy func(*TokenRequest) Decision) {
+	ps.mu.Lock()
+	ps.policy = policy
+	ps.mu.Unlock()
+}
+
+// Queue adds decisions for the next token requests of kind (TokenPerson or
+// TokenAuth), one each, in order. Queued decisions come before the policy.
+func (ps *PersonServer) Queue(kind TokenKind, decisions ...Decision) {
+	ps.mu.Lock()
+	ps.queues[kind] = append(ps.queues[kind], decisions...)
+	ps.mu.Unlock()
+}
+
+// EditMetadata replaces the metadata editor (see
+// PersonServerOptions.Metadata); nil serves the document unchanged.
+func (ps *PersonServer) EditMetadata(edit func(doc map[string]any)) {
+	ps.mu.Lock()
+	ps.editMeta = edit
+	ps.mu.Unlock()
+}
+
+// TrustAgentProvider adds an agent provider to TrustedAgents.
+func (ps *PersonServer) TrustAgentProvider(issuer string) { ps.agents.trust(issuer) }
+
+// TrustResource adds a resource to TrustedResources.
+func (ps *PersonServer) TrustResource(issuer string) { ps.resources.trust(issuer) }
+
+// TrustKey makes tokens from issuer (an agent provider or a resource)
+// signed under kid verify with pub, without fetching anything. kid ""
+// matches any kid. It does not restrict the trusted issuers.
+func (ps *PersonServer) TrustKey(issuer, kid string, pub crypto.PublicKey) {
+	ps.agents.add(issuer, kid, pub)
+	ps.resources.add(issuer, kid, pub)
+}
+
+// CompleteInteraction completes the interaction with code, as if the person
+// had approved at the consent page: the next poll moves on.
+func (ps *PersonServer) CompleteInteraction(code string) error { return ps.pend.complete(code, false) }
+
+// DenyInteraction ends the interaction with code as denied: the next poll
+// gets 403 denied.
+func (ps *PersonServer) DenyInteraction(code string) error { return ps.pend.complete(code, true) }
+
+// Interactions returns the interaction codes handed out so far.
+func (ps *PersonServer) Interactions() []InteractionCode { return ps.pend.list() }
+
+// Revoke revokes a token (by its iss and jti): an agent token presented in
+// Signature-Key then gets 401 revoked_jwt, and a presented_token or
+// resource_token 400 revoked_presented_token or revoked_resource_token.
+func (ps *PersonServer) Revoke(token string) { ps.revoked.add(token) }
+
+// Requests returns every request the server received, in order.
+func (ps *PersonServer) Requests() []RecordedRequest { return ps.rec.all() }
+
+// TokenRequests returns the token requests that were decoded and decided,
+// in order.
+func (ps *PersonServer) TokenRequests() []TokenRequest {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return slices.Clone(ps.tokenReqs)
+}
+
+// ClarificationAnswers returns the clarification answers agents posted.
+func (ps *PersonServer) ClarificationAnswers() []ClarificationAnswer {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return slices.Clone(ps.answers)
+}
+
+// Issued returns the tokens the server issued, in order.
+func (ps *PersonServer) Issued() []IssuedToken {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return slices.Clone(ps.issued)
+}
+
+// PersonTokenRequests counts the POSTs to the person-token endpoint.
+func (ps *PersonServer) PersonTokenRequests() int {
+	return ps.rec.count(EndpointPersonToken, http.MethodPost)
+}
+
+// AuthTokenRequests counts the POSTs to the auth-token endpoint: the
+// exchanges the agent started.
+func (ps *PersonServer) AuthTokenRequests() int {
+	return ps.rec.count(EndpointAuthToken, http.MethodPost)
+}
+
+// Polls counts the GETs of pending URLs.
+func (ps *PersonServer) Polls() int { return ps.rec.count(EndpointPending, http.MethodGet) }
+
+// Reset forgets the records, queued decisions, pending requests,
+// interaction codes and revocations. Options, trust and the policy stay.
+func (ps *PersonServer) Reset() {
+	ps.rec.reset()
+	ps.pend.reset()
+	ps.revoked.reset()
+	ps.mu.Lock()
+	ps.queues = map[TokenKind][]Decision{}
+	ps.tokenReqs, ps.answers, ps.issued = nil, nil, nil
+	ps.mu.Unlock()
+}
+
+// decide picks the decision for tr: the queue first, then the policy.
+func (ps *PersonServer) decide(tr *TokenRequest) Decision {
+	ps.mu.Lock()
+	ps.tokenReqs = append(ps.tokenReqs, *tr)
+	if q := ps.queues[tr.Kind]; len(q) > 0 {
+		d := q[0]
+		ps.queues[tr.Kind] = q[1:]
+		ps.mu.Unlock()
+		return d
+	}
+	policy := ps.policy
+	ps.mu.Unlock()
+	if policy == nil {
+		return Approve()
+	}
+	// Called without the lock: a policy may call back into the server.
+	return policy(tr)
+}
+
+func (ps *PersonServer) route(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	switch {
+	case p == psMetadataPath:
+		ps.serve(w, r, EndpointMetadata, ps.handleMetadata)
+	case p == psJWKSPath:
+		ps.serve(w, r, EndpointJWKS, func(w http.ResponseWriter, r *http.Request, rec *RecordedRequest) {
+			w.Header().Set("Cache-Control", "max-age=3600")
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(ps.key.jwks())
+		})
+	case p == psPersonTokenPath && ps.current():
+		ps.serve(w, r, EndpointPersonToken, ps.handleToken(TokenPerson))
+	case p == psAuthTokenPath && ps.current(), p == psSeedTokenPath && !ps.current():
+		ps.serve(w, r, EndpointAuthToken, ps.handleToken(TokenAuth))
+	case strings.HasPrefix(p, pendingPath):
+		ps.serve(w, r, EndpointPending, ps.handlePending)
+	case p == consentPath:
+		ps.serve(w, r, EndpointConsent, consentHandler(ps.pend))
+	case p == psInteractionPath && ps.current():
+		ps.serve(w, r, EndpointInteraction, ps.handleRelay)
+	default:
+		ps.serve(w, r, EndpointUnknown, func(w http.ResponseWriter, r *http.Request, rec *RecordedRequest) {
+			ps.problem(w, rec, http.StatusNotFound, "not_found", "no such endpoint")
+		})
+	}
+}
+
+// metadata builds the metadata document.
+func (ps *PersonServer) metadata() map[string]any {
+	doc := map[string]any{
+		"issuer":   ps.URL,
+		"jwks_uri": ps.URL + psJWKSPath,
+	}
+	if ps.current() {
+		doc["auth_token_endpoint"] = ps.URL + psAuthTokenPath
+		doc["person_token_endpoint"] = ps.URL + psPersonTokenPath
+		doc["interaction_endpoint"] = ps.URL + psInteractionPath
+		doc["accept_signature_algs"] = []string{"Ed25519", "ES256"}
+		doc["name"] = "aauthtest person server"
+	} else {
+		doc["token_endpoint"] = ps.URL + psSeedTokenPath
+	}
+	return doc
+}
+
+func (ps *PersonServer) handleMetadata(w http.ResponseWriter, r *http.Request, rec *RecordedRequest) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		ps.problem(w, rec, http.StatusMethodNotAllowed, "invalid_request", "use GET")
+		return
+	}
+	doc := ps.metadata()
+	ps.mu.Lock()
+	edit := ps.editMeta
+	ps.mu.Unlock()
+	if edit != nil {
+		edit(doc)
+	}
+	writeJSON(w, http.StatusOK, "application/json", doc)
+}
+
+// agentCheck verifies the request signature and the agent token in
+// Signature-Key. It answers the request and returns nil on failure.
+func (ps *PersonServer) agentCheck(w http.ResponseWriter, r *http.Request, rec *RecordedRequest, digest bool) (*sigverify.Result, *token) {
+	res := ps.verifyRequest(w, r, rec, ps.opts.MaxSkew, 0, digest, nil)
+	if res == nil {
+		return nil, nil
+	}
+	t, err := parseToken(res.Token)
+	if err != nil {
+		ps.sigFail(w, rec, sigverify.CodeInvalidJWT, "Signature-Key does not hold a JWT", nil)
+		return nil, nil
+	}
+	if t.kind != TokenAgent {
+		ps.sigFail(w, rec, sigverify.CodeInvalidJWT, fmt.Sprintf("the person server wants the agent token in Signature-Key, not a %s token", t.kind), nil)
+		return nil, nil
+	}
+	keys := func(ctx context.Context, iss, kid string) (crypto.PublicKey, *tokenError) {
+		return ps.agents.key(ctx, iss, dwkAgent, kid)
+	}
+	if terr := validate(r.Context(), ps.profile, t, TokenAgent, keys, ps.now(), &ps.revoked); terr != nil {
+		ps.sigFail(w, rec, terr.code, terr.detail, nil)
+		return nil, nil
+	}
+	if terr := bound(t, res.Thumbprint); terr != nil {
+		ps.sigFail(w, rec, terr.code, terr.detail, nil)
+		return nil, nil
+	}
+	return res, t
+}
+
+// tokenBody is the JSON body of a token request. Fields are typed so that a
+// wrongly typed member is a 400, never a panic.
+type tokenBody struct {
+	Resource          string   `json:"resource"`
+	ResourceToken     string   `json:"resource_token"`
+	PresentedToken    string   `json:"presented_token"`
+	MissionS256       string   `json:"mission_s256"`
+	Justification     string   `json:"justification"`
+	LoginHint         string   `json:"login_hint"`
+	Tenant            string   `json:"tenant"`
+	DomainHint        string   `json:"domain_hint"`
+	Prompt            string   `json:"prompt"`
+	Platform          string   `json:"platform"`
+	Device            string   `json:"device"`
+	UpstreamToken     string   `json:"upstream_token"`
+	SubagentToken     string   `json:"subagent_token"`
+	LocalhostCallback string   `json:"localhost_callback"`
+	Capabilities      []string `json:"capabilities"`
+}
+
+// grant is what an approved token request issues.
+type grant struct {
+	kind    TokenKind
+	aud     string
+	sub     string
+	cnf     map[string]any
+	scope   string
+	agent   string
+	mission string
+	tenant  string
+	capExp  time.Time // the token may not outlive this
+	capWhy  string
+}
+
+func (ps *PersonServer) handleToken(kind TokenKind) func(http.ResponseWriter, *http.Request, *RecordedRequest) {
+	return func(w http.ResponseWriter, r *http.Request, rec *RecordedRequest) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", "POST")
+			ps.problem(w, rec, http.StatusMethodNotAllowed, "invalid_request", "use POST")
+			return
+		}
+		res, agent := ps.agentCheck(w, r, rec, true)
+		if res == nil {
+			return
+		}
+		var body tokenBody
+		if err := decodeExact(rec.Body, &body); err != nil {
+			ps.problem(w, rec, http.StatusBadRequest, "invalid_request", "the body is not a JSON object of the expected members: "+shorten(err.Error()))
+			return
+		}
+		tr := &TokenRequest{
+			Kind:              kind,
+			Agent:             agent.str("sub"),
+			AgentIssuer:       agent.str("iss"),
+			AgentToken:        agent.raw,
+			Thumbprint:        res.Thumbprint,
+			Resource:          body.Resource,
+			ResourceToken:     body.ResourceToken,
+			PresentedToken:    body.PresentedToken,
+			MissionS256:       body.MissionS256,
+			Justification:     body.Justification,
+			LoginHint:         body.LoginHint,
+			Tenant:            body.Tenant,
+			DomainHint:        body.DomainHint,
+			Prompt:            body.Prompt,
+			Platform:          body.Platform,
+			Device:            body.Device,
+			UpstreamToken:     body.UpstreamToken,
+			SubagentToken:     body.SubagentToken,
+			LocalhostCallback: body.LocalhostCallback,
+			Capabilities:      body.Capabilities,
+			Body:              rec.Body,
+		}
+		g := &grant{kind: kind, cnf: publicJWK(res.PublicKey, ps.current()), agent: tr.Agent, tenant: body.Tenant}
+		if exp, ok := agent.time("exp"); ok {
+			g.capExp, g.capWhy = exp, "agent token"
+		}
+		var ok bool
+		if kind == TokenPerson {
+			ok = ps.checkPersonRequest(w, rec, tr, g)
+		} else {
+			ok = ps.checkAuthRequest(w, r, rec, tr, g, res.Thumbprint)
+		}
+		if !ok {
+			return
+		}
+		d := ps.decide(tr)
+		if len(d.steps) == 0 {
+			ps.writeEnd(w, r, rec, &d.end, g, d, res.Thumbprint)
+			return
+		}
+		e := ps.pend.create(res.Thumbprint, d, g)
+		ps.writeAnswer(w, r, rec, e, ps.pend.first(e, ps.URL+consentPath))
+	}
+}
+
+// checkPersonRequest validates a person-token request.
+func (ps *PersonServer) checkPersonRequest(w http.ResponseWriter, rec *RecordedRequest, tr *TokenRequest, g *grant) bool {
+	if tr.Resource == "" {
+		ps.problem(w, rec, http.StatusBadRequest, "invalid_request", "resource is required")
+		return false
+	}
+	u, err := url.Parse(tr.Resource)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		ps.problem(w, rec, http.StatusBadRequest, "invalid_request", "resource is not an absolute URL")
+		return false
+	}
+	g.aud = tr.Resource
+	g.sub = ps.Subject(tr.Resource)
+	g.mission = tr.MissionS256
+	return true
+}
+
+// checkAuthRequest validates an auth-token request: the resource token
+// and, in the current profile, the presented token.
+func (ps *PersonServer) checkAuthRequest(w http.ResponseWriter, r *http.Request, rec *RecordedRequest, tr *TokenRequest, g *grant, thumbprint string) bool {
+	fail := func(code, detail string) bool {
+		ps.problem(w, rec, http.StatusBadRequest, code, detail)
+		return false
+	}
+	if tr.ResourceToken == "" {
+		return fail("invalid_request", "resource_token is required")
+	}
+	rt, err := parseToken(tr.ResourceToken)
+	if err != nil {
+		return fail("invalid_resource_token", "resource_token is not a JWT")
+	}
+	tr.ResourceClaims = rt.claims
+	tr.Resource = rt.str("iss")
+	tr.Scope = rt.str("scope")
+	keys := func(ctx context.Context, iss, kid string) (crypto.PublicKey, *tokenError) {
+		return ps.resources.key(ctx, iss, dwkResource, kid)
+	}
+	if terr := validate(r.Context(), ps.profile, rt, TokenResource, keys, ps.now(), &ps.revoked); terr != nil {
+		switch terr.code {
+		case sigverify.CodeExpiredJWT:
+			return fail("expired_resource_token", terr.detail)
+		case sigverify.CodeRevokedJWT:
+			return fail("revoked_resource_token", terr.detail)
+		}
+		return fail("invalid_resource_token", terr.detail)
+	}
+	if !rt.audience(ps.URL) {
+		return fail("invalid_resource_token", "the resource token's aud is not this person server")
+	}
+	if rt.str("agent_jkt") != thumbprint {
+		return fail("invalid_resource_token", "the resource token's agent_jkt is not the key that signed this request")
+	}
+	if p := rt.str("ps"); p != "" && p != ps.URL {
+		return fail("invalid_resource_token", "the resource token's ps is not this person server")
+	}
+	g.aud = tr.Resource
+	g.scope = tr.Scope
+	g.mission = rt.str("mission_s256")
+	if rt.str("tenant") != "" {
+		g.tenant = rt.str("tenant")
+	}
+	if !ps.current() {
+		g.sub = ps.Subject(tr.Resource)
+		return true
+	}
+
+	// Current profile: presented_token is required and must be the token
+	// the resource saw.
+	if tr.PresentedToken == "" {
+		return fail("invalid_request", "presented_token is required")
+	}
+	pt, err := parseToken(tr.PresentedToken)
+	if err != nil {
+		return fail("invalid_presented_token", "presented_token is not a JWT")
+	}
+	tr.PresentedKind = pt.kind
+	if pt.kind != TokenPerson && pt.kind != TokenAuth {
+		return fail("invalid_presented_token", fmt.Sprintf("presented_token is a %s token, not a person or auth token", pt.kind))
+	}
+	own := func(ctx context.Context, iss, kid string) (crypto.PublicKey, *tokenError) {
+		if iss != ps.URL {
+			return nil, tokErr(sigverify.CodeInvalidJWT, "presented_token was not issued by this person server")
+		}
+		return ps.key.public(), nil
+	}
+	if terr := validate(r.Context(), ps.profile, pt, pt.kind, own, ps.now(), &ps.revoked); terr != nil {
+		switch terr.code {
+		case sigverify.CodeExpiredJWT:
+			return fail("expired_presented_token", terr.detail)
+		case sigverify.CodeRevokedJWT:
+			return fail("revoked_presented_token", terr.detail)
+		}
+		return fail("invalid_presented_token", terr.detail)
+	}
+	if pt.str("jti") == "" || pt.str("jti") != rt.str("presented_jti") {
+		return fail("invalid_presented_token", "presented_token's jti is not the resource token's presented_jti")
+	}
+	if terr := bound(pt, thumbprint); terr != nil {
+		return fail("invalid_presented_token", terr.detail)
+	}
+	if sub := rt.str("sub"); sub != "" && sub != pt.str("sub") {
+		return fail("invalid_presented_token", "presented_token's sub is not the resource token's sub")
+	}
+	g.sub = pt.str("sub")
+	if exp, ok := pt.time("exp"); ok && (g.capExp.IsZero() || exp.Before(g.capExp)) {
+		g.capExp, g.capWhy = exp, "presented token"
+	}
+	return true
+}
+
+// writeAnswer writes a pending request's next answer.
+func (ps *PersonServer) writeAnswer(w http.ResponseWriter, r *http.Request, rec *RecordedRequest, e *pendingEntry, a answer) {
+	switch {
+	case a.gone:
+		ps.problem(w, rec, http.StatusGone, "invalid_code", "the pending request is finished or was canceled")
+	case a.step != nil:
+		ps.writeStep(w, rec, e, a.step, a.code, ps.opts.RelativeLocation, ps.opts.RetryAfter)
+	default:
+		g, _ := e.payload.(*grant)
+		ps.writeEnd(w, r, rec, a.end, g, e.dec, e.owner)
+	}
+}
+
+// writeEnd answers a decision's end for grant g.
+func (ps *PersonServer) writeEnd(w http.ResponseWriter, r *http.Request, rec *RecordedRequest, o *outcome, g *grant, d Decision, owner string) {
+	switch o.kind {
+	case endFail:
+		ps.writeFail(w, rec, o)
+	case endRespond:
+		writeRespond(w, o)
+	case endMalformed:
+		ps.writeMalformed(w, rec, o.fault, g, d, owner)
+	default:
+		tok, exp, err := ps.issue(g, d, nil)
+		if err != nil {
+			ps.problem(w, rec, http.StatusBadRequest, "invalid_request", err.Error())
+			return
+		}
+		ps.writeToken(w, g.kind, tok, exp, o.retryAfter)
+	}
+}
+
+func (ps *PersonServer) writeToken(w http.ResponseWriter, kind TokenKind, tok string, exp time.Time, retryAfter string) {
+	w.Header().Set("Cache-Control", "no-store")
+	if retryAfter != "" {
+		w.Header().Set("Retry-After", retryAfter)
+	}
+	writeJSON(w, http.StatusOK, "application/json", map[string]any{
+		tokenMember(kind): tok,
+		"expires_in":      exp.Unix() - ps.now().Unix(),
+	})
+}
+
+func tokenMember(kind TokenKind) string {
+	if kind == TokenPerson {
+		return "person_token"
+	}
+	return "auth_token"
+}
+
+// tweak changes the claims of a token being issued, for faults.
+type tweak func(claims map[string]any)
+
+// issue mints the token g grants.
+func (ps *PersonServer) issue(g *grant, d Decision, tw tweak) (string, time.Time, error) {
+	if g == nil {
+		return "", time.Time{}, fmt.Errorf("aauthtest: nothing to issue")
+	}
+	now := ps.now()
+	life := ps.opts.TokenLifetime
+	if d.lifetime > 0 {
+		life = d.lifetime
+	}
+	exp := now.Add(life).Truncate(time.Second)
+	if !g.capExp.IsZero() && g.capExp.Before(exp) {
+		exp = g.capExp
+	}
+	if !exp.After(now) {
+		return "", time.Time{}, fmt.Errorf("the %s expired before the token could be issued", g.capWhy)
+	}
+	c := map[string]any{
+		"iss": ps.URL,
+		"dwk": dwkPerson,
+		"aud": g.aud,
+		"jti": randomID(16),
+		"sub": g.sub,
+		"cnf": map[string]any{"jwk": g.cnf},
+		"iat": now.Unix(),
+		"exp": exp.Unix(),
+	}
+	typ := typPerson
+	if g.kind == TokenAuth {
+		typ = typAuth
+		scope := g.scope
+		if d.scope != "" {
+			scope = d.scope
+		}
+		if scope != "" {
+			c["scope"] = scope
+		}
+		if ps.current() {
+			c["ps"] = ps.URL
+		} else {
+			c["agent"] = g.agent
+		}
+	}
+	if g.mission != "" && ps.current() {
+		c["mission_s256"] = g.mission
+	}
+	if g.tenant != "" {
+		c["tenant"] = g.tenant
+	}
+	maps.Copy(c, d.claims)
+	if tw != nil {
+		tw(c)
+	}
+	tok, err := ps.key.mint(typ, c)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	parsed, _ := parseToken(tok)
+	if e, ok := parsed.time("exp"); ok {
+		exp = e
+	}
+	ps.mu.Lock()
+	ps.issued = append(ps.issued, IssuedToken{Kind: g.kind, Token: tok, Claims: parsed.claims, Expiry: exp})
+	ps.mu.Unlock()
+	return tok, exp, nil
+}
+
+func (ps *PersonServer) handlePending(w http.ResponseWriter, r *http.Request, rec *RecordedRequest) {
+	id := strings.TrimPrefix(r.URL.Path, pendingPath)
+	res, _ := ps.agentCheck(w, r, rec, r.Method == http.MethodPost)
+	if res == nil {
+		return
+	}
+	e := ps.pend.get(id)
+	if e == nil {
+		ps.problem(w, rec, http.StatusNotFound, "invalid_code", "no such pending request")
+		return
+	}
+	if e.owner != res.Thumbprint {
+		ps.problem(w, rec, http.StatusForbidden, "invalid_request", "the pending request belongs to another agent key")
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		ps.writeAnswer(w, r, rec, e, ps.pend.next(e, ps.URL+consentPath))
+	case http.MethodDelete:
+		if !ps.pend.cancel(e) {
+			ps.problem(w, rec, http.StatusGone, "invalid_code", "the pending request is finished or was canceled")
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case http.MethodPost:
+		ps.answerClarification(w, rec, e, ps.pendingURL(e, false))
+	default:
+		w.Header().Set("Allow", "GET, POST, DELETE")
+		ps.problem(w, rec, http.StatusMethodNotAllowed, "invalid_request", "use GET, POST or DELETE")
+	}
+}
+
+// clarificationBody is a clarification POST.
+type clarificationBody struct {
+	Action                string `json:"action"`
+	ClarificationResponse string `json:"clarification_response"`
+	ResourceToken         string `json:"resource_token"`
+	PresentedToken        string `json:"presented_token"`
+}
+
+// takeClarification takes a clarification answer posted to e (both
+// servers use it) and hands it to record.
+func (b *base) takeClarification(w http.ResponseWriter, rec *RecordedRequest, pend *pendingStore, e *pendingEntry, loc string, record func(ClarificationAnswer)) {
+	var body clarificationBody
+	if err := decodeExact(rec.Body, &body); err != nil {
+		b.problem(w, rec, http.StatusBadRequest, "invalid_request", "the body is not a JSON object of the expected members")
+		return
+	}
+	st, ok := pend.current(e)
+	if !ok || st.kind != stepClarification {
+		b.problem(w, rec, http.StatusBadRequest, "invalid_request", "no clarification is pending")
+		return
+	}
+	ans := ClarificationAnswer{Location: loc, Question: st.question, Action: body.Action, Response: body.ClarificationResponse, Body: rec.Body}
+	switch body.Action {
+	case "clarification_response":
+	case "updated_request":
+		if b.current() && body.PresentedToken == "" {
+			b.problem(w, rec, http.StatusBadRequest, "invalid_request", "updated_request needs presented_token")
+			return
+		}
+		if body.ResourceToken == "" {
+			b.problem(w, rec, http.StatusBadRequest, "invalid_request", "updated_request needs resource_token")
+			return
+		}
+	case "":
+		if b.current() {
+			b.problem(w, rec, http.StatusBadRequest, "invalid_request", "action is required")
+			return
+		}
+	default:
+		b.problem(w, rec, http.StatusBadRequest, "invalid_request", "unknown action "+strconv.Quote(shorten(body.Action)))
+		return
+	}
+	if body.Action != "updated_request" && body.ClarificationResponse == "" {
+		b.problem(w, rec, http.StatusBadRequest, "invalid_request", "clarification_response is required")
+		return
+	}
+	pend.answerClarification(e)
+	record(ans)
+	if !b.current() {
+		// What the April servers did: the answer is taken, poll on.
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	w.Header().Set("Location", loc)
+	w.Header().Set("Retry-After", "0")
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusAccepted, "application/json", map[string]any{"status": "pending"})
+}
+
+func (ps *PersonServer) answerClarification(w http.ResponseWriter, rec *RecordedRequest, e *pendingEntry, loc string) {
+	ps.takeClarification(w, rec, ps.pend, e, loc, func(a ClarificationAnswer) {
+		ps.mu.Lock()
+		ps.answers = append(ps.answers, a)
+		ps.mu.Unlock()
+	})
+}
+
+// consentHandler serves a server's interaction page: GET (or POST)
+// ?code=…[&action=deny]. It is what a person's browser would open, so it
+// is not signed.
+func consentHandler(pend *pendingStore) func(http.ResponseWriter, *http.Request, *RecordedRequest) {
+	return func(w http.ResponseWriter, r *http.Request, rec *RecordedRequest) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if r.Method != http.MethodGet && r.Method != http.MethodPost {
+			w.Header().Set("Allow", "GET, POST")
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			fmt.Fprintln(w, "use GET or POST")
+			return
+		}
+		q := r.URL.Query()
+		code := q.Get("code")
+		if code == "" {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprintln(w, "no code")
+			return
+		}
+		deny := q.Get("action") == "deny"
+		if err := pend.complete(code, deny); err != nil {
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprintln(w, "unknown or finished code")
+			return
+		}
+		if deny {
+			fmt.Fprintln(w, "denied")
+			return
+		}
+		fmt.Fprintln(w, "approved")
+	}
+}
+
+// relayBody is an interaction relay request.
+type relayBody struct {
+	Type string `json:"type"`
+	URL  string `json:"url"`
+	Code string `json:"code"`
+}
+
+func (ps *PersonServer) handleRelay(w http.ResponseWriter, r *http.Request, rec *RecordedRequest) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		ps.problem(w, rec, http.StatusMethodNotAllowed, "invalid_request", "use POST")
+		return
+	}
+	if res, _ := ps.agentCheck(w, r, rec, true); res == nil {
+		return
+	}
+	var body relayBody
+	if err := decodeExact(rec.Body, &body); err != nil || body.Type == "" {
+		ps.problem(w, rec, http.StatusBadRequest, "invalid_request", "the body must be a JSON object with type")
+		return
+	}
+	if !ps.opts.RelayInteractions {
+		ps.problem(w, rec, 424, "interaction_unavailable", "the person server cannot reach the person; direct them yourself")
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusAccepted, "application/json", map[string]any{"status": "interacting"})
+}
+
+// writeMalformed answers a Malformed end at the person server.
+func (ps *PersonServer) writeMalformed(w http.ResponseWriter, rec *RecordedRequest, f Fault, g *grant, d Decision, owner string) {
+	member := "auth_token"
+	kind := TokenAuth
+	if g != nil {
+		member, kind = tokenMember(g.kind), g.kind
+	}
+	issueReal := func(tw tweak) (string, bool) {
+		tok, _, err := ps.issue(g, d, tw)
+		if err != nil {
+			ps.problem(w, rec, http.StatusBadRequest, "invalid_request", err.Error())
+			return "", false
+		}
+		return tok, true
+	}
+	raw := func(status int, ct, body string) {
+		w.Header().Set("Content-Type", ct)
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(status)
+		fmt.Fprint(w, body)
+	}
+	quoted := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	switch f {
+	case FaultBodyNotJSON:
+		raw(http.StatusOK, "text/plain; charset=utf-8", "this is not JSON")
+	case FaultEmptyBody:
+		raw(http.StatusOK, "application/json", "")
+	case FaultNoToken:
+		raw(http.StatusOK, "application/json", `{"expires_in":3600}`)
+	case FaultTokenNotString:
+		raw(http.StatusOK, "application/json", `{"`+member+`":12345,"expires_in":3600}`)
+	case FaultNegativeExpiresIn, FaultAbsurdExpiresIn, FaultExpiresInString:
+		tok, ok := issueReal(nil)
+		if !ok {
+			return
+		}
+		exp := map[Fault]string{FaultNegativeExpiresIn: "-60", FaultAbsurdExpiresIn: "99999999999999999999", FaultExpiresInString: `"3600"`}[f]
+		raw(http.StatusOK, "application/json", `{"`+member+`":`+quoted(tok)+`,"expires_in":`+exp+`}`)
+	case FaultHugeBody:
+		tok, ok := issueReal(nil)
+		if !ok {
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		pad := []byte(strings.Repeat(" ", 64<<10))
+		for i := 0; i < (8<<20)/len(pad); i++ {
+			if _, err := w.Write(pad); err != nil {
+				return // the agent stopped reading, as it should
+			}
+		}
+		fmt.Fprint(w, `{"`+member+`":`+quoted(tok)+`,"expires_in":3600}`)
+	case FaultTokenOtherKey, FaultTokenWrongAud, FaultTokenWrongIssuer, FaultTokenExpired, FaultTokenBadSignature:
+		var tw tweak
+		switch f {
+		case FaultTokenOtherKey:
+			pub, _, _ := ed25519.GenerateKey(rand.Reader)
+			tw = func(c map[string]any) { c["cnf"] = map[string]any{"jwk": publicJWK(pub, ps.current())} }
+		case FaultTokenWrongAud:
+			tw = func(c map[string]any) { c["aud"] = "https://other-resource.example" }
+		case FaultTokenWrongIssuer:
+			tw = func(c map[string]any) { c["iss"] = "https://other-ps.example" }
+		case FaultTokenExpired:
+			now := ps.now()
+			tw = func(c map[string]any) {
+				c["iat"] = now.Add(-2 * time.Hour).Unix()
+				c["exp"] = now.Add(-time.Hour).Unix()
+			}
+		}
+		if f == FaultTokenExpired && g != nil {
+			// The cap would refuse to issue an expired token.
+			g2 := *g
+			g2.capExp = time.Time{}
+			g = &g2
+		}
+		tok, ok := issueReal(tw)
+		if !ok {
+			return
+		}
+		if f == FaultTokenBadSignature {
+			tok = corruptSignature(tok)
+		}
+		ps.writeToken(w, kind, tok, ps.now().Add(time.Hour), "")
+	default:
+		ps.writeFault(w, rec, f, g, owner)
+	}
+}
+
+// writeFault answers the faults both servers share: broken 202s and
+// challenges, and broken Signature-Error answers. payload is what the
+// approving pending request behind a broken 202 would deliver.
+func (ps *PersonServer) writeFault(w http.ResponseWriter, rec *RecordedRequest, f Fault, g *grant, owner string) {
+	after := ps.pend.create(owner, Approve(), g)
+	ps.base.writeSharedFault(w, rec, f, ps.pendingURL(after, false), http.StatusAccepted)
+}
+
+// writeSharedFault writes a broken 202 (status 202) or challenge. loc is a
+// working pending URL to send where a Location is expected.
+func (b *base) writeSharedFault(w http.ResponseWriter, rec *RecordedRequest, f Fault, loc string, status int) {
+	h := w.Header()
+	if status == http.StatusAccepted {
+		h.Set("Retry-After", "0")
+		h.Set("Cache-Control", "no-store")
+	}
+	body := map[string]any{"status": "pending"}
+	switch f {
+	case FaultNoLocation:
+		h.Set("AAuth-Requirement", "requirement=approval")
+		writeJSON(w, http.StatusAccepted, "application/json", body)
+		return
+	case FaultCrossOriginLocation:
+		h.Set("AAuth-Requirement", "requirement=approval")
+		h.Set("Location", crossOrigin(loc))
+		writeJSON(w, http.StatusAccepted, "application/json", body)
+		return
+	case FaultSignatureErrorGarbage:
+		h.Set("Signature-Error", "((not a dictionary")
+		b.problem(w, rec, http.StatusUnauthorized, "invalid_signature", "scripted broken Signature-Error")
+		return
+	case FaultSignatureErrorUnknown:
+		h.Set("Signature-Error", "error=something_new")
+		b.problem(w, rec, http.StatusUnauthorized, "something_new", "scripted unknown Signature-Error")
+		return
+	case FaultRequirementGarbage:
+		h.Set("AAuth-Requirement", "requirement=?! garbage (")
+	case FaultRequirementUnknown:
+		h.Set("AAuth-Requirement", "requirement=bogus")
+	case FaultAuthTokenNoResource:
+		h.Set("AAuth-Requirement", "requirement=auth-token")
+	case FaultResourceTokenGarbage:
+		h.Set("AAuth-Requirement", `requirement=auth-token; resource-token="not-a-jwt"`)
+	case FaultInteractionNoURL:
+		h.Set("AAuth-Requirement", `requirement=interaction; code="`+newCode()+`"`)
+	default:
+		b.problem(w, rec, http.StatusInternalServerError, "server_error", fmt.Sprintf("aauthtest: fault %q does not apply to the %s", f, b.name))
+		return
+	}
+	if status == http.StatusAccepted {
+		h.Set("Location", loc)
+		writeJSON(w, http.StatusAccepted, "application/json", body)
+		return
+	}
+	b.problem(w, rec, status, "unauthorized", "scripted broken challenge")
+}
+
+// corruptSignature flips a bit of a compact JWS's signature.
+func corruptSignature(tok string) string {
+	i := strings.LastIndexByte(tok, '.')
+	if i < 0 || i+1 >= len(tok) {
+		return tok
+	}
+	sig := []byte(tok[i+1:])
+	if sig[0] == 'A' {
+		sig[0] = 'B'
+	} else {
+		sig[0] = 'A'
+	}
+	return tok[:i+1] + string(sig)
+}
