@@ -401,6 +401,10 @@ func (rs *Resource) check(w http.ResponseWriter, r *http.Request, rec *RecordedR
 	personServer := rs.opts.PersonServer
 	rs.mu.Unlock()
 
+	// The Date header tells the agent the server's time, from which it
+	// corrects a clock_skew.
+	w.Header().Set("Date", rs.now().Add(offset).UTC().Format(http.TimeFormat))
+
 	sessionTok, hasSession := sessionFrom(r)
 	if hasSession && rs.current() {
 		comps = append(comps, "authorization")

@@ -91,6 +91,8 @@ func (b *base) serve(w http.ResponseWriter, r *http.Request, e Endpoint, h func(
 		Header:   r.Header.Clone(),
 	}
 	sw := &statusWriter{ResponseWriter: w}
+	// Answers carry the server's (possibly virtual) time, as Date.
+	w.Header().Set("Date", b.now().UTC().Format(http.TimeFormat))
 	if r.Body != nil && r.Body != http.NoBody {
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 		r.Body.Close()
