@@ -276,7 +276,7 @@ func fetchMetadata(ctx context.Context, client *http.Client, psURL string, now t
 		return nil, 0, fmt.Errorf("aauth: fetching person server metadata: %w", err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		drain(resp)
+		drainClose(resp)
 		return nil, 0, &MetadataError{Code: MetadataFetchFailed, URL: docURL, StatusCode: resp.StatusCode}
 	}
 	// The body is read as JSON whatever its Content-Type, as the seed does.
