@@ -1,7 +1,6 @@
 package aauth
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -19,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aauthgo/aauth/internal/jsonx"
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
 )
@@ -273,18 +273,6 @@ type agentTokenClaims struct {
 	Ps  string `json:"ps,omitempty"`
 }
 
-// encodeJSONNoEscape encodes v without HTML escaping, so that a sub or URL with
-// & or < is sent as written.
-func encodeJSONNoEscape(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
-
 // newAgentTokenJTI returns 128 random bits, base64url: unguessable and unique.
 func newAgentTokenJTI() (string, error) {
 	var b [16]byte
@@ -334,7 +322,7 @@ func (i *AgentTokenIssuer) Issue(ctx context.Context, req AgentTokenRequest) (to
 		Sub: req.Subject,
 		Ps:  req.PersonServer,
 	}
-	if claims.Cnf.JWK, err = encodeJSONNoEscape(cnf); err != nil {
+	if claims.Cnf.JWK, err = jsonx.Marshal(cnf); err != nil {
 		return "", time.Time{}, fmt.Errorf("aauth: encoding cnf.jwk: %w", err)
 	}
 	if claims.Jti, err = newAgentTokenJTI(); err != nil {
@@ -342,7 +330,7 @@ func (i *AgentTokenIssuer) Issue(ctx context.Context, req AgentTokenRequest) (to
 	}
 	claims.Iat = i.now().Unix()
 	claims.Exp = claims.Iat + int64(lifetime/time.Second)
-	payload, err := encodeJSONNoEscape(claims)
+	payload, err := jsonx.Marshal(claims)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("aauth: encoding agent token claims: %w", err)
 	}
@@ -393,7 +381,7 @@ func (c *agentIssuerConfig) jwks() ([]byte, error) {
 		return nil, err
 	}
 	m.Alg, m.Kid, m.Use = c.jwkAlg, c.kid, "sig"
-	return encodeJSONNoEscape(agentJWKSDocument{Keys: []jwkMembers{m}})
+	return jsonx.Marshal(agentJWKSDocument{Keys: []jwkMembers{m}})
 }
 
 // Handler returns an http.Handler that serves the metadata document at
@@ -414,7 +402,7 @@ func (i *AgentTokenIssuer) Handler() http.Handler {
 	if err != nil {
 		return misconfigured
 	}
-	meta, err := encodeJSONNoEscape(i.Metadata())
+	meta, err := jsonx.Marshal(i.Metadata())
 	if err != nil {
 		return misconfigured
 	}

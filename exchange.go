@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aauthgo/aauth/internal/jsonx"
 )
 
 // Token is a token a person server issued: an auth token or a person token.
@@ -306,7 +308,7 @@ func addExtra(o *jsonObject, extra map[string]any, known []string) error {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		v, err := marshalCompact(extra[k])
+		v, err := jsonx.Marshal(extra[k])
 		if err != nil {
 			return fmt.Errorf("aauth: extra token request member %q: %w", k, err)
 		}

@@ -775,15 +775,3 @@ func appendRune(b []byte, r rune) []byte {
 	// range over a string yields U+FFFD for invalid UTF-8.
 	return utf8.AppendRune(b, r)
 }
-
-// marshalCompact is json.Marshal without HTML escaping, for values callers
-// add to token requests.
-func marshalCompact(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}

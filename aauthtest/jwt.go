@@ -26,6 +26,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jws"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/internal/jsonx"
 	"github.com/aauthgo/aauth/internal/sigverify"
 )
 
@@ -67,7 +68,7 @@ func (k *issuerKey) public() ed25519.PublicKey { return k.priv.Public().(ed25519
 
 // mint signs claims as a JWT with typ and the key's kid.
 func (k *issuerKey) mint(typ string, claims map[string]any) (string, error) {
-	payload, err := marshalJSON(claims)
+	payload, err := jsonx.Marshal(claims)
 	if err != nil {
 		return "", fmt.Errorf("aauthtest: encoding claims: %w", err)
 	}
@@ -91,7 +92,7 @@ func (k *issuerKey) jwks() []byte {
 	m["alg"] = k.alg.String()
 	m["kid"] = k.kid
 	m["use"] = "sig"
-	b, _ := marshalJSON(map[string]any{"keys": []any{m}})
+	b, _ := jsonx.Marshal(map[string]any{"keys": []any{m}})
 	return b
 }
 
@@ -491,17 +492,6 @@ func loopbackURL(s string) error {
 		return nil
 	}
 	return fmt.Errorf("%q is not a loopback URL (the kit does not reach the network)", shorten(s))
-}
-
-// marshalJSON encodes v without HTML escaping.
-func marshalJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // shorten bounds client-chosen text in problem details.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/internal/jsonx"
 	"github.com/aauthgo/aauth/internal/sigverify"
 )
 
@@ -123,7 +124,7 @@ func (b *base) file(rec *RecordedRequest, sw *statusWriter) {
 
 // writeJSON answers status with a JSON body.
 func writeJSON(w http.ResponseWriter, status int, contentType string, v any) {
-	body, err := marshalJSON(v)
+	body, err := jsonx.Marshal(v)
 	if err != nil {
 		body = []byte(`{"error":"server_error"}`)
 		status = http.StatusInternalServerError

@@ -54,20 +54,7 @@ func Query(raw string) string {
 	if n == 0 {
 		return raw
 	}
-	var b strings.Builder
-	b.Grow(len(raw) + 2*n)
-	for i := 0; i < len(raw); i++ {
-		switch c := raw[i]; {
-		case c == '\t' || c == '\n' || c == '\r':
-		case c >= 0x7f || queryEncode[c]:
-			b.WriteByte('%')
-			b.WriteByte(upperHex[c>>4])
-			b.WriteByte(upperHex[c&15])
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
+	return encode(raw, &queryEncode, n)
 }
 
 // Path returns the WHATWG serialisation of a special-scheme (http, https)
@@ -173,26 +160,26 @@ func isDoubleDot(s string) bool {
 func encodeSegment(s string) string {
 	n := 0
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '\t' || c == '\n' || c == '\r' {
-			n = -1
-			break
-		}
-		if c >= 0x7f || pathEncode[c] {
+		if c := s[i]; c >= 0x7f || pathEncode[c] {
 			n++
 		}
 	}
 	if n == 0 {
 		return s
 	}
+	return encode(s, &pathEncode, n)
+}
+
+// encode percent-encodes the bytes of s in set (and every byte above 0x7E),
+// dropping tabs and newlines as the URL parser does; n is how many bytes
+// will be encoded, to size the result.
+func encode(s string, set *[128]bool, n int) string {
 	var b strings.Builder
-	b.Grow(len(s) + 2*max(n, 0))
+	b.Grow(len(s) + 2*n)
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
+		switch c := s[i]; {
 		case c == '\t' || c == '\n' || c == '\r':
-			// The URL parser strips these before parsing.
-		case c >= 0x7f || pathEncode[c]:
+		case c >= 0x7f || set[c]:
 			b.WriteByte('%')
 			b.WriteByte(upperHex[c>>4])
 			b.WriteByte(upperHex[c&15])
