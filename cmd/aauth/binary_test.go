@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The real binary: what main passes to run, and the exit statuses the
+// shell sees.
+func TestBinaryExitCodes(t *testing.T) {
+	gotool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool to build the binary with")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "aauth")
+	build := exec.Command(gotool, "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String() + "/data"
+	ln.Close()
+	key := filepath.Join(dir, "agent.jwk")
+
+	for _, tc := range []struct {
+		args []string
+		env  []string
+		code int
+		want string // on stdout for 0, on stderr otherwise
+	}{
+		{[]string{"keygen", "-o", key}, nil, 0, `"kty":"OKP"`},
+		{[]string{"fetch", "-h"}, nil, 0, "Usage: aauth fetch"},
+		{nil, nil, 2, "aauth: no command given"},
+		{[]string{"fetch"}, nil, 2, "aauth: fetch needs a URL"},
+		{[]string{"fetch", "--nope", closed}, nil, 2, "flag provided but not defined"},
+		{[]string{"fetch", "--hwk", closed}, []string{"AAUTH_KEY=" + key}, 1, "refused"},
+		{[]string{"demo"}, nil, 0, `"presented":"auth"`},
+	} {
+		cmd := exec.Command(bin, tc.args...)
+		cmd.Env = append([]string{"PATH=/usr/bin:/bin"}, tc.env...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		start := time.Now()
+		err := cmd.Run()
+		code := 0
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			code = exit.ExitCode()
+		} else if err != nil {
+			t.Fatalf("aauth %v: %v", tc.args, err)
+		}
+		recordOutput(t, "stdout of the binary", stdout.String())
+		recordOutput(t, "stderr of the binary", stderr.String())
+		where := stderr.String()
+		if tc.code == 0 {
+			where = stdout.String()
+		}
+		if code != tc.code || !strings.Contains(where, tc.want) {
+			t.Errorf("aauth %v: exit %d, want %d and %q\nstdout:\n%s\nstderr:\n%s", tc.args, code, tc.code, tc.want, &stdout, &stderr)
+		}
+		if tc.code != 0 && strings.Count(stderr.String(), "\n") != 1 {
+			t.Errorf("aauth %v: stderr is not one line:\n%s", tc.args, &stderr)
+		}
+		if len(tc.args) > 0 && tc.args[0] == "demo" && time.Since(start) > 10*time.Second {
+			t.Errorf("the demo took %v", time.Since(start))
+		}
+	}
+}

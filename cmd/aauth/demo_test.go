@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/aauthtest"
+)
+
+// The demo runs the whole flow with one interaction, explains it, prints
+// the resource's answer, and finishes well within 10 seconds.
+func TestDemo(t *testing.T) {
+	for _, p := range profiles {
+		t.Run(p.String(), func(t *testing.T) {
+			var world *aauthtest.World
+			e := &env{onDemoWorld: func(w *aauthtest.World) {
+				world = w
+				recordWorld(w)
+			}}
+			start := time.Now()
+			r := runEnv(t, e, "", "demo", "--profile", p.String())
+			if took := time.Since(start); took > 10*time.Second {
+				t.Errorf("the demo took %v", took)
+			}
+			if r.code != 0 {
+				t.Fatalf("demo:\n%s", r)
+			}
+			var answer map[string]any
+			if err := json.Unmarshal([]byte(r.stdout), &answer); err != nil || answer["presented"] != "auth" || !strings.HasSuffix(r.stdout, "}\n") {
+				t.Errorf("stdout is not the resource's answer to an auth token:\n%s", r.stdout)
+			}
+			trace := normalize(world, r.stderr)
+			for _, want := range []string{
+				"AAuth demo, " + p.String() + " profile: ",
+				"$ aauth fetch --explain RS/data\n→ GET RS/data (agent token)\n",
+				"\ninteraction: PS/aauth/consent CODE\n",
+				"\ndemo: approving for you, as your browser would: GET PS/aauth/consent?code=CODE\n",
+				"\n→ GET RS/data (auth token)\n← 200 OK\n✓ 200 OK, presenting the auth token\n",
+				"; the servers are stopped.\n",
+			} {
+				if !strings.Contains(trace, want) {
+					t.Errorf("stderr does not hold %q:\n%s", want, trace)
+				}
+			}
+			if p == aauth.ProfileCurrent && !strings.Contains(trace, "← 401 requirement=person-token\n") {
+				t.Errorf("the current demo does not show the person token:\n%s", trace)
+			}
+			if !regexp.MustCompile(`done in \d+\.\d\ds`).MatchString(trace) {
+				t.Errorf("no timing:\n%s", trace)
+			}
+			// Nothing is left running: the servers refuse connections.
+			client := &http.Client{Timeout: time.Second, Transport: &http.Transport{}}
+			if resp, err := client.Get(world.Resource.URL); err == nil {
+				resp.Body.Close()
+				t.Error("the resource still answers after the demo")
+			}
+			if n := len(world.PS.Interactions()); n != 1 {
+				t.Errorf("%d interactions, want 1", n)
+			}
+		})
+	}
+}
+
+// An interrupted demo stops cleanly with exit 1.
+func TestDemoCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	e := &env{stdin: strings.NewReader(""), stdout: new(strings.Builder), stderr: new(strings.Builder), getenv: func(string) string { return "" }}
+	if code := e.run(ctx, []string{"demo"}); code != exitFailure {
+		t.Fatalf("exit %d, want 1; stderr:\n%s", code, e.stderr)
+	}
+	recordOutput(t, "stderr of demo", e.stderr.(*strings.Builder).String())
+	if last := lastLine(e.stderr.(*strings.Builder).String()); !strings.HasSuffix(last, ": interrupted") {
+		t.Errorf("last line %q", last)
+	}
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/aauthgo/aauth"
+)
+
+// errDryRun stops a signed request before it is sent.
+var errDryRun = errors.New("dry run: not sent")
+
+// dryRun signs req as the first request of the flow would be signed (the
+// agent token or bare key, the declared capabilities, the seed profile's
+// mission header) and prints it instead of sending it:
+//
+//	METHOD URL
+//	Name: value
+//	…
+//
+//	body
+//
+// The URL is the one signed and sent (dot segments resolved, the host
+// normalised), and a Host line appears only when -H Host set one, so the
+// output verifies as it stands.
+func (e *env) dryRun(req *http.Request, o *fetchOptions) error {
+	var signed *http.Request
+	st := &aauth.SigningTransport{
+		Base: roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+			signed = r
+			return nil, errDryRun
+		}),
+		Keys:         aauth.StaticKeys(o.signer, o.sigKey),
+		Capabilities: o.capabilities,
+		Mission:      o.mission,
+		Profile:      o.profile,
+		Now:          e.now,
+	}
+	if _, err := st.RoundTrip(req); !errors.Is(err, errDryRun) {
+		return fmt.Errorf("signing: %s", trimPrefix(err))
+	}
+	var body []byte
+	if signed.Body != nil && signed.Body != http.NoBody {
+		b, err := io.ReadAll(signed.Body)
+		signed.Body.Close()
+		if err != nil {
+			return fmt.Errorf("reading the body: %v", err)
+		}
+		body = b
+	}
+
+	// The signer normalised the authority into Host. Without a Host of
+	// the caller's, that is the URL's own host; show it there.
+	u := *signed.URL
+	host := ""
+	if o.host == "" {
+		u.Host = signed.Host
+	} else {
+		host = signed.Host
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s\n", signed.Method, &u)
+	if host != "" {
+		fmt.Fprintf(&b, "Host: %s\n", host)
+	}
+	names := make([]string, 0, len(signed.Header))
+	for name := range signed.Header {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		for _, v := range signed.Header[name] {
+			fmt.Fprintf(&b, "%s: %s\n", name, v)
+		}
+	}
+	b.WriteString("\n")
+	if _, err := io.WriteString(e.stdout, b.String()); err != nil {
+		return err
+	}
+	_, err := e.stdout.Write(body)
+	return err
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+
+	"github.com/aauthgo/aauth"
+)
+
+// jwtPart decodes part i (0 the header, 1 the claims) of a compact JWT,
+// verifying nothing. The command only reads its own agent token (for its
+// ps claim and cnf.jwk) and the typ of the tokens it sends (to say which
+// credential a request presents); the servers do the verifying.
+func jwtPart(tok string, i int) (map[string]any, bool) {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return nil, false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[i])
+	if err != nil {
+		return nil, false
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil || m == nil {
+		return nil, false
+	}
+	return m, true
+}
+
+// isJWT reports whether tok looks like a compact JWT: three parts, the
+// first two JSON objects.
+func isJWT(tok string) bool {
+	_, h := jwtPart(tok, 0)
+	_, c := jwtPart(tok, 1)
+	return h && c
+}
+
+// tokenKind names a token by its typ: "agent token", "person token", …
+func tokenKind(tok string) string {
+	h, _ := jwtPart(tok, 0)
+	typ, _ := h["typ"].(string)
+	switch strings.ToLower(typ) {
+	case "aa-agent+jwt":
+		return "agent token"
+	case "aa-person+jwt":
+		return "person token"
+	case "aa-auth+jwt":
+		return "auth token"
+	case "aa-resource+jwt":
+		return "resource token"
+	}
+	return "token"
+}
+
+// claimString returns a string claim of a JWT, or "".
+func claimString(tok, name string) string {
+	c, _ := jwtPart(tok, 1)
+	s, _ := c[name].(string)
+	return s
+}
+
+// cnfThumbprint returns the thumbprint of a token's cnf.jwk, or "" when it
+// has none that parses.
+func cnfThumbprint(tok string) string {
+	c, _ := jwtPart(tok, 1)
+	cnf, _ := c["cnf"].(map[string]any)
+	jwk, ok := cnf["jwk"]
+	if !ok {
+		return ""
+	}
+	raw, err := json.Marshal(jwk)
+	if err != nil {
+		return ""
+	}
+	// The seed generation leaves alg out of cnf.jwk; read it leniently.
+	pub, err := aauth.ParsePublicJWK(raw, aauth.ProfileSeed)
+	if err != nil {
+		return ""
+	}
+	tp, _ := aauth.Thumbprint(pub)
+	return tp
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"crypto"
+	"encoding/json"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/aauthgo/aauth"
+)
+
+// maxInputFile bounds the key and token files read; they are a few
+// hundred bytes.
+const maxInputFile = 64 << 10
+
+// readSmallFile reads a key or token file. Its errors name the file, never
+// its content.
+func readSmallFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxInputFile+1))
+	if err != nil {
+		return nil, usagef("reading %s: %v", path, err)
+	}
+	if len(data) > maxInputFile {
+		clear(data)
+		return nil, usagef("%s is larger than %d bytes; is it a key?", path, maxInputFile)
+	}
+	return data, nil
+}
+
+// readPublicKey reads the public key of the JWK in the file at path, which
+// may be a private JWK (only its public half is used) or a public one.
+func readPublicKey(path string, p aauth.Profile) (crypto.PublicKey, error) {
+	data, err := readSmallFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(data)
+	if hasPrivateMember(data) {
+		key, err := aauth.ParsePrivateJWK(data, p)
+		if err != nil {
+			return nil, usagef("%s: %v", path, trimPrefix(err))
+		}
+		return key.Public(), nil
+	}
+	pub, err := aauth.ParsePublicJWK(data, p)
+	if err != nil {
+		return nil, usagef("%s: %v", path, trimPrefix(err))
+	}
+	return pub, nil
+}
+
+// hasPrivateMember reports whether the JSON object data has a "d" member.
+// JWK names are case sensitive, so the object is read as a map rather than
+// into a struct, whose field matching would ignore case.
+func hasPrivateMember(data []byte) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(data, &m) != nil {
+		return false
+	}
+	_, ok := m["d"]
+	return ok
+}
+
+// checkServerURL checks a URL that becomes a token claim (iss, ps), so that
+// a mistake is reported against the flag: an absolute https URL, or http
+// on a loopback host, with no user info, query, fragment or trailing slash.
+// The library checks again when it issues the token.
+func checkServerURL(flagName, s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || u.Hostname() == "" {
+		return usagef("--%s %q is not an absolute URL", flagName, oneLine(s))
+	}
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	case u.Scheme == "http":
+		return usagef("--%s %q must use https (http only for a loopback host)", flagName, oneLine(s))
+	default:
+		return usagef("--%s %q must be an https URL", flagName, oneLine(s))
+	}
+	switch {
+	case u.User != nil:
+		return usagef("--%s %q must not contain user info", flagName, oneLine(s))
+	case u.RawQuery != "" || u.ForceQuery || strings.Contains(s, "#"):
+		return usagef("--%s %q must not have a query or fragment", flagName, oneLine(s))
+	case strings.HasSuffix(s, "/"):
+		return usagef("--%s %q must not end with a slash", flagName, oneLine(s))
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// trimPrefix drops the library's "aauth: " from an error, so that the line
+// printed says it once.
+func trimPrefix(err error) string {
+	return strings.TrimPrefix(err.Error(), "aauth: ")
+}

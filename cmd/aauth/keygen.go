@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aauthgo/aauth"
+)
+
+const keygenHelp = `Usage: aauth keygen [-o FILE] [-f]
+
+Generate a new Ed25519 signing key and write it as a private JWK, with
+alg "Ed25519" and kid, its RFC 7638 thumbprint.
+
+  -o FILE   write the key to FILE, readable by you only (mode 0600), and
+            print its public JWK on stdout; without -o the private JWK
+            is printed on stdout
+  -f        replace FILE if it exists
+
+Example:
+  aauth keygen -o agent.jwk
+`
+
+// keygen runs "aauth keygen".
+func (e *env) keygen(ctx context.Context, args []string) error {
+	fs := newFlagSet("keygen")
+	out := fs.String("o", "", "")
+	force := fs.Bool("f", false, "")
+	pos, err := e.parse(fs, keygenHelp, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return syntaxf("keygen takes no arguments, got %q", oneLine(pos[0]))
+	}
+	key, err := aauth.GenerateKey()
+	if err != nil {
+		return err
+	}
+	defer clear(key)
+
+	if *out == "" {
+		jwk, err := aauth.MarshalPrivateJWK(key)
+		if err != nil {
+			return err
+		}
+		defer clear(jwk)
+		_, err = fmt.Fprintf(e.stdout, "%s\n", jwk)
+		return err
+	}
+	if !*force {
+		// Replacing a key by accident loses an identity; make it explicit.
+		if _, err := os.Lstat(*out); err == nil {
+			return usagef("%s exists; use -f to replace it", *out)
+		}
+	}
+	if err := aauth.WriteKeyFile(*out, key); err != nil {
+		return err
+	}
+	pub, err := aauth.MarshalPublicJWK(key.Public())
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(e.stdout, "%s\n", pub)
+	return err
+}
