@@ -261,19 +261,6 @@ type readCloser struct {
 	io.Closer
 }
 
-// drain reads a little of a body we do not need, so the connection can be
-// reused, and closes it.
-func drain(resp *http.Response) {
-	io.CopyN(io.Discard, resp.Body, 4<<10)
-	resp.Body.Close()
-}
-
-// keepBody replaces resp.Body, already read, by an in-memory copy of b, so
-// a response attached to an error can still be read.
-func keepBody(resp *http.Response, b []byte) {
-	resp.Body = io.NopCloser(bytes.NewReader(b))
-}
-
 // clean makes server-controlled text safe for an error message: control
 // characters become spaces and the text is cut at max bytes.
 func clean(s string, max int) string {

@@ -1,6 +1,7 @@
 package aauth
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -68,13 +69,13 @@ func FuzzMetadata(f *testing.F) {
 			if ep != md.AuthTokenEndpoint && ep != md.TokenEndpoint {
 				t.Fatalf("endpoint %q from nowhere", ep)
 			}
-			if md.check(psURL, "doc", p) != nil {
+			if md.check(context.Background(), psURL, "doc", p) != nil {
 				continue
 			}
 			if p == ProfileCurrent && md.Issuer != strings.TrimSuffix(psURL, "/") {
 				t.Fatalf("issuer %q accepted for %q", md.Issuer, psURL)
 			}
-			if checkSecureURL(ep) != nil {
+			if checkSecureURL(context.Background(), ep) != nil {
 				t.Fatalf("insecure endpoint %q accepted", ep)
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -135,11 +134,11 @@ func psBase(psURL string) string { return strings.TrimSuffix(psURL, "/") }
 
 // metadataURL returns the URL of the metadata document of psURL, after
 // checking psURL is an https URL (or http on a loopback host).
-func metadataURL(psURL string) (string, error) {
+func metadataURL(ctx context.Context, psURL string) (string, error) {
 	if psURL == "" {
 		return "", errors.New("aauth: no person server URL")
 	}
-	if err := checkSecureURL(psURL); err != nil {
+	if err := checkSecureURL(ctx, psURL); err != nil {
 		return "", fmt.Errorf("aauth: person server URL: %w", err)
 	}
 	u, _ := url.Parse(psURL)
@@ -149,45 +148,14 @@ func metadataURL(psURL string) (string, error) {
 	return psBase(psURL) + PersonServerWellKnown, nil
 }
 
-// checkSecureURL accepts an absolute https URL, or http to a loopback host
-// (for development and tests).
-func checkSecureURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return errors.New("not a valid URL")
-	}
-	if u.Host == "" || u.Opaque != "" {
-		return errors.New("not an absolute URL")
-	}
-	switch strings.ToLower(u.Scheme) {
-	case "https":
-		return nil
-	case "http":
-		if isLoopback(u.Hostname()) {
-			return nil
-		}
-	}
-	return errors.New("not an https URL")
-}
-
-// isLoopback reports whether host is localhost or a loopback address.
-func isLoopback(host string) bool {
-	h := strings.ToLower(strings.TrimSuffix(host, "."))
-	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
-}
-
 // check validates md for profile p against the person server URL it was
 // fetched for (or configured for): the issuer, and the endpoints the
 // profile needs. docURL is for error messages.
-func (md *PersonServerMetadata) check(psURL, docURL string, p Profile) error {
+func (md *PersonServerMetadata) check(ctx context.Context, psURL, docURL string, p Profile) error {
 	if err := md.checkIssuer(psURL, docURL, p); err != nil {
 		return err
 	}
-	return md.checkEndpoints(docURL, p)
+	return md.checkEndpoints(ctx, psURL, docURL, p)
 }
 
 func (md *PersonServerMetadata) checkIssuer(psURL, docURL string, p Profile) error {
@@ -206,26 +174,40 @@ func (md *PersonServerMetadata) checkIssuer(psURL, docURL string, p Profile) err
 	return nil
 }
 
-func (md *PersonServerMetadata) checkEndpoints(docURL string, p Profile) error {
+func (md *PersonServerMetadata) checkEndpoints(ctx context.Context, psURL, docURL string, p Profile) error {
 	t := p.table()
 	field := t.TokenEndpointField
-	if err := checkEndpoint(docURL, field, md.AuthTokenEndpointFor(p)); err != nil {
+	if err := checkEndpoint(ctx, psURL, docURL, field, md.AuthTokenEndpointFor(p)); err != nil {
 		return err
 	}
 	if t.PersonTokens {
-		if err := checkEndpoint(docURL, "person_token_endpoint", md.PersonTokenEndpoint); err != nil {
+		if err := checkEndpoint(ctx, psURL, docURL, "person_token_endpoint", md.PersonTokenEndpoint); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func checkEndpoint(docURL, field, v string) error {
+// checkEndpoint requires an endpoint to be https (or loopback http), and,
+// when it is on another host than the person server, not to lead to a
+// private network the person server is not on (see checkEgressHost).
+func checkEndpoint(ctx context.Context, psURL, docURL, field, v string) error {
 	if v == "" {
 		return &MetadataError{Code: MetadataEndpointMissing, URL: docURL, Field: field}
 	}
-	if err := checkSecureURL(v); err != nil {
+	if err := checkSecureURL(ctx, v); err != nil {
 		return &MetadataError{Code: MetadataInvalidEndpoint, URL: docURL, Field: field, Value: v}
+	}
+	if psURL == "" {
+		return nil
+	}
+	ps, err1 := url.Parse(psURL)
+	ep, err2 := url.Parse(v)
+	if err1 != nil || err2 != nil {
+		return &MetadataError{Code: MetadataInvalidEndpoint, URL: docURL, Field: field, Value: v}
+	}
+	if err := checkEgressHost(ctx, ps, ep); err != nil {
+		return &MetadataError{Code: MetadataInvalidEndpoint, URL: docURL, Field: field, Value: v, Err: err}
 	}
 	return nil
 }
@@ -250,8 +232,8 @@ func DiscoverPersonServer(ctx context.Context, client *http.Client, psURL string
 	if err != nil {
 		return nil, err
 	}
-	docURL, _ := metadataURL(psURL)
-	if err := md.check(psURL, docURL, p); err != nil {
+	docURL, _ := metadataURL(ctx, psURL)
+	if err := md.check(ctx, psURL, docURL, p); err != nil {
 		return nil, err
 	}
 	return md, nil
@@ -263,7 +245,7 @@ func fetchMetadata(ctx context.Context, client *http.Client, psURL string, now t
 	if client == nil {
 		return nil, 0, errors.New("aauth: metadata discovery needs an *http.Client")
 	}
-	docURL, err := metadataURL(psURL)
+	docURL, err := metadataURL(ctx, psURL)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -276,7 +258,7 @@ func fetchMetadata(ctx context.Context, client *http.Client, psURL string, now t
 		return nil, 0, fmt.Errorf("aauth: fetching person server metadata: %w", err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		drain(resp)
+		drainClose(resp)
 		return nil, 0, &MetadataError{Code: MetadataFetchFailed, URL: docURL, StatusCode: resp.StatusCode}
 	}
 	// The body is read as JSON whatever its Content-Type, as the seed does.
@@ -394,7 +376,7 @@ func (c *MetadataCache) now() time.Time {
 // The document is checked for profile p on every Get, so one cache can
 // serve both profiles.
 func (c *MetadataCache) Get(ctx context.Context, client *http.Client, psURL string, p Profile) (*PersonServerMetadata, error) {
-	docURL, err := metadataURL(psURL)
+	docURL, err := metadataURL(ctx, psURL)
 	if err != nil {
 		return nil, err
 	}
@@ -404,7 +386,7 @@ func (c *MetadataCache) Get(ctx context.Context, client *http.Client, psURL stri
 		if e, ok := c.entries[key]; ok {
 			if e.expires.IsZero() || c.now().Before(e.expires) {
 				c.mu.Unlock()
-				if err := e.md.check(psURL, docURL, p); err != nil {
+				if err := e.md.check(ctx, psURL, docURL, p); err != nil {
 					return nil, err
 				}
 				return e.md, nil
@@ -426,7 +408,7 @@ func (c *MetadataCache) Get(ctx context.Context, client *http.Client, psURL stri
 				}
 				return nil, call.err
 			}
-			if err := call.md.check(psURL, docURL, p); err != nil {
+			if err := call.md.check(ctx, psURL, docURL, p); err != nil {
 				return nil, err
 			}
 			return call.md, nil
@@ -462,7 +444,7 @@ func (c *MetadataCache) Get(ctx context.Context, client *http.Client, psURL stri
 		if err != nil {
 			return nil, err
 		}
-		if err := md.check(psURL, docURL, p); err != nil {
+		if err := md.check(ctx, psURL, docURL, p); err != nil {
 			return nil, err
 		}
 		return md, nil
@@ -505,12 +487,12 @@ func resolveMetadata(ctx context.Context, client *http.Client, psURL string, md 
 		if psURL == "" {
 			// No server to compare the issuer with: the caller vouches
 			// for the document; the endpoints are still checked.
-			if err := md.checkEndpoints("(supplied)", p); err != nil {
+			if err := md.checkEndpoints(ctx, "", "(supplied)", p); err != nil {
 				return nil, err
 			}
 			return md, nil
 		}
-		if err := md.check(psURL, psBase(psURL)+PersonServerWellKnown, p); err != nil {
+		if err := md.check(ctx, psURL, psBase(psURL)+PersonServerWellKnown, p); err != nil {
 			return nil, err
 		}
 		return md, nil

@@ -1,6 +1,7 @@
 package aauth
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -151,7 +152,7 @@ func TestDiscoverRefusesInsecurePersonServer(t *testing.T) {
 		}
 	}
 	for _, h := range []string{"localhost", "127.0.0.1", "[::1]", "app.localhost"} {
-		if err := checkSecureURL("http://" + h + ":8080/x"); err != nil {
+		if err := checkSecureURL(context.Background(), "http://"+h+":8080/x"); err != nil {
 			t.Errorf("%s refused: %v", h, err)
 		}
 	}

@@ -280,7 +280,7 @@ func (p *poller) run(ctx context.Context, loc string) (*http.Response, error) {
 				return nil, err
 			}
 		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-			drain(resp)
+			drainClose(resp)
 		default:
 			return nil, p.terminal(loc, resp)
 		}
@@ -646,7 +646,7 @@ func CancelRequest(ctx context.Context, client *http.Client, pendingURL string) 
 		return fmt.Errorf("aauth: cancelling %s: %w", clean(pendingURL, 256), err)
 	}
 	if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
-		drain(resp)
+		drainClose(resp)
 		return nil
 	}
 	return pendingResult(pendingURL, resp)
@@ -671,7 +671,7 @@ func postPending(ctx context.Context, client *http.Client, pendingURL string, bo
 // pendingResult is nil for a 2xx answer and a *PollError otherwise.
 func pendingResult(pendingURL string, resp *http.Response) error {
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
-		drain(resp)
+		drainClose(resp)
 		return nil
 	}
 	body, err := peekBody(resp)

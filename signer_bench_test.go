@@ -84,3 +84,44 @@ func BenchmarkBareEd25519POST64K(b *testing.B) {
 	benchBare(b, ProfileCurrent, benchJSON(64<<10))
 }
 func BenchmarkSignGETSeed(b *testing.B) { benchSign(b, ProfileSeed, "") }
+
+// benchRatio interleaves a full Sign and a bare ed25519.Sign over the same
+// base, so both see the same machine load, and reports their ratio
+// (x-bare) next to the absolute times.
+func benchRatio(b *testing.B, p Profile, body string) {
+	s := &Signer{Profile: p, Now: func() time.Time { return time.Unix(1730217600, 0) }}
+	km := KeyMaterial{Signer: benchKey, Key: JWT(benchToken)}
+	tmpl := benchRequest(b, body)
+	base, err := s.SignatureBase(benchRequest(b, body), km)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var signT, bareT time.Duration
+	b.ResetTimer()
+	for b.Loop() {
+		req := *tmpl
+		req.Header = make(http.Header, 4)
+		if body != "" {
+			req.Header["Content-Type"] = tmpl.Header["Content-Type"]
+		}
+		u := *tmpl.URL
+		req.URL = &u
+		t0 := time.Now()
+		if err := s.Sign(&req, km); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		ed25519.Sign(benchKey, base)
+		t2 := time.Now()
+		signT += t1.Sub(t0)
+		bareT += t2.Sub(t1)
+	}
+	b.ReportMetric(float64(signT)/float64(bareT), "x-bare")
+	b.ReportMetric(float64(signT.Nanoseconds())/float64(b.N), "sign-ns/op")
+	b.ReportMetric(float64(bareT.Nanoseconds())/float64(b.N), "bare-ns/op")
+}
+
+func BenchmarkSignRatioGET(b *testing.B)     { benchRatio(b, ProfileCurrent, "") }
+func BenchmarkSignRatioPOST1K(b *testing.B)  { benchRatio(b, ProfileCurrent, benchJSON(1024)) }
+func BenchmarkSignRatioPOST64K(b *testing.B) { benchRatio(b, ProfileCurrent, benchJSON(64<<10)) }
+func BenchmarkSignRatioGETSeed(b *testing.B) { benchRatio(b, ProfileSeed, "") }

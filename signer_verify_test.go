@@ -19,9 +19,10 @@ import (
 )
 
 // TestSignerVerifiedByServer sends generated requests through a
-// SigningTransport to a server that checks them with sigverify (built on
-// httpsign, independent of the signer), in both profiles and with both key
-// types. The JavaScript reference does the same in interop/.
+// SigningTransport to a server that checks them with sigverify (which
+// builds the signature base from the wire with code of its own, and is
+// cross-checked against httpsign in its tests), in both profiles and with
+// both key types. The JavaScript reference does the same in interop/.
 func TestSignerVerifiedByServer(t *testing.T) {
 	now := time.Unix(1730217600, 0)
 	type result struct {

@@ -119,6 +119,13 @@ type Transport struct {
 	// nil means the system clock.
 	Clock Clock
 
+	// InsecureEgress relaxes the egress checks for development (see
+	// WithInsecureEgress): URLs a server names (token endpoints, redirect
+	// targets) may then be plain http and on private addresses. Without
+	// it they must be https (or loopback http) and may lead to a private
+	// network only when the server that named them is on one too.
+	InsecureEgress bool
+
 	initOnce sync.Once
 	tokens   TokenCache
 	metadata MetadataCache
@@ -184,7 +191,19 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, err
 	}
-	r := &run{t: t, req: req, ctx: req.Context(), origin: origin, tab: t.Profile.table()}
+	ctx := req.Context()
+	if t.InsecureEgress {
+		ctx = WithInsecureEgress(ctx)
+	}
+	if req.Response != nil && req.Response.Request != nil && req.Response.Request.URL != nil {
+		// A redirect the http.Client follows: the target was named by the
+		// server, not by the caller.
+		if err := checkRedirect(ctx, req.Response.Request.URL, req.URL); err != nil {
+			closeBody(req)
+			return nil, err
+		}
+	}
+	r := &run{t: t, req: req, ctx: ctx, origin: origin, tab: t.Profile.table()}
 	resp, err := r.loop()
 	if err != nil {
 		closeBody(req)
@@ -662,6 +681,15 @@ func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) {
 // noRedirects keeps credentials on the origin they were meant for: a pending
 // URL or person-server endpoint that redirects is answered as it is.
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// checkRedirect applies the egress rules to a redirect from one URL to
+// another.
+func checkRedirect(ctx context.Context, from, to *url.URL) error {
+	if err := checkSecureURL(ctx, to.String()); err != nil {
+		return fmt.Errorf("%w: redirect to %s: %v", ErrEgress, clean(redactURL(to), 256), err)
+	}
+	return checkEgressHost(ctx, from, to)
+}
 
 func replayable(req *http.Request) bool {
 	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil

@@ -290,11 +290,6 @@ func (s Step) Timeout(seconds int) Step {
 	return s
 }
 
-// holds reports whether the step waits for an outside event.
-func (s Step) holds() bool {
-	return (s.kind == stepInteraction || s.kind == stepClarification) && s.times < 1
-}
-
 // count is how many answers the step gives when it does not hold.
 func (s Step) count() int {
 	if s.times < 1 {

@@ -114,7 +114,7 @@ func dummyJWT(pub ed25519.PublicKey) string {
 func verifyingServer(t *testing.T, tls bool, opts Options) *httptest.Server {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, urlHost, scheme := r.Host, r.URL.Host, r.URL.Scheme
-		res, err := Verify(r, opts)
+		res, err := verifyChecked(t, r, opts)
 		if r.Host != host || r.URL.Host != urlHost || r.URL.Scheme != scheme {
 			w.WriteHeader(http.StatusInternalServerError)
 			fmt.Fprintf(w, "request changed: Host %q, URL.Host %q, URL.Scheme %q", r.Host, r.URL.Host, r.URL.Scheme)
@@ -338,5 +338,67 @@ func TestServerSideComponents(t *testing.T) {
 	want := `@method @target-uri @scheme @request-target @query @query-param;name="Pet" @query-param;name="e" example-dict;key="a" example-dict;key="c" example-dict;sf x-multi x-bin;bs signature-key`
 	if got := resp.Header.Get("X-Components"); got != want {
 		t.Errorf("components\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestServerSideWire sends requests whose wire form net/url reads
+// otherwise, signed over the values a fetch-based signer covers, to a
+// server that verifies them: the base is built from the request as it
+// arrived.
+func TestServerSideWire(t *testing.T) {
+	srv := verifyingServer(t, false, Options{RequireAlg: true})
+	addr := srv.Listener.Addr().String()
+	skey := hwkHeader(testKey.Public())
+	tests := []struct {
+		name   string
+		method string // as sent
+		target string // the request-target as sent
+		lines  [][2]string
+		status int
+	}{
+		{"lower-case PATCH", "patch", "/x", [][2]string{{`"@method"`, "PATCH"}, {`"@path"`, "/x"}}, http.StatusOK},
+		{"non-standard method", "purge", "/x", [][2]string{{`"@method"`, "PURGE"}, {`"@path"`, "/x"}}, http.StatusOK},
+		{"mixed-case method", "Delete", "/x", [][2]string{{`"@method"`, "DELETE"}}, http.StatusOK},
+		// RFC 9421 §2.2.1 would have the method as sent; AAuth signers
+		// upper-case it, and so does this verifier.
+		{"signed over the lower-case method", "patch", "/x", [][2]string{{`"@method"`, "patch"}}, http.StatusUnauthorized},
+		{"raw | and ^ in the path", "GET", "/a|b^c", [][2]string{{`"@path"`, "/a|b^c"}}, http.StatusOK},
+		{"raw | and ^ signed escaped", "GET", "/a|b^c", [][2]string{{`"@path"`, "/a%7Cb%5Ec"}}, http.StatusUnauthorized},
+		{"escaped | and ^ signed raw", "GET", "/a%7Cb%5Ec", [][2]string{{`"@path"`, "/a|b^c"}}, http.StatusUnauthorized},
+		{"| and ^ under target-uri", "GET", "/a|b^c?q=1", [][2]string{{`"@target-uri"`, "http://" + addr + "/a|b^c?q=1"}}, http.StatusOK},
+		{"escaped path under request-target", "GET", "/a%2Fb?x=1", [][2]string{{`"@path"`, "/a%2Fb"}, {`"@request-target"`, "/a%2Fb?x=1"}}, http.StatusOK},
+		{"escaped path under request-target, signed decoded", "GET", "/a%2Fb?x=1", [][2]string{{`"@request-target"`, "/a/b?x=1"}}, http.StatusUnauthorized},
+		{"escaped path under target-uri", "GET", "/caf%C3%A9/%7euser?x=%2F", [][2]string{{`"@target-uri"`, "http://" + addr + "/caf%C3%A9/%7euser?x=%2F"}}, http.StatusOK},
+		{"lower-case escape kept", "GET", "/%7euser", [][2]string{{`"@path"`, "/%7Euser"}}, http.StatusUnauthorized},
+		{"empty query kept", "GET", "/p?", [][2]string{{`"@request-target"`, "/p?"}, {`"@target-uri"`, "http://" + addr + "/p?"}, {`"@query"`, "?"}}, http.StatusOK},
+		{"dot segments as sent", "GET", "/a/../b", [][2]string{{`"@path"`, "/a/../b"}}, http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(tt.method, srv.URL, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Opaque makes the client send the target byte for byte.
+			req.URL.Opaque = tt.target
+			req.Header.Set("Signature-Key", skey)
+			lines := append([][2]string{{`"@authority"`, addr}}, tt.lines...)
+			lines = append(lines, [2]string{`"signature-key"`, skey})
+			signLines(t, req, lines, time.Now().Unix(), testKey)
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			got, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d (%s), want %d", resp.StatusCode, got, tt.status)
+			}
+			if tt.status != http.StatusOK {
+				if se := resp.Header.Get("Signature-Error"); se != "error=invalid_signature" {
+					t.Errorf("Signature-Error = %s", se)
+				}
+			}
+		})
 	}
 }

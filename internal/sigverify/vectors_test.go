@@ -214,7 +214,7 @@ func TestVectors(t *testing.T) {
 				if scheme == aauth.SchemeHWK || v.hasCnfJWK() {
 					req := v.request(t)
 					var err error
-					if res, err = Verify(req, opts); err != nil {
+					if res, err = verifyChecked(t, req, opts); err != nil {
 						t.Fatalf("Verify: %v", err)
 					}
 					if res.Scheme != scheme || res.Token != v.Inputs.SignatureKey.JWT {
@@ -226,12 +226,12 @@ func TestVectors(t *testing.T) {
 				} else {
 					// The dummy token has no cnf.jwk: Verify must say so,
 					// and the signature must verify under the known key.
-					_, err := Verify(v.request(t), opts)
+					_, err := verifyChecked(t, v.request(t), opts)
 					if CodeOf(err) != CodeInvalidJWT {
 						t.Fatalf("Verify = %v, want invalid_jwt", err)
 					}
 					opts.Required = []string{"signature-key"}
-					if res, err = VerifyWithKey(v.request(t), "", v.publicKey(t), opts); err != nil {
+					if res, err = verifyWithKeyChecked(t, v.request(t), "", v.publicKey(t), opts); err != nil {
 						t.Fatalf("VerifyWithKey: %v", err)
 					}
 				}
@@ -268,7 +268,7 @@ func TestVectorsRequireDigest(t *testing.T) {
 		t.Run(v.ID, func(t *testing.T) {
 			opts := v.options(true)
 			opts.RequireDigest = true
-			_, err := VerifyWithKey(v.request(t), "", v.publicKey(t), opts)
+			_, err := verifyWithKeyChecked(t, v.request(t), "", v.publicKey(t), opts)
 			if v.Expected.ContentDigest != nil {
 				if err != nil {
 					t.Fatalf("VerifyWithKey: %v", err)
@@ -336,7 +336,7 @@ func TestRFC9421B26(t *testing.T) {
 	created := time.Unix(1618884473, 0)
 	opts := Options{Now: func() time.Time { return created }}
 
-	res, err := VerifyWithKey(build(), b26.Label, pub, opts)
+	res, err := verifyWithKeyChecked(t, build(), b26.Label, pub, opts)
 	if err != nil {
 		t.Fatalf("VerifyWithKey: %v", err)
 	}
@@ -352,23 +352,23 @@ func TestRFC9421B26(t *testing.T) {
 	}
 
 	// The default label is the only one present.
-	if _, err := VerifyWithKey(build(), "", pub, opts); err != nil {
+	if _, err := verifyWithKeyChecked(t, build(), "", pub, opts); err != nil {
 		t.Errorf("default label: %v", err)
 	}
 	// Verify needs a Signature-Key, which B.2.6 does not have.
-	if _, err := Verify(build(), opts); CodeOf(err) != CodeInvalidRequest {
+	if _, err := verifyChecked(t, build(), opts); CodeOf(err) != CodeInvalidRequest {
 		t.Errorf("Verify = %v, want invalid_request", err)
 	}
 	// Required components are enforced in VerifyWithKey too.
 	opts.Required = []string{"signature-key"}
-	if _, err := VerifyWithKey(build(), "", pub, opts); CodeOf(err) != CodeInvalidInput {
+	if _, err := verifyWithKeyChecked(t, build(), "", pub, opts); CodeOf(err) != CodeInvalidInput {
 		t.Errorf("requiring signature-key: %v, want invalid_input", err)
 	}
 	// A tampered body fails on the (uncovered) SHA-512 digest.
 	opts.Required = nil
 	req := build()
 	req.Body = io.NopCloser(bytes.NewReader([]byte(`{"hello": "World"}`)))
-	if _, err := VerifyWithKey(req, "", pub, opts); CodeOf(err) != CodeInvalidSignature {
+	if _, err := verifyWithKeyChecked(t, req, "", pub, opts); CodeOf(err) != CodeInvalidSignature {
 		t.Errorf("tampered body: %v, want invalid_signature", err)
 	}
 }

@@ -79,7 +79,11 @@ func TestTamper(t *testing.T) {
 		{"untouched GET", get, func(*http.Request) {}, created, ""},
 		{"untouched ES256", es, func(*http.Request) {}, created, ""},
 		{"method", post, func(r *http.Request) { r.Method = http.MethodPut }, created, CodeInvalidSignature},
-		{"method case", get, func(r *http.Request) { r.Method = "get" }, created, CodeInvalidSignature},
+		// @method is compared upper-cased, as the AAuth reference signers
+		// sign it: "get" on the wire verifies a signature over GET.
+		{"method case", get, func(r *http.Request) { r.Method = "get" }, created, ""},
+		{"method case ES256", es, func(r *http.Request) { r.Method = "Get" }, created, ""},
+		{"method case, another method", get, func(r *http.Request) { r.Method = "post" }, created, CodeInvalidSignature},
 		{"path", get, func(r *http.Request) { r.URL.Path = "/api/other" }, created, CodeInvalidSignature},
 		{"path ES256", es, func(r *http.Request) { r.URL.Path = "/api/other" }, created, CodeInvalidSignature},
 		{"authority", get, func(r *http.Request) { r.Host = "evil.example" }, created, CodeInvalidSignature},
@@ -118,7 +122,7 @@ func TestTamper(t *testing.T) {
 			tt.tamper(req)
 			now := tt.now
 			opts := Options{Now: func() time.Time { return now }, RequireAlg: true}
-			res, err := Verify(req, opts)
+			res, err := verifyChecked(t, req, opts)
 			if tt.code == "" {
 				if err != nil {
 					t.Fatalf("Verify: %v", err)
@@ -161,7 +165,7 @@ func TestAuthorityNormalised(t *testing.T) {
 			if tc.host != "" {
 				req.URL.Host = "ignored.example" // the wire Host wins over the URL
 			}
-			if _, err := VerifyWithKey(req, "", v.publicKey(t), v.options(true)); err != nil {
+			if _, err := verifyWithKeyChecked(t, req, "", v.publicKey(t), v.options(true)); err != nil {
 				t.Fatalf("VerifyWithKey: %v", err)
 			}
 			if req.Host != tc.host {
@@ -173,7 +177,7 @@ func TestAuthorityNormalised(t *testing.T) {
 	v := findVector(t, currentFile, "current-18-get-http-localhost-port")
 	req := v.request(t)
 	req.Host = "localhost:80"
-	if _, err := VerifyWithKey(req, "", v.publicKey(t), v.options(true)); CodeOf(err) != CodeInvalidSignature {
+	if _, err := verifyWithKeyChecked(t, req, "", v.publicKey(t), v.options(true)); CodeOf(err) != CodeInvalidSignature {
 		t.Errorf("localhost:80 for localhost:8080: %v", err)
 	}
 }
@@ -205,16 +209,16 @@ func TestOptions(t *testing.T) {
 	t.Run("schemes", func(t *testing.T) {
 		opts := get.options(true)
 		opts.Schemes = []aauth.Scheme{aauth.SchemeJWT}
-		wantCode(t, verifyErr(Verify(get.request(t), opts)), CodeUnsupportedScheme)
+		wantCode(t, verifyErr(verifyChecked(t, get.request(t), opts)), CodeUnsupportedScheme)
 		opts.Schemes = []aauth.Scheme{aauth.SchemeJWT, aauth.SchemeHWK}
-		if _, err := Verify(get.request(t), opts); err != nil {
+		if _, err := verifyChecked(t, get.request(t), opts); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("required", func(t *testing.T) {
 		opts := get.options(true)
 		opts.Required = []string{"@method", "Content-Type", "@query"}
-		e := wantCode(t, verifyErr(Verify(get.request(t), opts)), CodeInvalidInput)
+		e := wantCode(t, verifyErr(verifyChecked(t, get.request(t), opts)), CodeInvalidInput)
 		want := []string{"@method", "content-type", "@query", "signature-key"}
 		if !slices.Equal(e.Missing, want) {
 			t.Errorf("Missing = %q, want %q", e.Missing, want)
@@ -226,31 +230,31 @@ func TestOptions(t *testing.T) {
 	t.Run("required authorization", func(t *testing.T) {
 		opts := session.options(true)
 		opts.Required = []string{"authorization"}
-		if _, err := VerifyWithKey(session.request(t), "", session.publicKey(t), opts); err != nil {
+		if _, err := verifyWithKeyChecked(t, session.request(t), "", session.publicKey(t), opts); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := VerifyWithKey(get.request(t), "", get.publicKey(t), opts); CodeOf(err) != CodeInvalidInput {
+		if _, err := verifyWithKeyChecked(t, get.request(t), "", get.publicKey(t), opts); CodeOf(err) != CodeInvalidInput {
 			t.Fatalf("GET without authorization covered: %v", err)
 		}
 	})
 	t.Run("require alg on a seed hwk key", func(t *testing.T) {
-		if _, err := Verify(seedHWK.request(t), seedHWK.options(false)); err != nil {
+		if _, err := verifyChecked(t, seedHWK.request(t), seedHWK.options(false)); err != nil {
 			t.Fatal(err)
 		}
-		wantCode(t, verifyErr(Verify(seedHWK.request(t), seedHWK.options(true))), CodeInvalidKey)
+		wantCode(t, verifyErr(verifyChecked(t, seedHWK.request(t), seedHWK.options(true))), CodeInvalidKey)
 	})
 	t.Run("require alg on a seed cnf.jwk", func(t *testing.T) {
-		if _, err := Verify(seedJWT.request(t), seedJWT.options(false)); err != nil {
+		if _, err := verifyChecked(t, seedJWT.request(t), seedJWT.options(false)); err != nil {
 			t.Fatal(err)
 		}
-		wantCode(t, verifyErr(Verify(seedJWT.request(t), seedJWT.options(true))), CodeInvalidKey)
+		wantCode(t, verifyErr(verifyChecked(t, seedJWT.request(t), seedJWT.options(true))), CodeInvalidKey)
 	})
 	t.Run("label", func(t *testing.T) {
 		opts := get.options(true)
 		opts.Label = "other"
-		wantCode(t, verifyErr(Verify(get.request(t), opts)), CodeInvalidRequest)
+		wantCode(t, verifyErr(verifyChecked(t, get.request(t), opts)), CodeInvalidRequest)
 		opts.Label = "sig"
-		if _, err := Verify(get.request(t), opts); err != nil {
+		if _, err := verifyChecked(t, get.request(t), opts); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -258,13 +262,13 @@ func TestOptions(t *testing.T) {
 		req := get.request(t)
 		req.Header.Add("Signature-Input", `proxy=("@method");created=1730217600`)
 		req.Header.Add("Signature", `proxy=:AAAA:`)
-		res, err := Verify(req, get.options(true))
+		res, err := verifyChecked(t, req, get.options(true))
 		if err != nil || res.Label != "sig" {
 			t.Fatalf("Verify = %+v, %v", res, err)
 		}
 		// The first label is "proxy" now, but "sig" is preferred.
 		req.Header.Set("Signature-Input", `proxy=("@method");created=1730217600, `+get.Expected.SignatureInput)
-		if res, err := VerifyWithKey(req, "", get.publicKey(t), get.options(true)); err != nil || res.Label != "sig" {
+		if res, err := verifyWithKeyChecked(t, req, "", get.publicKey(t), get.options(true)); err != nil || res.Label != "sig" {
 			t.Fatalf("VerifyWithKey = %+v, %v", res, err)
 		}
 	})
@@ -272,9 +276,9 @@ func TestOptions(t *testing.T) {
 		opts := get.options(true)
 		now := time.Unix(get.Inputs.Created, 0).Add(5 * time.Minute)
 		opts.Now = func() time.Time { return now }
-		wantCode(t, verifyErr(Verify(get.request(t), opts)), CodeInvalidSignature)
+		wantCode(t, verifyErr(verifyChecked(t, get.request(t), opts)), CodeInvalidSignature)
 		opts.MaxSkew = 10 * time.Minute
-		if _, err := Verify(get.request(t), opts); err != nil {
+		if _, err := verifyChecked(t, get.request(t), opts); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -283,7 +287,7 @@ func TestOptions(t *testing.T) {
 		opts := v.options(true)
 		opts.MaxBody = 4
 		req := v.request(t)
-		wantCode(t, verifyErr(Verify(req, opts)), CodeInvalidRequest)
+		wantCode(t, verifyErr(verifyChecked(t, req, opts)), CodeInvalidRequest)
 		// The body is still whole for the caller.
 		b, _ := io.ReadAll(req.Body)
 		if string(b) != *v.Inputs.Body {
@@ -292,16 +296,16 @@ func TestOptions(t *testing.T) {
 	})
 	t.Run("verify with the wrong key", func(t *testing.T) {
 		pub, _, _ := ed25519.GenerateKey(rand.Reader)
-		wantCode(t, verifyErr(VerifyWithKey(get.request(t), "", pub, get.options(true))), CodeInvalidSignature)
+		wantCode(t, verifyErr(verifyWithKeyChecked(t, get.request(t), "", pub, get.options(true))), CodeInvalidSignature)
 		ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		wantCode(t, verifyErr(VerifyWithKey(get.request(t), "", &ec.PublicKey, get.options(true))), CodeInvalidSignature)
+		wantCode(t, verifyErr(verifyWithKeyChecked(t, get.request(t), "", &ec.PublicKey, get.options(true))), CodeInvalidSignature)
 	})
 	t.Run("unusable keys for VerifyWithKey", func(t *testing.T) {
-		wantCode(t, verifyErr(VerifyWithKey(get.request(t), "", nil, get.options(true))), CodeInvalidKey)
-		wantCode(t, verifyErr(VerifyWithKey(get.request(t), "", ed25519.PublicKey{1, 2}, get.options(true))), CodeInvalidKey)
+		wantCode(t, verifyErr(verifyWithKeyChecked(t, get.request(t), "", nil, get.options(true))), CodeInvalidKey)
+		wantCode(t, verifyErr(verifyWithKeyChecked(t, get.request(t), "", ed25519.PublicKey{1, 2}, get.options(true))), CodeInvalidKey)
 		ec, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-		wantCode(t, verifyErr(VerifyWithKey(get.request(t), "", &ec.PublicKey, get.options(true))), CodeUnsupportedAlgorithm)
-		wantCode(t, verifyErr(VerifyWithKey(get.request(t), "", "key", get.options(true))), CodeUnsupportedAlgorithm)
+		wantCode(t, verifyErr(verifyWithKeyChecked(t, get.request(t), "", &ec.PublicKey, get.options(true))), CodeUnsupportedAlgorithm)
+		wantCode(t, verifyErr(verifyWithKeyChecked(t, get.request(t), "", "key", get.options(true))), CodeUnsupportedAlgorithm)
 	})
 }
 
@@ -409,7 +413,7 @@ func TestMalformed(t *testing.T) {
 			req := v.request(t)
 			tt.change(req.Header)
 			opts := v.options(true)
-			res, err := Verify(req, opts)
+			res, err := verifyChecked(t, req, opts)
 			if res != nil {
 				t.Errorf("result with error: %+v", res)
 			}
@@ -548,7 +552,7 @@ func TestRequestUntouched(t *testing.T) {
 	req := v.request(t)
 	req.Host = "Resource.Example:443"
 	before := req.Clone(req.Context())
-	if _, err := VerifyWithKey(req, "", v.publicKey(t), v.options(true)); err != nil {
+	if _, err := verifyWithKeyChecked(t, req, "", v.publicKey(t), v.options(true)); err != nil {
 		t.Fatal(err)
 	}
 	if req.Host != before.Host || req.URL.String() != before.URL.String() || req.URL.Path != "" || req.Method != before.Method {
@@ -565,7 +569,7 @@ func TestRequestUntouched(t *testing.T) {
 
 	post := findVector(t, currentFile, "current-17-post-json-utf8-body")
 	req = post.request(t)
-	res, err := VerifyWithKey(req, "", post.publicKey(t), post.options(true))
+	res, err := verifyWithKeyChecked(t, req, "", post.publicKey(t), post.options(true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -582,14 +586,14 @@ func TestRequestUntouched(t *testing.T) {
 		}
 	}
 	// Verifying twice works: the body is there for the second digest check.
-	if _, err := VerifyWithKey(req, "", post.publicKey(t), post.options(true)); err != nil {
+	if _, err := verifyWithKeyChecked(t, req, "", post.publicKey(t), post.options(true)); err != nil {
 		t.Errorf("second verification: %v", err)
 	}
 	// A request that needs no digest check keeps its body unread.
 	get := findVector(t, currentFile, "current-01-get-hwk")
 	req = get.request(t)
 	req.Body = io.NopCloser(strings.NewReader("unread"))
-	if res, err := Verify(req, get.options(true)); err != nil || res.Body != nil {
+	if res, err := verifyChecked(t, req, get.options(true)); err != nil || res.Body != nil {
 		t.Fatalf("Verify = %+v, %v", res, err)
 	}
 	if b, _ := io.ReadAll(req.Body); string(b) != "unread" {
