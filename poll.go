@@ -276,6 +276,11 @@ func (p *poller) run(ctx context.Context, loc string) (*http.Response, error) {
 		case http.StatusOK:
 			return resp, nil
 		case http.StatusAccepted:
+			if bare202(resp) {
+				// Not a pending answer but the held call's own answer (MCP
+				// acknowledges notifications and SSE posts so).
+				return resp, nil
+			}
 			if loc, err = p.on202(ctx, loc, loc, resp); err != nil {
 				return nil, err
 			}
@@ -288,6 +293,13 @@ func (p *poller) run(ctx context.Context, loc string) (*http.Response, error) {
 			return nil, err
 		}
 	}
+}
+
+// bare202 reports whether a 202 carries nothing of AAuth deferral: no
+// Location, no AAuth-Requirement, no JSON status body.
+func bare202(resp *http.Response) bool {
+	return resp.Header.Get("Location") == "" && resp.Header.Get("AAuth-Requirement") == "" &&
+		!strings.Contains(strings.ToLower(resp.Header.Get("Content-Type")), "json")
 }
 
 // checkDeadline reports the context's error or ErrTimeout once either is

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,22 +12,16 @@ import (
 	"github.com/aauthgo/aauth/aauthtest"
 )
 
-// TestDeferredCallAnsweredWithBare202 is the library issue behind the
-// skipped go-sdk/sse/deferred run of TestMCPOverAAuth, without MCP. A
+// TestDeferredCallAnsweredWithBare202 pins, without MCP, what the
+// go-sdk/sse/deferred run of TestMCPOverAAuth needs. A
 // resource holds a call (202 with a Location) for an interaction, then
 // serves it on the agent's poll, and the handler's own answer is a bare
 // 202: MCP answers so every POST on the HTTP+SSE transport, and
 // notifications on streamable HTTP. The Transport's poller takes that 202,
-// which has no Location, for "still pending", polls again (after the
-// default 5 s, virtual here) and fails with the 410 of the finished
-// pending URL. It should hand the 202 back, as it does when the same 202
-// answers the request directly.
-//
-// It fails today; it runs with AAUTH_KNOWN_ISSUES=1.
+// which has no Location, must hand back that 202, as it does when the same
+// 202 answers the request directly, rather than take it for "still pending"
+// and poll the finished pending URL again (which answers 410).
 func TestDeferredCallAnsweredWithBare202(t *testing.T) {
-	if os.Getenv("AAUTH_KNOWN_ISSUES") != "1" {
-		t.Skip("known library issue; run with AAUTH_KNOWN_ISSUES=1")
-	}
 	clock := aauthtest.NewClock(time.Now()) // polling waits take no time
 	w := aauthtest.NewWorld(aauthtest.WorldOptions{
 		Now:  clock.Now,
