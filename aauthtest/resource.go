@@ -116,6 +116,13 @@ type ResourceOptions struct {
 	// RelativeLocation makes 202 answers carry a relative Location.
 	RelativeLocation bool
 
+	// PersonTokenJTI makes a resource token issued to a call presenting
+	// a person token also carry that token's jti as person_token_jti
+	// (current profile). It is the name published -11 gave presented_jti,
+	// and person servers of that generation, such as @hellocoop/mockin
+	// 2.0.0, read only it.
+	PersonTokenJTI bool
+
 	// Logf, when set, receives a line per request, tokens redacted.
 	Logf func(format string, args ...any)
 }
@@ -676,6 +683,9 @@ func (rs *Resource) resourceToken(p *presented, scope string, tw tweak) (string,
 			c["sub"] = t.str("sub")
 		}
 		c["presented_jti"] = t.str("jti")
+		if rs.opts.PersonTokenJTI && t.kind == TokenPerson {
+			c["person_token_jti"] = t.str("jti")
+		}
 		if m := t.str("mission_s256"); m != "" {
 			c["mission_s256"] = m
 		}

@@ -272,6 +272,37 @@ func testResourceStepUp(t *testing.T, p aauth.Profile) {
 	c.do("GET", url, at2, nil, nil).expect(t, 200)
 }
 
+func TestResourcePersonTokenJTI(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		w := NewWorld(WorldOptions{Resource: ResourceOptions{PersonTokenJTI: on}})
+		defer w.Close()
+		c := newClient(t, w)
+		url := w.Resource.URL + "/data"
+		c.do("GET", url, "", nil, nil).expect(t, 401)
+		pt := c.personToken(w.PS, w.Resource.URL)
+		ch := c.do("GET", url, pt, nil, nil).challenge(t)
+		rt, _ := parseToken(ch.ResourceToken)
+		ptok, _ := parseToken(pt)
+		want := ""
+		if on {
+			want = ptok.str("jti")
+		}
+		if rt.str("person_token_jti") != want || rt.str("presented_jti") != ptok.str("jti") {
+			t.Errorf("PersonTokenJTI %v: resource token %v", on, rt.claims)
+		}
+		// The kit's person server reads presented_jti; the extra claim
+		// changes nothing for it.
+		at := c.authToken(w.PS, ch.ResourceToken, pt)
+		// An auth token is no person token: a step-up names it only as
+		// presented_jti.
+		w.Resource.StepUp("write")
+		ch = c.do("GET", url, at, nil, nil).challenge(t)
+		if rt, _ := parseToken(ch.ResourceToken); rt.claims["person_token_jti"] != nil {
+			t.Errorf("PersonTokenJTI %v: step-up resource token %v", on, rt.claims)
+		}
+	}
+}
+
 func TestResourceDeferredAuthToken(t *testing.T) {
 	w := NewWorld(WorldOptions{Resource: ResourceOptions{DeferAuthToken: true}})
 	defer w.Close()

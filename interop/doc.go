@@ -1,7 +1,9 @@
 // Package interop holds the cross-implementation tests of aauth against the
 // JavaScript reference signer, @hellocoop/httpsig: 1.7.1 for the seed
 // generation and 2.2.0 for the current one, pinned in package.json and
-// package-lock.json next to this file under the npm aliases hs1 and hs2.
+// package-lock.json next to this file under the npm aliases hs1 and hs2;
+// and against the mock person server @hellocoop/mockin 2.0.0, pinned there
+// too.
 //
 // Everything is in the _test.go files; the package has no API and nothing
 // imports it. The tests need node and npm on the PATH. On first use they
@@ -29,4 +31,13 @@
 // each in known_test.go, behind the constants signerNormalisesQuery and
 // verifierDerivesLikeFetch; setting one to true makes the suite check
 // those cases too.
+//
+// TestMockin (mockin_test.go) runs mockin as a node process on a free
+// 127.0.0.1 port and has an aauth.Transport run the whole current flow
+// against it and an aauthtest resource: person token, resource token,
+// exchange with presented_token, retry; once approved at once and once
+// completed at mockin's consent page. mockin is told to trust the
+// aauthtest agent provider through its mock controls, so it fetches
+// nothing but the resource's keys. It needs Node 20 or later and is
+// killed, with its process group, when the test ends.
 package interop

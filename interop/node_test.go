@@ -87,8 +87,8 @@ func installed() bool {
 	if err != nil || done.ModTime().Before(lock.ModTime()) {
 		return false
 	}
-	for _, alias := range []string{"hs1", "hs2"} {
-		if _, err := os.Stat(filepath.Join("node_modules", alias, "package.json")); err != nil {
+	for _, pkg := range []string{"hs1", "hs2", "@hellocoop/mockin"} {
+		if _, err := os.Stat(filepath.Join("node_modules", pkg, "package.json")); err != nil {
 			return false
 		}
 	}
