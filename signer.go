@@ -514,6 +514,15 @@ func sigHeader(label string, sig []byte) string {
 	return string(b)
 }
 
+// sfPlain marks the bytes an RFC 9651 String carries as they are: visible
+// ASCII and space, except '"' and '\\', which are escaped.
+var sfPlain = func() (t [256]bool) {
+	for c := 0x20; c <= 0x7e; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // formatSignatureKey returns "<label>=<scheme>;…" as the profile writes it.
 func formatSignatureKey(label string, km KeyMaterial, hwkAlg bool, jktScheme string) (string, error) {
 	var b strings.Builder
@@ -531,8 +540,15 @@ func formatSignatureKey(label string, km KeyMaterial, hwkAlg bool, jktScheme str
 			b.WriteString(jktScheme)
 		}
 		b.WriteString(`;jwt="`)
-		for i := 0; i < len(km.Key.Token); i++ {
-			c := km.Key.Token[i]
+		// A token is a JWT: every byte is plain, and it goes in whole.
+		tok := km.Key.Token
+		i := 0
+		for i < len(tok) && sfPlain[tok[i]] {
+			i++
+		}
+		b.WriteString(tok[:i])
+		for ; i < len(tok); i++ {
+			c := tok[i]
 			if c < 0x20 || c > 0x7e {
 				return "", errors.New("aauth: sign: token contains a byte that cannot be sent in Signature-Key")
 			}
