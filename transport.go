@@ -223,7 +223,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.emit(r.ctx, Event{Step: StepError, Method: req.Method, URL: redactURL(req.URL), Err: err, Detail: "request failed"})
 		return nil, err
 	}
-	t.emit(r.ctx, Event{Step: StepDone, Method: req.Method, URL: redactURL(req.URL), Status: resp.StatusCode, Credential: r.cred.kind.String(), Detail: "response returned"})
+	if t.observed() {
+		t.emit(r.ctx, Event{Step: StepDone, Method: req.Method, URL: redactURL(req.URL), Status: resp.StatusCode, Credential: r.cred.kind.String(), Detail: "response returned"})
+	}
 	return resp, nil
 }
 
@@ -329,7 +331,9 @@ func (r *run) send() (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.t.emit(r.ctx, Event{Step: StepSigned, Method: out.Method, URL: redactURL(out.URL), Status: resp.StatusCode, Credential: r.cred.kind.String(), Detail: "sent " + out.Method + " presenting the " + r.cred.kind.String() + " token"})
+	if r.t.observed() {
+		r.t.emit(r.ctx, Event{Step: StepSigned, Method: out.Method, URL: redactURL(out.URL), Status: resp.StatusCode, Credential: r.cred.kind.String(), Detail: "sent " + out.Method + " presenting the " + r.cred.kind.String() + " token"})
+	}
 	r.t.keepSessionToken(r.ctx, resp, r.origin)
 	return resp, nil
 }
