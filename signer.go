@@ -15,6 +15,7 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
@@ -403,22 +404,26 @@ func signatureParams(comps []string, created int64, extra ...sigParam) string {
 	return string(b)
 }
 
-// buildBase writes the RFC 9421 §2.5 signature base.
+// buildBase writes the RFC 9421 §2.5 signature base, into one allocation
+// of the exact size: the Signature-Key value alone is hundreds of bytes.
 func buildBase(req *http.Request, m *message, comps []string, params string) ([]byte, error) {
-	n := len(params) + 24
-	for _, c := range comps {
-		n += len(c) + 8 + 64
-	}
-	b := make([]byte, 0, n)
+	var small [8]string
+	vals := small[:0]
+	n := len(`"@signature-params": `) + len(params)
 	for _, c := range comps {
 		v, err := componentValue(req, m, c)
 		if err != nil {
 			return nil, err
 		}
+		vals = append(vals, v)
+		n += len(c) + len(v) + len(`"": `+"\n")
+	}
+	b := make([]byte, 0, n)
+	for i, c := range comps {
 		b = append(b, '"')
 		b = append(b, c...)
 		b = append(b, `": `...)
-		b = append(b, v...)
+		b = append(b, vals[i]...)
 		b = append(b, '\n')
 	}
 	b = append(b, `"@signature-params": `...)
@@ -446,7 +451,7 @@ func componentValue(req *http.Request, m *message, name string) (string, error) 
 	if name == "" || name[0] == '@' || !validComponentName(name) {
 		return "", fmt.Errorf("aauth: sign: unsupported component %q", name)
 	}
-	vals := req.Header.Values(name)
+	vals := req.Header[canonicalName(name)]
 	if len(vals) == 0 {
 		if name == "content-length" && req.ContentLength >= 0 && m.hasBody {
 			return strconv.FormatInt(req.ContentLength, 10), nil
@@ -461,6 +466,22 @@ func componentValue(req *http.Request, m *message, name string) (string, error) 
 		parts[i] = strings.Trim(v, " \t")
 	}
 	return strings.Join(parts, ", "), nil
+}
+
+// canonicalName is textproto.CanonicalMIMEHeaderKey(name), without its
+// allocation for the lower-case names AAuth signatures cover.
+func canonicalName(name string) string {
+	switch name {
+	case "signature-key":
+		return "Signature-Key"
+	case "content-type":
+		return "Content-Type"
+	case "content-digest":
+		return "Content-Digest"
+	case "authorization":
+		return "Authorization"
+	}
+	return textproto.CanonicalMIMEHeaderKey(name)
 }
 
 // querySuffix is the query as sent, with its "?" (also for a lone "?").
