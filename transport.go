@@ -352,7 +352,7 @@ func (t *Transport) signFor(req *http.Request, agent KeyMaterial, cred credentia
 	}
 	agentSigned := cred.kind == credAgent
 	if toResource && len(t.Capabilities) > 0 && (agentSigned || tab.CapabilitiesOnTokens) {
-		req.Header.Set("AAuth-Capabilities", FormatCapabilities(t.Capabilities))
+		req.Header[keyCapabilities] = []string{FormatCapabilities(t.Capabilities)}
 	}
 	if toResource && agentSigned && t.Mission != nil && tab.MissionHeader {
 		req.Header.Set("AAuth-Mission", FormatMission(*t.Mission))
