@@ -6,6 +6,14 @@ import (
 	"strings"
 )
 
+// The net/http forms of the AAuth header names the Transport reads or sets on
+// every request: the map keys Header.Get and Header.Set would compute, with
+// an allocation, each time.
+var (
+	keyAccess       = http.CanonicalHeaderKey("AAuth-Access")
+	keyCapabilities = http.CanonicalHeaderKey("AAuth-Capabilities")
+)
+
 // ParseAccess reads the AAuth-Access header of h: a session token issued by
 // a resource that runs its own flow, formally an RFC 9110 token68. ok
 // reports whether the header is present. The value must be one field line
@@ -14,7 +22,7 @@ import (
 // field line or any character outside token68 gives a *HeaderError, whose
 // message never contains the value.
 func ParseAccess(h http.Header) (token string, ok bool, err error) {
-	lines := h.Values("AAuth-Access")
+	lines := h[keyAccess]
 	if len(lines) == 0 {
 		return "", false, nil
 	}

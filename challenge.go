@@ -520,14 +520,31 @@ func chalBareText(text string, asToken bool) (string, error) {
 	return httpsfv.Marshal(httpsfv.Item{Value: text, Params: httpsfv.NewParams()})
 }
 
-// chalIsToken reports whether s is a valid RFC 9651 Token.
+// chalIsToken reports whether s is a valid RFC 9651 Token: ALPHA or "*",
+// then tchar, ":" or "/" (§3.3.4). It is on every request's path (the
+// AAuth-Capabilities header), so it checks the bytes itself rather than
+// asking httpsfv to serialise an Item.
 func chalIsToken(s string) bool {
-	if s == "" {
+	if s == "" || !('a' <= s[0] && s[0] <= 'z' || 'A' <= s[0] && s[0] <= 'Z' || s[0] == '*') {
 		return false
 	}
-	_, err := httpsfv.Marshal(httpsfv.Item{Value: httpsfv.Token(s), Params: httpsfv.NewParams()})
-	return err == nil
+	for i := 1; i < len(s); i++ {
+		if !sfTokenChar[s[i]] {
+			return false
+		}
+	}
+	return true
 }
+
+// sfTokenChar marks the bytes an RFC 9651 Token may hold after its first:
+// RFC 9110 tchar, ":" and "/".
+var sfTokenChar = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("!#$%&'*+-.^_`|~:/", byte(c)) >= 0
+	}
+	return t
+}()
 
 // chalIsKey reports whether s is a valid RFC 9651 key.
 func chalIsKey(s string) bool {

@@ -39,9 +39,13 @@ type Event struct {
 	Err        error  // set on StepError and on steps that failed
 }
 
+// observed reports whether anyone reads the events: the hot path builds
+// none (their URLs and details cost allocations) when no one does.
+func (t *Transport) observed() bool { return t.OnEvent != nil || t.Logger != nil }
+
 // emit sends ev to the Transport's OnEvent and Logger.
 func (t *Transport) emit(ctx context.Context, ev Event) {
-	if t.OnEvent == nil && t.Logger == nil {
+	if !t.observed() {
 		return
 	}
 	if ev.Time.IsZero() {

@@ -15,6 +15,7 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
@@ -403,22 +404,26 @@ func signatureParams(comps []string, created int64, extra ...sigParam) string {
 	return string(b)
 }
 
-// buildBase writes the RFC 9421 §2.5 signature base.
+// buildBase writes the RFC 9421 §2.5 signature base, into one allocation
+// of the exact size: the Signature-Key value alone is hundreds of bytes.
 func buildBase(req *http.Request, m *message, comps []string, params string) ([]byte, error) {
-	n := len(params) + 24
-	for _, c := range comps {
-		n += len(c) + 8 + 64
-	}
-	b := make([]byte, 0, n)
+	var small [8]string
+	vals := small[:0]
+	n := len(`"@signature-params": `) + len(params)
 	for _, c := range comps {
 		v, err := componentValue(req, m, c)
 		if err != nil {
 			return nil, err
 		}
+		vals = append(vals, v)
+		n += len(c) + len(v) + len(`"": `+"\n")
+	}
+	b := make([]byte, 0, n)
+	for i, c := range comps {
 		b = append(b, '"')
 		b = append(b, c...)
 		b = append(b, `": `...)
-		b = append(b, v...)
+		b = append(b, vals[i]...)
 		b = append(b, '\n')
 	}
 	b = append(b, `"@signature-params": `...)
@@ -446,7 +451,7 @@ func componentValue(req *http.Request, m *message, name string) (string, error) 
 	if name == "" || name[0] == '@' || !validComponentName(name) {
 		return "", fmt.Errorf("aauth: sign: unsupported component %q", name)
 	}
-	vals := req.Header.Values(name)
+	vals := req.Header[canonicalName(name)]
 	if len(vals) == 0 {
 		if name == "content-length" && req.ContentLength >= 0 && m.hasBody {
 			return strconv.FormatInt(req.ContentLength, 10), nil
@@ -461,6 +466,22 @@ func componentValue(req *http.Request, m *message, name string) (string, error) 
 		parts[i] = strings.Trim(v, " \t")
 	}
 	return strings.Join(parts, ", "), nil
+}
+
+// canonicalName is textproto.CanonicalMIMEHeaderKey(name), without its
+// allocation for the lower-case names AAuth signatures cover.
+func canonicalName(name string) string {
+	switch name {
+	case "signature-key":
+		return "Signature-Key"
+	case "content-type":
+		return "Content-Type"
+	case "content-digest":
+		return "Content-Digest"
+	case "authorization":
+		return "Authorization"
+	}
+	return textproto.CanonicalMIMEHeaderKey(name)
 }
 
 // querySuffix is the query as sent, with its "?" (also for a lone "?").
@@ -514,6 +535,15 @@ func sigHeader(label string, sig []byte) string {
 	return string(b)
 }
 
+// sfPlain marks the bytes an RFC 9651 String carries as they are: visible
+// ASCII and space, except '"' and '\\', which are escaped.
+var sfPlain = func() (t [256]bool) {
+	for c := 0x20; c <= 0x7e; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // formatSignatureKey returns "<label>=<scheme>;…" as the profile writes it.
 func formatSignatureKey(label string, km KeyMaterial, hwkAlg bool, jktScheme string) (string, error) {
 	var b strings.Builder
@@ -531,8 +561,15 @@ func formatSignatureKey(label string, km KeyMaterial, hwkAlg bool, jktScheme str
 			b.WriteString(jktScheme)
 		}
 		b.WriteString(`;jwt="`)
-		for i := 0; i < len(km.Key.Token); i++ {
-			c := km.Key.Token[i]
+		// A token is a JWT: every byte is plain, and it goes in whole.
+		tok := km.Key.Token
+		i := 0
+		for i < len(tok) && sfPlain[tok[i]] {
+			i++
+		}
+		b.WriteString(tok[:i])
+		for ; i < len(tok); i++ {
+			c := tok[i]
 			if c < 0x20 || c > 0x7e {
 				return "", errors.New("aauth: sign: token contains a byte that cannot be sent in Signature-Key")
 			}

@@ -297,6 +297,33 @@ func TestSignErrors(t *testing.T) {
 	}
 }
 
+// A token is written into Signature-Key as an RFC 9651 String: '"' and '\\'
+// escaped wherever they are, and any byte a String cannot carry refused.
+func TestSignatureKeyTokenString(t *testing.T) {
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	for _, c := range []struct{ token, want string }{
+		{"a.b.c", `sig=jwt;jwt="a.b.c"`},
+		{`a"b\c`, `sig=jwt;jwt="a\"b\\c"`},
+		{`"x`, `sig=jwt;jwt="\"x"`},
+		{`x\`, `sig=jwt;jwt="x\\"`},
+		{" ~", `sig=jwt;jwt=" ~"`},
+		{"abc\x7f", ""},
+		{"abc\xc3\xa9", ""},
+		{"\x1f", ""},
+	} {
+		got, err := formatSignatureKey("sig", KeyMaterial{Signer: priv, Key: JWT(c.token)}, true, "jkt-jwt")
+		if c.want == "" {
+			if err == nil {
+				t.Errorf("token %q: no error, got %s", c.token, got)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("token %q: got %s, %v; want %s", c.token, got, err, c.want)
+		}
+	}
+}
+
 type failingKeys struct{}
 
 func (failingKeys) KeyMaterial(context.Context) (KeyMaterial, error) {

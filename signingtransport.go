@@ -54,7 +54,7 @@ func (t *SigningTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	r := req.Clone(req.Context())
 	if len(t.Capabilities) > 0 {
-		r.Header.Set("AAuth-Capabilities", FormatCapabilities(t.Capabilities))
+		r.Header[keyCapabilities] = []string{FormatCapabilities(t.Capabilities)}
 	}
 	if t.Mission != nil && t.Profile.table().MissionHeader {
 		r.Header.Set("AAuth-Mission", FormatMission(*t.Mission))

@@ -1,7 +1,10 @@
 package aauth
 
 import (
+	"bytes"
 	"context"
+	"crypto"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aauthgo/aauth/internal/clock"
@@ -133,6 +137,15 @@ type Transport struct {
 
 	mu      sync.Mutex
 	origins map[string]*originState
+
+	lastJKT atomic.Pointer[keyThumbprint]
+}
+
+// keyThumbprint is the thumbprint of the last Ed25519 key Keys returned:
+// keys rarely change, and hashing the key on every request is measurable.
+type keyThumbprint struct {
+	pub ed25519.PublicKey
+	jkt string
 }
 
 // originState is what the Transport learnt about one origin from its
@@ -210,7 +223,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.emit(r.ctx, Event{Step: StepError, Method: req.Method, URL: redactURL(req.URL), Err: err, Detail: "request failed"})
 		return nil, err
 	}
-	t.emit(r.ctx, Event{Step: StepDone, Method: req.Method, URL: redactURL(req.URL), Status: resp.StatusCode, Credential: r.cred.kind.String(), Detail: "response returned"})
+	if t.observed() {
+		t.emit(r.ctx, Event{Step: StepDone, Method: req.Method, URL: redactURL(req.URL), Status: resp.StatusCode, Credential: r.cred.kind.String(), Detail: "response returned"})
+	}
 	return resp, nil
 }
 
@@ -269,12 +284,29 @@ func (r *run) loadKeys() error {
 	if km.Signer == nil {
 		return errors.New("aauth: key material has no signer")
 	}
-	jkt, err := Thumbprint(km.Signer.Public())
+	jkt, err := r.t.thumbprint(km.Signer.Public())
 	if err != nil {
 		return err
 	}
 	r.km, r.jkt = km, jkt
 	return nil
+}
+
+// thumbprint is Thumbprint(pub), reusing the last one computed when pub is
+// the same Ed25519 key.
+func (t *Transport) thumbprint(pub crypto.PublicKey) (string, error) {
+	ed, isEd := pub.(ed25519.PublicKey)
+	if last := t.lastJKT.Load(); isEd && last != nil && bytes.Equal(ed, last.pub) {
+		return last.jkt, nil
+	}
+	jkt, err := Thumbprint(pub)
+	if err != nil {
+		return "", err
+	}
+	if isEd {
+		t.lastJKT.Store(&keyThumbprint{pub: bytes.Clone(ed), jkt: jkt})
+	}
+	return jkt, nil
 }
 
 func (r *run) agentCred() credential { return credential{kind: credAgent, token: r.km.Key.Token} }
@@ -299,7 +331,9 @@ func (r *run) send() (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.t.emit(r.ctx, Event{Step: StepSigned, Method: out.Method, URL: redactURL(out.URL), Status: resp.StatusCode, Credential: r.cred.kind.String(), Detail: "sent " + out.Method + " presenting the " + r.cred.kind.String() + " token"})
+	if r.t.observed() {
+		r.t.emit(r.ctx, Event{Step: StepSigned, Method: out.Method, URL: redactURL(out.URL), Status: resp.StatusCode, Credential: r.cred.kind.String(), Detail: "sent " + out.Method + " presenting the " + r.cred.kind.String() + " token"})
+	}
 	r.t.keepSessionToken(r.ctx, resp, r.origin)
 	return resp, nil
 }
@@ -318,7 +352,7 @@ func (t *Transport) signFor(req *http.Request, agent KeyMaterial, cred credentia
 	}
 	agentSigned := cred.kind == credAgent
 	if toResource && len(t.Capabilities) > 0 && (agentSigned || tab.CapabilitiesOnTokens) {
-		req.Header.Set("AAuth-Capabilities", FormatCapabilities(t.Capabilities))
+		req.Header[keyCapabilities] = []string{FormatCapabilities(t.Capabilities)}
 	}
 	if toResource && agentSigned && t.Mission != nil && tab.MissionHeader {
 		req.Header.Set("AAuth-Mission", FormatMission(*t.Mission))

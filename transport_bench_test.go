@@ -1,0 +1,224 @@
+package aauth
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+// The warm round-trip benchmark: an aauth.Transport holding a cached auth
+// token sends a GET to a loopback httptest server, interleaved with the same
+// GET sent by a plain http.Transport and one bare ed25519.Sign over the base
+// the Transport signs. Both clients have their own keep-alive connection to
+// the same server, which answers every request alike, so the difference is
+// what the Transport adds: the credential lookup, the request clone, the
+// signature and its headers on the wire. x-plain+sig is the ratio to the
+// unavoidable part, plain round trip plus one signature.
+
+// benchAuthToken is an auth token of a realistic size: the claims the kit's
+// person server puts in one, signed with benchKey. The benchmark server does
+// not look at it.
+func benchAuthToken(origin, ps string) string {
+	enc := base64.RawURLEncoding
+	pub := benchKey.Public().(ed25519.PublicKey)
+	hdr, _ := json.Marshal(map[string]any{"alg": "EdDSA", "typ": "aa-auth+jwt", "kid": "ps-key-1"})
+	claims, _ := json.Marshal(map[string]any{
+		"iss":   ps,
+		"aud":   origin,
+		"sub":   "pairwise-3f1c9a7e2b8d4c60a1e5",
+		"agent": "aauth:assistant@agent.example",
+		"scope": "read",
+		"iat":   1730217600,
+		"exp":   1730221200,
+		"jti":   "6f9d1c2e-8a47-4b3e-9c15-0d2f7a8e4b61",
+		"cnf":   map[string]any{"jwk": map[string]any{"kty": "OKP", "crv": "Ed25519", "x": enc.EncodeToString(pub)}},
+	})
+	signing := enc.EncodeToString(hdr) + "." + enc.EncodeToString(claims)
+	return signing + "." + enc.EncodeToString(ed25519.Sign(benchKey, []byte(signing)))
+}
+
+func newBenchServer(b *testing.B) *httptest.Server {
+	body := []byte(`{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"ok"}]}}`)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	}))
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+// roundTrip sends req through rt and reads the whole answer.
+func roundTrip(b *testing.B, rt http.RoundTripper, req *http.Request) {
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b.Fatalf("status %d", resp.StatusCode)
+	}
+}
+
+// warmTransport returns a Transport to srv whose cache holds an auth token
+// for srv's origin, so that each request is one signed round trip
+// presenting that token, and the signature base of such a request.
+func warmTransport(b *testing.B, srv *httptest.Server, url string) (*Transport, []byte) {
+	const ps = "https://ps.example"
+	origin := srv.URL
+	t := &Transport{
+		Base:         srv.Client().Transport.(*http.Transport).Clone(),
+		Keys:         StaticKeys(benchKey, JWT(benchToken)),
+		PersonServer: ps,
+		Capabilities: []Capability{CapabilityInteraction},
+	}
+	t.init()
+	jkt, err := Thumbprint(benchKey.Public())
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok := benchAuthToken(origin, ps)
+	t.store(context.Background(), t.authKey(origin, jkt), &Token{Value: tok, Expiry: time.Now().Add(24 * time.Hour)}, "auth")
+
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := Signer{Profile: t.Profile}
+	base, err := s.SignatureBase(req, KeyMaterial{Signer: benchKey, Key: JWT(tok)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return t, base
+}
+
+// BenchmarkTransportWarm is the warm round trip alone.
+func BenchmarkTransportWarm(b *testing.B) {
+	srv := newBenchServer(b)
+	url := srv.URL + "/mcp/tools?x=1"
+	t, _ := warmTransport(b, srv, url)
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	roundTrip(b, t, req) // open the connection
+	b.ReportAllocs()
+	for b.Loop() {
+		roundTrip(b, t, req)
+	}
+}
+
+// BenchmarkPlainRoundTrip is the same GET through a plain http.Transport.
+func BenchmarkPlainRoundTrip(b *testing.B) {
+	srv := newBenchServer(b)
+	plain := srv.Client().Transport.(*http.Transport).Clone()
+	req, err := http.NewRequest("GET", srv.URL+"/mcp/tools?x=1", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	roundTrip(b, plain, req)
+	b.ReportAllocs()
+	for b.Loop() {
+		roundTrip(b, plain, req)
+	}
+}
+
+// BenchmarkBareEd25519Warm is the bare signature over the base the warm
+// Transport signs: with BenchmarkTransportWarm and BenchmarkPlainRoundTrip,
+// the third term of the ratio for instruction counts (see BENCHMARKS.md).
+func BenchmarkBareEd25519Warm(b *testing.B) {
+	srv := newBenchServer(b)
+	_, base := warmTransport(b, srv, srv.URL+"/mcp/tools?x=1")
+	b.ReportAllocs()
+	for b.Loop() {
+		ed25519.Sign(benchKey, base)
+	}
+}
+
+// BenchmarkTransportWarmRatio interleaves the three, alternating which
+// client goes first, and reports the ratios.
+func BenchmarkTransportWarmRatio(b *testing.B) {
+	srv := newBenchServer(b)
+	url := srv.URL + "/mcp/tools?x=1"
+	t, base := warmTransport(b, srv, url)
+	plain := srv.Client().Transport.(*http.Transport).Clone()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	roundTrip(b, t, req)
+	roundTrip(b, plain, req)
+
+	var aauthT, plainT, sigT time.Duration
+	i := 0
+	for b.Loop() {
+		t0 := time.Now()
+		if i&1 == 0 {
+			roundTrip(b, t, req)
+		} else {
+			roundTrip(b, plain, req)
+		}
+		t1 := time.Now()
+		ed25519.Sign(benchKey, base)
+		t2 := time.Now()
+		if i&1 == 0 {
+			roundTrip(b, plain, req)
+		} else {
+			roundTrip(b, t, req)
+		}
+		t3 := time.Now()
+		if i&1 == 0 {
+			aauthT += t1.Sub(t0)
+			plainT += t3.Sub(t2)
+		} else {
+			plainT += t1.Sub(t0)
+			aauthT += t3.Sub(t2)
+		}
+		sigT += t2.Sub(t1)
+		i++
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(aauthT)/float64(plainT+sigT), "x-plain+sig")
+	b.ReportMetric(float64(aauthT)/float64(plainT), "x-plain")
+	b.ReportMetric(float64(aauthT.Nanoseconds())/n, "aauth-ns/op")
+	b.ReportMetric(float64(plainT.Nanoseconds())/n, "plain-ns/op")
+	b.ReportMetric(float64(sigT.Nanoseconds())/n, "sig-ns/op")
+}
+
+// BenchmarkTransportWarmInProcess isolates the client's share: the warm
+// Transport over a Base that answers in process (no connection, no server),
+// interleaved with the bare signature over the same base. x-sig is their
+// ratio and overhead-ns/op the time the Transport adds to the signature;
+// what the round-trip ratio adds on top is the signature headers' cost on
+// the wire (net/http writing, validating and parsing about 1 KiB more).
+func BenchmarkTransportWarmInProcess(b *testing.B) {
+	srv := newBenchServer(b)
+	url := srv.URL + "/mcp/tools?x=1"
+	t, base := warmTransport(b, srv, url)
+	t.Base = roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
+	})
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var aauthT, sigT time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		t0 := time.Now()
+		roundTrip(b, t, req)
+		t1 := time.Now()
+		ed25519.Sign(benchKey, base)
+		t2 := time.Now()
+		aauthT += t1.Sub(t0)
+		sigT += t2.Sub(t1)
+	}
+	b.ReportMetric(float64(aauthT)/float64(sigT), "x-sig")
+	b.ReportMetric(float64((aauthT-sigT).Nanoseconds())/float64(b.N), "overhead-ns/op")
+}
