@@ -473,6 +473,23 @@ func hostileCases() []hostileCase {
 		}, want: and(wantIs(aauth.ErrDenied), cleanError())},
 
 		// Polling.
+		{name: "poll-202-forever", script: func(e *hostileEnv) {
+			e.w.PS.Queue(firstKind(e.p), aauthtest.Defer(aauthtest.Pending().Times(1<<30)))
+			e.tr.MaxPollDuration = time.Minute
+		}, want: and(wantIs(aauth.ErrTimeout), polls(66))},
+		{name: "poll-202-forever-seed", profile: aauth.ProfileSeed, script: func(e *hostileEnv) {
+			e.w.PS.Queue(firstKind(e.p), aauthtest.Defer(aauthtest.Pending().Times(1<<30)))
+			e.tr.MaxPollDuration = time.Minute
+		}, want: and(wantIs(aauth.ErrTimeout), polls(66))},
+		{name: "poll-202-forever-at-resource", script: func(e *hostileEnv) {
+			e.w.Resource.Queue(aauthtest.Defer(aauthtest.Pending().Times(1 << 30)))
+			e.tr.MaxPollDuration = time.Minute
+		}, want: and(wantIs(aauth.ErrTimeout), also("at most 70 resource requests", func(e *hostileEnv) error {
+			if n := e.resourceSends(); n > 70 {
+				return fmt.Errorf("%d resource requests", n)
+			}
+			return nil
+		}))},
 		{name: "poll-flips-requirements", script: func(e *hostileEnv) {
 			e.w.PS.Queue(firstKind(e.p), aauthtest.Defer(
 				aauthtest.Interaction().Times(1), aauthtest.Approval(), aauthtest.Interaction().Times(2),
@@ -641,6 +658,16 @@ func bounded() hostileWant {
 		}
 		if n := e.w.PS.AuthTokenRequests() + e.w.PS.PersonTokenRequests(); n > 4 {
 			return fmt.Errorf("%d token requests", n)
+		}
+		return nil
+	})
+}
+
+// polls expects at most n polls at the kit person server.
+func polls(n int) hostileWant {
+	return also(fmt.Sprintf("at most %d polls", n), func(e *hostileEnv) error {
+		if got := e.w.PS.Polls(); got > n {
+			return fmt.Errorf("%d polls", got)
 		}
 		return nil
 	})

@@ -33,6 +33,15 @@ const maxClarificationRounds = 10
 // cancelTimeout bounds the DELETE sent to abandon a pending request.
 const cancelTimeout = 10 * time.Second
 
+// A server may ask for the next poll at once (Retry-After: 0), and the
+// agent does so, but only maxQuickPolls times in a row: after that every
+// wait is at least minPollInterval, so that a server answering "202,
+// Retry-After: 0" forever is not polled in a tight loop until MaxDuration.
+const (
+	maxQuickPolls   = 5
+	minPollInterval = time.Second
+)
+
 // Clarification is a question a person server (or resource) asks while a
 // request is deferred: the clarification member of a 202 body.
 type Clarification struct {
@@ -99,7 +108,8 @@ type PollOptions struct {
 // (seconds or an HTTP date), waits 5 s without one, adds 5 s per 429 and
 // backs off on 503; the seed profile backs off from 1 s to 5 s (30 s on
 // 503) as the JavaScript package does. A wait never runs past
-// MaxDuration.
+// MaxDuration, and after five immediate polls in a row (Retry-After: 0)
+// the next waits are at least a second.
 //
 // A 202 may ask for something while it waits:
 //   - requirement=interaction: OnInteraction, once per (url, code);
@@ -187,6 +197,7 @@ type poller struct {
 	backoff  time.Duration      // seed: the shared 1 s → 5 s / 30 s backoff
 	slow     time.Duration      // current: added by 429 slow_down answers
 	busy     time.Duration      // current: the 503 backoff
+	quick    int                // waits shorter than minPollInterval in a row
 }
 
 func newPoller(client *http.Client, opts PollOptions, base string) (*poller, error) {
@@ -459,8 +470,23 @@ func (p *poller) abandon(ctx context.Context, loc string) {
 }
 
 // delay is how long to wait after resp (a 202, 429 or 503) before the next
-// poll. first marks the 202 that started the deferral.
+// poll, as the server and the profile say, but never shorter than
+// minPollInterval after maxQuickPolls short waits in a row. first marks the
+// 202 that started the deferral.
 func (p *poller) delay(resp *http.Response, first bool) time.Duration {
+	d := p.serverDelay(resp, first)
+	if d >= minPollInterval {
+		p.quick = 0
+		return d
+	}
+	if p.quick++; p.quick > maxQuickPolls {
+		return minPollInterval
+	}
+	return d
+}
+
+// serverDelay is the wait the server and the profile ask for.
+func (p *poller) serverDelay(resp *http.Response, first bool) time.Duration {
 	t := p.p.table()
 	ra, hasRA := parseRetryAfter(resp.Header.Get("Retry-After"), p.clock.Now())
 	busy := resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests
