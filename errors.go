@@ -185,7 +185,7 @@ func decodeAny(raw json.RawMessage) any {
 // absent. Anything that does not parse gives nil: a malformed body must not
 // hide the status it came with.
 func problemFrom(h http.Header, body []byte) *Problem {
-	if len(bytes.TrimSpace(body)) == 0 || !jsonContent(h.Get("Content-Type"), true) {
+	if len(bytes.TrimSpace(body)) == 0 || !jsonContent(h, true) {
 		return nil
 	}
 	p, err := ParseProblem(body)
@@ -195,9 +195,13 @@ func problemFrom(h http.Header, body []byte) *Problem {
 	return p
 }
 
-// jsonContent reports whether a Content-Type names JSON; an absent one
-// counts when absentOK.
-func jsonContent(ct string, absentOK bool) bool {
+// jsonContent reports whether the Content-Type of h names JSON; an absent
+// one counts when absentOK, one longer than shortHeaderMaxLen never does.
+func jsonContent(h http.Header, absentOK bool) bool {
+	ct := h.Get("Content-Type")
+	if len(ct) > shortHeaderMaxLen {
+		return false
+	}
 	if strings.TrimSpace(ct) == "" {
 		return absentOK
 	}

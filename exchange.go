@@ -344,7 +344,7 @@ func requestToken(ctx context.Context, client *http.Client, endpoint, psURL stri
 		if p.table().LocationBasePS && psURL != "" {
 			// The seed resolves a relative Location against the person
 			// server URL, not the token endpoint.
-			if loc := resp.Header.Get("Location"); loc != "" {
+			if loc := resp.Header.Get("Location"); loc != "" && len(loc) <= locationMaxLen {
 				if base, err := url.Parse(psURL); err == nil {
 					if u, err := url.Parse(loc); err == nil && !u.IsAbs() {
 						resp.Header.Set("Location", base.ResolveReference(u).String())

@@ -467,6 +467,10 @@ func hostileCases() []hostileCase {
 		{name: "token-error-body-not-json", script: func(e *hostileEnv) {
 			e.w.PS.Queue(firstKind(e.p), aauthtest.Respond(403, http.Header{"Content-Type": {"application/json"}}, `{"error":`))
 		}, want: and(exchangeStatus(403), wantAs("without a problem", func(ee *aauth.ExchangeError) bool { return ee.Problem == nil }))},
+		{name: "token-error-content-type-oversized", script: func(e *hostileEnv) {
+			e.w.PS.Queue(firstKind(e.p), aauthtest.Respond(403, http.Header{"Content-Type": {"application/json; x=" + strings.Repeat("y", 64<<10)}},
+				`{"error":"denied"}`))
+		}, want: and(exchangeStatus(403), wantAs("without a problem", func(ee *aauth.ExchangeError) bool { return ee.Problem == nil }))},
 		{name: "token-error-detail-control-characters", script: func(e *hostileEnv) {
 			e.w.PS.Queue(firstKind(e.p), aauthtest.Respond(403, http.Header{"Content-Type": {"application/problem+json"}},
 				`{"error":"denied","detail":"line\r\nInjected: yes\u0000`+strings.Repeat("y", 5000)+`"}`))
@@ -515,6 +519,13 @@ func hostileCases() []hostileCase {
 		{name: "poll-bare-202-at-resource", script: func(e *hostileEnv) {
 			e.w.Resource.Queue(aauthtest.Malformed(aauthtest.FaultNoLocation))
 		}, want: wantStatus(202)},
+		{name: "poll-location-oversized", script: func(e *hostileEnv) {
+			e.fakePS(map[string]http.HandlerFunc{"POST " + e.tokenPath(): func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Location", "/pending/"+strings.Repeat("p", 64<<10))
+				w.Header().Set("Retry-After", "0")
+				w.WriteHeader(202)
+			}})
+		}, want: wantIs(aauth.ErrLocation)},
 		{name: "poll-retry-after-999999", script: func(e *hostileEnv) {
 			e.w.PS.Queue(firstKind(e.p), aauthtest.Defer(aauthtest.Pending().RetryAfter("999999")))
 		}, want: wantIs(aauth.ErrTimeout)},
@@ -526,6 +537,9 @@ func hostileCases() []hostileCase {
 		}, want: wantIs(aauth.ErrTimeout)},
 		{name: "poll-retry-after-malformed", script: func(e *hostileEnv) {
 			e.w.PS.Queue(firstKind(e.p), aauthtest.Defer(aauthtest.Pending().RetryAfter("soon"), aauthtest.Pending().RetryAfter("-5"), aauthtest.Pending().RetryAfter("1.5")))
+		}, want: wantStatus(200)},
+		{name: "poll-retry-after-oversized", script: func(e *hostileEnv) {
+			e.w.PS.Queue(firstKind(e.p), aauthtest.Defer(aauthtest.Pending().RetryAfter(strings.Repeat("9", 64<<10))))
 		}, want: wantStatus(200)},
 		{name: "poll-429-503-bursts", script: func(e *hostileEnv) {
 			e.w.PS.Queue(firstKind(e.p), aauthtest.Defer(aauthtest.Status(429, "999999"), aauthtest.Status(503, "x"), aauthtest.Status(429, "")))

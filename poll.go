@@ -232,6 +232,9 @@ func newPoller(client *http.Client, opts PollOptions, base string) (*poller, err
 // when empty), and refused on another origin than the RequestURL (or, with
 // none, than the first pending URL).
 func (p *poller) resolve(loc, ref string) (string, error) {
+	if len(loc) > locationMaxLen {
+		return "", fmt.Errorf("%w: longer than %d bytes", ErrLocation, locationMaxLen)
+	}
 	u, err := url.Parse(strings.TrimSpace(loc))
 	if err != nil || loc == "" {
 		return "", fmt.Errorf("%w: %q is not a URL", ErrLocation, clean(loc, 256))
@@ -398,7 +401,7 @@ func (p *poller) on202(ctx context.Context, loc, ref string, resp *http.Response
 		loc = next
 	}
 	var body pollBody
-	if jsonContent(resp.Header.Get("Content-Type"), true) {
+	if jsonContent(resp.Header, true) {
 		body = parsePollBody(raw)
 	}
 
@@ -545,9 +548,12 @@ func sat(a, b time.Duration) time.Duration {
 
 // parseRetryAfter reads a Retry-After value: delta-seconds or an HTTP date
 // (RFC 9110 §10.2.3). A date in the past is zero; a number too large for a
-// time.Duration is the largest one. ok is false when v is absent or
-// malformed.
+// time.Duration is the largest one. ok is false when v is absent, malformed
+// or longer than shortHeaderMaxLen.
 func parseRetryAfter(v string, now time.Time) (d time.Duration, ok bool) {
+	if len(v) > shortHeaderMaxLen {
+		return 0, false
+	}
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0, false

@@ -116,9 +116,12 @@ func ParseSignatureError(v string) (*SignatureError, error) {
 // AcceptAlgs from Accept-Signature-Scheme and Accept-Signature-Alg. present
 // reports whether Signature-Error occurs at all.
 func ParseSignatureErrorHeader(h http.Header) (se *SignatureError, present bool, err error) {
-	v, ok := chalJoinLines(h, "Signature-Error")
+	v, ok, tooLong := chalJoinLines(h, "Signature-Error", challengeMaxLen)
 	if !ok {
 		return nil, false, nil
+	}
+	if tooLong {
+		return nil, true, &HeaderError{Header: "Signature-Error", Reason: fmt.Sprintf("longer than %d bytes", challengeMaxLen)}
 	}
 	se, err = ParseSignatureError(v)
 	if err != nil {
@@ -138,8 +141,8 @@ func ParseAcceptSignature(h http.Header) (schemes, algs []string) {
 
 // chalTokenList returns the Tokens of the List in header name of h.
 func chalTokenList(h http.Header, name string) []string {
-	v, ok := chalJoinLines(h, name)
-	if !ok || len(v) > challengeMaxLen {
+	v, ok, tooLong := chalJoinLines(h, name, challengeMaxLen)
+	if !ok || tooLong {
 		return nil
 	}
 	l, err := httpsfv.UnmarshalList([]string{v})

@@ -444,7 +444,7 @@ func (r *run) on401(resp *http.Response) (*http.Response, bool, error) {
 func (r *run) onSignatureError(resp *http.Response, se *SignatureError) bool {
 	switch se.Code {
 	case SigErrClockSkew:
-		date, err := http.ParseTime(resp.Header.Get("Date"))
+		date, err := http.ParseTime(shortHeader(resp.Header, "Date"))
 		if err != nil || r.once("clock_skew") {
 			return false
 		}
