@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"unicode"
@@ -283,6 +284,19 @@ func clean(s string, max int) string {
 		s = s[:cut] + "…"
 	}
 	return s
+}
+
+// shortURLError shortens the URL in the message of the *url.Error an
+// http.Client returns, which repeats the whole request URL: one a server
+// named may be kilobytes long. Other errors are returned as they are.
+func shortURLError(err error) error {
+	ue, ok := err.(*url.Error)
+	if !ok || len(ue.URL) <= 256 {
+		return err
+	}
+	short := *ue
+	short.URL = clean(ue.URL, 256)
+	return &short
 }
 
 // codeSentinel maps an AAuth error code to its sentinel.

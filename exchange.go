@@ -329,7 +329,7 @@ func requestToken(ctx context.Context, client *http.Client, endpoint, psURL stri
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("aauth: token request to %s: %w", clean(endpoint, 256), err)
+		return nil, fmt.Errorf("aauth: token request to %s: %w", clean(endpoint, 256), shortURLError(err))
 	}
 	popts.Profile = p
 	popts.RequestURL = endpoint

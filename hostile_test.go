@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -344,6 +345,9 @@ func hostileCases() []hostileCase {
 			v := "error=invalid_input, required_input=(" + strings.TrimSpace(strings.Repeat(`"x-pad" `, 3000)) + ")"
 			e.w.Resource.Queue(aauthtest.Respond(401, http.Header{"Signature-Error": {v}}, ""))
 		}, want: and(wantStatus(401), sends(1))},
+		{name: "signature-error-code-huge", script: func(e *hostileEnv) {
+			e.w.Resource.Queue(aauthtest.Respond(401, http.Header{"Signature-Error": {"error=" + strings.Repeat("e", 12<<10)}}, ""))
+		}, want: and(wantStatus(401), sends(1))},
 		{name: "signature-error-invalid-input-every-retry", script: func(e *hostileEnv) {
 			for i := 0; i < 10; i++ {
 				e.w.Resource.Queue(aauthtest.Respond(401, http.Header{"Signature-Error": {`error=invalid_input, required_input=("@query")`}}, ""))
@@ -424,6 +428,19 @@ func hostileCases() []hostileCase {
 			e.publicPS(map[string]string{"example.com": "93.184.216.34"},
 				map[string]any{"person_token_endpoint": "https://169.254.169.254/latest/meta-data", "auth_token_endpoint": "https://169.254.169.254/latest/meta-data"})
 		}, want: and(metadataCode(aauth.MetadataInvalidEndpoint), wantIs(aauth.ErrEgress))},
+		{name: "metadata-token-endpoint-long-url", script: func(e *hostileEnv) {
+			dead := closedAddr(e.t)
+			e.w.PS.EditMetadata(func(doc map[string]any) {
+				doc["person_token_endpoint"] = "http://" + dead + "/" + strings.Repeat("t", 4<<10)
+				doc["auth_token_endpoint"] = doc["person_token_endpoint"]
+			})
+		}, want: wantIs(syscall.ECONNREFUSED)},
+		{name: "metadata-token-endpoint-huge-url", script: func(e *hostileEnv) {
+			e.w.PS.EditMetadata(func(doc map[string]any) {
+				doc["person_token_endpoint"] = "https://ps.example/" + strings.Repeat("t", 64<<10)
+				doc["auth_token_endpoint"] = doc["person_token_endpoint"]
+			})
+		}, want: metadataCode(aauth.MetadataInvalidEndpoint)},
 		{name: "metadata-not-found", script: func(e *hostileEnv) {
 			e.fakePS(map[string]http.HandlerFunc{"GET " + aauth.PersonServerWellKnown: http.NotFound})
 		}, want: metadataCode(aauth.MetadataFetchFailed)},
@@ -552,6 +569,30 @@ func hostileCases() []hostileCase {
 			e.w.PS.Queue(firstKind(e.p), aauthtest.Defer(steps...))
 			e.tr.OnClarification = func(context.Context, aauth.Clarification) (string, error) { return "yes", nil }
 		}, want: wantIs(aauth.ErrClarification)},
+		{name: "poll-clarification-huge-question", script: func(e *hostileEnv) {
+			e.w.PS.Queue(firstKind(e.p), aauthtest.Defer(aauthtest.Clarification(strings.Repeat("Why? ", 100<<10))))
+			e.tr.OnClarification = func(context.Context, aauth.Clarification) (string, error) { return "because", nil }
+		}, want: wantStatus(200)},
+		{name: "poll-interaction-url-oversized", script: func(e *hostileEnv) {
+			var n atomic.Int32
+			e.fakePS(map[string]http.HandlerFunc{
+				"POST " + e.tokenPath(): func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Location", "/pending/1")
+					w.Header().Set("Retry-After", "0")
+					w.Header().Set("AAuth-Requirement", `requirement=interaction; url="https://ps.example/`+strings.Repeat("u", 15<<10)+`"; code="ABCD1234"`)
+					w.WriteHeader(202)
+				},
+				"GET /pending/1": func(w http.ResponseWriter, r *http.Request) {
+					if n.Add(1) < 3 {
+						w.Header().Set("Location", "/pending/1")
+						w.WriteHeader(202)
+						return
+					}
+					w.Header().Set("Content-Type", "application/json")
+					io.WriteString(w, `{"person_token":"`+fakeJWT(`{}`)+`","auth_token":"`+fakeJWT(`{}`)+`","expires_in":60}`)
+				},
+			})
+		}, want: wantStatus(401)},
 		{name: "poll-pending-never-answers", deadline: 2 * time.Second, script: func(e *hostileEnv) {
 			e.fakePS(map[string]http.HandlerFunc{
 				"POST " + e.tokenPath(): func(w http.ResponseWriter, r *http.Request) {
@@ -723,6 +764,18 @@ func cleanError() hostileWant {
 		}
 		return nil
 	}}
+}
+
+// closedAddr is the address of a listener that was closed: connecting to it
+// is refused.
+func closedAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }
 
 // fakeJWT is a compact JWS shape around a payload, unsigned.

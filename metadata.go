@@ -195,6 +195,9 @@ func checkEndpoint(ctx context.Context, psURL, docURL, field, v string) error {
 	if v == "" {
 		return &MetadataError{Code: MetadataEndpointMissing, URL: docURL, Field: field}
 	}
+	if len(v) > locationMaxLen {
+		return &MetadataError{Code: MetadataInvalidEndpoint, URL: docURL, Field: field, Value: v, Err: fmt.Errorf("longer than %d bytes", locationMaxLen)}
+	}
 	if err := checkSecureURL(ctx, v); err != nil {
 		return &MetadataError{Code: MetadataInvalidEndpoint, URL: docURL, Field: field, Value: v}
 	}
@@ -255,7 +258,7 @@ func fetchMetadata(ctx context.Context, client *http.Client, psURL string, now t
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, 0, fmt.Errorf("aauth: fetching person server metadata: %w", err)
+		return nil, 0, fmt.Errorf("aauth: fetching person server metadata: %w", shortURLError(err))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		drainClose(resp)

@@ -363,7 +363,7 @@ func (p *poller) send(rctx, ctx context.Context, loc string) (*http.Response, er
 		if errors.Is(err, context.DeadlineExceeded) && !p.deadline.IsZero() && !p.clock.Now().Before(p.deadline) {
 			return nil, fmt.Errorf("%w after %v", ErrTimeout, p.max)
 		}
-		return nil, fmt.Errorf("aauth: polling %s: %w", clean(loc, 256), err)
+		return nil, fmt.Errorf("aauth: polling %s: %w", clean(loc, 256), shortURLError(err))
 	}
 	return resp, nil
 }
@@ -675,7 +675,7 @@ func CancelRequest(ctx context.Context, client *http.Client, pendingURL string) 
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("aauth: cancelling %s: %w", clean(pendingURL, 256), err)
+		return fmt.Errorf("aauth: cancelling %s: %w", clean(pendingURL, 256), shortURLError(err))
 	}
 	if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
 		drainClose(resp)
@@ -695,7 +695,7 @@ func postPending(ctx context.Context, client *http.Client, pendingURL string, bo
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("aauth: posting to %s: %w", clean(pendingURL, 256), err)
+		return fmt.Errorf("aauth: posting to %s: %w", clean(pendingURL, 256), shortURLError(err))
 	}
 	return pendingResult(pendingURL, resp)
 }

@@ -50,9 +50,10 @@ type SignatureError struct {
 	AcceptAlgs    []string
 }
 
-// Error returns "aauth: signature rejected by server: <code>".
+// Error returns "aauth: signature rejected by server: <code>", the code
+// cleaned of control characters and shortened.
 func (e *SignatureError) Error() string {
-	return "aauth: signature rejected by server: " + e.Code
+	return "aauth: signature rejected by server: " + clean(e.Code, 64)
 }
 
 // ParseSignatureError reads a Signature-Error value, an RFC 9651 Dictionary

@@ -376,7 +376,7 @@ func (r *run) handle(resp *http.Response) (out *http.Response, retry bool, err e
 
 func (r *run) on401(resp *http.Response) (*http.Response, bool, error) {
 	if se, ok, err := ParseSignatureErrorHeader(resp.Header); ok && err == nil {
-		r.t.emit(r.ctx, Event{Step: StepChallenge, URL: redactURL(r.req.URL), Status: 401, Credential: r.cred.kind.String(), Detail: "signature rejected: " + se.Code})
+		r.t.emit(r.ctx, Event{Step: StepChallenge, URL: redactURL(r.req.URL), Status: 401, Credential: r.cred.kind.String(), Detail: "signature rejected: " + clean(se.Code, 64)})
 		if r.onSignatureError(resp, se) {
 			return resp, true, nil
 		}
@@ -607,7 +607,7 @@ func (r *run) poll(resp *http.Response) (*http.Response, error) {
 	if r.tab.PollAsAgent {
 		cred = r.agentCred()
 	}
-	r.t.emit(r.ctx, Event{Step: StepPending, URL: redactURL(r.req.URL), Status: 202, Credential: cred.kind.String(), Detail: "deferred; polling " + resp.Header.Get("Location")})
+	r.t.emit(r.ctx, Event{Step: StepPending, URL: redactURL(r.req.URL), Status: 202, Credential: cred.kind.String(), Detail: "deferred; polling " + clean(resp.Header.Get("Location"), 256)})
 	opts := r.pollOptions(r.req.URL.String())
 	out, err := FollowDeferred(r.ctx, r.credClient(cred), resp, opts)
 	for {
@@ -631,7 +631,8 @@ func (r *run) pollOptions(requestURL string) PollOptions {
 		MaxDuration: r.t.MaxPollDuration,
 		Clock:       r.t.Clock,
 		OnInteraction: func(ctx context.Context, u, code string) error {
-			r.t.emit(ctx, Event{Step: StepInteraction, URL: u, Detail: "the person must visit " + u + " (code " + code + ")"})
+			cu := clean(u, 256)
+			r.t.emit(ctx, Event{Step: StepInteraction, URL: cu, Detail: "the person must visit " + cu + " (code " + clean(code, 64) + ")"})
 			if r.t.OnInteraction == nil {
 				return nil
 			}
@@ -642,7 +643,7 @@ func (r *run) pollOptions(requestURL string) PollOptions {
 		// Without a callback the question is left unanswered and polling
 		// goes on, as the person may answer elsewhere.
 		opts.OnClarification = func(ctx context.Context, q Clarification) (string, error) {
-			r.t.emit(ctx, Event{Step: StepClarification, Detail: "question: " + q.Question})
+			r.t.emit(ctx, Event{Step: StepClarification, Detail: "question: " + clean(q.Question, 256)})
 			return r.t.OnClarification(ctx, q)
 		}
 	}
