@@ -626,6 +626,18 @@ func hostileCases() []hostileCase {
 				http.Header{"Content-Type": {"application/problem+json"}}, `{"error":"denied","detail":"`+strings.Repeat("z", 2<<20)+`"}`)))
 		}, want: and(wantIs(aauth.ErrDenied), wantAs("403 without a problem", func(pe *aauth.PollError) bool { return pe.StatusCode == 403 && pe.Problem == nil }))},
 
+		{name: "poll-interaction-callback-fails-cancel-never-answers", deadline: 300 * time.Millisecond, script: func(e *hostileEnv) {
+			e.fakePS(map[string]http.HandlerFunc{
+				"POST " + e.tokenPath(): func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Location", "/pending/1")
+					w.Header().Set("AAuth-Requirement", `requirement=interaction; url="https://ps.example/consent"; code="ABCD1234"`)
+					w.WriteHeader(202)
+				},
+				"DELETE /pending/1": e.hang,
+			})
+			e.tr.OnInteraction = func(context.Context, string, string) error { return errors.New("no browser") }
+		}, want: wantIs(aauth.ErrInteraction)},
+
 		// Servers that never answer, or hang up.
 		{name: "resource-never-answers", deadline: 300 * time.Millisecond, script: func(e *hostileEnv) {
 			e.target = e.server(http.HandlerFunc(e.hang)).URL

@@ -30,8 +30,12 @@ type Clock interface {
 // ask; servers allow about five, so more means a loop.
 const maxClarificationRounds = 10
 
-// cancelTimeout bounds the DELETE sent to abandon a pending request.
-const cancelTimeout = 10 * time.Second
+// cancelTimeout bounds the DELETE sent to abandon a pending request;
+// cancelGrace bounds it when the caller's context is already done.
+const (
+	cancelTimeout = 10 * time.Second
+	cancelGrace   = time.Second
+)
 
 // A server may ask for the next poll at once (Retry-After: 0), and the
 // agent does so, but only maxQuickPolls times in a row: after that every
@@ -465,9 +469,18 @@ func (p *poller) clarify(ctx context.Context, loc string, q Clarification) error
 	return AnswerClarification(ctx, p.client, loc, answer, p.p)
 }
 
-// abandon cancels the pending request, best effort, even when ctx is done.
+// abandon cancels the pending request, best effort: within ctx (and at
+// most cancelTimeout), so that a server that never answers the DELETE
+// does not hold the caller past its deadline; when ctx is already done,
+// for at most cancelGrace.
 func (p *poller) abandon(ctx context.Context, loc string) {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cancelTimeout)
+	var cctx context.Context
+	var cancel context.CancelFunc
+	if ctx.Err() == nil {
+		cctx, cancel = context.WithTimeout(ctx, cancelTimeout)
+	} else {
+		cctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), cancelGrace)
+	}
 	defer cancel()
 	_ = CancelRequest(cctx, p.client, loc)
 }
