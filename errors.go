@@ -464,7 +464,7 @@ const (
 	MetadataIssuerMissing   = "issuer_missing"   // the document has no issuer
 	MetadataIssuerMismatch  = "issuer_mismatch"  // issuer is not the URL fetched
 	MetadataEndpointMissing = "endpoint_missing" // a required endpoint is absent
-	MetadataInvalidEndpoint = "invalid_endpoint" // an endpoint is not an https URL (or http on loopback)
+	MetadataInvalidEndpoint = "invalid_endpoint" // an endpoint is not an https URL (or http on loopback), or is refused (see Err)
 	MetadataFetchFailed     = "fetch_failed"     // the document could not be fetched (status not 2xx)
 	MetadataInvalid         = "invalid_metadata" // the document is not a JSON object, or too large
 )
@@ -502,7 +502,12 @@ func (e *MetadataError) Error() string {
 	case MetadataEndpointMissing:
 		fmt.Fprintf(&b, ": no %s", e.Field)
 	case MetadataInvalidEndpoint:
-		fmt.Fprintf(&b, ": %s %q is not an https URL", e.Field, clean(e.Value, 256))
+		if e.Err != nil {
+			// Refused for the reason that follows, not its scheme.
+			fmt.Fprintf(&b, ": %s %q is refused", e.Field, clean(e.Value, 256))
+		} else {
+			fmt.Fprintf(&b, ": %s %q is not an https URL", e.Field, clean(e.Value, 256))
+		}
 	case MetadataFetchFailed:
 		if e.StatusCode != 0 {
 			fmt.Fprintf(&b, ": status %d", e.StatusCode)

@@ -423,11 +423,11 @@ func hostileCases() []hostileCase {
 		{name: "metadata-token-endpoint-other-host-private", script: func(e *hostileEnv) {
 			e.publicPS(map[string]string{"example.com": "93.184.216.34", "internal.example": "10.0.0.7"},
 				map[string]any{"person_token_endpoint": "https://internal.example/token", "auth_token_endpoint": "https://internal.example/token"})
-		}, want: and(metadataCode(aauth.MetadataInvalidEndpoint), wantIs(aauth.ErrEgress))},
+		}, want: and(metadataCode(aauth.MetadataInvalidEndpoint), wantIs(aauth.ErrEgress), messageLacks("not an https URL"))},
 		{name: "metadata-token-endpoint-other-host-metadata-address", script: func(e *hostileEnv) {
 			e.publicPS(map[string]string{"example.com": "93.184.216.34"},
 				map[string]any{"person_token_endpoint": "https://169.254.169.254/latest/meta-data", "auth_token_endpoint": "https://169.254.169.254/latest/meta-data"})
-		}, want: and(metadataCode(aauth.MetadataInvalidEndpoint), wantIs(aauth.ErrEgress))},
+		}, want: and(metadataCode(aauth.MetadataInvalidEndpoint), wantIs(aauth.ErrEgress), messageLacks("not an https URL"))},
 		{name: "metadata-token-endpoint-long-url", script: func(e *hostileEnv) {
 			dead := closedAddr(e.t)
 			e.w.PS.EditMetadata(func(doc map[string]any) {
@@ -440,7 +440,7 @@ func hostileCases() []hostileCase {
 				doc["person_token_endpoint"] = "https://ps.example/" + strings.Repeat("t", 64<<10)
 				doc["auth_token_endpoint"] = doc["person_token_endpoint"]
 			})
-		}, want: metadataCode(aauth.MetadataInvalidEndpoint)},
+		}, want: and(metadataCode(aauth.MetadataInvalidEndpoint), messageLacks("not an https URL"))},
 		{name: "metadata-not-found", script: func(e *hostileEnv) {
 			e.fakePS(map[string]http.HandlerFunc{"GET " + aauth.PersonServerWellKnown: http.NotFound})
 		}, want: metadataCode(aauth.MetadataFetchFailed)},
@@ -788,6 +788,16 @@ func closedAddr(t *testing.T) string {
 	addr := l.Addr().String()
 	l.Close()
 	return addr
+}
+
+// messageLacks expects an error whose message does not say text.
+func messageLacks(text string) hostileWant {
+	return hostileWant{"a message without " + fmt.Sprintf("%q", text), func(_ *hostileEnv, r hostileResult) error {
+		if r.err != nil && strings.Contains(r.err.Error(), text) {
+			return fmt.Errorf("message %q says %q", r.err, text)
+		}
+		return nil
+	}}
 }
 
 // fakeJWT is a compact JWS shape around a payload, unsigned.
