@@ -1,6 +1,8 @@
 package aauth_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -493,6 +495,40 @@ func hostileCases() []hostileCase {
 				`{"error":"denied","detail":"line\r\nInjected: yes\u0000`+strings.Repeat("y", 5000)+`"}`))
 		}, want: and(wantIs(aauth.ErrDenied), cleanError())},
 
+		{name: "token-body-trickle", deadline: 300 * time.Millisecond, script: func(e *hostileEnv) {
+			e.fakePS(map[string]http.HandlerFunc{"POST " + e.tokenPath(): func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(200)
+				for {
+					if _, err := io.WriteString(w, " "); err != nil {
+						return
+					}
+					http.NewResponseController(w).Flush()
+					select {
+					case <-time.After(20 * time.Millisecond):
+					case <-r.Context().Done():
+						return
+					case <-e.release:
+						return
+					}
+				}
+			}})
+		}, want: wantIs(context.DeadlineExceeded)},
+		{name: "metadata-gzip-bomb", script: func(e *hostileEnv) {
+			e.fakePS(map[string]http.HandlerFunc{"GET " + aauth.PersonServerWellKnown: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("Content-Encoding", "gzip")
+				w.Write(gzipBomb())
+			}})
+		}, want: and(metadataCode(aauth.MetadataInvalid), wantIs(aauth.ErrBodyTooLarge))},
+		{name: "token-gzip-bomb", script: func(e *hostileEnv) {
+			e.fakePS(map[string]http.HandlerFunc{"POST " + e.tokenPath(): func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("Content-Encoding", "gzip")
+				w.Write(gzipBomb())
+			}})
+		}, want: and(exchangeStatus(200), wantIs(aauth.ErrBodyTooLarge))},
+
 		// Polling.
 		{name: "poll-202-forever", script: func(e *hostileEnv) {
 			e.w.PS.Queue(firstKind(e.p), aauthtest.Defer(aauthtest.Pending().Times(1<<30)))
@@ -638,6 +674,28 @@ func hostileCases() []hostileCase {
 			e.tr.OnInteraction = func(context.Context, string, string) error { return errors.New("no browser") }
 		}, want: wantIs(aauth.ErrInteraction)},
 
+		{name: "poll-deferred-auth-token-never-satisfied", world: aauthtest.WorldOptions{Resource: aauthtest.ResourceOptions{DeferAuthToken: true}}, script: func(e *hostileEnv) {
+			e.w.PS.SetPolicy(func(tr *aauthtest.TokenRequest) aauthtest.Decision {
+				return aauthtest.Approve().Scope("nothing-useful")
+			})
+			// The pending URL repeats the first resource token, which names
+			// the person token; the auth token is presented now, so the
+			// agent refuses to exchange it a second time.
+		}, want: and(wantIs(aauth.ErrResourceToken), bounded())},
+		{name: "poll-pending-url-redirects", script: func(e *hostileEnv) {
+			e.target = e.server(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/pending/1" {
+					http.Redirect(w, r, "https://elsewhere.example/steal", http.StatusFound)
+					return
+				}
+				w.Header().Set("Location", "/pending/1")
+				w.Header().Set("Retry-After", "0")
+				w.WriteHeader(202)
+			})).URL
+		}, want: wantAs("status 302", func(pe *aauth.PollError) bool { return pe.StatusCode == 302 })},
+		{name: "resource-interaction-on-401", script: requirementEvery(1, `requirement=interaction; url="https://resource.example/consent"; code="ABCD1234"`),
+			want: and(wantStatus(401), sends(1))},
+
 		// Servers that never answer, or hang up.
 		{name: "resource-never-answers", deadline: 300 * time.Millisecond, script: func(e *hostileEnv) {
 			e.target = e.server(http.HandlerFunc(e.hang)).URL
@@ -763,6 +821,16 @@ func noSession() hostileWant {
 	})
 }
 
+// nothingCached expects the Transport's token cache to be empty.
+func nothingCached() hostileWant {
+	return also("nothing cached", func(e *hostileEnv) error {
+		if n := e.tr.Tokens.(*watchedCache).TokenCache.(*aauth.MemoryCache).Len(); n != 0 {
+			return fmt.Errorf("%d tokens cached", n)
+		}
+		return nil
+	})
+}
+
 // cleanError expects an error message free of control characters.
 func cleanError() hostileWant {
 	return hostileWant{"a clean message", func(_ *hostileEnv, r hostileResult) error {
@@ -777,6 +845,28 @@ func cleanError() hostileWant {
 		return nil
 	}}
 }
+
+// tokenAnswer answers 200 with the JSON value v as both tokens.
+func tokenAnswer(v string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"person_token":`+v+`,"auth_token":`+v+`,"expires_in":600}`)
+	}
+}
+
+var gzipBombOnce = sync.OnceValue(func() []byte {
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zeros := make([]byte, 1<<20)
+	for i := 0; i < 8; i++ {
+		zw.Write(zeros)
+	}
+	zw.Close()
+	return b.Bytes()
+})
+
+// gzipBomb is 8 MiB of zeros, gzipped to about 8 KiB.
+func gzipBomb() []byte { return gzipBombOnce() }
 
 // closedAddr is the address of a listener that was closed: connecting to it
 // is refused.
