@@ -389,7 +389,8 @@ const maxExpiresIn = 1 << 32
 
 // parseTokenResponse reads {field: "…", "expires_in": N}. It is liberal:
 // expires_in may be a number (a fraction is dropped) or a decimal string,
-// and zero is accepted; other members are ignored.
+// and zero is accepted; other members are ignored. The token must be at
+// most 64 KiB of printable ASCII, as Signature-Key can carry.
 func parseTokenResponse(b []byte, field string) (string, int64, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil || m == nil {
@@ -398,6 +399,17 @@ func parseTokenResponse(b []byte, field string) (string, int64, error) {
 	var v string
 	if json.Unmarshal(m[field], &v) != nil || v == "" {
 		return "", 0, fmt.Errorf("aauth: token response has no %s", field)
+	}
+	// The token is cached and sent back in Signature-Key: refuse here what
+	// could not be sent there, rather than fail every request until it
+	// expires.
+	if len(v) > maxTokenLen {
+		return "", 0, fmt.Errorf("aauth: token response %s is longer than %d bytes", field, maxTokenLen)
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] > 0x7e {
+			return "", 0, fmt.Errorf("aauth: token response %s has a byte that cannot be sent in Signature-Key", field)
+		}
 	}
 	var f float64
 	var num json.Number

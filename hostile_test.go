@@ -495,6 +495,12 @@ func hostileCases() []hostileCase {
 				`{"error":"denied","detail":"line\r\nInjected: yes\u0000`+strings.Repeat("y", 5000)+`"}`))
 		}, want: and(wantIs(aauth.ErrDenied), cleanError())},
 
+		{name: "token-huge-value", script: func(e *hostileEnv) {
+			e.fakePS(map[string]http.HandlerFunc{"POST " + e.tokenPath(): tokenAnswer(`"` + strings.Repeat("a", 100<<10) + `"`)})
+		}, want: and(exchangeStatus(200), nothingCached())},
+		{name: "token-control-characters", script: func(e *hostileEnv) {
+			e.fakePS(map[string]http.HandlerFunc{"POST " + e.tokenPath(): tokenAnswer(`"eyJ0eXAiOiJ4In0.e30.c2ln\r\nX-Injected: yes"`)})
+		}, want: and(exchangeStatus(200), nothingCached())},
 		{name: "token-body-trickle", deadline: 300 * time.Millisecond, script: func(e *hostileEnv) {
 			e.fakePS(map[string]http.HandlerFunc{"POST " + e.tokenPath(): func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
