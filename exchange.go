@@ -358,6 +358,12 @@ func requestToken(ctx context.Context, client *http.Client, endpoint, psURL stri
 			if errors.As(err, &pe) {
 				return nil, &ExchangeError{StatusCode: pe.StatusCode, Problem: pe.Problem, Endpoint: endpoint, Response: pe.Response, Err: pe}
 			}
+			var atr *AuthTokenRequiredError
+			if errors.As(err, &atr) {
+				// Only a resource holds a call for an auth token; a person
+				// server that asks for one has answered wrongly.
+				return nil, &ExchangeError{StatusCode: http.StatusAccepted, Endpoint: endpoint, Err: errors.New("aauth: the deferred answer asks for an auth token")}
+			}
 			return nil, err
 		}
 		return readToken(final, endpoint, field, now)

@@ -699,6 +699,17 @@ func hostileCases() []hostileCase {
 				w.WriteHeader(202)
 			})).URL
 		}, want: wantAs("status 302", func(pe *aauth.PollError) bool { return pe.StatusCode == 302 })},
+		{name: "poll-person-server-asks-for-auth-token", script: func(e *hostileEnv) {
+			e.fakePS(map[string]http.HandlerFunc{"POST " + e.tokenPath(): func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Location", "/pending/1")
+				w.Header().Set("Retry-After", "0")
+				w.Header().Set("AAuth-Requirement", `requirement=auth-token; resource-token="`+fakeJWT(`{}`)+`"`)
+				w.WriteHeader(202)
+			}})
+		}, want: and(exchangeStatus(202), wantAs("not an *AuthTokenRequiredError", func(ee *aauth.ExchangeError) bool {
+			var atr *aauth.AuthTokenRequiredError
+			return !errors.As(ee, &atr)
+		}))},
 		{name: "resource-interaction-on-401", script: requirementEvery(1, `requirement=interaction; url="https://resource.example/consent"; code="ABCD1234"`),
 			want: and(wantStatus(401), sends(1))},
 
