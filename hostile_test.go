@@ -355,6 +355,30 @@ func hostileCases() []hostileCase {
 				e.w.Resource.Queue(aauthtest.Respond(401, http.Header{"Signature-Error": {`error=invalid_input, required_input=("@query")`}}, ""))
 			}
 		}, want: and(wantStatus(401), sends(2))},
+		// A component the request lacks, or the signer cannot cover, is no
+		// reason to retry, and must not break later requests to the origin.
+		{name: "signature-error-invalid-input-absent-header", script: invalidInput(`("x-never-sent")`),
+			want: and(wantStatus(401), sends(1), secondRequest(200))},
+		{name: "signature-error-invalid-input-content-digest-on-get", script: invalidInput(`("content-digest")`),
+			want: and(wantStatus(401), sends(1), secondRequest(200))},
+		{name: "signature-error-invalid-input-unsupported-component", script: invalidInput(`("@query-param";name="q" "@status")`),
+			want: and(wantStatus(401), sends(1), secondRequest(200))},
+		{name: "signature-error-invalid-input-many-components", script: func(e *hostileEnv) {
+			var names []string
+			for i := 0; i < 500; i++ {
+				names = append(names, fmt.Sprintf(`"x-c%d"`, i))
+			}
+			invalidInput("(" + strings.Join(names, " ") + ")")(e)
+		}, want: and(wantStatus(401), sends(1), secondRequest(200))},
+		{name: "signature-error-invalid-input-partly-coverable", script: invalidInput(`("x-never-sent" "@query" "@Bogus")`),
+			want: and(wantStatus(200), sends(4), also("@query covered", func(e *hostileEnv) error {
+				for _, r := range agentRequests(e.w.Resource.Requests())[1:] {
+					if !r.Covers("@query") {
+						return fmt.Errorf("a retry did not cover @query: %v", r.Components)
+					}
+				}
+				return nil
+			}), secondRequest(200))},
 		{name: "signature-error-expired-jwt-every-retry", script: func(e *hostileEnv) {
 			for i := 0; i < 10; i++ {
 				e.w.Resource.Queue(aauthtest.Respond(401, http.Header{"Signature-Error": {`error=expired_jwt`}}, ""))
@@ -773,6 +797,36 @@ func hostileCases() []hostileCase {
 			})
 		}, want: and(wantStatus(401), bounded())},
 	}
+}
+
+// invalidInput makes the resource answer the first call with
+// Signature-Error: error=invalid_input, required_input=<list>.
+func invalidInput(list string) func(e *hostileEnv) {
+	return func(e *hostileEnv) {
+		e.w.Resource.Queue(aauthtest.Respond(401, http.Header{"Signature-Error": {"error=invalid_input, required_input=" + list}}, ""))
+	}
+}
+
+// secondRequest expects another request to the same URL, through the same
+// Transport, to end with status: what the first one learnt does not break
+// the origin.
+func secondRequest(status int) hostileWant {
+	return also(fmt.Sprintf("a second request gets %d", status), func(e *hostileEnv) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.target, nil)
+		resp, err := e.tr.RoundTrip(req)
+		e.leaks.err(err)
+		if err != nil {
+			return fmt.Errorf("second request: %v", err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != status {
+			return fmt.Errorf("second request: status %d", resp.StatusCode)
+		}
+		return nil
+	})
 }
 
 // psFault makes the person server answer the first token request with a

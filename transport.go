@@ -147,6 +147,10 @@ type originState struct {
 // signature, not enough to loop.
 const maxSends = 8
 
+// maxExtraComponents bounds the components one origin may ask, through
+// Signature-Error: error=invalid_input, to have covered.
+const maxExtraComponents = 16
+
 // maxExchanges bounds the auth-token exchanges of one RoundTrip: the first
 // one and one step-up.
 const maxExchanges = 2
@@ -324,7 +328,13 @@ func (t *Transport) signFor(req *http.Request, agent KeyMaterial, cred credentia
 		req.Header.Set("AAuth-Mission", FormatMission(*t.Mission))
 	}
 	st := t.originState(origin)
-	s := Signer{Profile: t.Profile, ExtraComponents: st.components, Now: t.skewedNow(st.skew)}
+	var extra []string
+	for _, c := range st.components {
+		if coverableOn(req, c) {
+			extra = append(extra, c)
+		}
+	}
+	s := Signer{Profile: t.Profile, ExtraComponents: extra, Now: t.skewedNow(st.skew)}
 	return s.Sign(req, km)
 }
 
@@ -455,14 +465,25 @@ func (r *run) onSignatureError(resp *http.Response, se *SignatureError) bool {
 		if len(se.RequiredInput) == 0 || r.once("invalid_input") {
 			return false
 		}
+		// Keep, for the origin, the components the signer knows how to
+		// cover (at most maxExtraComponents); retry when one of them is new
+		// and can be covered on this request. A component this request
+		// lacks is still kept for later requests, and left out of the
+		// signature of any request that lacks it (see signFor).
+		retry := false
 		r.t.updateOrigin(r.origin, func(st *originState) {
 			for _, c := range se.RequiredInput {
-				if !contains(st.components, c) {
-					st.components = append(st.components, c)
+				c = strings.ToLower(c)
+				if !signableComponent(c) || contains(st.components, c) || len(st.components) >= maxExtraComponents {
+					continue
+				}
+				st.components = append(st.components, c)
+				if coverableOn(r.req, c) {
+					retry = true
 				}
 			}
 		})
-		return true
+		return retry
 	case SigErrExpiredJWT, SigErrRevokedJWT, SigErrInvalidJWT:
 		if r.once("refresh") {
 			return false
