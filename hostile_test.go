@@ -163,6 +163,7 @@ type hostileEnv struct {
 	servers []*httptest.Server
 
 	interactions atomic.Int32 // OnInteraction calls
+	cancelled    atomic.Int32 // DELETEs a fake server received
 }
 
 // server starts an httptest server for the case, recording the signatures
@@ -659,6 +660,28 @@ func hostileCases() []hostileCase {
 				},
 			})
 		}, want: wantStatus(401)},
+		{name: "poll-new-interaction-code-every-poll", script: func(e *hostileEnv) {
+			var n atomic.Int32
+			interaction := func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Location", "/pending/1")
+				w.Header().Set("Retry-After", "5")
+				w.Header().Set("AAuth-Requirement", fmt.Sprintf(`requirement=interaction; url="https://ps.example/consent"; code="C%07d"`, n.Add(1)))
+				w.WriteHeader(202)
+			}
+			e.fakePS(map[string]http.HandlerFunc{
+				"POST " + e.tokenPath(): interaction,
+				"GET /pending/1":        interaction,
+				"DELETE /pending/1": func(w http.ResponseWriter, r *http.Request) {
+					w.WriteHeader(204)
+					e.cancelled.Add(1)
+				},
+			})
+		}, want: and(wantIs(aauth.ErrInteraction), also("ten interactions announced, then the request cancelled", func(e *hostileEnv) error {
+			if n, c := e.interactions.Load(), e.cancelled.Load(); n != 10 || c != 1 {
+				return fmt.Errorf("OnInteraction called %d times, %d DELETEs", n, c)
+			}
+			return nil
+		}))},
 		{name: "poll-pending-never-answers", deadline: 2 * time.Second, script: func(e *hostileEnv) {
 			e.fakePS(map[string]http.HandlerFunc{
 				"POST " + e.tokenPath(): func(w http.ResponseWriter, r *http.Request) {

@@ -30,6 +30,12 @@ type Clock interface {
 // ask; servers allow about five, so more means a loop.
 const maxClarificationRounds = 10
 
+// maxInteractionRounds bounds how many distinct interactions (url, code)
+// one deferred request may announce: a server may hand out a new code now
+// and then, but one that hands out a new code on every poll would have the
+// agent send the person to a new page every few seconds.
+const maxInteractionRounds = 10
+
 // cancelTimeout bounds the DELETE sent to abandon a pending request;
 // cancelGrace bounds it when the caller's context is already done.
 const (
@@ -84,7 +90,9 @@ type PollOptions struct {
 	// agent should send the person to url (with ?code=code) or show both.
 	// It is called once per distinct (url, code) pair, and not while the
 	// server reports status "interacting". An error cancels the pending
-	// request and ends polling with an error matching ErrInteraction.
+	// request and ends polling with an error matching ErrInteraction; so
+	// does an eleventh distinct pair, from a server that keeps handing out
+	// new codes.
 	// Nil means nobody is told; polling goes on, since the person may
 	// complete the interaction by other means.
 	OnInteraction func(ctx context.Context, url, code string) error
@@ -198,6 +206,7 @@ type poller struct {
 	max      time.Duration
 	seen     map[[2]string]bool // interaction (url, code) pairs notified
 	rounds   int                // clarification questions answered
+	ixRounds int                // interactions announced
 	backoff  time.Duration      // seed: the shared 1 s → 5 s / 30 s backoff
 	slow     time.Duration      // current: added by 429 slow_down answers
 	busy     time.Duration      // current: the 503 backoff
@@ -442,6 +451,10 @@ func (p *poller) interaction(ctx context.Context, loc, u, code, status string) e
 		return nil
 	}
 	p.seen[k] = true
+	if p.ixRounds++; p.ixRounds > maxInteractionRounds {
+		p.abandon(ctx, loc)
+		return fmt.Errorf("%w: more than %d interaction codes", ErrInteraction, maxInteractionRounds)
+	}
 	if err := p.opts.OnInteraction(ctx, u, code); err != nil {
 		p.abandon(ctx, loc)
 		return fmt.Errorf("%w: %w", ErrInteraction, err)
