@@ -111,7 +111,7 @@ func wantAs[T error](desc string, ok func(T) bool) hostileWant {
 	}}
 }
 
-// and expects every one of ws, then the extra check.
+// and expects every one of ws.
 func and(ws ...hostileWant) hostileWant {
 	var descs []string
 	for _, w := range ws {
