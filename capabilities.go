@@ -78,8 +78,8 @@ func ParseCapabilities(v string) []Capability {
 // field lines of h, combined as RFC 9651 prescribes. A missing header means
 // no capabilities.
 func ParseCapabilitiesHeader(h http.Header) []Capability {
-	v, ok := chalJoinLines(h, "AAuth-Capabilities")
-	if !ok {
+	v, ok, tooLong := chalJoinLines(h, "AAuth-Capabilities", challengeMaxLen)
+	if !ok || tooLong {
 		return nil
 	}
 	return ParseCapabilities(v)

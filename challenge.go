@@ -239,9 +239,12 @@ func ParseRequirement(v string) (Challenge, error) {
 // space are skipped, as empty list elements are in HTTP. present reports
 // whether the header occurs at all; when it does not, c and err are zero.
 func ParseRequirementHeader(h http.Header) (c Challenge, present bool, err error) {
-	v, ok := chalJoinLines(h, "AAuth-Requirement")
+	v, ok, tooLong := chalJoinLines(h, "AAuth-Requirement", challengeMaxLen)
 	if !ok {
 		return Challenge{}, false, nil
+	}
+	if tooLong {
+		return Challenge{}, true, &ChallengeError{Code: ChallengeTooLong}
 	}
 	c, err = ParseRequirement(v)
 	return c, true, err
@@ -558,19 +561,28 @@ func chalIsKey(s string) bool {
 }
 
 // chalJoinLines combines the field lines of header name as RFC 9651 §4.2
-// does, skipping empty lines. ok is false when the header is absent.
-func chalJoinLines(h http.Header, name string) (v string, ok bool) {
+// does, skipping lines that are empty or all white space. ok is false when
+// the header is absent. tooLong is set, and v empty, when the combined
+// value would be longer than max: it is refused before it is built.
+func chalJoinLines(h http.Header, name string, max int) (v string, ok, tooLong bool) {
 	lines := h.Values(name)
 	if len(lines) == 0 {
-		return "", false
+		return "", false, false
 	}
-	kept := make([]string, 0, len(lines))
+	n, kept := 0, make([]string, 0, len(lines))
 	for _, l := range lines {
-		if strings.Trim(l, " \t") != "" {
-			kept = append(kept, l)
+		if strings.Trim(l, " \t") == "" {
+			continue
 		}
+		if len(kept) > 0 {
+			n += len(", ")
+		}
+		if n += len(l); n > max {
+			return "", true, true
+		}
+		kept = append(kept, l)
 	}
-	return strings.Join(kept, ", "), true
+	return strings.Join(kept, ", "), true, false
 }
 
 // chalSortedKeys returns the keys of m in order, so that output is stable.

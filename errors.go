@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"unicode"
@@ -185,7 +186,7 @@ func decodeAny(raw json.RawMessage) any {
 // absent. Anything that does not parse gives nil: a malformed body must not
 // hide the status it came with.
 func problemFrom(h http.Header, body []byte) *Problem {
-	if len(bytes.TrimSpace(body)) == 0 || !jsonContent(h.Get("Content-Type"), true) {
+	if len(bytes.TrimSpace(body)) == 0 || !jsonContent(h, true) {
 		return nil
 	}
 	p, err := ParseProblem(body)
@@ -195,9 +196,13 @@ func problemFrom(h http.Header, body []byte) *Problem {
 	return p
 }
 
-// jsonContent reports whether a Content-Type names JSON; an absent one
-// counts when absentOK.
-func jsonContent(ct string, absentOK bool) bool {
+// jsonContent reports whether the Content-Type of h names JSON; an absent
+// one counts when absentOK, one longer than shortHeaderMaxLen never does.
+func jsonContent(h http.Header, absentOK bool) bool {
+	ct := h.Get("Content-Type")
+	if len(ct) > shortHeaderMaxLen {
+		return false
+	}
 	if strings.TrimSpace(ct) == "" {
 		return absentOK
 	}
@@ -279,6 +284,19 @@ func clean(s string, max int) string {
 		s = s[:cut] + "…"
 	}
 	return s
+}
+
+// shortURLError shortens the URL in the message of the *url.Error an
+// http.Client returns, which repeats the whole request URL: one a server
+// named may be kilobytes long. Other errors are returned as they are.
+func shortURLError(err error) error {
+	ue, ok := err.(*url.Error)
+	if !ok || len(ue.URL) <= 256 {
+		return err
+	}
+	short := *ue
+	short.URL = clean(ue.URL, 256)
+	return &short
 }
 
 // codeSentinel maps an AAuth error code to its sentinel.
@@ -446,7 +464,7 @@ const (
 	MetadataIssuerMissing   = "issuer_missing"   // the document has no issuer
 	MetadataIssuerMismatch  = "issuer_mismatch"  // issuer is not the URL fetched
 	MetadataEndpointMissing = "endpoint_missing" // a required endpoint is absent
-	MetadataInvalidEndpoint = "invalid_endpoint" // an endpoint is not an https URL (or http on loopback)
+	MetadataInvalidEndpoint = "invalid_endpoint" // an endpoint is not an https URL (or http on loopback), or is refused (see Err)
 	MetadataFetchFailed     = "fetch_failed"     // the document could not be fetched (status not 2xx)
 	MetadataInvalid         = "invalid_metadata" // the document is not a JSON object, or too large
 )
@@ -484,7 +502,12 @@ func (e *MetadataError) Error() string {
 	case MetadataEndpointMissing:
 		fmt.Fprintf(&b, ": no %s", e.Field)
 	case MetadataInvalidEndpoint:
-		fmt.Fprintf(&b, ": %s %q is not an https URL", e.Field, clean(e.Value, 256))
+		if e.Err != nil {
+			// Refused for the reason that follows, not its scheme.
+			fmt.Fprintf(&b, ": %s %q is refused", e.Field, clean(e.Value, 256))
+		} else {
+			fmt.Fprintf(&b, ": %s %q is not an https URL", e.Field, clean(e.Value, 256))
+		}
 	case MetadataFetchFailed:
 		if e.StatusCode != 0 {
 			fmt.Fprintf(&b, ": status %d", e.StatusCode)

@@ -26,7 +26,9 @@ const (
 
 // Event reports one step of a Transport's work on a request. It never
 // carries a token value: Credential says which kind of token was involved
-// and Token, when set, is a redacted form (see Redact).
+// and Token, when set, is a redacted form (see Redact). Text a server chose
+// (a URL, a question, an error code) is cleaned of control characters and
+// shortened.
 type Event struct {
 	Time       time.Time
 	Step       Step
@@ -43,6 +45,9 @@ type Event struct {
 // none (their URLs and details cost allocations) when no one does.
 func (t *Transport) observed() bool { return t.OnEvent != nil || t.Logger != nil }
 
+// maxEventText bounds the URL, the detail and the error text of an event.
+const maxEventText = 1024
+
 // emit sends ev to the Transport's OnEvent and Logger.
 func (t *Transport) emit(ctx context.Context, ev Event) {
 	if !t.observed() {
@@ -51,6 +56,9 @@ func (t *Transport) emit(ctx context.Context, ev Event) {
 	if ev.Time.IsZero() {
 		ev.Time = t.clock().Now()
 	}
+	// A last bound on what reaches a log: the steps shorten what servers
+	// say, but nothing unbounded may get through.
+	ev.URL, ev.Detail = clean(ev.URL, maxEventText), clean(ev.Detail, maxEventText)
 	if t.OnEvent != nil {
 		t.OnEvent(ev)
 	}
@@ -70,7 +78,7 @@ func (t *Transport) emit(ctx context.Context, ev Event) {
 			attrs = append(attrs, slog.String("token", ev.Token))
 		}
 		if ev.Err != nil {
-			attrs = append(attrs, slog.String("error", ev.Err.Error()))
+			attrs = append(attrs, slog.String("error", clean(ev.Err.Error(), maxEventText)))
 		}
 		t.Logger.LogAttrs(ctx, level, "aauth: "+ev.Detail, attrs...)
 	}

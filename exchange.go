@@ -331,7 +331,7 @@ func requestToken(ctx context.Context, client *http.Client, endpoint, psURL stri
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("aauth: token request to %s: %w", clean(endpoint, 256), err)
+		return nil, fmt.Errorf("aauth: token request to %s: %w", clean(endpoint, 256), shortURLError(err))
 	}
 	popts.Profile = p
 	popts.RequestURL = endpoint
@@ -346,7 +346,7 @@ func requestToken(ctx context.Context, client *http.Client, endpoint, psURL stri
 		if p.table().LocationBasePS && psURL != "" {
 			// The seed resolves a relative Location against the person
 			// server URL, not the token endpoint.
-			if loc := resp.Header.Get("Location"); loc != "" {
+			if loc := resp.Header.Get("Location"); loc != "" && len(loc) <= locationMaxLen {
 				if base, err := url.Parse(psURL); err == nil {
 					if u, err := url.Parse(loc); err == nil && !u.IsAbs() {
 						resp.Header.Set("Location", base.ResolveReference(u).String())
@@ -359,6 +359,12 @@ func requestToken(ctx context.Context, client *http.Client, endpoint, psURL stri
 			var pe *PollError
 			if errors.As(err, &pe) {
 				return nil, &ExchangeError{StatusCode: pe.StatusCode, Problem: pe.Problem, Endpoint: endpoint, Response: pe.Response, Err: pe}
+			}
+			var atr *AuthTokenRequiredError
+			if errors.As(err, &atr) {
+				// Only a resource holds a call for an auth token; a person
+				// server that asks for one has answered wrongly.
+				return nil, &ExchangeError{StatusCode: http.StatusAccepted, Endpoint: endpoint, Err: errors.New("aauth: the deferred answer asks for an auth token")}
 			}
 			return nil, err
 		}
@@ -391,7 +397,8 @@ const maxExpiresIn = 1 << 32
 
 // parseTokenResponse reads {field: "…", "expires_in": N}. It is liberal:
 // expires_in may be a number (a fraction is dropped) or a decimal string,
-// and zero is accepted; other members are ignored.
+// and zero is accepted; other members are ignored. The token must be at
+// most 64 KiB of printable ASCII, as Signature-Key can carry.
 func parseTokenResponse(b []byte, field string) (string, int64, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil || m == nil {
@@ -400,6 +407,17 @@ func parseTokenResponse(b []byte, field string) (string, int64, error) {
 	var v string
 	if json.Unmarshal(m[field], &v) != nil || v == "" {
 		return "", 0, fmt.Errorf("aauth: token response has no %s", field)
+	}
+	// The token is cached and sent back in Signature-Key: refuse here what
+	// could not be sent there, rather than fail every request until it
+	// expires.
+	if len(v) > maxTokenLen {
+		return "", 0, fmt.Errorf("aauth: token response %s is longer than %d bytes", field, maxTokenLen)
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] > 0x7e {
+			return "", 0, fmt.Errorf("aauth: token response %s has a byte that cannot be sent in Signature-Key", field)
+		}
 	}
 	var f float64
 	var num json.Number

@@ -91,6 +91,8 @@ func FuzzTokenResponse(f *testing.F) {
 		`{"auth_token":"x","expires_in":1e999}`,
 		`{"person_token":"x","expires_in":0}`,
 		`{"auth_token":"","expires_in":1}`,
+		`{"auth_token":"a\r\nb","expires_in":1}`,
+		`{"person_token":"caf\u00e9","expires_in":1}`,
 		`[]`, `{`,
 	} {
 		f.Add([]byte(s))
@@ -106,6 +108,9 @@ func FuzzTokenResponse(f *testing.F) {
 			}
 			if v == "" || exp < 0 || exp >= maxExpiresIn {
 				t.Fatalf("accepted %q expires_in %d", v, exp)
+			}
+			if len(v) > maxTokenLen || strings.IndexFunc(v, func(r rune) bool { return r < 0x20 || r > 0x7e }) >= 0 {
+				t.Fatalf("accepted a token Signature-Key cannot carry: %q", v)
 			}
 		}
 		// The resource-token claim reader takes the same hostile input.

@@ -195,6 +195,9 @@ func checkEndpoint(ctx context.Context, psURL, docURL, field, v string) error {
 	if v == "" {
 		return &MetadataError{Code: MetadataEndpointMissing, URL: docURL, Field: field}
 	}
+	if len(v) > locationMaxLen {
+		return &MetadataError{Code: MetadataInvalidEndpoint, URL: docURL, Field: field, Value: v, Err: fmt.Errorf("longer than %d bytes", locationMaxLen)}
+	}
 	if err := checkSecureURL(ctx, v); err != nil {
 		return &MetadataError{Code: MetadataInvalidEndpoint, URL: docURL, Field: field, Value: v}
 	}
@@ -255,7 +258,7 @@ func fetchMetadata(ctx context.Context, client *http.Client, psURL string, now t
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, 0, fmt.Errorf("aauth: fetching person server metadata: %w", err)
+		return nil, 0, fmt.Errorf("aauth: fetching person server metadata: %w", shortURLError(err))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		drainClose(resp)
@@ -279,7 +282,13 @@ func fetchMetadata(ctx context.Context, client *http.Client, psURL string, now t
 // without them def applies. The result is bounded by max.
 func cacheLifetime(h http.Header, now time.Time, def, max time.Duration) time.Duration {
 	ttl, explicit := time.Duration(0), false
-	for _, line := range h.Values("Cache-Control") {
+	lines, n := h.Values("Cache-Control"), 0
+	for _, line := range lines {
+		if n += len(line); n > cacheControlMaxLen {
+			return 0 // too long to be honest: not cached
+		}
+	}
+	for _, line := range lines {
 		for _, d := range strings.Split(line, ",") {
 			name, val, _ := strings.Cut(strings.TrimSpace(d), "=")
 			switch strings.ToLower(strings.TrimSpace(name)) {
@@ -298,19 +307,19 @@ func cacheLifetime(h http.Header, now time.Time, def, max time.Duration) time.Du
 		}
 	}
 	if explicit {
-		if age, err := strconv.ParseInt(strings.TrimSpace(h.Get("Age")), 10, 64); err == nil && age > 0 {
+		if age, err := strconv.ParseInt(strings.TrimSpace(shortHeader(h, "Age")), 10, 64); err == nil && age > 0 {
 			if age >= int64(ttl/time.Second) {
 				return 0
 			}
 			ttl -= time.Duration(age) * time.Second
 		}
 	} else if ev := h.Get("Expires"); ev != "" {
-		exp, err := http.ParseTime(ev)
+		exp, err := http.ParseTime(shortHeader(h, "Expires"))
 		if err != nil {
 			return 0 // an invalid Expires means already expired
 		}
 		base := now
-		if d, err := http.ParseTime(h.Get("Date")); err == nil {
+		if d, err := http.ParseTime(shortHeader(h, "Date")); err == nil {
 			base = d
 		}
 		ttl = exp.Sub(base)

@@ -30,8 +30,27 @@ type Clock interface {
 // ask; servers allow about five, so more means a loop.
 const maxClarificationRounds = 10
 
-// cancelTimeout bounds the DELETE sent to abandon a pending request.
-const cancelTimeout = 10 * time.Second
+// maxInteractionRounds bounds how many distinct interactions (url, code)
+// one deferred request may announce: a server may hand out a new code now
+// and then, but one that hands out a new code on every poll would have the
+// agent send the person to a new page every few seconds.
+const maxInteractionRounds = 10
+
+// cancelTimeout bounds the DELETE sent to abandon a pending request;
+// cancelGrace bounds it when the caller's context is already done.
+const (
+	cancelTimeout = 10 * time.Second
+	cancelGrace   = time.Second
+)
+
+// A server may ask for the next poll at once (Retry-After: 0), and the
+// agent does so, but only maxQuickPolls times in a row: after that every
+// wait is at least minPollInterval, so that a server answering "202,
+// Retry-After: 0" forever is not polled in a tight loop until MaxDuration.
+const (
+	maxQuickPolls   = 5
+	minPollInterval = time.Second
+)
 
 // Clarification is a question a person server (or resource) asks while a
 // request is deferred: the clarification member of a 202 body.
@@ -71,7 +90,9 @@ type PollOptions struct {
 	// agent should send the person to url (with ?code=code) or show both.
 	// It is called once per distinct (url, code) pair, and not while the
 	// server reports status "interacting". An error cancels the pending
-	// request and ends polling with an error matching ErrInteraction.
+	// request and ends polling with an error matching ErrInteraction; so
+	// does an eleventh distinct pair, from a server that keeps handing out
+	// new codes.
 	// Nil means nobody is told; polling goes on, since the person may
 	// complete the interaction by other means.
 	OnInteraction func(ctx context.Context, url, code string) error
@@ -99,7 +120,8 @@ type PollOptions struct {
 // (seconds or an HTTP date), waits 5 s without one, adds 5 s per 429 and
 // backs off on 503; the seed profile backs off from 1 s to 5 s (30 s on
 // 503) as the JavaScript package does. A wait never runs past
-// MaxDuration.
+// MaxDuration, and after five immediate polls in a row (Retry-After: 0)
+// the next waits are at least a second.
 //
 // A 202 may ask for something while it waits:
 //   - requirement=interaction: OnInteraction, once per (url, code);
@@ -184,9 +206,11 @@ type poller struct {
 	max      time.Duration
 	seen     map[[2]string]bool // interaction (url, code) pairs notified
 	rounds   int                // clarification questions answered
+	ixRounds int                // interactions announced
 	backoff  time.Duration      // seed: the shared 1 s → 5 s / 30 s backoff
 	slow     time.Duration      // current: added by 429 slow_down answers
 	busy     time.Duration      // current: the 503 backoff
+	quick    int                // waits shorter than minPollInterval in a row
 }
 
 func newPoller(client *http.Client, opts PollOptions, base string) (*poller, error) {
@@ -221,6 +245,9 @@ func newPoller(client *http.Client, opts PollOptions, base string) (*poller, err
 // when empty), and refused on another origin than the RequestURL (or, with
 // none, than the first pending URL).
 func (p *poller) resolve(loc, ref string) (string, error) {
+	if len(loc) > locationMaxLen {
+		return "", fmt.Errorf("%w: longer than %d bytes", ErrLocation, locationMaxLen)
+	}
 	u, err := url.Parse(strings.TrimSpace(loc))
 	if err != nil || loc == "" {
 		return "", fmt.Errorf("%w: %q is not a URL", ErrLocation, clean(loc, 256))
@@ -361,7 +388,7 @@ func (p *poller) send(rctx, ctx context.Context, loc string) (*http.Response, er
 		if errors.Is(err, context.DeadlineExceeded) && !p.deadline.IsZero() && !p.clock.Now().Before(p.deadline) {
 			return nil, fmt.Errorf("%w after %v", ErrTimeout, p.max)
 		}
-		return nil, fmt.Errorf("aauth: polling %s: %w", clean(loc, 256), err)
+		return nil, fmt.Errorf("aauth: polling %s: %w", clean(loc, 256), shortURLError(err))
 	}
 	return resp, nil
 }
@@ -399,7 +426,7 @@ func (p *poller) on202(ctx context.Context, loc, ref string, resp *http.Response
 		loc = next
 	}
 	var body pollBody
-	if jsonContent(resp.Header.Get("Content-Type"), true) {
+	if jsonContent(resp.Header, true) {
 		body = parsePollBody(raw)
 	}
 
@@ -436,6 +463,10 @@ func (p *poller) interaction(ctx context.Context, loc, u, code, status string) e
 		return nil
 	}
 	p.seen[k] = true
+	if p.ixRounds++; p.ixRounds > maxInteractionRounds {
+		p.abandon(ctx, loc)
+		return fmt.Errorf("%w: more than %d interaction codes", ErrInteraction, maxInteractionRounds)
+	}
 	if err := p.opts.OnInteraction(ctx, u, code); err != nil {
 		p.abandon(ctx, loc)
 		return fmt.Errorf("%w: %w", ErrInteraction, err)
@@ -463,16 +494,40 @@ func (p *poller) clarify(ctx context.Context, loc string, q Clarification) error
 	return AnswerClarification(ctx, p.client, loc, answer, p.p)
 }
 
-// abandon cancels the pending request, best effort, even when ctx is done.
+// abandon cancels the pending request, best effort: within ctx (and at
+// most cancelTimeout), so that a server that never answers the DELETE
+// does not hold the caller past its deadline; when ctx is already done,
+// for at most cancelGrace.
 func (p *poller) abandon(ctx context.Context, loc string) {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cancelTimeout)
+	var cctx context.Context
+	var cancel context.CancelFunc
+	if ctx.Err() == nil {
+		cctx, cancel = context.WithTimeout(ctx, cancelTimeout)
+	} else {
+		cctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), cancelGrace)
+	}
 	defer cancel()
 	_ = CancelRequest(cctx, p.client, loc)
 }
 
 // delay is how long to wait after resp (a 202, 429 or 503) before the next
-// poll. first marks the 202 that started the deferral.
+// poll, as the server and the profile say, but never shorter than
+// minPollInterval after maxQuickPolls short waits in a row. first marks the
+// 202 that started the deferral.
 func (p *poller) delay(resp *http.Response, first bool) time.Duration {
+	d := p.serverDelay(resp, first)
+	if d >= minPollInterval {
+		p.quick = 0
+		return d
+	}
+	if p.quick++; p.quick > maxQuickPolls {
+		return minPollInterval
+	}
+	return d
+}
+
+// serverDelay is the wait the server and the profile ask for.
+func (p *poller) serverDelay(resp *http.Response, first bool) time.Duration {
 	t := p.p.table()
 	ra, hasRA := parseRetryAfter(resp.Header.Get("Retry-After"), p.clock.Now())
 	busy := resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests
@@ -531,9 +586,12 @@ func sat(a, b time.Duration) time.Duration {
 
 // parseRetryAfter reads a Retry-After value: delta-seconds or an HTTP date
 // (RFC 9110 §10.2.3). A date in the past is zero; a number too large for a
-// time.Duration is the largest one. ok is false when v is absent or
-// malformed.
+// time.Duration is the largest one. ok is false when v is absent, malformed
+// or longer than shortHeaderMaxLen.
 func parseRetryAfter(v string, now time.Time) (d time.Duration, ok bool) {
+	if len(v) > shortHeaderMaxLen {
+		return 0, false
+	}
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0, false
@@ -655,7 +713,7 @@ func CancelRequest(ctx context.Context, client *http.Client, pendingURL string) 
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("aauth: cancelling %s: %w", clean(pendingURL, 256), err)
+		return fmt.Errorf("aauth: cancelling %s: %w", clean(pendingURL, 256), shortURLError(err))
 	}
 	if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
 		drainClose(resp)
@@ -675,7 +733,7 @@ func postPending(ctx context.Context, client *http.Client, pendingURL string, bo
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("aauth: posting to %s: %w", clean(pendingURL, 256), err)
+		return fmt.Errorf("aauth: posting to %s: %w", clean(pendingURL, 256), shortURLError(err))
 	}
 	return pendingResult(pendingURL, resp)
 }

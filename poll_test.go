@@ -153,6 +153,11 @@ func TestPollRetryAfter(t *testing.T) {
 		{name: "date", ra: []string{date}, cur: []time.Duration{7 * time.Second}, seed: []time.Duration{7 * time.Second}},
 		{name: "past date", ra: []string{past}, cur: []time.Duration{0}, seed: []time.Duration{0}},
 		{name: "zero", ra: []string{"0", "0"}, cur: []time.Duration{0, 0}, seed: []time.Duration{0, 0}},
+		// A server that keeps saying "now" gets five immediate polls, then
+		// one a second; a longer wait starts the count again.
+		{name: "zero again and again", ra: []string{"0", "0", "0", "0", "0", "0", "0", "3", "0"},
+			cur:  []time.Duration{0, 0, 0, 0, 0, time.Second, time.Second, 3 * time.Second, 0},
+			seed: []time.Duration{0, 0, 0, 0, 0, time.Second, time.Second, 3 * time.Second, 0}},
 		{name: "absent", ra: []string{"", "", "", "", ""},
 			cur:  []time.Duration{5 * time.Second, 5 * time.Second, 5 * time.Second, 5 * time.Second, 5 * time.Second},
 			seed: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second}},

@@ -50,9 +50,10 @@ type SignatureError struct {
 	AcceptAlgs    []string
 }
 
-// Error returns "aauth: signature rejected by server: <code>".
+// Error returns "aauth: signature rejected by server: <code>", the code
+// cleaned of control characters and shortened.
 func (e *SignatureError) Error() string {
-	return "aauth: signature rejected by server: " + e.Code
+	return "aauth: signature rejected by server: " + clean(e.Code, 64)
 }
 
 // ParseSignatureError reads a Signature-Error value, an RFC 9651 Dictionary
@@ -116,9 +117,12 @@ func ParseSignatureError(v string) (*SignatureError, error) {
 // AcceptAlgs from Accept-Signature-Scheme and Accept-Signature-Alg. present
 // reports whether Signature-Error occurs at all.
 func ParseSignatureErrorHeader(h http.Header) (se *SignatureError, present bool, err error) {
-	v, ok := chalJoinLines(h, "Signature-Error")
+	v, ok, tooLong := chalJoinLines(h, "Signature-Error", challengeMaxLen)
 	if !ok {
 		return nil, false, nil
+	}
+	if tooLong {
+		return nil, true, &HeaderError{Header: "Signature-Error", Reason: fmt.Sprintf("longer than %d bytes", challengeMaxLen)}
 	}
 	se, err = ParseSignatureError(v)
 	if err != nil {
@@ -138,8 +142,8 @@ func ParseAcceptSignature(h http.Header) (schemes, algs []string) {
 
 // chalTokenList returns the Tokens of the List in header name of h.
 func chalTokenList(h http.Header, name string) []string {
-	v, ok := chalJoinLines(h, name)
-	if !ok || len(v) > challengeMaxLen {
+	v, ok, tooLong := chalJoinLines(h, name, challengeMaxLen)
+	if !ok || tooLong {
 		return nil
 	}
 	l, err := httpsfv.UnmarshalList([]string{v})

@@ -130,7 +130,8 @@ func (s *Signer) sign(req *http.Request, km KeyMaterial, baseOnly bool) ([]byte,
 	}
 	req.Header.Set("Signature-Key", skey)
 
-	digest := m.hasBody && (s.ContentDigest == DigestAlways || s.ContentDigest == DigestAuto && t.DigestBodies)
+	digest := m.hasBody && (s.ContentDigest == DigestAlways || s.ContentDigest == DigestAuto && t.DigestBodies ||
+		s.Components == nil && contains(s.ExtraComponents, "content-digest"))
 	var comps []string
 	if s.Components != nil {
 		comps = s.Components
@@ -429,6 +430,46 @@ func buildBase(req *http.Request, m *message, comps []string, params string) ([]
 	b = append(b, `"@signature-params": `...)
 	b = append(b, params...)
 	return b, nil
+}
+
+// derivedComponents are the derived components the signer can cover.
+var derivedComponents = map[string]bool{
+	"@method": true, "@authority": true, "@path": true, "@scheme": true,
+	"@query": true, "@request-target": true, "@target-uri": true,
+}
+
+// signableComponent reports whether the signer knows how to cover the
+// component name at all: a derived component it knows, or a header field
+// name (lower case, no parameters).
+func signableComponent(name string) bool {
+	if name == "" {
+		return false
+	}
+	if name[0] == '@' {
+		return derivedComponents[name]
+	}
+	return validComponentName(name)
+}
+
+// coverableOn reports whether the signer can cover the component name on
+// req as it is about to be signed: a derived component it knows, a header
+// req carries, or one the signer writes itself for a body (content-type,
+// content-digest, and content-length when the length is known).
+func coverableOn(req *http.Request, name string) bool {
+	if !signableComponent(name) {
+		return false
+	}
+	if name[0] == '@' || len(req.Header.Values(name)) > 0 {
+		return true
+	}
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	switch name {
+	case "content-type", "content-digest":
+		return hasBody
+	case "content-length":
+		return hasBody && req.ContentLength >= 0
+	}
+	return false
 }
 
 func componentValue(req *http.Request, m *message, name string) (string, error) {

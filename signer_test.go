@@ -254,6 +254,45 @@ func TestSignComponents(t *testing.T) {
 	}
 }
 
+// A content-digest asked for in ExtraComponents is computed in every
+// profile, the seed's included (which digests no body by itself).
+func TestSignExtraContentDigest(t *testing.T) {
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	km := KeyMaterial{Signer: priv, Key: JWT("a.b.c")}
+	for _, p := range []Profile{ProfileCurrent, ProfileSeed} {
+		req, _ := http.NewRequest("POST", "https://resource.example/x", strings.NewReader(`{"a":1}`))
+		req.Header.Set("Content-Type", "application/json")
+		s := &Signer{Profile: p, ExtraComponents: []string{"content-digest"}, Now: testClock}
+		if err := s.Sign(req, km); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if req.Header.Get("Content-Digest") == "" || !strings.Contains(req.Header.Get("Signature-Input"), `"content-digest"`) {
+			t.Errorf("%s: content-digest not covered: %s", p, req.Header.Get("Signature-Input"))
+		}
+	}
+}
+
+func TestCoverableOn(t *testing.T) {
+	get, _ := http.NewRequest("GET", "https://r.example/?q=1", nil)
+	get.Header.Set("Prefer", "wait=45")
+	post, _ := http.NewRequest("POST", "https://r.example/", strings.NewReader("x"))
+	for _, c := range []struct {
+		req  *http.Request
+		name string
+		want bool
+	}{
+		{get, "@method", true}, {get, "@query", true}, {get, "@target-uri", true},
+		{get, "@status", false}, {get, `"@query-param";name="q"`, false}, {get, "", false},
+		{get, "prefer", true}, {get, "Prefer", false}, {get, "x-absent", false},
+		{get, "content-digest", false}, {get, "content-type", false}, {get, "content-length", false},
+		{post, "content-digest", true}, {post, "content-type", true}, {post, "content-length", true},
+	} {
+		if got := coverableOn(c.req, c.name); got != c.want {
+			t.Errorf("coverableOn(%s, %q) = %v", c.req.Method, c.name, got)
+		}
+	}
+}
+
 func TestSignErrors(t *testing.T) {
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	rsaKey, _ := rsa.GenerateKey(rand.Reader, 1024)

@@ -160,6 +160,10 @@ type originState struct {
 // signature, not enough to loop.
 const maxSends = 8
 
+// maxExtraComponents bounds the components one origin may ask, through
+// Signature-Error: error=invalid_input, to have covered.
+const maxExtraComponents = 16
+
 // maxExchanges bounds the auth-token exchanges of one RoundTrip: the first
 // one and one step-up.
 const maxExchanges = 2
@@ -358,7 +362,13 @@ func (t *Transport) signFor(req *http.Request, agent KeyMaterial, cred credentia
 		req.Header.Set("AAuth-Mission", FormatMission(*t.Mission))
 	}
 	st := t.originState(origin)
-	s := Signer{Profile: t.Profile, ExtraComponents: st.components, Now: t.skewedNow(st.skew)}
+	var extra []string
+	for _, c := range st.components {
+		if coverableOn(req, c) {
+			extra = append(extra, c)
+		}
+	}
+	s := Signer{Profile: t.Profile, ExtraComponents: extra, Now: t.skewedNow(st.skew)}
 	return s.Sign(req, km)
 }
 
@@ -410,7 +420,7 @@ func (r *run) handle(resp *http.Response) (out *http.Response, retry bool, err e
 
 func (r *run) on401(resp *http.Response) (*http.Response, bool, error) {
 	if se, ok, err := ParseSignatureErrorHeader(resp.Header); ok && err == nil {
-		r.t.emit(r.ctx, Event{Step: StepChallenge, URL: redactURL(r.req.URL), Status: 401, Credential: r.cred.kind.String(), Detail: "signature rejected: " + se.Code})
+		r.t.emit(r.ctx, Event{Step: StepChallenge, URL: redactURL(r.req.URL), Status: 401, Credential: r.cred.kind.String(), Detail: "signature rejected: " + clean(se.Code, 64)})
 		if r.onSignatureError(resp, se) {
 			return resp, true, nil
 		}
@@ -478,7 +488,7 @@ func (r *run) on401(resp *http.Response) (*http.Response, bool, error) {
 func (r *run) onSignatureError(resp *http.Response, se *SignatureError) bool {
 	switch se.Code {
 	case SigErrClockSkew:
-		date, err := http.ParseTime(resp.Header.Get("Date"))
+		date, err := http.ParseTime(shortHeader(resp.Header, "Date"))
 		if err != nil || r.once("clock_skew") {
 			return false
 		}
@@ -489,14 +499,25 @@ func (r *run) onSignatureError(resp *http.Response, se *SignatureError) bool {
 		if len(se.RequiredInput) == 0 || r.once("invalid_input") {
 			return false
 		}
+		// Keep, for the origin, the components the signer knows how to
+		// cover (at most maxExtraComponents); retry when one of them is new
+		// and can be covered on this request. A component this request
+		// lacks is still kept for later requests, and left out of the
+		// signature of any request that lacks it (see signFor).
+		retry := false
 		r.t.updateOrigin(r.origin, func(st *originState) {
 			for _, c := range se.RequiredInput {
-				if !contains(st.components, c) {
-					st.components = append(st.components, c)
+				c = strings.ToLower(c)
+				if !signableComponent(c) || contains(st.components, c) || len(st.components) >= maxExtraComponents {
+					continue
+				}
+				st.components = append(st.components, c)
+				if coverableOn(r.req, c) {
+					retry = true
 				}
 			}
 		})
-		return true
+		return retry
 	case SigErrExpiredJWT, SigErrRevokedJWT, SigErrInvalidJWT:
 		if r.once("refresh") {
 			return false
@@ -641,7 +662,7 @@ func (r *run) poll(resp *http.Response) (*http.Response, error) {
 	if r.tab.PollAsAgent {
 		cred = r.agentCred()
 	}
-	r.t.emit(r.ctx, Event{Step: StepPending, URL: redactURL(r.req.URL), Status: 202, Credential: cred.kind.String(), Detail: "deferred; polling " + resp.Header.Get("Location")})
+	r.t.emit(r.ctx, Event{Step: StepPending, URL: redactURL(r.req.URL), Status: 202, Credential: cred.kind.String(), Detail: "deferred; polling " + clean(resp.Header.Get("Location"), 256)})
 	opts := r.pollOptions(r.req.URL.String())
 	out, err := FollowDeferred(r.ctx, r.credClient(cred), resp, opts)
 	for {
@@ -665,7 +686,8 @@ func (r *run) pollOptions(requestURL string) PollOptions {
 		MaxDuration: r.t.MaxPollDuration,
 		Clock:       r.t.Clock,
 		OnInteraction: func(ctx context.Context, u, code string) error {
-			r.t.emit(ctx, Event{Step: StepInteraction, URL: u, Detail: "the person must visit " + u + " (code " + code + ")"})
+			cu := clean(u, 256)
+			r.t.emit(ctx, Event{Step: StepInteraction, URL: cu, Detail: "the person must visit " + cu + " (code " + clean(code, 64) + ")"})
 			if r.t.OnInteraction == nil {
 				return nil
 			}
@@ -676,7 +698,7 @@ func (r *run) pollOptions(requestURL string) PollOptions {
 		// Without a callback the question is left unanswered and polling
 		// goes on, as the person may answer elsewhere.
 		opts.OnClarification = func(ctx context.Context, q Clarification) (string, error) {
-			r.t.emit(ctx, Event{Step: StepClarification, Detail: "question: " + q.Question})
+			r.t.emit(ctx, Event{Step: StepClarification, Detail: "question: " + clean(q.Question, 256)})
 			return r.t.OnClarification(ctx, q)
 		}
 	}

@@ -20,13 +20,11 @@ import (
 var profiles = []aauth.Profile{aauth.ProfileCurrent, aauth.ProfileSeed}
 
 // world starts a kit World on a virtual clock and an agent Transport wired
-// to it, recording the Transport's events.
+// to it, watching what the Transport says for secrets (see leakWatch).
 type world struct {
 	*aauthtest.World
-	clock  *aauthtest.Clock
-	tr     *aauth.Transport
-	mu     sync.Mutex
-	events []aauth.Event
+	clock *aauthtest.Clock
+	tr    *aauth.Transport
 }
 
 func newWorld(t *testing.T, p aauth.Profile, opts aauthtest.WorldOptions) *world {
@@ -42,35 +40,16 @@ func newWorld(t *testing.T, p aauth.Profile, opts aauthtest.WorldOptions) *world
 		Clock:         clk,
 		Capabilities:  []aauth.Capability{aauth.CapabilityInteraction, aauth.CapabilityClarification},
 		Justification: "read the data",
-		OnEvent: func(ev aauth.Event) {
-			w.mu.Lock()
-			w.events = append(w.events, ev)
-			w.mu.Unlock()
-		},
 	}
-	t.Cleanup(func() { w.checkNoTokenLeak(t) })
+	// Every error, event and log line of the test is checked for the
+	// tokens, keys and signatures of the run.
+	lw := newLeakWatch()
+	lw.attach(w.tr)
+	t.Cleanup(func() {
+		lw.world(w.World)
+		lw.check(t)
+	})
 	return w
-}
-
-// checkNoTokenLeak fails if any event carries a token the servers issued.
-func (w *world) checkNoTokenLeak(t *testing.T) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var issued []string
-	for _, it := range append(w.PS.Issued(), w.Resource.Issued()...) {
-		issued = append(issued, it.Token)
-	}
-	for _, ev := range w.events {
-		s := fmt.Sprintf("%+v", ev)
-		if ev.Err != nil {
-			s += ev.Err.Error()
-		}
-		for _, tok := range issued {
-			if strings.Contains(s, tok) {
-				t.Errorf("event %s carries a token value", ev.Step)
-			}
-		}
-	}
 }
 
 // agentRequests keeps the requests the agent sent (all signed), leaving out

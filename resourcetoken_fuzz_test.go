@@ -1,0 +1,197 @@
+package aauth
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// Fuzz targets for the JWT payloads the agent inspects without verifying
+// them: the resource token of an auth-token requirement (checkResourceToken
+// and decodeJWT) and its login_hint (jwtClaimString, read into the
+// exchange body).
+
+var fuzzRTCheck = resourceCheck{
+	resource:     "https://resource.example",
+	personServer: "https://ps.example",
+	jkt:          "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs",
+	presented:    fuzzJWS(`{"typ":"aa-person+jwt"}`, `{"jti":"p-1"}`),
+	now:          time.Unix(1796299200, 0),
+}
+
+func fuzzB64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// fuzzJWS is a compact JWS around header and payload, with a dummy
+// signature: the agent never verifies it.
+func fuzzJWS(header, payload string) string {
+	return fuzzB64([]byte(header)) + "." + fuzzB64([]byte(payload)) + ".c2ln"
+}
+
+// fuzzVectorJWTs returns the compact JWTs of the test vectors, split into
+// their decoded header and payload.
+func fuzzVectorJWTs(f *testing.F) [][2][]byte {
+	var out [][2][]byte
+	re := regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*`)
+	for _, name := range []string{"testdata/requirement.json", "testdata/signatures-current.json", "testdata/signatures-seed.json"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, tok := range re.FindAllString(string(b), -1) {
+			parts := strings.Split(tok, ".")
+			h, err1 := base64.RawURLEncoding.DecodeString(parts[0])
+			p, err2 := base64.RawURLEncoding.DecodeString(parts[1])
+			if err1 == nil && err2 == nil {
+				out = append(out, [2][]byte{h, p})
+			}
+		}
+	}
+	return out
+}
+
+// fuzzResourceTokenSeeds are payloads a resource might send: the one the
+// check accepts, the kit's claims, and the hostile table's.
+func fuzzResourceTokenSeeds() [][2]string {
+	good := `{"iss":"https://resource.example","aud":"https://ps.example","ps":"https://ps.example/","agent_jkt":"NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs","exp":1796299500,"iat":1796299200,"jti":"r-1","presented_jti":"p-1","scope":"read","login_hint":"alice@example.com"}`
+	return [][2]string{
+		{`{"alg":"EdDSA","typ":"aa-resource+jwt","kid":"r1"}`, good},
+		{`{"alg":"EdDSA"}`, good},
+		{`{"alg":"EdDSA","typ":"aa-agent+jwt"}`, good},
+		{`{"alg":"EdDSA","typ":"aa-resource+jwt"}`, strings.Replace(good, `"exp":1796299500`, `"exp":1796299200`, 1)},
+		{`{"alg":"EdDSA","typ":"aa-resource+jwt"}`, strings.Replace(good, `"p-1"`, `"p-2"`, 1)},
+		{`{"alg":"EdDSA","typ":"aa-resource+jwt"}`, `{"iss":"https://resource.example/","agent_jkt":"NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs","exp":1.7962995e9}`},
+		{`{"alg":"EdDSA","typ":"aa-resource+jwt"}`, `{"iss":7,"agent_jkt":[],"exp":"soon","ps":{}}`},
+		{`{"alg":"EdDSA","typ":"aa-resource+jwt"}`, `{"a":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`},
+		{`{"alg":"EdDSA","typ":"aa-resource+jwt"}`, `"iss"`},
+		{`{"alg":"EdDSA","typ":"aa-resource+jwt"}`, `{"exp":1e400,"login_hint":7}`},
+		{`null`, `{}`},
+		{`{}`, `{"login_hint":"\u0000\ud800é"}`},
+	}
+}
+
+func FuzzResourceToken(f *testing.F) {
+	for _, s := range fuzzResourceTokenSeeds() {
+		f.Add([]byte(s[0]), []byte(s[1]), "")
+	}
+	for _, v := range fuzzVectorJWTs(f) {
+		f.Add(v[0], v[1], "")
+	}
+	for _, raw := range []string{"not-a-jwt", "a.b", "a.b.c.d", "..", "eyJ.eyJ.", "e30.e30.", "e30=.e30.x", strings.Repeat("A", 70000) + ".e30.x"} {
+		f.Add([]byte(nil), []byte(nil), raw)
+	}
+	f.Fuzz(func(t *testing.T, header, payload []byte, raw string) {
+		toks := []string{raw}
+		if raw == "" {
+			toks = []string{fuzzB64(header) + "." + fuzzB64(payload) + ".c2ln", fuzzB64(header) + "." + fuzzB64(payload) + "."}
+		}
+		for _, tok := range toks {
+			hdr, claims, derr := decodeJWT(tok)
+			if derr == nil && (hdr == nil || claims == nil) {
+				t.Fatalf("decodeJWT(%q): nil maps without an error", tok)
+			}
+			err := checkResourceToken(tok, fuzzRTCheck)
+			if err != nil {
+				if !errors.Is(err, ErrResourceToken) {
+					t.Fatalf("error %v is not ErrResourceToken", err)
+				}
+				msg := err.Error()
+				if len(msg) > 1024 || !utf8.ValidString(msg) || strings.ContainsAny(msg, "\r\n\x00") {
+					t.Fatalf("unclean message %q", msg)
+				}
+				continue
+			}
+			// Accepted: it must say what the check wants.
+			if derr != nil {
+				t.Fatalf("accepted a token decodeJWT refuses: %v", derr)
+			}
+			if iss, _ := claims["iss"].(string); strings.TrimSuffix(iss, "/") != fuzzRTCheck.resource {
+				t.Fatalf("accepted iss %q", iss)
+			}
+			if jkt, _ := claims["agent_jkt"].(string); jkt != fuzzRTCheck.jkt {
+				t.Fatalf("accepted agent_jkt %q", jkt)
+			}
+			if ps, _ := claims["ps"].(string); strings.TrimSuffix(ps, "/") != fuzzRTCheck.personServer {
+				t.Fatalf("accepted ps %q", ps)
+			}
+			if exp, _ := claims["exp"].(float64); !time.Unix(int64(exp), 0).After(fuzzRTCheck.now) {
+				t.Fatalf("accepted exp %v", claims["exp"])
+			}
+			if typ, _ := hdr["typ"].(string); typ != "" && typ != "aa-resource+jwt" {
+				t.Fatalf("accepted typ %q", typ)
+			}
+			if pj, _ := claims["presented_jti"].(string); pj != "" && pj != "p-1" {
+				t.Fatalf("accepted presented_jti %q", pj)
+			}
+		}
+	})
+}
+
+// byRunes is s as JSON carries it: each invalid byte a U+FFFD.
+func byRunes(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// FuzzResourceTokenLoginHint checks the login_hint the exchange reads out of
+// the resource token: it is the claim when the payload is a JSON object
+// with a string login_hint, and the exchange body stays valid JSON that
+// carries the resource token unchanged.
+func FuzzResourceTokenLoginHint(f *testing.F) {
+	for _, s := range fuzzResourceTokenSeeds() {
+		f.Add([]byte(s[1]), "configured@example.com", "")
+	}
+	for _, v := range fuzzVectorJWTs(f) {
+		f.Add(v[1], "", "")
+	}
+	f.Add([]byte(nil), "x", "a.b.c")
+	f.Add([]byte(nil), "", "e30.eyJsb2dpbl9oaW50IjoiYSJ9")
+	f.Fuzz(func(t *testing.T, payload []byte, configured, raw string) {
+		tok := raw
+		if tok == "" {
+			tok = fuzzJWS(`{"typ":"aa-resource+jwt"}`, string(payload))
+		}
+		got := jwtClaimString(tok, "login_hint")
+		if raw == "" && len(tok) <= maxTokenLen {
+			var m map[string]json.RawMessage
+			var want string
+			if json.Unmarshal(payload, &m) == nil {
+				_ = json.Unmarshal(m["login_hint"], &want)
+			}
+			if got != want {
+				t.Fatalf("login_hint %q, want %q", got, want)
+			}
+		}
+		if !utf8.ValidString(tok) {
+			return // resource tokens come from a header: ASCII
+		}
+		for _, p := range []Profile{ProfileCurrent, ProfileSeed} {
+			body, err := exchangeBody(ExchangeRequest{Profile: p, ResourceToken: tok, PresentedToken: "pt", LoginHint: configured})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			if err := json.Unmarshal(body, &m); err != nil {
+				t.Fatalf("%s body %s: %v", p, body, err)
+			}
+			if m["resource_token"] != tok {
+				t.Fatalf("%s resource_token %q, want %q", p, m["resource_token"], tok)
+			}
+			want := configured
+			if p.table().ResourceTokenHint && got != "" {
+				want = got
+			}
+			if lh, _ := m["login_hint"].(string); lh != byRunes(want) {
+				t.Fatalf("%s login_hint %q, want %q", p, lh, want)
+			}
+		}
+	})
+}
