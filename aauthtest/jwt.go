@@ -339,9 +339,18 @@ type keyring struct {
 	client *http.Client
 	tr     *http.Transport
 
-	mu      sync.Mutex
-	trusted []string                               // issuers accepted; empty means any
-	keys    map[string]map[string]crypto.PublicKey // issuer → kid → key
+	mu       sync.Mutex
+	trusted  []string                               // issuers accepted; empty means any
+	keys     map[string]map[string]crypto.PublicKey // issuer → kid → key
+	fetching map[string]*keyFetch                   // issuer → the fetch under way
+}
+
+// keyFetch is one fetch of an issuer's keys that concurrent verifications
+// share: a thousand requests arriving at once cost one fetch, not a
+// thousand connections.
+type keyFetch struct {
+	done chan struct{}
+	err  error
 }
 
 func newKeyring() *keyring {
@@ -403,13 +412,40 @@ func (k *keyring) key(ctx context.Context, iss, dwk, kid string) (crypto.PublicK
 	if pub, ok := k.lookup(iss, kid); ok {
 		return pub, nil
 	}
-	if err := k.fetch(ctx, iss, dwk); err != nil {
+	if err := k.fetchShared(ctx, iss, dwk); err != nil {
 		return nil, tokErr(sigverify.CodeUnknownKey, "cannot fetch the keys of %q: %v", shorten(iss), err)
 	}
 	if pub, ok := k.lookup(iss, kid); ok {
 		return pub, nil
 	}
 	return nil, tokErr(sigverify.CodeUnknownKey, "issuer %q has no key %q", shorten(iss), shorten(kid))
+}
+
+// fetchShared runs fetch for iss, or waits for the one already running.
+func (k *keyring) fetchShared(ctx context.Context, iss, dwk string) error {
+	k.mu.Lock()
+	if f, ok := k.fetching[iss]; ok {
+		k.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	f := &keyFetch{done: make(chan struct{})}
+	if k.fetching == nil {
+		k.fetching = map[string]*keyFetch{}
+	}
+	k.fetching[iss] = f
+	k.mu.Unlock()
+
+	f.err = k.fetch(ctx, iss, dwk)
+	k.mu.Lock()
+	delete(k.fetching, iss)
+	k.mu.Unlock()
+	close(f.done)
+	return f.err
 }
 
 // fetch reads {iss}/.well-known/{dwk}, checks its issuer, then reads its
@@ -467,9 +503,12 @@ func (k *keyring) getJSON(ctx context.Context, u string, v any) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: status %d", u, resp.StatusCode)
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxDoc))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxDoc+1))
 	if err != nil {
 		return err
+	}
+	if len(b) > maxDoc {
+		return fmt.Errorf("GET %s: document larger than %d bytes", u, maxDoc)
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("GET %s: %v", u, err)
