@@ -420,7 +420,7 @@ func (r *run) handle(resp *http.Response) (out *http.Response, retry bool, err e
 
 func (r *run) on401(resp *http.Response) (*http.Response, bool, error) {
 	if se, ok, err := ParseSignatureErrorHeader(resp.Header); ok && err == nil {
-		r.t.emit(r.ctx, Event{Step: StepChallenge, URL: redactURL(r.req.URL), Status: 401, Credential: r.cred.kind.String(), Detail: "signature rejected: " + clean(se.Code, 64)})
+		r.t.emit(r.ctx, Event{Step: StepChallenge, Method: r.req.Method, URL: redactURL(r.req.URL), Status: 401, Credential: r.cred.kind.String(), Detail: "signature rejected: " + clean(se.Code, 64)})
 		if r.onSignatureError(resp, se) {
 			return resp, true, nil
 		}
@@ -440,7 +440,7 @@ func (r *run) on401(resp *http.Response) (*http.Response, bool, error) {
 		drainClose(resp)
 		return nil, false, err
 	}
-	r.t.emit(r.ctx, Event{Step: StepChallenge, URL: redactURL(r.req.URL), Status: 401, Credential: r.cred.kind.String(), Detail: "requirement=" + string(ch.Requirement)})
+	r.t.emit(r.ctx, Event{Step: StepChallenge, Method: r.req.Method, URL: redactURL(r.req.URL), Status: 401, Credential: r.cred.kind.String(), Detail: "requirement=" + string(ch.Requirement)})
 	switch ch.Requirement {
 	case RequirementAgentToken:
 		if r.cred.kind == credAgent {
