@@ -4,16 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/url"
@@ -96,67 +93,31 @@ func (k *issuerKey) jwks() []byte {
 	return b
 }
 
-// publicJWK is the public JWK of an Ed25519 or P-256 key, with its fully
-// specified alg when withAlg.
+// publicJWK is the public JWK of an Ed25519 or P-256 key, as the library
+// writes it, with its fully specified alg only when withAlg and no kid.
 func publicJWK(pub crypto.PublicKey, withAlg bool) map[string]any {
-	b64 := base64.RawURLEncoding.EncodeToString
-	switch k := pub.(type) {
-	case ed25519.PublicKey:
-		m := map[string]any{"kty": "OKP", "crv": "Ed25519", "x": b64(k)}
-		if withAlg {
-			m["alg"] = "Ed25519"
-		}
-		return m
-	case *ecdsa.PublicKey:
-		raw, err := k.Bytes()
-		if err != nil || len(raw) != 65 {
-			return map[string]any{}
-		}
-		m := map[string]any{"kty": "EC", "crv": "P-256", "x": b64(raw[1:33]), "y": b64(raw[33:])}
-		if withAlg {
-			m["alg"] = "ES256"
-		}
-		return m
+	m := map[string]any{}
+	b, err := aauth.MarshalPublicJWK(pub)
+	if err != nil || json.Unmarshal(b, &m) != nil {
+		return map[string]any{}
 	}
-	return map[string]any{}
+	delete(m, "kid")
+	if !withAlg {
+		delete(m, "alg")
+	}
+	return m
 }
 
-// keyFromJWK reads an Ed25519 or P-256 public key from a JWK object.
+// keyFromJWK reads an Ed25519 or P-256 public key from a JWK object with
+// the library's parser, under its liberal (seed) rules: alg may be absent
+// or EdDSA here; the profile's alg rules are checked where tokens are
+// validated.
 func keyFromJWK(m map[string]any) (crypto.PublicKey, error) {
-	str := func(k string) string { s, _ := m[k].(string); return s }
-	dec := func(k string, n int) ([]byte, error) {
-		b, err := base64.RawURLEncoding.DecodeString(str(k))
-		if err != nil || len(b) != n {
-			return nil, fmt.Errorf("bad %s", k)
-		}
-		return b, nil
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, errors.New("the JWK is not JSON")
 	}
-	if str("d") != "" {
-		return nil, errors.New("the JWK holds a private key")
-	}
-	switch {
-	case str("kty") == "OKP" && str("crv") == "Ed25519":
-		x, err := dec("x", ed25519.PublicKeySize)
-		if err != nil {
-			return nil, err
-		}
-		return ed25519.PublicKey(x), nil
-	case str("kty") == "EC" && str("crv") == "P-256":
-		x, err := dec("x", 32)
-		if err != nil {
-			return nil, err
-		}
-		y, err := dec("y", 32)
-		if err != nil {
-			return nil, err
-		}
-		pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
-		if _, err := pub.ECDH(); err != nil {
-			return nil, errors.New("the EC point is not on the curve")
-		}
-		return pub, nil
-	}
-	return nil, fmt.Errorf("unsupported key kty=%q crv=%q", shorten(str("kty")), shorten(str("crv")))
+	return aauth.ParsePublicJWK(b, aauth.ProfileSeed)
 }
 
 // token is a JWT taken apart, not yet (or already) verified.
