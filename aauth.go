@@ -41,6 +41,7 @@ import (
 	"fmt"
 
 	"github.com/aauthgo/aauth/internal/profile"
+	"github.com/aauthgo/aauth/internal/safetext"
 )
 
 // KeyMaterial is what an agent signs one request with: a private key and the
@@ -169,13 +170,7 @@ var ErrUnknownProfile = errors.New("aauth: unknown profile")
 
 // Redact shortens a token for logs and errors: its first six characters and
 // its length. It never returns enough of a token to use it.
-func Redact(token string) string {
-	const keep = 6
-	if len(token) <= 2*keep {
-		return fmt.Sprintf("[%d bytes]", len(token))
-	}
-	return fmt.Sprintf("%s…[%d bytes]", token[:keep], len(token))
-}
+func Redact(token string) string { return safetext.Redact(token) }
 
 // table returns the wire choices of p; unknown values fall back to current.
 func (p Profile) table() *profile.Table {

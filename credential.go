@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/aauthgo/aauth/internal/profile"
+	"github.com/aauthgo/aauth/internal/safetext"
 	"github.com/aauthgo/aauth/internal/whatwg"
 )
 
@@ -131,7 +132,7 @@ func (t *Transport) keepSessionToken(ctx context.Context, resp *http.Response, o
 func normalizeAuthority(scheme, hostport string) (string, error) {
 	a, err := whatwg.Authority(scheme, hostport)
 	if err != nil {
-		return "", fmt.Errorf("aauth: invalid host %q", clean(hostport, 256))
+		return "", fmt.Errorf("aauth: invalid host %q", safetext.Clean(hostport, 256))
 	}
 	return a, nil
 }

@@ -2,13 +2,8 @@ package aauth
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"net"
-	"net/netip"
-	"net/url"
-	"strings"
-	"time"
+
+	"github.com/aauthgo/aauth/internal/egress"
 )
 
 // ErrEgress is returned when a server names a URL the library will not
@@ -16,116 +11,14 @@ import (
 // on a private, loopback, link-local or unspecified address when the server
 // that named it is not itself on such a network. It stops a hostile server
 // from steering the agent, and its signed requests, at internal services.
-var ErrEgress = errors.New("aauth: refused egress")
-
-type insecureEgressKey struct{}
+// The person-server client (package psclient) returns the same value.
+var ErrEgress = egress.ErrEgress
 
 // WithInsecureEgress returns a context under which the library's egress
 // checks are relaxed: any http URL and any address are accepted. It is
 // meant for development against servers on a private network; never use it
 // with servers you do not control. Transport.InsecureEgress does the same
-// for a Transport.
+// for a Transport. It applies to the person-server client's functions too.
 func WithInsecureEgress(ctx context.Context) context.Context {
-	return context.WithValue(ctx, insecureEgressKey{}, true)
-}
-
-func insecureEgress(ctx context.Context) bool {
-	v, _ := ctx.Value(insecureEgressKey{}).(bool)
-	return v
-}
-
-// checkSecureURL accepts an absolute https URL, or http to a loopback host
-// (for development and tests), or any http URL under WithInsecureEgress.
-func checkSecureURL(ctx context.Context, raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return errors.New("not a valid URL")
-	}
-	if u.Host == "" || u.Opaque != "" {
-		return errors.New("not an absolute URL")
-	}
-	switch strings.ToLower(u.Scheme) {
-	case "https":
-		return nil
-	case "http":
-		if isLoopback(u.Hostname()) || insecureEgress(ctx) {
-			return nil
-		}
-	}
-	return errors.New("not an https URL")
-}
-
-// isLoopback reports whether host is localhost or a loopback address.
-func isLoopback(host string) bool {
-	h := strings.ToLower(strings.TrimSuffix(host, "."))
-	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
-}
-
-// lookupNetIP resolves host names for the egress checks; tests replace it.
-var lookupNetIP = net.DefaultResolver.LookupNetIP
-
-// egressLookupTimeout bounds one egress resolution.
-const egressLookupTimeout = 5 * time.Second
-
-// checkEgressHost decides whether target, named by the server at trusted
-// (a URL the caller configured or called), may be fetched: always when it
-// is on trusted's host; otherwise only when target resolves to public
-// addresses, or trusted is itself on a private network.
-func checkEgressHost(ctx context.Context, trusted, target *url.URL) error {
-	if insecureEgress(ctx) || strings.EqualFold(trusted.Hostname(), target.Hostname()) {
-		return nil
-	}
-	internal, err := resolvesInternal(ctx, target.Hostname())
-	if err != nil {
-		return fmt.Errorf("%w: resolving %s: %v", ErrEgress, clean(target.Hostname(), 256), err)
-	}
-	if !internal {
-		return nil
-	}
-	if trustedInternal, err := resolvesInternal(ctx, trusted.Hostname()); err == nil && trustedInternal {
-		return nil
-	}
-	return fmt.Errorf("%w: %s is on a private network and %s is not", ErrEgress, clean(target.Hostname(), 256), clean(trusted.Hostname(), 256))
-}
-
-// resolvesInternal reports whether host is, or resolves to, any address
-// that is not public.
-func resolvesInternal(ctx context.Context, host string) (bool, error) {
-	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
-	if a, err := netip.ParseAddr(host); err == nil {
-		return internalAddr(a), nil
-	}
-	if isLoopback(host) {
-		return true, nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, egressLookupTimeout)
-	defer cancel()
-	addrs, err := lookupNetIP(ctx, "ip", host)
-	if err != nil {
-		return false, err
-	}
-	for _, a := range addrs {
-		if internalAddr(a) {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-var (
-	thisNetwork = netip.MustParsePrefix("0.0.0.0/8")
-	sharedCGNAT = netip.MustParsePrefix("100.64.0.0/10")
-)
-
-// internalAddr reports whether a is loopback, private, link-local,
-// unspecified, multicast or otherwise not a public unicast address.
-func internalAddr(a netip.Addr) bool {
-	a = a.Unmap()
-	return a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
-		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() ||
-		(a.Is4() && (thisNetwork.Contains(a) || sharedCGNAT.Contains(a)))
+	return egress.WithInsecure(ctx)
 }

@@ -7,82 +7,22 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/aauthgo/aauth/internal/egress"
 )
 
 // fakeDNS makes the egress checks resolve names from a table.
 func fakeDNS(t *testing.T, table map[string]string) {
 	t.Helper()
-	old := lookupNetIP
-	lookupNetIP = func(_ context.Context, _, host string) ([]netip.Addr, error) {
+	restore := egress.SetResolverForTest(func(_ context.Context, _, host string) ([]netip.Addr, error) {
 		if a, ok := table[host]; ok {
 			return []netip.Addr{netip.MustParseAddr(a)}, nil
 		}
 		return nil, errors.New("no such host")
-	}
-	t.Cleanup(func() { lookupNetIP = old })
-}
-
-func TestCheckEgressHost(t *testing.T) {
-	fakeDNS(t, map[string]string{
-		"ps.example":       "93.184.216.34",
-		"other.example":    "93.184.216.35",
-		"internal.example": "10.1.2.3",
-		"meta.example":     "169.254.169.254",
-		"ps.corp":          "192.168.1.10",
 	})
-	u := func(s string) *url.URL { v, _ := url.Parse(s); return v }
-	bg := context.Background()
-	for _, c := range []struct {
-		trusted, target string
-		ok              bool
-	}{
-		{"https://ps.example", "https://ps.example/token", true},
-		{"https://ps.example", "https://other.example/token", true},
-		{"https://ps.example", "https://internal.example/token", false},
-		{"https://ps.example", "https://meta.example/latest", false},
-		{"https://ps.example", "http://127.0.0.1:8080/", false},
-		{"https://ps.example", "https://[::]/", false},
-		{"https://ps.example", "https://0.0.0.0/", false},
-		{"https://ps.example", "https://unresolvable.example/", false},
-		{"https://ps.corp", "https://internal.example/token", true}, // the PS itself is internal
-		{"http://127.0.0.1:1", "http://localhost:2/x", true},
-	} {
-		err := checkEgressHost(bg, u(c.trusted), u(c.target))
-		if (err == nil) != c.ok {
-			t.Errorf("%s → %s: %v, want ok=%v", c.trusted, c.target, err, c.ok)
-		}
-		if err != nil && !errors.Is(err, ErrEgress) {
-			t.Errorf("%s → %s: %v is not ErrEgress", c.trusted, c.target, err)
-		}
-		if err := checkEgressHost(WithInsecureEgress(bg), u(c.trusted), u(c.target)); err != nil {
-			t.Errorf("insecure egress still refused %s: %v", c.target, err)
-		}
-	}
-}
-
-func TestCheckSecureURL(t *testing.T) {
-	bg := context.Background()
-	for raw, ok := range map[string]bool{
-		"https://ps.example/x":    true,
-		"http://127.0.0.1:9/x":    true,
-		"http://localhost/x":      true,
-		"http://[::1]:8080/":      true,
-		"http://ps.example/x":     false,
-		"ftp://ps.example/":       false,
-		"/relative":               false,
-		"https:opaque":            false,
-		"http://ps.example.local": false,
-	} {
-		if err := checkSecureURL(bg, raw); (err == nil) != ok {
-			t.Errorf("checkSecureURL(%q) = %v, want ok=%v", raw, err, ok)
-		}
-	}
-	if err := checkSecureURL(WithInsecureEgress(bg), "http://ps.internal:8080/"); err != nil {
-		t.Errorf("insecure egress refused http: %v", err)
-	}
+	t.Cleanup(restore)
 }
 
 // Metadata naming a token endpoint on a private network, when the person

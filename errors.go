@@ -5,24 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
-)
 
-// maxBodySize caps every response body the library reads from a server. AAuth
-// answers are a few kilobytes; the cap keeps a hostile or broken server from
-// making the agent buffer without bound.
-const maxBodySize = 1 << 20
+	"github.com/aauthgo/aauth/internal/httpx"
+	"github.com/aauthgo/aauth/internal/jsonx"
+	"github.com/aauthgo/aauth/internal/safetext"
+)
 
 // ErrBodyTooLarge is returned when a server's answer is larger than the 1 MiB
 // the library reads. A larger body is refused, not parsed truncated.
-var ErrBodyTooLarge = errors.New("aauth: response body larger than 1 MiB")
+var ErrBodyTooLarge = httpx.ErrBodyTooLarge
 
 // Sentinel errors for how a deferred request or a token request ended. A
 // *PollError or *ExchangeError matches them with errors.Is; see
@@ -109,7 +103,7 @@ func (p *Problem) String() string {
 	if p == nil {
 		return ""
 	}
-	code, desc := clean(p.Error, 64), clean(p.Description(), 256)
+	code, desc := safetext.Clean(p.Error, 64), safetext.Clean(p.Description(), 256)
 	switch {
 	case code != "" && desc != "":
 		return code + ": " + desc
@@ -124,7 +118,7 @@ func (p *Problem) String() string {
 // rather than failing the parse. It fails when body is not a JSON object or
 // is larger than 1 MiB.
 func ParseProblem(body []byte) (*Problem, error) {
-	if len(body) > maxBodySize {
+	if len(body) > httpx.MaxBodySize {
 		return nil, ErrBodyTooLarge
 	}
 	var m map[string]json.RawMessage
@@ -164,21 +158,9 @@ func ParseProblem(body []byte) (*Problem, error) {
 		if p.Extensions == nil {
 			p.Extensions = make(map[string]any)
 		}
-		p.Extensions[k] = decodeAny(raw)
+		p.Extensions[k] = jsonx.DecodeAny(raw)
 	}
 	return p, nil
-}
-
-// decodeAny decodes raw (already known to be valid JSON) keeping numbers
-// exact.
-func decodeAny(raw json.RawMessage) any {
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	var v any
-	if d.Decode(&v) != nil {
-		return nil
-	}
-	return v
 }
 
 // problemFrom parses an error body when its Content-Type is JSON (any
@@ -186,7 +168,7 @@ func decodeAny(raw json.RawMessage) any {
 // absent. Anything that does not parse gives nil: a malformed body must not
 // hide the status it came with.
 func problemFrom(h http.Header, body []byte) *Problem {
-	if len(bytes.TrimSpace(body)) == 0 || !jsonContent(h, true) {
+	if len(bytes.TrimSpace(body)) == 0 || !httpx.JSONContent(h, true) {
 		return nil
 	}
 	p, err := ParseProblem(body)
@@ -196,107 +178,16 @@ func problemFrom(h http.Header, body []byte) *Problem {
 	return p
 }
 
-// jsonContent reports whether the Content-Type of h names JSON; an absent
-// one counts when absentOK, one longer than shortHeaderMaxLen never does.
-func jsonContent(h http.Header, absentOK bool) bool {
-	ct := h.Get("Content-Type")
-	if len(ct) > shortHeaderMaxLen {
-		return false
-	}
-	if strings.TrimSpace(ct) == "" {
-		return absentOK
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
-		// Be liberal with a malformed parameter list.
-		mt = strings.ToLower(strings.TrimSpace(strings.SplitN(ct, ";", 2)[0]))
-	}
-	return mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")
-}
-
 // ReadProblem reads the problem details of an error response. The body is
 // read (up to 1 MiB) and put back, so resp can still be read or handed on.
 // It returns nil and no error when the body is empty, not JSON, or not a
 // JSON object; ErrBodyTooLarge when it is larger than 1 MiB.
 func ReadProblem(resp *http.Response) (*Problem, error) {
-	body, err := peekBody(resp)
+	body, err := httpx.PeekBody(resp)
 	if err != nil {
 		return nil, err
 	}
 	return problemFrom(resp.Header, body), nil
-}
-
-// readBody reads at most maxBodySize bytes of resp.Body and closes it.
-func readBody(resp *http.Response) ([]byte, error) {
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBodySize+1))
-	if err != nil {
-		return nil, fmt.Errorf("aauth: reading response body: %w", err)
-	}
-	if len(b) > maxBodySize {
-		return nil, ErrBodyTooLarge
-	}
-	return b, nil
-}
-
-// peekBody reads at most maxBodySize bytes of resp.Body and puts them back
-// in front of whatever was not read, so that nothing is lost.
-func peekBody(resp *http.Response) ([]byte, error) {
-	if resp.Body == nil || resp.Body == http.NoBody {
-		return nil, nil
-	}
-	orig := resp.Body
-	b, err := io.ReadAll(io.LimitReader(orig, maxBodySize+1))
-	if err != nil {
-		orig.Close()
-		resp.Body = io.NopCloser(bytes.NewReader(b))
-		return nil, fmt.Errorf("aauth: reading response body: %w", err)
-	}
-	if len(b) > maxBodySize {
-		resp.Body = readCloser{io.MultiReader(bytes.NewReader(b), orig), orig}
-		return nil, ErrBodyTooLarge
-	}
-	orig.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(b))
-	return b, nil
-}
-
-type readCloser struct {
-	io.Reader
-	io.Closer
-}
-
-// clean makes server-controlled text safe for an error message: control
-// characters become spaces and the text is cut at max bytes.
-func clean(s string, max int) string {
-	s = strings.Map(func(r rune) rune {
-		if r == utf8.RuneError || unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
-			return ' '
-		}
-		return r
-	}, s)
-	s = strings.TrimSpace(s)
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return s
-}
-
-// shortURLError shortens the URL in the message of the *url.Error an
-// http.Client returns, which repeats the whole request URL: one a server
-// named may be kilobytes long. Other errors are returned as they are.
-func shortURLError(err error) error {
-	ue, ok := err.(*url.Error)
-	if !ok || len(ue.URL) <= 256 {
-		return err
-	}
-	short := *ue
-	short.URL = clean(ue.URL, 256)
-	return &short
 }
 
 // codeSentinel maps an AAuth error code to its sentinel.
@@ -347,7 +238,7 @@ func (e *PollError) Error() string {
 	b.WriteString("aauth: deferred request")
 	if e.Location != "" {
 		b.WriteString(" ")
-		b.WriteString(clean(e.Location, 256))
+		b.WriteString(safetext.Clean(e.Location, 256))
 	}
 	fmt.Fprintf(&b, " ended with status %d", e.StatusCode)
 	if s := e.Problem.String(); s != "" {
@@ -416,7 +307,7 @@ func (e *ExchangeError) Error() string {
 	b.WriteString("aauth: token request")
 	if e.Endpoint != "" {
 		b.WriteString(" to ")
-		b.WriteString(clean(e.Endpoint, 256))
+		b.WriteString(safetext.Clean(e.Endpoint, 256))
 	}
 	b.WriteString(" failed")
 	if e.StatusCode != 0 {
@@ -495,18 +386,18 @@ type MetadataError struct {
 // Error describes the failure.
 func (e *MetadataError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "aauth: person server metadata %s: %s", clean(e.URL, 256), e.Code)
+	fmt.Fprintf(&b, "aauth: person server metadata %s: %s", safetext.Clean(e.URL, 256), e.Code)
 	switch e.Code {
 	case MetadataIssuerMismatch:
-		fmt.Fprintf(&b, ": issuer %q is not the URL fetched", clean(e.Value, 256))
+		fmt.Fprintf(&b, ": issuer %q is not the URL fetched", safetext.Clean(e.Value, 256))
 	case MetadataEndpointMissing:
 		fmt.Fprintf(&b, ": no %s", e.Field)
 	case MetadataInvalidEndpoint:
 		if e.Err != nil {
 			// Refused for the reason that follows, not its scheme.
-			fmt.Fprintf(&b, ": %s %q is refused", e.Field, clean(e.Value, 256))
+			fmt.Fprintf(&b, ": %s %q is refused", e.Field, safetext.Clean(e.Value, 256))
 		} else {
-			fmt.Fprintf(&b, ": %s %q is not an https URL", e.Field, clean(e.Value, 256))
+			fmt.Fprintf(&b, ": %s %q is not an https URL", e.Field, safetext.Clean(e.Value, 256))
 		}
 	case MetadataFetchFailed:
 		if e.StatusCode != 0 {
@@ -539,5 +430,5 @@ type AuthTokenRequiredError struct {
 
 // Error describes the requirement without the resource token.
 func (e *AuthTokenRequiredError) Error() string {
-	return "aauth: deferred request " + clean(e.Location, 256) + " requires an auth token"
+	return "aauth: deferred request " + safetext.Clean(e.Location, 256) + " requires an auth token"
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/aauthgo/aauth/internal/safetext"
 )
 
 // Step names a step of the AAuth flow, as reported in an Event.
@@ -58,7 +60,7 @@ func (t *Transport) emit(ctx context.Context, ev Event) {
 	}
 	// A last bound on what reaches a log: the steps shorten what servers
 	// say, but nothing unbounded may get through.
-	ev.URL, ev.Detail = clean(ev.URL, maxEventText), clean(ev.Detail, maxEventText)
+	ev.URL, ev.Detail = safetext.Clean(ev.URL, maxEventText), safetext.Clean(ev.Detail, maxEventText)
 	if t.OnEvent != nil {
 		t.OnEvent(ev)
 	}
@@ -78,7 +80,7 @@ func (t *Transport) emit(ctx context.Context, ev Event) {
 			attrs = append(attrs, slog.String("token", ev.Token))
 		}
 		if ev.Err != nil {
-			attrs = append(attrs, slog.String("error", clean(ev.Err.Error(), maxEventText)))
+			attrs = append(attrs, slog.String("error", safetext.Clean(ev.Err.Error(), maxEventText)))
 		}
 		t.Logger.LogAttrs(ctx, level, "aauth: "+ev.Detail, attrs...)
 	}

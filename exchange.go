@@ -3,7 +3,6 @@ package aauth
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,7 +14,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aauthgo/aauth/internal/httpx"
 	"github.com/aauthgo/aauth/internal/jsonx"
+	"github.com/aauthgo/aauth/internal/jwtpeek"
+	"github.com/aauthgo/aauth/internal/safetext"
 )
 
 // Token is a token a person server issued: an auth token or a person token.
@@ -161,30 +163,30 @@ func exchangeBody(req ExchangeRequest) ([]byte, error) {
 	t := p.table()
 	loginHint := req.LoginHint
 	if t.ResourceTokenHint {
-		if h := jwtClaimString(req.ResourceToken, "login_hint"); h != "" {
+		if h := jwtpeek.ClaimString(req.ResourceToken, "login_hint"); h != "" {
 			loginHint = h
 		}
 	}
-	var o jsonObject
-	o.str("resource_token", req.ResourceToken)
+	var o jsonx.Object
+	o.Str("resource_token", req.ResourceToken)
 	if t.PresentedToken {
-		o.str("presented_token", req.PresentedToken)
+		o.Str("presented_token", req.PresentedToken)
 	}
-	o.str("justification", req.Justification)
-	o.str("login_hint", loginHint)
-	o.str("tenant", req.Tenant)
-	o.str("domain_hint", req.DomainHint)
-	o.strs("capabilities", capabilityStrings(req.Capabilities))
-	o.str("prompt", req.Prompt)
+	o.Str("justification", req.Justification)
+	o.Str("login_hint", loginHint)
+	o.Str("tenant", req.Tenant)
+	o.Str("domain_hint", req.DomainHint)
+	o.Strs("capabilities", capabilityStrings(req.Capabilities))
+	o.Str("prompt", req.Prompt)
 	if t.PlatformDevice {
-		o.str("platform", req.Platform)
-		o.str("device", req.Device)
+		o.Str("platform", req.Platform)
+		o.Str("device", req.Device)
 	}
 	known := []string{"resource_token", "presented_token", "justification", "login_hint", "tenant", "domain_hint", "capabilities", "prompt", "platform", "device"}
 	if err := addExtra(&o, req.Extra, known); err != nil {
 		return nil, err
 	}
-	return o.bytes(), nil
+	return o.Bytes(), nil
 }
 
 // PersonTokenRequest is a request for a person token (current profile): a
@@ -256,22 +258,22 @@ func RequestPersonToken(ctx context.Context, client *http.Client, req PersonToke
 	if err != nil {
 		return nil, err
 	}
-	var o jsonObject
-	o.str("resource", req.Resource)
-	o.str("mission_s256", req.MissionS256)
-	o.strs("capabilities", capabilityStrings(req.Capabilities))
-	o.str("login_hint", req.LoginHint)
-	o.str("tenant", req.Tenant)
-	o.str("domain_hint", req.DomainHint)
-	o.str("prompt", req.Prompt)
-	o.str("justification", req.Justification)
-	o.str("platform", req.Platform)
-	o.str("device", req.Device)
+	var o jsonx.Object
+	o.Str("resource", req.Resource)
+	o.Str("mission_s256", req.MissionS256)
+	o.Strs("capabilities", capabilityStrings(req.Capabilities))
+	o.Str("login_hint", req.LoginHint)
+	o.Str("tenant", req.Tenant)
+	o.Str("domain_hint", req.DomainHint)
+	o.Str("prompt", req.Prompt)
+	o.Str("justification", req.Justification)
+	o.Str("platform", req.Platform)
+	o.Str("device", req.Device)
 	known := []string{"resource", "mission_s256", "capabilities", "login_hint", "tenant", "domain_hint", "prompt", "justification", "platform", "device"}
 	if err := addExtra(&o, req.Extra, known); err != nil {
 		return nil, err
 	}
-	return requestToken(ctx, client, md.PersonTokenEndpoint, req.PersonServer, o.bytes(), "person_token", req.Poll, p)
+	return requestToken(ctx, client, md.PersonTokenEndpoint, req.PersonServer, o.Bytes(), "person_token", req.Poll, p)
 }
 
 // psClient returns the client to talk to the person server with. In a
@@ -299,7 +301,7 @@ func capabilityStrings(caps []Capability) []string {
 	return s
 }
 
-func addExtra(o *jsonObject, extra map[string]any, known []string) error {
+func addExtra(o *jsonx.Object, extra map[string]any, known []string) error {
 	keys := make([]string, 0, len(extra))
 	for k := range extra {
 		if !contains(known, k) {
@@ -312,7 +314,7 @@ func addExtra(o *jsonObject, extra map[string]any, known []string) error {
 		if err != nil {
 			return fmt.Errorf("aauth: extra token request member %q: %w", k, err)
 		}
-		o.raw(k, v)
+		o.Raw(k, v)
 	}
 	return nil
 }
@@ -331,7 +333,7 @@ func requestToken(ctx context.Context, client *http.Client, endpoint, psURL stri
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("aauth: token request to %s: %w", clean(endpoint, 256), shortURLError(err))
+		return nil, fmt.Errorf("aauth: token request to %s: %w", safetext.Clean(endpoint, 256), safetext.ShortURLError(err))
 	}
 	popts.Profile = p
 	popts.RequestURL = endpoint
@@ -346,7 +348,7 @@ func requestToken(ctx context.Context, client *http.Client, endpoint, psURL stri
 		if p.table().LocationBasePS && psURL != "" {
 			// The seed resolves a relative Location against the person
 			// server URL, not the token endpoint.
-			if loc := resp.Header.Get("Location"); loc != "" && len(loc) <= locationMaxLen {
+			if loc := resp.Header.Get("Location"); loc != "" && len(loc) <= httpx.LocationMaxLen {
 				if base, err := url.Parse(psURL); err == nil {
 					if u, err := url.Parse(loc); err == nil && !u.IsAbs() {
 						resp.Header.Set("Location", base.ResolveReference(u).String())
@@ -370,7 +372,7 @@ func requestToken(ctx context.Context, client *http.Client, endpoint, psURL stri
 		}
 		return readToken(final, endpoint, field, now)
 	}
-	b, err := peekBody(resp)
+	b, err := httpx.PeekBody(resp)
 	if err != nil {
 		resp.Body.Close()
 		resp.Body = http.NoBody
@@ -380,7 +382,7 @@ func requestToken(ctx context.Context, client *http.Client, endpoint, psURL stri
 
 // readToken reads a 200 token answer and closes its body.
 func readToken(resp *http.Response, endpoint, field string, now func() time.Time) (*Token, error) {
-	b, err := readBody(resp)
+	b, err := httpx.ReadBody(resp)
 	if err == nil {
 		var v string
 		var exp int64
@@ -411,8 +413,8 @@ func parseTokenResponse(b []byte, field string) (string, int64, error) {
 	// The token is cached and sent back in Signature-Key: refuse here what
 	// could not be sent there, rather than fail every request until it
 	// expires.
-	if len(v) > maxTokenLen {
-		return "", 0, fmt.Errorf("aauth: token response %s is longer than %d bytes", field, maxTokenLen)
+	if len(v) > jwtpeek.MaxTokenLen {
+		return "", 0, fmt.Errorf("aauth: token response %s is longer than %d bytes", field, jwtpeek.MaxTokenLen)
 	}
 	for i := 0; i < len(v); i++ {
 		if v[i] < 0x20 || v[i] > 0x7e {
@@ -440,30 +442,4 @@ func parseTokenResponse(b []byte, field string) (string, int64, error) {
 		return "", 0, errors.New("aauth: token response expires_in out of range")
 	}
 	return v, int64(f), nil
-}
-
-// jwtClaimString returns a string claim of a compact JWT's payload, read
-// without verification (the person server verifies the token); "" when the
-// token is not a JWT or has no such claim.
-func jwtClaimString(tok, claim string) string {
-	if len(tok) > 64<<10 {
-		return ""
-	}
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return ""
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
-	if err != nil {
-		return ""
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(payload, &m) != nil {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(m[claim], &s) != nil {
-		return ""
-	}
-	return s
 }

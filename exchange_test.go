@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aauthgo/aauth/internal/jwtpeek"
 )
 
 // psTokenServer is a person server whose token endpoint answers with h.
@@ -134,7 +136,7 @@ func TestExchangeTokenLoginHintFromResourceToken(t *testing.T) {
 			t.Errorf("%s: body %s lacks %s", p, body, want)
 		}
 	}
-	if jwtClaimString("a.b", "x") != "" || jwtClaimString("a.!!!.c", "x") != "" || jwtClaimString("a."+payload+".c", "iss") != "https://r.example" {
+	if jwtpeek.ClaimString("a.b", "x") != "" || jwtpeek.ClaimString("a.!!!.c", "x") != "" || jwtpeek.ClaimString("a."+payload+".c", "iss") != "https://r.example" {
 		t.Fatal("jwtClaimString")
 	}
 }

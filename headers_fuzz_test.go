@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aauthgo/aauth/internal/httpx"
 )
 
 // Fuzz targets for the header values of a server's answer that the
@@ -75,7 +77,7 @@ func FuzzPollLocation(f *testing.F) {
 		{"https://ps.example/aauth/token", "javascript:alert(1)", ""},
 		{"https://ps.example/aauth/token", "p2", "https://ps.example/aauth/pending/1"},
 		{"https://ps.example/aauth/token", "/p", "::"},
-		{"http://127.0.0.1:8080/data", "/pending/" + strings.Repeat("p", locationMaxLen), ""},
+		{"http://127.0.0.1:8080/data", "/pending/" + strings.Repeat("p", httpx.LocationMaxLen), ""},
 		{"", "https://ps.example/p", ""},
 		{"", "/relative", ""},
 		{"not a url", "/p", ""},
@@ -134,7 +136,7 @@ func FuzzProblemFrom(f *testing.F) {
 		if p == nil {
 			return
 		}
-		if !jsonContent(h, true) {
+		if !httpx.JSONContent(h, true) {
 			t.Fatalf("problem read under Content-Type %q", ct)
 		}
 		q, err := ParseProblem(body)

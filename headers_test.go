@@ -6,32 +6,34 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aauthgo/aauth/internal/httpx"
 )
 
 // Header values longer than their caps are treated as malformed, never cut
 // and parsed.
 func TestHeaderCaps(t *testing.T) {
 	now := time.Unix(1730217600, 0)
-	if d, ok := parseRetryAfter(strings.Repeat("9", shortHeaderMaxLen+1), now); ok || d != 0 {
+	if d, ok := parseRetryAfter(strings.Repeat("9", httpx.ShortHeaderMaxLen+1), now); ok || d != 0 {
 		t.Errorf("oversized Retry-After: %v, %v", d, ok)
 	}
-	if d, ok := parseRetryAfter(strings.Repeat(" ", shortHeaderMaxLen-1)+"7", now); !ok || d != 7*time.Second {
+	if d, ok := parseRetryAfter(strings.Repeat(" ", httpx.ShortHeaderMaxLen-1)+"7", now); !ok || d != 7*time.Second {
 		t.Errorf("Retry-After at the cap: %v, %v", d, ok)
 	}
 
-	h := http.Header{"Content-Type": {"application/json; p=" + strings.Repeat("x", shortHeaderMaxLen)}}
-	if jsonContent(h, true) {
+	h := http.Header{"Content-Type": {"application/json; p=" + strings.Repeat("x", httpx.ShortHeaderMaxLen)}}
+	if httpx.JSONContent(h, true) {
 		t.Error("oversized Content-Type taken for JSON")
 	}
 	if p := problemFrom(h, []byte(`{"error":"denied"}`)); p != nil {
 		t.Errorf("problem read under an oversized Content-Type: %+v", p)
 	}
 
-	cc := http.Header{"Cache-Control": {"max-age=600", strings.Repeat("a", cacheControlMaxLen)}}
+	cc := http.Header{"Cache-Control": {"max-age=600", strings.Repeat("a", httpx.CacheControlMaxLen)}}
 	if ttl := cacheLifetime(cc, now, time.Minute, time.Hour); ttl != 0 {
 		t.Errorf("oversized Cache-Control cached for %v", ttl)
 	}
-	exp := http.Header{"Expires": {now.Add(time.Hour).UTC().Format(http.TimeFormat) + strings.Repeat(" ", shortHeaderMaxLen)}}
+	exp := http.Header{"Expires": {now.Add(time.Hour).UTC().Format(http.TimeFormat) + strings.Repeat(" ", httpx.ShortHeaderMaxLen)}}
 	if ttl := cacheLifetime(exp, now, time.Minute, time.Hour); ttl != 0 {
 		t.Errorf("oversized Expires cached for %v", ttl)
 	}
@@ -57,7 +59,7 @@ func TestHeaderCaps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.resolve("/pending/"+strings.Repeat("p", locationMaxLen), ""); !errors.Is(err, ErrLocation) {
+	if _, err := p.resolve("/pending/"+strings.Repeat("p", httpx.LocationMaxLen), ""); !errors.Is(err, ErrLocation) {
 		t.Errorf("oversized Location: %v", err)
 	}
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
+	"github.com/aauthgo/aauth/internal/egress"
 )
 
 // The hostile-server table: servers that answer badly, on purpose, in every
@@ -1004,7 +1005,7 @@ func fakeJWT(payload string) string {
 // https://example.com, with names resolving as dns says for the egress
 // checks, serving metadata with the given members over the defaults.
 func (e *hostileEnv) publicPS(dns map[string]string, members map[string]any) {
-	restore := aauth.SetEgressResolverForTest(func(_ context.Context, _, host string) ([]netip.Addr, error) {
+	restore := egress.SetResolverForTest(func(_ context.Context, _, host string) ([]netip.Addr, error) {
 		if a, ok := dns[host]; ok {
 			return []netip.Addr{netip.MustParseAddr(a)}, nil
 		}

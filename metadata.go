@@ -11,6 +11,11 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aauthgo/aauth/internal/egress"
+	"github.com/aauthgo/aauth/internal/httpx"
+	"github.com/aauthgo/aauth/internal/jsonx"
+	"github.com/aauthgo/aauth/internal/safetext"
 )
 
 // PersonServerWellKnown is the path, under the person server URL, of its
@@ -82,7 +87,7 @@ func (md *PersonServerMetadata) AuthTokenEndpointFor(p Profile) string {
 // type are ignored, unknown members kept in Raw. It fails only when body is
 // not a JSON object.
 func parseMetadata(body []byte) (*PersonServerMetadata, error) {
-	if len(body) > maxBodySize {
+	if len(body) > httpx.MaxBodySize {
 		return nil, ErrBodyTooLarge
 	}
 	var m map[string]json.RawMessage
@@ -112,7 +117,7 @@ func parseMetadata(body []byte) (*PersonServerMetadata, error) {
 		"accept_signature_algs": &md.AcceptSignatureAlgs,
 	}
 	for k, raw := range m {
-		md.Raw[k] = decodeAny(raw)
+		md.Raw[k] = jsonx.DecodeAny(raw)
 		if dst, ok := strs[k]; ok {
 			var s string
 			if json.Unmarshal(raw, &s) == nil {
@@ -138,7 +143,7 @@ func metadataURL(ctx context.Context, psURL string) (string, error) {
 	if psURL == "" {
 		return "", errors.New("aauth: no person server URL")
 	}
-	if err := checkSecureURL(ctx, psURL); err != nil {
+	if err := egress.CheckSecureURL(ctx, psURL); err != nil {
 		return "", fmt.Errorf("aauth: person server URL: %w", err)
 	}
 	u, _ := url.Parse(psURL)
@@ -195,10 +200,10 @@ func checkEndpoint(ctx context.Context, psURL, docURL, field, v string) error {
 	if v == "" {
 		return &MetadataError{Code: MetadataEndpointMissing, URL: docURL, Field: field}
 	}
-	if len(v) > locationMaxLen {
-		return &MetadataError{Code: MetadataInvalidEndpoint, URL: docURL, Field: field, Value: v, Err: fmt.Errorf("longer than %d bytes", locationMaxLen)}
+	if len(v) > httpx.LocationMaxLen {
+		return &MetadataError{Code: MetadataInvalidEndpoint, URL: docURL, Field: field, Value: v, Err: fmt.Errorf("longer than %d bytes", httpx.LocationMaxLen)}
 	}
-	if err := checkSecureURL(ctx, v); err != nil {
+	if err := egress.CheckSecureURL(ctx, v); err != nil {
 		return &MetadataError{Code: MetadataInvalidEndpoint, URL: docURL, Field: field, Value: v}
 	}
 	if psURL == "" {
@@ -209,7 +214,7 @@ func checkEndpoint(ctx context.Context, psURL, docURL, field, v string) error {
 	if err1 != nil || err2 != nil {
 		return &MetadataError{Code: MetadataInvalidEndpoint, URL: docURL, Field: field, Value: v}
 	}
-	if err := checkEgressHost(ctx, ps, ep); err != nil {
+	if err := egress.CheckHost(ctx, ps, ep); err != nil {
 		return &MetadataError{Code: MetadataInvalidEndpoint, URL: docURL, Field: field, Value: v, Err: err}
 	}
 	return nil
@@ -258,14 +263,14 @@ func fetchMetadata(ctx context.Context, client *http.Client, psURL string, now t
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, 0, fmt.Errorf("aauth: fetching person server metadata: %w", shortURLError(err))
+		return nil, 0, fmt.Errorf("aauth: fetching person server metadata: %w", safetext.ShortURLError(err))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		drainClose(resp)
+		httpx.DrainClose(resp)
 		return nil, 0, &MetadataError{Code: MetadataFetchFailed, URL: docURL, StatusCode: resp.StatusCode}
 	}
 	// The body is read as JSON whatever its Content-Type, as the seed does.
-	body, err := readBody(resp)
+	body, err := httpx.ReadBody(resp)
 	if err != nil {
 		return nil, 0, &MetadataError{Code: MetadataInvalid, URL: docURL, Err: err}
 	}
@@ -284,7 +289,7 @@ func cacheLifetime(h http.Header, now time.Time, def, max time.Duration) time.Du
 	ttl, explicit := time.Duration(0), false
 	lines, n := h.Values("Cache-Control"), 0
 	for _, line := range lines {
-		if n += len(line); n > cacheControlMaxLen {
+		if n += len(line); n > httpx.CacheControlMaxLen {
 			return 0 // too long to be honest: not cached
 		}
 	}
@@ -307,19 +312,19 @@ func cacheLifetime(h http.Header, now time.Time, def, max time.Duration) time.Du
 		}
 	}
 	if explicit {
-		if age, err := strconv.ParseInt(strings.TrimSpace(shortHeader(h, "Age")), 10, 64); err == nil && age > 0 {
+		if age, err := strconv.ParseInt(strings.TrimSpace(httpx.ShortHeader(h, "Age")), 10, 64); err == nil && age > 0 {
 			if age >= int64(ttl/time.Second) {
 				return 0
 			}
 			ttl -= time.Duration(age) * time.Second
 		}
 	} else if ev := h.Get("Expires"); ev != "" {
-		exp, err := http.ParseTime(shortHeader(h, "Expires"))
+		exp, err := http.ParseTime(httpx.ShortHeader(h, "Expires"))
 		if err != nil {
 			return 0 // an invalid Expires means already expired
 		}
 		base := now
-		if d, err := http.ParseTime(shortHeader(h, "Date")); err == nil {
+		if d, err := http.ParseTime(httpx.ShortHeader(h, "Date")); err == nil {
 			base = d
 		}
 		ttl = exp.Sub(base)

@@ -8,6 +8,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aauthgo/aauth/internal/egress"
+	"github.com/aauthgo/aauth/internal/httpx"
 )
 
 func TestDiscoverPersonServer(t *testing.T) {
@@ -58,7 +61,7 @@ func TestDiscoverPersonServerFailures(t *testing.T) {
 		{name: "not json", body: func(string) string { return "<html>" }, code: MetadataInvalid},
 		{name: "array", body: func(string) string { return "[1]" }, code: MetadataInvalid},
 		{name: "null", body: func(string) string { return "null" }, code: MetadataInvalid},
-		{name: "too large", body: func(string) string { return `{"x":"` + strings.Repeat("a", maxBodySize) + `"}` }, code: MetadataInvalid, is: ErrBodyTooLarge},
+		{name: "too large", body: func(string) string { return `{"x":"` + strings.Repeat("a", httpx.MaxBodySize) + `"}` }, code: MetadataInvalid, is: ErrBodyTooLarge},
 		{name: "issuer missing", doc: func(u string) doc {
 			return doc{"auth_token_endpoint": u + "/t", "person_token_endpoint": u + "/p"}
 		}, code: MetadataIssuerMissing, field: "issuer"},
@@ -152,7 +155,7 @@ func TestDiscoverRefusesInsecurePersonServer(t *testing.T) {
 		}
 	}
 	for _, h := range []string{"localhost", "127.0.0.1", "[::1]", "app.localhost"} {
-		if err := checkSecureURL(context.Background(), "http://"+h+":8080/x"); err != nil {
+		if err := egress.CheckSecureURL(context.Background(), "http://"+h+":8080/x"); err != nil {
 			t.Errorf("%s refused: %v", h, err)
 		}
 	}

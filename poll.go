@@ -12,9 +12,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aauthgo/aauth/internal/clock"
+	"github.com/aauthgo/aauth/internal/httpx"
+	"github.com/aauthgo/aauth/internal/jsonx"
+	"github.com/aauthgo/aauth/internal/safetext"
 	"github.com/aauthgo/aauth/internal/whatwg"
 )
 
@@ -226,7 +228,7 @@ func newPoller(client *http.Client, opts PollOptions, base string) (*poller, err
 	if base != "" {
 		u, err := url.Parse(base)
 		if err != nil || !u.IsAbs() || u.Host == "" {
-			return nil, fmt.Errorf("aauth: PollOptions.RequestURL %q is not an absolute URL", clean(base, 256))
+			return nil, fmt.Errorf("aauth: PollOptions.RequestURL %q is not an absolute URL", safetext.Clean(base, 256))
 		}
 		p.base = u
 	}
@@ -245,12 +247,12 @@ func newPoller(client *http.Client, opts PollOptions, base string) (*poller, err
 // when empty), and refused on another origin than the RequestURL (or, with
 // none, than the first pending URL).
 func (p *poller) resolve(loc, ref string) (string, error) {
-	if len(loc) > locationMaxLen {
-		return "", fmt.Errorf("%w: longer than %d bytes", ErrLocation, locationMaxLen)
+	if len(loc) > httpx.LocationMaxLen {
+		return "", fmt.Errorf("%w: longer than %d bytes", ErrLocation, httpx.LocationMaxLen)
 	}
 	u, err := url.Parse(strings.TrimSpace(loc))
 	if err != nil || loc == "" {
-		return "", fmt.Errorf("%w: %q is not a URL", ErrLocation, clean(loc, 256))
+		return "", fmt.Errorf("%w: %q is not a URL", ErrLocation, safetext.Clean(loc, 256))
 	}
 	base := p.base
 	if ref != "" {
@@ -261,10 +263,10 @@ func (p *poller) resolve(loc, ref string) (string, error) {
 	if base != nil {
 		u = base.ResolveReference(u)
 	} else if !u.IsAbs() {
-		return "", fmt.Errorf("%w: %q is relative and there is no request URL to resolve it against", ErrLocation, clean(loc, 256))
+		return "", fmt.Errorf("%w: %q is relative and there is no request URL to resolve it against", ErrLocation, safetext.Clean(loc, 256))
 	}
 	if s := strings.ToLower(u.Scheme); s != "https" && s != "http" || u.Host == "" {
-		return "", fmt.Errorf("%w: %q is not an http(s) URL", ErrLocation, clean(loc, 256))
+		return "", fmt.Errorf("%w: %q is not an http(s) URL", ErrLocation, safetext.Clean(loc, 256))
 	}
 	if p.base == nil {
 		// Nothing to compare with: the caller vouches for this URL, and
@@ -272,7 +274,7 @@ func (p *poller) resolve(loc, ref string) (string, error) {
 		b := *u
 		p.base = &b
 	} else if !sameOrigin(u, p.base) {
-		return "", fmt.Errorf("%w: %q is not on the origin of %q", ErrLocation, clean(u.String(), 256), clean(p.base.String(), 256))
+		return "", fmt.Errorf("%w: %q is not on the origin of %q", ErrLocation, safetext.Clean(u.String(), 256), safetext.Clean(p.base.String(), 256))
 	}
 	u.Fragment, u.RawFragment = "", ""
 	return u.String(), nil
@@ -312,7 +314,7 @@ func (p *poller) run(ctx context.Context, loc string) (*http.Response, error) {
 				return nil, err
 			}
 		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-			drainClose(resp)
+			httpx.DrainClose(resp)
 		default:
 			return nil, p.terminal(loc, resp)
 		}
@@ -368,7 +370,7 @@ func (p *poller) get(ctx context.Context, loc string) (*http.Response, error) {
 		return nil, err
 	}
 	body := resp.Body
-	resp.Body = readCloser{body, closerFunc(func() error { defer cancel(); return body.Close() })}
+	resp.Body = httpx.ReadCloser{Reader: body, Closer: closerFunc(func() error { defer cancel(); return body.Close() })}
 	return resp, nil
 }
 
@@ -388,7 +390,7 @@ func (p *poller) send(rctx, ctx context.Context, loc string) (*http.Response, er
 		if errors.Is(err, context.DeadlineExceeded) && !p.deadline.IsZero() && !p.clock.Now().Before(p.deadline) {
 			return nil, fmt.Errorf("%w after %v", ErrTimeout, p.max)
 		}
-		return nil, fmt.Errorf("aauth: polling %s: %w", clean(loc, 256), shortURLError(err))
+		return nil, fmt.Errorf("aauth: polling %s: %w", safetext.Clean(loc, 256), safetext.ShortURLError(err))
 	}
 	return resp, nil
 }
@@ -400,7 +402,7 @@ func (f closerFunc) Close() error { return f() }
 // terminal turns a final non-200 answer into a *PollError, keeping its
 // body readable.
 func (p *poller) terminal(loc string, resp *http.Response) error {
-	body, err := peekBody(resp)
+	body, err := httpx.PeekBody(resp)
 	if err != nil {
 		// Too large or unreadable: report the status without details.
 		resp.Body.Close()
@@ -414,9 +416,9 @@ func (p *poller) terminal(loc string, resp *http.Response) error {
 // pending URL so far, ref the URL that produced resp ("" for the request
 // URL). It closes the body and returns the URL to poll next.
 func (p *poller) on202(ctx context.Context, loc, ref string, resp *http.Response) (string, error) {
-	raw, err := readBody(resp)
+	raw, err := httpx.ReadBody(resp)
 	if err != nil {
-		return "", fmt.Errorf("aauth: deferred response from %s: %w", clean(loc, 256), err)
+		return "", fmt.Errorf("aauth: deferred response from %s: %w", safetext.Clean(loc, 256), err)
 	}
 	if l := resp.Header.Get("Location"); l != "" {
 		next, err := p.resolve(l, ref)
@@ -426,7 +428,7 @@ func (p *poller) on202(ctx context.Context, loc, ref string, resp *http.Response
 		loc = next
 	}
 	var body pollBody
-	if jsonContent(resp.Header, true) {
+	if httpx.JSONContent(resp.Header, true) {
 		body = parsePollBody(raw)
 	}
 
@@ -589,7 +591,7 @@ func sat(a, b time.Duration) time.Duration {
 // time.Duration is the largest one. ok is false when v is absent, malformed
 // or longer than shortHeaderMaxLen.
 func parseRetryAfter(v string, now time.Time) (d time.Duration, ok bool) {
-	if len(v) > shortHeaderMaxLen {
+	if len(v) > httpx.ShortHeaderMaxLen {
 		return 0, false
 	}
 	v = strings.TrimSpace(v)
@@ -665,12 +667,12 @@ func parsePollBody(b []byte) pollBody {
 // seed profile {"clarification_response":answer}, as @aauth/mcp-agent
 // does. A status other than 2xx is a *PollError.
 func AnswerClarification(ctx context.Context, client *http.Client, pendingURL, answer string, p Profile) error {
-	var o jsonObject
+	var o jsonx.Object
 	if p.table().ClarificationAction {
-		o.str("action", "clarification_response")
+		o.Str("action", "clarification_response")
 	}
-	o.strAlways("clarification_response", answer)
-	return postPending(ctx, client, pendingURL, o.bytes())
+	o.StrAlways("clarification_response", answer)
+	return postPending(ctx, client, pendingURL, o.Bytes())
 }
 
 // UpdatedRequest replaces what a deferred request asks for, in answer to a
@@ -692,12 +694,12 @@ func UpdateRequest(ctx context.Context, client *http.Client, pendingURL string, 
 	if u.ResourceToken == "" {
 		return errors.New("aauth: UpdatedRequest.ResourceToken is empty")
 	}
-	var o jsonObject
-	o.str("action", "updated_request")
-	o.str("resource_token", u.ResourceToken)
-	o.str("presented_token", u.PresentedToken)
-	o.str("justification", u.Justification)
-	return postPending(ctx, client, pendingURL, o.bytes())
+	var o jsonx.Object
+	o.Str("action", "updated_request")
+	o.Str("resource_token", u.ResourceToken)
+	o.Str("presented_token", u.PresentedToken)
+	o.Str("justification", u.Justification)
+	return postPending(ctx, client, pendingURL, o.Bytes())
 }
 
 // CancelRequest cancels a deferred request with a signed DELETE on its
@@ -713,10 +715,10 @@ func CancelRequest(ctx context.Context, client *http.Client, pendingURL string) 
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("aauth: cancelling %s: %w", clean(pendingURL, 256), shortURLError(err))
+		return fmt.Errorf("aauth: cancelling %s: %w", safetext.Clean(pendingURL, 256), safetext.ShortURLError(err))
 	}
 	if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
-		drainClose(resp)
+		httpx.DrainClose(resp)
 		return nil
 	}
 	return pendingResult(pendingURL, resp)
@@ -733,7 +735,7 @@ func postPending(ctx context.Context, client *http.Client, pendingURL string, bo
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("aauth: posting to %s: %w", clean(pendingURL, 256), shortURLError(err))
+		return fmt.Errorf("aauth: posting to %s: %w", safetext.Clean(pendingURL, 256), safetext.ShortURLError(err))
 	}
 	return pendingResult(pendingURL, resp)
 }
@@ -741,107 +743,13 @@ func postPending(ctx context.Context, client *http.Client, pendingURL string, bo
 // pendingResult is nil for a 2xx answer and a *PollError otherwise.
 func pendingResult(pendingURL string, resp *http.Response) error {
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
-		drainClose(resp)
+		httpx.DrainClose(resp)
 		return nil
 	}
-	body, err := peekBody(resp)
+	body, err := httpx.PeekBody(resp)
 	if err != nil {
 		resp.Body.Close()
 		resp.Body = http.NoBody
 	}
 	return &PollError{StatusCode: resp.StatusCode, Problem: problemFrom(resp.Header, body), Location: pendingURL, Response: resp}
-}
-
-// jsonObject writes a compact JSON object with members in the order they
-// are added, strings escaped as JavaScript's JSON.stringify escapes them,
-// so seed-profile bodies match the reference byte for byte.
-type jsonObject struct{ b []byte }
-
-func (o *jsonObject) key(k string) {
-	if len(o.b) == 0 {
-		o.b = append(o.b, '{')
-	} else {
-		o.b = append(o.b, ',')
-	}
-	o.b = appendJSString(o.b, k)
-	o.b = append(o.b, ':')
-}
-
-// str adds a string member unless v is empty (as the seed's truthiness
-// checks do).
-func (o *jsonObject) str(k, v string) {
-	if v != "" {
-		o.strAlways(k, v)
-	}
-}
-
-func (o *jsonObject) strAlways(k, v string) {
-	o.key(k)
-	o.b = appendJSString(o.b, v)
-}
-
-// strs adds an array of strings unless it is empty.
-func (o *jsonObject) strs(k string, v []string) {
-	if len(v) == 0 {
-		return
-	}
-	o.key(k)
-	o.b = append(o.b, '[')
-	for i, s := range v {
-		if i > 0 {
-			o.b = append(o.b, ',')
-		}
-		o.b = appendJSString(o.b, s)
-	}
-	o.b = append(o.b, ']')
-}
-
-// raw adds a member whose value is already JSON.
-func (o *jsonObject) raw(k string, v []byte) {
-	o.key(k)
-	o.b = append(o.b, v...)
-}
-
-func (o *jsonObject) bytes() []byte {
-	if len(o.b) == 0 {
-		return []byte("{}")
-	}
-	return append(o.b, '}')
-}
-
-// appendJSString appends s as a JSON string the way JSON.stringify writes
-// it: only ", \ and control characters are escaped (\b \f \n \r \t short,
-// the rest \u00xx in lower case); everything else, U+2028 and U+2029
-// included, is literal. Invalid UTF-8 becomes U+FFFD.
-func appendJSString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for _, r := range s {
-		switch {
-		case r == '"':
-			b = append(b, '\\', '"')
-		case r == '\\':
-			b = append(b, '\\', '\\')
-		case r == '\b':
-			b = append(b, '\\', 'b')
-		case r == '\f':
-			b = append(b, '\\', 'f')
-		case r == '\n':
-			b = append(b, '\\', 'n')
-		case r == '\r':
-			b = append(b, '\\', 'r')
-		case r == '\t':
-			b = append(b, '\\', 't')
-		case r < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hex[r>>4], hex[r&0xf])
-		default:
-			b = appendRune(b, r)
-		}
-	}
-	return append(b, '"')
-}
-
-func appendRune(b []byte, r rune) []byte {
-	// range over a string yields U+FFFD for invalid UTF-8.
-	return utf8.AppendRune(b, r)
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth/internal/clock"
+	"github.com/aauthgo/aauth/internal/httpx"
 )
 
 // psPollServer serves the answers in order on /pending/1 (the last one
@@ -699,7 +700,7 @@ func TestPollLargeBody(t *testing.T) {
 	s := psPollServer(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Location", "/pending/1")
 		w.WriteHeader(202)
-		io.WriteString(w, strings.Repeat(" ", maxBodySize+1))
+		io.WriteString(w, strings.Repeat(" ", httpx.MaxBodySize+1))
 	})
 	_, err := psPoll(t, s, ProfileCurrent, PollOptions{Clock: psFake()})
 	if !errors.Is(err, ErrBodyTooLarge) {
@@ -707,7 +708,7 @@ func TestPollLargeBody(t *testing.T) {
 	}
 	// A terminal answer too large for its details still reports its
 	// status.
-	s = psPollServer(t, psStatus(403, "application/json", `{"error":"denied","x":"`+strings.Repeat("a", maxBodySize)+`"}`))
+	s = psPollServer(t, psStatus(403, "application/json", `{"error":"denied","x":"`+strings.Repeat("a", httpx.MaxBodySize)+`"}`))
 	_, err = psPoll(t, s, ProfileCurrent, PollOptions{Clock: psFake()})
 	pe := psMustAs[*PollError](t, err)
 	if pe.StatusCode != 403 || pe.Problem != nil {

@@ -1,11 +1,12 @@
 package aauth
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/aauthgo/aauth/internal/jwtpeek"
+	"github.com/aauthgo/aauth/internal/safetext"
 )
 
 // resourceCheck is what the agent expects of a resource token (AAuth -11
@@ -19,29 +20,26 @@ type resourceCheck struct {
 	now          time.Time
 }
 
-// maxTokenLen bounds tokens the agent decodes.
-const maxTokenLen = 64 << 10
-
 // checkResourceToken inspects (without verifying its signature, which is
 // the person server's job) the resource token a resource sent, so that the
 // agent never asks its person server to exchange a token meant for someone
 // else.
 func checkResourceToken(raw string, want resourceCheck) error {
-	hdr, claims, err := decodeJWT(raw)
+	hdr, claims, err := jwtpeek.Decode(raw)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrResourceToken, err)
 	}
 	if typ, _ := hdr["typ"].(string); typ != "" && typ != "aa-resource+jwt" {
-		return fmt.Errorf("%w: typ is %q, not aa-resource+jwt", ErrResourceToken, clean(typ, 64))
+		return fmt.Errorf("%w: typ is %q, not aa-resource+jwt", ErrResourceToken, safetext.Clean(typ, 64))
 	}
 	if iss, _ := claims["iss"].(string); strings.TrimSuffix(iss, "/") != want.resource {
-		return fmt.Errorf("%w: issued by %q, not by the resource called (%s)", ErrResourceToken, clean(iss, 256), want.resource)
+		return fmt.Errorf("%w: issued by %q, not by the resource called (%s)", ErrResourceToken, safetext.Clean(iss, 256), want.resource)
 	}
 	if jkt, _ := claims["agent_jkt"].(string); jkt != want.jkt {
 		return fmt.Errorf("%w: agent_jkt does not name this agent's signing key", ErrResourceToken)
 	}
 	if ps, _ := claims["ps"].(string); want.personServer != "" && strings.TrimSuffix(ps, "/") != strings.TrimSuffix(want.personServer, "/") {
-		return fmt.Errorf("%w: ps is %q, not this agent's person server", ErrResourceToken, clean(ps, 256))
+		return fmt.Errorf("%w: ps is %q, not this agent's person server", ErrResourceToken, safetext.Clean(ps, 256))
 	}
 	exp, ok := claims["exp"].(float64)
 	if !ok {
@@ -51,40 +49,11 @@ func checkResourceToken(raw string, want resourceCheck) error {
 		return fmt.Errorf("%w: expired at %s", ErrResourceToken, time.Unix(int64(exp), 0).UTC().Format(time.RFC3339))
 	}
 	if pj, _ := claims["presented_jti"].(string); pj != "" {
-		if _, pc, err := decodeJWT(want.presented); err == nil {
+		if _, pc, err := jwtpeek.Decode(want.presented); err == nil {
 			if jti, _ := pc["jti"].(string); jti != "" && jti != pj {
 				return fmt.Errorf("%w: presented_jti does not name the token presented", ErrResourceToken)
 			}
 		}
 	}
 	return nil
-}
-
-// decodeJWT returns the header and claims of a compact JWS without
-// verifying it.
-func decodeJWT(raw string) (header, claims map[string]any, err error) {
-	if len(raw) > maxTokenLen {
-		return nil, nil, fmt.Errorf("token longer than %d bytes", maxTokenLen)
-	}
-	parts := strings.Split(raw, ".")
-	if len(parts) != 3 {
-		return nil, nil, fmt.Errorf("not a compact JWT")
-	}
-	dec := func(s string, v *map[string]any) error {
-		b, err := base64.RawURLEncoding.DecodeString(s)
-		if err != nil {
-			return fmt.Errorf("not base64url")
-		}
-		if err := json.Unmarshal(b, v); err != nil || *v == nil {
-			return fmt.Errorf("not a JSON object")
-		}
-		return nil
-	}
-	if err := dec(parts[0], &header); err != nil {
-		return nil, nil, fmt.Errorf("header: %w", err)
-	}
-	if err := dec(parts[1], &claims); err != nil {
-		return nil, nil, fmt.Errorf("claims: %w", err)
-	}
-	return header, claims, nil
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/aauthgo/aauth/internal/jwtpeek"
 )
 
 // Fuzz targets for the JWT payloads the agent inspects without verifying
@@ -91,7 +93,7 @@ func FuzzResourceToken(f *testing.F) {
 			toks = []string{fuzzB64(header) + "." + fuzzB64(payload) + ".c2ln", fuzzB64(header) + "." + fuzzB64(payload) + "."}
 		}
 		for _, tok := range toks {
-			hdr, claims, derr := decodeJWT(tok)
+			hdr, claims, derr := jwtpeek.Decode(tok)
 			if derr == nil && (hdr == nil || claims == nil) {
 				t.Fatalf("decodeJWT(%q): nil maps without an error", tok)
 			}
@@ -159,8 +161,8 @@ func FuzzResourceTokenLoginHint(f *testing.F) {
 		if tok == "" {
 			tok = fuzzJWS(`{"typ":"aa-resource+jwt"}`, string(payload))
 		}
-		got := jwtClaimString(tok, "login_hint")
-		if raw == "" && len(tok) <= maxTokenLen {
+		got := jwtpeek.ClaimString(tok, "login_hint")
+		if raw == "" && len(tok) <= jwtpeek.MaxTokenLen {
 			var m map[string]json.RawMessage
 			var want string
 			if json.Unmarshal(payload, &m) == nil {

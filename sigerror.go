@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/aauthgo/aauth/internal/safetext"
 	"github.com/dunglas/httpsfv"
 )
 
@@ -53,7 +54,7 @@ type SignatureError struct {
 // Error returns "aauth: signature rejected by server: <code>", the code
 // cleaned of control characters and shortened.
 func (e *SignatureError) Error() string {
-	return "aauth: signature rejected by server: " + clean(e.Code, 64)
+	return "aauth: signature rejected by server: " + safetext.Clean(e.Code, 64)
 }
 
 // ParseSignatureError reads a Signature-Error value, an RFC 9651 Dictionary

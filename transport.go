@@ -17,6 +17,9 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth/internal/clock"
+	"github.com/aauthgo/aauth/internal/egress"
+	"github.com/aauthgo/aauth/internal/httpx"
+	"github.com/aauthgo/aauth/internal/safetext"
 )
 
 // Transport is an http.RoundTripper that makes requests as an AAuth agent:
@@ -273,7 +276,7 @@ func (r *run) loop() (*http.Response, error) {
 		if !replayable(r.req) {
 			return nil, &NotReplayableError{Response: resp, Reason: "the request body has no GetBody"}
 		}
-		drainClose(resp)
+		httpx.DrainClose(resp)
 		r.t.emit(r.ctx, Event{Step: StepRetry, Method: r.req.Method, URL: redactURL(r.req.URL), Credential: r.cred.kind.String(), Detail: "retrying with " + r.cred.kind.String() + " token"})
 	}
 }
@@ -420,7 +423,7 @@ func (r *run) handle(resp *http.Response) (out *http.Response, retry bool, err e
 
 func (r *run) on401(resp *http.Response) (*http.Response, bool, error) {
 	if se, ok, err := ParseSignatureErrorHeader(resp.Header); ok && err == nil {
-		r.t.emit(r.ctx, Event{Step: StepChallenge, Method: r.req.Method, URL: redactURL(r.req.URL), Status: 401, Credential: r.cred.kind.String(), Detail: "signature rejected: " + clean(se.Code, 64)})
+		r.t.emit(r.ctx, Event{Step: StepChallenge, Method: r.req.Method, URL: redactURL(r.req.URL), Status: 401, Credential: r.cred.kind.String(), Detail: "signature rejected: " + safetext.Clean(se.Code, 64)})
 		if r.onSignatureError(resp, se) {
 			return resp, true, nil
 		}
@@ -437,7 +440,7 @@ func (r *run) on401(resp *http.Response) (*http.Response, bool, error) {
 		return resp, false, nil
 	}
 	if err != nil {
-		drainClose(resp)
+		httpx.DrainClose(resp)
 		return nil, false, err
 	}
 	r.t.emit(r.ctx, Event{Step: StepChallenge, Method: r.req.Method, URL: redactURL(r.req.URL), Status: 401, Credential: r.cred.kind.String(), Detail: "requirement=" + string(ch.Requirement)})
@@ -464,7 +467,7 @@ func (r *run) on401(resp *http.Response) (*http.Response, bool, error) {
 		}
 		tok, err := r.personToken(rejected)
 		if err != nil {
-			drainClose(resp)
+			httpx.DrainClose(resp)
 			return nil, false, err
 		}
 		r.cred = credential{kind: credPerson, token: tok.Value, key: r.t.personKey(r.origin, r.mission(), r.jkt)}
@@ -472,7 +475,7 @@ func (r *run) on401(resp *http.Response) (*http.Response, bool, error) {
 	case RequirementAuthToken:
 		tok, err := r.authToken(ch.ResourceToken)
 		if err != nil {
-			drainClose(resp)
+			httpx.DrainClose(resp)
 			return nil, false, err
 		}
 		r.cred = credential{kind: credAuth, token: tok.Value, key: r.t.authKey(r.origin, r.jkt)}
@@ -488,7 +491,7 @@ func (r *run) on401(resp *http.Response) (*http.Response, bool, error) {
 func (r *run) onSignatureError(resp *http.Response, se *SignatureError) bool {
 	switch se.Code {
 	case SigErrClockSkew:
-		date, err := http.ParseTime(shortHeader(resp.Header, "Date"))
+		date, err := http.ParseTime(httpx.ShortHeader(resp.Header, "Date"))
 		if err != nil || r.once("clock_skew") {
 			return false
 		}
@@ -662,7 +665,7 @@ func (r *run) poll(resp *http.Response) (*http.Response, error) {
 	if r.tab.PollAsAgent {
 		cred = r.agentCred()
 	}
-	r.t.emit(r.ctx, Event{Step: StepPending, URL: redactURL(r.req.URL), Status: 202, Credential: cred.kind.String(), Detail: "deferred; polling " + clean(resp.Header.Get("Location"), 256)})
+	r.t.emit(r.ctx, Event{Step: StepPending, URL: redactURL(r.req.URL), Status: 202, Credential: cred.kind.String(), Detail: "deferred; polling " + safetext.Clean(resp.Header.Get("Location"), 256)})
 	opts := r.pollOptions(r.req.URL.String())
 	out, err := FollowDeferred(r.ctx, r.credClient(cred), resp, opts)
 	for {
@@ -686,8 +689,8 @@ func (r *run) pollOptions(requestURL string) PollOptions {
 		MaxDuration: r.t.MaxPollDuration,
 		Clock:       r.t.Clock,
 		OnInteraction: func(ctx context.Context, u, code string) error {
-			cu := clean(u, 256)
-			r.t.emit(ctx, Event{Step: StepInteraction, URL: cu, Detail: "the person must visit " + cu + " (code " + clean(code, 64) + ")"})
+			cu := safetext.Clean(u, 256)
+			r.t.emit(ctx, Event{Step: StepInteraction, URL: cu, Detail: "the person must visit " + cu + " (code " + safetext.Clean(code, 64) + ")"})
 			if r.t.OnInteraction == nil {
 				return nil
 			}
@@ -698,7 +701,7 @@ func (r *run) pollOptions(requestURL string) PollOptions {
 		// Without a callback the question is left unanswered and polling
 		// goes on, as the person may answer elsewhere.
 		opts.OnClarification = func(ctx context.Context, q Clarification) (string, error) {
-			r.t.emit(ctx, Event{Step: StepClarification, Detail: "question: " + clean(q.Question, 256)})
+			r.t.emit(ctx, Event{Step: StepClarification, Detail: "question: " + safetext.Clean(q.Question, 256)})
 			return r.t.OnClarification(ctx, q)
 		}
 	}
@@ -741,10 +744,10 @@ func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastR
 // checkRedirect applies the egress rules to a redirect from one URL to
 // another.
 func checkRedirect(ctx context.Context, from, to *url.URL) error {
-	if err := checkSecureURL(ctx, to.String()); err != nil {
-		return fmt.Errorf("%w: redirect to %s: %v", ErrEgress, clean(redactURL(to), 256), err)
+	if err := egress.CheckSecureURL(ctx, to.String()); err != nil {
+		return fmt.Errorf("%w: redirect to %s: %v", ErrEgress, safetext.Clean(redactURL(to), 256), err)
 	}
-	return checkEgressHost(ctx, from, to)
+	return egress.CheckHost(ctx, from, to)
 }
 
 func replayable(req *http.Request) bool {
