@@ -22,26 +22,25 @@
 //	resp, err := client.Get("https://resource.example/api/data")
 //
 // The pieces the Transport is built from are exported too: [Signer] and
-// [SigningTransport] sign requests, [ParseRequirement] and friends read the
+// [SigningTransport] sign requests, [wire.ParseRequirement] and friends read the
 // AAuth headers, and the key helpers generate keys and mint agent tokens.
 //
 // # Wire generations
 //
 // The protocol has no version negotiation and its signature layer changed
-// incompatibly in August 2026. A [Profile] chooses the generation: the zero
-// value, [ProfileCurrent], speaks AAuth -11 over HTTP Signature Keys -08/-09;
-// [ProfileSeed] reproduces what the JavaScript @aauth/mcp-agent 0.8.1 sends.
+// incompatibly in August 2026. A [wire.Profile] chooses the generation: the zero
+// value, [wire.ProfileCurrent], speaks AAuth -11 over HTTP Signature Keys -08/-09;
+// [wire.ProfileSeed] reproduces what the JavaScript @aauth/mcp-agent 0.8.1 sends.
 // Reading is liberal in both.
 package aauth
 
 import (
 	"context"
 	"crypto"
-	"errors"
 	"fmt"
 
-	"github.com/aauthgo/aauth/internal/profile"
 	"github.com/aauthgo/aauth/internal/safetext"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // KeyMaterial is what an agent signs one request with: a private key and the
@@ -71,35 +70,25 @@ type KeySourceFunc func(ctx context.Context) (KeyMaterial, error)
 // KeyMaterial calls f(ctx).
 func (f KeySourceFunc) KeyMaterial(ctx context.Context) (KeyMaterial, error) { return f(ctx) }
 
-// Scheme is a Signature-Key scheme token.
-type Scheme string
-
-// The Signature-Key schemes an agent emits.
-const (
-	SchemeJWT    Scheme = "jwt"     // the key is the cnf.jwk of a JWT (agent, person or auth token)
-	SchemeHWK    Scheme = "hwk"     // the public key itself, as header parameters
-	SchemeJKTJWT Scheme = "jkt-jwt" // a key-refresh JWT, for agent-provider enrolment
-)
-
 // SignatureKey is the Signature-Key value of a request, before formatting:
 // a scheme and, for the token schemes, the token.
 type SignatureKey struct {
-	Scheme Scheme
+	Scheme wire.Scheme
 	Token  string
 }
 
 // JWT names the signing key through a token whose cnf.jwk is the key: an
 // agent token, a person token or an auth token.
-func JWT(token string) SignatureKey { return SignatureKey{Scheme: SchemeJWT, Token: token} }
+func JWT(token string) SignatureKey { return SignatureKey{Scheme: wire.SchemeJWT, Token: token} }
 
 // HWK sends the public key itself in the Signature-Key header. AAuth
 // resources and person servers reject it since draft -06; it remains for
 // bootstrap and for generic Signature-Key use.
-func HWK() SignatureKey { return SignatureKey{Scheme: SchemeHWK} }
+func HWK() SignatureKey { return SignatureKey{Scheme: wire.SchemeHWK} }
 
 // JKTJWT names the key through a jkt-jwt key-refresh token. The seed profile
 // sends it as the jwt scheme, as @aauth/mcp-agent does.
-func JKTJWT(token string) SignatureKey { return SignatureKey{Scheme: SchemeJKTJWT, Token: token} }
+func JKTJWT(token string) SignatureKey { return SignatureKey{Scheme: wire.SchemeJKTJWT, Token: token} }
 
 // String returns a redacted description, so that a SignatureKey printed in a
 // log never shows its token.
@@ -110,72 +99,6 @@ func (k SignatureKey) String() string {
 	return fmt.Sprintf("%s(%s)", k.Scheme, Redact(k.Token))
 }
 
-// Capability is an agent capability, declared in AAuth-Capabilities and in
-// person-server token requests.
-type Capability string
-
-// The capabilities AAuth defines.
-const (
-	CapabilityInteraction   Capability = "interaction"   // the agent can send a person to a URL
-	CapabilityClarification Capability = "clarification" // the agent can answer questions
-	CapabilityPayment       Capability = "payment"       // the agent can make payments
-)
-
-// Mission names the mission a request belongs to. In the current profile only
-// S256 is used, as mission_s256 in person-token requests; the seed profile
-// also sends both fields in an AAuth-Mission header.
-type Mission struct {
-	Approver string // the person server that approved the mission (seed only)
-	S256     string // base64url SHA-256 of the approved mission text
-}
-
-// Profile selects the AAuth wire generation. The zero value is
-// ProfileCurrent.
-type Profile uint8
-
-const (
-	// ProfileCurrent speaks AAuth draft -11 (published 2026-09-25) over
-	// HTTP Signature Keys -08/-09, as @hellocoop/httpsig 2.x does.
-	ProfileCurrent Profile = iota
-	// ProfileSeed reproduces @aauth/mcp-agent 0.8.1 (April 2026: AAuth
-	// -01 over Signature Keys -05, @hellocoop/httpsig 1.x) byte for byte.
-	ProfileSeed
-)
-
-// String returns "current" or "seed".
-func (p Profile) String() string {
-	switch p {
-	case ProfileCurrent:
-		return "current"
-	case ProfileSeed:
-		return "seed"
-	}
-	return fmt.Sprintf("Profile(%d)", uint8(p))
-}
-
-// ParseProfile turns "current" or "seed" into a Profile.
-func ParseProfile(s string) (Profile, error) {
-	switch s {
-	case "current", "":
-		return ProfileCurrent, nil
-	case "seed":
-		return ProfileSeed, nil
-	}
-	return 0, fmt.Errorf("aauth: unknown profile %q (want current or seed)", s)
-}
-
-// ErrUnknownProfile is returned when a Profile value is neither
-// ProfileCurrent nor ProfileSeed.
-var ErrUnknownProfile = errors.New("aauth: unknown profile")
-
 // Redact shortens a token for logs and errors: its first six characters and
 // its length. It never returns enough of a token to use it.
 func Redact(token string) string { return safetext.Redact(token) }
-
-// table returns the wire choices of p; unknown values fall back to current.
-func (p Profile) table() *profile.Table {
-	if p == ProfileSeed {
-		return profile.Seed
-	}
-	return profile.Current
-}

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth/internal/jsonx"
+	"github.com/aauthgo/aauth/internal/profile"
+	"github.com/aauthgo/aauth/wire"
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
 )
@@ -77,7 +79,7 @@ type AgentTokenIssuer struct {
 	// with "EdDSA" and leaves alg out of cnf.jwk and the JWKS key's alg
 	// "EdDSA", as the seed generation did. ES256 keys sign with "ES256"
 	// in both.
-	Profile Profile
+	Profile wire.Profile
 
 	// Display holds the optional display members of the metadata document.
 	Display AgentDisplay
@@ -140,8 +142,8 @@ func (i *AgentTokenIssuer) config() (*agentIssuerConfig, error) {
 	if i == nil {
 		return nil, errors.New("aauth: nil AgentTokenIssuer")
 	}
-	if i.Profile != ProfileCurrent && i.Profile != ProfileSeed {
-		return nil, fmt.Errorf("%w: %v", ErrUnknownProfile, i.Profile)
+	if i.Profile != wire.ProfileCurrent && i.Profile != wire.ProfileSeed {
+		return nil, fmt.Errorf("%w: %v", wire.ErrUnknownProfile, i.Profile)
 	}
 	iss, err := checkAgentURL("AgentTokenIssuer.Issuer", i.Issuer)
 	if err != nil {
@@ -151,7 +153,7 @@ func (i *AgentTokenIssuer) config() (*agentIssuerConfig, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aauth: AgentTokenIssuer.Key: %w", err)
 	}
-	c := &agentIssuerConfig{issuer: iss, pub: pub, cnfAlg: i.Profile.table().RequireKeyAlg}
+	c := &agentIssuerConfig{issuer: iss, pub: pub, cnfAlg: profile.For(i.Profile).RequireKeyAlg}
 	switch c.pub.(type) {
 	case ed25519.PublicKey:
 		if c.cnfAlg {
@@ -556,7 +558,7 @@ func (a *AgentKeys) mint(ctx context.Context, done chan struct{}) (m KeyMaterial
 	before := a.RenewBefore
 	if before == 0 {
 		before = lifetime / 5
-		if margin := a.Issuer.Profile.table().RefreshMargin; margin > before && margin < lifetime {
+		if margin := profile.For(a.Issuer.Profile).RefreshMargin; margin > before && margin < lifetime {
 			before = margin
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/wire"
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws"
@@ -363,7 +364,7 @@ func TestIssueErrors(t *testing.T) {
 		t.Errorf("canceled Issue: %v does not wrap context.Canceled", err)
 	}
 	i = aauth.AgentTokenIssuer{Issuer: "https://agent.example", Key: provider, Profile: 9}
-	if _, _, err := i.Issue(context.Background(), req); !errors.Is(err, aauth.ErrUnknownProfile) {
+	if _, _, err := i.Issue(context.Background(), req); !errors.Is(err, wire.ErrUnknownProfile) {
 		t.Errorf("unknown profile: %v does not wrap ErrUnknownProfile", err)
 	}
 }
@@ -517,7 +518,7 @@ func (g *gatedSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) (
 // token.
 func checkMaterial(t *testing.T, i *aauth.AgentTokenIssuer, m aauth.KeyMaterial, at time.Time) string {
 	t.Helper()
-	if m.Key.Scheme != aauth.SchemeJWT || m.Signer == nil {
+	if m.Key.Scheme != wire.SchemeJWT || m.Signer == nil {
 		t.Fatalf("material %v", m)
 	}
 	p := verifyAgentToken(t, i, m.Key.Token, at)

@@ -8,6 +8,7 @@ import (
 	"github.com/aauthgo/aauth/internal/profile"
 	"github.com/aauthgo/aauth/internal/safetext"
 	"github.com/aauthgo/aauth/internal/whatwg"
+	"github.com/aauthgo/aauth/wire"
 )
 
 type profileTable = profile.Table
@@ -67,7 +68,7 @@ func (t *Transport) pickCredential(ctx context.Context, origin, jkt string, agen
 			return credential{kind: credSession, token: tok.Value, key: key}
 		}
 	}
-	if t.Profile.table().PersonTokens {
+	if profile.For(t.Profile).PersonTokens {
 		mission := ""
 		if t.Mission != nil {
 			mission = t.Mission.S256
@@ -87,7 +88,7 @@ func (t *Transport) cached(ctx context.Context, key string) *Token {
 	if err != nil || tok == nil || tok.Value == "" {
 		return nil
 	}
-	if !tok.Expiry.IsZero() && !tok.Expiry.After(t.clock().Now().Add(t.Profile.table().RefreshMargin)) {
+	if !tok.Expiry.IsZero() && !tok.Expiry.After(t.clock().Now().Add(profile.For(t.Profile).RefreshMargin)) {
 		return nil
 	}
 	return tok
@@ -118,7 +119,7 @@ func (t *Transport) forgetKey(ctx context.Context, key, value string) {
 // keepSessionToken stores the AAuth-Access session token a resource sent,
 // replacing an older one: the resource rolls it forward this way.
 func (t *Transport) keepSessionToken(ctx context.Context, resp *http.Response, origin string) {
-	tok, ok, err := ParseAccess(resp.Header)
+	tok, ok, err := wire.ParseAccess(resp.Header)
 	if !ok {
 		return
 	}

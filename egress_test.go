@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/aauthgo/aauth/internal/egress"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // fakeDNS makes the egress checks resolve names from a table.
@@ -34,7 +35,7 @@ func TestMetadataPrivateEndpointRefused(t *testing.T) {
 		AuthTokenEndpoint:   "https://internal.example/token",
 		PersonTokenEndpoint: "https://ps.example/person",
 	}
-	err := md.check(context.Background(), "https://ps.example", "https://ps.example/.well-known/aauth-person.json", ProfileCurrent)
+	err := md.check(context.Background(), "https://ps.example", "https://ps.example/.well-known/aauth-person.json", wire.ProfileCurrent)
 	var me *MetadataError
 	if !errors.As(err, &me) || me.Code != MetadataInvalidEndpoint || !errors.Is(err, ErrEgress) {
 		t.Fatalf("error %v, want an invalid_endpoint MetadataError wrapping ErrEgress", err)

@@ -17,7 +17,9 @@ import (
 	"github.com/aauthgo/aauth/internal/httpx"
 	"github.com/aauthgo/aauth/internal/jsonx"
 	"github.com/aauthgo/aauth/internal/jwtpeek"
+	"github.com/aauthgo/aauth/internal/profile"
 	"github.com/aauthgo/aauth/internal/safetext"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // Token is a token a person server issued: an auth token or a person token.
@@ -61,7 +63,7 @@ type ExchangeRequest struct {
 	Cache *MetadataCache
 
 	// Profile selects the wire generation.
-	Profile Profile
+	Profile wire.Profile
 
 	// ResourceToken is the resource-token of the auth-token requirement.
 	// Required.
@@ -90,7 +92,7 @@ type ExchangeRequest struct {
 	// Capabilities the agent has (interaction, clarification, payment),
 	// sent in the body. Without them a person server that needs to reach
 	// the person answers user_unreachable.
-	Capabilities []Capability
+	Capabilities []wire.Capability
 
 	// Platform says where the agent runs (current profile only): web,
 	// mobile, desktop, workload or self-hosted.
@@ -132,7 +134,10 @@ type ExchangeRequest struct {
 // *SigningTransport, its Capabilities are left out on these requests).
 func ExchangeToken(ctx context.Context, client *http.Client, req ExchangeRequest) (*Token, error) {
 	p := req.Profile
-	t := p.table()
+	t, err := profile.Check(p)
+	if err != nil {
+		return nil, err
+	}
 	switch {
 	case client == nil:
 		return nil, errors.New("aauth: ExchangeToken needs a signing *http.Client")
@@ -160,7 +165,7 @@ func ExchangeToken(ctx context.Context, client *http.Client, req ExchangeRequest
 // order and omissions are those of @aauth/mcp-agent, so its bytes match.
 func exchangeBody(req ExchangeRequest) ([]byte, error) {
 	p := req.Profile
-	t := p.table()
+	t := profile.For(p)
 	loginHint := req.LoginHint
 	if t.ResourceTokenHint {
 		if h := jwtpeek.ClaimString(req.ResourceToken, "login_hint"); h != "" {
@@ -204,7 +209,7 @@ type PersonTokenRequest struct {
 
 	// Profile must be ProfileCurrent; the seed generation has no person
 	// tokens.
-	Profile Profile
+	Profile wire.Profile
 
 	// Resource is the resource's identifier: https, lower-case host, no
 	// port, path or trailing slash. Required.
@@ -216,7 +221,7 @@ type PersonTokenRequest struct {
 	// Capabilities the agent has, sent in the body (never in a header to
 	// the person server). Without them a person server that needs to
 	// reach the person answers user_unreachable.
-	Capabilities []Capability
+	Capabilities []wire.Capability
 
 	LoginHint     string // as in ExchangeRequest
 	Tenant        string // as in ExchangeRequest
@@ -243,10 +248,14 @@ type PersonTokenRequest struct {
 // client must be.
 func RequestPersonToken(ctx context.Context, client *http.Client, req PersonTokenRequest) (*Token, error) {
 	p := req.Profile
+	t, err := profile.Check(p)
+	if err != nil {
+		return nil, err
+	}
 	switch {
 	case client == nil:
 		return nil, errors.New("aauth: RequestPersonToken needs a signing *http.Client")
-	case !p.table().PersonTokens:
+	case !t.PersonTokens:
 		return nil, fmt.Errorf("aauth: the %s profile has no person tokens", p)
 	case req.Resource == "":
 		return nil, errors.New("aauth: PersonTokenRequest.Resource is empty")
@@ -279,9 +288,9 @@ func RequestPersonToken(ctx context.Context, client *http.Client, req PersonToke
 // psClient returns the client to talk to the person server with. In a
 // profile that sends no AAuth-Capabilities to the person server, a
 // SigningTransport's Capabilities are dropped for these requests.
-func psClient(c *http.Client, p Profile) *http.Client {
+func psClient(c *http.Client, p wire.Profile) *http.Client {
 	st, ok := c.Transport.(*SigningTransport)
-	if !ok || p.table().CapabilitiesOnPS || len(st.Capabilities) == 0 {
+	if !ok || profile.For(p).CapabilitiesOnPS || len(st.Capabilities) == 0 {
 		return c
 	}
 	st2 := *st
@@ -291,7 +300,7 @@ func psClient(c *http.Client, p Profile) *http.Client {
 	return &c2
 }
 
-func capabilityStrings(caps []Capability) []string {
+func capabilityStrings(caps []wire.Capability) []string {
 	s := make([]string, 0, len(caps))
 	for _, c := range caps {
 		if c != "" {
@@ -321,8 +330,8 @@ func addExtra(o *jsonx.Object, extra map[string]any, known []string) error {
 
 // requestToken POSTs body to endpoint and reads the token named field
 // from the answer, polling a 202 to the end.
-func requestToken(ctx context.Context, client *http.Client, endpoint, psURL string, body []byte, field string, popts PollOptions, p Profile) (*Token, error) {
-	t := p.table()
+func requestToken(ctx context.Context, client *http.Client, endpoint, psURL string, body []byte, field string, popts PollOptions, p wire.Profile) (*Token, error) {
+	t := profile.For(p)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("aauth: token request: %w", err)
@@ -345,7 +354,7 @@ func requestToken(ctx context.Context, client *http.Client, endpoint, psURL stri
 	case http.StatusOK:
 		return readToken(resp, endpoint, field, now)
 	case http.StatusAccepted:
-		if p.table().LocationBasePS && psURL != "" {
+		if profile.For(p).LocationBasePS && psURL != "" {
 			// The seed resolves a relative Location against the person
 			// server URL, not the token endpoint.
 			if loc := resp.Header.Get("Location"); loc != "" && len(loc) <= httpx.LocationMaxLen {
@@ -372,12 +381,12 @@ func requestToken(ctx context.Context, client *http.Client, endpoint, psURL stri
 		}
 		return readToken(final, endpoint, field, now)
 	}
-	b, err := httpx.PeekBody(resp)
+	problem, err := wire.ReadProblem(resp)
 	if err != nil {
 		resp.Body.Close()
 		resp.Body = http.NoBody
 	}
-	return nil, &ExchangeError{StatusCode: resp.StatusCode, Problem: problemFrom(resp.Header, b), Endpoint: endpoint, Response: resp}
+	return nil, &ExchangeError{StatusCode: resp.StatusCode, Problem: problem, Endpoint: endpoint, Response: resp}
 }
 
 // readToken reads a 200 token answer and closes its body.

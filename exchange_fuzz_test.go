@@ -4,52 +4,11 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/aauthgo/aauth/internal/egress"
 	"github.com/aauthgo/aauth/internal/jwtpeek"
+	"github.com/aauthgo/aauth/wire"
 )
-
-func FuzzParseProblem(f *testing.F) {
-	for _, s := range []string{
-		`{"error":"denied","detail":"No."}`,
-		`{"type":"about:blank","title":"Forbidden","status":403,"detail":"x","instance":"/p/1","error":"denied"}`,
-		`{"error":"invalid_request","error_description":"Missing field","error_uri":"https://doc"}`,
-		`{"error":7,"status":"403","status2":1e999}`,
-		`{"detail":"a\u0000b\nc\u2028"}`,
-		`[]`, `null`, `"x"`, `{`, ``,
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		p, err := ParseProblem(b)
-		if err != nil {
-			if p != nil {
-				t.Fatal("problem with an error")
-			}
-			return
-		}
-		if p == nil {
-			t.Fatal("nil problem without an error")
-		}
-		if p.Status != 0 && (p.Status < 100 || p.Status > 599) {
-			t.Fatalf("status %d", p.Status)
-		}
-		s := p.String()
-		if len(s) > 64+256+2*len("…")+2 {
-			t.Fatalf("summary too long: %d bytes", len(s))
-		}
-		for _, r := range s {
-			if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
-				t.Fatalf("control character in %q", s)
-			}
-		}
-		if !utf8.ValidString(s) {
-			t.Fatalf("invalid UTF-8 in %q", s)
-		}
-	})
-}
 
 func FuzzMetadata(f *testing.F) {
 	for _, s := range []string{
@@ -66,7 +25,7 @@ func FuzzMetadata(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, p := range []Profile{ProfileCurrent, ProfileSeed} {
+		for _, p := range []wire.Profile{wire.ProfileCurrent, wire.ProfileSeed} {
 			ep := md.AuthTokenEndpointFor(p)
 			if ep != md.AuthTokenEndpoint && ep != md.TokenEndpoint {
 				t.Fatalf("endpoint %q from nowhere", ep)
@@ -74,7 +33,7 @@ func FuzzMetadata(f *testing.F) {
 			if md.check(context.Background(), psURL, "doc", p) != nil {
 				continue
 			}
-			if p == ProfileCurrent && md.Issuer != strings.TrimSuffix(psURL, "/") {
+			if p == wire.ProfileCurrent && md.Issuer != strings.TrimSuffix(psURL, "/") {
 				t.Fatalf("issuer %q accepted for %q", md.Issuer, psURL)
 			}
 			if egress.CheckSecureURL(context.Background(), ep) != nil {

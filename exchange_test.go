@@ -13,10 +13,11 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth/internal/jwtpeek"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // psTokenServer is a person server whose token endpoint answers with h.
-func psTokenServer(t *testing.T, p Profile, h http.HandlerFunc) *psServer {
+func psTokenServer(t *testing.T, p wire.Profile, h http.HandlerFunc) *psServer {
 	s := newPSServer(t)
 	s.serveMetadata(p)
 	s.Mux.HandleFunc("POST /aauth/token", h)
@@ -25,19 +26,19 @@ func psTokenServer(t *testing.T, p Profile, h http.HandlerFunc) *psServer {
 
 func TestExchangeToken200(t *testing.T) {
 	cases := []struct {
-		p    Profile
+		p    wire.Profile
 		body string
 	}{
-		{ProfileCurrent, `{"resource_token":"rt-1","presented_token":"pt-1","justification":"read files","login_hint":"alice@acme.com","tenant":"acme.com","domain_hint":"acme.com","capabilities":["interaction","clarification"],"prompt":"consent","platform":"desktop","device":"laptop"}`},
+		{wire.ProfileCurrent, `{"resource_token":"rt-1","presented_token":"pt-1","justification":"read files","login_hint":"alice@acme.com","tenant":"acme.com","domain_hint":"acme.com","capabilities":["interaction","clarification"],"prompt":"consent","platform":"desktop","device":"laptop"}`},
 		// The seed never sends presented_token, platform or device.
-		{ProfileSeed, `{"resource_token":"rt-1","justification":"read files","login_hint":"alice@acme.com","tenant":"acme.com","domain_hint":"acme.com","capabilities":["interaction","clarification"],"prompt":"consent"}`},
+		{wire.ProfileSeed, `{"resource_token":"rt-1","justification":"read files","login_hint":"alice@acme.com","tenant":"acme.com","domain_hint":"acme.com","capabilities":["interaction","clarification"],"prompt":"consent"}`},
 	}
 	for _, c := range cases {
 		t.Run(c.p.String(), func(t *testing.T) {
 			s := psTokenServer(t, c.p, func(w http.ResponseWriter, r *http.Request) {
 				psJSON(w, 200, map[string]any{"auth_token": "eyJ.auth.token", "expires_in": 3600, "other": true})
 			})
-			caps := []Capability{CapabilityInteraction, CapabilityClarification}
+			caps := []wire.Capability{wire.CapabilityInteraction, wire.CapabilityClarification}
 			fake := psFake()
 			tok, err := ExchangeToken(psCtx(t), psTestClient(c.p, caps...), ExchangeRequest{
 				PersonServer:   s.URL + "/",
@@ -79,10 +80,10 @@ func TestExchangeToken200(t *testing.T) {
 			// Capabilities go in a header to the person server in the
 			// seed only, as the draft says.
 			hdr := r.Header.Get("AAuth-Capabilities")
-			if c.p == ProfileSeed && hdr != "interaction, clarification" || c.p == ProfileCurrent && hdr != "" {
+			if c.p == wire.ProfileSeed && hdr != "interaction, clarification" || c.p == wire.ProfileCurrent && hdr != "" {
 				t.Errorf("AAuth-Capabilities = %q", hdr)
 			}
-			if c.p == ProfileCurrent && reqs[0].Header.Get("AAuth-Capabilities") != "" {
+			if c.p == wire.ProfileCurrent && reqs[0].Header.Get("AAuth-Capabilities") != "" {
 				t.Errorf("metadata request carries capabilities")
 			}
 		})
@@ -97,14 +98,14 @@ func TestExchangeTokenMinimalBody(t *testing.T) {
 		_, err := ExchangeToken(psCtx(t), psTestClient(p), ExchangeRequest{
 			PersonServer: s.URL, Cache: &MetadataCache{}, Profile: p,
 			ResourceToken: `rt"<&>` + "\u2028\n", PresentedToken: "pt",
-			Capabilities: []Capability{},
+			Capabilities: []wire.Capability{},
 			Extra:        map[string]any{"localhost_callback": "http://localhost:8080/cb?a=1&b=<2>", "resource_token": "ignored", "n": 1},
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := `{"resource_token":"rt\"<&>` + "\u2028" + `\n","presented_token":"pt","localhost_callback":"http://localhost:8080/cb?a=1&b=<2>","n":1}`
-		if p == ProfileSeed {
+		if p == wire.ProfileSeed {
 			want = strings.Replace(want, `"presented_token":"pt",`, "", 1)
 		}
 		if got := s.requests()[1].Body; got != want {
@@ -129,7 +130,7 @@ func TestExchangeTokenLoginHintFromResourceToken(t *testing.T) {
 		}
 		body := s.requests()[1].Body
 		want := `"login_hint":"bob@acme.com"`
-		if p == ProfileSeed {
+		if p == wire.ProfileSeed {
 			want = `"login_hint":"alice@acme.com"`
 		}
 		if !strings.Contains(body, want) {
@@ -143,7 +144,7 @@ func TestExchangeTokenLoginHintFromResourceToken(t *testing.T) {
 
 func TestExchangeTokenArguments(t *testing.T) {
 	ctx := psCtx(t)
-	c := psTestClient(ProfileCurrent)
+	c := psTestClient(wire.ProfileCurrent)
 	cases := map[string]struct {
 		client *http.Client
 		req    ExchangeRequest
@@ -170,7 +171,7 @@ func TestExchangeTokenRefusesOtherIssuerBeforeTokenRequest(t *testing.T) {
 	s.Mux.HandleFunc("POST /aauth/token", func(w http.ResponseWriter, r *http.Request) {
 		t.Error("token request sent to a person server with another issuer")
 	})
-	_, err := ExchangeToken(psCtx(t), psTestClient(ProfileCurrent), ExchangeRequest{
+	_, err := ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), ExchangeRequest{
 		PersonServer: s.URL, Cache: &MetadataCache{}, ResourceToken: "rt", PresentedToken: "pt",
 	})
 	me := psMustAs[*MetadataError](t, err)
@@ -223,8 +224,8 @@ func TestExchangeTokenErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s := psTokenServer(t, ProfileCurrent, c.h)
-			_, err := ExchangeToken(psCtx(t), psTestClient(ProfileCurrent), ExchangeRequest{
+			s := psTokenServer(t, wire.ProfileCurrent, c.h)
+			_, err := ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), ExchangeRequest{
 				PersonServer: s.URL, Cache: &MetadataCache{}, ResourceToken: "rt-secret", PresentedToken: "pt-secret",
 			})
 			ee := psMustAs[*ExchangeError](t, err)
@@ -288,10 +289,10 @@ func TestExchangeTokenMalformed200(t *testing.T) {
 		{`not json`, false, 0},
 	}
 	for _, c := range cases {
-		s := psTokenServer(t, ProfileCurrent, func(w http.ResponseWriter, r *http.Request) {
+		s := psTokenServer(t, wire.ProfileCurrent, func(w http.ResponseWriter, r *http.Request) {
 			w.Write([]byte(c.body))
 		})
-		tok, err := ExchangeToken(psCtx(t), psTestClient(ProfileCurrent), ExchangeRequest{
+		tok, err := ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), ExchangeRequest{
 			PersonServer: s.URL, Cache: &MetadataCache{}, ResourceToken: "rt", PresentedToken: "pt",
 		})
 		if c.ok {
@@ -361,22 +362,22 @@ func TestExchangeToken202(t *testing.T) {
 
 func TestExchangeToken202Failures(t *testing.T) {
 	t.Run("no Location", func(t *testing.T) {
-		s := psTokenServer(t, ProfileCurrent, func(w http.ResponseWriter, r *http.Request) {
+		s := psTokenServer(t, wire.ProfileCurrent, func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(202)
 		})
-		_, err := ExchangeToken(psCtx(t), psTestClient(ProfileCurrent), ExchangeRequest{PersonServer: s.URL, Cache: &MetadataCache{}, ResourceToken: "rt", PresentedToken: "pt"})
+		_, err := ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), ExchangeRequest{PersonServer: s.URL, Cache: &MetadataCache{}, ResourceToken: "rt", PresentedToken: "pt"})
 		if !errors.Is(err, ErrLocation) {
 			t.Fatal(err)
 		}
 	})
 	t.Run("denied", func(t *testing.T) {
-		s := psTokenServer(t, ProfileCurrent, func(w http.ResponseWriter, r *http.Request) {
+		s := psTokenServer(t, wire.ProfileCurrent, func(w http.ResponseWriter, r *http.Request) {
 			psPending(w, "/aauth/pending/1", "", "", nil)
 		})
 		s.Mux.HandleFunc("GET /aauth/pending/1", func(w http.ResponseWriter, r *http.Request) {
 			psJSON(w, 403, map[string]any{"error": "denied", "error_description": "User denied the request"})
 		})
-		_, err := ExchangeToken(psCtx(t), psTestClient(ProfileCurrent), ExchangeRequest{
+		_, err := ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), ExchangeRequest{
 			PersonServer: s.URL, Cache: &MetadataCache{}, ResourceToken: "rt", PresentedToken: "pt", Poll: PollOptions{Clock: psFake()},
 		})
 		ee := psMustAs[*ExchangeError](t, err)
@@ -393,15 +394,15 @@ func TestExchangeToken202Failures(t *testing.T) {
 		}
 	})
 	t.Run("timeout", func(t *testing.T) {
-		s := psTokenServer(t, ProfileSeed, func(w http.ResponseWriter, r *http.Request) {
+		s := psTokenServer(t, wire.ProfileSeed, func(w http.ResponseWriter, r *http.Request) {
 			psPending(w, "http://"+r.Host+"/aauth/pending/1", "", "", nil)
 		})
 		s.Mux.HandleFunc("GET /aauth/pending/1", func(w http.ResponseWriter, r *http.Request) {
 			psPending(w, "/aauth/pending/1", "", "", nil)
 		})
 		fake := psFake()
-		_, err := ExchangeToken(psCtx(t), psTestClient(ProfileSeed), ExchangeRequest{
-			PersonServer: s.URL, Cache: &MetadataCache{}, Profile: ProfileSeed, ResourceToken: "rt", Poll: PollOptions{Clock: fake},
+		_, err := ExchangeToken(psCtx(t), psTestClient(wire.ProfileSeed), ExchangeRequest{
+			PersonServer: s.URL, Cache: &MetadataCache{}, Profile: wire.ProfileSeed, ResourceToken: "rt", Poll: PollOptions{Clock: fake},
 		})
 		if !errors.Is(err, ErrTimeout) {
 			t.Fatal(err)
@@ -414,7 +415,7 @@ func TestExchangeToken202Failures(t *testing.T) {
 
 func TestRequestPersonToken(t *testing.T) {
 	s := newPSServer(t)
-	s.serveMetadata(ProfileCurrent)
+	s.serveMetadata(wire.ProfileCurrent)
 	s.Mux.HandleFunc("POST /aauth/person", psSequence(
 		func(w http.ResponseWriter, r *http.Request) {
 			psPending(w, "/aauth/pending/p1", "2", "requirement=approval", nil)
@@ -423,8 +424,8 @@ func TestRequestPersonToken(t *testing.T) {
 		psJSON(w, 200, map[string]any{"person_token": "eyJ.person", "expires_in": 3600})
 	})
 	fake := psFake()
-	caps := []Capability{CapabilityInteraction}
-	tok, err := RequestPersonToken(psCtx(t), psTestClient(ProfileCurrent, caps...), PersonTokenRequest{
+	caps := []wire.Capability{wire.CapabilityInteraction}
+	tok, err := RequestPersonToken(psCtx(t), psTestClient(wire.ProfileCurrent, caps...), PersonTokenRequest{
 		PersonServer: s.URL, Cache: &MetadataCache{},
 		Resource: "https://resource.example", MissionS256: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
 		Capabilities: caps, LoginHint: "alice@acme.com", Tenant: "acme.com", DomainHint: "acme.com",
@@ -446,25 +447,25 @@ func TestRequestPersonToken(t *testing.T) {
 	if r.Header.Get("AAuth-Capabilities") != "" || r.Header.Get("Prefer") != "wait=45" {
 		t.Fatalf("headers %v", r.Header)
 	}
-	checkSigned(t, r, ProfileCurrent)
+	checkSigned(t, r, wire.ProfileCurrent)
 
 	// The seed has no person tokens.
-	_, err = RequestPersonToken(psCtx(t), psTestClient(ProfileSeed), PersonTokenRequest{PersonServer: s.URL, Profile: ProfileSeed, Resource: "https://r.example"})
+	_, err = RequestPersonToken(psCtx(t), psTestClient(wire.ProfileSeed), PersonTokenRequest{PersonServer: s.URL, Profile: wire.ProfileSeed, Resource: "https://r.example"})
 	if err == nil {
 		t.Fatal("seed person token request accepted")
 	}
-	if _, err := RequestPersonToken(psCtx(t), psTestClient(ProfileCurrent), PersonTokenRequest{PersonServer: s.URL}); err == nil {
+	if _, err := RequestPersonToken(psCtx(t), psTestClient(wire.ProfileCurrent), PersonTokenRequest{PersonServer: s.URL}); err == nil {
 		t.Fatal("no resource accepted")
 	}
 }
 
 func TestRequestPersonTokenRefused(t *testing.T) {
 	s := newPSServer(t)
-	s.serveMetadata(ProfileCurrent)
+	s.serveMetadata(wire.ProfileCurrent)
 	s.Mux.HandleFunc("POST /aauth/person", func(w http.ResponseWriter, r *http.Request) {
 		psProblem(w, 403, "user_unreachable", "declare a capability")
 	})
-	_, err := RequestPersonToken(psCtx(t), psTestClient(ProfileCurrent), PersonTokenRequest{PersonServer: s.URL, Cache: &MetadataCache{}, Resource: "https://r.example"})
+	_, err := RequestPersonToken(psCtx(t), psTestClient(wire.ProfileCurrent), PersonTokenRequest{PersonServer: s.URL, Cache: &MetadataCache{}, Resource: "https://r.example"})
 	ee := psMustAs[*ExchangeError](t, err)
 	if ee.StatusCode != 403 || ee.Endpoint != s.URL+"/aauth/person" || !errors.Is(err, ErrUserUnreachable) {
 		t.Fatalf("%v", err)
@@ -484,12 +485,12 @@ func TestTokenStringRedacts(t *testing.T) {
 }
 
 func TestDefaultMetadataCacheUsed(t *testing.T) {
-	s := psTokenServer(t, ProfileCurrent, func(w http.ResponseWriter, r *http.Request) {
+	s := psTokenServer(t, wire.ProfileCurrent, func(w http.ResponseWriter, r *http.Request) {
 		psJSON(w, 200, map[string]any{"auth_token": "at", "expires_in": 60})
 	})
 	defer defaultMetadataCache.Delete(s.URL)
 	for range 3 {
-		if _, err := ExchangeToken(psCtx(t), psTestClient(ProfileCurrent), ExchangeRequest{PersonServer: s.URL, ResourceToken: "rt", PresentedToken: "pt"}); err != nil {
+		if _, err := ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), ExchangeRequest{PersonServer: s.URL, ResourceToken: "rt", PresentedToken: "pt"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -533,9 +534,9 @@ func TestSeedFullFlowVectors(t *testing.T) {
 	client := (&SigningTransport{
 		Base:         rt,
 		Keys:         StaticKeys(key, JWT(meta.Inputs.SignatureKey.JWT)),
-		Capabilities: []Capability{CapabilityInteraction, CapabilityClarification},
-		Mission:      &Mission{Approver: "https://ps.example", S256: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"},
-		Profile:      ProfileSeed,
+		Capabilities: []wire.Capability{wire.CapabilityInteraction, wire.CapabilityClarification},
+		Mission:      &wire.Mission{Approver: "https://ps.example", S256: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"},
+		Profile:      wire.ProfileSeed,
 		Now:          func() time.Time { return time.UnixMilli(meta.Inputs.ClockMS) },
 	}).Client()
 
@@ -544,13 +545,13 @@ func TestSeedFullFlowVectors(t *testing.T) {
 	tok, err := ExchangeToken(psCtx(t), client, ExchangeRequest{
 		PersonServer:  "https://ps.example/",
 		Cache:         &MetadataCache{},
-		Profile:       ProfileSeed,
+		Profile:       wire.ProfileSeed,
 		ResourceToken: "rt-1",
 		Justification: "read files",
 		LoginHint:     "alice@acme.com",
 		Tenant:        "acme.com",
 		DomainHint:    "acme.com",
-		Capabilities:  []Capability{CapabilityInteraction, CapabilityClarification},
+		Capabilities:  []wire.Capability{wire.CapabilityInteraction, wire.CapabilityClarification},
 		Poll: PollOptions{
 			Clock: fake,
 			OnInteraction: func(ctx context.Context, url, code string) error {

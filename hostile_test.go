@@ -27,6 +27,7 @@ import (
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
 	"github.com/aauthgo/aauth/internal/egress"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // The hostile-server table: servers that answer badly, on purpose, in every
@@ -135,7 +136,7 @@ func also(desc string, f func(e *hostileEnv) error) hostileWant {
 
 // challengeCode expects a *ChallengeError with code.
 func challengeCode(code string) hostileWant {
-	return wantAs(code, func(ce *aauth.ChallengeError) bool { return ce.Code == code })
+	return wantAs(code, func(ce *wire.ChallengeError) bool { return ce.Code == code })
 }
 
 // metadataCode expects a *MetadataError with code.
@@ -178,7 +179,7 @@ func (e *hostileEnv) server(h http.Handler) *httptest.Server {
 func (e *hostileEnv) watch(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.leaks.signature(r.Header.Get("Signature"))
-		if sk, err := aauth.ParseSignatureKey(r.Header.Get("Signature-Key")); err == nil {
+		if sk, err := wire.ParseSignatureKey(r.Header.Get("Signature-Key")); err == nil {
 			e.leaks.secret("a token presented", sk.Token)
 		}
 		h.ServeHTTP(w, r)
@@ -286,28 +287,28 @@ func hostileCases() []hostileCase {
 		// AAuth-Requirement: malformed, unknown, incomplete, oversized.
 		{name: "requirement-garbage", script: func(e *hostileEnv) {
 			e.w.Resource.Queue(aauthtest.Malformed(aauthtest.FaultRequirementGarbage))
-		}, want: challengeCode(aauth.ChallengeNotStructured)},
+		}, want: challengeCode(wire.ChallengeNotStructured)},
 		{name: "requirement-unknown", script: func(e *hostileEnv) {
 			e.w.Resource.Queue(aauthtest.Malformed(aauthtest.FaultRequirementUnknown))
-		}, want: wantIs(aauth.ErrUnknownRequirement)},
+		}, want: wantIs(wire.ErrUnknownRequirement)},
 		{name: "requirement-auth-token-without-resource-token", script: func(e *hostileEnv) {
 			e.w.Resource.Queue(aauthtest.Malformed(aauthtest.FaultAuthTokenNoResource))
-		}, want: challengeCode(aauth.ChallengeMissingResourceToken)},
+		}, want: challengeCode(wire.ChallengeMissingResourceToken)},
 		{name: "requirement-interaction-without-url", script: func(e *hostileEnv) {
 			e.w.Resource.Queue(aauthtest.Malformed(aauthtest.FaultInteractionNoURL))
-		}, want: challengeCode(aauth.ChallengeMissingURLOrCode)},
+		}, want: challengeCode(wire.ChallengeMissingURLOrCode)},
 		{name: "requirement-comma-form", script: func(e *hostileEnv) {
 			e.afterPersonToken(func() { e.w.Resource.Queue(aauthtest.Malformed(aauthtest.FaultRequirementCommaFormat)) })
 		}, want: wantStatus(200)},
 		{name: "requirement-oversized", script: requirementEvery(1, `requirement=auth-token; resource-token="`+huge+`"`),
-			want: challengeCode(aauth.ChallengeTooLong)},
+			want: challengeCode(wire.ChallengeTooLong)},
 		{name: "requirement-oversized-many-lines", script: func(e *hostileEnv) {
 			lines := make([]string, 5000)
 			for i := range lines {
 				lines[i] = "requirement=person-token"
 			}
 			e.w.Resource.Queue(aauthtest.Respond(401, http.Header{"Aauth-Requirement": lines}, ""))
-		}, want: challengeCode(aauth.ChallengeTooLong)},
+		}, want: challengeCode(wire.ChallengeTooLong)},
 		{name: "requirement-headers-beyond-net-http-limit", script: func(e *hostileEnv) {
 			big := strings.Repeat("a", 1<<20)
 			e.target = e.server(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -18,6 +18,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/aauthgo/aauth/internal/profile"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // The JWK algorithms an AAuth signing key may carry. The current profile
@@ -125,7 +128,11 @@ func jwkValueForError(s string) string {
 
 // checkJWK decides what kind of key m is and whether its alg and use fit
 // AAuth signing under profile p.
-func checkJWK(m *jwkMembers, p Profile) (jwkKind, error) {
+func checkJWK(m *jwkMembers, p wire.Profile) (jwkKind, error) {
+	t, err := profile.Check(p)
+	if err != nil {
+		return 0, err
+	}
 	var kind jwkKind
 	switch m.Kty {
 	case "OKP":
@@ -167,8 +174,8 @@ func checkJWK(m *jwkMembers, p Profile) (jwkKind, error) {
 		switch m.Alg {
 		case "", jwkAlgEd25519:
 		case jwkAlgEdDSA:
-			if p.table().RequireKeyAlg {
-				return 0, fmt.Errorf("aauth: JWK alg \"EdDSA\" is not accepted in the %s profile; use the fully-specified \"Ed25519\" (RFC 9864)", p.table().Name)
+			if t.RequireKeyAlg {
+				return 0, fmt.Errorf("aauth: JWK alg \"EdDSA\" is not accepted in the %s profile; use the fully-specified \"Ed25519\" (RFC 9864)", t.Name)
 			}
 		default:
 			return 0, fmt.Errorf("aauth: JWK alg %s does not match an OKP Ed25519 key (want \"Ed25519\")", jwkValueForError(m.Alg))
@@ -236,7 +243,7 @@ func publicFromMembers(kind jwkKind, m *jwkMembers) (crypto.PublicKey, error) {
 // alg is fine in both profiles: it is implied by the key type. The public
 // members must match d; RSA, symmetric (oct), other curves and public-only
 // JWKs are refused. Errors never quote d.
-func ParsePrivateJWK(data []byte, p Profile) (crypto.Signer, error) {
+func ParsePrivateJWK(data []byte, p wire.Profile) (crypto.Signer, error) {
 	m, err := decodeJWKMembers(data)
 	if err != nil {
 		return nil, err
@@ -288,7 +295,7 @@ func ParsePrivateJWK(data []byte, p Profile) (crypto.Signer, error) {
 // *ecdsa.PublicKey, under the same rules as [ParsePrivateJWK]. A JWK that
 // carries a private key (d) is refused, so that a private key is never
 // silently treated, and perhaps published, as a public one.
-func ParsePublicJWK(data []byte, p Profile) (crypto.PublicKey, error) {
+func ParsePublicJWK(data []byte, p wire.Profile) (crypto.PublicKey, error) {
 	m, err := decodeJWKMembers(data)
 	if err != nil {
 		return nil, err
@@ -463,7 +470,7 @@ const maxKeyFileSize = 64 << 10
 // [ParsePrivateJWK]. Key files hold private keys and should be readable by
 // their owner only (mode 0600), as [WriteKeyFile] creates them; ReadKeyFile
 // does not check the mode.
-func ReadKeyFile(path string, p Profile) (crypto.Signer, error) {
+func ReadKeyFile(path string, p wire.Profile) (crypto.Signer, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("aauth: reading key file: %w", err)

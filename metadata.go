@@ -15,7 +15,9 @@ import (
 	"github.com/aauthgo/aauth/internal/egress"
 	"github.com/aauthgo/aauth/internal/httpx"
 	"github.com/aauthgo/aauth/internal/jsonx"
+	"github.com/aauthgo/aauth/internal/profile"
 	"github.com/aauthgo/aauth/internal/safetext"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // PersonServerWellKnown is the path, under the person server URL, of its
@@ -72,9 +74,9 @@ type PersonServerMetadata struct {
 // AuthTokenEndpointFor returns the auth-token endpoint as profile p names
 // it: auth_token_endpoint in the current profile and token_endpoint in the
 // seed profile, each falling back on the other name when its own is absent.
-func (md *PersonServerMetadata) AuthTokenEndpointFor(p Profile) string {
+func (md *PersonServerMetadata) AuthTokenEndpointFor(p wire.Profile) string {
 	own, other := md.AuthTokenEndpoint, md.TokenEndpoint
-	if p.table().TokenEndpointField == "token_endpoint" {
+	if t := profile.For(p); t != nil && t.TokenEndpointField == "token_endpoint" {
 		own, other = other, own
 	}
 	if own != "" {
@@ -88,7 +90,7 @@ func (md *PersonServerMetadata) AuthTokenEndpointFor(p Profile) string {
 // not a JSON object.
 func parseMetadata(body []byte) (*PersonServerMetadata, error) {
 	if len(body) > httpx.MaxBodySize {
-		return nil, ErrBodyTooLarge
+		return nil, wire.ErrBodyTooLarge
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(body, &m); err != nil {
@@ -156,15 +158,15 @@ func metadataURL(ctx context.Context, psURL string) (string, error) {
 // check validates md for profile p against the person server URL it was
 // fetched for (or configured for): the issuer, and the endpoints the
 // profile needs. docURL is for error messages.
-func (md *PersonServerMetadata) check(ctx context.Context, psURL, docURL string, p Profile) error {
+func (md *PersonServerMetadata) check(ctx context.Context, psURL, docURL string, p wire.Profile) error {
 	if err := md.checkIssuer(psURL, docURL, p); err != nil {
 		return err
 	}
 	return md.checkEndpoints(ctx, psURL, docURL, p)
 }
 
-func (md *PersonServerMetadata) checkIssuer(psURL, docURL string, p Profile) error {
-	t := p.table()
+func (md *PersonServerMetadata) checkIssuer(psURL, docURL string, p wire.Profile) error {
+	t := profile.For(p)
 	want := psBase(psURL)
 	switch {
 	case t.RequireIssuer && md.Issuer == "":
@@ -179,8 +181,8 @@ func (md *PersonServerMetadata) checkIssuer(psURL, docURL string, p Profile) err
 	return nil
 }
 
-func (md *PersonServerMetadata) checkEndpoints(ctx context.Context, psURL, docURL string, p Profile) error {
-	t := p.table()
+func (md *PersonServerMetadata) checkEndpoints(ctx context.Context, psURL, docURL string, p wire.Profile) error {
+	t := profile.For(p)
 	field := t.TokenEndpointField
 	if err := checkEndpoint(ctx, psURL, docURL, field, md.AuthTokenEndpointFor(p)); err != nil {
 		return err
@@ -235,7 +237,10 @@ func checkEndpoint(ctx context.Context, psURL, docURL, field, v string) error {
 // token). Failures are *MetadataError values, or the client's error.
 //
 // DiscoverPersonServer does not cache; use a MetadataCache for that.
-func DiscoverPersonServer(ctx context.Context, client *http.Client, psURL string, p Profile) (*PersonServerMetadata, error) {
+func DiscoverPersonServer(ctx context.Context, client *http.Client, psURL string, p wire.Profile) (*PersonServerMetadata, error) {
+	if _, err := profile.Check(p); err != nil {
+		return nil, err
+	}
 	md, _, err := fetchMetadata(ctx, client, psURL, time.Now(), DefaultMetadataTTL, MaxMetadataTTL)
 	if err != nil {
 		return nil, err
@@ -389,7 +394,10 @@ func (c *MetadataCache) now() time.Time {
 // when it holds a fresh copy, else fetched as DiscoverPersonServer does.
 // The document is checked for profile p on every Get, so one cache can
 // serve both profiles.
-func (c *MetadataCache) Get(ctx context.Context, client *http.Client, psURL string, p Profile) (*PersonServerMetadata, error) {
+func (c *MetadataCache) Get(ctx context.Context, client *http.Client, psURL string, p wire.Profile) (*PersonServerMetadata, error) {
+	if _, err := profile.Check(p); err != nil {
+		return nil, err
+	}
 	docURL, err := metadataURL(ctx, psURL)
 	if err != nil {
 		return nil, err
@@ -496,7 +504,7 @@ func (c *MetadataCache) Delete(psURL string) {
 
 // resolveMetadata returns the metadata an exchange uses: the caller's,
 // checked; else the cache's (the process-wide one when cache is nil).
-func resolveMetadata(ctx context.Context, client *http.Client, psURL string, md *PersonServerMetadata, cache *MetadataCache, p Profile) (*PersonServerMetadata, error) {
+func resolveMetadata(ctx context.Context, client *http.Client, psURL string, md *PersonServerMetadata, cache *MetadataCache, p wire.Profile) (*PersonServerMetadata, error) {
 	if md != nil {
 		if psURL == "" {
 			// No server to compare the issuer with: the caller vouches

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aauthgo/aauth/internal/egress"
 	"github.com/aauthgo/aauth/internal/httpx"
+	"github.com/aauthgo/aauth/wire"
 )
 
 func TestDiscoverPersonServer(t *testing.T) {
@@ -48,7 +49,7 @@ func TestDiscoverPersonServerFailures(t *testing.T) {
 	type doc = map[string]any
 	cases := []struct {
 		name    string
-		profile Profile
+		profile wire.Profile
 		status  int
 		body    func(url string) string
 		doc     func(url string) doc
@@ -57,11 +58,11 @@ func TestDiscoverPersonServerFailures(t *testing.T) {
 		is      error
 	}{
 		{name: "404", status: 404, body: func(string) string { return "not here" }, code: MetadataFetchFailed},
-		{name: "404 seed", profile: ProfileSeed, status: 404, body: func(string) string { return "{}" }, code: MetadataFetchFailed},
+		{name: "404 seed", profile: wire.ProfileSeed, status: 404, body: func(string) string { return "{}" }, code: MetadataFetchFailed},
 		{name: "not json", body: func(string) string { return "<html>" }, code: MetadataInvalid},
 		{name: "array", body: func(string) string { return "[1]" }, code: MetadataInvalid},
 		{name: "null", body: func(string) string { return "null" }, code: MetadataInvalid},
-		{name: "too large", body: func(string) string { return `{"x":"` + strings.Repeat("a", httpx.MaxBodySize) + `"}` }, code: MetadataInvalid, is: ErrBodyTooLarge},
+		{name: "too large", body: func(string) string { return `{"x":"` + strings.Repeat("a", httpx.MaxBodySize) + `"}` }, code: MetadataInvalid, is: wire.ErrBodyTooLarge},
 		{name: "issuer missing", doc: func(u string) doc {
 			return doc{"auth_token_endpoint": u + "/t", "person_token_endpoint": u + "/p"}
 		}, code: MetadataIssuerMissing, field: "issuer"},
@@ -77,7 +78,7 @@ func TestDiscoverPersonServerFailures(t *testing.T) {
 		{name: "issuer case", doc: func(u string) doc {
 			return doc{"issuer": strings.ToUpper(u), "auth_token_endpoint": u + "/t", "person_token_endpoint": u + "/p"}
 		}, code: MetadataIssuerMismatch},
-		{name: "seed issuer mismatch", profile: ProfileSeed, doc: func(u string) doc {
+		{name: "seed issuer mismatch", profile: wire.ProfileSeed, doc: func(u string) doc {
 			return doc{"issuer": "https://evil.example", "token_endpoint": u + "/t"}
 		}, code: MetadataIssuerMismatch},
 		{name: "no auth token endpoint", doc: func(u string) doc {
@@ -86,13 +87,13 @@ func TestDiscoverPersonServerFailures(t *testing.T) {
 		{name: "no person token endpoint", doc: func(u string) doc {
 			return doc{"issuer": u, "auth_token_endpoint": u + "/t"}
 		}, code: MetadataEndpointMissing, field: "person_token_endpoint"},
-		{name: "seed no token endpoint", profile: ProfileSeed, doc: func(u string) doc {
+		{name: "seed no token endpoint", profile: wire.ProfileSeed, doc: func(u string) doc {
 			return doc{"jwks_uri": "x"}
 		}, code: MetadataEndpointMissing, field: "token_endpoint"},
 		{name: "endpoint not https", doc: func(u string) doc {
 			return doc{"issuer": u, "auth_token_endpoint": "http://ps.example/t", "person_token_endpoint": u + "/p"}
 		}, code: MetadataInvalidEndpoint, field: "auth_token_endpoint"},
-		{name: "endpoint relative", profile: ProfileSeed, doc: func(u string) doc {
+		{name: "endpoint relative", profile: wire.ProfileSeed, doc: func(u string) doc {
 			return doc{"token_endpoint": "/aauth/token"}
 		}, code: MetadataInvalidEndpoint},
 	}
@@ -130,27 +131,27 @@ func TestDiscoverAcceptsOtherEndpointName(t *testing.T) {
 	s.Mux.HandleFunc("GET "+PersonServerWellKnown, func(w http.ResponseWriter, r *http.Request) {
 		psJSON(w, 200, map[string]any{"issuer": s.URL, "token_endpoint": s.URL + "/old", "person_token_endpoint": s.URL + "/p"})
 	})
-	md, err := DiscoverPersonServer(psCtx(t), psTestClient(ProfileCurrent), s.URL, ProfileCurrent)
+	md, err := DiscoverPersonServer(psCtx(t), psTestClient(wire.ProfileCurrent), s.URL, wire.ProfileCurrent)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if md.AuthTokenEndpointFor(ProfileCurrent) != s.URL+"/old" {
+	if md.AuthTokenEndpointFor(wire.ProfileCurrent) != s.URL+"/old" {
 		t.Fatalf("current did not fall back on token_endpoint: %+v", md)
 	}
 
 	md = &PersonServerMetadata{AuthTokenEndpoint: "https://a/new", TokenEndpoint: "https://a/old"}
-	if md.AuthTokenEndpointFor(ProfileCurrent) != "https://a/new" || md.AuthTokenEndpointFor(ProfileSeed) != "https://a/old" {
+	if md.AuthTokenEndpointFor(wire.ProfileCurrent) != "https://a/new" || md.AuthTokenEndpointFor(wire.ProfileSeed) != "https://a/old" {
 		t.Fatal("each profile must prefer its own name")
 	}
 	md = &PersonServerMetadata{AuthTokenEndpoint: "https://a/new"}
-	if md.AuthTokenEndpointFor(ProfileSeed) != "https://a/new" {
+	if md.AuthTokenEndpointFor(wire.ProfileSeed) != "https://a/new" {
 		t.Fatal("seed must fall back on auth_token_endpoint")
 	}
 }
 
 func TestDiscoverRefusesInsecurePersonServer(t *testing.T) {
 	for _, ps := range []string{"http://ps.example", "ftp://ps.example", "ps.example", "", "https://ps.example/?x=1"} {
-		if _, err := DiscoverPersonServer(psCtx(t), psTestClient(ProfileCurrent), ps, ProfileCurrent); err == nil {
+		if _, err := DiscoverPersonServer(psCtx(t), psTestClient(wire.ProfileCurrent), ps, wire.ProfileCurrent); err == nil {
 			t.Errorf("%q accepted", ps)
 		}
 	}
@@ -174,15 +175,15 @@ func TestMetadataCache(t *testing.T) {
 			w.Header().Set(k, v)
 		}
 		mu.Unlock()
-		psJSON(w, 200, s.metadataDoc(ProfileCurrent))
+		psJSON(w, 200, s.metadataDoc(wire.ProfileCurrent))
 	})
 	now := psTestT0
 	c := &MetadataCache{Now: func() time.Time { return now }}
-	client := psTestClient(ProfileCurrent)
+	client := psTestClient(wire.ProfileCurrent)
 	fetches := func() int { return s.count("GET", PersonServerWellKnown) }
 	get := func() {
 		t.Helper()
-		if _, err := c.Get(psCtx(t), client, s.URL, ProfileCurrent); err != nil {
+		if _, err := c.Get(psCtx(t), client, s.URL, wire.ProfileCurrent); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -235,7 +236,7 @@ func TestMetadataCache(t *testing.T) {
 	}
 	// An issuer check still applies to supplied metadata.
 	c.Put(s.URL, &PersonServerMetadata{Issuer: "https://other.example", AuthTokenEndpoint: s.URL + "/t", PersonTokenEndpoint: s.URL + "/p"}, time.Minute)
-	if _, err := c.Get(psCtx(t), client, s.URL, ProfileCurrent); psMustAs[*MetadataError](t, err).Code != MetadataIssuerMismatch {
+	if _, err := c.Get(psCtx(t), client, s.URL, wire.ProfileCurrent); psMustAs[*MetadataError](t, err).Code != MetadataIssuerMismatch {
 		t.Fatal(err)
 	}
 	now = now.Add(2 * time.Minute)
@@ -253,12 +254,12 @@ func TestMetadataCacheOneProfileAtATime(t *testing.T) {
 	// A document cached for the seed is checked again for the current
 	// profile, and refused there for its missing issuer.
 	s := newPSServer(t)
-	s.serveMetadata(ProfileSeed)
+	s.serveMetadata(wire.ProfileSeed)
 	var c MetadataCache
-	if _, err := c.Get(psCtx(t), psTestClient(ProfileSeed), s.URL, ProfileSeed); err != nil {
+	if _, err := c.Get(psCtx(t), psTestClient(wire.ProfileSeed), s.URL, wire.ProfileSeed); err != nil {
 		t.Fatal(err)
 	}
-	_, err := c.Get(psCtx(t), psTestClient(ProfileCurrent), s.URL, ProfileCurrent)
+	_, err := c.Get(psCtx(t), psTestClient(wire.ProfileCurrent), s.URL, wire.ProfileCurrent)
 	if psMustAs[*MetadataError](t, err).Code != MetadataIssuerMissing {
 		t.Fatal(err)
 	}
@@ -274,7 +275,7 @@ func TestMetadataCacheConcurrentGetsShareOneFetch(t *testing.T) {
 	s.Mux.HandleFunc("GET "+PersonServerWellKnown, func(w http.ResponseWriter, r *http.Request) {
 		arrived <- struct{}{}
 		<-release
-		psJSON(w, 200, s.metadataDoc(ProfileCurrent))
+		psJSON(w, 200, s.metadataDoc(wire.ProfileCurrent))
 	})
 	var c MetadataCache
 	var wg sync.WaitGroup
@@ -283,7 +284,7 @@ func TestMetadataCacheConcurrentGetsShareOneFetch(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := c.Get(psCtx(t), psTestClient(ProfileCurrent), s.URL, ProfileCurrent)
+			_, err := c.Get(psCtx(t), psTestClient(wire.ProfileCurrent), s.URL, wire.ProfileCurrent)
 			errs <- err
 		}()
 	}
@@ -351,21 +352,21 @@ func TestSuppliedMetadata(t *testing.T) {
 		ResourceToken:  "rt",
 		PresentedToken: "pt",
 	}
-	if _, err := ExchangeToken(psCtx(t), psTestClient(ProfileCurrent), req); err != nil {
+	if _, err := ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), req); err != nil {
 		t.Fatal(err)
 	}
 	req.Metadata = &PersonServerMetadata{Issuer: "https://evil.example", AuthTokenEndpoint: s.URL + "/aauth/token", PersonTokenEndpoint: s.URL + "/p"}
-	_, err := ExchangeToken(psCtx(t), psTestClient(ProfileCurrent), req)
+	_, err := ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), req)
 	if psMustAs[*MetadataError](t, err).Code != MetadataIssuerMismatch {
 		t.Fatal(err)
 	}
 	// Without a PersonServer only the endpoints are checked.
 	req.PersonServer = ""
-	if _, err := ExchangeToken(psCtx(t), psTestClient(ProfileCurrent), req); err != nil {
+	if _, err := ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), req); err != nil {
 		t.Fatal(err)
 	}
 	req.Metadata = &PersonServerMetadata{AuthTokenEndpoint: "http://ps.example/t", PersonTokenEndpoint: s.URL + "/p"}
-	_, err = ExchangeToken(psCtx(t), psTestClient(ProfileCurrent), req)
+	_, err = ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), req)
 	if psMustAs[*MetadataError](t, err).Code != MetadataInvalidEndpoint {
 		t.Fatal(err)
 	}

@@ -16,8 +16,10 @@ import (
 	"github.com/aauthgo/aauth/internal/clock"
 	"github.com/aauthgo/aauth/internal/httpx"
 	"github.com/aauthgo/aauth/internal/jsonx"
+	"github.com/aauthgo/aauth/internal/profile"
 	"github.com/aauthgo/aauth/internal/safetext"
 	"github.com/aauthgo/aauth/internal/whatwg"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // Clock is the time source of polling: Now tells the time, Sleep waits
@@ -72,7 +74,7 @@ type Clarification struct {
 type PollOptions struct {
 	// Profile selects the wire generation: timings, and how a
 	// clarification answer is written.
-	Profile Profile
+	Profile wire.Profile
 
 	// RequestURL is the URL of the request that produced the 202. A
 	// relative Location is resolved against it, and every Location must
@@ -200,7 +202,7 @@ func FollowDeferred(ctx context.Context, client *http.Client, resp *http.Respons
 type poller struct {
 	client   *http.Client
 	opts     PollOptions
-	p        Profile
+	p        wire.Profile
 	clock    Clock
 	real     bool     // clock is the system clock
 	base     *url.URL // RequestURL, or nil
@@ -223,7 +225,10 @@ func newPoller(client *http.Client, opts PollOptions, base string) (*poller, err
 	if p.clock == nil {
 		p.clock, p.real = clock.System, true
 	}
-	t := p.p.table()
+	t, err := profile.Check(p.p)
+	if err != nil {
+		return nil, err
+	}
 	p.backoff = t.PollDefault
 	if base != "" {
 		u, err := url.Parse(base)
@@ -379,7 +384,7 @@ func (p *poller) send(rctx, ctx context.Context, loc string) (*http.Response, er
 	if err != nil {
 		return nil, fmt.Errorf("aauth: poll request: %w", err)
 	}
-	if w := p.p.table().PreferWait; w > 0 {
+	if w := profile.For(p.p).PreferWait; w > 0 {
 		req.Header.Set("Prefer", "wait="+strconv.Itoa(w))
 	}
 	resp, err := p.client.Do(req)
@@ -402,13 +407,13 @@ func (f closerFunc) Close() error { return f() }
 // terminal turns a final non-200 answer into a *PollError, keeping its
 // body readable.
 func (p *poller) terminal(loc string, resp *http.Response) error {
-	body, err := httpx.PeekBody(resp)
+	problem, err := wire.ReadProblem(resp)
 	if err != nil {
 		// Too large or unreadable: report the status without details.
 		resp.Body.Close()
 		resp.Body = http.NoBody
 	}
-	return &PollError{StatusCode: resp.StatusCode, Problem: problemFrom(resp.Header, body), Location: loc, Response: resp}
+	return &PollError{StatusCode: resp.StatusCode, Problem: problem, Location: loc, Response: resp}
 }
 
 // on202 acts on one 202: a new Location, an interaction to announce, a
@@ -434,13 +439,13 @@ func (p *poller) on202(ctx context.Context, loc, ref string, resp *http.Response
 
 	// A malformed or unknown requirement on a 202 is no reason to stop:
 	// the server is still working on the request.
-	if c, ok, err := ParseRequirementHeader(resp.Header); ok && err == nil {
+	if c, ok, err := wire.ParseRequirementHeader(resp.Header); ok && err == nil {
 		switch c.Requirement {
-		case RequirementAuthToken:
-			if p.p.table().DeferredAuthToken {
+		case wire.RequirementAuthToken:
+			if profile.For(p.p).DeferredAuthToken {
 				return "", &AuthTokenRequiredError{Challenge: c, Location: loc}
 			}
-		case RequirementInteraction:
+		case wire.RequirementInteraction:
 			if err := p.interaction(ctx, loc, c.URL, c.Code, body.Status); err != nil {
 				return "", err
 			}
@@ -530,7 +535,7 @@ func (p *poller) delay(resp *http.Response, first bool) time.Duration {
 
 // serverDelay is the wait the server and the profile ask for.
 func (p *poller) serverDelay(resp *http.Response, first bool) time.Duration {
-	t := p.p.table()
+	t := profile.For(p.p)
 	ra, hasRA := parseRetryAfter(resp.Header.Get("Retry-After"), p.clock.Now())
 	busy := resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests
 	if t.PollBackoff {
@@ -666,9 +671,13 @@ func parsePollBody(b []byte) pollBody {
 // {"action":"clarification_response","clarification_response":answer}; the
 // seed profile {"clarification_response":answer}, as @aauth/mcp-agent
 // does. A status other than 2xx is a *PollError.
-func AnswerClarification(ctx context.Context, client *http.Client, pendingURL, answer string, p Profile) error {
+func AnswerClarification(ctx context.Context, client *http.Client, pendingURL, answer string, p wire.Profile) error {
+	t, err := profile.Check(p)
+	if err != nil {
+		return err
+	}
 	var o jsonx.Object
-	if p.table().ClarificationAction {
+	if t.ClarificationAction {
 		o.Str("action", "clarification_response")
 	}
 	o.StrAlways("clarification_response", answer)
@@ -746,10 +755,10 @@ func pendingResult(pendingURL string, resp *http.Response) error {
 		httpx.DrainClose(resp)
 		return nil
 	}
-	body, err := httpx.PeekBody(resp)
+	problem, err := wire.ReadProblem(resp)
 	if err != nil {
 		resp.Body.Close()
 		resp.Body = http.NoBody
 	}
-	return &PollError{StatusCode: resp.StatusCode, Problem: problemFrom(resp.Header, body), Location: pendingURL, Response: resp}
+	return &PollError{StatusCode: resp.StatusCode, Problem: problem, Location: pendingURL, Response: resp}
 }

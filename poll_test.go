@@ -14,6 +14,7 @@ import (
 
 	"github.com/aauthgo/aauth/internal/clock"
 	"github.com/aauthgo/aauth/internal/httpx"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // psPollServer serves the answers in order on /pending/1 (the last one
@@ -44,7 +45,7 @@ func psStatus(code int, contentType, body string) http.HandlerFunc {
 	}
 }
 
-func psPoll(t *testing.T, s *psServer, p Profile, opts PollOptions) (*http.Response, error) {
+func psPoll(t *testing.T, s *psServer, p wire.Profile, opts PollOptions) (*http.Response, error) {
 	t.Helper()
 	opts.Profile = p
 	if opts.RequestURL == "" {
@@ -189,7 +190,7 @@ func TestPollRetryAfter(t *testing.T) {
 					resp.Body.Close()
 				}
 				want := c.cur
-				if p == ProfileSeed {
+				if p == wire.ProfileSeed {
 					want = c.seed
 				}
 				if got := fake.Sleeps(); fmt.Sprint(got) != fmt.Sprint(want) {
@@ -266,7 +267,7 @@ func TestPollSlowDownAndBusy(t *testing.T) {
 				}
 				resp.Body.Close()
 				want := c.cur
-				if p == ProfileSeed {
+				if p == wire.ProfileSeed {
 					want = c.seed
 				}
 				if got := fake.Sleeps(); fmt.Sprint(got) != fmt.Sprint(want) {
@@ -386,7 +387,7 @@ func TestPollClarificationAnswered(t *testing.T) {
 				t.Fatalf("requests %+v", reqs)
 			}
 			want := `{"action":"clarification_response","clarification_response":"42 \"widgets\""}`
-			if p == ProfileSeed {
+			if p == wire.ProfileSeed {
 				want = `{"clarification_response":"42 \"widgets\""}`
 			}
 			if reqs[1].Body != want {
@@ -457,7 +458,7 @@ func TestPollClarificationMalformed(t *testing.T) {
 func TestPollClarificationLoopBounded(t *testing.T) {
 	s := psPollServer(t, psClarify(`{"clarification":"Again?"}`))
 	n := 0
-	_, err := psPoll(t, s, ProfileCurrent, PollOptions{Clock: psFake(), OnClarification: func(ctx context.Context, q Clarification) (string, error) {
+	_, err := psPoll(t, s, wire.ProfileCurrent, PollOptions{Clock: psFake(), OnClarification: func(ctx context.Context, q Clarification) (string, error) {
 		n++
 		return "yes", nil
 	}})
@@ -475,7 +476,7 @@ func TestPollClarificationAnswerRejected(t *testing.T) {
 	s.Mux.HandleFunc("POST /pending/1", func(w http.ResponseWriter, r *http.Request) {
 		psProblem(w, 400, "invalid_request", "action missing")
 	})
-	_, err := psPoll(t, s, ProfileCurrent, PollOptions{Clock: psFake(), OnClarification: func(ctx context.Context, q Clarification) (string, error) {
+	_, err := psPoll(t, s, wire.ProfileCurrent, PollOptions{Clock: psFake(), OnClarification: func(ctx context.Context, q Clarification) (string, error) {
 		return "because", nil
 	}})
 	pe := psMustAs[*PollError](t, err)
@@ -486,7 +487,7 @@ func TestPollClarificationAnswerRejected(t *testing.T) {
 
 func TestPollNoCallbacksKeepsPolling(t *testing.T) {
 	s := psPollServer(t, psInteraction("https://ps.example/i", "AAAA1111", "pending"), psClarify(`{"clarification":"Why?"}`), psOK200)
-	resp, err := psPoll(t, s, ProfileCurrent, PollOptions{Clock: psFake()})
+	resp, err := psPoll(t, s, wire.ProfileCurrent, PollOptions{Clock: psFake()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -502,9 +503,9 @@ func TestPollAuthTokenRequirement(t *testing.T) {
 	}
 	s := psPollServer(t, psPend("0"), authTok, psOK200)
 	s.Mux.HandleFunc("GET /pending/2", psOK200)
-	_, err := psPoll(t, s, ProfileCurrent, PollOptions{Clock: psFake()})
+	_, err := psPoll(t, s, wire.ProfileCurrent, PollOptions{Clock: psFake()})
 	ae := psMustAs[*AuthTokenRequiredError](t, err)
-	if ae.Challenge.Requirement != RequirementAuthToken || ae.Challenge.ResourceToken != "rt-secret" || ae.Location != s.URL+"/pending/2" {
+	if ae.Challenge.Requirement != wire.RequirementAuthToken || ae.Challenge.ResourceToken != "rt-secret" || ae.Location != s.URL+"/pending/2" {
 		t.Fatalf("%+v", ae)
 	}
 	if strings.Contains(err.Error(), "rt-secret") {
@@ -513,7 +514,7 @@ func TestPollAuthTokenRequirement(t *testing.T) {
 	// The seed knows no deferred auth-token: it keeps polling.
 	s = psPollServer(t, psPend("0"), authTok, psOK200)
 	s.Mux.HandleFunc("GET /pending/2", psOK200)
-	resp, err := psPoll(t, s, ProfileSeed, PollOptions{Clock: psFake()})
+	resp, err := psPoll(t, s, wire.ProfileSeed, PollOptions{Clock: psFake()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -526,7 +527,7 @@ func TestPollLocation(t *testing.T) {
 		t.Errorf("request sent to another origin: %s %s", r.Method, r.URL)
 	}))
 	defer other.Close()
-	ctx, client := psCtx(t), psTestClient(ProfileCurrent)
+	ctx, client := psCtx(t), psTestClient(wire.ProfileCurrent)
 
 	// Relative, resolved against the request URL.
 	for _, loc := range []string{"/pending/1", "../pending/1", "1", s.URL + "/pending/1#frag"} {
@@ -566,14 +567,14 @@ func TestPollLocation(t *testing.T) {
 	s2 := psPollServer(t, func(w http.ResponseWriter, r *http.Request) {
 		psPending(w, other.URL+"/pending/1", "0", "", nil)
 	})
-	_, err = psPoll(t, s2, ProfileCurrent, PollOptions{Clock: psFake()})
+	_, err = psPoll(t, s2, wire.ProfileCurrent, PollOptions{Clock: psFake()})
 	if !errors.Is(err, ErrLocation) {
 		t.Fatalf("err = %v", err)
 	}
 	// A same-origin move is followed.
 	s3 := psPollServer(t, func(w http.ResponseWriter, r *http.Request) { psPending(w, "/pending/3", "0", "", nil) })
 	s3.Mux.HandleFunc("GET /pending/3", psOK200)
-	resp, err = psPoll(t, s3, ProfileCurrent, PollOptions{Clock: psFake()})
+	resp, err = psPoll(t, s3, wire.ProfileCurrent, PollOptions{Clock: psFake()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -606,7 +607,7 @@ func TestPollContextCancelRealClock(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(20*time.Millisecond, cancel)
 	start := time.Now()
-	_, err := PollDeferred(ctx, psTestClient(ProfileCurrent), s.URL+"/pending/1", PollOptions{})
+	_, err := PollDeferred(ctx, psTestClient(wire.ProfileCurrent), s.URL+"/pending/1", PollOptions{})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
@@ -618,7 +619,7 @@ func TestPollContextCancelRealClock(t *testing.T) {
 func TestPollDeadline(t *testing.T) {
 	s := psPollServer(t, psPend("5"))
 	fake := psFake()
-	_, err := psPoll(t, s, ProfileCurrent, PollOptions{Clock: fake, MaxDuration: 12 * time.Second})
+	_, err := psPoll(t, s, wire.ProfileCurrent, PollOptions{Clock: fake, MaxDuration: 12 * time.Second})
 	if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "12s") {
 		t.Fatalf("err = %v", err)
 	}
@@ -630,7 +631,7 @@ func TestPollDeadline(t *testing.T) {
 	}
 
 	// Profile defaults: 900 s current, 300 s seed.
-	for p, want := range map[Profile]time.Duration{ProfileCurrent: 900 * time.Second, ProfileSeed: 300 * time.Second} {
+	for p, want := range map[wire.Profile]time.Duration{wire.ProfileCurrent: 900 * time.Second, wire.ProfileSeed: 300 * time.Second} {
 		s := psPollServer(t, psPend("60"))
 		fake := psFake()
 		if _, err := psPoll(t, s, p, PollOptions{Clock: fake}); !errors.Is(err, ErrTimeout) {
@@ -644,7 +645,7 @@ func TestPollDeadline(t *testing.T) {
 	// A negative MaxDuration leaves only the context.
 	s = psPollServer(t, psPend("86400"), psPend("86400"), psOK200)
 	fake = psFake()
-	resp, err := psPoll(t, s, ProfileCurrent, PollOptions{Clock: fake, MaxDuration: -1})
+	resp, err := psPoll(t, s, wire.ProfileCurrent, PollOptions{Clock: fake, MaxDuration: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -658,7 +659,7 @@ func TestPollDeadlineRealClock(t *testing.T) {
 	// Mid-sleep: a Retry-After of an hour and a 50 ms limit.
 	s := psPollServer(t, psPend("3600"))
 	start := time.Now()
-	_, err := PollDeferred(psCtx(t), psTestClient(ProfileCurrent), s.URL+"/pending/1", PollOptions{MaxDuration: 50 * time.Millisecond})
+	_, err := PollDeferred(psCtx(t), psTestClient(wire.ProfileCurrent), s.URL+"/pending/1", PollOptions{MaxDuration: 50 * time.Millisecond})
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("err = %v", err)
 	}
@@ -675,7 +676,7 @@ func TestPollDeadlineRealClock(t *testing.T) {
 		}
 	})
 	start = time.Now()
-	_, err = PollDeferred(psCtx(t), psTestClient(ProfileCurrent), hold.URL+"/pending/1", PollOptions{MaxDuration: 50 * time.Millisecond})
+	_, err = PollDeferred(psCtx(t), psTestClient(wire.ProfileCurrent), hold.URL+"/pending/1", PollOptions{MaxDuration: 50 * time.Millisecond})
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("err = %v", err)
 	}
@@ -685,7 +686,7 @@ func TestPollDeadlineRealClock(t *testing.T) {
 
 	// The final response stays readable after the poll returns.
 	s = psPollServer(t, psOK200)
-	resp, err := PollDeferred(psCtx(t), psTestClient(ProfileCurrent), s.URL+"/pending/1", PollOptions{MaxDuration: time.Minute})
+	resp, err := PollDeferred(psCtx(t), psTestClient(wire.ProfileCurrent), s.URL+"/pending/1", PollOptions{MaxDuration: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -702,14 +703,14 @@ func TestPollLargeBody(t *testing.T) {
 		w.WriteHeader(202)
 		io.WriteString(w, strings.Repeat(" ", httpx.MaxBodySize+1))
 	})
-	_, err := psPoll(t, s, ProfileCurrent, PollOptions{Clock: psFake()})
-	if !errors.Is(err, ErrBodyTooLarge) {
+	_, err := psPoll(t, s, wire.ProfileCurrent, PollOptions{Clock: psFake()})
+	if !errors.Is(err, wire.ErrBodyTooLarge) {
 		t.Fatalf("err = %v", err)
 	}
 	// A terminal answer too large for its details still reports its
 	// status.
 	s = psPollServer(t, psStatus(403, "application/json", `{"error":"denied","x":"`+strings.Repeat("a", httpx.MaxBodySize)+`"}`))
-	_, err = psPoll(t, s, ProfileCurrent, PollOptions{Clock: psFake()})
+	_, err = psPoll(t, s, wire.ProfileCurrent, PollOptions{Clock: psFake()})
 	pe := psMustAs[*PollError](t, err)
 	if pe.StatusCode != 403 || pe.Problem != nil {
 		t.Fatalf("%+v", pe)
@@ -718,7 +719,7 @@ func TestPollLargeBody(t *testing.T) {
 
 func TestFollowDeferred(t *testing.T) {
 	s := psPollServer(t, psOK200)
-	client := psTestClient(ProfileCurrent)
+	client := psTestClient(wire.ProfileCurrent)
 	// Not a 202: returned as it is.
 	in := &http.Response{StatusCode: 204, Body: http.NoBody}
 	if out, err := FollowDeferred(psCtx(t), client, in, PollOptions{}); out != in || err != nil {
@@ -770,7 +771,7 @@ func TestPendingHelpers(t *testing.T) {
 		}
 		w.WriteHeader(deleteStatus)
 	})
-	ctx, client := psCtx(t), psTestClient(ProfileCurrent)
+	ctx, client := psCtx(t), psTestClient(wire.ProfileCurrent)
 	pending := s.URL + "/pending/1"
 
 	if err := UpdateRequest(ctx, client, pending, UpdatedRequest{ResourceToken: "rt-2", PresentedToken: "pt", Justification: "more"}); err != nil {
@@ -779,7 +780,7 @@ func TestPendingHelpers(t *testing.T) {
 	if err := UpdateRequest(ctx, client, pending, UpdatedRequest{}); err == nil {
 		t.Fatal("empty update accepted")
 	}
-	if err := AnswerClarification(ctx, client, pending, "", ProfileCurrent); err != nil {
+	if err := AnswerClarification(ctx, client, pending, "", wire.ProfileCurrent); err != nil {
 		t.Fatal(err)
 	}
 	for _, st := range []int{204, 200, 404, 410} {
@@ -805,9 +806,9 @@ func TestPendingHelpers(t *testing.T) {
 		t.Fatalf("answer body %s", reqs[1].Body)
 	}
 	for _, r := range reqs {
-		checkSigned(t, r, ProfileCurrent)
+		checkSigned(t, r, wire.ProfileCurrent)
 	}
-	if CancelRequest(ctx, nil, pending) == nil || AnswerClarification(ctx, nil, pending, "", ProfileSeed) == nil {
+	if CancelRequest(ctx, nil, pending) == nil || AnswerClarification(ctx, nil, pending, "", wire.ProfileSeed) == nil {
 		t.Fatal("nil client accepted")
 	}
 }

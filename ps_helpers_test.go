@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth/internal/clock"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // PSTestVerify checks a request's signature with the agent's public key as
@@ -36,7 +37,7 @@ func psTestKey() ed25519.PrivateKey {
 
 // psTestClient is a real SigningTransport with a real Ed25519 key and the
 // agent token, optionally declaring capabilities.
-func psTestClient(p Profile, caps ...Capability) *http.Client {
+func psTestClient(p wire.Profile, caps ...wire.Capability) *http.Client {
 	return (&SigningTransport{
 		Keys:         StaticKeys(psTestKey(), JWT(psTestAgentToken)),
 		Profile:      p,
@@ -106,15 +107,15 @@ func (s *psServer) count(method, path string) int {
 
 // serveMetadata publishes a document valid for p (and, with both names,
 // for the other profile too) at the well-known path.
-func (s *psServer) serveMetadata(p Profile) {
+func (s *psServer) serveMetadata(p wire.Profile) {
 	s.Mux.HandleFunc("GET "+PersonServerWellKnown, func(w http.ResponseWriter, r *http.Request) {
 		psJSON(w, 200, s.metadataDoc(p))
 	})
 }
 
-func (s *psServer) metadataDoc(p Profile) map[string]any {
+func (s *psServer) metadataDoc(p wire.Profile) map[string]any {
 	doc := map[string]any{"jwks_uri": s.URL + "/jwks.json"}
-	if p == ProfileSeed {
+	if p == wire.ProfileSeed {
 		doc["token_endpoint"] = s.URL + "/aauth/token"
 	} else {
 		doc["issuer"] = s.URL
@@ -168,7 +169,7 @@ func psSequence(answers ...http.HandlerFunc) http.HandlerFunc {
 
 // checkSigned asserts a request carries the agent's signature, with the
 // body digest-covered in the current profile only.
-func checkSigned(t testing.TB, r psRec, p Profile) {
+func checkSigned(t testing.TB, r psRec, p wire.Profile) {
 	t.Helper()
 	if got := r.Header.Get("Signature-Key"); got != `sig=jwt;jwt="`+psTestAgentToken+`"` {
 		t.Errorf("%s %s: Signature-Key = %q", r.Method, r.Path, got)
@@ -184,7 +185,7 @@ func checkSigned(t testing.TB, r psRec, p Profile) {
 		return
 	}
 	cd := r.Header.Get("Content-Digest")
-	if p == ProfileSeed {
+	if p == wire.ProfileSeed {
 		if cd != "" || strings.Contains(si, "content-digest") {
 			t.Errorf("%s %s: seed request has a content digest", r.Method, r.Path)
 		}
@@ -202,7 +203,7 @@ func checkSigned(t testing.TB, r psRec, p Profile) {
 // psFake is a virtual clock at psTestT0.
 func psFake() *clock.Fake { return clock.NewFake(psTestT0) }
 
-var psProfiles = []Profile{ProfileCurrent, ProfileSeed}
+var psProfiles = []wire.Profile{wire.ProfileCurrent, wire.ProfileSeed}
 
 // psMustErr fails unless errors.As(err, target).
 func psMustAs[T error](t testing.TB, err error) T {

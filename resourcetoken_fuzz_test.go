@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/aauthgo/aauth/internal/jwtpeek"
+	"github.com/aauthgo/aauth/internal/profile"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // Fuzz targets for the JWT payloads the agent inspects without verifying
@@ -175,7 +177,7 @@ func FuzzResourceTokenLoginHint(f *testing.F) {
 		if !utf8.ValidString(tok) {
 			return // resource tokens come from a header: ASCII
 		}
-		for _, p := range []Profile{ProfileCurrent, ProfileSeed} {
+		for _, p := range []wire.Profile{wire.ProfileCurrent, wire.ProfileSeed} {
 			body, err := exchangeBody(ExchangeRequest{Profile: p, ResourceToken: tok, PresentedToken: "pt", LoginHint: configured})
 			if err != nil {
 				t.Fatal(err)
@@ -188,7 +190,7 @@ func FuzzResourceTokenLoginHint(f *testing.F) {
 				t.Fatalf("%s resource_token %q, want %q", p, m["resource_token"], tok)
 			}
 			want := configured
-			if p.table().ResourceTokenHint && got != "" {
+			if profile.For(p).ResourceTokenHint && got != "" {
 				want = got
 			}
 			if lh, _ := m["login_hint"].(string); lh != byRunes(want) {

@@ -22,7 +22,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aauthgo/aauth/internal/profile"
 	"github.com/aauthgo/aauth/internal/whatwg"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // DigestMode says when a request body is covered by a Content-Digest
@@ -40,9 +42,6 @@ const (
 	DigestNever
 )
 
-// DefaultLabel is the signature label AAuth uses.
-const DefaultLabel = "sig"
-
 // autoContentType is what fetch sends with a string body that has no
 // Content-Type; the reference implementations cover it, so a Go request
 // gets the same label.
@@ -55,7 +54,7 @@ const autoContentType = "text/plain;charset=UTF-8"
 // A Signer holds no state between calls and is safe for concurrent use.
 type Signer struct {
 	// Profile selects the wire generation.
-	Profile Profile
+	Profile wire.Profile
 
 	// Label keys Signature-Key, Signature-Input and Signature; "" means
 	// "sig".
@@ -110,10 +109,13 @@ func (s *Signer) sign(req *http.Request, km KeyMaterial, baseOnly bool) ([]byte,
 	if req.URL == nil {
 		return nil, errors.New("aauth: sign: request has no URL")
 	}
-	t := s.Profile.table()
+	t, err := profile.Check(s.Profile)
+	if err != nil {
+		return nil, err
+	}
 	label := s.Label
 	if label == "" {
-		label = DefaultLabel
+		label = wire.DefaultLabel
 	}
 	if !validKey(label) {
 		return nil, fmt.Errorf("aauth: sign: invalid signature label %q", label)
@@ -592,11 +594,11 @@ func formatSignatureKey(label string, km KeyMaterial, hwkAlg bool, jktScheme str
 	b.WriteString(label)
 	b.WriteByte('=')
 	switch km.Key.Scheme {
-	case SchemeJWT, SchemeJKTJWT:
+	case wire.SchemeJWT, wire.SchemeJKTJWT:
 		if km.Key.Token == "" {
 			return "", fmt.Errorf("aauth: sign: %s signature key without a token", km.Key.Scheme)
 		}
-		if km.Key.Scheme == SchemeJWT {
+		if km.Key.Scheme == wire.SchemeJWT {
 			b.WriteString("jwt")
 		} else {
 			b.WriteString(jktScheme)
@@ -620,7 +622,7 @@ func formatSignatureKey(label string, km KeyMaterial, hwkAlg bool, jktScheme str
 			b.WriteByte(c)
 		}
 		b.WriteByte('"')
-	case SchemeHWK:
+	case wire.SchemeHWK:
 		switch pub := km.Signer.Public().(type) {
 		case ed25519.PublicKey:
 			if hwkAlg {

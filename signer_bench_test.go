@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aauthgo/aauth/wire"
 )
 
 // The signing benchmarks sit next to BenchmarkBareEd25519, which signs the
@@ -41,7 +43,7 @@ func benchRequest(b *testing.B, body string) *http.Request {
 	return req
 }
 
-func benchSign(b *testing.B, p Profile, body string) {
+func benchSign(b *testing.B, p wire.Profile, body string) {
 	s := &Signer{Profile: p, Now: func() time.Time { return time.Unix(1730217600, 0) }}
 	km := KeyMaterial{Signer: benchKey, Key: JWT(benchToken)}
 	tmpl := benchRequest(b, body)
@@ -62,7 +64,7 @@ func benchSign(b *testing.B, p Profile, body string) {
 	}
 }
 
-func benchBare(b *testing.B, p Profile, body string) {
+func benchBare(b *testing.B, p wire.Profile, body string) {
 	s := &Signer{Profile: p, Now: func() time.Time { return time.Unix(1730217600, 0) }}
 	base, err := s.SignatureBase(benchRequest(b, body), KeyMaterial{Signer: benchKey, Key: JWT(benchToken)})
 	if err != nil {
@@ -75,20 +77,20 @@ func benchBare(b *testing.B, p Profile, body string) {
 	}
 }
 
-func BenchmarkSignGET(b *testing.B)           { benchSign(b, ProfileCurrent, "") }
-func BenchmarkBareEd25519GET(b *testing.B)    { benchBare(b, ProfileCurrent, "") }
-func BenchmarkSignPOST1K(b *testing.B)        { benchSign(b, ProfileCurrent, benchJSON(1024)) }
-func BenchmarkBareEd25519POST1K(b *testing.B) { benchBare(b, ProfileCurrent, benchJSON(1024)) }
-func BenchmarkSignPOST64K(b *testing.B)       { benchSign(b, ProfileCurrent, benchJSON(64<<10)) }
+func BenchmarkSignGET(b *testing.B)           { benchSign(b, wire.ProfileCurrent, "") }
+func BenchmarkBareEd25519GET(b *testing.B)    { benchBare(b, wire.ProfileCurrent, "") }
+func BenchmarkSignPOST1K(b *testing.B)        { benchSign(b, wire.ProfileCurrent, benchJSON(1024)) }
+func BenchmarkBareEd25519POST1K(b *testing.B) { benchBare(b, wire.ProfileCurrent, benchJSON(1024)) }
+func BenchmarkSignPOST64K(b *testing.B)       { benchSign(b, wire.ProfileCurrent, benchJSON(64<<10)) }
 func BenchmarkBareEd25519POST64K(b *testing.B) {
-	benchBare(b, ProfileCurrent, benchJSON(64<<10))
+	benchBare(b, wire.ProfileCurrent, benchJSON(64<<10))
 }
-func BenchmarkSignGETSeed(b *testing.B) { benchSign(b, ProfileSeed, "") }
+func BenchmarkSignGETSeed(b *testing.B) { benchSign(b, wire.ProfileSeed, "") }
 
 // benchRatio interleaves a full Sign and a bare ed25519.Sign over the same
 // base, so both see the same machine load, and reports their ratio
 // (x-bare) next to the absolute times.
-func benchRatio(b *testing.B, p Profile, body string) {
+func benchRatio(b *testing.B, p wire.Profile, body string) {
 	s := &Signer{Profile: p, Now: func() time.Time { return time.Unix(1730217600, 0) }}
 	km := KeyMaterial{Signer: benchKey, Key: JWT(benchToken)}
 	tmpl := benchRequest(b, body)
@@ -121,10 +123,10 @@ func benchRatio(b *testing.B, p Profile, body string) {
 	b.ReportMetric(float64(bareT.Nanoseconds())/float64(b.N), "bare-ns/op")
 }
 
-func BenchmarkSignRatioGET(b *testing.B)     { benchRatio(b, ProfileCurrent, "") }
-func BenchmarkSignRatioPOST1K(b *testing.B)  { benchRatio(b, ProfileCurrent, benchJSON(1024)) }
-func BenchmarkSignRatioPOST64K(b *testing.B) { benchRatio(b, ProfileCurrent, benchJSON(64<<10)) }
-func BenchmarkSignRatioGETSeed(b *testing.B) { benchRatio(b, ProfileSeed, "") }
+func BenchmarkSignRatioGET(b *testing.B)     { benchRatio(b, wire.ProfileCurrent, "") }
+func BenchmarkSignRatioPOST1K(b *testing.B)  { benchRatio(b, wire.ProfileCurrent, benchJSON(1024)) }
+func BenchmarkSignRatioPOST64K(b *testing.B) { benchRatio(b, wire.ProfileCurrent, benchJSON(64<<10)) }
+func BenchmarkSignRatioGETSeed(b *testing.B) { benchRatio(b, wire.ProfileSeed, "") }
 
 // The allocation budget (issue 6): signing a GET allocates at most 60
 // times. It is a count, not a time, so a test holds it; BENCHMARKS.md has

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aauthgo/aauth/wire"
 )
 
 var testClock = func() time.Time { return time.Unix(1730217600, 0) }
@@ -87,8 +89,8 @@ func TestSigningTransportLeavesRequestAlone(t *testing.T) {
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	tr := &SigningTransport{
 		Keys:         StaticKeys(priv, JWT("tok.en.x")),
-		Capabilities: []Capability{CapabilityInteraction, CapabilityClarification},
-		Mission:      &Mission{Approver: "https://ps.example", S256: "abc"},
+		Capabilities: []wire.Capability{wire.CapabilityInteraction, wire.CapabilityClarification},
+		Mission:      &wire.Mission{Approver: "https://ps.example", S256: "abc"},
 		Now:          testClock,
 	}
 	url := strings.Replace(srv.URL, "127.0.0.1", "LOCALHOST", 1) + "/a/./b/../c d?q=1#frag"
@@ -124,8 +126,8 @@ func TestSigningTransportSeedMission(t *testing.T) {
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	tr := &SigningTransport{
 		Keys:    StaticKeys(priv, JKTJWT("a.b.c")),
-		Mission: &Mission{Approver: "https://ps.example", S256: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"},
-		Profile: ProfileSeed,
+		Mission: &wire.Mission{Approver: "https://ps.example", S256: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"},
+		Profile: wire.ProfileSeed,
 		Now:     testClock,
 	}
 	resp, err := tr.Client().Post(srv.URL+"/x", "", strings.NewReader("hello"))
@@ -246,7 +248,7 @@ func TestSignComponents(t *testing.T) {
 	// The seed profile never covers Authorization (the JS sends Bearer uncovered).
 	req, _ = http.NewRequest("GET", "https://resource.example/x", nil)
 	req.Header.Set("Authorization", "Bearer acc-1")
-	if err := (&Signer{Profile: ProfileSeed, Now: testClock}).Sign(req, km); err != nil {
+	if err := (&Signer{Profile: wire.ProfileSeed, Now: testClock}).Sign(req, km); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(req.Header.Get("Signature-Input"), "authorization") {
@@ -259,7 +261,7 @@ func TestSignComponents(t *testing.T) {
 func TestSignExtraContentDigest(t *testing.T) {
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	km := KeyMaterial{Signer: priv, Key: JWT("a.b.c")}
-	for _, p := range []Profile{ProfileCurrent, ProfileSeed} {
+	for _, p := range []wire.Profile{wire.ProfileCurrent, wire.ProfileSeed} {
 		req, _ := http.NewRequest("POST", "https://resource.example/x", strings.NewReader(`{"a":1}`))
 		req.Header.Set("Content-Type", "application/json")
 		s := &Signer{Profile: p, ExtraComponents: []string{"content-digest"}, Now: testClock}

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aauthgo/aauth/wire"
 )
 
 // sigVectorFile is the shape of testdata/signatures-{seed,current}.json.
@@ -141,7 +143,7 @@ func vectorKeyMaterial(t testing.TB, v sigVector) KeyMaterial {
 	return km
 }
 
-func vectorSigner(v sigVector, p Profile) *Signer {
+func vectorSigner(v sigVector, p wire.Profile) *Signer {
 	s := &Signer{
 		Profile:    p,
 		Label:      v.Inputs.Label,
@@ -160,10 +162,10 @@ func vectorSigner(v sigVector, p Profile) *Signer {
 func TestSignatureVectors(t *testing.T) {
 	for _, tc := range []struct {
 		file    string
-		profile Profile
+		profile wire.Profile
 	}{
-		{"signatures-seed.json", ProfileSeed},
-		{"signatures-current.json", ProfileCurrent},
+		{"signatures-seed.json", wire.ProfileSeed},
+		{"signatures-current.json", wire.ProfileCurrent},
 	} {
 		for _, v := range loadSigVectors(t, tc.file) {
 			t.Run(v.ID, func(t *testing.T) {
@@ -173,7 +175,7 @@ func TestSignatureVectors(t *testing.T) {
 	}
 }
 
-func checkVector(t *testing.T, v sigVector, p Profile) {
+func checkVector(t *testing.T, v sigVector, p wire.Profile) {
 	req := vectorRequest(t, v)
 	km := vectorKeyMaterial(t, v)
 	s := vectorSigner(v, p)

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"net/http"
 	"time"
+
+	"github.com/aauthgo/aauth/internal/profile"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // SigningTransport is an http.RoundTripper that signs every request with
@@ -23,15 +26,15 @@ type SigningTransport struct {
 
 	// Capabilities, when set, are declared in AAuth-Capabilities on every
 	// request.
-	Capabilities []Capability
+	Capabilities []wire.Capability
 
 	// Mission, when set, is sent in AAuth-Mission on every request in the
 	// seed profile. The current profile has no mission header; the
 	// mission travels in person-token requests instead.
-	Mission *Mission
+	Mission *wire.Mission
 
 	// Profile selects the wire generation.
-	Profile Profile
+	Profile wire.Profile
 
 	// Components are covered in addition to the profile's defaults.
 	Components []string
@@ -47,6 +50,11 @@ func (t *SigningTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		closeBody(req)
 		return nil, errors.New("aauth: SigningTransport.Keys is nil")
 	}
+	tab, err := profile.Check(t.Profile)
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
 	km, err := t.Keys.KeyMaterial(req.Context())
 	if err != nil {
 		closeBody(req)
@@ -54,10 +62,10 @@ func (t *SigningTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	r := req.Clone(req.Context())
 	if len(t.Capabilities) > 0 {
-		r.Header[keyCapabilities] = []string{FormatCapabilities(t.Capabilities)}
+		r.Header[keyCapabilities] = []string{wire.FormatCapabilities(t.Capabilities)}
 	}
-	if t.Mission != nil && t.Profile.table().MissionHeader {
-		r.Header.Set("AAuth-Mission", FormatMission(*t.Mission))
+	if t.Mission != nil && tab.MissionHeader {
+		r.Header.Set("AAuth-Mission", wire.FormatMission(*t.Mission))
 	}
 	s := Signer{Profile: t.Profile, ExtraComponents: t.Components, Now: t.Now}
 	if err := s.Sign(r, km); err != nil {
@@ -69,6 +77,11 @@ func (t *SigningTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 
 // Client returns an *http.Client that signs through t.
 func (t *SigningTransport) Client() *http.Client { return &http.Client{Transport: t} }
+
+// keyCapabilities is the net/http form of AAuth-Capabilities, set on every
+// request that declares capabilities: the map key Header.Set would
+// compute, with an allocation, each time.
+var keyCapabilities = http.CanonicalHeaderKey("AAuth-Capabilities")
 
 func base(rt http.RoundTripper) http.RoundTripper {
 	if rt == nil {

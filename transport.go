@@ -19,7 +19,9 @@ import (
 	"github.com/aauthgo/aauth/internal/clock"
 	"github.com/aauthgo/aauth/internal/egress"
 	"github.com/aauthgo/aauth/internal/httpx"
+	"github.com/aauthgo/aauth/internal/profile"
 	"github.com/aauthgo/aauth/internal/safetext"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // Transport is an http.RoundTripper that makes requests as an AAuth agent:
@@ -80,12 +82,12 @@ type Transport struct {
 
 	// Capabilities the agent declares: in AAuth-Capabilities on resource
 	// requests, and in the body of person-server token requests.
-	Capabilities []Capability
+	Capabilities []wire.Capability
 
 	// Mission, when set, names the mission requests belong to: mission_s256
 	// in person-token requests (current); the AAuth-Mission header on
 	// agent-signed requests (seed).
-	Mission *Mission
+	Mission *wire.Mission
 
 	// OnInteraction is called when the person must visit url (with
 	// ?code=code) to approve. It is called once per distinct (url, code).
@@ -104,7 +106,7 @@ type Transport struct {
 	Prompt        string
 
 	// Profile selects the wire generation.
-	Profile Profile
+	Profile wire.Profile
 
 	// MaxPollDuration bounds the polling of one deferred request; zero
 	// means the profile's default (900 s current, 300 s seed).
@@ -202,6 +204,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, errors.New("aauth: Transport.Keys is nil")
 	}
+	tab, err := profile.Check(t.Profile)
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
 	if req.URL == nil {
 		closeBody(req)
 		return nil, errors.New("aauth: request has no URL")
@@ -223,7 +230,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
-	r := &run{t: t, req: req, ctx: ctx, origin: origin, tab: t.Profile.table()}
+	r := &run{t: t, req: req, ctx: ctx, origin: origin, tab: tab}
 	resp, err := r.loop()
 	if err != nil {
 		closeBody(req)
@@ -349,7 +356,7 @@ func (r *run) send() (*http.Response, error) {
 // whether req goes to the resource (capabilities and, in the seed profile,
 // the mission header are only sent there).
 func (t *Transport) signFor(req *http.Request, agent KeyMaterial, cred credential, origin string, toResource bool) error {
-	tab := t.Profile.table()
+	tab := profile.For(t.Profile)
 	km := agent
 	switch cred.kind {
 	case credPerson, credAuth:
@@ -359,10 +366,10 @@ func (t *Transport) signFor(req *http.Request, agent KeyMaterial, cred credentia
 	}
 	agentSigned := cred.kind == credAgent
 	if toResource && len(t.Capabilities) > 0 && (agentSigned || tab.CapabilitiesOnTokens) {
-		req.Header[keyCapabilities] = []string{FormatCapabilities(t.Capabilities)}
+		req.Header[keyCapabilities] = []string{wire.FormatCapabilities(t.Capabilities)}
 	}
 	if toResource && agentSigned && t.Mission != nil && tab.MissionHeader {
-		req.Header.Set("AAuth-Mission", FormatMission(*t.Mission))
+		req.Header.Set("AAuth-Mission", wire.FormatMission(*t.Mission))
 	}
 	st := t.originState(origin)
 	var extra []string
@@ -422,13 +429,13 @@ func (r *run) handle(resp *http.Response) (out *http.Response, retry bool, err e
 }
 
 func (r *run) on401(resp *http.Response) (*http.Response, bool, error) {
-	if se, ok, err := ParseSignatureErrorHeader(resp.Header); ok && err == nil {
+	if se, ok, err := wire.ParseSignatureErrorHeader(resp.Header); ok && err == nil {
 		r.t.emit(r.ctx, Event{Step: StepChallenge, Method: r.req.Method, URL: redactURL(r.req.URL), Status: 401, Credential: r.cred.kind.String(), Detail: "signature rejected: " + safetext.Clean(se.Code, 64)})
 		if r.onSignatureError(resp, se) {
 			return resp, true, nil
 		}
 	}
-	ch, present, err := ParseRequirementHeader(resp.Header)
+	ch, present, err := wire.ParseRequirementHeader(resp.Header)
 	if !present {
 		if r.cred.kind != credAgent && !r.once("fallback") {
 			// A cached token was refused without saying why: forget it
@@ -445,7 +452,7 @@ func (r *run) on401(resp *http.Response) (*http.Response, bool, error) {
 	}
 	r.t.emit(r.ctx, Event{Step: StepChallenge, Method: r.req.Method, URL: redactURL(r.req.URL), Status: 401, Credential: r.cred.kind.String(), Detail: "requirement=" + string(ch.Requirement)})
 	switch ch.Requirement {
-	case RequirementAgentToken:
+	case wire.RequirementAgentToken:
 		if r.cred.kind == credAgent {
 			// Nothing better to present: a resource that asks for the
 			// agent token it was given is returned as it answered.
@@ -454,7 +461,7 @@ func (r *run) on401(resp *http.Response) (*http.Response, bool, error) {
 		r.t.forget(r.ctx, r.cred)
 		r.cred = r.agentCred()
 		return resp, true, nil
-	case RequirementPersonToken:
+	case wire.RequirementPersonToken:
 		if !r.tab.PersonTokens {
 			return resp, false, nil
 		}
@@ -472,7 +479,7 @@ func (r *run) on401(resp *http.Response) (*http.Response, bool, error) {
 		}
 		r.cred = credential{kind: credPerson, token: tok.Value, key: r.t.personKey(r.origin, r.mission(), r.jkt)}
 		return resp, true, nil
-	case RequirementAuthToken:
+	case wire.RequirementAuthToken:
 		tok, err := r.authToken(ch.ResourceToken)
 		if err != nil {
 			httpx.DrainClose(resp)
@@ -488,9 +495,9 @@ func (r *run) on401(resp *http.Response) (*http.Response, bool, error) {
 
 // onSignatureError makes one correction per kind of signature problem and
 // reports whether a retry is worth it.
-func (r *run) onSignatureError(resp *http.Response, se *SignatureError) bool {
+func (r *run) onSignatureError(resp *http.Response, se *wire.SignatureError) bool {
 	switch se.Code {
-	case SigErrClockSkew:
+	case wire.SigErrClockSkew:
 		date, err := http.ParseTime(httpx.ShortHeader(resp.Header, "Date"))
 		if err != nil || r.once("clock_skew") {
 			return false
@@ -498,7 +505,7 @@ func (r *run) onSignatureError(resp *http.Response, se *SignatureError) bool {
 		skew := date.Sub(r.t.clock().Now()).Truncate(time.Second)
 		r.t.updateOrigin(r.origin, func(st *originState) { st.skew = skew })
 		return true
-	case SigErrInvalidInput:
+	case wire.SigErrInvalidInput:
 		if len(se.RequiredInput) == 0 || r.once("invalid_input") {
 			return false
 		}
@@ -521,7 +528,7 @@ func (r *run) onSignatureError(resp *http.Response, se *SignatureError) bool {
 			}
 		})
 		return retry
-	case SigErrExpiredJWT, SigErrRevokedJWT, SigErrInvalidJWT:
+	case wire.SigErrExpiredJWT, wire.SigErrRevokedJWT, wire.SigErrInvalidJWT:
 		if r.once("refresh") {
 			return false
 		}
@@ -712,7 +719,7 @@ func (r *run) pollOptions(requestURL string) PollOptions {
 // current profile capabilities travel in the body only; the seed profile
 // sends its headers on every agent-signed request, as the JavaScript does.
 func (t *Transport) psClient(agent KeyMaterial) *http.Client {
-	tab := t.Profile.table()
+	tab := profile.For(t.Profile)
 	st := &SigningTransport{Base: t.Base, Keys: StaticKeys(agent.Signer, agent.Key), Profile: t.Profile, Now: t.clock().Now}
 	if tab.CapabilitiesOnPS {
 		st.Capabilities = t.Capabilities

@@ -10,6 +10,8 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/aauthgo/aauth/wire"
 )
 
 // The warm round-trip benchmark: an aauth.Transport holding a cached auth
@@ -76,7 +78,7 @@ func warmTransport(b *testing.B, srv *httptest.Server, url string) (*Transport, 
 		Base:         srv.Client().Transport.(*http.Transport).Clone(),
 		Keys:         StaticKeys(benchKey, JWT(benchToken)),
 		PersonServer: ps,
-		Capabilities: []Capability{CapabilityInteraction},
+		Capabilities: []wire.Capability{wire.CapabilityInteraction},
 	}
 	t.init()
 	jkt, err := Thumbprint(benchKey.Public())

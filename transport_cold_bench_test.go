@@ -12,6 +12,7 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // The cold flow, counted: round trips per profile for one cold request, and
@@ -158,7 +159,7 @@ func answers(w *aauthtest.World) string {
 			}
 			k := fmt.Sprintf("%s: %s %s presenting %s → %d", srv.name, r.Method, r.Path, r.Presented, r.Status)
 			if v := r.ResponseHeader.Get("AAuth-Requirement"); v != "" {
-				if c, err := aauth.ParseRequirement(v); err == nil {
+				if c, err := wire.ParseRequirement(v); err == nil {
 					k += " requirement=" + string(c.Requirement)
 				}
 			}

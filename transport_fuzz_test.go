@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aauthgo/aauth/wire"
 )
 
 // FuzzTransportAnswers runs the whole agent flow against servers whose
@@ -75,7 +77,7 @@ func FuzzTransportAnswers(f *testing.F) {
 				Request:    r,
 			}, nil
 		})
-		p := Profile(profile % 2)
+		p := wire.Profile(profile % 2)
 		tr := &Transport{
 			Base:         base,
 			Keys:         StaticKeys(key, JWT(psTestAgentToken)),
@@ -89,7 +91,7 @@ func FuzzTransportAnswers(f *testing.F) {
 			Profile:         p,
 			Clock:           psFake(),
 			MaxPollDuration: 10 * time.Second,
-			Capabilities:    []Capability{CapabilityInteraction, CapabilityClarification},
+			Capabilities:    []wire.Capability{wire.CapabilityInteraction, wire.CapabilityClarification},
 			OnInteraction:   func(context.Context, string, string) error { return nil },
 			OnClarification: func(context.Context, Clarification) (string, error) { return "yes", nil },
 		}

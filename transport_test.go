@@ -15,6 +15,7 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
+	"github.com/aauthgo/aauth/wire"
 )
 
 var profiles = []aauth.Profile{aauth.ProfileCurrent, aauth.ProfileSeed}
@@ -421,7 +422,7 @@ func TestTransportRedirectToOtherOrigin(t *testing.T) {
 	if h == nil {
 		t.Fatal("the redirect was not followed")
 	}
-	sk, err := aauth.ParseSignatureKey(h.Get("Signature-Key"))
+	sk, err := wire.ParseSignatureKey(h.Get("Signature-Key"))
 	if err != nil {
 		t.Fatalf("redirected request not signed: %v", err)
 	}
@@ -465,7 +466,7 @@ func TestTransportClockSkew(t *testing.T) {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
 	reqs := agentRequests(w.Resource.Requests())
-	if len(reqs) != 2 || reqs[0].SignatureError != aauth.SigErrClockSkew {
+	if len(reqs) != 2 || reqs[0].SignatureError != wire.SigErrClockSkew {
 		t.Fatalf("requests %v", reqs)
 	}
 	// The offset is remembered for the origin.

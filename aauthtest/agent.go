@@ -15,13 +15,14 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // AgentProviderOptions configures an AgentProvider.
 type AgentProviderOptions struct {
 	// Profile selects the wire generation: current tokens are signed
 	// with alg Ed25519 and carry alg in cnf.jwk; seed tokens use EdDSA.
-	Profile aauth.Profile
+	Profile wire.Profile
 
 	// Now is the provider's clock; nil means time.Now.
 	Now func() time.Time

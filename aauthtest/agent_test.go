@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/wire"
 )
 
 func TestAgentProvider(t *testing.T) {
@@ -26,7 +27,7 @@ func TestAgentProvider(t *testing.T) {
 				t.Fatal(err)
 			}
 			typ, alg := typOf(t, a.Token)
-			wantAlg := map[aauth.Profile]string{aauth.ProfileCurrent: "Ed25519", aauth.ProfileSeed: "EdDSA"}[p]
+			wantAlg := map[wire.Profile]string{wire.ProfileCurrent: "Ed25519", wire.ProfileSeed: "EdDSA"}[p]
 			if typ != "aa-agent+jwt" || alg != wantAlg {
 				t.Errorf("typ %q alg %q", typ, alg)
 			}
@@ -35,7 +36,7 @@ func TestAgentProvider(t *testing.T) {
 				t.Errorf("claims %v", c)
 			}
 			cnf := c["cnf"].(map[string]any)["jwk"].(map[string]any)
-			if (p == aauth.ProfileCurrent) != (cnf["alg"] == "Ed25519") {
+			if (p == wire.ProfileCurrent) != (cnf["alg"] == "Ed25519") {
 				t.Errorf("cnf.jwk %v", cnf)
 			}
 			if a.Subject != "aauth:alice@127.0.0.1" || a.Expiry.Before(time.Now().Add(59*time.Minute)) {
@@ -110,7 +111,7 @@ func TestConcurrentFlows(t *testing.T) {
 					url := w.Resource.URL + "/data"
 					r := c.do("GET", url, "", nil, nil)
 					presented := c.agent.Token
-					if p == aauth.ProfileCurrent {
+					if p == wire.ProfileCurrent {
 						presented = c.personToken(w.PS, w.Resource.URL)
 						r = c.do("GET", url, presented, nil, nil)
 					}

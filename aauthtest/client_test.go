@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // These tests run the library's own person-server client (ExchangeToken,
@@ -53,10 +54,10 @@ func TestLibraryClientAgainstKit(t *testing.T) {
 				t.Helper()
 				c := &client{t: t, agent: a, profile: p, now: clock.Now}
 				presented = a.Token
-				if p == aauth.ProfileCurrent {
+				if p == wire.ProfileCurrent {
 					pt, err := aauth.RequestPersonToken(ctx, hc, aauth.PersonTokenRequest{
 						PersonServer: w.PS.URL, Resource: w.Resource.URL, Poll: poll,
-						Capabilities: []aauth.Capability{aauth.CapabilityInteraction},
+						Capabilities: []wire.Capability{wire.CapabilityInteraction},
 					})
 					if err != nil {
 						t.Fatalf("RequestPersonToken: %v", err)
@@ -115,7 +116,7 @@ func TestLibraryClientAgainstKit(t *testing.T) {
 				})
 			}
 			wantAction := "clarification_response"
-			if p == aauth.ProfileSeed {
+			if p == wire.ProfileSeed {
 				wantAction = "" // @aauth/mcp-agent sent no action
 			}
 			ans := w.PS.ClarificationAnswers()

@@ -21,7 +21,7 @@
 //
 // # Profiles
 //
-// Every server speaks one wire generation, chosen by an [aauth.Profile].
+// Every server speaks one wire generation, chosen by an [wire.Profile].
 // The current profile (AAuth -11 over HTTP Signature Keys -08/-09) wants a
 // fully specified alg on every key (Ed25519; EdDSA is refused), covered
 // content-type and content-digest on bodies sent to the person server,

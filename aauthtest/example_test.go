@@ -10,6 +10,7 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // A World is an agent provider, a person server and a resource that trust
@@ -56,7 +57,7 @@ func ExamplePersonServer_Queue() {
 	client := (&aauth.SigningTransport{Keys: w.AgentKeys("alice")}).Client()
 	resp := post(client, w.PS.URL+"/aauth/token/person", `{"resource":"`+w.Resource.URL+`"}`)
 	resp.Body.Close()
-	ch, _ := aauth.ParseRequirement(resp.Header.Get("AAuth-Requirement"))
+	ch, _ := wire.ParseRequirement(resp.Header.Get("AAuth-Requirement"))
 	fmt.Println(resp.StatusCode, ch.Requirement, ch.URL == w.PS.URL+"/aauth/consent", len(ch.Code))
 
 	// The person approves (a test may also GET ch.URL+"?code="+ch.Code).

@@ -14,6 +14,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwt"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // client is a test agent: a plain aauth.SigningTransport with a real key
@@ -21,7 +22,7 @@ import (
 type client struct {
 	t       *testing.T
 	agent   *Agent
-	profile aauth.Profile
+	profile wire.Profile
 	now     func() time.Time
 	extra   []string // extra covered components
 }
@@ -125,9 +126,9 @@ func (r *response) expect(t *testing.T, status int) *response {
 }
 
 // challenge parses the AAuth-Requirement of r.
-func (r *response) challenge(t *testing.T) aauth.Challenge {
+func (r *response) challenge(t *testing.T) wire.Challenge {
 	t.Helper()
-	c, err := aauth.ParseRequirement(r.Header.Get("AAuth-Requirement"))
+	c, err := wire.ParseRequirement(r.Header.Get("AAuth-Requirement"))
 	if err != nil {
 		t.Fatalf("AAuth-Requirement %q: %v", r.Header.Get("AAuth-Requirement"), err)
 	}
@@ -192,7 +193,7 @@ func (c *client) exchange(ps *PersonServer, rt, presented string) *response {
 	md := metadata(c.t, ps)
 	ep := claimStr(md, "auth_token_endpoint")
 	body := map[string]any{"resource_token": rt}
-	if c.profile == aauth.ProfileSeed {
+	if c.profile == wire.ProfileSeed {
 		ep = claimStr(md, "token_endpoint")
 	} else {
 		body["presented_token"] = presented
@@ -207,15 +208,15 @@ func (c *client) fullFlow(w *World) string {
 	url := w.Resource.URL + "/data"
 	r := c.do("GET", url, "", nil, nil).expect(c.t, 401)
 	presented := c.agent.Token
-	if c.profile == aauth.ProfileCurrent {
-		if got := r.challenge(c.t).Requirement; got != aauth.RequirementPersonToken {
+	if c.profile == wire.ProfileCurrent {
+		if got := r.challenge(c.t).Requirement; got != wire.RequirementPersonToken {
 			c.t.Fatalf("first challenge %q, want person-token", got)
 		}
 		presented = c.personToken(w.PS, w.Resource.URL)
 		r = c.do("GET", url, presented, nil, nil).expect(c.t, 401)
 	}
 	ch := r.challenge(c.t)
-	if ch.Requirement != aauth.RequirementAuthToken {
+	if ch.Requirement != wire.RequirementAuthToken {
 		c.t.Fatalf("challenge %q, want auth-token", ch.Requirement)
 	}
 	at := c.authToken(w.PS, ch.ResourceToken, presented)

@@ -25,6 +25,7 @@ import (
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/internal/jsonx"
 	"github.com/aauthgo/aauth/internal/sigverify"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // The dwk (well-known document) names AAuth tokens carry.
@@ -45,7 +46,7 @@ type issuerKey struct {
 	alg  jwa.SignatureAlgorithm
 }
 
-func newIssuerKey(p aauth.Profile) (*issuerKey, error) {
+func newIssuerKey(p wire.Profile) (*issuerKey, error) {
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("aauthtest: generating key: %w", err)
@@ -55,7 +56,7 @@ func newIssuerKey(p aauth.Profile) (*issuerKey, error) {
 		return nil, fmt.Errorf("aauthtest: key thumbprint: %w", err)
 	}
 	k := &issuerKey{priv: priv, kid: kid, alg: jwa.EdDSAEd25519()}
-	if p == aauth.ProfileSeed {
+	if p == wire.ProfileSeed {
 		k.alg = jwa.EdDSA()
 	}
 	return k, nil
@@ -117,7 +118,7 @@ func keyFromJWK(m map[string]any) (crypto.PublicKey, error) {
 	if err != nil {
 		return nil, errors.New("the JWK is not JSON")
 	}
-	return aauth.ParsePublicJWK(b, aauth.ProfileSeed)
+	return aauth.ParsePublicJWK(b, wire.ProfileSeed)
 }
 
 // token is a JWT taken apart, not yet (or already) verified.
@@ -265,12 +266,12 @@ func (t *token) checkTimes(now time.Time) *tokenError {
 
 // algAllowed reports whether a JWS alg is acceptable in the profile: the
 // current profile wants fully specified algorithms only.
-func algAllowed(p aauth.Profile, alg string) bool {
+func algAllowed(p wire.Profile, alg string) bool {
 	switch alg {
 	case "Ed25519", "ES256":
 		return true
 	case "EdDSA":
-		return p == aauth.ProfileSeed
+		return p == wire.ProfileSeed
 	}
 	return false
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/wire"
 )
 
 func TestPSMalformedAnswers(t *testing.T) {
@@ -118,12 +118,12 @@ func TestPSMalformedAnswers(t *testing.T) {
 			c.do("GET", loc, "", nil, nil).expect(t, 200) // it works, for an agent that (wrongly) follows it
 		}},
 		{FaultRequirementGarbage, func(t *testing.T, r *response) {
-			if _, err := aauth.ParseRequirement(r.expect(t, 202).Header.Get("AAuth-Requirement")); err == nil {
+			if _, err := wire.ParseRequirement(r.expect(t, 202).Header.Get("AAuth-Requirement")); err == nil {
 				t.Errorf("%q parses", r.Header.Get("AAuth-Requirement"))
 			}
 		}},
 		{FaultRequirementUnknown, func(t *testing.T, r *response) {
-			if _, err := aauth.ParseRequirement(r.expect(t, 202).Header.Get("AAuth-Requirement")); !errors.Is(err, aauth.ErrUnknownRequirement) {
+			if _, err := wire.ParseRequirement(r.expect(t, 202).Header.Get("AAuth-Requirement")); !errors.Is(err, wire.ErrUnknownRequirement) {
 				t.Errorf("%q: %v", r.Header.Get("AAuth-Requirement"), err)
 			}
 		}},
@@ -138,17 +138,17 @@ func TestPSMalformedAnswers(t *testing.T) {
 			}
 		}},
 		{FaultInteractionNoURL, func(t *testing.T, r *response) {
-			if _, err := aauth.ParseRequirement(r.expect(t, 202).Header.Get("AAuth-Requirement")); err == nil {
+			if _, err := wire.ParseRequirement(r.expect(t, 202).Header.Get("AAuth-Requirement")); err == nil {
 				t.Errorf("%q parses", r.Header.Get("AAuth-Requirement"))
 			}
 		}},
 		{FaultSignatureErrorGarbage, func(t *testing.T, r *response) {
-			if _, err := aauth.ParseSignatureError(r.expect(t, 401).Header.Get("Signature-Error")); err == nil {
+			if _, err := wire.ParseSignatureError(r.expect(t, 401).Header.Get("Signature-Error")); err == nil {
 				t.Errorf("%q parses", r.Header.Get("Signature-Error"))
 			}
 		}},
 		{FaultSignatureErrorUnknown, func(t *testing.T, r *response) {
-			if se, err := aauth.ParseSignatureError(r.expect(t, 401).Header.Get("Signature-Error")); err != nil || se.Code != "something_new" {
+			if se, err := wire.ParseSignatureError(r.expect(t, 401).Header.Get("Signature-Error")); err != nil || se.Code != "something_new" {
 				t.Errorf("%v %v", se, err)
 			}
 		}},

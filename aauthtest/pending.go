@@ -6,7 +6,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // pendingPath is where a server's pending URLs live; consentPath is its
@@ -264,16 +264,16 @@ func (b *base) writeStep(w http.ResponseWriter, rec *RecordedRequest, e *pending
 	}
 	h.Set("Cache-Control", "no-store")
 	body := map[string]any{"status": "pending"}
-	var req aauth.Challenge
+	var req wire.Challenge
 	switch st.kind {
 	case stepApproval:
-		req.Requirement = aauth.RequirementApproval
+		req.Requirement = wire.RequirementApproval
 	case stepInteraction:
-		req = aauth.Challenge{Requirement: aauth.RequirementInteraction, URL: b.baseURL() + consentPath, Code: code}
+		req = wire.Challenge{Requirement: wire.RequirementInteraction, URL: b.baseURL() + consentPath, Code: code}
 	case stepInteracting:
 		body["status"] = "interacting"
 	case stepClarification:
-		req.Requirement = aauth.RequirementClarification
+		req.Requirement = wire.RequirementClarification
 		body["clarification"] = st.question
 		body["timeout"] = st.timeout
 		if len(st.options) > 0 {
@@ -281,7 +281,7 @@ func (b *base) writeStep(w http.ResponseWriter, rec *RecordedRequest, e *pending
 		}
 	}
 	if req.Requirement != "" {
-		v, err := aauth.FormatRequirement(req)
+		v, err := wire.FormatRequirement(req)
 		if err != nil {
 			b.problem(w, rec, http.StatusInternalServerError, "server_error", "aauthtest: cannot format the requirement: "+err.Error())
 			return

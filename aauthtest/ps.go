@@ -19,8 +19,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/internal/sigverify"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // Paths of the person server.
@@ -44,7 +44,7 @@ const (
 // fetch, and approves every request at once.
 type PersonServerOptions struct {
 	// Profile selects the wire generation.
-	Profile aauth.Profile
+	Profile wire.Profile
 
 	// Now is the server's clock; nil means time.Now. Tokens are issued
 	// and checked, and signatures' created times judged, against it.

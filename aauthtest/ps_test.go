@@ -9,15 +9,16 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/wire"
 )
 
-var profiles = []aauth.Profile{aauth.ProfileCurrent, aauth.ProfileSeed}
+var profiles = []wire.Profile{wire.ProfileCurrent, wire.ProfileSeed}
 
 // tokenKind is the kind of the first token request of the profile: the
 // person token (current) or the auth token (seed, which has no person
 // tokens).
-func tokenKind(p aauth.Profile) TokenKind {
-	if p == aauth.ProfileSeed {
+func tokenKind(p wire.Profile) TokenKind {
+	if p == wire.ProfileSeed {
 		return TokenAuth
 	}
 	return TokenPerson
@@ -27,7 +28,7 @@ func tokenKind(p aauth.Profile) TokenKind {
 // answer.
 func (c *client) startToken(w *World) *response {
 	c.t.Helper()
-	if c.profile == aauth.ProfileSeed {
+	if c.profile == wire.ProfileSeed {
 		r := c.do("GET", w.Resource.URL+"/x", "", nil, nil).expect(c.t, 401)
 		return c.exchange(w.PS, r.challenge(c.t).ResourceToken, "")
 	}
@@ -58,7 +59,7 @@ func tokenOf(t *testing.T, r *response) string {
 }
 
 // expect202 checks the common headers of a deferred answer.
-func expect202(t *testing.T, r *response, requirement aauth.Requirement) aauth.Challenge {
+func expect202(t *testing.T, r *response, requirement wire.Requirement) wire.Challenge {
 	t.Helper()
 	r.expect(t, 202)
 	if r.Header.Get("Location") == "" || r.Header.Get("Cache-Control") != "no-store" || r.Header.Get("Retry-After") != "0" {
@@ -68,7 +69,7 @@ func expect202(t *testing.T, r *response, requirement aauth.Requirement) aauth.C
 		if v := r.Header.Get("AAuth-Requirement"); v != "" {
 			t.Errorf("unexpected AAuth-Requirement %q", v)
 		}
-		return aauth.Challenge{}
+		return wire.Challenge{}
 	}
 	ch := r.challenge(t)
 	if ch.Requirement != requirement {
@@ -84,7 +85,7 @@ func TestPSMetadata(t *testing.T) {
 			defer w.Close()
 			md := metadata(t, w.PS)
 			want := map[string]string{"issuer": w.PS.URL, "jwks_uri": w.PS.URL + "/aauth/jwks"}
-			if p == aauth.ProfileCurrent {
+			if p == wire.ProfileCurrent {
 				want["auth_token_endpoint"] = w.PS.URL + "/aauth/token/auth"
 				want["person_token_endpoint"] = w.PS.URL + "/aauth/token/person"
 				want["interaction_endpoint"] = w.PS.URL + "/aauth/interaction"
@@ -96,7 +97,7 @@ func TestPSMetadata(t *testing.T) {
 					t.Errorf("%s = %q, want %q", k, got, v)
 				}
 			}
-			if p == aauth.ProfileSeed && (md["auth_token_endpoint"] != nil || md["person_token_endpoint"] != nil) {
+			if p == wire.ProfileSeed && (md["auth_token_endpoint"] != nil || md["person_token_endpoint"] != nil) {
 				t.Errorf("seed metadata has current endpoints: %v", md)
 			}
 			jwks := get(t, w.PS.URL+"/aauth/jwks").expect(t, 200).json(t)
@@ -106,7 +107,7 @@ func TestPSMetadata(t *testing.T) {
 			}
 			k := keys[0].(map[string]any)
 			wantAlg := "Ed25519"
-			if p == aauth.ProfileSeed {
+			if p == wire.ProfileSeed {
 				wantAlg = "EdDSA"
 			}
 			if k["alg"] != wantAlg || k["kid"] == nil || k["kty"] != "OKP" {
@@ -155,7 +156,7 @@ func TestPSRefusesBadRequests(t *testing.T) {
 	})
 	t.Run("no content-digest", func(t *testing.T) {
 		c2 := *c
-		tr := &aauth.SigningTransport{Keys: c.agent, Profile: aauth.ProfileSeed} // seed signing: no digest
+		tr := &aauth.SigningTransport{Keys: c.agent, Profile: wire.ProfileSeed} // seed signing: no digest
 		req, _ := http.NewRequest("POST", ep, strings.NewReader(`{"resource":"`+w.Resource.URL+`"}`))
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := tr.RoundTrip(req)
@@ -163,7 +164,7 @@ func TestPSRefusesBadRequests(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := readResponse(t, resp).expect(t, 401)
-		se, err := aauth.ParseSignatureError(r.Header.Get("Signature-Error"))
+		se, err := wire.ParseSignatureError(r.Header.Get("Signature-Error"))
 		if err != nil || se.Code != "invalid_input" || !contains(strings.Join(se.RequiredInput, " "), "content-digest") {
 			t.Errorf("Signature-Error %q (%v)", r.Header.Get("Signature-Error"), err)
 		}
@@ -325,7 +326,7 @@ func TestPSDecisionWire(t *testing.T) {
 			t.Run("approval then token, then gone", func(t *testing.T) {
 				q(Defer(Approval()))
 				r := c.startToken(w)
-				expect202(t, r, aauth.RequirementApproval)
+				expect202(t, r, wire.RequirementApproval)
 				if r.str(t, "status") != "pending" {
 					t.Errorf("body %s", r.Body)
 				}
@@ -353,12 +354,12 @@ func TestPSDecisionWire(t *testing.T) {
 			t.Run("interaction completed by the test", func(t *testing.T) {
 				q(Defer(Interaction()))
 				r := c.startToken(w)
-				ch := expect202(t, r, aauth.RequirementInteraction)
+				ch := expect202(t, r, wire.RequirementInteraction)
 				if ch.URL != w.PS.URL+"/aauth/consent" || !regexp.MustCompile(`^[0-9A-HJKMNP-TV-Z]{8}$`).MatchString(ch.Code) {
 					t.Errorf("interaction url %q code %q", ch.URL, ch.Code)
 				}
 				again := c.poll(r)
-				if ch2 := expect202(t, again, aauth.RequirementInteraction); ch2.Code != ch.Code {
+				if ch2 := expect202(t, again, wire.RequirementInteraction); ch2.Code != ch.Code {
 					t.Errorf("code changed while waiting: %q → %q", ch.Code, ch2.Code)
 				}
 				// Codes compare as the draft says: case, hyphen, I/L/O.
@@ -377,7 +378,7 @@ func TestPSDecisionWire(t *testing.T) {
 			t.Run("interaction through the consent page", func(t *testing.T) {
 				q(Defer(Interaction()))
 				r := c.startToken(w)
-				ch := expect202(t, r, aauth.RequirementInteraction)
+				ch := expect202(t, r, wire.RequirementInteraction)
 				page := get(t, ch.URL+"?code="+ch.Code).expect(t, 200)
 				if !contains(string(page.Body), "approved") {
 					t.Errorf("consent page %s", page.Body)
@@ -388,7 +389,7 @@ func TestPSDecisionWire(t *testing.T) {
 			t.Run("interaction denied at the consent page", func(t *testing.T) {
 				q(Defer(Interaction()))
 				r := c.startToken(w)
-				ch := expect202(t, r, aauth.RequirementInteraction)
+				ch := expect202(t, r, wire.RequirementInteraction)
 				get(t, ch.URL+"?code="+ch.Code+"&action=deny").expect(t, 200)
 				if got := c.poll(r).expect(t, 403).str(t, "error"); got != "denied" {
 					t.Errorf("error %q", got)
@@ -397,7 +398,7 @@ func TestPSDecisionWire(t *testing.T) {
 			t.Run("interaction denied by the test", func(t *testing.T) {
 				q(Defer(Interaction()))
 				r := c.startToken(w)
-				ch := expect202(t, r, aauth.RequirementInteraction)
+				ch := expect202(t, r, wire.RequirementInteraction)
 				if err := w.PS.DenyInteraction(ch.Code); err != nil {
 					t.Fatal(err)
 				}
@@ -410,9 +411,9 @@ func TestPSDecisionWire(t *testing.T) {
 			t.Run("interaction completes by itself; new code each round", func(t *testing.T) {
 				q(Defer(Interaction().Times(2), Interaction().Times(1)))
 				r := c.startToken(w)
-				ch1 := expect202(t, r, aauth.RequirementInteraction)
-				ch1b := expect202(t, c.poll(r), aauth.RequirementInteraction)
-				ch2 := expect202(t, c.poll(r), aauth.RequirementInteraction)
+				ch1 := expect202(t, r, wire.RequirementInteraction)
+				ch1b := expect202(t, c.poll(r), wire.RequirementInteraction)
+				ch2 := expect202(t, c.poll(r), wire.RequirementInteraction)
 				if ch1.Code != ch1b.Code || ch2.Code == ch1.Code {
 					t.Errorf("codes %q %q %q", ch1.Code, ch1b.Code, ch2.Code)
 				}
@@ -421,7 +422,7 @@ func TestPSDecisionWire(t *testing.T) {
 			t.Run("clarification", func(t *testing.T) {
 				q(Defer(Clarification("Which **project**?", "alpha", "beta")))
 				r := c.startToken(w)
-				expect202(t, r, aauth.RequirementClarification)
+				expect202(t, r, wire.RequirementClarification)
 				b := r.json(t)
 				if b["clarification"] != "Which **project**?" || b["status"] != "pending" || b["timeout"] == nil {
 					t.Errorf("body %s", r.Body)
@@ -429,9 +430,9 @@ func TestPSDecisionWire(t *testing.T) {
 				if opts, _ := b["options"].([]any); len(opts) != 2 || opts[0] != "alpha" {
 					t.Errorf("options %v", b["options"])
 				}
-				expect202(t, c.poll(r), aauth.RequirementClarification) // still waiting
+				expect202(t, c.poll(r), wire.RequirementClarification) // still waiting
 				loc := r.Header.Get("Location")
-				if p == aauth.ProfileCurrent {
+				if p == wire.ProfileCurrent {
 					bad := c.do("POST", loc, "", map[string]any{"clarification_response": "alpha"}, nil).expect(t, 400)
 					if bad.str(t, "error") != "invalid_request" {
 						t.Errorf("answer without action: %s", bad.Body)
@@ -446,7 +447,7 @@ func TestPSDecisionWire(t *testing.T) {
 				if last.Response != "alpha" || last.Question != "Which **project**?" || last.Location != loc {
 					t.Errorf("answer %+v", last)
 				}
-				if p == aauth.ProfileCurrent && last.Action != "clarification_response" {
+				if p == wire.ProfileCurrent && last.Action != "clarification_response" {
 					t.Errorf("action %q", last.Action)
 				}
 			})
@@ -460,7 +461,7 @@ func TestPSDecisionWire(t *testing.T) {
 				}
 				answer("1")
 				r2 := c.poll(r)
-				expect202(t, r2, aauth.RequirementClarification)
+				expect202(t, r2, wire.RequirementClarification)
 				if r2.str(t, "clarification") != "two?" {
 					t.Errorf("second round %s", r2.Body)
 				}
@@ -525,7 +526,7 @@ func TestPSDecisionWire(t *testing.T) {
 					}
 					wantCT := "application/problem+json"
 					detail := "detail"
-					if p == aauth.ProfileSeed {
+					if p == wire.ProfileSeed {
 						wantCT, detail = "application/json", "error_description"
 					}
 					if ct := r.Header.Get("Content-Type"); ct != wantCT || r.str(t, detail) == "" {
@@ -535,7 +536,7 @@ func TestPSDecisionWire(t *testing.T) {
 				t.Run(e.name+" after approval", func(t *testing.T) {
 					q(Defer(Approval()).Then(e.d))
 					r := c.startToken(w)
-					expect202(t, r, aauth.RequirementApproval)
+					expect202(t, r, wire.RequirementApproval)
 					if got := c.poll(r).expect(t, e.status).str(t, "error"); got != e.code {
 						t.Errorf("error %q, want %q", got, e.code)
 					}
@@ -606,7 +607,7 @@ func TestPSQueueAndPolicy(t *testing.T) {
 	w.PS.Queue(TokenPerson, Defer(Approval()), Approve())
 	w.PS.Queue(TokenAuth, Deny()) // never used by person-token requests
 
-	expect202(t, c.startToken(w), aauth.RequirementApproval) // queued decisions first, in order
+	expect202(t, c.startToken(w), wire.RequirementApproval) // queued decisions first, in order
 	c.startToken(w).expect(t, 200)
 	c.startToken(w).expect(t, 403) // then the policy
 	mu.Lock()

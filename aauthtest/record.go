@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // TokenKind names a kind of AAuth token.
@@ -89,7 +90,7 @@ type RecordedRequest struct {
 	// Scheme, Token and Presented describe the Signature-Key: its scheme,
 	// the raw token and the token's kind (from its typ). Presented is
 	// set from the token whether or not it proved valid.
-	Scheme    aauth.Scheme
+	Scheme    wire.Scheme
 	Token     string
 	Presented TokenKind
 	// Claims are the presented token's claims as decoded, whether or
@@ -121,7 +122,7 @@ func (r RecordedRequest) String() string {
 		s += fmt.Sprintf(" (presented %s %s)", r.Presented, aauth.Redact(r.Token))
 	}
 	if v := r.ResponseHeader.Get("AAuth-Requirement"); v != "" {
-		if c, err := aauth.ParseRequirement(v); err == nil {
+		if c, err := wire.ParseRequirement(v); err == nil {
 			s += " requirement=" + string(c.Requirement)
 		} else {
 			s += " (malformed AAuth-Requirement)"

@@ -15,8 +15,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/internal/sigverify"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // Paths a Resource keeps for itself; every other path goes to its handler.
@@ -59,7 +59,7 @@ const (
 // trusting any person server and agent provider whose keys it can fetch.
 type ResourceOptions struct {
 	// Profile selects the wire generation.
-	Profile aauth.Profile
+	Profile wire.Profile
 
 	// Now is the server's clock; nil means time.Now.
 	Now func() time.Time
@@ -621,7 +621,7 @@ func (rs *Resource) serveCall(w http.ResponseWriter, r *http.Request, c *heldCal
 }
 
 func (rs *Resource) challengePerson(w http.ResponseWriter, rec *RecordedRequest) {
-	v, err := aauth.FormatRequirement(aauth.Challenge{Requirement: aauth.RequirementPersonToken})
+	v, err := wire.FormatRequirement(wire.Challenge{Requirement: wire.RequirementPersonToken})
 	if err != nil {
 		rs.problem(w, rec, http.StatusInternalServerError, "server_error", err.Error())
 		return
@@ -638,7 +638,7 @@ func (rs *Resource) challengeAuth(w http.ResponseWriter, r *http.Request, rec *R
 		rs.problem(w, rec, http.StatusInternalServerError, "server_error", err.Error())
 		return
 	}
-	v, err := aauth.FormatRequirement(aauth.Challenge{Requirement: aauth.RequirementAuthToken, ResourceToken: rt})
+	v, err := wire.FormatRequirement(wire.Challenge{Requirement: wire.RequirementAuthToken, ResourceToken: rt})
 	if err != nil {
 		rs.problem(w, rec, http.StatusInternalServerError, "server_error", err.Error())
 		return
@@ -749,7 +749,7 @@ func (rs *Resource) handlePending(w http.ResponseWriter, r *http.Request, rec *R
 		if needAuth {
 			if p.tok.kind != TokenAuth || !hasScope(p.tok.str("scope"), scope) {
 				// Still waiting for the auth token: say so again.
-				v, _ := aauth.FormatRequirement(aauth.Challenge{Requirement: aauth.RequirementAuthToken, ResourceToken: rt})
+				v, _ := wire.FormatRequirement(wire.Challenge{Requirement: wire.RequirementAuthToken, ResourceToken: rt})
 				w.Header().Set("AAuth-Requirement", v)
 				w.Header().Set("Location", rs.pendingURL(e, rs.opts.RelativeLocation))
 				w.Header().Set("Retry-After", rs.opts.RetryAfter)

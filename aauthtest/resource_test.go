@@ -7,13 +7,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/wire"
 )
 
-func sigErr(t *testing.T, r *response) *aauth.SignatureError {
+func sigErr(t *testing.T, r *response) *wire.SignatureError {
 	t.Helper()
 	r.expect(t, 401)
-	se, err := aauth.ParseSignatureError(r.Header.Get("Signature-Error"))
+	se, err := wire.ParseSignatureError(r.Header.Get("Signature-Error"))
 	if err != nil {
 		t.Fatalf("Signature-Error %q: %v", r.Header.Get("Signature-Error"), err)
 	}
@@ -36,7 +36,7 @@ func TestResourceModes(t *testing.T) {
 		w := NewWorld(WorldOptions{Resource: ResourceOptions{Mode: AccessPersonToken}})
 		defer w.Close()
 		c := newClient(t, w)
-		if ch := c.do("GET", w.Resource.URL+"/a", "", nil, nil).challenge(t); ch.Requirement != aauth.RequirementPersonToken {
+		if ch := c.do("GET", w.Resource.URL+"/a", "", nil, nil).challenge(t); ch.Requirement != wire.RequirementPersonToken {
 			t.Fatalf("requirement %q", ch.Requirement)
 		}
 		pt := c.personToken(w.PS, w.Resource.URL)
@@ -51,10 +51,10 @@ func TestResourceModes(t *testing.T) {
 		}
 	})
 	t.Run("person-token in the seed profile is auth-token", func(t *testing.T) {
-		w := NewWorld(WorldOptions{Profile: aauth.ProfileSeed, Resource: ResourceOptions{Mode: AccessPersonToken}})
+		w := NewWorld(WorldOptions{Profile: wire.ProfileSeed, Resource: ResourceOptions{Mode: AccessPersonToken}})
 		defer w.Close()
 		c := newClient(t, w)
-		if ch := c.do("GET", w.Resource.URL+"/a", "", nil, nil).challenge(t); ch.Requirement != aauth.RequirementAuthToken {
+		if ch := c.do("GET", w.Resource.URL+"/a", "", nil, nil).challenge(t); ch.Requirement != wire.RequirementAuthToken {
 			t.Fatalf("requirement %q", ch.Requirement)
 		}
 	})
@@ -62,7 +62,7 @@ func TestResourceModes(t *testing.T) {
 		w := NewWorld(WorldOptions{})
 		defer w.Close()
 		r := get(t, w.Resource.URL+"/a").expect(t, 401)
-		if r.challenge(t).Requirement != aauth.RequirementAgentToken || r.Header.Get("Accept-Signature-Scheme") != "jwt" || r.Header.Get("Signature-Error") != "" {
+		if r.challenge(t).Requirement != wire.RequirementAgentToken || r.Header.Get("Accept-Signature-Scheme") != "jwt" || r.Header.Get("Signature-Error") != "" {
 			t.Errorf("headers %v", r.Header)
 		}
 		rec := w.Resource.Requests()[0]
@@ -79,7 +79,7 @@ func TestResourceSessionTokens(t *testing.T) {
 		c := newClient(t, w)
 		url := w.Resource.URL + "/s"
 		r := c.do("GET", url, "", nil, nil).expect(t, 200)
-		tok, ok, err := aauth.ParseAccess(r.Header)
+		tok, ok, err := wire.ParseAccess(r.Header)
 		if !ok || err != nil {
 			t.Fatalf("AAuth-Access %q: %v", r.Header.Get("AAuth-Access"), err)
 		}
@@ -93,7 +93,7 @@ func TestResourceSessionTokens(t *testing.T) {
 			t.Errorf("record %+v", last)
 		}
 		// Signed the April way, Authorization is not covered.
-		seedSigned := &client{t: t, agent: c.agent, profile: aauth.ProfileSeed}
+		seedSigned := &client{t: t, agent: c.agent, profile: wire.ProfileSeed}
 		se := sigErr(t, seedSigned.do("GET", url, "", nil, authz))
 		if se.Code != "invalid_input" || !contains(strings.Join(se.RequiredInput, " "), "authorization") {
 			t.Errorf("Signature-Error %+v", se)
@@ -125,7 +125,7 @@ func TestResourceSessionTokens(t *testing.T) {
 		c.do("GET", url, "", nil, http.Header{"Authorization": {"AAuth " + tok2}}).expect(t, 200)
 	})
 	t.Run("seed", func(t *testing.T) {
-		w := NewWorld(WorldOptions{Profile: aauth.ProfileSeed, Resource: ResourceOptions{Mode: AccessSessionToken}})
+		w := NewWorld(WorldOptions{Profile: wire.ProfileSeed, Resource: ResourceOptions{Mode: AccessSessionToken}})
 		defer w.Close()
 		c := newClient(t, w)
 		url := w.Resource.URL + "/s"
@@ -144,7 +144,7 @@ func TestResourceSignatureErrors(t *testing.T) {
 	}
 }
 
-func testResourceSignatureErrors(t *testing.T, p aauth.Profile) {
+func testResourceSignatureErrors(t *testing.T, p wire.Profile) {
 	clock := NewClock(time.Now())
 	w := NewWorld(WorldOptions{Profile: p, Now: clock.Now})
 	defer w.Close()
@@ -199,7 +199,7 @@ func testResourceSignatureErrors(t *testing.T, p aauth.Profile) {
 		}
 	})
 	t.Run("untrusted person server", func(t *testing.T) {
-		if p == aauth.ProfileSeed {
+		if p == wire.ProfileSeed {
 			t.Skip("no person tokens in the seed profile")
 		}
 		ps2 := NewPersonServer(PersonServerOptions{Now: clock.Now})
@@ -231,7 +231,7 @@ func TestResourceStepUp(t *testing.T) {
 	}
 }
 
-func testResourceStepUp(t *testing.T, p aauth.Profile) {
+func testResourceStepUp(t *testing.T, p wire.Profile) {
 	w := NewWorld(WorldOptions{Profile: p})
 	defer w.Close()
 	c := newClient(t, w)
@@ -241,7 +241,7 @@ func testResourceStepUp(t *testing.T, p aauth.Profile) {
 	w.Resource.StepUp("write")
 	r := c.do("GET", url, at, nil, nil).expect(t, 401)
 	ch := r.challenge(t)
-	if ch.Requirement != aauth.RequirementAuthToken {
+	if ch.Requirement != wire.RequirementAuthToken {
 		t.Fatalf("requirement %q", ch.Requirement)
 	}
 	rt, _ := parseToken(ch.ResourceToken)
@@ -249,10 +249,10 @@ func testResourceStepUp(t *testing.T, p aauth.Profile) {
 	if rt.str("scope") != "read write" {
 		t.Errorf("step-up resource token scope %q", rt.str("scope"))
 	}
-	if p == aauth.ProfileCurrent && (rt.str("presented_jti") != atok.str("jti") || rt.str("sub") != atok.str("sub")) {
+	if p == wire.ProfileCurrent && (rt.str("presented_jti") != atok.str("jti") || rt.str("sub") != atok.str("sub")) {
 		t.Errorf("step-up resource token %v", rt.claims)
 	}
-	if p == aauth.ProfileSeed && (rt.str("agent") != c.agent.Subject || rt.str("aud") != w.PS.URL) {
+	if p == wire.ProfileSeed && (rt.str("agent") != c.agent.Subject || rt.str("aud") != w.PS.URL) {
 		t.Errorf("seed step-up resource token %v", rt.claims)
 	}
 	// The old token keeps being challenged: it lacks the new scope.
@@ -263,7 +263,7 @@ func testResourceStepUp(t *testing.T, p aauth.Profile) {
 	if b["scope"] != "read write" {
 		t.Errorf("echo %v", b)
 	}
-	if tr := w.PS.TokenRequests(); p == aauth.ProfileCurrent && tr[len(tr)-1].PresentedKind != TokenAuth {
+	if tr := w.PS.TokenRequests(); p == wire.ProfileCurrent && tr[len(tr)-1].PresentedKind != TokenAuth {
 		t.Errorf("presented kind %q", tr[len(tr)-1].PresentedKind)
 	}
 	// A step-up with a scope already held still challenges once.
@@ -310,10 +310,10 @@ func TestResourceDeferredAuthToken(t *testing.T) {
 	url := w.Resource.URL + "/items"
 	pt := c.personToken(w.PS, w.Resource.URL)
 	r := c.do("POST", url, pt, map[string]any{"name": "x"}, nil)
-	ch := expect202(t, r, aauth.RequirementAuthToken)
+	ch := expect202(t, r, wire.RequirementAuthToken)
 	// Polling with the person token: still the same requirement.
 	again := c.do("GET", r.Header.Get("Location"), pt, nil, nil)
-	if ch2 := expect202(t, again, aauth.RequirementAuthToken); ch2.ResourceToken != ch.ResourceToken {
+	if ch2 := expect202(t, again, wire.RequirementAuthToken); ch2.ResourceToken != ch.ResourceToken {
 		t.Error("the resource token changed")
 	}
 	at := c.authToken(w.PS, ch.ResourceToken, pt)
@@ -349,7 +349,7 @@ func TestResourceQueue(t *testing.T) {
 		c.do("GET", w.Resource.URL+"/x", "", nil, nil).expect(t, 401) // challenged: not consumed
 		at := c.fullFlowFrom(w)
 		r := c.do("GET", w.Resource.URL+"/x", at, nil, nil)
-		expect202(t, r, aauth.RequirementApproval)
+		expect202(t, r, wire.RequirementApproval)
 		c.do("GET", r.Header.Get("Location"), at, nil, nil).expect(t, 408)
 	})
 	t.Run("clarification at the resource", func(t *testing.T) {
@@ -358,7 +358,7 @@ func TestResourceQueue(t *testing.T) {
 		c := newClient(t, w)
 		w.Resource.Queue(Defer(Clarification("Sure?")))
 		r := c.do("DELETE", w.Resource.URL+"/thing", "", nil, nil)
-		expect202(t, r, aauth.RequirementClarification)
+		expect202(t, r, wire.RequirementClarification)
 		c.do("POST", r.Header.Get("Location"), "", map[string]any{"action": "clarification_response", "clarification_response": "yes"}, nil).expect(t, 202)
 		b := c.poll(r).expect(t, 200).json(t)
 		if b["method"] != "DELETE" {
@@ -370,17 +370,17 @@ func TestResourceQueue(t *testing.T) {
 	})
 }
 
-func testResourceInteraction(t *testing.T, p aauth.Profile) {
+func testResourceInteraction(t *testing.T, p wire.Profile) {
 	w := NewWorld(WorldOptions{Profile: p, Resource: ResourceOptions{Mode: AccessSessionToken}})
 	defer w.Close()
 	c := newClient(t, w)
 	w.Resource.Queue(Defer(Interaction()))
 	r := c.do("GET", w.Resource.URL+"/s?x=1", "", nil, nil)
-	ch := expect202(t, r, aauth.RequirementInteraction)
+	ch := expect202(t, r, wire.RequirementInteraction)
 	if !strings.HasPrefix(ch.URL, w.Resource.URL) || !strings.HasPrefix(r.Header.Get("Location"), w.Resource.URL+"/aauth/pending/") {
 		t.Errorf("interaction %v at %q", ch, r.Header.Get("Location"))
 	}
-	expect202(t, c.poll(r), aauth.RequirementInteraction)
+	expect202(t, c.poll(r), wire.RequirementInteraction)
 	get(t, ch.URL+"?code="+ch.Code).expect(t, 200)
 	done := c.poll(r).expect(t, 200)
 	if done.Header.Get("AAuth-Access") == "" || done.json(t)["path"] != "/s" {
@@ -406,7 +406,7 @@ func TestResourceMalformed(t *testing.T) {
 	}
 }
 
-func testResourceMalformed(t *testing.T, p aauth.Profile) {
+func testResourceMalformed(t *testing.T, p wire.Profile) {
 	w := NewWorld(WorldOptions{Profile: p})
 	defer w.Close()
 	c := newClient(t, w)
@@ -434,12 +434,12 @@ func testResourceMalformed(t *testing.T, p aauth.Profile) {
 			}
 		}},
 		{FaultAccessTokenWhitespace, func(t *testing.T, r *response) {
-			if _, ok, err := aauth.ParseAccess(r.expect(t, 200).Header); !ok || err == nil {
+			if _, ok, err := wire.ParseAccess(r.expect(t, 200).Header); !ok || err == nil {
 				t.Errorf("AAuth-Access %q", r.Header.Values("AAuth-Access"))
 			}
 		}},
 		{FaultAccessTokenMultiple, func(t *testing.T, r *response) {
-			if _, ok, err := aauth.ParseAccess(r.expect(t, 200).Header); !ok || err == nil {
+			if _, ok, err := wire.ParseAccess(r.expect(t, 200).Header); !ok || err == nil {
 				t.Errorf("AAuth-Access %q", r.Header.Values("AAuth-Access"))
 			}
 		}},
@@ -461,7 +461,7 @@ func testResourceMalformed(t *testing.T, p aauth.Profile) {
 			}
 		}},
 		{FaultInteractionNoURL, func(t *testing.T, r *response) {
-			if _, err := aauth.ParseRequirement(r.expect(t, 401).Header.Get("AAuth-Requirement")); err == nil {
+			if _, err := wire.ParseRequirement(r.expect(t, 401).Header.Get("AAuth-Requirement")); err == nil {
 				t.Error("parses")
 			}
 		}},
@@ -508,7 +508,7 @@ func TestResourceMetadataAndHandler(t *testing.T) {
 	if seen == nil || seen.Presented != TokenAgent || seen.Agent != "aauth:bob@127.0.0.1" || seen.Thumbprint == "" {
 		t.Errorf("caller %+v", seen)
 	}
-	seed := NewResource(ResourceOptions{Profile: aauth.ProfileSeed})
+	seed := NewResource(ResourceOptions{Profile: wire.ProfileSeed})
 	defer seed.Close()
 	if md := get(t, seed.URL+"/.well-known/aauth-resource.json").json(t); md["access_mode"] != nil {
 		t.Errorf("seed metadata %v", md)

@@ -6,8 +6,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/internal/sigverify"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // keyFunc finds the key that issuer iss signs with under kid.
@@ -16,7 +16,7 @@ type keyFunc func(ctx context.Context, iss, kid string) (crypto.PublicKey, *toke
 // validate checks what every AAuth JWT needs: a kind, an algorithm the
 // profile allows, a known issuer key, a good signature, exp and iat, and
 // that it is not revoked.
-func validate(ctx context.Context, p aauth.Profile, t *token, want TokenKind, keys keyFunc, now time.Time, rev *revocations) *tokenError {
+func validate(ctx context.Context, p wire.Profile, t *token, want TokenKind, keys keyFunc, now time.Time, rev *revocations) *tokenError {
 	if t.kind != want {
 		return tokErr(sigverify.CodeInvalidJWT, "typ %q is not the %s token typ", shorten(t.typ), want)
 	}

@@ -13,9 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/internal/jsonx"
 	"github.com/aauthgo/aauth/internal/sigverify"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // maxBody caps the request bodies the kit reads.
@@ -29,7 +29,7 @@ const defaultRetryAfter = "0"
 // records.
 type base struct {
 	name    string // "person server", "resource"
-	profile aauth.Profile
+	profile wire.Profile
 	clock   func() time.Time
 	logf    func(format string, args ...any)
 	rec     recorder
@@ -51,7 +51,7 @@ func (b *base) now() time.Time {
 
 func (b *base) baseURL() string { return b.url }
 
-func (b *base) current() bool { return b.profile != aauth.ProfileSeed }
+func (b *base) current() bool { return b.profile != wire.ProfileSeed }
 
 // statusWriter remembers the status a handler wrote.
 type statusWriter struct {
@@ -160,11 +160,11 @@ func (b *base) problem(w http.ResponseWriter, rec *RecordedRequest, status int, 
 // code in the body.
 func (b *base) sigFail(w http.ResponseWriter, rec *RecordedRequest, code, detail string, required []string) {
 	rec.SignatureError = code
-	se := &aauth.SignatureError{Code: code}
+	se := &wire.SignatureError{Code: code}
 	if code == sigverify.CodeInvalidInput {
 		se.RequiredInput = required
 	}
-	w.Header().Set("Signature-Error", aauth.FormatSignatureError(se))
+	w.Header().Set("Signature-Error", wire.FormatSignatureError(se))
 	switch code {
 	case sigverify.CodeUnsupportedScheme:
 		w.Header().Set("Accept-Signature-Scheme", "jwt")
@@ -199,13 +199,13 @@ func (b *base) verifyRequest(w http.ResponseWriter, r *http.Request, rec *Record
 		Now:           func() time.Time { return b.now().Add(offset) },
 		MaxSkew:       maxSkew,
 		RequireAlg:    b.current(),
-		Schemes:       []aauth.Scheme{aauth.SchemeJWT},
+		Schemes:       []wire.Scheme{wire.SchemeJWT},
 		Required:      required,
 		RequireDigest: digest && b.current(),
 		MaxBody:       maxBody,
 	}
 	if sk := r.Header.Get("Signature-Key"); sk != "" {
-		if h, err := aauth.ParseSignatureKey(sk); err == nil {
+		if h, err := wire.ParseSignatureKey(sk); err == nil {
 			rec.Scheme = h.Scheme
 			rec.Token = h.Token
 			if h.Token != "" {

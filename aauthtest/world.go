@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // WorldOptions configures a World. The zero value is the current profile,
 // the system clock, and a resource running the whole auth-token flow.
 type WorldOptions struct {
 	// Profile selects the wire generation of all three servers.
-	Profile aauth.Profile
+	Profile wire.Profile
 
 	// Now is the clock all three servers share; nil means time.Now. Give
 	// the agent the same clock (a Clock's Now) when you move it.
@@ -44,7 +45,7 @@ type WorldOptions struct {
 //	resp, err := client.Get(w.Resource.URL + "/data")
 type World struct {
 	// Profile is the wire generation the servers speak.
-	Profile aauth.Profile
+	Profile wire.Profile
 
 	// Agent is the agent provider; its tokens name PS in their ps claim.
 	Agent *AgentProvider

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/internal/sigverify"
+	"github.com/aauthgo/aauth/wire"
 )
 
 func TestCurrentFlowEndToEnd(t *testing.T) {
@@ -17,7 +17,7 @@ func TestCurrentFlowEndToEnd(t *testing.T) {
 
 	// 1. Agent token: person-token requirement.
 	r := c.do("GET", url, "", nil, nil).expect(t, 401)
-	if ch := r.challenge(t); ch.Requirement != aauth.RequirementPersonToken {
+	if ch := r.challenge(t); ch.Requirement != wire.RequirementPersonToken {
 		t.Fatalf("requirement %q", ch.Requirement)
 	}
 
@@ -46,7 +46,7 @@ func TestCurrentFlowEndToEnd(t *testing.T) {
 	// resource token.
 	r = c.do("GET", url, pt, nil, nil).expect(t, 401)
 	ch := r.challenge(t)
-	if ch.Requirement != aauth.RequirementAuthToken || ch.ResourceToken == "" {
+	if ch.Requirement != wire.RequirementAuthToken || ch.ResourceToken == "" {
 		t.Fatalf("challenge %v", ch)
 	}
 	if typ, alg := typOf(t, ch.ResourceToken); typ != "aa-resource+jwt" || alg != "Ed25519" {
@@ -129,7 +129,7 @@ func TestCurrentFlowEndToEnd(t *testing.T) {
 }
 
 func TestSeedFlowEndToEnd(t *testing.T) {
-	w := NewWorld(WorldOptions{Profile: aauth.ProfileSeed, Logf: t.Logf})
+	w := NewWorld(WorldOptions{Profile: wire.ProfileSeed, Logf: t.Logf})
 	defer w.Close()
 	c := newClient(t, w)
 	url := w.Resource.URL + "/data"
@@ -140,7 +140,7 @@ func TestSeedFlowEndToEnd(t *testing.T) {
 	}
 	r := c.do("GET", url, "", nil, nil).expect(t, 401)
 	ch := r.challenge(t)
-	if ch.Requirement != aauth.RequirementAuthToken {
+	if ch.Requirement != wire.RequirementAuthToken {
 		t.Fatalf("seed resource asks %q first", ch.Requirement)
 	}
 	if typ, alg := typOf(t, ch.ResourceToken); typ != "aa-resource+jwt" || alg != "EdDSA" {

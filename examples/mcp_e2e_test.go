@@ -21,6 +21,7 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
+	"github.com/aauthgo/aauth/wire"
 	mcpgo "github.com/mark3labs/mcp-go/client"
 	mcpgotransport "github.com/mark3labs/mcp-go/client/transport"
 	mcpgomcp "github.com/mark3labs/mcp-go/mcp"
@@ -544,7 +545,7 @@ func checkRecords(t *testing.T, c client, sc scenario, recs []aauthtest.Recorded
 		}
 	case "step-up":
 		first := calls[0]
-		if ch, err := aauth.ParseRequirement(first.ResponseHeader.Get("AAuth-Requirement")); first.Status != http.StatusUnauthorized || err != nil || ch.Requirement != aauth.RequirementAuthToken {
+		if ch, err := wire.ParseRequirement(first.ResponseHeader.Get("AAuth-Requirement")); first.Status != http.StatusUnauthorized || err != nil || ch.Requirement != wire.RequirementAuthToken {
 			t.Errorf("the first tool call got %s, want 401 requirement=auth-token", first)
 		}
 		for _, r := range calls[1:] {
@@ -554,7 +555,7 @@ func checkRecords(t *testing.T, c client, sc scenario, recs []aauthtest.Recorded
 		}
 	case "deferred":
 		first := calls[0]
-		if ch, err := aauth.ParseRequirement(first.ResponseHeader.Get("AAuth-Requirement")); first.Status != http.StatusAccepted || first.ResponseHeader.Get("Location") == "" || err != nil || ch.Requirement != aauth.RequirementInteraction {
+		if ch, err := wire.ParseRequirement(first.ResponseHeader.Get("AAuth-Requirement")); first.Status != http.StatusAccepted || first.ResponseHeader.Get("Location") == "" || err != nil || ch.Requirement != wire.RequirementInteraction {
 			t.Errorf("the first tool call got %s, want 202 with a Location and requirement=interaction", first)
 		}
 		// The held call's own answer comes back on the poll: 200 with the

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // reqSpec is one generated request, before either side signs it: what a
@@ -22,7 +23,7 @@ type reqSpec struct {
 	headers [][2]string
 	body    *jsBody // nil: no body; a zero-length body is still a body
 	key     testKey
-	scheme  aauth.Scheme
+	scheme  wire.Scheme
 	token   string // for the jwt and jkt-jwt schemes
 	session bool   // carries a session or access token in Authorization
 	extras  []string
@@ -72,11 +73,11 @@ func (s *reqSpec) hasBody() bool { return s.body != nil }
 func (s *reqSpec) keyMaterial() aauth.KeyMaterial {
 	km := aauth.KeyMaterial{Signer: s.key.signer}
 	switch s.scheme {
-	case aauth.SchemeHWK:
+	case wire.SchemeHWK:
 		km.Key = aauth.HWK()
-	case aauth.SchemeJWT:
+	case wire.SchemeJWT:
 		km.Key = aauth.JWT(s.token)
-	case aauth.SchemeJKTJWT:
+	case wire.SchemeJKTJWT:
 		km.Key = aauth.JKTJWT(s.token)
 	}
 	return km
@@ -117,9 +118,9 @@ func (s *reqSpec) goRequest() (*http.Request, error) {
 // material as the jwt scheme.
 func (s *reqSpec) signatureKeyJS() map[string]any {
 	switch {
-	case s.scheme == aauth.SchemeHWK:
+	case s.scheme == wire.SchemeHWK:
 		return map[string]any{"type": "hwk"}
-	case s.scheme == aauth.SchemeJKTJWT && s.gen == aauth.ProfileCurrent:
+	case s.scheme == wire.SchemeJKTJWT && s.gen == aauth.ProfileCurrent:
 		return map[string]any{"type": "jkt_jwt", "jwt": s.token}
 	}
 	return map[string]any{"type": "jwt", "jwt": s.token}
@@ -224,20 +225,20 @@ func genSpecs(gen aauth.Profile, n int) []*reqSpec {
 	r := rand.New(rand.NewPCG(0x5eed, uint64(gen)+1))
 	pick := func(list []string) string { return list[r.IntN(len(list))] }
 	chance := func(p float64) bool { return r.Float64() < p }
-	schemes := []aauth.Scheme{aauth.SchemeHWK, aauth.SchemeJWT, aauth.SchemeJKTJWT}
+	schemes := []wire.Scheme{wire.SchemeHWK, wire.SchemeJWT, wire.SchemeJKTJWT}
 
 	// Tokens are minted once per key and scheme.
 	tokens := map[string]string{}
-	token := func(k testKey, i int, s aauth.Scheme) string {
+	token := func(k testKey, i int, s wire.Scheme) string {
 		id := fmt.Sprintf("%s/%s", k.name, s)
 		if tok, ok := tokens[id]; ok {
 			return tok
 		}
 		var tok string
 		switch s {
-		case aauth.SchemeJWT:
+		case wire.SchemeJWT:
 			tok = agentToken(gen, k)
-		case aauth.SchemeJKTJWT:
+		case wire.SchemeJKTJWT:
 			tok = jktToken(gen, k, identityKeys[i%len(identityKeys)])
 		}
 		tokens[id] = tok
@@ -251,7 +252,7 @@ func genSpecs(gen aauth.Profile, n int) []*reqSpec {
 		ki := (i / len(genMethods)) % len(agentKeys)
 		s.key = agentKeys[ki]
 		s.scheme = schemes[(i/(len(genMethods)*len(agentKeys)))%len(schemes)]
-		if s.scheme != aauth.SchemeHWK {
+		if s.scheme != wire.SchemeHWK {
 			s.token = token(s.key, ki, s.scheme)
 		}
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/internal/sigverify"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // verifyOptions is how a server of generation s.gen verifies s: at the
@@ -35,8 +36,8 @@ func goVerify(s *reqSpec, w wireReq) (*sigverify.Result, error) {
 // checkResult compares what the verifier reports with what was signed.
 func checkResult(s *reqSpec, res *sigverify.Result) error {
 	scheme := s.scheme
-	if scheme == aauth.SchemeJKTJWT && s.gen == aauth.ProfileSeed {
-		scheme = aauth.SchemeJWT // sent as the jwt scheme, as @aauth/mcp-agent does
+	if scheme == wire.SchemeJKTJWT && s.gen == aauth.ProfileSeed {
+		scheme = wire.SchemeJWT // sent as the jwt scheme, as @aauth/mcp-agent does
 	}
 	var problems []string
 	if res.Scheme != scheme {
@@ -45,7 +46,7 @@ func checkResult(s *reqSpec, res *sigverify.Result) error {
 	if res.Token != s.token {
 		problems = append(problems, "the token differs")
 	}
-	if want := orDefault(s.label, aauth.DefaultLabel); res.Label != want {
+	if want := orDefault(s.label, wire.DefaultLabel); res.Label != want {
 		problems = append(problems, fmt.Sprintf("label %q, want %q", res.Label, want))
 	}
 	if tp := s.key.thumbprint(); res.Thumbprint != tp {

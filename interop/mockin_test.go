@@ -24,6 +24,7 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // mockinVersion is the @hellocoop/mockin release pinned in package.json.
@@ -536,7 +537,7 @@ func (w *wireLog) wrap(base http.RoundTripper) http.RoundTripper {
 			line += " [" + k + "]"
 		}
 		line += " → " + strconv.Itoa(resp.StatusCode)
-		if c, err := aauth.ParseRequirement(resp.Header.Get("AAuth-Requirement")); err == nil {
+		if c, err := wire.ParseRequirement(resp.Header.Get("AAuth-Requirement")); err == nil {
 			line += " requirement=" + string(c.Requirement)
 		}
 		w.mu.Lock()
@@ -576,7 +577,7 @@ func presentedKind(v string) string {
 	if v == "" {
 		return ""
 	}
-	sk, err := aauth.ParseSignatureKey(v)
+	sk, err := wire.ParseSignatureKey(v)
 	if err != nil || sk.Token == "" {
 		return string(sk.Scheme)
 	}

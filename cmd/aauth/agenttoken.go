@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/wire"
 )
 
 const agentTokenHelp = `Usage: aauth agent-token --provider-key FILE --iss URL --sub ID --key AGENT_KEY_FILE
@@ -61,7 +62,7 @@ func (e *env) agentToken(ctx context.Context, args []string) error {
 	if len(missing) > 0 {
 		return syntaxf("missing %s", strings.Join(missing, ", "))
 	}
-	profile, err := aauth.ParseProfile(*profileName)
+	profile, err := wire.ParseProfile(*profileName)
 	if err != nil {
 		return usagef("%s", trimPrefix(err))
 	}

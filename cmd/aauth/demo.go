@@ -9,6 +9,7 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
+	"github.com/aauthgo/aauth/wire"
 )
 
 const demoHelp = `Usage: aauth demo [--profile current|seed]
@@ -45,7 +46,7 @@ func (e *env) demo(ctx context.Context, args []string) error {
 	if len(pos) > 0 {
 		return syntaxf("demo takes no arguments, got %q", oneLine(pos[0]))
 	}
-	profile, err := aauth.ParseProfile(*profileName)
+	profile, err := wire.ParseProfile(*profileName)
 	if err != nil {
 		return usagef("%s", trimPrefix(err))
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
 	"github.com/aauthgo/aauth/internal/sigverify"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // parseDryRun reads --dry-run output back into a request: "METHOD URL",
@@ -97,7 +98,7 @@ func TestDryRun(t *testing.T) {
 			profile: aauth.ProfileCurrent,
 			hwk:     true,
 			check: func(t *testing.T, req *http.Request, res *sigverify.Result) {
-				if res.Scheme != aauth.SchemeHWK {
+				if res.Scheme != wire.SchemeHWK {
 					t.Errorf("scheme %s", res.Scheme)
 				}
 			},
@@ -107,7 +108,7 @@ func TestDryRun(t *testing.T) {
 			profile: aauth.ProfileSeed,
 			args:    []string{"--mission-s256", "bWlzc2lvbg", "--mission-approver", "https://ps.example"},
 			check: func(t *testing.T, req *http.Request, res *sigverify.Result) {
-				m, err := aauth.ParseMission(req.Header.Get("Aauth-Mission"))
+				m, err := wire.ParseMission(req.Header.Get("Aauth-Mission"))
 				if err != nil || m.S256 != "bWlzc2lvbg" || m.Approver != "https://ps.example" {
 					t.Errorf("AAuth-Mission %q: %+v %v", req.Header.Get("Aauth-Mission"), m, err)
 				}

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // explainer writes the --explain trace: one line per HTTP exchange the
@@ -95,17 +96,17 @@ func presented(req *http.Request) string {
 	if v == "" {
 		return ""
 	}
-	sk, err := aauth.ParseSignatureKey(v)
+	sk, err := wire.ParseSignatureKey(v)
 	if err != nil {
 		return " (signed)"
 	}
 	what := ""
 	switch sk.Scheme {
-	case aauth.SchemeHWK:
+	case wire.SchemeHWK:
 		what = "public key"
-	case aauth.SchemeJWT:
+	case wire.SchemeJWT:
 		what = tokenKind(sk.Token)
-	case aauth.SchemeJKTJWT:
+	case wire.SchemeJKTJWT:
 		what = "key-refresh token"
 	default:
 		what = string(sk.Scheme) + " key"
@@ -124,7 +125,7 @@ func answer(resp *http.Response) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d", resp.StatusCode)
 	detail := false
-	if ch, present, err := aauth.ParseRequirementHeader(resp.Header); present {
+	if ch, present, err := wire.ParseRequirementHeader(resp.Header); present {
 		detail = true
 		if err != nil {
 			b.WriteString(" malformed AAuth-Requirement")
@@ -146,7 +147,7 @@ func answer(resp *http.Response) string {
 	if !detail && resp.StatusCode >= 400 {
 		// An error body says why; ReadProblem puts it back for the
 		// Transport. Problem.String is cleaned and short.
-		if p, _ := aauth.ReadProblem(resp); p != nil && p.String() != "" {
+		if p, _ := wire.ReadProblem(resp); p != nil && p.String() != "" {
 			detail = true
 			b.WriteString(" " + oneLine(p.String()))
 		}
@@ -160,7 +161,7 @@ func answer(resp *http.Response) string {
 			b.WriteString("s")
 		}
 	}
-	if tok, ok, err := aauth.ParseAccess(resp.Header); ok && err == nil {
+	if tok, ok, err := wire.ParseAccess(resp.Header); ok && err == nil {
 		b.WriteString(", session token " + aauth.Redact(tok))
 	}
 	return b.String()

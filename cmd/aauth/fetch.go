@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/wire"
 )
 
 const fetchHelp = `Usage: aauth fetch [options] URL
@@ -97,7 +98,7 @@ type fetchOptions struct {
 	loginHint     string
 	tenant        string
 	domainHint    string
-	mission       *aauth.Mission
+	mission       *wire.Mission
 
 	timeout time.Duration
 	include bool
@@ -164,7 +165,7 @@ func (e *env) parseFetch(args []string) (*fetchOptions, error) {
 		explain:       *explain,
 		dryRun:        *dryRun,
 	}
-	if o.profile, err = aauth.ParseProfile(*profileName); err != nil {
+	if o.profile, err = wire.ParseProfile(*profileName); err != nil {
 		return nil, usagef("%s", trimPrefix(err))
 	}
 	if o.target, err = parseTarget(pos[0]); err != nil {
@@ -216,7 +217,7 @@ func (e *env) parseFetch(args []string) (*fetchOptions, error) {
 	case *missionApprover != "" && *missionS256 == "":
 		return nil, usagef("--mission-approver needs --mission-s256")
 	case *missionS256 != "":
-		o.mission = &aauth.Mission{S256: *missionS256, Approver: *missionApprover}
+		o.mission = &wire.Mission{S256: *missionS256, Approver: *missionApprover}
 	}
 	return o, nil
 }
@@ -439,7 +440,7 @@ func (e *env) doFetch(ctx context.Context, o *fetchOptions, approve func(ctx con
 		Clock:           e.clock,
 	}
 	if o.explain {
-		x := newExplainer(e.stderr, o.target, o.sigKey.Scheme == aauth.SchemeHWK)
+		x := newExplainer(e.stderr, o.target, o.sigKey.Scheme == wire.SchemeHWK)
 		tr.Base = x.wire(base)
 		tr.OnEvent = x.event
 	}
@@ -452,10 +453,10 @@ func (e *env) doFetch(ctx context.Context, o *fetchOptions, approve func(ctx con
 		return requestError(ctx, req, o.timeout, err)
 	}
 	defer resp.Body.Close()
-	var problem *aauth.Problem
+	var problem *wire.Problem
 	if resp.StatusCode >= 400 {
 		// Read (and put back) the error body before it is copied out.
-		problem, _ = aauth.ReadProblem(resp)
+		problem, _ = wire.ReadProblem(resp)
 	}
 	if o.include {
 		writeHead(e.stdout, resp)
@@ -489,9 +490,9 @@ func requestError(ctx context.Context, req *http.Request, timeout time.Duration,
 
 // statusError describes a 4xx or 5xx answer, with what the server said
 // about it: its unmet AAuth requirement, Signature-Error, or problem.
-func statusError(req *http.Request, resp *http.Response, problem *aauth.Problem) error {
+func statusError(req *http.Request, resp *http.Response, problem *wire.Problem) error {
 	msg := fmt.Sprintf("%s %s: %s", req.Method, showURL(req.URL), resp.Status)
-	switch ch, present, err := aauth.ParseRequirementHeader(resp.Header); {
+	switch ch, present, err := wire.ParseRequirementHeader(resp.Header); {
 	case present && err == nil:
 		msg += " (requirement=" + ch.String() + ")"
 	case resp.Header.Get("Signature-Error") != "":
@@ -527,7 +528,7 @@ func redactHeader(name, value string) string {
 	case "Aauth-Access":
 		return aauth.Redact(strings.TrimSpace(value))
 	case "Aauth-Requirement":
-		if ch, err := aauth.ParseRequirement(value); err == nil && ch.ResourceToken != "" {
+		if ch, err := wire.ParseRequirement(value); err == nil && ch.ResourceToken != "" {
 			return strings.ReplaceAll(value, ch.ResourceToken, aauth.Redact(ch.ResourceToken))
 		}
 	}

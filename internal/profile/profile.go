@@ -3,7 +3,12 @@
 // never branches on a version.
 package profile
 
-import "time"
+import (
+	"fmt"
+	"time"
+
+	"github.com/aauthgo/aauth/wire"
+)
 
 // Table is one generation's set of wire choices.
 type Table struct {
@@ -96,4 +101,25 @@ var Seed = &Table{
 	PollWaitCap:        5 * time.Second,
 	PollBusyCap:        30 * time.Second,
 	RefreshMargin:      60 * time.Second,
+}
+
+// For returns the table of p, or nil when p is neither wire.ProfileCurrent
+// nor wire.ProfileSeed, so that callers can refuse it.
+func For(p wire.Profile) *Table {
+	switch p {
+	case wire.ProfileCurrent:
+		return Current
+	case wire.ProfileSeed:
+		return Seed
+	}
+	return nil
+}
+
+// Check is For for the entry points of the library: an unknown p gives an
+// error matching wire.ErrUnknownProfile.
+func Check(p wire.Profile) (*Table, error) {
+	if t := For(p); t != nil {
+		return t, nil
+	}
+	return nil, fmt.Errorf("%w: %v", wire.ErrUnknownProfile, p)
 }

@@ -11,10 +11,9 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/aauthgo/aauth/wire"
 	"github.com/dunglas/httpsfv"
 	"github.com/yaronf/httpsign"
-
-	"github.com/aauthgo/aauth"
 )
 
 // The tests verify every request through verifyChecked or
@@ -59,7 +58,7 @@ func crossCheck(t testing.TB, req *http.Request, label string, pub crypto.Public
 		if len(vals) != 1 {
 			return false
 		}
-		sk, err := aauth.ParseSignatureKey(vals[0])
+		sk, err := wire.ParseSignatureKey(vals[0])
 		if err != nil {
 			return false
 		}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // FuzzVerify feeds arbitrary Signature-Input, Signature and Signature-Key
@@ -67,7 +67,7 @@ func FuzzVerify(f *testing.F) {
 			if !strings.HasPrefix(msg, "aauth: "+e.Code) {
 				t.Fatalf("error %q lacks the aauth: <code> prefix", msg)
 			}
-			if h, perr := aauth.ParseSignatureKey(sk); perr == nil && len(h.Token) > 40 && strings.Contains(msg, h.Token) {
+			if h, perr := wire.ParseSignatureKey(sk); perr == nil && len(h.Token) > 40 && strings.Contains(msg, h.Token) {
 				t.Fatalf("error %q shows the token", msg)
 			}
 			if len(msg) > 400 {

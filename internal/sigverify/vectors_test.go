@@ -18,6 +18,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // vector is one entry of testdata/signatures-*.json.
@@ -209,9 +210,9 @@ func TestVectors(t *testing.T) {
 			t.Run(v.ID, func(t *testing.T) {
 				t.Parallel()
 				opts := v.options(tc.current)
-				scheme := aauth.Scheme(strings.ReplaceAll(v.Inputs.SignatureKey.Type, "_", "-"))
+				scheme := wire.Scheme(strings.ReplaceAll(v.Inputs.SignatureKey.Type, "_", "-"))
 				var res *Result
-				if scheme == aauth.SchemeHWK || v.hasCnfJWK() {
+				if scheme == wire.SchemeHWK || v.hasCnfJWK() {
 					req := v.request(t)
 					var err error
 					if res, err = verifyChecked(t, req, opts); err != nil {

@@ -35,9 +35,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aauthgo/aauth/wire"
 	"github.com/dunglas/httpsfv"
-
-	"github.com/aauthgo/aauth"
 )
 
 // Defaults for the zero values of Options.
@@ -67,7 +66,7 @@ type Options struct {
 	RequireAlg bool
 	// Schemes lists the accepted Signature-Key schemes; nil means jwt, hwk
 	// and jkt-jwt. Other schemes are always unsupported.
-	Schemes []aauth.Scheme
+	Schemes []wire.Scheme
 	// Required lists components that must be covered, as plain names
 	// (e.g. "content-type", "@query"). Verify always requires
 	// signature-key.
@@ -84,7 +83,7 @@ type Result struct {
 	// Label is the signature label.
 	Label string
 	// Scheme is the Signature-Key scheme; empty from VerifyWithKey.
-	Scheme aauth.Scheme
+	Scheme wire.Scheme
 	// Token is the raw JWT for jwt and jkt-jwt. It has NOT been verified:
 	// the caller must validate it and bind it to PublicKey.
 	Token string
@@ -127,7 +126,7 @@ func Verify(req *http.Request, opts Options) (*Result, error) {
 	case len(vals) > 1:
 		return nil, newError(CodeInvalidRequest, "more than one Signature-Key field line", nil)
 	}
-	sk, err := aauth.ParseSignatureKey(vals[0])
+	sk, err := wire.ParseSignatureKey(vals[0])
 	if err != nil {
 		return nil, newError(CodeInvalidRequest, "malformed Signature-Key", err)
 	}
@@ -179,7 +178,7 @@ func VerifyWithKey(req *http.Request, label string, pub crypto.PublicKey, opts O
 
 // verify runs the checks shared by Verify (sk set) and VerifyWithKey (pub
 // set): headers, coverage, time, key, digest, and the signature last.
-func verify(req *http.Request, label string, opts Options, sk *aauth.SignatureKeyHeader, pub crypto.PublicKey) (*Result, error) {
+func verify(req *http.Request, label string, opts Options, sk *wire.SignatureKeyHeader, pub crypto.PublicKey) (*Result, error) {
 	s, err := parseSignature(req.Header, label)
 	if err != nil {
 		return nil, err
@@ -517,9 +516,9 @@ func checkTime(s *signature, now time.Time, maxSkew time.Duration) error {
 
 // schemeAccepted reports whether scheme is one this package can take a key
 // from and the caller accepts.
-func schemeAccepted(scheme aauth.Scheme, accepted []aauth.Scheme) bool {
+func schemeAccepted(scheme wire.Scheme, accepted []wire.Scheme) bool {
 	switch scheme {
-	case aauth.SchemeJWT, aauth.SchemeHWK, aauth.SchemeJKTJWT:
+	case wire.SchemeJWT, wire.SchemeHWK, wire.SchemeJKTJWT:
 	default:
 		return false
 	}
@@ -533,13 +532,13 @@ type jwkFields struct {
 }
 
 // keyFromSignatureKey derives the public key named by sk.
-func keyFromSignatureKey(sk aauth.SignatureKeyHeader, requireAlg bool) (crypto.PublicKey, error) {
+func keyFromSignatureKey(sk wire.SignatureKeyHeader, requireAlg bool) (crypto.PublicKey, error) {
 	switch sk.Scheme {
-	case aauth.SchemeHWK:
+	case wire.SchemeHWK:
 		p := sk.Params
 		_, private := p["d"]
 		return publicKeyFromJWK(jwkFields{kty: p["kty"], crv: p["crv"], x: p["x"], y: p["y"], alg: p["alg"], private: private}, requireAlg, "hwk")
-	case aauth.SchemeJWT, aauth.SchemeJKTJWT:
+	case wire.SchemeJWT, wire.SchemeJKTJWT:
 		j, err := cnfJWK(sk.Token)
 		if err != nil {
 			return nil, err

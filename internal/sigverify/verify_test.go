@@ -15,9 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aauthgo/aauth/wire"
 	"github.com/lestrrat-go/jwx/v3/jwk"
-
-	"github.com/aauthgo/aauth"
 )
 
 const (
@@ -48,7 +47,7 @@ func wantCode(t *testing.T, err error, code string) *Error {
 func noSecrets(t *testing.T, err error, req *http.Request) {
 	t.Helper()
 	msg := err.Error()
-	sk, _ := aauth.ParseSignatureKey(req.Header.Get("Signature-Key"))
+	sk, _ := wire.ParseSignatureKey(req.Header.Get("Signature-Key"))
 	if sk.Token != "" && strings.Contains(msg, sk.Token) {
 		t.Errorf("error %q shows the token", msg)
 	}
@@ -208,9 +207,9 @@ func TestOptions(t *testing.T) {
 
 	t.Run("schemes", func(t *testing.T) {
 		opts := get.options(true)
-		opts.Schemes = []aauth.Scheme{aauth.SchemeJWT}
+		opts.Schemes = []wire.Scheme{wire.SchemeJWT}
 		wantCode(t, verifyErr(verifyChecked(t, get.request(t), opts)), CodeUnsupportedScheme)
-		opts.Schemes = []aauth.Scheme{aauth.SchemeJWT, aauth.SchemeHWK}
+		opts.Schemes = []wire.Scheme{wire.SchemeJWT, wire.SchemeHWK}
 		if _, err := verifyChecked(t, get.request(t), opts); err != nil {
 			t.Fatal(err)
 		}

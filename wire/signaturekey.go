@@ -1,11 +1,26 @@
-package aauth
+package wire
 
 import (
 	"errors"
 	"fmt"
 
+	"github.com/aauthgo/aauth/internal/safetext"
 	"github.com/dunglas/httpsfv"
 )
+
+// Scheme is a Signature-Key scheme token.
+type Scheme string
+
+// The Signature-Key schemes an agent emits.
+const (
+	SchemeJWT    Scheme = "jwt"     // the key is the cnf.jwk of a JWT (agent, person or auth token)
+	SchemeHWK    Scheme = "hwk"     // the public key itself, as header parameters
+	SchemeJKTJWT Scheme = "jkt-jwt" // a key-refresh JWT, for agent-provider enrolment
+)
+
+// DefaultLabel is the signature label AAuth uses: the key of the
+// Signature-Key, Signature-Input and Signature dictionaries.
+const DefaultLabel = "sig"
 
 // MaxSignatureKeyLen caps the length of a Signature-Key field value that
 // ParseSignatureKey accepts. A JWT of a few kilobytes fits easily; anything
@@ -39,7 +54,7 @@ func (h SignatureKeyHeader) String() string {
 	if h.Token == "" {
 		return fmt.Sprintf("%s=%s", h.Label, h.Scheme)
 	}
-	return fmt.Sprintf("%s=%s(%s)", h.Label, h.Scheme, Redact(h.Token))
+	return fmt.Sprintf("%s=%s(%s)", h.Label, h.Scheme, safetext.Redact(h.Token))
 }
 
 // ParseSignatureKey parses a Signature-Key field value as an RFC 9651

@@ -1,4 +1,4 @@
-package aauth
+package wire
 
 import (
 	"fmt"
@@ -6,13 +6,9 @@ import (
 	"strings"
 )
 
-// The net/http forms of the AAuth header names the Transport reads or sets on
-// every request: the map keys Header.Get and Header.Set would compute, with
-// an allocation, each time.
-var (
-	keyAccess       = http.CanonicalHeaderKey("AAuth-Access")
-	keyCapabilities = http.CanonicalHeaderKey("AAuth-Capabilities")
-)
+// keyAccess is the net/http form of AAuth-Access, read on every answer: the
+// map key Header.Get would compute, with an allocation, each time.
+var keyAccess = http.CanonicalHeaderKey("AAuth-Access")
 
 // ParseAccess reads the AAuth-Access header of h: a session token issued by
 // a resource that runs its own flow, formally an RFC 9110 token68. ok

@@ -1,4 +1,4 @@
-package aauth_test
+package wire_test
 
 import (
 	"encoding/json"
@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/wire"
 	"github.com/dunglas/httpsfv"
 )
 
@@ -70,14 +71,14 @@ func TestParseRequirementVectors(t *testing.T) {
 	vs := loadRequirementVectors(t)
 	for _, v := range vs.Vectors {
 		t.Run(v.ID, func(t *testing.T) {
-			c, err := aauth.ParseRequirement(v.Header)
+			c, err := wire.ParseRequirement(v.Header)
 			if v.Expected.OK {
 				if err != nil {
 					t.Fatalf("ParseRequirement(%q): %v; want success", v.Header, err)
 				}
 				r := v.Expected.Result
-				want := aauth.Challenge{
-					Requirement:   aauth.Requirement(r.Requirement),
+				want := wire.Challenge{
+					Requirement:   wire.Requirement(r.Requirement),
 					ResourceToken: deref(r.ResourceToken),
 					URL:           deref(r.URL),
 					Code:          deref(r.Code),
@@ -87,11 +88,11 @@ func TestParseRequirementVectors(t *testing.T) {
 				if !reflect.DeepEqual(got, want) {
 					t.Fatalf("ParseRequirement(%q) = %#v; want %#v", v.Header, got, want)
 				}
-				s, err := aauth.FormatRequirement(c)
+				s, err := wire.FormatRequirement(c)
 				if err != nil {
 					t.Fatalf("FormatRequirement: %v", err)
 				}
-				back, err := aauth.ParseRequirement(s)
+				back, err := wire.ParseRequirement(s)
 				if err != nil || !reflect.DeepEqual(back, c) {
 					t.Fatalf("round trip via %q = %#v, %v; want %#v", s, back, err, c)
 				}
@@ -100,10 +101,10 @@ func TestParseRequirementVectors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("ParseRequirement(%q) = %#v; want error %s", v.Header, c, v.Expected.Error)
 			}
-			if !reflect.DeepEqual(c, aauth.Challenge{}) {
+			if !reflect.DeepEqual(c, wire.Challenge{}) {
 				t.Errorf("failed parse returned non-zero Challenge %#v", c)
 			}
-			var ce *aauth.ChallengeError
+			var ce *wire.ChallengeError
 			if !errors.As(err, &ce) {
 				t.Fatalf("error %T %v is not a *ChallengeError", err, err)
 			}
@@ -113,10 +114,10 @@ func TestParseRequirementVectors(t *testing.T) {
 			if ce.Value != deref(v.Expected.Value) {
 				t.Errorf("Value = %q; want %q", ce.Value, deref(v.Expected.Value))
 			}
-			if got, want := errors.Is(err, aauth.ErrUnknownRequirement), v.Expected.Error == aauth.ChallengeUnknownRequirement; got != want {
+			if got, want := errors.Is(err, wire.ErrUnknownRequirement), v.Expected.Error == wire.ChallengeUnknownRequirement; got != want {
 				t.Errorf("errors.Is(err, ErrUnknownRequirement) = %v; want %v", got, want)
 			}
-			if !errors.Is(err, &aauth.ChallengeError{Code: v.Expected.Error}) {
+			if !errors.Is(err, &wire.ChallengeError{Code: v.Expected.Error}) {
 				t.Errorf("errors.Is(err, &ChallengeError{Code: %q}) = false", v.Expected.Error)
 			}
 			msg := err.Error()
@@ -166,16 +167,16 @@ func TestParseRequirementHeaderLines(t *testing.T) {
 	tests := []struct {
 		name  string
 		lines []string
-		want  aauth.Challenge
+		want  wire.Challenge
 	}{
 		{"req-59", []string{`requirement=interaction; url="https://example.com/interact"; code="AB"`, `requirement=approval`},
-			aauth.Challenge{Requirement: aauth.RequirementApproval}},
+			wire.Challenge{Requirement: wire.RequirementApproval}},
 		{"req-60", []string{`requirement=approval`, `requirement=auth-token; resource-token="` + tok + `"`},
-			aauth.Challenge{Requirement: aauth.RequirementAuthToken, ResourceToken: tok}},
+			wire.Challenge{Requirement: wire.RequirementAuthToken, ResourceToken: tok}},
 		{"comma form over two lines", []string{`requirement=auth-token`, `resource-token="rt"`},
-			aauth.Challenge{Requirement: aauth.RequirementAuthToken, ResourceToken: "rt"}},
+			wire.Challenge{Requirement: wire.RequirementAuthToken, ResourceToken: "rt"}},
 		{"empty line skipped", []string{``, `requirement=approval`, ` `},
-			aauth.Challenge{Requirement: aauth.RequirementApproval}},
+			wire.Challenge{Requirement: wire.RequirementApproval}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -183,23 +184,23 @@ func TestParseRequirementHeaderLines(t *testing.T) {
 			for _, l := range tt.lines {
 				h.Add("Aauth-Requirement", l)
 			}
-			c, present, err := aauth.ParseRequirementHeader(h)
+			c, present, err := wire.ParseRequirementHeader(h)
 			if err != nil || !present || !reflect.DeepEqual(c, tt.want) {
 				t.Fatalf("ParseRequirementHeader = %#v, %v, %v; want %#v, true, nil", c, present, err, tt.want)
 			}
 		})
 	}
 
-	c, present, err := aauth.ParseRequirementHeader(http.Header{"Content-Type": {"text/plain"}})
-	if present || err != nil || !reflect.DeepEqual(c, aauth.Challenge{}) {
+	c, present, err := wire.ParseRequirementHeader(http.Header{"Content-Type": {"text/plain"}})
+	if present || err != nil || !reflect.DeepEqual(c, wire.Challenge{}) {
 		t.Errorf("absent header: %#v, %v, %v; want zero, false, nil", c, present, err)
 	}
-	_, present, err = aauth.ParseRequirementHeader(http.Header{"Aauth-Requirement": {""}})
-	if !present || !errors.Is(err, &aauth.ChallengeError{Code: aauth.ChallengeMissingRequirement}) {
+	_, present, err = wire.ParseRequirementHeader(http.Header{"Aauth-Requirement": {""}})
+	if !present || !errors.Is(err, &wire.ChallengeError{Code: wire.ChallengeMissingRequirement}) {
 		t.Errorf("empty header: %v, %v; want true, missing_requirement", present, err)
 	}
-	_, present, err = aauth.ParseRequirementHeader(http.Header{"Aauth-Requirement": {"requirement=bogus"}})
-	if !present || !errors.Is(err, aauth.ErrUnknownRequirement) {
+	_, present, err = wire.ParseRequirementHeader(http.Header{"Aauth-Requirement": {"requirement=bogus"}})
+	if !present || !errors.Is(err, wire.ErrUnknownRequirement) {
 		t.Errorf("unknown value: %v, %v; want true, ErrUnknownRequirement", present, err)
 	}
 }
@@ -226,7 +227,7 @@ func TestRequirementExtensions(t *testing.T) {
 		{`requirement=approval; url=1; code=?0, resource-token=:YWJj:`, nil},
 	}
 	for _, tt := range tests {
-		c, err := aauth.ParseRequirement(tt.header)
+		c, err := wire.ParseRequirement(tt.header)
 		if tt.want == nil && c.Extensions != nil {
 			t.Errorf("%q: Extensions = %v; want nil", tt.header, c.Extensions)
 		}
@@ -244,18 +245,18 @@ func TestRequirementExtensions(t *testing.T) {
 func TestParseRequirementFallback(t *testing.T) {
 	tests := []struct {
 		header string
-		want   aauth.Challenge
+		want   wire.Challenge
 	}{
 		{`requirement=auth-token; resource-token=123, resource-token="m"`,
-			aauth.Challenge{Requirement: aauth.RequirementAuthToken, ResourceToken: "m"}},
+			wire.Challenge{Requirement: wire.RequirementAuthToken, ResourceToken: "m"}},
 		{`requirement=auth-token; resource-token="", resource-token=m`,
-			aauth.Challenge{Requirement: aauth.RequirementAuthToken, ResourceToken: "m"}},
+			wire.Challenge{Requirement: wire.RequirementAuthToken, ResourceToken: "m"}},
 		{`requirement=interaction, url=https://x.example/i;y=1, code=AB`,
-			aauth.Challenge{Requirement: aauth.RequirementInteraction, URL: "https://x.example/i", Code: "AB"}},
-		{`requirement=approval, code=(a b)`, aauth.Challenge{Requirement: aauth.RequirementApproval}},
+			wire.Challenge{Requirement: wire.RequirementInteraction, URL: "https://x.example/i", Code: "AB"}},
+		{`requirement=approval, code=(a b)`, wire.Challenge{Requirement: wire.RequirementApproval}},
 	}
 	for _, tt := range tests {
-		c, err := aauth.ParseRequirement(tt.header)
+		c, err := wire.ParseRequirement(tt.header)
 		if err != nil || !reflect.DeepEqual(c, tt.want) {
 			t.Errorf("ParseRequirement(%q) = %#v, %v; want %#v", tt.header, c, err, tt.want)
 		}
@@ -264,15 +265,15 @@ func TestParseRequirementFallback(t *testing.T) {
 
 // TestParseRequirementLeniency covers rule 8 beyond req-54 and req-55.
 func TestParseRequirementLeniency(t *testing.T) {
-	ok := map[string]aauth.Challenge{
-		"requirement=approval\t; final":                        {Requirement: aauth.RequirementApproval, Extensions: map[string]string{"final": "?1"}},
-		`requirement=approval ;`:                               {Requirement: aauth.RequirementApproval},
-		`requirement=approval;  `:                              {Requirement: aauth.RequirementApproval},
-		`requirement=interaction ; url="a ;b" ;code="c"`:       {Requirement: aauth.RequirementInteraction, URL: "a ;b", Code: "c"},
-		`requirement=interaction ; url="a\" ;b" ; code="c;" ;`: {Requirement: aauth.RequirementInteraction, URL: `a" ;b`, Code: "c;"},
+	ok := map[string]wire.Challenge{
+		"requirement=approval\t; final":                        {Requirement: wire.RequirementApproval, Extensions: map[string]string{"final": "?1"}},
+		`requirement=approval ;`:                               {Requirement: wire.RequirementApproval},
+		`requirement=approval;  `:                              {Requirement: wire.RequirementApproval},
+		`requirement=interaction ; url="a ;b" ;code="c"`:       {Requirement: wire.RequirementInteraction, URL: "a ;b", Code: "c"},
+		`requirement=interaction ; url="a\" ;b" ; code="c;" ;`: {Requirement: wire.RequirementInteraction, URL: `a" ;b`, Code: "c;"},
 	}
 	for h, want := range ok {
-		c, err := aauth.ParseRequirement(h)
+		c, err := wire.ParseRequirement(h)
 		if err != nil || !reflect.DeepEqual(c, want) {
 			t.Errorf("ParseRequirement(%q) = %#v, %v; want %#v", h, c, err, want)
 		}
@@ -286,23 +287,23 @@ func TestParseRequirementLeniency(t *testing.T) {
 		"requirement=approval;\tfinal", // only SP may follow ';'
 	}
 	for _, h := range bad {
-		_, err := aauth.ParseRequirement(h)
-		if !errors.Is(err, &aauth.ChallengeError{Code: aauth.ChallengeNotStructured}) {
+		_, err := wire.ParseRequirement(h)
+		if !errors.Is(err, &wire.ChallengeError{Code: wire.ChallengeNotStructured}) {
 			t.Errorf("ParseRequirement(%q) = %v; want not_structured_field", h, err)
 		}
 	}
 }
 
 func TestParseRequirementErrors(t *testing.T) {
-	_, err := aauth.ParseRequirement(`requirement=auth-token; resource-token="unterminated`)
+	_, err := wire.ParseRequirement(`requirement=auth-token; resource-token="unterminated`)
 	var ue *httpsfv.UnmarshalError
 	if !errors.As(err, &ue) {
 		t.Errorf("not_structured_field does not unwrap to the httpsfv error: %v", err)
 	}
 
 	long := `requirement=auth-token; resource-token="` + strings.Repeat("a", 16<<10) + `"`
-	_, err = aauth.ParseRequirement(long)
-	if !errors.Is(err, &aauth.ChallengeError{Code: aauth.ChallengeTooLong}) {
+	_, err = wire.ParseRequirement(long)
+	if !errors.Is(err, &wire.ChallengeError{Code: wire.ChallengeTooLong}) {
 		t.Errorf("16 KiB value: %v; want too_long", err)
 	}
 	if strings.Contains(err.Error(), "aaaa") {
@@ -312,35 +313,35 @@ func TestParseRequirementErrors(t *testing.T) {
 	if len(justFits) != 16<<10 {
 		t.Fatalf("len %d", len(justFits))
 	}
-	if _, err := aauth.ParseRequirement(justFits); err != nil {
+	if _, err := wire.ParseRequirement(justFits); err != nil {
 		t.Errorf("exactly 16 KiB: %v", err)
 	}
 
-	_, err = aauth.ParseRequirement(`requirement=` + strings.Repeat("x", 100))
+	_, err = wire.ParseRequirement(`requirement=` + strings.Repeat("x", 100))
 	if strings.Contains(err.Error(), strings.Repeat("x", 40)) {
 		t.Errorf("long unknown value printed in full: %q", err)
 	}
-	_, err = aauth.ParseRequirement(`requirement=bogus`)
+	_, err = wire.ParseRequirement(`requirement=bogus`)
 	if got, want := err.Error(), `aauth: unknown AAuth-Requirement value "bogus"`; got != want {
 		t.Errorf("message %q; want %q", got, want)
 	}
-	if errors.Is(err, &aauth.ChallengeError{Code: aauth.ChallengeUnknownRequirement, Value: "other"}) {
+	if errors.Is(err, &wire.ChallengeError{Code: wire.ChallengeUnknownRequirement, Value: "other"}) {
 		t.Errorf("errors.Is matched a different Value")
 	}
-	if errors.Is(errors.New("x"), aauth.ErrUnknownRequirement) {
+	if errors.Is(errors.New("x"), wire.ErrUnknownRequirement) {
 		t.Errorf("unrelated error matched ErrUnknownRequirement")
 	}
 	wrapped := fmt.Errorf("calling resource: %w", err)
-	var ce *aauth.ChallengeError
-	if !errors.As(wrapped, &ce) || ce.Value != "bogus" || !errors.Is(wrapped, aauth.ErrUnknownRequirement) {
+	var ce *wire.ChallengeError
+	if !errors.As(wrapped, &ce) || ce.Value != "bogus" || !errors.Is(wrapped, wire.ErrUnknownRequirement) {
 		t.Errorf("wrapped error lost its ChallengeError")
 	}
 }
 
 func TestChallengeStringRedacts(t *testing.T) {
 	tok := loadRequirementVectors(t).DummyResourceToken.Value
-	c := aauth.Challenge{
-		Requirement:   aauth.RequirementAuthToken,
+	c := wire.Challenge{
+		Requirement:   wire.RequirementAuthToken,
 		ResourceToken: tok,
 		Extensions:    map[string]string{"resource_token": tok, "reason": "budget-exhausted"},
 	}
@@ -356,7 +357,7 @@ func TestChallengeStringRedacts(t *testing.T) {
 	if got, want := c.String(), `auth-token resource-token=`+aauth.Redact(tok)+` reason="budget-exhausted" resource_token=`+aauth.Redact(tok); got != want {
 		t.Errorf("String() = %q; want %q", got, want)
 	}
-	i := aauth.Challenge{Requirement: aauth.RequirementInteraction, URL: "https://x.example/i", Code: "AB"}
+	i := wire.Challenge{Requirement: wire.RequirementInteraction, URL: "https://x.example/i", Code: "AB"}
 	if got, want := i.String(), `interaction url="https://x.example/i" code="AB"`; got != want {
 		t.Errorf("String() = %q; want %q", got, want)
 	}
@@ -364,47 +365,47 @@ func TestChallengeStringRedacts(t *testing.T) {
 
 func TestFormatRequirement(t *testing.T) {
 	tests := []struct {
-		c    aauth.Challenge
+		c    wire.Challenge
 		want string
 	}{
-		{aauth.Challenge{Requirement: aauth.RequirementAuthToken, ResourceToken: "eyJ.x.y"},
+		{wire.Challenge{Requirement: wire.RequirementAuthToken, ResourceToken: "eyJ.x.y"},
 			`requirement=auth-token; resource-token="eyJ.x.y"`},
-		{aauth.Challenge{Requirement: aauth.RequirementInteraction, URL: "https://example.com/interact", Code: "A1B2-C3D4"},
+		{wire.Challenge{Requirement: wire.RequirementInteraction, URL: "https://example.com/interact", Code: "A1B2-C3D4"},
 			`requirement=interaction; url="https://example.com/interact"; code="A1B2-C3D4"`},
-		{aauth.Challenge{Requirement: aauth.RequirementApproval}, `requirement=approval`},
-		{aauth.Challenge{Requirement: aauth.RequirementPersonToken}, `requirement=person-token`},
-		{aauth.Challenge{Requirement: aauth.RequirementApproval, URL: `a"b\c`}, `requirement=approval; url="a\"b\\c"`},
-		{aauth.Challenge{Requirement: aauth.RequirementAuthToken, ResourceToken: "t",
+		{wire.Challenge{Requirement: wire.RequirementApproval}, `requirement=approval`},
+		{wire.Challenge{Requirement: wire.RequirementPersonToken}, `requirement=person-token`},
+		{wire.Challenge{Requirement: wire.RequirementApproval, URL: `a"b\c`}, `requirement=approval; url="a\"b\\c"`},
+		{wire.Challenge{Requirement: wire.RequirementAuthToken, ResourceToken: "t",
 			Extensions: map[string]string{"reason": "budget-exhausted", "max-age": "300", "note": "two words"}},
 			`requirement=auth-token; resource-token="t"; max-age="300"; note="two words"; reason=budget-exhausted`},
 	}
 	for _, tt := range tests {
-		got, err := aauth.FormatRequirement(tt.c)
+		got, err := wire.FormatRequirement(tt.c)
 		if err != nil || got != tt.want {
 			t.Errorf("FormatRequirement(%#v) = %q, %v; want %q", tt.c, got, err, tt.want)
 			continue
 		}
-		back, err := aauth.ParseRequirement(got)
+		back, err := wire.ParseRequirement(got)
 		if err != nil || !reflect.DeepEqual(back, tt.c) {
 			t.Errorf("ParseRequirement(%q) = %#v, %v; want %#v", got, back, err, tt.c)
 		}
 	}
 
 	bad := []struct {
-		c    aauth.Challenge
+		c    wire.Challenge
 		code string
 	}{
-		{aauth.Challenge{}, aauth.ChallengeMissingRequirement},
-		{aauth.Challenge{Requirement: "bogus"}, aauth.ChallengeUnknownRequirement},
-		{aauth.Challenge{Requirement: aauth.RequirementAuthToken}, aauth.ChallengeMissingResourceToken},
-		{aauth.Challenge{Requirement: aauth.RequirementInteraction, URL: "u"}, aauth.ChallengeMissingURLOrCode},
-		{aauth.Challenge{Requirement: aauth.RequirementApproval, Extensions: map[string]string{"Bad": "x"}}, ""},
-		{aauth.Challenge{Requirement: aauth.RequirementApproval, Extensions: map[string]string{"url": "x"}}, ""},
-		{aauth.Challenge{Requirement: aauth.RequirementApproval, Extensions: map[string]string{"x": "é"}}, ""},
-		{aauth.Challenge{Requirement: aauth.RequirementAuthToken, ResourceToken: "a\r\nb"}, ""},
+		{wire.Challenge{}, wire.ChallengeMissingRequirement},
+		{wire.Challenge{Requirement: "bogus"}, wire.ChallengeUnknownRequirement},
+		{wire.Challenge{Requirement: wire.RequirementAuthToken}, wire.ChallengeMissingResourceToken},
+		{wire.Challenge{Requirement: wire.RequirementInteraction, URL: "u"}, wire.ChallengeMissingURLOrCode},
+		{wire.Challenge{Requirement: wire.RequirementApproval, Extensions: map[string]string{"Bad": "x"}}, ""},
+		{wire.Challenge{Requirement: wire.RequirementApproval, Extensions: map[string]string{"url": "x"}}, ""},
+		{wire.Challenge{Requirement: wire.RequirementApproval, Extensions: map[string]string{"x": "é"}}, ""},
+		{wire.Challenge{Requirement: wire.RequirementAuthToken, ResourceToken: "a\r\nb"}, ""},
 	}
 	for _, tt := range bad {
-		s, err := aauth.FormatRequirement(tt.c)
+		s, err := wire.FormatRequirement(tt.c)
 		if err == nil {
 			t.Errorf("FormatRequirement(%#v) = %q; want error", tt.c, s)
 			continue
@@ -412,7 +413,7 @@ func TestFormatRequirement(t *testing.T) {
 		if !strings.HasPrefix(err.Error(), "aauth: ") {
 			t.Errorf("message %q lacks the aauth: prefix", err)
 		}
-		if tt.code != "" && !errors.Is(err, &aauth.ChallengeError{Code: tt.code}) {
+		if tt.code != "" && !errors.Is(err, &wire.ChallengeError{Code: tt.code}) {
 			t.Errorf("FormatRequirement(%#v) = %v; want code %s", tt.c, err, tt.code)
 		}
 	}
@@ -425,31 +426,31 @@ func TestSeedRequirementTests(t *testing.T) {
 	ok := []struct {
 		n      string
 		header string
-		want   aauth.Challenge
+		want   wire.Challenge
 	}{
-		{"1", `requirement=approval`, aauth.Challenge{Requirement: aauth.RequirementApproval}},
+		{"1", `requirement=approval`, wire.Challenge{Requirement: wire.RequirementApproval}},
 		{"2", `requirement=auth-token; resource-token="eyJhbGciOiJFZERTQSJ9.test"`,
-			aauth.Challenge{Requirement: aauth.RequirementAuthToken, ResourceToken: "eyJhbGciOiJFZERTQSJ9.test"}},
+			wire.Challenge{Requirement: wire.RequirementAuthToken, ResourceToken: "eyJhbGciOiJFZERTQSJ9.test"}},
 		{"3", `requirement=interaction; url="https://auth.example/interact"; code="ABCD1234"`,
-			aauth.Challenge{Requirement: aauth.RequirementInteraction, URL: "https://auth.example/interact", Code: "ABCD1234"}},
+			wire.Challenge{Requirement: wire.RequirementInteraction, URL: "https://auth.example/interact", Code: "ABCD1234"}},
 		{"4", `  requirement=auth-token ;  resource-token="tok123"  `,
-			aauth.Challenge{Requirement: aauth.RequirementAuthToken, ResourceToken: "tok123"}},
+			wire.Challenge{Requirement: wire.RequirementAuthToken, ResourceToken: "tok123"}},
 		{"11", `requirement=approval; unknown="value"`,
-			aauth.Challenge{Requirement: aauth.RequirementApproval, Extensions: map[string]string{"unknown": "value"}}},
+			wire.Challenge{Requirement: wire.RequirementApproval, Extensions: map[string]string{"unknown": "value"}}},
 		{"28", `requirement=auth-token; resource-token="rt123"`,
-			aauth.Challenge{Requirement: aauth.RequirementAuthToken, ResourceToken: "rt123"}},
+			wire.Challenge{Requirement: wire.RequirementAuthToken, ResourceToken: "rt123"}},
 		{"30", `requirement=interaction; url="https://resource.example/interact"; code="CODE1234"`,
-			aauth.Challenge{Requirement: aauth.RequirementInteraction, URL: "https://resource.example/interact", Code: "CODE1234"}},
+			wire.Challenge{Requirement: wire.RequirementInteraction, URL: "https://resource.example/interact", Code: "CODE1234"}},
 		{"55", `requirement=interaction; url="https://auth.example/interact"; code="WXYZ5678"`,
-			aauth.Challenge{Requirement: aauth.RequirementInteraction, URL: "https://auth.example/interact", Code: "WXYZ5678"}},
+			wire.Challenge{Requirement: wire.RequirementInteraction, URL: "https://auth.example/interact", Code: "WXYZ5678"}},
 		// §6 observed table: unquoted values.
 		{"P1", `requirement=auth-token;resource-token=abc`,
-			aauth.Challenge{Requirement: aauth.RequirementAuthToken, ResourceToken: "abc"}},
+			wire.Challenge{Requirement: wire.RequirementAuthToken, ResourceToken: "abc"}},
 		{"P1", `requirement=interaction; url=https://x; code=AB`,
-			aauth.Challenge{Requirement: aauth.RequirementInteraction, URL: "https://x", Code: "AB"}},
+			wire.Challenge{Requirement: wire.RequirementInteraction, URL: "https://x", Code: "AB"}},
 	}
 	for _, tt := range ok {
-		c, err := aauth.ParseRequirement(tt.header)
+		c, err := wire.ParseRequirement(tt.header)
 		if err != nil || !reflect.DeepEqual(c, tt.want) {
 			t.Errorf("test %s: ParseRequirement(%q) = %#v, %v; want %#v", tt.n, tt.header, c, err, tt.want)
 		}
@@ -460,37 +461,37 @@ func TestSeedRequirementTests(t *testing.T) {
 		header string
 		code   string
 	}{
-		{"5", ``, aauth.ChallengeMissingRequirement},
-		{"5", `  `, aauth.ChallengeMissingRequirement},
-		{"6", `pseudonym`, aauth.ChallengeMissingRequirement},
-		{"7", `requirement=unknown`, aauth.ChallengeUnknownRequirement},
-		{"8", `requirement=auth-token`, aauth.ChallengeMissingResourceToken},
-		{"9", `requirement=interaction; code="ABC"`, aauth.ChallengeMissingURLOrCode},
-		{"10", `requirement=interaction; url="https://x"`, aauth.ChallengeMissingURLOrCode},
-		{"F5", `requirement=bogus`, aauth.ChallengeUnknownRequirement},
+		{"5", ``, wire.ChallengeMissingRequirement},
+		{"5", `  `, wire.ChallengeMissingRequirement},
+		{"6", `pseudonym`, wire.ChallengeMissingRequirement},
+		{"7", `requirement=unknown`, wire.ChallengeUnknownRequirement},
+		{"8", `requirement=auth-token`, wire.ChallengeMissingResourceToken},
+		{"9", `requirement=interaction; code="ABC"`, wire.ChallengeMissingURLOrCode},
+		{"10", `requirement=interaction; url="https://x"`, wire.ChallengeMissingURLOrCode},
+		{"F5", `requirement=bogus`, wire.ChallengeUnknownRequirement},
 	}
 	for _, tt := range fail {
-		_, err := aauth.ParseRequirement(tt.header)
-		if !errors.Is(err, &aauth.ChallengeError{Code: tt.code}) {
+		_, err := wire.ParseRequirement(tt.header)
+		if !errors.Is(err, &wire.ChallengeError{Code: tt.code}) {
 			t.Errorf("test %s: ParseRequirement(%q) = %v; want %s", tt.n, tt.header, err, tt.code)
 		}
 	}
 
 	// 60-62 and 70: the server builder's output parses back.
-	for _, c := range []aauth.Challenge{
-		{Requirement: aauth.RequirementAuthToken, ResourceToken: "rt_abc123"},
-		{Requirement: aauth.RequirementInteraction, URL: "https://auth.example/interact", Code: "CODE1234"},
-		{Requirement: aauth.RequirementApproval},
+	for _, c := range []wire.Challenge{
+		{Requirement: wire.RequirementAuthToken, ResourceToken: "rt_abc123"},
+		{Requirement: wire.RequirementInteraction, URL: "https://auth.example/interact", Code: "CODE1234"},
+		{Requirement: wire.RequirementApproval},
 	} {
-		s, err := aauth.FormatRequirement(c)
+		s, err := wire.FormatRequirement(c)
 		if err != nil {
 			t.Fatal(err)
 		}
-		back, err := aauth.ParseRequirement(s)
+		back, err := wire.ParseRequirement(s)
 		if err != nil || !reflect.DeepEqual(back, c) {
 			t.Errorf("round trip of %#v via %q = %#v, %v", c, s, back, err)
 		}
-		if c.Requirement == aauth.RequirementInteraction &&
+		if c.Requirement == wire.RequirementInteraction &&
 			!(strings.Contains(s, "requirement=interaction") && strings.Contains(s, `url="`) && strings.Contains(s, `code="`)) {
 			t.Errorf("test 70: %q", s)
 		}
@@ -499,19 +500,19 @@ func TestSeedRequirementTests(t *testing.T) {
 
 // TestSeedCapabilitiesTests translates seed-wire §11 tests 12-15 and 24.
 func TestSeedCapabilitiesTests(t *testing.T) {
-	if got, want := aauth.FormatCapabilities([]aauth.Capability{aauth.CapabilityInteraction, aauth.CapabilityClarification}), "interaction, clarification"; got != want {
+	if got, want := wire.FormatCapabilities([]wire.Capability{wire.CapabilityInteraction, wire.CapabilityClarification}), "interaction, clarification"; got != want {
 		t.Errorf("test 12/24: %q; want %q", got, want)
 	}
 	tests := []struct {
 		n, in string
-		want  []aauth.Capability
+		want  []wire.Capability
 	}{
-		{"13", "interaction, clarification, payment", []aauth.Capability{"interaction", "clarification", "payment"}},
-		{"14", "interaction, unknown, payment", []aauth.Capability{"interaction", "payment"}},
-		{"15", "interaction,clarification , payment", []aauth.Capability{"interaction", "clarification", "payment"}},
+		{"13", "interaction, clarification, payment", []wire.Capability{"interaction", "clarification", "payment"}},
+		{"14", "interaction, unknown, payment", []wire.Capability{"interaction", "payment"}},
+		{"15", "interaction,clarification , payment", []wire.Capability{"interaction", "clarification", "payment"}},
 	}
 	for _, tt := range tests {
-		if got := aauth.ParseCapabilities(tt.in); !reflect.DeepEqual(got, tt.want) {
+		if got := wire.ParseCapabilities(tt.in); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("test %s: ParseCapabilities(%q) = %v; want %v", tt.n, tt.in, got, tt.want)
 		}
 	}
@@ -520,17 +521,17 @@ func TestSeedCapabilitiesTests(t *testing.T) {
 func TestParseCapabilities(t *testing.T) {
 	tests := []struct {
 		in   string
-		want []aauth.Capability
+		want []wire.Capability
 	}{
 		{"", nil},
-		{"payment", []aauth.Capability{"payment"}},
-		{"clarification, interaction", []aauth.Capability{"clarification", "interaction"}},
-		{"Interaction, interaction", []aauth.Capability{"interaction"}},                  // exact case
-		{"clarification;x, payment;y=1", []aauth.Capability{"clarification", "payment"}}, // parameters ignored
-		{`"interaction", payment`, []aauth.Capability{"payment"}},                        // a String is not a Token
-		{"(interaction payment), clarification", []aauth.Capability{"clarification"}},
-		{"payment, payment, interaction", []aauth.Capability{"payment", "interaction"}},
-		{"future-thing, 1, ?1, interaction", []aauth.Capability{"interaction"}},
+		{"payment", []wire.Capability{"payment"}},
+		{"clarification, interaction", []wire.Capability{"clarification", "interaction"}},
+		{"Interaction, interaction", []wire.Capability{"interaction"}},                  // exact case
+		{"clarification;x, payment;y=1", []wire.Capability{"clarification", "payment"}}, // parameters ignored
+		{`"interaction", payment`, []wire.Capability{"payment"}},                        // a String is not a Token
+		{"(interaction payment), clarification", []wire.Capability{"clarification"}},
+		{"payment, payment, interaction", []wire.Capability{"payment", "interaction"}},
+		{"future-thing, 1, ?1, interaction", []wire.Capability{"interaction"}},
 		// Malformed lists give nothing rather than a guess.
 		{"interaction,", nil},
 		{"interaction clarification", nil},
@@ -539,35 +540,35 @@ func TestParseCapabilities(t *testing.T) {
 		{strings.Repeat("payment, ", 2000) + "interaction", nil},
 	}
 	for _, tt := range tests {
-		if got := aauth.ParseCapabilities(tt.in); !reflect.DeepEqual(got, tt.want) {
+		if got := wire.ParseCapabilities(tt.in); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("ParseCapabilities(%q) = %v; want %v", tt.in, got, tt.want)
 		}
 	}
 
 	h := http.Header{}
-	if got := aauth.ParseCapabilitiesHeader(h); got != nil {
+	if got := wire.ParseCapabilitiesHeader(h); got != nil {
 		t.Errorf("no header: %v", got)
 	}
 	h.Add("AAuth-Capabilities", "interaction")
 	h.Add("AAuth-Capabilities", "payment, clarification")
-	if got, want := aauth.ParseCapabilitiesHeader(h), []aauth.Capability{"interaction", "payment", "clarification"}; !reflect.DeepEqual(got, want) {
+	if got, want := wire.ParseCapabilitiesHeader(h), []wire.Capability{"interaction", "payment", "clarification"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("two lines: %v; want %v", got, want)
 	}
 }
 
 func TestFormatCapabilities(t *testing.T) {
 	tests := []struct {
-		in   []aauth.Capability
+		in   []wire.Capability
 		want string
 	}{
 		{nil, ""},
-		{[]aauth.Capability{"payment"}, "payment"},
-		{[]aauth.Capability{"clarification", "interaction", "payment"}, "clarification, interaction, payment"},
-		{[]aauth.Capability{"future-cap", "interaction"}, "future-cap, interaction"},
-		{[]aauth.Capability{"", "bad value", "x\r\nInjected: 1", "interaction", "a,b"}, "interaction"},
+		{[]wire.Capability{"payment"}, "payment"},
+		{[]wire.Capability{"clarification", "interaction", "payment"}, "clarification, interaction, payment"},
+		{[]wire.Capability{"future-cap", "interaction"}, "future-cap, interaction"},
+		{[]wire.Capability{"", "bad value", "x\r\nInjected: 1", "interaction", "a,b"}, "interaction"},
 	}
 	for _, tt := range tests {
-		if got := aauth.FormatCapabilities(tt.in); got != tt.want {
+		if got := wire.FormatCapabilities(tt.in); got != tt.want {
 			t.Errorf("FormatCapabilities(%q) = %q; want %q", tt.in, got, tt.want)
 		}
 	}
@@ -575,24 +576,24 @@ func TestFormatCapabilities(t *testing.T) {
 
 // TestSeedMissionTests translates seed-wire §11 tests 16-19 and 25.
 func TestSeedMissionTests(t *testing.T) {
-	m := aauth.Mission{Approver: "https://ps.example", S256: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"}
-	got := aauth.FormatMission(m)
+	m := wire.Mission{Approver: "https://ps.example", S256: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"}
+	got := wire.FormatMission(m)
 	if want := `approver="https://ps.example"; s256="dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"`; got != want {
 		t.Errorf("test 16: %q; want %q", got, want)
 	}
-	back, err := aauth.ParseMission(got)
+	back, err := wire.ParseMission(got)
 	if err != nil || back != m {
 		t.Errorf("test 17: %#v, %v; want %#v", back, err, m)
 	}
-	if got, want := aauth.FormatMission(aauth.Mission{Approver: "https://ps.example", S256: "abc123"}), `approver="https://ps.example"; s256="abc123"`; got != want {
+	if got, want := wire.FormatMission(wire.Mission{Approver: "https://ps.example", S256: "abc123"}), `approver="https://ps.example"; s256="abc123"`; got != want {
 		t.Errorf("test 25: %q; want %q", got, want)
 	}
 	for n, in := range map[string]string{"18": `s256="abc"`, "19": `approver="https://ps.example"`} {
-		_, err := aauth.ParseMission(in)
+		_, err := wire.ParseMission(in)
 		if err == nil || err.Error() != "aauth: invalid AAuth-Mission header: missing approver or s256" {
 			t.Errorf("test %s: ParseMission(%q) = %v", n, in, err)
 		}
-		var he *aauth.HeaderError
+		var he *wire.HeaderError
 		if !errors.As(err, &he) || he.Header != "AAuth-Mission" {
 			t.Errorf("test %s: %T is not a *HeaderError for AAuth-Mission", n, err)
 		}
@@ -600,7 +601,7 @@ func TestSeedMissionTests(t *testing.T) {
 }
 
 func TestParseMission(t *testing.T) {
-	want := aauth.Mission{Approver: "https://ps.example", S256: "abc"}
+	want := wire.Mission{Approver: "https://ps.example", S256: "abc"}
 	ok := []string{
 		`approver="https://ps.example"; s256="abc"`,
 		`approver="https://ps.example";s256="abc"`,
@@ -615,7 +616,7 @@ func TestParseMission(t *testing.T) {
 		`approver="https://ps.example";s256=1, s256="abc"`,
 	}
 	for _, in := range ok {
-		got, err := aauth.ParseMission(in)
+		got, err := wire.ParseMission(in)
 		if err != nil || got != want {
 			t.Errorf("ParseMission(%q) = %#v, %v; want %#v", in, got, err, want)
 		}
@@ -630,7 +631,7 @@ func TestParseMission(t *testing.T) {
 		`approver="` + strings.Repeat("a", 16<<10) + `"; s256="b"`,
 	}
 	for _, in := range bad {
-		m, err := aauth.ParseMission(in)
+		m, err := wire.ParseMission(in)
 		if err == nil {
 			t.Errorf("ParseMission(%q) = %#v; want error", in, m)
 			continue
@@ -640,11 +641,11 @@ func TestParseMission(t *testing.T) {
 		}
 	}
 
-	if got := aauth.FormatMission(aauth.Mission{Approver: `a"b`, S256: "c"}); got != `approver="a\"b"; s256="c"` {
+	if got := wire.FormatMission(wire.Mission{Approver: `a"b`, S256: "c"}); got != `approver="a\"b"; s256="c"` {
 		t.Errorf("escaping: %q", got)
 	}
-	for _, m := range []aauth.Mission{{}, {Approver: "a"}, {S256: "b"}, {Approver: "é", S256: "b"}, {Approver: "a", S256: "b\n"}} {
-		if got := aauth.FormatMission(m); got != "" {
+	for _, m := range []wire.Mission{{}, {Approver: "a"}, {S256: "b"}, {Approver: "é", S256: "b"}, {Approver: "a", S256: "b\n"}} {
+		if got := wire.FormatMission(m); got != "" {
 			t.Errorf("FormatMission(%#v) = %q; want \"\"", m, got)
 		}
 	}
@@ -654,13 +655,13 @@ func TestParseMission(t *testing.T) {
 func TestParseAccess(t *testing.T) {
 	ok := []string{"opaque-token-123", "token-v2", "acc-1", "abc.DEF_ghi~jkl+mno/pqr", "YWJj==", "a="}
 	for _, v := range ok {
-		tok, present, err := aauth.ParseAccess(http.Header{"Aauth-Access": {v}})
+		tok, present, err := wire.ParseAccess(http.Header{"Aauth-Access": {v}})
 		if err != nil || !present || tok != v {
 			t.Errorf("ParseAccess(%q) = %q, %v, %v", v, tok, present, err)
 		}
 	}
 
-	tok, present, err := aauth.ParseAccess(http.Header{})
+	tok, present, err := wire.ParseAccess(http.Header{})
 	if tok != "" || present || err != nil {
 		t.Errorf("absent: %q, %v, %v", tok, present, err)
 	}
@@ -689,8 +690,8 @@ func TestParseAccess(t *testing.T) {
 	}
 	for _, tt := range bad {
 		h := http.Header{"Aauth-Access": tt.values}
-		tok, present, err := aauth.ParseAccess(h)
-		var he *aauth.HeaderError
+		tok, present, err := wire.ParseAccess(h)
+		var he *wire.HeaderError
 		if tok != "" || !present || !errors.As(err, &he) {
 			t.Errorf("%s: %q, %v, %v; want \"\", true, *HeaderError", tt.name, tok, present, err)
 			continue
@@ -702,7 +703,7 @@ func TestParseAccess(t *testing.T) {
 			t.Errorf("%s: message %q", tt.name, msg)
 		}
 	}
-	if _, _, err := aauth.ParseAccess(http.Header{"Aauth-Access": {strings.Repeat("a", 8<<10)}}); err != nil {
+	if _, _, err := wire.ParseAccess(http.Header{"Aauth-Access": {strings.Repeat("a", 8<<10)}}); err != nil {
 		t.Errorf("exactly 8 KiB: %v", err)
 	}
 }
@@ -710,40 +711,40 @@ func TestParseAccess(t *testing.T) {
 func TestParseSignatureError(t *testing.T) {
 	tests := []struct {
 		in   string
-		want aauth.SignatureError
+		want wire.SignatureError
 	}{
-		{`error=invalid_signature`, aauth.SignatureError{Code: aauth.SigErrInvalidSignature}},
-		{`error="expired_jwt"`, aauth.SignatureError{Code: aauth.SigErrExpiredJWT}},
+		{`error=invalid_signature`, wire.SignatureError{Code: wire.SigErrInvalidSignature}},
+		{`error="expired_jwt"`, wire.SignatureError{Code: wire.SigErrExpiredJWT}},
 		{`error=invalid_input, required_input=("@method" "@authority" "content-digest")`,
-			aauth.SignatureError{Code: aauth.SigErrInvalidInput, RequiredInput: []string{"@method", "@authority", "content-digest"}}},
+			wire.SignatureError{Code: wire.SigErrInvalidInput, RequiredInput: []string{"@method", "@authority", "content-digest"}}},
 		{`required_input=("authorization"), error=invalid_input`,
-			aauth.SignatureError{Code: aauth.SigErrInvalidInput, RequiredInput: []string{"authorization"}}},
+			wire.SignatureError{Code: wire.SigErrInvalidInput, RequiredInput: []string{"authorization"}}},
 		{`error=invalid_input, required_input="@path"`,
-			aauth.SignatureError{Code: aauth.SigErrInvalidInput, RequiredInput: []string{"@path"}}},
+			wire.SignatureError{Code: wire.SigErrInvalidInput, RequiredInput: []string{"@path"}}},
 		{`error=invalid_input, required_input=("@query-param";name="q" content-type;sf 1 "@method")`,
-			aauth.SignatureError{Code: aauth.SigErrInvalidInput, RequiredInput: []string{`"@query-param";name="q"`, "content-type;sf", "@method"}}},
-		{`error=brand_new_code`, aauth.SignatureError{Code: "brand_new_code"}},
+			wire.SignatureError{Code: wire.SigErrInvalidInput, RequiredInput: []string{`"@query-param";name="q"`, "content-type;sf", "@method"}}},
+		{`error=brand_new_code`, wire.SignatureError{Code: "brand_new_code"}},
 		{`error=unsupported_algorithm, supported_algorithms=("Ed25519"), detail="try again", n=3`,
-			aauth.SignatureError{Code: aauth.SigErrUnsupportedAlgorithm, Extensions: map[string]string{
+			wire.SignatureError{Code: wire.SigErrUnsupportedAlgorithm, Extensions: map[string]string{
 				"supported_algorithms": `("Ed25519")`, "detail": "try again", "n": "3"}}},
 	}
 	for _, tt := range tests {
-		got, err := aauth.ParseSignatureError(tt.in)
+		got, err := wire.ParseSignatureError(tt.in)
 		if err != nil || !reflect.DeepEqual(*got, tt.want) {
 			t.Errorf("ParseSignatureError(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
 			continue
 		}
-		back, err := aauth.ParseSignatureError(aauth.FormatSignatureError(got))
+		back, err := wire.ParseSignatureError(wire.FormatSignatureError(got))
 		if err != nil || !reflect.DeepEqual(back, got) {
-			t.Errorf("round trip of %q via %q = %+v, %v", tt.in, aauth.FormatSignatureError(got), back, err)
+			t.Errorf("round trip of %q via %q = %+v, %v", tt.in, wire.FormatSignatureError(got), back, err)
 		}
 	}
 
 	bad := []string{``, `required_input=("@method")`, `error=1`, `error=""`, `error=(a b)`, `error`, `error=invalid_input,`,
 		`Error=x`, `error=` + strings.Repeat("a", 16<<10)}
 	for _, in := range bad {
-		se, err := aauth.ParseSignatureError(in)
-		var he *aauth.HeaderError
+		se, err := wire.ParseSignatureError(in)
+		var he *wire.HeaderError
 		if se != nil || !errors.As(err, &he) || he.Header != "Signature-Error" {
 			t.Errorf("ParseSignatureError(%q) = %+v, %v; want *HeaderError", in, se, err)
 			continue
@@ -755,22 +756,22 @@ func TestParseSignatureError(t *testing.T) {
 }
 
 func TestSignatureErrorError(t *testing.T) {
-	var err error = &aauth.SignatureError{Code: aauth.SigErrClockSkew}
+	var err error = &wire.SignatureError{Code: wire.SigErrClockSkew}
 	if got, want := err.Error(), "aauth: signature rejected by server: clock_skew"; got != want {
 		t.Errorf("Error() = %q; want %q", got, want)
 	}
-	var se *aauth.SignatureError
-	if !errors.As(fmt.Errorf("retry: %w", err), &se) || se.Code != aauth.SigErrClockSkew {
+	var se *wire.SignatureError
+	if !errors.As(fmt.Errorf("retry: %w", err), &se) || se.Code != wire.SigErrClockSkew {
 		t.Errorf("errors.As failed")
 	}
 	codes := map[string]string{
-		aauth.SigErrInvalidSignature: "invalid_signature", aauth.SigErrInvalidInput: "invalid_input",
-		aauth.SigErrInvalidRequest: "invalid_request", aauth.SigErrInvalidKey: "invalid_key",
-		aauth.SigErrUnknownKey: "unknown_key", aauth.SigErrInvalidJWT: "invalid_jwt",
-		aauth.SigErrExpiredJWT: "expired_jwt", aauth.SigErrRevokedJWT: "revoked_jwt",
-		aauth.SigErrClockSkew: "clock_skew", aauth.SigErrUnsupportedAlgorithm: "unsupported_algorithm",
-		aauth.SigErrUnsupportedScheme: "unsupported_scheme", aauth.SigErrIssuerMissing: "issuer_missing",
-		aauth.SigErrIssuerMismatch: "issuer_mismatch", aauth.SigErrCacheMiss: "cache_miss",
+		wire.SigErrInvalidSignature: "invalid_signature", wire.SigErrInvalidInput: "invalid_input",
+		wire.SigErrInvalidRequest: "invalid_request", wire.SigErrInvalidKey: "invalid_key",
+		wire.SigErrUnknownKey: "unknown_key", wire.SigErrInvalidJWT: "invalid_jwt",
+		wire.SigErrExpiredJWT: "expired_jwt", wire.SigErrRevokedJWT: "revoked_jwt",
+		wire.SigErrClockSkew: "clock_skew", wire.SigErrUnsupportedAlgorithm: "unsupported_algorithm",
+		wire.SigErrUnsupportedScheme: "unsupported_scheme", wire.SigErrIssuerMissing: "issuer_missing",
+		wire.SigErrIssuerMismatch: "issuer_mismatch", wire.SigErrCacheMiss: "cache_miss",
 	}
 	if len(codes) != 14 {
 		t.Fatalf("%d distinct codes; want 14", len(codes))
@@ -779,7 +780,7 @@ func TestSignatureErrorError(t *testing.T) {
 		if c != want {
 			t.Errorf("constant %q; want %q", c, want)
 		}
-		se, err := aauth.ParseSignatureError("error=" + c)
+		se, err := wire.ParseSignatureError("error=" + c)
 		if err != nil || se.Code != c {
 			t.Errorf("ParseSignatureError(error=%s) = %+v, %v", c, se, err)
 		}
@@ -791,8 +792,8 @@ func TestParseSignatureErrorHeader(t *testing.T) {
 	h.Set("Signature-Error", "error=unsupported_algorithm")
 	h.Set("Accept-Signature-Alg", "Ed25519, ES256")
 	h.Set("Accept-Signature-Scheme", "jwt")
-	se, present, err := aauth.ParseSignatureErrorHeader(h)
-	want := &aauth.SignatureError{Code: aauth.SigErrUnsupportedAlgorithm, AcceptSchemes: []string{"jwt"}, AcceptAlgs: []string{"Ed25519", "ES256"}}
+	se, present, err := wire.ParseSignatureErrorHeader(h)
+	want := &wire.SignatureError{Code: wire.SigErrUnsupportedAlgorithm, AcceptSchemes: []string{"jwt"}, AcceptAlgs: []string{"Ed25519", "ES256"}}
 	if err != nil || !present || !reflect.DeepEqual(se, want) {
 		t.Errorf("ParseSignatureErrorHeader = %+v, %v, %v; want %+v", se, present, err, want)
 	}
@@ -800,19 +801,19 @@ func TestParseSignatureErrorHeader(t *testing.T) {
 	h = http.Header{}
 	h.Add("Signature-Error", "error=invalid_input")
 	h.Add("Signature-Error", `required_input=("content-digest")`)
-	se, present, err = aauth.ParseSignatureErrorHeader(h)
-	if err != nil || !present || se.Code != aauth.SigErrInvalidInput || !reflect.DeepEqual(se.RequiredInput, []string{"content-digest"}) {
+	se, present, err = wire.ParseSignatureErrorHeader(h)
+	if err != nil || !present || se.Code != wire.SigErrInvalidInput || !reflect.DeepEqual(se.RequiredInput, []string{"content-digest"}) {
 		t.Errorf("two lines: %+v, %v, %v", se, present, err)
 	}
 	if se.AcceptAlgs != nil || se.AcceptSchemes != nil {
 		t.Errorf("accept lists without headers: %+v", se)
 	}
 
-	se, present, err = aauth.ParseSignatureErrorHeader(http.Header{"Accept-Signature-Alg": {"Ed25519"}})
+	se, present, err = wire.ParseSignatureErrorHeader(http.Header{"Accept-Signature-Alg": {"Ed25519"}})
 	if se != nil || present || err != nil {
 		t.Errorf("absent: %+v, %v, %v", se, present, err)
 	}
-	se, present, err = aauth.ParseSignatureErrorHeader(http.Header{"Signature-Error": {"error=("}})
+	se, present, err = wire.ParseSignatureErrorHeader(http.Header{"Signature-Error": {"error=("}})
 	if se != nil || !present || err == nil {
 		t.Errorf("malformed: %+v, %v, %v", se, present, err)
 	}
@@ -836,7 +837,7 @@ func TestParseAcceptSignature(t *testing.T) {
 		for _, v := range tt.alg {
 			h.Add("Accept-Signature-Alg", v)
 		}
-		schemes, algs := aauth.ParseAcceptSignature(h)
+		schemes, algs := wire.ParseAcceptSignature(h)
 		if !reflect.DeepEqual(schemes, tt.schemes) || !reflect.DeepEqual(algs, tt.algs) {
 			t.Errorf("ParseAcceptSignature(%v) = %q, %q; want %q, %q", h, schemes, algs, tt.schemes, tt.algs)
 		}
@@ -845,21 +846,21 @@ func TestParseAcceptSignature(t *testing.T) {
 
 func TestFormatSignatureError(t *testing.T) {
 	tests := []struct {
-		in   *aauth.SignatureError
+		in   *wire.SignatureError
 		want string
 	}{
 		{nil, ""},
-		{&aauth.SignatureError{}, ""},
-		{&aauth.SignatureError{Code: "é"}, ""},
-		{&aauth.SignatureError{Code: aauth.SigErrInvalidSignature, AcceptAlgs: []string{"Ed25519"}}, "error=invalid_signature"},
-		{&aauth.SignatureError{Code: "two words"}, `error="two words"`},
-		{&aauth.SignatureError{Code: aauth.SigErrInvalidInput, RequiredInput: []string{"@method", "content-digest", `"@query-param";name="q"`, "bad\x00"}},
+		{&wire.SignatureError{}, ""},
+		{&wire.SignatureError{Code: "é"}, ""},
+		{&wire.SignatureError{Code: wire.SigErrInvalidSignature, AcceptAlgs: []string{"Ed25519"}}, "error=invalid_signature"},
+		{&wire.SignatureError{Code: "two words"}, `error="two words"`},
+		{&wire.SignatureError{Code: wire.SigErrInvalidInput, RequiredInput: []string{"@method", "content-digest", `"@query-param";name="q"`, "bad\x00"}},
 			`error=invalid_input, required_input=("@method" "content-digest" "@query-param";name="q")`},
-		{&aauth.SignatureError{Code: aauth.SigErrInvalidKey, Extensions: map[string]string{"z": "1", "a": "tok", "error": "x", "Bad": "y", "b": "é"}},
+		{&wire.SignatureError{Code: wire.SigErrInvalidKey, Extensions: map[string]string{"z": "1", "a": "tok", "error": "x", "Bad": "y", "b": "é"}},
 			`error=invalid_key, a=tok, z="1"`},
 	}
 	for _, tt := range tests {
-		if got := aauth.FormatSignatureError(tt.in); got != tt.want {
+		if got := wire.FormatSignatureError(tt.in); got != tt.want {
 			t.Errorf("FormatSignatureError(%+v) = %q; want %q", tt.in, got, tt.want)
 		}
 	}

@@ -1,4 +1,4 @@
-package aauth
+package wire
 
 // HeaderError reports an AAuth header (other than AAuth-Requirement) whose
 // value cannot be used. Its message never contains the value.

@@ -1,4 +1,4 @@
-package aauth_test
+package wire_test
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // FuzzParseRequirement checks that ParseRequirement never panics, that every
@@ -21,16 +21,16 @@ func FuzzParseRequirement(f *testing.F) {
 	f.Add(`requirement=interaction ; url="a\" ;b" ; code="c;" ;`)
 	f.Add(`requirement=approval; b=:YWJj:, l=(a "b");p=1, m=x;q`)
 	f.Fuzz(func(t *testing.T, v string) {
-		c, err := aauth.ParseRequirement(v)
+		c, err := wire.ParseRequirement(v)
 		if err != nil {
-			var ce *aauth.ChallengeError
+			var ce *wire.ChallengeError
 			if !errors.As(err, &ce) || ce.Code == "" {
 				t.Fatalf("error %T %v is not a coded *ChallengeError", err, err)
 			}
 			if !strings.HasPrefix(err.Error(), "aauth: ") {
 				t.Fatalf("message %q lacks the prefix", err)
 			}
-			if !reflect.DeepEqual(c, aauth.Challenge{}) {
+			if !reflect.DeepEqual(c, wire.Challenge{}) {
 				t.Fatalf("error with non-zero Challenge %#v", c)
 			}
 			return
@@ -38,16 +38,16 @@ func FuzzParseRequirement(f *testing.F) {
 		if c.Extensions != nil && len(c.Extensions) == 0 {
 			t.Fatalf("empty non-nil Extensions")
 		}
-		s, err := aauth.FormatRequirement(c)
+		s, err := wire.FormatRequirement(c)
 		if err != nil {
 			t.Fatalf("FormatRequirement(%#v): %v", c, err)
 		}
-		back, err := aauth.ParseRequirement(s)
+		back, err := wire.ParseRequirement(s)
 		if err != nil || !reflect.DeepEqual(back, c) {
 			t.Fatalf("round trip of %q via %q = %#v, %v; want %#v", v, s, back, err, c)
 		}
 		if rt := c.ResourceToken; len(rt) > 12 {
-			only := aauth.Challenge{Requirement: c.Requirement, ResourceToken: rt}
+			only := wire.Challenge{Requirement: c.Requirement, ResourceToken: rt}
 			if strings.Contains(only.String(), rt) || strings.Contains(only.GoString(), rt) {
 				t.Fatalf("String() shows the resource token")
 			}
@@ -71,9 +71,9 @@ func FuzzParseSignatureError(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
-		se, err := aauth.ParseSignatureError(v)
+		se, err := wire.ParseSignatureError(v)
 		if err != nil {
-			var he *aauth.HeaderError
+			var he *wire.HeaderError
 			if se != nil || !errors.As(err, &he) || !strings.HasPrefix(err.Error(), "aauth: invalid Signature-Error header: ") {
 				t.Fatalf("ParseSignatureError(%q) = %+v, %v", v, se, err)
 			}
@@ -82,13 +82,13 @@ func FuzzParseSignatureError(f *testing.F) {
 		if se.Code == "" {
 			t.Fatalf("success without a code")
 		}
-		s := aauth.FormatSignatureError(se)
-		back, err := aauth.ParseSignatureError(s)
+		s := wire.FormatSignatureError(se)
+		back, err := wire.ParseSignatureError(s)
 		if err != nil || !reflect.DeepEqual(back, se) {
 			t.Fatalf("round trip of %q via %q = %+v, %v; want %+v", v, s, back, err, se)
 		}
 		h := http.Header{"Signature-Error": {v}, "Accept-Signature-Alg": {v}, "Accept-Signature-Scheme": {v}}
-		if _, present, err := aauth.ParseSignatureErrorHeader(h); !present || err != nil {
+		if _, present, err := wire.ParseSignatureErrorHeader(h); !present || err != nil {
 			t.Fatalf("ParseSignatureErrorHeader: %v, %v", present, err)
 		}
 	})
@@ -105,11 +105,11 @@ func FuzzParseCapabilities(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
-		caps := aauth.ParseCapabilities(v)
-		seen := map[aauth.Capability]bool{}
+		caps := wire.ParseCapabilities(v)
+		seen := map[wire.Capability]bool{}
 		for _, c := range caps {
 			switch c {
-			case aauth.CapabilityInteraction, aauth.CapabilityClarification, aauth.CapabilityPayment:
+			case wire.CapabilityInteraction, wire.CapabilityClarification, wire.CapabilityPayment:
 			default:
 				t.Fatalf("unknown capability %q kept", c)
 			}
@@ -118,10 +118,10 @@ func FuzzParseCapabilities(f *testing.F) {
 			}
 			seen[c] = true
 		}
-		if back := aauth.ParseCapabilities(aauth.FormatCapabilities(caps)); !reflect.DeepEqual(back, caps) {
+		if back := wire.ParseCapabilities(wire.FormatCapabilities(caps)); !reflect.DeepEqual(back, caps) {
 			t.Fatalf("round trip of %v = %v", caps, back)
 		}
-		if got := aauth.ParseCapabilitiesHeader(http.Header{"Aauth-Capabilities": {v}}); !reflect.DeepEqual(got, caps) {
+		if got := wire.ParseCapabilitiesHeader(http.Header{"Aauth-Capabilities": {v}}); !reflect.DeepEqual(got, caps) {
 			t.Fatalf("ParseCapabilitiesHeader = %v; ParseCapabilities = %v", got, caps)
 		}
 	})
@@ -137,10 +137,10 @@ func FuzzParseMission(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
-		m, err := aauth.ParseMission(v)
+		m, err := wire.ParseMission(v)
 		if err != nil {
-			var he *aauth.HeaderError
-			if !errors.As(err, &he) || he.Header != "AAuth-Mission" || m != (aauth.Mission{}) {
+			var he *wire.HeaderError
+			if !errors.As(err, &he) || he.Header != "AAuth-Mission" || m != (wire.Mission{}) {
 				t.Fatalf("ParseMission(%q) = %#v, %v", v, m, err)
 			}
 			return
@@ -148,8 +148,8 @@ func FuzzParseMission(f *testing.F) {
 		if m.Approver == "" || m.S256 == "" {
 			t.Fatalf("success with an empty field: %#v", m)
 		}
-		s := aauth.FormatMission(m)
-		if back, err := aauth.ParseMission(s); err != nil || back != m {
+		s := wire.FormatMission(m)
+		if back, err := wire.ParseMission(s); err != nil || back != m {
 			t.Fatalf("round trip of %#v via %q = %#v, %v", m, s, back, err)
 		}
 	})
@@ -167,12 +167,12 @@ func FuzzParseAccess(f *testing.F) {
 		if second != "" {
 			h.Add("Aauth-Access", second)
 		}
-		tok, present, err := aauth.ParseAccess(h)
+		tok, present, err := wire.ParseAccess(h)
 		if !present {
 			t.Fatalf("present = false with a header")
 		}
 		if err != nil {
-			var he *aauth.HeaderError
+			var he *wire.HeaderError
 			if tok != "" || !errors.As(err, &he) {
 				t.Fatalf("ParseAccess = %q, %v", tok, err)
 			}

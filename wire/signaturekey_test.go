@@ -1,4 +1,4 @@
-package aauth
+package wire
 
 import (
 	"encoding/json"
