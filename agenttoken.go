@@ -19,7 +19,10 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth/internal/jsonx"
+	"github.com/aauthgo/aauth/internal/jwkx"
 	"github.com/aauthgo/aauth/internal/profile"
+	"github.com/aauthgo/aauth/internal/safetext"
+	"github.com/aauthgo/aauth/keys"
 	"github.com/aauthgo/aauth/wire"
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
@@ -157,17 +160,17 @@ func (i *AgentTokenIssuer) config() (*agentIssuerConfig, error) {
 	switch c.pub.(type) {
 	case ed25519.PublicKey:
 		if c.cnfAlg {
-			c.alg, c.jwkAlg = jwa.EdDSAEd25519(), jwkAlgEd25519
+			c.alg, c.jwkAlg = jwa.EdDSAEd25519(), jwkx.AlgEd25519
 		} else {
-			c.alg, c.jwkAlg = jwa.EdDSA(), jwkAlgEdDSA
+			c.alg, c.jwkAlg = jwa.EdDSA(), jwkx.AlgEdDSA
 		}
 	case *ecdsa.PublicKey:
-		c.alg, c.jwkAlg = jwa.ES256(), jwkAlgES256
+		c.alg, c.jwkAlg = jwa.ES256(), jwkx.AlgES256
 	}
 	// Thumbprint also rejects unsupported and malformed keys.
-	tp, err := Thumbprint(c.pub)
+	tp, err := keys.Thumbprint(c.pub)
 	if err != nil {
-		return nil, keyErrorIn("AgentTokenIssuer.Key", err)
+		return nil, safetext.Wrap("AgentTokenIssuer.Key", err)
 	}
 	c.kid = i.KeyID
 	if c.kid == "" {
@@ -311,9 +314,9 @@ func (i *AgentTokenIssuer) Issue(ctx context.Context, req AgentTokenRequest) (to
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	cnf, err := publicMembers(req.Key)
+	cnf, err := jwkx.PublicMembers(req.Key)
 	if err != nil {
-		return "", time.Time{}, keyErrorIn("AgentTokenRequest.Key", err)
+		return "", time.Time{}, safetext.Wrap("AgentTokenRequest.Key", err)
 	}
 	if !c.cnfAlg {
 		cnf.Alg = ""
@@ -364,7 +367,7 @@ func (i *AgentTokenIssuer) Metadata() AgentMetadata {
 
 // agentJWKSDocument is a JWK Set.
 type agentJWKSDocument struct {
-	Keys []jwkMembers `json:"keys"`
+	Keys []jwkx.Members `json:"keys"`
 }
 
 // JWKS returns the provider's JWK Set: the public half of Key, with alg
@@ -378,12 +381,12 @@ func (i *AgentTokenIssuer) JWKS() ([]byte, error) {
 }
 
 func (c *agentIssuerConfig) jwks() ([]byte, error) {
-	m, err := publicMembers(c.pub)
+	m, err := jwkx.PublicMembers(c.pub)
 	if err != nil {
 		return nil, err
 	}
 	m.Alg, m.Kid, m.Use = c.jwkAlg, c.kid, "sig"
-	return jsonx.Marshal(agentJWKSDocument{Keys: []jwkMembers{m}})
+	return jsonx.Marshal(agentJWKSDocument{Keys: []jwkx.Members{m}})
 }
 
 // Handler returns an http.Handler that serves the metadata document at
@@ -540,7 +543,7 @@ func (a *AgentKeys) mint(ctx context.Context, done chan struct{}) (m KeyMaterial
 		}
 	}()
 
-	key, err := GenerateKey()
+	key, err := keys.Generate()
 	if err != nil {
 		return KeyMaterial{}, err
 	}

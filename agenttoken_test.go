@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/keys"
 	"github.com/aauthgo/aauth/wire"
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwk"
@@ -34,6 +36,25 @@ var t0 = time.Unix(1730217600, 0)
 
 // rfc8032Test2 is the RFC 8032 §7.1 TEST 2 key, which signs JWT_AGENT in
 // the seed vectors.
+// The RFC 8037 appendix A key, as in the keys tests.
+const (
+	rfc8037X   = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+	rfc8037D   = "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"
+	rfc8037JWK = `{"kty":"OKP","crv":"Ed25519","d":"` + rfc8037D + `","x":"` + rfc8037X + `"}`
+)
+
+// opaqueSigner hides a key's concrete type, as an HSM or KMS signer does.
+type opaqueSigner struct{ crypto.Signer }
+
+func mustP256(t testing.TB) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 func rfc8032Test2(t testing.TB) ed25519.PrivateKey {
 	t.Helper()
 	seed, err := hex.DecodeString("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb")
@@ -110,7 +131,7 @@ func verifyAgentToken(t *testing.T, i *aauth.AgentTokenIssuer, token string, at 
 
 func TestIssueCurrent(t *testing.T) {
 	provider := rfc8032Test2(t)
-	agent, _ := aauth.GenerateKey()
+	agent, _ := keys.Generate()
 	i := &aauth.AgentTokenIssuer{
 		Issuer: "https://agent.example",
 		Key:    provider,
@@ -129,7 +150,7 @@ func TestIssueCurrent(t *testing.T) {
 	}
 	p := verifyAgentToken(t, i, token, t0.Add(time.Minute))
 
-	providerKid, _ := aauth.Thumbprint(provider.Public())
+	providerKid, _ := keys.Thumbprint(provider.Public())
 	if p.typ != "aa-agent+jwt" || p.alg != "Ed25519" || p.kid != providerKid {
 		t.Errorf("header typ=%q alg=%q kid=%q", p.typ, p.alg, p.kid)
 	}
@@ -160,12 +181,12 @@ func TestIssueCurrent(t *testing.T) {
 	if cnf["alg"] != "Ed25519" || cnf["d"] != nil || cnf["kty"] != "OKP" {
 		t.Errorf("cnf.jwk = %s", p.cnf)
 	}
-	cnfKey, err := aauth.ParsePublicJWK(p.cnf, aauth.ProfileCurrent)
+	cnfKey, err := keys.ParsePublicJWK(p.cnf, aauth.ProfileCurrent)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _ := aauth.Thumbprint(cnfKey)
-	wantTP, _ := aauth.Thumbprint(agent.Public())
+	got, _ := keys.Thumbprint(cnfKey)
+	wantTP, _ := keys.Thumbprint(agent.Public())
 	jk, _ := jwk.ParseKey(p.cnf)
 	jwxTP, _ := jk.Thumbprint(crypto.SHA256)
 	if got != wantTP || base64.RawURLEncoding.EncodeToString(jwxTP) != wantTP {
@@ -197,7 +218,7 @@ func TestIssueCurrent(t *testing.T) {
 
 func TestIssueSeed(t *testing.T) {
 	provider := rfc8032Test2(t)
-	agent, _ := aauth.ParsePrivateJWK([]byte(rfc8037JWK), aauth.ProfileSeed)
+	agent, _ := keys.ParsePrivateJWK([]byte(rfc8037JWK), aauth.ProfileSeed)
 	i := &aauth.AgentTokenIssuer{
 		Issuer:  "https://agent.example",
 		Key:     provider,
@@ -222,7 +243,7 @@ func TestIssueSeed(t *testing.T) {
 		t.Errorf("seed JWKS = %s", jwks)
 	}
 	// The seed cnf.jwk has no alg, which the current profile's reader fills in.
-	if _, err := aauth.ParsePublicJWK(p.cnf, aauth.ProfileCurrent); err != nil {
+	if _, err := keys.ParsePublicJWK(p.cnf, aauth.ProfileCurrent); err != nil {
 		t.Error(err)
 	}
 }
@@ -250,7 +271,7 @@ func TestIssueES256(t *testing.T) {
 			if cnf["kty"] != "EC" || cnf["alg"] != wantAlg {
 				t.Errorf("%v: cnf.jwk = %s", profile, p.cnf)
 			}
-			k, err := aauth.ParsePublicJWK(p.cnf, profile)
+			k, err := keys.ParsePublicJWK(p.cnf, profile)
 			if err != nil || !agent.PublicKey.Equal(k) {
 				t.Errorf("cnf.jwk is not the agent key: %v", err)
 			}
@@ -259,8 +280,8 @@ func TestIssueES256(t *testing.T) {
 }
 
 func TestIssueHSMEd25519(t *testing.T) {
-	provider, _ := aauth.GenerateKey()
-	agent, _ := aauth.GenerateKey()
+	provider, _ := keys.Generate()
+	agent, _ := keys.Generate()
 	i := &aauth.AgentTokenIssuer{Issuer: "https://agent.example", Key: opaqueSigner{provider}}
 	token, _, err := i.Issue(context.Background(), aauth.AgentTokenRequest{Subject: "aauth:a@agent.example", Key: agent.Public()})
 	if err != nil {
@@ -270,8 +291,8 @@ func TestIssueHSMEd25519(t *testing.T) {
 }
 
 func TestIssueLifetime(t *testing.T) {
-	provider, _ := aauth.GenerateKey()
-	agent, _ := aauth.GenerateKey()
+	provider, _ := keys.Generate()
+	agent, _ := keys.Generate()
 	cases := []struct {
 		issuer, request, want time.Duration
 	}{
@@ -294,8 +315,8 @@ func TestIssueLifetime(t *testing.T) {
 }
 
 func TestIssueErrors(t *testing.T) {
-	provider, _ := aauth.GenerateKey()
-	agent, _ := aauth.GenerateKey()
+	provider, _ := keys.Generate()
+	agent, _ := keys.Generate()
 	rsaKey, _ := rsa.GenerateKey(rand.Reader, 1024)
 	good := func() *aauth.AgentTokenIssuer {
 		return &aauth.AgentTokenIssuer{Issuer: "https://agent.example", Key: provider}
@@ -370,8 +391,8 @@ func TestIssueErrors(t *testing.T) {
 }
 
 func TestIssuerURLs(t *testing.T) {
-	provider, _ := aauth.GenerateKey()
-	agent, _ := aauth.GenerateKey()
+	provider, _ := keys.Generate()
+	agent, _ := keys.Generate()
 	for _, iss := range []string{
 		"https://agent.example",
 		"https://agent.example:8443",
@@ -388,7 +409,7 @@ func TestIssuerURLs(t *testing.T) {
 }
 
 func TestMetadataAndHandler(t *testing.T) {
-	provider, _ := aauth.GenerateKey()
+	provider, _ := keys.Generate()
 	for _, issPath := range []string{"", "/tenants/a"} {
 		// The issuer must be the server's own URL, so the handler is
 		// installed after the server has one.
@@ -440,7 +461,7 @@ func TestMetadataAndHandler(t *testing.T) {
 		if err != nil || set.Len() != 1 {
 			t.Fatalf("jwks does not parse: %v", err)
 		}
-		agent, _ := aauth.GenerateKey()
+		agent, _ := keys.Generate()
 		token, _, err := i.Issue(context.Background(), aauth.AgentTokenRequest{Subject: "s", Key: agent.Public()})
 		if err != nil {
 			t.Fatal(err)
@@ -522,12 +543,12 @@ func checkMaterial(t *testing.T, i *aauth.AgentTokenIssuer, m aauth.KeyMaterial,
 		t.Fatalf("material %v", m)
 	}
 	p := verifyAgentToken(t, i, m.Key.Token, at)
-	cnf, err := aauth.ParsePublicJWK(p.cnf, i.Profile)
+	cnf, err := keys.ParsePublicJWK(p.cnf, i.Profile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, _ := aauth.Thumbprint(cnf)
-	b, _ := aauth.Thumbprint(m.Signer.Public())
+	a, _ := keys.Thumbprint(cnf)
+	b, _ := keys.Thumbprint(m.Signer.Public())
 	if a != b {
 		t.Fatalf("token cnf.jwk %s does not match the signer %s", a, b)
 	}
@@ -539,7 +560,7 @@ func checkMaterial(t *testing.T, i *aauth.AgentTokenIssuer, m aauth.KeyMaterial,
 
 func TestAgentKeysRenewal(t *testing.T) {
 	clock := &fakeClock{now: t0}
-	provider, _ := aauth.GenerateKey()
+	provider, _ := keys.Generate()
 	i := &aauth.AgentTokenIssuer{Issuer: "https://agent.example", Key: provider, Now: clock.Now}
 	keys := &aauth.AgentKeys{Issuer: i, Subject: "aauth:a@agent.example", PersonServer: "https://ps.example"}
 	ctx := context.Background()
@@ -584,7 +605,7 @@ func TestAgentKeysRenewal(t *testing.T) {
 }
 
 func TestAgentKeysMargins(t *testing.T) {
-	provider, _ := aauth.GenerateKey()
+	provider, _ := keys.Generate()
 	cases := []struct {
 		name        string
 		profile     aauth.Profile
@@ -627,7 +648,7 @@ func TestAgentKeysErrors(t *testing.T) {
 	if _, err := (*aauth.AgentKeys)(nil).KeyMaterial(ctx); err == nil {
 		t.Error("nil AgentKeys")
 	}
-	provider, _ := aauth.GenerateKey()
+	provider, _ := keys.Generate()
 	clock := &fakeClock{now: t0}
 	i := &aauth.AgentTokenIssuer{Issuer: "https://agent.example", Key: provider, Now: clock.Now}
 	if _, err := (&aauth.AgentKeys{Issuer: i, Subject: "s", RenewBefore: -1}).KeyMaterial(ctx); err == nil {
@@ -681,7 +702,7 @@ func (f *failingSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts)
 }
 
 func TestAgentKeysConcurrent(t *testing.T) {
-	provider, _ := aauth.GenerateKey()
+	provider, _ := keys.Generate()
 	signer := &gatedSigner{Signer: provider, gate: make(chan struct{}), entered: make(chan struct{})}
 	clock := &fakeClock{now: t0}
 	i := &aauth.AgentTokenIssuer{Issuer: "https://agent.example", Key: signer, Now: clock.Now}
@@ -799,15 +820,15 @@ func checkMaterialQuiet(t *testing.T, m aauth.KeyMaterial) {
 		} `json:"cnf"`
 	}
 	json.Unmarshal(payload, &c)
-	k, err := aauth.ParsePublicJWK(c.Cnf.JWK, aauth.ProfileCurrent)
+	k, err := keys.ParsePublicJWK(c.Cnf.JWK, aauth.ProfileCurrent)
 	if err != nil || !k.(ed25519.PublicKey).Equal(m.Signer.Public()) {
 		t.Errorf("token is not bound to its key: %v", err)
 	}
 }
 
 func ExampleAgentTokenIssuer() {
-	// The provider's long-lived key; in production, ReadKeyFile or an HSM.
-	providerKey, err := aauth.GenerateKey()
+	// The provider's long-lived key; in production, keys.ReadFile or an HSM.
+	providerKey, err := keys.Generate()
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -825,7 +846,7 @@ func ExampleAgentTokenIssuer() {
 
 	// The agent signs with an ephemeral key; the token binds it to the
 	// agent's identity.
-	agentKey, _ := aauth.GenerateKey()
+	agentKey, _ := keys.Generate()
 	token, expiry, err := issuer.Issue(context.Background(), aauth.AgentTokenRequest{
 		Subject:      "aauth:assistant@agent.example",
 		Key:          agentKey.Public(),
@@ -856,7 +877,7 @@ func ExampleAgentTokenIssuer() {
 }
 
 func ExampleAgentKeys() {
-	providerKey, _ := aauth.GenerateKey()
+	providerKey, _ := keys.Generate()
 	keys := &aauth.AgentKeys{
 		Issuer: &aauth.AgentTokenIssuer{
 			Issuer: "https://agent.example",

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/aauthgo/aauth/internal/egress"
+	"github.com/aauthgo/aauth/keys"
 	"github.com/aauthgo/aauth/wire"
 )
 
@@ -63,7 +64,7 @@ func TestTransportRedirectEgress(t *testing.T) {
 		}
 		return dialer.DialContext(ctx, network, addr)
 	}
-	key, _ := GenerateKey()
+	key, _ := keys.Generate()
 	tr := &Transport{Base: base, Keys: StaticKeys(key, HWK())}
 	port := public.URL[strings.LastIndexByte(public.URL, ':'):]
 	_, err := tr.Client().Get("http://public.example" + port + "/start")

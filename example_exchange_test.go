@@ -38,7 +38,7 @@ func ExampleExchangeToken() {
 	defer ps.Close()
 
 	// The client signs every request with the agent token.
-	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)) // use aauth.GenerateKey in real code
+	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)) // use keys.Generate in real code
 	agent := (&aauth.SigningTransport{Keys: aauth.StaticKeys(key, aauth.JWT("eyJ.agent.token"))}).Client()
 
 	tok, err := aauth.ExchangeToken(context.Background(), agent, aauth.ExchangeRequest{

@@ -21,7 +21,7 @@ func ExampleSigningTransport() {
 	}))
 	defer srv.Close()
 
-	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)) // use aauth.GenerateKey in real code
+	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)) // use keys.Generate in real code
 	client := (&aauth.SigningTransport{
 		Keys:         aauth.StaticKeys(key, aauth.JWT("eyJhbGciOiJFZDI1NTE5In0.e30.c2ln")),
 		Capabilities: []aauth.Capability{aauth.CapabilityInteraction},

@@ -16,6 +16,7 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
+	"github.com/aauthgo/aauth/keys"
 )
 
 // leakWatch collects everything the library says about its work (every
@@ -224,7 +225,7 @@ func (f *failRecorder) Errorf(format string, args ...any) {
 // The watch itself catches a token in an event, a key in a log line and an
 // overlong error.
 func TestLeakWatchCatches(t *testing.T) {
-	key, err := aauth.GenerateKey()
+	key, err := keys.Generate()
 	if err != nil {
 		t.Fatal(err)
 	}

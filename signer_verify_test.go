@@ -16,6 +16,7 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/internal/sigverify"
+	"github.com/aauthgo/aauth/keys"
 )
 
 // TestSignerVerifiedByServer sends generated requests through a
@@ -41,11 +42,11 @@ func TestSignerVerifiedByServer(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	ed, _ := aauth.GenerateKey()
+	ed, _ := keys.Generate()
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
 	// Real agent tokens whose cnf.jwk is the signing key, for the jwt scheme.
 	tokens := map[[2]int]string{}
-	provider, _ := aauth.GenerateKey()
+	provider, _ := keys.Generate()
 	for _, p := range []aauth.Profile{aauth.ProfileCurrent, aauth.ProfileSeed} {
 		iss := &aauth.AgentTokenIssuer{Issuer: "https://agent.example", Key: provider, Profile: p, Now: func() time.Time { return now }}
 		for ki, k := range []crypto.Signer{ed, ec} {

@@ -21,6 +21,7 @@ import (
 	"github.com/aauthgo/aauth/internal/httpx"
 	"github.com/aauthgo/aauth/internal/profile"
 	"github.com/aauthgo/aauth/internal/safetext"
+	"github.com/aauthgo/aauth/keys"
 	"github.com/aauthgo/aauth/wire"
 )
 
@@ -313,7 +314,7 @@ func (t *Transport) thumbprint(pub crypto.PublicKey) (string, error) {
 	if last := t.lastJKT.Load(); isEd && last != nil && bytes.Equal(ed, last.pub) {
 		return last.jkt, nil
 	}
-	jkt, err := Thumbprint(pub)
+	jkt, err := keys.Thumbprint(pub)
 	if err != nil {
 		return "", err
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aauthgo/aauth/keys"
 	"github.com/aauthgo/aauth/wire"
 )
 
@@ -81,7 +82,7 @@ func warmTransport(b *testing.B, srv *httptest.Server, url string) (*Transport, 
 		Capabilities: []wire.Capability{wire.CapabilityInteraction},
 	}
 	t.init()
-	jkt, err := Thumbprint(benchKey.Public())
+	jkt, err := keys.Thumbprint(benchKey.Public())
 	if err != nil {
 		b.Fatal(err)
 	}

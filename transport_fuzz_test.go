@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aauthgo/aauth/keys"
 	"github.com/aauthgo/aauth/wire"
 )
 
@@ -149,7 +150,7 @@ func (b *countedBody) Close() error {
 
 // fuzzAgentJKT is the thumbprint of the test agent key.
 func fuzzAgentJKT() string {
-	jkt, err := Thumbprint(psTestKey().Public())
+	jkt, err := keys.Thumbprint(psTestKey().Public())
 	if err != nil {
 		panic(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"testing"
+
+	"github.com/aauthgo/aauth/keys"
 )
 
 // The Transport remembers the thumbprint of the last Ed25519 key; a key
@@ -16,7 +18,7 @@ func TestTransportThumbprintFollowsKey(t *testing.T) {
 	p, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	var tr Transport
 	for i, pub := range []any{a.Public(), a.Public(), b.Public(), p.Public(), a.Public(), p.Public(), b.Public()} {
-		want, err := Thumbprint(pub)
+		want, err := keys.Thumbprint(pub)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
+	"github.com/aauthgo/aauth/keys"
 	"github.com/aauthgo/aauth/wire"
 )
 
@@ -500,7 +501,7 @@ func TestTransportBounded(t *testing.T) {
 		w.WriteHeader(401)
 	}))
 	defer srv.Close()
-	key, _ := aauth.GenerateKey()
+	key, _ := keys.Generate()
 	tr := &aauth.Transport{Keys: aauth.StaticKeys(key, aauth.HWK())}
 	resp, err := tr.Client().Get(srv.URL)
 	if err != nil {
@@ -529,7 +530,7 @@ func TestTransportBare202(t *testing.T) {
 		w.WriteHeader(http.StatusAccepted)
 	}))
 	defer srv.Close()
-	key, _ := aauth.GenerateKey()
+	key, _ := keys.Generate()
 	tr := &aauth.Transport{Keys: aauth.StaticKeys(key, aauth.HWK())}
 	resp, err := tr.Client().Post(srv.URL, "application/json", strings.NewReader(`{"jsonrpc":"2.0","method":"notifications/initialized"}`))
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/keys"
 	"github.com/aauthgo/aauth/wire"
 )
 
@@ -57,7 +58,7 @@ type AgentProvider struct {
 
 // NewAgentProvider starts an agent provider. Close it when done.
 func NewAgentProvider(opts AgentProviderOptions) *AgentProvider {
-	key, err := aauth.GenerateKey()
+	key, err := keys.Generate()
 	if err != nil {
 		panic(err) // only crypto/rand failing gets here
 	}

@@ -22,9 +22,9 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
 
-	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/internal/jsonx"
 	"github.com/aauthgo/aauth/internal/sigverify"
+	"github.com/aauthgo/aauth/keys"
 	"github.com/aauthgo/aauth/wire"
 )
 
@@ -98,7 +98,7 @@ func (k *issuerKey) jwks() []byte {
 // writes it, with its fully specified alg only when withAlg and no kid.
 func publicJWK(pub crypto.PublicKey, withAlg bool) map[string]any {
 	m := map[string]any{}
-	b, err := aauth.MarshalPublicJWK(pub)
+	b, err := keys.MarshalPublicJWK(pub)
 	if err != nil || json.Unmarshal(b, &m) != nil {
 		return map[string]any{}
 	}
@@ -118,7 +118,7 @@ func keyFromJWK(m map[string]any) (crypto.PublicKey, error) {
 	if err != nil {
 		return nil, errors.New("the JWK is not JSON")
 	}
-	return aauth.ParsePublicJWK(b, wire.ProfileSeed)
+	return keys.ParsePublicJWK(b, wire.ProfileSeed)
 }
 
 // token is a JWT taken apart, not yet (or already) verified.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/keys"
 	"github.com/aauthgo/aauth/wire"
 )
 
@@ -78,7 +79,7 @@ func (e *env) agentToken(ctx context.Context, args []string) error {
 		return usagef("--ttl %v is out of range (1s to 24h)", *ttl)
 	}
 
-	signer, err := aauth.ReadKeyFile(*providerKey, profile)
+	signer, err := keys.ReadFile(*providerKey, profile)
 	if err != nil {
 		return usagef("--provider-key: %s", trimPrefix(err))
 	}

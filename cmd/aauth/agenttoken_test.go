@@ -11,6 +11,7 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
+	"github.com/aauthgo/aauth/keys"
 )
 
 // keygen → agent-token → fetch: a provider of our own, whose tokens a
@@ -30,7 +31,7 @@ func TestAgentToken(t *testing.T) {
 			var handler http.Handler
 			provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 			defer provider.Close()
-			signer, err := aauth.ReadKeyFile(providerKey, p)
+			signer, err := keys.ReadFile(providerKey, p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -48,9 +49,9 @@ func TestAgentToken(t *testing.T) {
 			}
 			h, _ := jwtPart(tok, 0)
 			c, _ := jwtPart(tok, 1)
-			agent, _ := aauth.ReadKeyFile(agentKey, p)
-			tp, _ := aauth.Thumbprint(agent.Public())
-			ptp, _ := aauth.Thumbprint(signer.Public())
+			agent, _ := keys.ReadFile(agentKey, p)
+			tp, _ := keys.Thumbprint(agent.Public())
+			ptp, _ := keys.Thumbprint(signer.Public())
 			if h["typ"] != "aa-agent+jwt" || h["kid"] != ptp {
 				t.Errorf("header %v", h)
 			}
@@ -61,7 +62,7 @@ func TestAgentToken(t *testing.T) {
 
 			// A public JWK will do for --key.
 			pubFile := filepath.Join(dir, "agent.pub.jwk")
-			pub, _ := aauth.MarshalPublicJWK(agent.Public())
+			pub, _ := keys.MarshalPublicJWK(agent.Public())
 			os.WriteFile(pubFile, pub, 0o644)
 			r2 := runEnv(t, &env{clock: clk}, "", "agent-token", "--provider-key", providerKey, "--iss", provider.URL,
 				"--sub", "aauth:bot@127.0.0.1", "--key", pubFile, "--profile", p.String())

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
+	"github.com/aauthgo/aauth/keys"
 	"github.com/aauthgo/aauth/wire"
 )
 
@@ -92,7 +93,7 @@ func (e *env) demo(ctx context.Context, args []string) error {
 		timeout:       demoTimeout,
 		explain:       true,
 	}
-	tp, _ := aauth.Thumbprint(agent.Key.Public())
+	tp, _ := keys.Thumbprint(agent.Key.Public())
 
 	fmt.Fprintf(e.stderr, "AAuth demo, %s profile: %s\n", profile, wireOf[profile])
 	fmt.Fprintf(e.stderr, "Three servers run in this process, on loopback:\n")

@@ -11,6 +11,7 @@ import (
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
 	"github.com/aauthgo/aauth/internal/sigverify"
+	"github.com/aauthgo/aauth/keys"
 	"github.com/aauthgo/aauth/wire"
 )
 
@@ -141,7 +142,7 @@ func TestDryRun(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the verifier refuses the output: %v\n%s", err, r.stdout)
 			}
-			if want, _ := aauth.Thumbprint(a.signer.Public()); res.Thumbprint != want {
+			if want, _ := keys.Thumbprint(a.signer.Public()); res.Thumbprint != want {
 				t.Errorf("signed with %s, want the agent key %s", res.Thumbprint, want)
 			}
 			if !tc.hwk && res.Token != a.tokenValue {

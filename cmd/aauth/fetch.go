@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/keys"
 	"github.com/aauthgo/aauth/wire"
 )
 
@@ -326,13 +327,13 @@ func loadSigningKey(spec string, fromEnv bool, p aauth.Profile) (crypto.Signer, 
 	case spec == "":
 		return nil, usagef("no signing key: give --key FILE or set AAUTH_KEY")
 	case fromEnv && strings.HasPrefix(strings.TrimSpace(spec), "{"):
-		key, err := aauth.ParsePrivateJWK([]byte(spec), p)
+		key, err := keys.ParsePrivateJWK([]byte(spec), p)
 		if err != nil {
 			return nil, usagef("AAUTH_KEY: %s", trimPrefix(err))
 		}
 		return key, nil
 	}
-	key, err := aauth.ReadKeyFile(spec, p)
+	key, err := keys.ReadFile(spec, p)
 	if err != nil {
 		return nil, usagef("%s", trimPrefix(err))
 	}
@@ -364,7 +365,7 @@ func checkTokenKey(tok string, signer crypto.Signer) error {
 	if want == "" {
 		return nil
 	}
-	have, err := aauth.Thumbprint(signer.Public())
+	have, err := keys.Thumbprint(signer.Public())
 	if err != nil {
 		return usagef("%s", trimPrefix(err))
 	}

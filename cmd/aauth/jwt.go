@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/keys"
 )
 
 // jwtPart decodes part i (0 the header, 1 the claims) of a compact JWT,
@@ -74,10 +75,10 @@ func cnfThumbprint(tok string) string {
 		return ""
 	}
 	// The seed generation leaves alg out of cnf.jwk; read it leniently.
-	pub, err := aauth.ParsePublicJWK(raw, aauth.ProfileSeed)
+	pub, err := keys.ParsePublicJWK(raw, aauth.ProfileSeed)
 	if err != nil {
 		return ""
 	}
-	tp, _ := aauth.Thumbprint(pub)
+	tp, _ := keys.Thumbprint(pub)
 	return tp
 }

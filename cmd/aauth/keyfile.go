@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/keys"
 )
 
 // maxInputFile bounds the key and token files read; they are a few
@@ -44,13 +45,13 @@ func readPublicKey(path string, p aauth.Profile) (crypto.PublicKey, error) {
 	}
 	defer clear(data)
 	if hasPrivateMember(data) {
-		key, err := aauth.ParsePrivateJWK(data, p)
+		key, err := keys.ParsePrivateJWK(data, p)
 		if err != nil {
 			return nil, usagef("%s: %v", path, trimPrefix(err))
 		}
 		return key.Public(), nil
 	}
-	pub, err := aauth.ParsePublicJWK(data, p)
+	pub, err := keys.ParsePublicJWK(data, p)
 	if err != nil {
 		return nil, usagef("%s: %v", path, trimPrefix(err))
 	}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/keys"
 )
 
 const keygenHelp = `Usage: aauth keygen [-o FILE] [-f]
@@ -34,14 +34,14 @@ func (e *env) keygen(ctx context.Context, args []string) error {
 	if len(pos) > 0 {
 		return syntaxf("keygen takes no arguments, got %q", oneLine(pos[0]))
 	}
-	key, err := aauth.GenerateKey()
+	key, err := keys.Generate()
 	if err != nil {
 		return err
 	}
 	defer clear(key)
 
 	if *out == "" {
-		jwk, err := aauth.MarshalPrivateJWK(key)
+		jwk, err := keys.MarshalPrivateJWK(key)
 		if err != nil {
 			return err
 		}
@@ -55,10 +55,10 @@ func (e *env) keygen(ctx context.Context, args []string) error {
 			return usagef("%s exists; use -f to replace it", *out)
 		}
 	}
-	if err := aauth.WriteKeyFile(*out, key); err != nil {
+	if err := keys.WriteFile(*out, key); err != nil {
 		return err
 	}
-	pub, err := aauth.MarshalPublicJWK(key.Public())
+	pub, err := keys.MarshalPublicJWK(key.Public())
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/keys"
 )
 
 // jwkMembers decodes a JWK's members.
@@ -26,12 +27,12 @@ func TestKeygen(t *testing.T) {
 	if r.code != 0 || r.stderr != "" || !strings.HasSuffix(r.stdout, "}\n") {
 		t.Fatalf("keygen:\n%s", r)
 	}
-	key, err := aauth.ParsePrivateJWK([]byte(r.stdout), aauth.ProfileCurrent)
+	key, err := keys.ParsePrivateJWK([]byte(r.stdout), aauth.ProfileCurrent)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := jwkMembers(t, r.stdout)
-	tp, _ := aauth.Thumbprint(key.Public())
+	tp, _ := keys.Thumbprint(key.Public())
 	if m["kty"] != "OKP" || m["crv"] != "Ed25519" || m["alg"] != "Ed25519" || m["kid"] != tp {
 		t.Errorf("JWK members %v, want alg Ed25519 and kid %s", m, tp)
 	}
@@ -52,12 +53,12 @@ func TestKeygen(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
 	}
-	key, err = aauth.ReadKeyFile(file, aauth.ProfileCurrent)
+	key, err = keys.ReadFile(file, aauth.ProfileCurrent)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pub := jwkMembers(t, r.stdout)
-	tp, _ = aauth.Thumbprint(key.Public())
+	tp, _ = keys.Thumbprint(key.Public())
 	if _, ok := pub["d"]; ok || pub["kid"] != tp {
 		t.Errorf("stdout %q is not the public JWK of the key written", r.stdout)
 	}

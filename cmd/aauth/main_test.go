@@ -14,6 +14,7 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
+	"github.com/aauthgo/aauth/keys"
 )
 
 // suite collects, across the whole run, every output the command wrote and
@@ -172,7 +173,7 @@ func newAgentFiles(t *testing.T, w *aauthtest.World) *agentFiles {
 	if r := runCmd(t, "", "keygen", "-o", a.key); r.code != 0 {
 		t.Fatalf("keygen: %v", r)
 	}
-	signer, err := aauth.ReadKeyFile(a.key, w.Profile)
+	signer, err := keys.ReadFile(a.key, w.Profile)
 	if err != nil {
 		t.Fatal(err)
 	}

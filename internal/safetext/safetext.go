@@ -54,3 +54,23 @@ func ShortURLError(err error) error {
 	short.URL = Clean(ue.URL, 256)
 	return &short
 }
+
+// Prefix starts every error message of this module, once.
+const Prefix = "aauth: "
+
+// Unprefixed returns msg without any "aauth: " in it, so that a message
+// built around another one carries the prefix once, at its start.
+func Unprefixed(msg string) string { return strings.ReplaceAll(msg, Prefix, "") }
+
+// Wrap returns an error whose message is "aauth: <where>: <err's message
+// without its prefixes>" and which unwraps to err.
+func Wrap(where string, err error) error { return &wrapped{where, err} }
+
+type wrapped struct {
+	where string
+	err   error
+}
+
+func (e *wrapped) Error() string { return Prefix + e.where + ": " + Unprefixed(e.err.Error()) }
+
+func (e *wrapped) Unwrap() error { return e.err }

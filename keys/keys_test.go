@@ -1,8 +1,7 @@
-package aauth_test
+package keys_test
 
 import (
 	"bytes"
-	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -22,7 +21,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/keys"
+	"github.com/aauthgo/aauth/wire"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 )
 
@@ -81,16 +81,16 @@ func mustP256(t testing.TB) *ecdsa.PrivateKey {
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
 func TestGenerateKey(t *testing.T) {
-	a, err := aauth.GenerateKey()
+	a, err := keys.Generate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := aauth.GenerateKey()
+	b, err := keys.Generate()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(a) != ed25519.PrivateKeySize || a.Equal(b) {
-		t.Fatalf("GenerateKey: bad or repeated key")
+		t.Fatalf("Generate: bad or repeated key")
 	}
 	sig := ed25519.Sign(a, []byte("m"))
 	if !ed25519.Verify(a.Public().(ed25519.PublicKey), []byte("m"), sig) {
@@ -99,8 +99,8 @@ func TestGenerateKey(t *testing.T) {
 }
 
 func TestRFC8037Key(t *testing.T) {
-	for _, p := range []aauth.Profile{aauth.ProfileCurrent, aauth.ProfileSeed} {
-		key, err := aauth.ParsePrivateJWK([]byte(rfc8037JWK), p)
+	for _, p := range []wire.Profile{wire.ProfileCurrent, wire.ProfileSeed} {
+		key, err := keys.ParsePrivateJWK([]byte(rfc8037JWK), p)
 		if err != nil {
 			t.Fatalf("%v: %v", p, err)
 		}
@@ -111,7 +111,7 @@ func TestRFC8037Key(t *testing.T) {
 		if got := b64(priv.Public().(ed25519.PublicKey)); got != rfc8037X {
 			t.Errorf("x = %s", got)
 		}
-		tp, err := aauth.Thumbprint(priv.Public())
+		tp, err := keys.Thumbprint(priv.Public())
 		if err != nil || tp != rfc8037Thumbprint {
 			t.Errorf("Thumbprint = %q, %v; want %s", tp, err, rfc8037Thumbprint)
 		}
@@ -122,8 +122,8 @@ func TestRFC8037Key(t *testing.T) {
 		}
 	}
 
-	key, _ := aauth.ParsePrivateJWK([]byte(rfc8037JWK), aauth.ProfileCurrent)
-	priv, err := aauth.MarshalPrivateJWK(key)
+	key, _ := keys.ParsePrivateJWK([]byte(rfc8037JWK), wire.ProfileCurrent)
+	priv, err := keys.MarshalPrivateJWK(key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestRFC8037Key(t *testing.T) {
 	if string(priv) != wantPriv {
 		t.Errorf("MarshalPrivateJWK =\n%s\nwant\n%s", priv, wantPriv)
 	}
-	pub, err := aauth.MarshalPublicJWK(key.Public())
+	pub, err := keys.MarshalPublicJWK(key.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestRFC8037Key(t *testing.T) {
 
 func TestRFC9421P256Key(t *testing.T) {
 	data, x, y, d := rfc9421P256(t)
-	key, err := aauth.ParsePrivateJWK(data, aauth.ProfileCurrent)
+	key, err := keys.ParsePrivateJWK(data, wire.ProfileCurrent)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestRFC9421P256Key(t *testing.T) {
 	if !ok || priv.Curve != elliptic.P256() {
 		t.Fatalf("got %T, want P-256 *ecdsa.PrivateKey", key)
 	}
-	out, err := aauth.MarshalPrivateJWK(priv)
+	out, err := keys.MarshalPrivateJWK(priv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestRFC9421P256Key(t *testing.T) {
 	if string(out) != want {
 		t.Errorf("MarshalPrivateJWK =\n%s\nwant\n%s", out, want)
 	}
-	if got, _ := aauth.Thumbprint(priv.Public()); got != tp {
+	if got, _ := keys.Thumbprint(priv.Public()); got != tp {
 		t.Errorf("Thumbprint = %s, jwx says %s", got, tp)
 	}
 	digest := sha256.Sum256([]byte("msg"))
@@ -179,36 +179,36 @@ func TestRFC9421P256Key(t *testing.T) {
 }
 
 func TestJWKRoundTrip(t *testing.T) {
-	ed, err := aauth.GenerateKey()
+	ed, err := keys.Generate()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, key := range []crypto.Signer{ed, mustP256(t)} {
-		for _, p := range []aauth.Profile{aauth.ProfileCurrent, aauth.ProfileSeed} {
-			data, err := aauth.MarshalPrivateJWK(key)
+		for _, p := range []wire.Profile{wire.ProfileCurrent, wire.ProfileSeed} {
+			data, err := keys.MarshalPrivateJWK(key)
 			if err != nil {
 				t.Fatal(err)
 			}
-			back, err := aauth.ParsePrivateJWK(data, p)
+			back, err := keys.ParsePrivateJWK(data, p)
 			if err != nil {
 				t.Fatalf("%T %v: %v", key, p, err)
 			}
 			if !back.(interface{ Equal(crypto.PrivateKey) bool }).Equal(key) {
 				t.Errorf("%T %v: private round trip changed the key", key, p)
 			}
-			again, err := aauth.MarshalPrivateJWK(back)
+			again, err := keys.MarshalPrivateJWK(back)
 			if err != nil || !bytes.Equal(again, data) {
 				t.Errorf("%T %v: second marshal differs: %s vs %s (%v)", key, p, again, data, err)
 			}
 
-			pubData, err := aauth.MarshalPublicJWK(key.Public())
+			pubData, err := keys.MarshalPublicJWK(key.Public())
 			if err != nil {
 				t.Fatal(err)
 			}
 			if bytes.Contains(pubData, []byte(`"d"`)) {
 				t.Errorf("public JWK has d: %s", pubData)
 			}
-			pub, err := aauth.ParsePublicJWK(pubData, p)
+			pub, err := keys.ParsePublicJWK(pubData, p)
 			if err != nil {
 				t.Fatalf("%T %v: %v", key, p, err)
 			}
@@ -248,7 +248,7 @@ func TestJWKRoundTrip(t *testing.T) {
 
 func TestThumbprintMatchesJWX(t *testing.T) {
 	for n := 0; n < 20; n++ {
-		ed, _ := aauth.GenerateKey()
+		ed, _ := keys.Generate()
 		for _, pub := range []crypto.PublicKey{ed.Public(), mustP256(t).Public()} {
 			jk, err := jwk.Import(pub)
 			if err != nil {
@@ -258,7 +258,7 @@ func TestThumbprintMatchesJWX(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := aauth.Thumbprint(pub)
+			got, err := keys.Thumbprint(pub)
 			if err != nil || got != b64(want) {
 				t.Fatalf("Thumbprint(%T) = %s, %v; jwx %s", pub, got, err, b64(want))
 			}
@@ -267,10 +267,10 @@ func TestThumbprintMatchesJWX(t *testing.T) {
 }
 
 func TestThumbprintAllocations(t *testing.T) {
-	key, _ := aauth.ParsePrivateJWK([]byte(rfc8037JWK), aauth.ProfileCurrent)
+	key, _ := keys.ParsePrivateJWK([]byte(rfc8037JWK), wire.ProfileCurrent)
 	pub := key.Public()
 	allocs := testing.AllocsPerRun(100, func() {
-		if _, err := aauth.Thumbprint(pub); err != nil {
+		if _, err := keys.Thumbprint(pub); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -281,32 +281,32 @@ func TestThumbprintAllocations(t *testing.T) {
 }
 
 func BenchmarkThumbprint(b *testing.B) {
-	ed, _ := aauth.GenerateKey()
+	ed, _ := keys.Generate()
 	ec := mustP256(b)
 	for _, k := range []crypto.Signer{ed, ec} {
 		pub := k.Public()
 		b.Run(fmt.Sprintf("%T", pub), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				aauth.Thumbprint(pub)
+				keys.Thumbprint(pub)
 			}
 		})
 	}
 }
 
 func TestOpaqueSigner(t *testing.T) {
-	ed, _ := aauth.GenerateKey()
+	ed, _ := keys.Generate()
 	for _, key := range []crypto.Signer{ed, mustP256(t)} {
 		hsm := opaqueSigner{key}
-		want, _ := aauth.Thumbprint(key.Public())
-		if got, err := aauth.Thumbprint(hsm.Public()); err != nil || got != want {
+		want, _ := keys.Thumbprint(key.Public())
+		if got, err := keys.Thumbprint(hsm.Public()); err != nil || got != want {
 			t.Errorf("Thumbprint(hsm.Public()) = %s, %v", got, err)
 		}
-		pub, err := aauth.MarshalPublicJWK(hsm.Public())
+		pub, err := keys.MarshalPublicJWK(hsm.Public())
 		if err != nil || !strings.Contains(string(pub), want) {
 			t.Errorf("MarshalPublicJWK(hsm.Public()) = %s, %v", pub, err)
 		}
-		_, err = aauth.MarshalPrivateJWK(hsm)
+		_, err = keys.MarshalPrivateJWK(hsm)
 		if err == nil || !strings.Contains(err.Error(), "cannot export") {
 			t.Errorf("MarshalPrivateJWK(hsm) error = %v, want cannot export", err)
 		}
@@ -340,13 +340,13 @@ func TestParseJWKErrors(t *testing.T) {
 	ec := string(ecJWK)
 	other := mustP256(t)
 	otherPoint, _ := other.PublicKey.Bytes()
-	otherEd, _ := aauth.GenerateKey()
+	otherEd, _ := keys.Generate()
 	rsaJWK := `{"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB","d":"X4cTteJY_gn4FYPsXB8rdXix5vwsg1FLN5E3EaG6RJoVH-HLLKD9M7dx5oo7GURknchnrRweUkC7hT5fJLM0WbFAKNLWY2vv7B6NqXSzUvxT0_YSfqijwp3RTzlBaCxWp4doFk5N2o8Gy_nHNKroADIkJ46pRUohsXywbReAdYaMwFs9tv8d_cPVY3i07a3t8MN6TNwm0dSawm9v47UiCl3Sk5ZiG7xojPLu4sbg1U2jx4IBTNBznbJSzFHK66jT8bgkuqsk0GjskDJk19Z4qwjwbsnn4j2WBii3RL-Us2lGVkY8fkFzme1z0HbIkfz0Y6mqnOYtqc0X4jfcKoAC8Q"}`
 
 	cases := []struct {
 		name  string
 		data  string
-		p     aauth.Profile
+		p     wire.Profile
 		want  string
 		priv  bool // the error applies to ParsePrivateJWK only
 		pub   bool // the error applies to ParsePublicJWK only
@@ -369,10 +369,10 @@ func TestParseJWKErrors(t *testing.T) {
 		{name: "use enc", data: string(jwkWith(t, rfc8037JWK, map[string]any{"use": "enc"})), want: `use is "enc"`},
 		{name: "EdDSA current", data: string(jwkWith(t, rfc8037JWK, map[string]any{"alg": "EdDSA"})), want: `alg "EdDSA" is not accepted in the current profile`},
 		{name: "ES256 on OKP", data: string(jwkWith(t, rfc8037JWK, map[string]any{"alg": "ES256"})), want: `alg "ES256" does not match an OKP Ed25519 key`},
-		{name: "ES256 on OKP seed", p: aauth.ProfileSeed, data: string(jwkWith(t, rfc8037JWK, map[string]any{"alg": "ES256"})), want: `does not match an OKP Ed25519 key`},
+		{name: "ES256 on OKP seed", p: wire.ProfileSeed, data: string(jwkWith(t, rfc8037JWK, map[string]any{"alg": "ES256"})), want: `does not match an OKP Ed25519 key`},
 		{name: "none on OKP", data: string(jwkWith(t, rfc8037JWK, map[string]any{"alg": "none"})), want: `alg "none" does not match`},
 		{name: "Ed25519 on EC", data: string(jwkWith(t, ec, map[string]any{"alg": "Ed25519"})), want: `alg "Ed25519" does not match an EC P-256 key`},
-		{name: "EdDSA on EC seed", p: aauth.ProfileSeed, data: string(jwkWith(t, ec, map[string]any{"alg": "EdDSA"})), want: `alg "EdDSA" does not match an EC P-256 key`},
+		{name: "EdDSA on EC seed", p: wire.ProfileSeed, data: string(jwkWith(t, ec, map[string]any{"alg": "EdDSA"})), want: `alg "EdDSA" does not match an EC P-256 key`},
 		{name: "HS256 on EC", data: string(jwkWith(t, ec, map[string]any{"alg": "HS256"})), want: `alg "HS256" does not match`},
 		{name: "ES384 on EC", data: string(jwkWith(t, ec, map[string]any{"alg": "ES384"})), want: `alg "ES384" does not match`},
 		{name: "public only", data: `{"kty":"OKP","crv":"Ed25519","x":"` + rfc8037X + `"}`, want: "no private key (d)", priv: true},
@@ -414,7 +414,7 @@ func TestParseJWKErrors(t *testing.T) {
 				}
 			}
 			if !tc.pub {
-				_, err := aauth.ParsePrivateJWK([]byte(tc.data), tc.p)
+				_, err := keys.ParsePrivateJWK([]byte(tc.data), tc.p)
 				check("ParsePrivateJWK", err)
 			}
 			if !tc.priv {
@@ -424,7 +424,7 @@ func TestParseJWKErrors(t *testing.T) {
 				if !tc.pub {
 					data = withoutD(data)
 				}
-				_, err := aauth.ParsePublicJWK(data, tc.p)
+				_, err := keys.ParsePublicJWK(data, tc.p)
 				check("ParsePublicJWK", err)
 			}
 		})
@@ -447,29 +447,29 @@ func TestParseJWKAlg(t *testing.T) {
 	ecJWK, _, _, _ := rfc9421P256(t)
 	ok := []struct {
 		data string
-		p    aauth.Profile
+		p    wire.Profile
 	}{
-		{rfc8037JWK, aauth.ProfileCurrent},
-		{string(jwkWith(t, rfc8037JWK, map[string]any{"alg": "Ed25519"})), aauth.ProfileCurrent},
-		{string(jwkWith(t, rfc8037JWK, map[string]any{"alg": "Ed25519"})), aauth.ProfileSeed},
-		{string(jwkWith(t, rfc8037JWK, map[string]any{"alg": "EdDSA"})), aauth.ProfileSeed},
-		{string(jwkWith(t, rfc8037JWK, map[string]any{"use": "sig", "kid": "k1", "key_ops": []string{"sign"}})), aauth.ProfileCurrent},
-		{string(ecJWK), aauth.ProfileCurrent},
-		{string(jwkWith(t, string(ecJWK), map[string]any{"alg": nil})), aauth.ProfileCurrent},
-		{string(ecJWK), aauth.ProfileSeed},
+		{rfc8037JWK, wire.ProfileCurrent},
+		{string(jwkWith(t, rfc8037JWK, map[string]any{"alg": "Ed25519"})), wire.ProfileCurrent},
+		{string(jwkWith(t, rfc8037JWK, map[string]any{"alg": "Ed25519"})), wire.ProfileSeed},
+		{string(jwkWith(t, rfc8037JWK, map[string]any{"alg": "EdDSA"})), wire.ProfileSeed},
+		{string(jwkWith(t, rfc8037JWK, map[string]any{"use": "sig", "kid": "k1", "key_ops": []string{"sign"}})), wire.ProfileCurrent},
+		{string(ecJWK), wire.ProfileCurrent},
+		{string(jwkWith(t, string(ecJWK), map[string]any{"alg": nil})), wire.ProfileCurrent},
+		{string(ecJWK), wire.ProfileSeed},
 	}
 	for _, tc := range ok {
-		if _, err := aauth.ParsePrivateJWK([]byte(tc.data), tc.p); err != nil {
+		if _, err := keys.ParsePrivateJWK([]byte(tc.data), tc.p); err != nil {
 			t.Errorf("ParsePrivateJWK(%s, %v): %v", tc.data, tc.p, err)
 		}
 		pub := jwkWith(t, tc.data, map[string]any{"d": nil})
-		if _, err := aauth.ParsePublicJWK(pub, tc.p); err != nil {
+		if _, err := keys.ParsePublicJWK(pub, tc.p); err != nil {
 			t.Errorf("ParsePublicJWK(%s, %v): %v", pub, tc.p, err)
 		}
 	}
 	// An out-of-range Profile is treated as strictly as the current one.
 	eddsa := jwkWith(t, rfc8037JWK, map[string]any{"alg": "EdDSA"})
-	if _, err := aauth.ParsePrivateJWK(eddsa, aauth.Profile(9)); err == nil {
+	if _, err := keys.ParsePrivateJWK(eddsa, wire.Profile(9)); err == nil {
 		t.Error("unknown profile accepted EdDSA")
 	}
 }
@@ -481,14 +481,14 @@ func FuzzParseJWK(f *testing.F) {
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`"x"`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, p := range []aauth.Profile{aauth.ProfileCurrent, aauth.ProfileSeed} {
-			if k, err := aauth.ParsePrivateJWK(data, p); err == nil {
-				if _, err := aauth.MarshalPrivateJWK(k); err != nil {
+		for _, p := range []wire.Profile{wire.ProfileCurrent, wire.ProfileSeed} {
+			if k, err := keys.ParsePrivateJWK(data, p); err == nil {
+				if _, err := keys.MarshalPrivateJWK(k); err != nil {
 					t.Errorf("parsed key does not marshal: %v", err)
 				}
 			}
-			if k, err := aauth.ParsePublicJWK(data, p); err == nil {
-				if _, err := aauth.Thumbprint(k); err != nil {
+			if k, err := keys.ParsePublicJWK(data, p); err == nil {
+				if _, err := keys.Thumbprint(k); err != nil {
 					t.Errorf("parsed key has no thumbprint: %v", err)
 				}
 			}
@@ -513,17 +513,17 @@ func TestUnsupportedKeys(t *testing.T) {
 		"private key":   ed25519.NewKeyFromSeed(make([]byte, 32)),
 	}
 	for name, pub := range pubs {
-		if _, err := aauth.Thumbprint(pub); err == nil || !strings.HasPrefix(err.Error(), "aauth: ") {
+		if _, err := keys.Thumbprint(pub); err == nil || !strings.HasPrefix(err.Error(), "aauth: ") {
 			t.Errorf("Thumbprint(%s) error = %v", name, err)
 		}
-		if _, err := aauth.MarshalPublicJWK(pub); err == nil || !strings.HasPrefix(err.Error(), "aauth: ") {
+		if _, err := keys.MarshalPublicJWK(pub); err == nil || !strings.HasPrefix(err.Error(), "aauth: ") {
 			t.Errorf("MarshalPublicJWK(%s) error = %v", name, err)
 		}
 	}
 
 	good := mustP256(t)
 	mismatchedEC := &ecdsa.PrivateKey{PublicKey: mustP256(t).PublicKey, D: good.D}
-	corruptEd, _ := aauth.GenerateKey()
+	corruptEd, _ := keys.Generate()
 	corruptEd[40] ^= 1
 	privs := map[string]crypto.Signer{
 		"rsa":            rsaKey,
@@ -537,7 +537,7 @@ func TestUnsupportedKeys(t *testing.T) {
 		"ecdsa no curve": &ecdsa.PrivateKey{D: big.NewInt(1)},
 	}
 	for name, key := range privs {
-		_, err := aauth.MarshalPrivateJWK(key)
+		_, err := keys.MarshalPrivateJWK(key)
 		if err == nil || !strings.HasPrefix(err.Error(), "aauth: ") {
 			t.Errorf("MarshalPrivateJWK(%s) error = %v", name, err)
 			continue
@@ -551,9 +551,9 @@ func TestUnsupportedKeys(t *testing.T) {
 func TestKeyFiles(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "agent.jwk")
-	ed, _ := aauth.GenerateKey()
+	ed, _ := keys.Generate()
 	for _, key := range []crypto.Signer{ed, mustP256(t)} {
-		if err := aauth.WriteKeyFile(path, key); err != nil {
+		if err := keys.WriteFile(path, key); err != nil {
 			t.Fatal(err)
 		}
 		fi, err := os.Stat(path)
@@ -563,7 +563,7 @@ func TestKeyFiles(t *testing.T) {
 		if runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
 			t.Errorf("key file mode %v, want 0600", fi.Mode().Perm())
 		}
-		back, err := aauth.ReadKeyFile(path, aauth.ProfileCurrent)
+		back, err := keys.ReadFile(path, wire.ProfileCurrent)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -577,7 +577,7 @@ func TestKeyFiles(t *testing.T) {
 	if err := os.WriteFile(loose, []byte("old"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := aauth.WriteKeyFile(loose, ed); err != nil {
+	if err := keys.WriteFile(loose, ed); err != nil {
 		t.Fatal(err)
 	}
 	if fi, _ := os.Stat(loose); runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
@@ -586,10 +586,10 @@ func TestKeyFiles(t *testing.T) {
 
 	// A relative path in the working directory works.
 	t.Chdir(dir)
-	if err := aauth.WriteKeyFile("relative.jwk", ed); err != nil {
+	if err := keys.WriteFile("relative.jwk", ed); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := aauth.ReadKeyFile("relative.jwk", aauth.ProfileSeed); err != nil {
+	if _, err := keys.ReadFile("relative.jwk", wire.ProfileSeed); err != nil {
 		t.Fatal(err)
 	}
 
@@ -604,7 +604,7 @@ func TestKeyFiles(t *testing.T) {
 
 func TestKeyFileErrors(t *testing.T) {
 	dir := t.TempDir()
-	ed, _ := aauth.GenerateKey()
+	ed, _ := keys.Generate()
 
 	if runtime.GOOS != "windows" {
 		target := filepath.Join(dir, "target")
@@ -615,88 +615,40 @@ func TestKeyFileErrors(t *testing.T) {
 		if err := os.Symlink(target, link); err != nil {
 			t.Fatal(err)
 		}
-		if err := aauth.WriteKeyFile(link, ed); err == nil || !strings.Contains(err.Error(), "not a regular file") {
-			t.Errorf("WriteKeyFile through a symlink: %v", err)
+		if err := keys.WriteFile(link, ed); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("WriteFile through a symlink: %v", err)
 		}
 		if b, _ := os.ReadFile(target); len(b) != 0 {
-			t.Error("WriteKeyFile wrote through the symlink")
+			t.Error("WriteFile wrote through the symlink")
 		}
 	}
-	if err := aauth.WriteKeyFile(dir, ed); err == nil || !strings.HasPrefix(err.Error(), "aauth: ") {
-		t.Errorf("WriteKeyFile over a directory: %v", err)
+	if err := keys.WriteFile(dir, ed); err == nil || !strings.HasPrefix(err.Error(), "aauth: ") {
+		t.Errorf("WriteFile over a directory: %v", err)
 	}
-	if err := aauth.WriteKeyFile(filepath.Join(dir, "missing", "k.jwk"), ed); err == nil || !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("WriteKeyFile into a missing directory: %v", err)
+	if err := keys.WriteFile(filepath.Join(dir, "missing", "k.jwk"), ed); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("WriteFile into a missing directory: %v", err)
 	}
-	if err := aauth.WriteKeyFile(filepath.Join(dir, "hsm.jwk"), opaqueSigner{ed}); err == nil {
-		t.Error("WriteKeyFile wrote an opaque signer")
+	if err := keys.WriteFile(filepath.Join(dir, "hsm.jwk"), opaqueSigner{ed}); err == nil {
+		t.Error("WriteFile wrote an opaque signer")
 	}
 
-	if _, err := aauth.ReadKeyFile(filepath.Join(dir, "nope"), aauth.ProfileCurrent); err == nil || !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("ReadKeyFile(missing): %v", err)
+	if _, err := keys.ReadFile(filepath.Join(dir, "nope"), wire.ProfileCurrent); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadFile(missing): %v", err)
 	}
 	big := filepath.Join(dir, "big.jwk")
 	if err := os.WriteFile(big, bytes.Repeat([]byte(" "), 1<<17), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := aauth.ReadKeyFile(big, aauth.ProfileCurrent); err == nil || !strings.Contains(err.Error(), "larger than") {
-		t.Errorf("ReadKeyFile(big): %v", err)
+	if _, err := keys.ReadFile(big, wire.ProfileCurrent); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("ReadFile(big): %v", err)
 	}
 	pubOnly := filepath.Join(dir, "pub.jwk")
-	pubJWK, _ := aauth.MarshalPublicJWK(ed.Public())
+	pubJWK, _ := keys.MarshalPublicJWK(ed.Public())
 	if err := os.WriteFile(pubOnly, pubJWK, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := aauth.ReadKeyFile(pubOnly, aauth.ProfileCurrent)
+	_, err := keys.ReadFile(pubOnly, wire.ProfileCurrent)
 	if err == nil || !strings.Contains(err.Error(), pubOnly) || !strings.Contains(err.Error(), "no private key") || strings.Count(err.Error(), "aauth:") != 1 {
-		t.Errorf("ReadKeyFile(public JWK): %v", err)
+		t.Errorf("ReadFile(public JWK): %v", err)
 	}
-}
-
-func TestStaticKeys(t *testing.T) {
-	ed, _ := aauth.GenerateKey()
-	src := aauth.StaticKeys(ed, aauth.JWT("tok"))
-	for range 3 {
-		m, err := src.KeyMaterial(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !ed.Equal(m.Signer) || m.Key != aauth.JWT("tok") {
-			t.Fatalf("StaticKeys returned %v", m)
-		}
-	}
-	_, err := aauth.StaticKeys(nil, aauth.HWK()).KeyMaterial(context.Background())
-	if err == nil || !strings.HasPrefix(err.Error(), "aauth: ") {
-		t.Errorf("StaticKeys(nil): %v", err)
-	}
-}
-
-func ExampleStaticKeys() {
-	key, err := aauth.ParsePrivateJWK([]byte(`{"kty":"OKP","crv":"Ed25519",`+
-		`"x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",`+
-		`"d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"}`), aauth.ProfileCurrent)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	// agentToken would come from the agent provider; its cnf.jwk is key's
-	// public half.
-	agentToken := "eyJhbGciOiJFZDI1NTE5IiwidHlwIjoiYWEtYWdlbnQrand0In0.eyJpc3MiOiJodHRwczovL2FnZW50LmV4YW1wbGUifQ.c2ln"
-	keys := aauth.StaticKeys(key, aauth.JWT(agentToken))
-
-	m, err := keys.KeyMaterial(context.Background())
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	kid, _ := aauth.Thumbprint(m.Signer.Public())
-	fmt.Println(m.Key)
-	fmt.Println(kid)
-
-	pub, _ := aauth.MarshalPublicJWK(m.Signer.Public())
-	fmt.Println(string(pub))
-	// Output:
-	// jwt(eyJhbG…[99 bytes])
-	// kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k
-	// {"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","alg":"Ed25519","kid":"kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"}
 }

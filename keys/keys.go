@@ -1,8 +1,10 @@
-package aauth
+// Package keys holds the key material of AAuth: it generates Ed25519 keys,
+// reads and writes JWKs and key files, and computes RFC 7638 thumbprints.
+// Keys are Ed25519 or ECDSA P-256, the algorithms AAuth parties sign with.
+package keys
 
 import (
 	"bytes"
-	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -17,46 +19,21 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
+	"github.com/aauthgo/aauth/internal/jwkx"
 	"github.com/aauthgo/aauth/internal/profile"
+	"github.com/aauthgo/aauth/internal/safetext"
 	"github.com/aauthgo/aauth/wire"
 )
 
-// The JWK algorithms an AAuth signing key may carry. The current profile
-// wants the fully-specified names (RFC 9864); the seed profile also used
-// the polymorphic EdDSA.
-const (
-	jwkAlgEd25519 = "Ed25519"
-	jwkAlgEdDSA   = "EdDSA"
-	jwkAlgES256   = "ES256"
-)
-
-// jwkB64 is the base64url alphabet without padding that JWK members use.
-// Strict rejects non-canonical encodings, so one key has one spelling.
-var jwkB64 = base64.RawURLEncoding.Strict()
-
-// GenerateKey returns a new Ed25519 private key drawn from crypto/rand.
+// Generate returns a new Ed25519 private key drawn from crypto/rand.
 // Ed25519 is the algorithm every AAuth party must support.
-func GenerateKey() (ed25519.PrivateKey, error) {
+func Generate() (ed25519.PrivateKey, error) {
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("aauth: generating Ed25519 key: %w", err)
 	}
 	return priv, nil
-}
-
-// jwkMembers holds the JWK members this package reads and writes, in the
-// order it writes them.
-type jwkMembers struct {
-	Kty string `json:"kty"`
-	Crv string `json:"crv,omitempty"`
-	X   string `json:"x,omitempty"`
-	Y   string `json:"y,omitempty"`
-	D   string `json:"d,omitempty"`
-	Alg string `json:"alg,omitempty"`
-	Kid string `json:"kid,omitempty"`
-	Use string `json:"use,omitempty"`
 }
 
 // jwkKind is a supported key type: Ed25519 or ECDSA P-256.
@@ -72,19 +49,19 @@ const (
 // so the object is read as a map and the names are looked up exactly.
 // The JSON decoder's own errors are not wrapped: some quote the offending
 // value, and that value may be private key material.
-func decodeJWKMembers(data []byte) (jwkMembers, error) {
+func decodeJWKMembers(data []byte) (jwkx.Members, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
 		var syn *json.SyntaxError
 		if errors.As(err, &syn) {
-			return jwkMembers{}, fmt.Errorf("aauth: JWK is not valid JSON (syntax error at offset %d)", syn.Offset)
+			return jwkx.Members{}, fmt.Errorf("aauth: JWK is not valid JSON (syntax error at offset %d)", syn.Offset)
 		}
-		return jwkMembers{}, errors.New("aauth: JWK is not a JSON object")
+		return jwkx.Members{}, errors.New("aauth: JWK is not a JSON object")
 	}
 	if raw == nil {
-		return jwkMembers{}, errors.New("aauth: JWK is not a JSON object")
+		return jwkx.Members{}, errors.New("aauth: JWK is not a JSON object")
 	}
-	var m jwkMembers
+	var m jwkx.Members
 	for name, dst := range map[string]*string{
 		"kty": &m.Kty, "crv": &m.Crv, "x": &m.X, "y": &m.Y, "d": &m.D,
 		"alg": &m.Alg, "kid": &m.Kid, "use": &m.Use,
@@ -94,26 +71,11 @@ func decodeJWKMembers(data []byte) (jwkMembers, error) {
 			continue
 		}
 		if err := json.Unmarshal(v, dst); err != nil {
-			return jwkMembers{}, fmt.Errorf("aauth: JWK member %q is not a string", name)
+			return jwkx.Members{}, fmt.Errorf("aauth: JWK member %q is not a string", name)
 		}
 	}
 	return m, nil
 }
-
-// keyError adds context to an error from this package, keeping a single
-// "aauth: " prefix and the error chain.
-type keyError struct {
-	where string
-	err   error
-}
-
-func (e *keyError) Error() string {
-	return "aauth: " + e.where + ": " + strings.TrimPrefix(e.err.Error(), "aauth: ")
-}
-
-func (e *keyError) Unwrap() error { return e.err }
-
-func keyErrorIn(where string, err error) error { return &keyError{where, err} }
 
 // jwkValueForError quotes an input value for an error message, cut so
 // that a hostile input cannot fill a log. It is only used for non-secret
@@ -128,7 +90,7 @@ func jwkValueForError(s string) string {
 
 // checkJWK decides what kind of key m is and whether its alg and use fit
 // AAuth signing under profile p.
-func checkJWK(m *jwkMembers, p wire.Profile) (jwkKind, error) {
+func checkJWK(m *jwkx.Members, p wire.Profile) (jwkKind, error) {
 	t, err := profile.Check(p)
 	if err != nil {
 		return 0, err
@@ -172,8 +134,8 @@ func checkJWK(m *jwkMembers, p wire.Profile) (jwkKind, error) {
 	switch kind {
 	case jwkKindEd25519:
 		switch m.Alg {
-		case "", jwkAlgEd25519:
-		case jwkAlgEdDSA:
+		case "", jwkx.AlgEd25519:
+		case jwkx.AlgEdDSA:
 			if t.RequireKeyAlg {
 				return 0, fmt.Errorf("aauth: JWK alg \"EdDSA\" is not accepted in the %s profile; use the fully-specified \"Ed25519\" (RFC 9864)", t.Name)
 			}
@@ -181,7 +143,7 @@ func checkJWK(m *jwkMembers, p wire.Profile) (jwkKind, error) {
 			return 0, fmt.Errorf("aauth: JWK alg %s does not match an OKP Ed25519 key (want \"Ed25519\")", jwkValueForError(m.Alg))
 		}
 	case jwkKindP256:
-		if m.Alg != "" && m.Alg != jwkAlgES256 {
+		if m.Alg != "" && m.Alg != jwkx.AlgES256 {
 			return 0, fmt.Errorf("aauth: JWK alg %s does not match an EC P-256 key (want \"ES256\")", jwkValueForError(m.Alg))
 		}
 	}
@@ -193,7 +155,7 @@ func decodeJWKCoord(name, v string, n int) ([]byte, error) {
 	if v == "" {
 		return nil, fmt.Errorf("aauth: JWK has no %s", name)
 	}
-	b, err := jwkB64.DecodeString(v)
+	b, err := jwkx.B64.DecodeString(v)
 	if err != nil {
 		return nil, fmt.Errorf("aauth: JWK member %s is not base64url without padding", name)
 	}
@@ -204,7 +166,7 @@ func decodeJWKCoord(name, v string, n int) ([]byte, error) {
 }
 
 // publicFromMembers builds the public key named by x (and y).
-func publicFromMembers(kind jwkKind, m *jwkMembers) (crypto.PublicKey, error) {
+func publicFromMembers(kind jwkKind, m *jwkx.Members) (crypto.PublicKey, error) {
 	switch kind {
 	case jwkKindEd25519:
 		x, err := decodeJWKCoord("x", m.X, ed25519.PublicKeySize)
@@ -259,7 +221,7 @@ func ParsePrivateJWK(data []byte, p wire.Profile) (crypto.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := jwkB64.DecodeString(m.D)
+	d, err := jwkx.B64.DecodeString(m.D)
 	if err != nil {
 		return nil, errors.New("aauth: JWK member d is not base64url without padding")
 	}
@@ -310,46 +272,6 @@ func ParsePublicJWK(data []byte, p wire.Profile) (crypto.PublicKey, error) {
 	return publicFromMembers(kind, &m)
 }
 
-// p256Point returns the uncompressed point 04||X||Y of a P-256 public key.
-func p256Point(pub *ecdsa.PublicKey) ([]byte, error) {
-	// Bytes dereferences X and Y, so a half-built key is caught here
-	// rather than as a panic.
-	if pub == nil || pub.Curve != elliptic.P256() || pub.X == nil || pub.Y == nil {
-		return nil, errors.New("aauth: ECDSA key is not a valid P-256 key")
-	}
-	point, err := pub.Bytes()
-	if err != nil || len(point) != 65 {
-		return nil, errors.New("aauth: ECDSA key is not a valid P-256 key")
-	}
-	return point, nil
-}
-
-// publicMembers fills kty, crv, x and y for a supported public key, and
-// returns the alg the current profile gives it.
-func publicMembers(pub crypto.PublicKey) (jwkMembers, error) {
-	switch k := pub.(type) {
-	case ed25519.PublicKey:
-		if len(k) != ed25519.PublicKeySize {
-			return jwkMembers{}, fmt.Errorf("aauth: Ed25519 public key is %d bytes, want %d", len(k), ed25519.PublicKeySize)
-		}
-		return jwkMembers{Kty: "OKP", Crv: "Ed25519", X: jwkB64.EncodeToString(k), Alg: jwkAlgEd25519}, nil
-	case *ecdsa.PublicKey:
-		point, err := p256Point(k)
-		if err != nil {
-			return jwkMembers{}, err
-		}
-		return jwkMembers{
-			Kty: "EC", Crv: "P-256",
-			X:   jwkB64.EncodeToString(point[1:33]),
-			Y:   jwkB64.EncodeToString(point[33:]),
-			Alg: jwkAlgES256,
-		}, nil
-	case nil:
-		return jwkMembers{}, errors.New("aauth: no public key")
-	}
-	return jwkMembers{}, fmt.Errorf("aauth: unsupported public key type %T (want ed25519.PublicKey or P-256 *ecdsa.PublicKey)", pub)
-}
-
 // Thumbprint returns the RFC 7638 JWK thumbprint of pub: the SHA-256 of its
 // canonical JWK, base64url without padding. pub must be an
 // ed25519.PublicKey or a P-256 *ecdsa.PublicKey; for any crypto.Signer,
@@ -369,7 +291,7 @@ func Thumbprint(pub crypto.PublicKey) (string, error) {
 		b = base64.RawURLEncoding.AppendEncode(b, k)
 		b = append(b, `"}`...)
 	case *ecdsa.PublicKey:
-		point, err := p256Point(k)
+		point, err := jwkx.P256Point(k)
 		if err != nil {
 			return "", err
 		}
@@ -379,7 +301,7 @@ func Thumbprint(pub crypto.PublicKey) (string, error) {
 		b = base64.RawURLEncoding.AppendEncode(b, point[33:])
 		b = append(b, `"}`...)
 	default:
-		_, err := publicMembers(pub)
+		_, err := jwkx.PublicMembers(pub)
 		return "", err
 	}
 	sum := sha256.Sum256(b)
@@ -393,7 +315,7 @@ func Thumbprint(pub crypto.PublicKey) (string, error) {
 // "ES256") and kid, the RFC 7638 thumbprint. For a key held elsewhere (an
 // HSM, a KMS), pass its Signer's Public().
 func MarshalPublicJWK(pub crypto.PublicKey) ([]byte, error) {
-	m, err := publicMembers(pub)
+	m, err := jwkx.PublicMembers(pub)
 	if err != nil {
 		return nil, err
 	}
@@ -428,7 +350,7 @@ func MarshalPrivateJWK(key crypto.Signer) ([]byte, error) {
 		if k == nil {
 			return nil, errors.New("aauth: nil ECDSA private key")
 		}
-		if _, err := p256Point(&k.PublicKey); err != nil {
+		if _, err := jwkx.P256Point(&k.PublicKey); err != nil {
 			return nil, err
 		}
 		if k.D == nil {
@@ -452,25 +374,25 @@ func MarshalPrivateJWK(key crypto.Signer) ([]byte, error) {
 		return nil, fmt.Errorf("aauth: cannot export private key of type %T (want ed25519.PrivateKey or P-256 *ecdsa.PrivateKey)", key)
 	}
 	defer clear(d)
-	m, err := publicMembers(pub)
+	m, err := jwkx.PublicMembers(pub)
 	if err != nil {
 		return nil, err
 	}
 	if m.Kid, err = Thumbprint(pub); err != nil {
 		return nil, err
 	}
-	m.D = jwkB64.EncodeToString(d)
+	m.D = jwkx.B64.EncodeToString(d)
 	return json.Marshal(m)
 }
 
-// maxKeyFileSize bounds what ReadKeyFile reads; a JWK is a few hundred bytes.
+// maxKeyFileSize bounds what ReadFile reads; a JWK is a few hundred bytes.
 const maxKeyFileSize = 64 << 10
 
-// ReadKeyFile reads a private JWK from the file at path and parses it with
+// ReadFile reads a private JWK from the file at path and parses it with
 // [ParsePrivateJWK]. Key files hold private keys and should be readable by
-// their owner only (mode 0600), as [WriteKeyFile] creates them; ReadKeyFile
-// does not check the mode.
-func ReadKeyFile(path string, p wire.Profile) (crypto.Signer, error) {
+// their owner only (mode 0600), as [WriteFile] creates them; ReadFile does
+// not check the mode.
+func ReadFile(path string, p wire.Profile) (crypto.Signer, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("aauth: reading key file: %w", err)
@@ -486,19 +408,19 @@ func ReadKeyFile(path string, p wire.Profile) (crypto.Signer, error) {
 	}
 	key, err := ParsePrivateJWK(data, p)
 	if err != nil {
-		return nil, keyErrorIn("key file "+path, err)
+		return nil, safetext.Wrap("key file "+path, err)
 	}
 	return key, nil
 }
 
-// WriteKeyFile writes key as a private JWK (see [MarshalPrivateJWK]) to
+// WriteFile writes key as a private JWK (see [MarshalPrivateJWK]) to
 // the file at path, readable by its owner only (mode 0600). It replaces
 // an existing regular file atomically: the key is written to a temporary
 // file in the same directory, created with mode 0600, and renamed over
 // path, so a reader never sees a partial key and the key is never
 // briefly readable by others. It refuses to replace a symbolic link or
 // anything else that is not a regular file. The directory must exist.
-func WriteKeyFile(path string, key crypto.Signer) error {
+func WriteFile(path string, key crypto.Signer) error {
 	data, err := MarshalPrivateJWK(key)
 	if err != nil {
 		return err
@@ -556,17 +478,4 @@ func WriteKeyFile(path string, key crypto.Signer) error {
 		d.Close()
 	}
 	return nil
-}
-
-// StaticKeys returns a KeySource that always returns signer and key: an
-// agent with one long-lived key and token, or a test. The token is not
-// renewed; see [AgentKeys] for a source that renews its own.
-func StaticKeys(signer crypto.Signer, key SignatureKey) KeySource {
-	m := KeyMaterial{Signer: signer, Key: key}
-	return KeySourceFunc(func(ctx context.Context) (KeyMaterial, error) {
-		if m.Signer == nil {
-			return KeyMaterial{}, errors.New("aauth: StaticKeys has no signer")
-		}
-		return m, nil
-	})
 }

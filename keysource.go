@@ -1,0 +1,47 @@
+package aauth
+
+import (
+	"context"
+	"crypto"
+	"errors"
+)
+
+// KeyMaterial is what an agent signs one request with: a private key and the
+// way the request names the matching public key in its Signature-Key header.
+type KeyMaterial struct {
+	// Signer is the private key. Its Public method must return an
+	// ed25519.PublicKey or an ECDSA P-256 *ecdsa.PublicKey. Any
+	// crypto.Signer works, so a key held in an HSM or another process can
+	// sign too.
+	Signer crypto.Signer
+
+	// Key says how the public key is conveyed: inline (HWK) or inside a
+	// token whose cnf.jwk is the key (JWT, JKTJWT).
+	Key SignatureKey
+}
+
+// A KeySource returns the key material for the next request. It is called
+// once for every request sent, so keys and tokens may rotate between
+// requests. Implementations must be safe for concurrent use.
+type KeySource interface {
+	KeyMaterial(ctx context.Context) (KeyMaterial, error)
+}
+
+// KeySourceFunc adapts a function to a KeySource.
+type KeySourceFunc func(ctx context.Context) (KeyMaterial, error)
+
+// KeyMaterial calls f(ctx).
+func (f KeySourceFunc) KeyMaterial(ctx context.Context) (KeyMaterial, error) { return f(ctx) }
+
+// StaticKeys returns a KeySource that always returns signer and key: an
+// agent with one long-lived key and token, or a test. The token is not
+// renewed; see agentprovider.Keys for a source that renews its own.
+func StaticKeys(signer crypto.Signer, key SignatureKey) KeySource {
+	m := KeyMaterial{Signer: signer, Key: key}
+	return KeySourceFunc(func(ctx context.Context) (KeyMaterial, error) {
+		if m.Signer == nil {
+			return KeyMaterial{}, errors.New("aauth: StaticKeys has no signer")
+		}
+		return m, nil
+	})
+}
