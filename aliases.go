@@ -1,6 +1,7 @@
 package aauth
 
 import (
+	"github.com/aauthgo/aauth/psclient"
 	"github.com/aauthgo/aauth/wire"
 )
 
@@ -34,3 +35,45 @@ const (
 // returns it when a person server's answer is larger than the 1 MiB the
 // library reads.
 var ErrBodyTooLarge = wire.ErrBodyTooLarge
+
+// Token is psclient.Token, an alias: the person-server client returns it
+// and the Transport caches it (see TokenCache).
+type Token = psclient.Token
+
+// Clock is psclient.Clock, an alias: Transport.Clock is the time source of
+// the whole flow, polling included.
+type Clock = psclient.Clock
+
+// Clarification is psclient.Clarification, an alias: it is what
+// Transport.OnClarification is asked.
+type Clarification = psclient.Clarification
+
+// ExchangeError is psclient.ExchangeError, an alias: the Transport returns
+// it when the person server refuses a token request.
+type ExchangeError = psclient.ExchangeError
+
+// PollError is psclient.PollError, an alias: the Transport returns it when
+// a deferred request ends with a status other than 200.
+type PollError = psclient.PollError
+
+// MetadataError is psclient.MetadataError, an alias: the Transport returns
+// it when the person server's metadata cannot be fetched or fails the
+// checks.
+type MetadataError = psclient.MetadataError
+
+// How a deferred request or a token request ended: the sentinels of package
+// psclient under the names a Transport user matches with errors.Is. Each is
+// the same value as its psclient namesake, so either name matches.
+var (
+	ErrDenied          = psclient.ErrDenied          // the person (or policy) denied the request
+	ErrAbandoned       = psclient.ErrAbandoned       // the person left without deciding
+	ErrRevoked         = psclient.ErrRevoked         // the grant was revoked while pending
+	ErrExpired         = psclient.ErrExpired         // the pending request expired; a fresh one may be started
+	ErrGone            = psclient.ErrGone            // the pending request no longer exists
+	ErrServer          = psclient.ErrServer          // the server failed; start over
+	ErrASUnreachable   = psclient.ErrASUnreachable   // the person server could not reach the access server
+	ErrUserUnreachable = psclient.ErrUserUnreachable // the person server could not reach the person
+	ErrTimeout         = psclient.ErrTimeout         // MaxPollDuration passed before the request ended
+	ErrClarification   = psclient.ErrClarification   // a clarification question was not answered
+	ErrInteraction     = psclient.ErrInteraction     // OnInteraction failed
+)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"sync"
+
+	"github.com/aauthgo/aauth/psclient"
 )
 
 // ErrNoToken is returned by a TokenCache that holds no token for a key.
@@ -19,9 +21,9 @@ var ErrNoToken = errors.New("aauth: no cached token")
 // modifies a *Token it has stored or read.
 type TokenCache interface {
 	// Token returns the token stored under key, or ErrNoToken.
-	Token(ctx context.Context, key string) (*Token, error)
+	Token(ctx context.Context, key string) (*psclient.Token, error)
 	// SetToken stores tok under key, replacing any earlier token.
-	SetToken(ctx context.Context, key string, tok *Token) error
+	SetToken(ctx context.Context, key string, tok *psclient.Token) error
 	// DeleteToken removes the token under key; deleting a missing key is
 	// not an error.
 	DeleteToken(ctx context.Context, key string) error
@@ -30,7 +32,7 @@ type TokenCache interface {
 // MemoryCache is an in-memory TokenCache. The zero value is ready to use.
 type MemoryCache struct {
 	mu sync.Mutex
-	m  map[string]*Token
+	m  map[string]*psclient.Token
 }
 
 // maxMemoryTokens bounds a MemoryCache: an agent that talks to more
@@ -39,7 +41,7 @@ type MemoryCache struct {
 const maxMemoryTokens = 4096
 
 // Token returns the token stored under key, or ErrNoToken.
-func (c *MemoryCache) Token(_ context.Context, key string) (*Token, error) {
+func (c *MemoryCache) Token(_ context.Context, key string) (*psclient.Token, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if t, ok := c.m[key]; ok {
@@ -49,11 +51,11 @@ func (c *MemoryCache) Token(_ context.Context, key string) (*Token, error) {
 }
 
 // SetToken stores tok under key.
-func (c *MemoryCache) SetToken(_ context.Context, key string, tok *Token) error {
+func (c *MemoryCache) SetToken(_ context.Context, key string, tok *psclient.Token) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil || len(c.m) >= maxMemoryTokens {
-		c.m = make(map[string]*Token)
+		c.m = make(map[string]*psclient.Token)
 	}
 	c.m[key] = tok
 	return nil

@@ -8,6 +8,7 @@ import (
 	"github.com/aauthgo/aauth/internal/profile"
 	"github.com/aauthgo/aauth/internal/safetext"
 	"github.com/aauthgo/aauth/internal/whatwg"
+	"github.com/aauthgo/aauth/psclient"
 	"github.com/aauthgo/aauth/wire"
 )
 
@@ -83,7 +84,7 @@ func (t *Transport) pickCredential(ctx context.Context, origin, jkt string, agen
 
 // cached returns the token under key if it may still be presented: outside
 // the profile's refresh margin of its expiry.
-func (t *Transport) cached(ctx context.Context, key string) *Token {
+func (t *Transport) cached(ctx context.Context, key string) *psclient.Token {
 	tok, err := t.tokens.Token(ctx, key)
 	if err != nil || tok == nil || tok.Value == "" {
 		return nil
@@ -94,7 +95,7 @@ func (t *Transport) cached(ctx context.Context, key string) *Token {
 	return tok
 }
 
-func (t *Transport) store(ctx context.Context, key string, tok *Token, kind string) {
+func (t *Transport) store(ctx context.Context, key string, tok *psclient.Token, kind string) {
 	if err := t.tokens.SetToken(ctx, key, tok); err != nil {
 		t.emit(ctx, Event{Step: StepError, Detail: "caching the " + kind + " token failed", Err: err})
 		return
@@ -127,7 +128,7 @@ func (t *Transport) keepSessionToken(ctx context.Context, resp *http.Response, o
 		t.emit(ctx, Event{Step: StepError, URL: origin, Status: resp.StatusCode, Detail: "ignored a malformed AAuth-Access header", Err: err})
 		return
 	}
-	t.store(ctx, sessionKey(origin), &Token{Value: tok}, "session")
+	t.store(ctx, sessionKey(origin), &psclient.Token{Value: tok}, "session")
 }
 
 func normalizeAuthority(scheme, hostport string) (string, error) {

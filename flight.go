@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"sync"
+
+	"github.com/aauthgo/aauth/psclient"
 )
 
 // flights makes sure that when many requests need the same missing token at
@@ -16,7 +18,7 @@ type flights struct {
 
 type flight struct {
 	done chan struct{}
-	tok  *Token
+	tok  *psclient.Token
 	err  error
 }
 
@@ -24,7 +26,7 @@ type flight struct {
 // case it waits for that one. A waiter whose leader failed only because the
 // leader's context ended tries again itself, so one caller giving up never
 // fails the others.
-func (f *flights) do(ctx context.Context, key string, fetch func() (*Token, error)) (tok *Token, leader bool, err error) {
+func (f *flights) do(ctx context.Context, key string, fetch func() (*psclient.Token, error)) (tok *psclient.Token, leader bool, err error) {
 	for {
 		f.mu.Lock()
 		if f.m == nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
 	"github.com/aauthgo/aauth/internal/egress"
+	"github.com/aauthgo/aauth/psclient"
 	"github.com/aauthgo/aauth/wire"
 )
 
@@ -216,7 +217,7 @@ func cut(status int, header map[string]string, partial string) http.HandlerFunc 
 func (e *hostileEnv) fakePS(routes map[string]http.HandlerFunc) string {
 	mux := http.NewServeMux()
 	var self string
-	meta := "GET " + aauth.PersonServerWellKnown
+	meta := "GET " + psclient.WellKnownPath
 	if _, ok := routes[meta]; !ok {
 		mux.HandleFunc(meta, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
@@ -417,46 +418,46 @@ func hostileCases() []hostileCase {
 
 		// Person server metadata.
 		{name: "metadata-not-json", script: func(e *hostileEnv) {
-			e.fakePS(map[string]http.HandlerFunc{"GET " + aauth.PersonServerWellKnown: func(w http.ResponseWriter, r *http.Request) {
+			e.fakePS(map[string]http.HandlerFunc{"GET " + psclient.WellKnownPath: func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
 				io.WriteString(w, "<html>not json</html>")
 			}})
-		}, want: metadataCode(aauth.MetadataInvalid)},
+		}, want: metadataCode(psclient.MetadataInvalid)},
 		{name: "metadata-huge", script: func(e *hostileEnv) {
 			e.w.PS.EditMetadata(func(doc map[string]any) { doc["padding"] = strings.Repeat("x", 2<<20) })
-		}, want: and(metadataCode(aauth.MetadataInvalid), wantIs(aauth.ErrBodyTooLarge))},
+		}, want: and(metadataCode(psclient.MetadataInvalid), wantIs(aauth.ErrBodyTooLarge))},
 		{name: "metadata-other-issuer", script: func(e *hostileEnv) {
 			e.w.PS.EditMetadata(func(doc map[string]any) { doc["issuer"] = "https://ps.evil.example" })
-		}, want: metadataCode(aauth.MetadataIssuerMismatch)},
+		}, want: metadataCode(psclient.MetadataIssuerMismatch)},
 		{name: "metadata-other-issuer-seed", profile: aauth.ProfileSeed, script: func(e *hostileEnv) {
 			e.w.PS.EditMetadata(func(doc map[string]any) { doc["issuer"] = "https://ps.evil.example" })
-		}, want: metadataCode(aauth.MetadataIssuerMismatch)},
+		}, want: metadataCode(psclient.MetadataIssuerMismatch)},
 		{name: "metadata-no-issuer", script: func(e *hostileEnv) {
 			e.w.PS.EditMetadata(func(doc map[string]any) { delete(doc, "issuer") })
-		}, want: metadataCode(aauth.MetadataIssuerMissing)},
+		}, want: metadataCode(psclient.MetadataIssuerMissing)},
 		{name: "metadata-token-endpoint-http", script: func(e *hostileEnv) {
 			e.w.PS.EditMetadata(func(doc map[string]any) {
 				doc["person_token_endpoint"] = "http://ps.example/token"
 				doc["auth_token_endpoint"] = "http://ps.example/token"
 			})
-		}, want: metadataCode(aauth.MetadataInvalidEndpoint)},
+		}, want: metadataCode(psclient.MetadataInvalidEndpoint)},
 		{name: "metadata-token-endpoint-http-seed", profile: aauth.ProfileSeed, script: func(e *hostileEnv) {
 			e.w.PS.EditMetadata(func(doc map[string]any) { doc["token_endpoint"] = "http://ps.example/token" })
-		}, want: metadataCode(aauth.MetadataInvalidEndpoint)},
+		}, want: metadataCode(psclient.MetadataInvalidEndpoint)},
 		{name: "metadata-token-endpoint-relative", script: func(e *hostileEnv) {
 			e.w.PS.EditMetadata(func(doc map[string]any) { doc["person_token_endpoint"] = "/aauth/token/person" })
-		}, want: metadataCode(aauth.MetadataInvalidEndpoint)},
+		}, want: metadataCode(psclient.MetadataInvalidEndpoint)},
 		{name: "metadata-token-endpoint-wrong-type", script: func(e *hostileEnv) {
 			e.w.PS.EditMetadata(func(doc map[string]any) { doc["person_token_endpoint"] = []any{1, 2} })
-		}, want: metadataCode(aauth.MetadataEndpointMissing)},
+		}, want: metadataCode(psclient.MetadataEndpointMissing)},
 		{name: "metadata-token-endpoint-other-host-private", script: func(e *hostileEnv) {
 			e.publicPS(map[string]string{"example.com": "93.184.216.34", "internal.example": "10.0.0.7"},
 				map[string]any{"person_token_endpoint": "https://internal.example/token", "auth_token_endpoint": "https://internal.example/token"})
-		}, want: and(metadataCode(aauth.MetadataInvalidEndpoint), wantIs(aauth.ErrEgress), messageLacks("not an https URL"))},
+		}, want: and(metadataCode(psclient.MetadataInvalidEndpoint), wantIs(aauth.ErrEgress), messageLacks("not an https URL"))},
 		{name: "metadata-token-endpoint-other-host-metadata-address", script: func(e *hostileEnv) {
 			e.publicPS(map[string]string{"example.com": "93.184.216.34"},
 				map[string]any{"person_token_endpoint": "https://169.254.169.254/latest/meta-data", "auth_token_endpoint": "https://169.254.169.254/latest/meta-data"})
-		}, want: and(metadataCode(aauth.MetadataInvalidEndpoint), wantIs(aauth.ErrEgress), messageLacks("not an https URL"))},
+		}, want: and(metadataCode(psclient.MetadataInvalidEndpoint), wantIs(aauth.ErrEgress), messageLacks("not an https URL"))},
 		{name: "metadata-token-endpoint-long-url", script: func(e *hostileEnv) {
 			dead := closedAddr(e.t)
 			e.w.PS.EditMetadata(func(doc map[string]any) {
@@ -469,20 +470,20 @@ func hostileCases() []hostileCase {
 				doc["person_token_endpoint"] = "https://ps.example/" + strings.Repeat("t", 64<<10)
 				doc["auth_token_endpoint"] = doc["person_token_endpoint"]
 			})
-		}, want: and(metadataCode(aauth.MetadataInvalidEndpoint), messageLacks("not an https URL"))},
+		}, want: and(metadataCode(psclient.MetadataInvalidEndpoint), messageLacks("not an https URL"))},
 		{name: "metadata-not-found", script: func(e *hostileEnv) {
-			e.fakePS(map[string]http.HandlerFunc{"GET " + aauth.PersonServerWellKnown: http.NotFound})
-		}, want: metadataCode(aauth.MetadataFetchFailed)},
+			e.fakePS(map[string]http.HandlerFunc{"GET " + psclient.WellKnownPath: http.NotFound})
+		}, want: metadataCode(psclient.MetadataFetchFailed)},
 		{name: "metadata-redirect-loop", script: func(e *hostileEnv) {
-			e.fakePS(map[string]http.HandlerFunc{"GET " + aauth.PersonServerWellKnown: func(w http.ResponseWriter, r *http.Request) {
+			e.fakePS(map[string]http.HandlerFunc{"GET " + psclient.WellKnownPath: func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, r.URL.Path, http.StatusFound)
 			}})
-		}, want: and(metadataCode(aauth.MetadataFetchFailed), wantAs("status 302", func(me *aauth.MetadataError) bool { return me.StatusCode == 302 }))},
+		}, want: and(metadataCode(psclient.MetadataFetchFailed), wantAs("status 302", func(me *aauth.MetadataError) bool { return me.StatusCode == 302 }))},
 		{name: "metadata-closed-mid-body", script: func(e *hostileEnv) {
-			e.fakePS(map[string]http.HandlerFunc{"GET " + aauth.PersonServerWellKnown: cut(200, map[string]string{"Content-Type": "application/json"}, `{"issuer":"`)})
-		}, want: and(metadataCode(aauth.MetadataInvalid), wantIs(io.ErrUnexpectedEOF))},
+			e.fakePS(map[string]http.HandlerFunc{"GET " + psclient.WellKnownPath: cut(200, map[string]string{"Content-Type": "application/json"}, `{"issuer":"`)})
+		}, want: and(metadataCode(psclient.MetadataInvalid), wantIs(io.ErrUnexpectedEOF))},
 		{name: "metadata-never-answers", deadline: 300 * time.Millisecond, script: func(e *hostileEnv) {
-			e.fakePS(map[string]http.HandlerFunc{"GET " + aauth.PersonServerWellKnown: e.hang})
+			e.fakePS(map[string]http.HandlerFunc{"GET " + psclient.WellKnownPath: e.hang})
 		}, want: wantIs(context.DeadlineExceeded)},
 
 		// Token endpoints.
@@ -548,12 +549,12 @@ func hostileCases() []hostileCase {
 			}})
 		}, want: wantIs(context.DeadlineExceeded)},
 		{name: "metadata-gzip-bomb", script: func(e *hostileEnv) {
-			e.fakePS(map[string]http.HandlerFunc{"GET " + aauth.PersonServerWellKnown: func(w http.ResponseWriter, r *http.Request) {
+			e.fakePS(map[string]http.HandlerFunc{"GET " + psclient.WellKnownPath: func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
 				w.Header().Set("Content-Encoding", "gzip")
 				w.Write(gzipBomb())
 			}})
-		}, want: and(metadataCode(aauth.MetadataInvalid), wantIs(aauth.ErrBodyTooLarge))},
+		}, want: and(metadataCode(psclient.MetadataInvalid), wantIs(aauth.ErrBodyTooLarge))},
 		{name: "token-gzip-bomb", script: func(e *hostileEnv) {
 			e.fakePS(map[string]http.HandlerFunc{"POST " + e.tokenPath(): func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
@@ -592,16 +593,16 @@ func hostileCases() []hostileCase {
 		}))},
 		{name: "poll-cross-origin-location", script: func(e *hostileEnv) {
 			e.w.PS.Queue(firstKind(e.p), aauthtest.Defer(aauthtest.Pending()).Then(aauthtest.Malformed(aauthtest.FaultCrossOriginLocation)))
-		}, want: wantIs(aauth.ErrLocation)},
+		}, want: wantIs(psclient.ErrLocation)},
 		{name: "poll-cross-origin-location-first", script: func(e *hostileEnv) {
 			e.w.PS.Queue(firstKind(e.p), aauthtest.Malformed(aauthtest.FaultCrossOriginLocation))
-		}, want: wantIs(aauth.ErrLocation)},
+		}, want: wantIs(psclient.ErrLocation)},
 		{name: "poll-cross-origin-location-at-resource", script: func(e *hostileEnv) {
 			e.w.Resource.Queue(aauthtest.Defer(aauthtest.Pending()).Then(aauthtest.Malformed(aauthtest.FaultCrossOriginLocation)))
-		}, want: wantIs(aauth.ErrLocation)},
+		}, want: wantIs(psclient.ErrLocation)},
 		{name: "poll-no-location", script: func(e *hostileEnv) {
 			e.w.PS.Queue(firstKind(e.p), aauthtest.Malformed(aauthtest.FaultNoLocation))
-		}, want: wantIs(aauth.ErrLocation)},
+		}, want: wantIs(psclient.ErrLocation)},
 		{name: "poll-bare-202-at-resource", script: func(e *hostileEnv) {
 			e.w.Resource.Queue(aauthtest.Malformed(aauthtest.FaultNoLocation))
 		}, want: wantStatus(202)},
@@ -611,7 +612,7 @@ func hostileCases() []hostileCase {
 				w.Header().Set("Retry-After", "0")
 				w.WriteHeader(202)
 			}})
-		}, want: wantIs(aauth.ErrLocation)},
+		}, want: wantIs(psclient.ErrLocation)},
 		{name: "poll-retry-after-999999", script: func(e *hostileEnv) {
 			e.w.PS.Queue(firstKind(e.p), aauthtest.Defer(aauthtest.Pending().RetryAfter("999999")))
 		}, want: wantIs(aauth.ErrTimeout)},
@@ -756,7 +757,7 @@ func hostileCases() []hostileCase {
 				w.WriteHeader(202)
 			}})
 		}, want: and(exchangeStatus(202), wantAs("not an *AuthTokenRequiredError", func(ee *aauth.ExchangeError) bool {
-			var atr *aauth.AuthTokenRequiredError
+			var atr *psclient.AuthTokenRequiredError
 			return !errors.As(ee, &atr)
 		}))},
 		{name: "resource-interaction-on-401", script: requirementEvery(1, `requirement=interaction; url="https://resource.example/consent"; code="ABCD1234"`),
@@ -1016,7 +1017,7 @@ func (e *hostileEnv) publicPS(dns map[string]string, members map[string]any) {
 	srv := httptest.NewUnstartedServer(nil)
 	var self string
 	srv.Config.Handler = e.watch(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != aauth.PersonServerWellKnown {
+		if r.URL.Path != psclient.WellKnownPath {
 			http.NotFound(w, r)
 			return
 		}

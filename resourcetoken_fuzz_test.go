@@ -2,7 +2,6 @@ package aauth
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"os"
 	"regexp"
@@ -12,14 +11,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/aauthgo/aauth/internal/jwtpeek"
-	"github.com/aauthgo/aauth/internal/profile"
-	"github.com/aauthgo/aauth/wire"
 )
 
-// Fuzz targets for the JWT payloads the agent inspects without verifying
-// them: the resource token of an auth-token requirement (checkResourceToken
-// and decodeJWT) and its login_hint (jwtClaimString, read into the
-// exchange body).
+// A fuzz target for the JWT payload the agent inspects without verifying
+// it: the resource token of an auth-token requirement (checkResourceToken
+// and jwtpeek.Decode). Its login_hint, read into the exchange body, has
+// its target in package psclient (FuzzResourceTokenLoginHint).
 
 var fuzzRTCheck = resourceCheck{
 	resource:     "https://resource.example",
@@ -131,70 +128,6 @@ func FuzzResourceToken(f *testing.F) {
 			}
 			if pj, _ := claims["presented_jti"].(string); pj != "" && pj != "p-1" {
 				t.Fatalf("accepted presented_jti %q", pj)
-			}
-		}
-	})
-}
-
-// byRunes is s as JSON carries it: each invalid byte a U+FFFD.
-func byRunes(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-// FuzzResourceTokenLoginHint checks the login_hint the exchange reads out of
-// the resource token: it is the claim when the payload is a JSON object
-// with a string login_hint, and the exchange body stays valid JSON that
-// carries the resource token unchanged.
-func FuzzResourceTokenLoginHint(f *testing.F) {
-	for _, s := range fuzzResourceTokenSeeds() {
-		f.Add([]byte(s[1]), "configured@example.com", "")
-	}
-	for _, v := range fuzzVectorJWTs(f) {
-		f.Add(v[1], "", "")
-	}
-	f.Add([]byte(nil), "x", "a.b.c")
-	f.Add([]byte(nil), "", "e30.eyJsb2dpbl9oaW50IjoiYSJ9")
-	f.Fuzz(func(t *testing.T, payload []byte, configured, raw string) {
-		tok := raw
-		if tok == "" {
-			tok = fuzzJWS(`{"typ":"aa-resource+jwt"}`, string(payload))
-		}
-		got := jwtpeek.ClaimString(tok, "login_hint")
-		if raw == "" && len(tok) <= jwtpeek.MaxTokenLen {
-			var m map[string]json.RawMessage
-			var want string
-			if json.Unmarshal(payload, &m) == nil {
-				_ = json.Unmarshal(m["login_hint"], &want)
-			}
-			if got != want {
-				t.Fatalf("login_hint %q, want %q", got, want)
-			}
-		}
-		if !utf8.ValidString(tok) {
-			return // resource tokens come from a header: ASCII
-		}
-		for _, p := range []wire.Profile{wire.ProfileCurrent, wire.ProfileSeed} {
-			body, err := exchangeBody(ExchangeRequest{Profile: p, ResourceToken: tok, PresentedToken: "pt", LoginHint: configured})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var m map[string]any
-			if err := json.Unmarshal(body, &m); err != nil {
-				t.Fatalf("%s body %s: %v", p, body, err)
-			}
-			if m["resource_token"] != tok {
-				t.Fatalf("%s resource_token %q, want %q", p, m["resource_token"], tok)
-			}
-			want := configured
-			if profile.For(p).ResourceTokenHint && got != "" {
-				want = got
-			}
-			if lh, _ := m["login_hint"].(string); lh != byRunes(want) {
-				t.Fatalf("%s login_hint %q, want %q", p, lh, want)
 			}
 		}
 	})

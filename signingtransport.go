@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth/internal/profile"
+	"github.com/aauthgo/aauth/internal/psmark"
 	"github.com/aauthgo/aauth/wire"
 )
 
@@ -25,7 +26,8 @@ type SigningTransport struct {
 	Keys KeySource
 
 	// Capabilities, when set, are declared in AAuth-Capabilities on every
-	// request.
+	// request, except, in the current profile, on the person-server
+	// requests of package psclient, whose body carries them instead.
 	Capabilities []wire.Capability
 
 	// Mission, when set, is sent in AAuth-Mission on every request in the
@@ -61,10 +63,14 @@ func (t *SigningTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		return nil, err
 	}
 	r := req.Clone(req.Context())
-	if len(t.Capabilities) > 0 {
+	// The person-server client marks its requests: a profile that keeps
+	// capabilities (and the mission) out of person-server requests gets
+	// neither header there.
+	sendAgentHeaders := tab.CapabilitiesOnPS || !psmark.Marked(req.Context())
+	if len(t.Capabilities) > 0 && sendAgentHeaders {
 		r.Header[keyCapabilities] = []string{wire.FormatCapabilities(t.Capabilities)}
 	}
-	if t.Mission != nil && tab.MissionHeader {
+	if t.Mission != nil && tab.MissionHeader && sendAgentHeaders {
 		r.Header.Set("AAuth-Mission", wire.FormatMission(*t.Mission))
 	}
 	s := Signer{Profile: t.Profile, ExtraComponents: t.Components, Now: t.Now}

@@ -22,6 +22,7 @@ import (
 	"github.com/aauthgo/aauth/internal/profile"
 	"github.com/aauthgo/aauth/internal/safetext"
 	"github.com/aauthgo/aauth/keys"
+	"github.com/aauthgo/aauth/psclient"
 	"github.com/aauthgo/aauth/wire"
 )
 
@@ -79,7 +80,7 @@ type Transport struct {
 
 	// PersonServerMetadata, when set, is used instead of discovering
 	// {PersonServer}/.well-known/aauth-person.json.
-	PersonServerMetadata *PersonServerMetadata
+	PersonServerMetadata *psclient.Metadata
 
 	// Capabilities the agent declares: in AAuth-Capabilities on resource
 	// requests, and in the body of person-server token requests.
@@ -97,7 +98,7 @@ type Transport struct {
 
 	// OnClarification is called when the person server asks a question;
 	// its answer is sent back. An error cancels the pending request.
-	OnClarification func(ctx context.Context, q Clarification) (string, error)
+	OnClarification func(ctx context.Context, q psclient.Clarification) (string, error)
 
 	// Hints for the person server, sent with token requests when set.
 	Justification string
@@ -127,7 +128,7 @@ type Transport struct {
 
 	// Clock is the time source for signatures, token expiry and polling;
 	// nil means the system clock.
-	Clock Clock
+	Clock psclient.Clock
 
 	// InsecureEgress relaxes the egress checks for development (see
 	// WithInsecureEgress): URLs a server names (token endpoints, redirect
@@ -138,7 +139,7 @@ type Transport struct {
 
 	initOnce sync.Once
 	tokens   TokenCache
-	metadata MetadataCache
+	metadata psclient.MetadataCache
 	flights  flights
 
 	mu      sync.Mutex
@@ -191,7 +192,7 @@ func (t *Transport) init() {
 	})
 }
 
-func (t *Transport) clock() Clock {
+func (t *Transport) clock() psclient.Clock {
 	if t.Clock != nil {
 		return t.Clock
 	}
@@ -570,7 +571,7 @@ func (r *run) mission() string {
 // personToken returns a person token for the resource, from the cache or
 // from the person server. rejected is a token the resource just refused,
 // never to be returned again.
-func (r *run) personToken(rejected string) (*Token, error) {
+func (r *run) personToken(rejected string) (*psclient.Token, error) {
 	if r.t.PersonServer == "" && r.t.PersonServerMetadata == nil {
 		return nil, fmt.Errorf("%w: %s asks for a person token", ErrNoPersonServer, r.origin)
 	}
@@ -578,12 +579,12 @@ func (r *run) personToken(rejected string) (*Token, error) {
 	if rejected != "" {
 		r.t.forgetKey(r.ctx, key, rejected)
 	}
-	tok, leader, err := r.t.flights.do(r.ctx, key, func() (*Token, error) {
+	tok, leader, err := r.t.flights.do(r.ctx, key, func() (*psclient.Token, error) {
 		if tok := r.t.cached(r.ctx, key); tok != nil && tok.Value != rejected {
 			return tok, nil
 		}
 		r.t.emit(r.ctx, Event{Step: StepPersonToken, URL: r.t.PersonServer, Detail: "requesting a person token for " + r.origin})
-		tok, err := RequestPersonToken(r.ctx, r.t.psClient(r.km), PersonTokenRequest{
+		tok, err := psclient.RequestPersonToken(r.ctx, r.t.psClient(r.km), psclient.PersonTokenRequest{
 			PersonServer:  r.t.PersonServer,
 			Metadata:      r.t.PersonServerMetadata,
 			Cache:         &r.t.metadata,
@@ -610,7 +611,7 @@ func (r *run) personToken(rejected string) (*Token, error) {
 
 // authToken exchanges resourceToken for an auth token, presenting the token
 // r.cred holds now.
-func (r *run) authToken(resourceToken string) (*Token, error) {
+func (r *run) authToken(resourceToken string) (*psclient.Token, error) {
 	if r.t.PersonServer == "" && r.t.PersonServerMetadata == nil {
 		return nil, fmt.Errorf("%w: %s asks for an auth token", ErrNoPersonServer, r.origin)
 	}
@@ -634,14 +635,14 @@ func (r *run) authToken(resourceToken string) (*Token, error) {
 		}
 	}
 	key := r.t.authKey(r.origin, r.jkt)
-	tok, _, err := r.t.flights.do(r.ctx, key, func() (*Token, error) {
+	tok, _, err := r.t.flights.do(r.ctx, key, func() (*psclient.Token, error) {
 		// Another request may have obtained a token while this one was
 		// being refused; use it unless it is the one just refused.
 		if tok := r.t.cached(r.ctx, key); tok != nil && (r.cred.kind != credAuth || tok.Value != r.cred.token) {
 			return tok, nil
 		}
 		r.t.emit(r.ctx, Event{Step: StepExchange, URL: r.t.PersonServer, Detail: "exchanging the resource token of " + r.origin})
-		tok, err := ExchangeToken(r.ctx, r.t.psClient(r.km), ExchangeRequest{
+		tok, err := psclient.ExchangeToken(r.ctx, r.t.psClient(r.km), psclient.ExchangeRequest{
 			PersonServer:   r.t.PersonServer,
 			Metadata:       r.t.PersonServerMetadata,
 			Cache:          &r.t.metadata,
@@ -675,9 +676,9 @@ func (r *run) poll(resp *http.Response) (*http.Response, error) {
 	}
 	r.t.emit(r.ctx, Event{Step: StepPending, URL: redactURL(r.req.URL), Status: 202, Credential: cred.kind.String(), Detail: "deferred; polling " + safetext.Clean(resp.Header.Get("Location"), 256)})
 	opts := r.pollOptions(r.req.URL.String())
-	out, err := FollowDeferred(r.ctx, r.credClient(cred), resp, opts)
+	out, err := psclient.FollowDeferred(r.ctx, r.credClient(cred), resp, opts)
 	for {
-		var atr *AuthTokenRequiredError
+		var atr *psclient.AuthTokenRequiredError
 		if !errors.As(err, &atr) {
 			return out, err
 		}
@@ -686,12 +687,12 @@ func (r *run) poll(resp *http.Response) (*http.Response, error) {
 			return nil, err2
 		}
 		r.cred = credential{kind: credAuth, token: tok.Value, key: r.t.authKey(r.origin, r.jkt)}
-		out, err = PollDeferred(r.ctx, r.credClient(r.cred), atr.Location, opts)
+		out, err = psclient.PollDeferred(r.ctx, r.credClient(r.cred), atr.Location, opts)
 	}
 }
 
-func (r *run) pollOptions(requestURL string) PollOptions {
-	opts := PollOptions{
+func (r *run) pollOptions(requestURL string) psclient.PollOptions {
+	opts := psclient.PollOptions{
 		Profile:     r.t.Profile,
 		RequestURL:  requestURL,
 		MaxDuration: r.t.MaxPollDuration,
@@ -708,7 +709,7 @@ func (r *run) pollOptions(requestURL string) PollOptions {
 	if r.t.OnClarification != nil {
 		// Without a callback the question is left unanswered and polling
 		// goes on, as the person may answer elsewhere.
-		opts.OnClarification = func(ctx context.Context, q Clarification) (string, error) {
+		opts.OnClarification = func(ctx context.Context, q psclient.Clarification) (string, error) {
 			r.t.emit(ctx, Event{Step: StepClarification, Detail: "question: " + safetext.Clean(q.Question, 256)})
 			return r.t.OnClarification(ctx, q)
 		}

@@ -3,6 +3,7 @@ package aauth
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"io"
 	"net/http"
@@ -11,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aauthgo/aauth/internal/clock"
 	"github.com/aauthgo/aauth/keys"
+	"github.com/aauthgo/aauth/psclient"
 	"github.com/aauthgo/aauth/wire"
 )
 
@@ -48,8 +51,8 @@ func FuzzTransportAnswers(f *testing.F) {
 		f.Add(s.profile, []byte(s.statuses), s.req, s.sigErr, s.ra, s.loc, s.access, s.ctype, []byte(s.body))
 	}
 	statusOf := []int{200, 202, 401, 401, 401, 202, 403, 408, 410, 429, 500, 502, 503, 302, 204, 404}
-	key := psTestKey()
-	secrets := []string{psTestAgentToken, base64.RawURLEncoding.EncodeToString(key.Seed())}
+	key := fuzzAgentKey()
+	secrets := []string{fuzzAgentToken, base64.RawURLEncoding.EncodeToString(key.Seed())}
 	f.Fuzz(func(t *testing.T, profile uint8, statuses []byte, req, sigErr, ra, loc, access, ctype string, body []byte) {
 		if len(statuses) == 0 {
 			statuses = []byte{0}
@@ -81,20 +84,20 @@ func FuzzTransportAnswers(f *testing.F) {
 		p := wire.Profile(profile % 2)
 		tr := &Transport{
 			Base:         base,
-			Keys:         StaticKeys(key, JWT(psTestAgentToken)),
+			Keys:         StaticKeys(key, JWT(fuzzAgentToken)),
 			PersonServer: "https://ps.example",
-			PersonServerMetadata: &PersonServerMetadata{
+			PersonServerMetadata: &psclient.Metadata{
 				Issuer:              "https://ps.example",
 				AuthTokenEndpoint:   "https://ps.example/token/auth",
 				TokenEndpoint:       "https://ps.example/token/auth",
 				PersonTokenEndpoint: "https://ps.example/token/person",
 			},
 			Profile:         p,
-			Clock:           psFake(),
+			Clock:           clock.NewFake(fuzzT0),
 			MaxPollDuration: 10 * time.Second,
 			Capabilities:    []wire.Capability{wire.CapabilityInteraction, wire.CapabilityClarification},
 			OnInteraction:   func(context.Context, string, string) error { return nil },
-			OnClarification: func(context.Context, Clarification) (string, error) { return "yes", nil },
+			OnClarification: func(context.Context, psclient.Clarification) (string, error) { return "yes", nil },
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -148,9 +151,19 @@ func (b *countedBody) Close() error {
 	return nil
 }
 
+// The agent of the fuzzed flows: a fixed Ed25519 key, an agent token (never
+// verified here) and the time the servers' tokens are minted for.
+const fuzzAgentToken = "eyJhbGciOiJFZDI1NTE5IiwidHlwIjoiYWEtYWdlbnQrand0In0.eyJpc3MiOiJodHRwczovL2FnZW50LmV4YW1wbGUifQ.c2ln"
+
+var fuzzT0 = time.Unix(1730217600, 0)
+
+func fuzzAgentKey() ed25519.PrivateKey {
+	return ed25519.NewKeyFromSeed([]byte("aauth-ps-tests-0123456789abcdef!"))
+}
+
 // fuzzAgentJKT is the thumbprint of the test agent key.
 func fuzzAgentJKT() string {
-	jkt, err := keys.Thumbprint(psTestKey().Public())
+	jkt, err := keys.Thumbprint(fuzzAgentKey().Public())
 	if err != nil {
 		panic(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/psclient"
 	"github.com/aauthgo/aauth/wire"
 )
 
@@ -31,7 +32,7 @@ func TestLibraryClientAgainstKit(t *testing.T) {
 			w := NewWorld(WorldOptions{Profile: p, Now: clock.Now})
 			defer w.Close()
 			a, hc := psClient(t, w, clock)
-			poll := aauth.PollOptions{
+			poll := psclient.PollOptions{
 				Clock: clock,
 				OnInteraction: func(ctx context.Context, url, code string) error {
 					// The person opens the page.
@@ -55,7 +56,7 @@ func TestLibraryClientAgainstKit(t *testing.T) {
 				c := &client{t: t, agent: a, profile: p, now: clock.Now}
 				presented = a.Token
 				if p == wire.ProfileCurrent {
-					pt, err := aauth.RequestPersonToken(ctx, hc, aauth.PersonTokenRequest{
+					pt, err := psclient.RequestPersonToken(ctx, hc, psclient.PersonTokenRequest{
 						PersonServer: w.PS.URL, Resource: w.Resource.URL, Poll: poll,
 						Capabilities: []wire.Capability{wire.CapabilityInteraction},
 					})
@@ -68,7 +69,7 @@ func TestLibraryClientAgainstKit(t *testing.T) {
 				return r.challenge(t).ResourceToken, presented
 			}
 			exchange := func(rt, presented string) (*aauth.Token, error) {
-				return aauth.ExchangeToken(ctx, hc, aauth.ExchangeRequest{
+				return psclient.ExchangeToken(ctx, hc, psclient.ExchangeRequest{
 					PersonServer: w.PS.URL, Profile: p, ResourceToken: rt, PresentedToken: presented,
 					Justification: "tests", Poll: poll,
 				})
@@ -132,7 +133,7 @@ func TestLibraryClientDeferredAuthToken(t *testing.T) {
 	w := NewWorld(WorldOptions{Now: clock.Now, Resource: ResourceOptions{DeferAuthToken: true}})
 	defer w.Close()
 	a, hc := psClient(t, w, clock)
-	pt, err := aauth.RequestPersonToken(ctx, hc, aauth.PersonTokenRequest{PersonServer: w.PS.URL, Resource: w.Resource.URL})
+	pt, err := psclient.RequestPersonToken(ctx, hc, psclient.PersonTokenRequest{PersonServer: w.PS.URL, Resource: w.Resource.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,16 +144,16 @@ func TestLibraryClientDeferredAuthToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = aauth.FollowDeferred(ctx, withToken(pt.Value), resp, aauth.PollOptions{Clock: clock})
-	var need *aauth.AuthTokenRequiredError
+	_, err = psclient.FollowDeferred(ctx, withToken(pt.Value), resp, psclient.PollOptions{Clock: clock})
+	var need *psclient.AuthTokenRequiredError
 	if !errors.As(err, &need) {
 		t.Fatalf("FollowDeferred: %v", err)
 	}
-	at, err := aauth.ExchangeToken(ctx, hc, aauth.ExchangeRequest{PersonServer: w.PS.URL, ResourceToken: need.Challenge.ResourceToken, PresentedToken: pt.Value})
+	at, err := psclient.ExchangeToken(ctx, hc, psclient.ExchangeRequest{PersonServer: w.PS.URL, ResourceToken: need.Challenge.ResourceToken, PresentedToken: pt.Value})
 	if err != nil {
 		t.Fatal(err)
 	}
-	final, err := aauth.PollDeferred(ctx, withToken(at.Value), need.Location, aauth.PollOptions{Clock: clock, RequestURL: w.Resource.URL + "/data"})
+	final, err := psclient.PollDeferred(ctx, withToken(at.Value), need.Location, psclient.PollOptions{Clock: clock, RequestURL: w.Resource.URL + "/data"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
+	"github.com/aauthgo/aauth/psclient"
 	"github.com/aauthgo/aauth/wire"
 )
 
@@ -311,7 +312,7 @@ func (m *mockin) spawn(t *testing.T) (*process, error) {
 // ready reports whether mockin serves its metadata, naming itself: a
 // process that took the port first would not.
 func (m *mockin) ready() bool {
-	resp, err := m.http.Get(m.URL + aauth.PersonServerWellKnown)
+	resp, err := m.http.Get(m.URL + psclient.WellKnownPath)
 	if err != nil {
 		return false
 	}

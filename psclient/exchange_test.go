@@ -1,18 +1,24 @@
-package aauth
+package psclient_test
 
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/internal/jwtpeek"
+	"github.com/aauthgo/aauth/keys"
+	"github.com/aauthgo/aauth/psclient"
 	"github.com/aauthgo/aauth/wire"
 )
 
@@ -40,9 +46,9 @@ func TestExchangeToken200(t *testing.T) {
 			})
 			caps := []wire.Capability{wire.CapabilityInteraction, wire.CapabilityClarification}
 			fake := psFake()
-			tok, err := ExchangeToken(psCtx(t), psTestClient(c.p, caps...), ExchangeRequest{
+			tok, err := psclient.ExchangeToken(psCtx(t), psTestClient(c.p, caps...), psclient.ExchangeRequest{
 				PersonServer:   s.URL + "/",
-				Cache:          &MetadataCache{},
+				Cache:          &psclient.MetadataCache{},
 				Profile:        c.p,
 				ResourceToken:  "rt-1",
 				PresentedToken: "pt-1",
@@ -54,7 +60,7 @@ func TestExchangeToken200(t *testing.T) {
 				Capabilities:   caps,
 				Platform:       "desktop",
 				Device:         "laptop",
-				Poll:           PollOptions{Clock: fake},
+				Poll:           psclient.PollOptions{Clock: fake},
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -95,8 +101,8 @@ func TestExchangeTokenMinimalBody(t *testing.T) {
 		s := psTokenServer(t, p, func(w http.ResponseWriter, r *http.Request) {
 			psJSON(w, 200, map[string]any{"auth_token": "at", "expires_in": 60})
 		})
-		_, err := ExchangeToken(psCtx(t), psTestClient(p), ExchangeRequest{
-			PersonServer: s.URL, Cache: &MetadataCache{}, Profile: p,
+		_, err := psclient.ExchangeToken(psCtx(t), psTestClient(p), psclient.ExchangeRequest{
+			PersonServer: s.URL, Cache: &psclient.MetadataCache{}, Profile: p,
 			ResourceToken: `rt"<&>` + "\u2028\n", PresentedToken: "pt",
 			Capabilities: []wire.Capability{},
 			Extra:        map[string]any{"localhost_callback": "http://localhost:8080/cb?a=1&b=<2>", "resource_token": "ignored", "n": 1},
@@ -121,8 +127,8 @@ func TestExchangeTokenLoginHintFromResourceToken(t *testing.T) {
 		s := psTokenServer(t, p, func(w http.ResponseWriter, r *http.Request) {
 			psJSON(w, 200, map[string]any{"auth_token": "at", "expires_in": 60})
 		})
-		_, err := ExchangeToken(psCtx(t), psTestClient(p), ExchangeRequest{
-			PersonServer: s.URL, Cache: &MetadataCache{}, Profile: p,
+		_, err := psclient.ExchangeToken(psCtx(t), psTestClient(p), psclient.ExchangeRequest{
+			PersonServer: s.URL, Cache: &psclient.MetadataCache{}, Profile: p,
 			ResourceToken: rt, PresentedToken: "pt", LoginHint: "alice@acme.com",
 		})
 		if err != nil {
@@ -147,16 +153,16 @@ func TestExchangeTokenArguments(t *testing.T) {
 	c := psTestClient(wire.ProfileCurrent)
 	cases := map[string]struct {
 		client *http.Client
-		req    ExchangeRequest
+		req    psclient.ExchangeRequest
 	}{
-		"nil client":         {nil, ExchangeRequest{PersonServer: "https://ps.example", ResourceToken: "rt", PresentedToken: "pt"}},
-		"no resource token":  {c, ExchangeRequest{PersonServer: "https://ps.example", PresentedToken: "pt"}},
-		"no presented token": {c, ExchangeRequest{PersonServer: "https://ps.example", ResourceToken: "rt"}},
-		"no person server":   {c, ExchangeRequest{ResourceToken: "rt", PresentedToken: "pt"}},
-		"bad extra":          {c, ExchangeRequest{Metadata: &PersonServerMetadata{AuthTokenEndpoint: "https://ps.example/t", PersonTokenEndpoint: "https://ps.example/p"}, ResourceToken: "rt", PresentedToken: "pt", Extra: map[string]any{"f": func() {}}}},
+		"nil client":         {nil, psclient.ExchangeRequest{PersonServer: "https://ps.example", ResourceToken: "rt", PresentedToken: "pt"}},
+		"no resource token":  {c, psclient.ExchangeRequest{PersonServer: "https://ps.example", PresentedToken: "pt"}},
+		"no presented token": {c, psclient.ExchangeRequest{PersonServer: "https://ps.example", ResourceToken: "rt"}},
+		"no person server":   {c, psclient.ExchangeRequest{ResourceToken: "rt", PresentedToken: "pt"}},
+		"bad extra":          {c, psclient.ExchangeRequest{Metadata: &psclient.Metadata{AuthTokenEndpoint: "https://ps.example/t", PersonTokenEndpoint: "https://ps.example/p"}, ResourceToken: "rt", PresentedToken: "pt", Extra: map[string]any{"f": func() {}}}},
 	}
 	for name, tc := range cases {
-		_, err := ExchangeToken(ctx, tc.client, tc.req)
+		_, err := psclient.ExchangeToken(ctx, tc.client, tc.req)
 		if err == nil || !strings.HasPrefix(err.Error(), "aauth: ") {
 			t.Errorf("%s: err = %v", name, err)
 		}
@@ -165,17 +171,17 @@ func TestExchangeTokenArguments(t *testing.T) {
 
 func TestExchangeTokenRefusesOtherIssuerBeforeTokenRequest(t *testing.T) {
 	s := newPSServer(t)
-	s.Mux.HandleFunc("GET "+PersonServerWellKnown, func(w http.ResponseWriter, r *http.Request) {
+	s.Mux.HandleFunc("GET "+psclient.WellKnownPath, func(w http.ResponseWriter, r *http.Request) {
 		psJSON(w, 200, map[string]any{"issuer": "https://evil.example", "auth_token_endpoint": s.URL + "/aauth/token", "person_token_endpoint": s.URL + "/p"})
 	})
 	s.Mux.HandleFunc("POST /aauth/token", func(w http.ResponseWriter, r *http.Request) {
 		t.Error("token request sent to a person server with another issuer")
 	})
-	_, err := ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), ExchangeRequest{
-		PersonServer: s.URL, Cache: &MetadataCache{}, ResourceToken: "rt", PresentedToken: "pt",
+	_, err := psclient.ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), psclient.ExchangeRequest{
+		PersonServer: s.URL, Cache: &psclient.MetadataCache{}, ResourceToken: "rt", PresentedToken: "pt",
 	})
-	me := psMustAs[*MetadataError](t, err)
-	if me.Code != MetadataIssuerMismatch || me.Value != "https://evil.example" {
+	me := psMustAs[*psclient.MetadataError](t, err)
+	if me.Code != psclient.MetadataIssuerMismatch || me.Value != "https://evil.example" {
 		t.Fatalf("%+v", me)
 	}
 	if s.count("POST", "/aauth/token") != 0 {
@@ -195,7 +201,7 @@ func TestExchangeTokenErrors(t *testing.T) {
 	}{
 		{name: "problem+json", h: func(w http.ResponseWriter, r *http.Request) {
 			psProblem(w, 403, "user_unreachable", "Nobody answered")
-		}, status: 403, code: "user_unreachable", desc: "Nobody answered", is: ErrUserUnreachable,
+		}, status: 403, code: "user_unreachable", desc: "Nobody answered", is: psclient.ErrUserUnreachable,
 			message: "aauth: token request to %s/aauth/token failed with status 403: user_unreachable: Nobody answered"},
 		{name: "legacy json", h: func(w http.ResponseWriter, r *http.Request) {
 			psJSON(w, 400, map[string]any{"error": "invalid_resource_token", "error_description": "expired", "error_uri": "https://doc"})
@@ -204,7 +210,7 @@ func TestExchangeTokenErrors(t *testing.T) {
 			w.Header().Set("Content-Type", "text/plain")
 			w.WriteHeader(500)
 			w.Write([]byte(`{"error":"looks like json but is text"}`))
-		}, status: 500, is: ErrServer, message: "aauth: token request to %s/aauth/token failed with status 500"},
+		}, status: 500, is: psclient.ErrServer, message: "aauth: token request to %s/aauth/token failed with status 500"},
 		{name: "malformed json", h: func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(400)
@@ -217,7 +223,7 @@ func TestExchangeTokenErrors(t *testing.T) {
 		}, status: 400},
 		{name: "502", h: func(w http.ResponseWriter, r *http.Request) {
 			psProblem(w, 502, "as_unreachable", "")
-		}, status: 502, code: "as_unreachable", is: ErrASUnreachable},
+		}, status: 502, code: "as_unreachable", is: psclient.ErrASUnreachable},
 		{name: "control characters", h: func(w http.ResponseWriter, r *http.Request) {
 			psProblem(w, 400, "bad\nline", "a\x1b[31mred\r\n")
 		}, status: 400, code: "bad\nline", desc: "a\x1b[31mred\r\n", message: "aauth: token request to %s/aauth/token failed with status 400: bad line: a [31mred"},
@@ -225,10 +231,10 @@ func TestExchangeTokenErrors(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s := psTokenServer(t, wire.ProfileCurrent, c.h)
-			_, err := ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), ExchangeRequest{
-				PersonServer: s.URL, Cache: &MetadataCache{}, ResourceToken: "rt-secret", PresentedToken: "pt-secret",
+			_, err := psclient.ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), psclient.ExchangeRequest{
+				PersonServer: s.URL, Cache: &psclient.MetadataCache{}, ResourceToken: "rt-secret", PresentedToken: "pt-secret",
 			})
-			ee := psMustAs[*ExchangeError](t, err)
+			ee := psMustAs[*psclient.ExchangeError](t, err)
 			if ee.StatusCode != c.status || ee.Endpoint != s.URL+"/aauth/token" {
 				t.Fatalf("%+v", ee)
 			}
@@ -241,7 +247,7 @@ func TestExchangeTokenErrors(t *testing.T) {
 			if c.is != nil && !errors.Is(err, c.is) {
 				t.Errorf("%v is not %v", err, c.is)
 			}
-			if errors.Is(err, ErrDenied) {
+			if errors.Is(err, psclient.ErrDenied) {
 				t.Errorf("%v is ErrDenied", err)
 			}
 			if c.message != "" && err.Error() != fmt.Sprintf(c.message, s.URL) {
@@ -292,8 +298,8 @@ func TestExchangeTokenMalformed200(t *testing.T) {
 		s := psTokenServer(t, wire.ProfileCurrent, func(w http.ResponseWriter, r *http.Request) {
 			w.Write([]byte(c.body))
 		})
-		tok, err := ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), ExchangeRequest{
-			PersonServer: s.URL, Cache: &MetadataCache{}, ResourceToken: "rt", PresentedToken: "pt",
+		tok, err := psclient.ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), psclient.ExchangeRequest{
+			PersonServer: s.URL, Cache: &psclient.MetadataCache{}, ResourceToken: "rt", PresentedToken: "pt",
 		})
 		if c.ok {
 			if err != nil || tok.Value != "at" || tok.ExpiresIn != c.exp {
@@ -301,7 +307,7 @@ func TestExchangeTokenMalformed200(t *testing.T) {
 			}
 			continue
 		}
-		ee := psMustAs[*ExchangeError](t, err)
+		ee := psMustAs[*psclient.ExchangeError](t, err)
 		if ee.StatusCode != 200 || ee.Err == nil {
 			t.Errorf("%s: %+v", c.body, ee)
 		}
@@ -324,9 +330,9 @@ func TestExchangeToken202(t *testing.T) {
 			))
 			var calls []string
 			fake := psFake()
-			tok, err := ExchangeToken(psCtx(t), psTestClient(p), ExchangeRequest{
-				PersonServer: s.URL, Cache: &MetadataCache{}, Profile: p, ResourceToken: "rt", PresentedToken: "pt",
-				Poll: PollOptions{
+			tok, err := psclient.ExchangeToken(psCtx(t), psTestClient(p), psclient.ExchangeRequest{
+				PersonServer: s.URL, Cache: &psclient.MetadataCache{}, Profile: p, ResourceToken: "rt", PresentedToken: "pt",
+				Poll: psclient.PollOptions{
 					Clock: fake,
 					OnInteraction: func(ctx context.Context, url, code string) error {
 						calls = append(calls, url+" "+code)
@@ -365,8 +371,8 @@ func TestExchangeToken202Failures(t *testing.T) {
 		s := psTokenServer(t, wire.ProfileCurrent, func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(202)
 		})
-		_, err := ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), ExchangeRequest{PersonServer: s.URL, Cache: &MetadataCache{}, ResourceToken: "rt", PresentedToken: "pt"})
-		if !errors.Is(err, ErrLocation) {
+		_, err := psclient.ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), psclient.ExchangeRequest{PersonServer: s.URL, Cache: &psclient.MetadataCache{}, ResourceToken: "rt", PresentedToken: "pt"})
+		if !errors.Is(err, psclient.ErrLocation) {
 			t.Fatal(err)
 		}
 	})
@@ -377,15 +383,15 @@ func TestExchangeToken202Failures(t *testing.T) {
 		s.Mux.HandleFunc("GET /aauth/pending/1", func(w http.ResponseWriter, r *http.Request) {
 			psJSON(w, 403, map[string]any{"error": "denied", "error_description": "User denied the request"})
 		})
-		_, err := ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), ExchangeRequest{
-			PersonServer: s.URL, Cache: &MetadataCache{}, ResourceToken: "rt", PresentedToken: "pt", Poll: PollOptions{Clock: psFake()},
+		_, err := psclient.ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), psclient.ExchangeRequest{
+			PersonServer: s.URL, Cache: &psclient.MetadataCache{}, ResourceToken: "rt", PresentedToken: "pt", Poll: psclient.PollOptions{Clock: psFake()},
 		})
-		ee := psMustAs[*ExchangeError](t, err)
-		pe := psMustAs[*PollError](t, err)
+		ee := psMustAs[*psclient.ExchangeError](t, err)
+		pe := psMustAs[*psclient.PollError](t, err)
 		if ee.StatusCode != 403 || ee.Problem.Error != "denied" || pe.Location != s.URL+"/aauth/pending/1" {
 			t.Fatalf("%+v %+v", ee, pe)
 		}
-		if !errors.Is(err, ErrDenied) || errors.Is(err, ErrGone) {
+		if !errors.Is(err, psclient.ErrDenied) || errors.Is(err, psclient.ErrGone) {
 			t.Fatalf("errors.Is: %v", err)
 		}
 		want := "aauth: token request to " + s.URL + "/aauth/token failed with status 403 after deferral: denied: User denied the request"
@@ -401,10 +407,10 @@ func TestExchangeToken202Failures(t *testing.T) {
 			psPending(w, "/aauth/pending/1", "", "", nil)
 		})
 		fake := psFake()
-		_, err := ExchangeToken(psCtx(t), psTestClient(wire.ProfileSeed), ExchangeRequest{
-			PersonServer: s.URL, Cache: &MetadataCache{}, Profile: wire.ProfileSeed, ResourceToken: "rt", Poll: PollOptions{Clock: fake},
+		_, err := psclient.ExchangeToken(psCtx(t), psTestClient(wire.ProfileSeed), psclient.ExchangeRequest{
+			PersonServer: s.URL, Cache: &psclient.MetadataCache{}, Profile: wire.ProfileSeed, ResourceToken: "rt", Poll: psclient.PollOptions{Clock: fake},
 		})
-		if !errors.Is(err, ErrTimeout) {
+		if !errors.Is(err, psclient.ErrTimeout) {
 			t.Fatal(err)
 		}
 		if fake.Slept() != 300*time.Second {
@@ -425,13 +431,13 @@ func TestRequestPersonToken(t *testing.T) {
 	})
 	fake := psFake()
 	caps := []wire.Capability{wire.CapabilityInteraction}
-	tok, err := RequestPersonToken(psCtx(t), psTestClient(wire.ProfileCurrent, caps...), PersonTokenRequest{
-		PersonServer: s.URL, Cache: &MetadataCache{},
+	tok, err := psclient.RequestPersonToken(psCtx(t), psTestClient(wire.ProfileCurrent, caps...), psclient.PersonTokenRequest{
+		PersonServer: s.URL, Cache: &psclient.MetadataCache{},
 		Resource: "https://resource.example", MissionS256: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
 		Capabilities: caps, LoginHint: "alice@acme.com", Tenant: "acme.com", DomainHint: "acme.com",
 		Prompt: "none", Justification: "read", Platform: "workload", Device: "ci",
 		Extra: map[string]any{"provider_hint": "x"},
-		Poll:  PollOptions{Clock: fake},
+		Poll:  psclient.PollOptions{Clock: fake},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -450,11 +456,11 @@ func TestRequestPersonToken(t *testing.T) {
 	checkSigned(t, r, wire.ProfileCurrent)
 
 	// The seed has no person tokens.
-	_, err = RequestPersonToken(psCtx(t), psTestClient(wire.ProfileSeed), PersonTokenRequest{PersonServer: s.URL, Profile: wire.ProfileSeed, Resource: "https://r.example"})
+	_, err = psclient.RequestPersonToken(psCtx(t), psTestClient(wire.ProfileSeed), psclient.PersonTokenRequest{PersonServer: s.URL, Profile: wire.ProfileSeed, Resource: "https://r.example"})
 	if err == nil {
 		t.Fatal("seed person token request accepted")
 	}
-	if _, err := RequestPersonToken(psCtx(t), psTestClient(wire.ProfileCurrent), PersonTokenRequest{PersonServer: s.URL}); err == nil {
+	if _, err := psclient.RequestPersonToken(psCtx(t), psTestClient(wire.ProfileCurrent), psclient.PersonTokenRequest{PersonServer: s.URL}); err == nil {
 		t.Fatal("no resource accepted")
 	}
 }
@@ -465,21 +471,21 @@ func TestRequestPersonTokenRefused(t *testing.T) {
 	s.Mux.HandleFunc("POST /aauth/person", func(w http.ResponseWriter, r *http.Request) {
 		psProblem(w, 403, "user_unreachable", "declare a capability")
 	})
-	_, err := RequestPersonToken(psCtx(t), psTestClient(wire.ProfileCurrent), PersonTokenRequest{PersonServer: s.URL, Cache: &MetadataCache{}, Resource: "https://r.example"})
-	ee := psMustAs[*ExchangeError](t, err)
-	if ee.StatusCode != 403 || ee.Endpoint != s.URL+"/aauth/person" || !errors.Is(err, ErrUserUnreachable) {
+	_, err := psclient.RequestPersonToken(psCtx(t), psTestClient(wire.ProfileCurrent), psclient.PersonTokenRequest{PersonServer: s.URL, Cache: &psclient.MetadataCache{}, Resource: "https://r.example"})
+	ee := psMustAs[*psclient.ExchangeError](t, err)
+	if ee.StatusCode != 403 || ee.Endpoint != s.URL+"/aauth/person" || !errors.Is(err, psclient.ErrUserUnreachable) {
 		t.Fatalf("%v", err)
 	}
 }
 
 func TestTokenStringRedacts(t *testing.T) {
-	tok := &Token{Value: "eyJhbGciOiJFZDI1NTE5In0.secret-payload.sig", ExpiresIn: 60, Expiry: psTestT0}
+	tok := &psclient.Token{Value: "eyJhbGciOiJFZDI1NTE5In0.secret-payload.sig", ExpiresIn: 60, Expiry: psTestT0}
 	for _, s := range []string{tok.String(), fmt.Sprint(tok), fmt.Sprintf("%v %+v %#v %s", tok, tok, tok, tok)} {
 		if strings.Contains(s, "secret") {
 			t.Fatalf("%q leaks the token", s)
 		}
 	}
-	if (*Token)(nil).String() != "<nil>" {
+	if (*psclient.Token)(nil).String() != "<nil>" {
 		t.Fatal("nil token")
 	}
 }
@@ -488,14 +494,14 @@ func TestDefaultMetadataCacheUsed(t *testing.T) {
 	s := psTokenServer(t, wire.ProfileCurrent, func(w http.ResponseWriter, r *http.Request) {
 		psJSON(w, 200, map[string]any{"auth_token": "at", "expires_in": 60})
 	})
-	defer defaultMetadataCache.Delete(s.URL)
+	defer psclient.DefaultMetadataCache.Delete(s.URL)
 	for range 3 {
-		if _, err := ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), ExchangeRequest{PersonServer: s.URL, ResourceToken: "rt", PresentedToken: "pt"}); err != nil {
+		if _, err := psclient.ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), psclient.ExchangeRequest{PersonServer: s.URL, ResourceToken: "rt", PresentedToken: "pt"}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Unlike the JavaScript package, the document is fetched once.
-	if n := s.count("GET", PersonServerWellKnown); n != 1 {
+	if n := s.count("GET", psclient.WellKnownPath); n != 1 {
 		t.Fatalf("%d metadata fetches", n)
 	}
 }
@@ -506,12 +512,15 @@ func TestDefaultMetadataCacheUsed(t *testing.T) {
 // URL, body, Signature-Key, Signature-Input, Signature and which AAuth
 // headers went along.
 func TestSeedFullFlowVectors(t *testing.T) {
-	vecs := map[string]sigVector{}
-	for _, v := range loadSigVectors(t, "signatures-seed.json") {
+	vecs := map[string]flowVector{}
+	for _, v := range loadFlowVectors(t, "signatures-seed.json") {
 		vecs[v.ID] = v
 	}
 	meta := vecs["seed-23-flow-v8-ps-metadata"]
-	key := testKeyFromJWK(t, meta.Inputs.Key)
+	key, err := keys.ParsePrivateJWK(meta.Inputs.Key, wire.ProfileSeed)
+	if err != nil {
+		t.Fatal(err)
+	}
 	rt := &psRecorder{answers: []func(*http.Request) *http.Response{
 		func(r *http.Request) *http.Response {
 			return psResp(200, nil, `{"token_endpoint":"https://ps.example/aauth/token","jwks_uri":"https://ps.example/jwks"}`)
@@ -531,9 +540,9 @@ func TestSeedFullFlowVectors(t *testing.T) {
 			return psResp(200, nil, `{"auth_token":"eyJ.auth.token","expires_in":3600}`)
 		},
 	}}
-	client := (&SigningTransport{
+	client := (&aauth.SigningTransport{
 		Base:         rt,
-		Keys:         StaticKeys(key, JWT(meta.Inputs.SignatureKey.JWT)),
+		Keys:         aauth.StaticKeys(key, aauth.JWT(meta.Inputs.SignatureKey.JWT)),
 		Capabilities: []wire.Capability{wire.CapabilityInteraction, wire.CapabilityClarification},
 		Mission:      &wire.Mission{Approver: "https://ps.example", S256: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"},
 		Profile:      wire.ProfileSeed,
@@ -542,9 +551,9 @@ func TestSeedFullFlowVectors(t *testing.T) {
 
 	var interactions, questions []string
 	fake := psFake()
-	tok, err := ExchangeToken(psCtx(t), client, ExchangeRequest{
+	tok, err := psclient.ExchangeToken(psCtx(t), client, psclient.ExchangeRequest{
 		PersonServer:  "https://ps.example/",
-		Cache:         &MetadataCache{},
+		Cache:         &psclient.MetadataCache{},
 		Profile:       wire.ProfileSeed,
 		ResourceToken: "rt-1",
 		Justification: "read files",
@@ -552,13 +561,13 @@ func TestSeedFullFlowVectors(t *testing.T) {
 		Tenant:        "acme.com",
 		DomainHint:    "acme.com",
 		Capabilities:  []wire.Capability{wire.CapabilityInteraction, wire.CapabilityClarification},
-		Poll: PollOptions{
+		Poll: psclient.PollOptions{
 			Clock: fake,
 			OnInteraction: func(ctx context.Context, url, code string) error {
 				interactions = append(interactions, url+" "+code)
 				return nil
 			},
-			OnClarification: func(ctx context.Context, q Clarification) (string, error) {
+			OnClarification: func(ctx context.Context, q psclient.Clarification) (string, error) {
 				questions = append(questions, q.Question)
 				return "because", nil
 			},
@@ -615,6 +624,43 @@ func TestSeedFullFlowVectors(t *testing.T) {
 			}
 		}
 	}
+}
+
+// flowVector is the part of a vector of testdata/signatures-seed.json that
+// TestSeedFullFlowVectors reads.
+type flowVector struct {
+	ID     string `json:"id"`
+	Inputs struct {
+		Method       *string         `json:"method"`
+		URL          string          `json:"url"`
+		Body         *string         `json:"body"`
+		Key          json.RawMessage `json:"key"`
+		SignatureKey struct {
+			JWT string `json:"jwt"`
+		} `json:"signature_key"`
+		ClockMS int64 `json:"clock_ms"`
+	} `json:"inputs"`
+	Expected struct {
+		HeadersAfter [][2]string `json:"request_headers_after_signing"`
+	} `json:"expected"`
+}
+
+func loadFlowVectors(t testing.TB, name string) []flowVector {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Vectors []flowVector `json:"vectors"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Vectors) == 0 {
+		t.Fatalf("%s: no vectors", name)
+	}
+	return f.Vectors
 }
 
 // psRecorder is an in-memory RoundTripper serving scripted answers, so

@@ -1,4 +1,4 @@
-package aauth
+package psclient
 
 import (
 	"testing"

@@ -1,4 +1,4 @@
-package aauth
+package psclient
 
 import (
 	"errors"
@@ -277,7 +277,7 @@ func (e *MetadataError) Unwrap() error { return e.Err }
 
 // AuthTokenRequiredError is returned by PollDeferred when a 202 carries
 // AAuth-Requirement: requirement=auth-token (current profile): the server
-// holds the call until it gets an auth token. The caller (the Transport)
+// holds the call until it gets an auth token. The caller (aauth.Transport)
 // exchanges Challenge.ResourceToken for an auth token with ExchangeToken,
 // then polls Location again with a client that presents the auth token.
 type AuthTokenRequiredError struct {

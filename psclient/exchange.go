@@ -1,4 +1,4 @@
-package aauth
+package psclient
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/aauthgo/aauth/internal/jsonx"
 	"github.com/aauthgo/aauth/internal/jwtpeek"
 	"github.com/aauthgo/aauth/internal/profile"
+	"github.com/aauthgo/aauth/internal/psmark"
 	"github.com/aauthgo/aauth/internal/safetext"
 	"github.com/aauthgo/aauth/wire"
 )
@@ -41,7 +43,7 @@ func (t *Token) String() string {
 	if t == nil {
 		return "<nil>"
 	}
-	return fmt.Sprintf("aauth.Token{%s, expires %s}", Redact(t.Value), t.Expiry.UTC().Format(time.RFC3339))
+	return fmt.Sprintf("aauth.Token{%s, expires %s}", safetext.Redact(t.Value), t.Expiry.UTC().Format(time.RFC3339))
 }
 
 // GoString is String, so that %#v redacts too.
@@ -57,7 +59,7 @@ type ExchangeRequest struct {
 
 	// Metadata, when set, is used instead of discovery. It is still
 	// checked against PersonServer, when that is set.
-	Metadata *PersonServerMetadata
+	Metadata *Metadata
 
 	// Cache holds discovered metadata; nil means a process-wide cache.
 	Cache *MetadataCache
@@ -115,7 +117,7 @@ type ExchangeRequest struct {
 // ExchangeToken exchanges a resource token for an auth token at the agent's
 // person server. It is the Go form of the JavaScript exchangeToken.
 //
-// It discovers the person server's metadata (see DiscoverPersonServer and
+// It discovers the person server's metadata (see Discover and
 // MetadataCache), then POSTs a compact JSON body
 // {"resource_token":…,"presented_token":…,"justification":…,…} to the
 // auth-token endpoint with Content-Type: application/json and
@@ -124,14 +126,15 @@ type ExchangeRequest struct {
 // called as needed); any other answer is an *ExchangeError carrying the
 // status and the problem details.
 //
-// client must sign every request with the agent token: a SigningTransport
-// with the agent's key and JWT(agentToken). In the current profile its
-// body is then covered by Content-Digest. In the seed profile the signing
-// client also carries AAuth-Capabilities and AAuth-Mission, as
-// @aauth/mcp-agent does; in the current profile capabilities go only in the
-// body, never in a header to the person server, so the SigningTransport
-// used here should have no Capabilities (when client.Transport is a
-// *SigningTransport, its Capabilities are left out on these requests).
+// client must sign every request with the agent token: an
+// aauth.SigningTransport with the agent's key and aauth.JWT(agentToken).
+// In the current profile its body is then covered by Content-Digest. In
+// the seed profile the signing client also carries AAuth-Capabilities and
+// AAuth-Mission, as @aauth/mcp-agent does; in the current profile
+// capabilities go only in the body, never in a header to the person
+// server: the requests are marked as person-server requests (through their
+// context), and an aauth.SigningTransport leaves its Capabilities and
+// Mission out of marked requests.
 func ExchangeToken(ctx context.Context, client *http.Client, req ExchangeRequest) (*Token, error) {
 	p := req.Profile
 	t, err := profile.Check(p)
@@ -148,7 +151,7 @@ func ExchangeToken(ctx context.Context, client *http.Client, req ExchangeRequest
 	case req.PersonServer == "" && req.Metadata == nil:
 		return nil, errors.New("aauth: ExchangeRequest needs PersonServer or Metadata")
 	}
-	client = psClient(client, p)
+	ctx = psmark.Mark(ctx)
 	md, err := resolveMetadata(ctx, client, req.PersonServer, req.Metadata, req.Cache, p)
 	if err != nil {
 		return nil, err
@@ -202,7 +205,7 @@ type PersonTokenRequest struct {
 	PersonServer string
 
 	// Metadata, when set, is used instead of discovery.
-	Metadata *PersonServerMetadata
+	Metadata *Metadata
 
 	// Cache holds discovered metadata; nil means a process-wide cache.
 	Cache *MetadataCache
@@ -262,7 +265,7 @@ func RequestPersonToken(ctx context.Context, client *http.Client, req PersonToke
 	case req.PersonServer == "" && req.Metadata == nil:
 		return nil, errors.New("aauth: PersonTokenRequest needs PersonServer or Metadata")
 	}
-	client = psClient(client, p)
+	ctx = psmark.Mark(ctx)
 	md, err := resolveMetadata(ctx, client, req.PersonServer, req.Metadata, req.Cache, p)
 	if err != nil {
 		return nil, err
@@ -285,21 +288,6 @@ func RequestPersonToken(ctx context.Context, client *http.Client, req PersonToke
 	return requestToken(ctx, client, md.PersonTokenEndpoint, req.PersonServer, o.Bytes(), "person_token", req.Poll, p)
 }
 
-// psClient returns the client to talk to the person server with. In a
-// profile that sends no AAuth-Capabilities to the person server, a
-// SigningTransport's Capabilities are dropped for these requests.
-func psClient(c *http.Client, p wire.Profile) *http.Client {
-	st, ok := c.Transport.(*SigningTransport)
-	if !ok || profile.For(p).CapabilitiesOnPS || len(st.Capabilities) == 0 {
-		return c
-	}
-	st2 := *st
-	st2.Capabilities = nil
-	c2 := *c
-	c2.Transport = &st2
-	return &c2
-}
-
 func capabilityStrings(caps []wire.Capability) []string {
 	s := make([]string, 0, len(caps))
 	for _, c := range caps {
@@ -313,7 +301,7 @@ func capabilityStrings(caps []wire.Capability) []string {
 func addExtra(o *jsonx.Object, extra map[string]any, known []string) error {
 	keys := make([]string, 0, len(extra))
 	for k := range extra {
-		if !contains(known, k) {
+		if !slices.Contains(known, k) {
 			keys = append(keys, k)
 		}
 	}

@@ -1,4 +1,4 @@
-package aauth
+package psclient
 
 import (
 	"context"
@@ -20,9 +20,9 @@ import (
 	"github.com/aauthgo/aauth/wire"
 )
 
-// PersonServerWellKnown is the path, under the person server URL, of its
+// WellKnownPath is the path, under the person server URL, of its
 // metadata document.
-const PersonServerWellKnown = "/.well-known/aauth-person.json"
+const WellKnownPath = "/.well-known/aauth-person.json"
 
 // Metadata cache lifetimes used when a MetadataCache leaves them zero.
 const (
@@ -30,14 +30,14 @@ const (
 	MaxMetadataTTL     = time.Hour       // upper bound on any lifetime a server asks for
 )
 
-// PersonServerMetadata is a person server's metadata document
+// Metadata is a person server's metadata document
 // ({ps}/.well-known/aauth-person.json). The JSON tags are the document's
 // member names, so a program can persist a document with encoding/json and
 // supply it again in ExchangeRequest.Metadata or MetadataCache.Put.
 //
-// Values returned by DiscoverPersonServer and MetadataCache.Get may be
+// Values returned by Discover and MetadataCache.Get may be
 // shared and must not be modified.
-type PersonServerMetadata struct {
+type Metadata struct {
 	// Issuer is the person server's identifier. The current profile
 	// requires it to equal the URL the document was fetched from, minus
 	// the well-known suffix, byte for byte.
@@ -48,7 +48,7 @@ type PersonServerMetadata struct {
 	AuthTokenEndpoint string `json:"auth_token_endpoint,omitempty"`
 
 	// TokenEndpoint is token_endpoint, the seed name of the same
-	// endpoint. See [PersonServerMetadata.AuthTokenEndpointFor].
+	// endpoint. See [Metadata.AuthTokenEndpointFor].
 	TokenEndpoint string `json:"token_endpoint,omitempty"`
 
 	// PersonTokenEndpoint issues person tokens (current profile).
@@ -74,7 +74,7 @@ type PersonServerMetadata struct {
 // AuthTokenEndpointFor returns the auth-token endpoint as profile p names
 // it: auth_token_endpoint in the current profile and token_endpoint in the
 // seed profile, each falling back on the other name when its own is absent.
-func (md *PersonServerMetadata) AuthTokenEndpointFor(p wire.Profile) string {
+func (md *Metadata) AuthTokenEndpointFor(p wire.Profile) string {
 	own, other := md.AuthTokenEndpoint, md.TokenEndpoint
 	if t := profile.For(p); t != nil && t.TokenEndpointField == "token_endpoint" {
 		own, other = other, own
@@ -88,7 +88,7 @@ func (md *PersonServerMetadata) AuthTokenEndpointFor(p wire.Profile) string {
 // parseMetadata reads a metadata document liberally: members of the wrong
 // type are ignored, unknown members kept in Raw. It fails only when body is
 // not a JSON object.
-func parseMetadata(body []byte) (*PersonServerMetadata, error) {
+func parseMetadata(body []byte) (*Metadata, error) {
 	if len(body) > httpx.MaxBodySize {
 		return nil, wire.ErrBodyTooLarge
 	}
@@ -99,7 +99,7 @@ func parseMetadata(body []byte) (*PersonServerMetadata, error) {
 	if m == nil {
 		return nil, errors.New("not a JSON object")
 	}
-	md := &PersonServerMetadata{Raw: make(map[string]any, len(m))}
+	md := &Metadata{Raw: make(map[string]any, len(m))}
 	strs := map[string]*string{
 		"issuer":                   &md.Issuer,
 		"auth_token_endpoint":      &md.AuthTokenEndpoint,
@@ -152,20 +152,20 @@ func metadataURL(ctx context.Context, psURL string) (string, error) {
 	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
 		return "", errors.New("aauth: person server URL has a query or fragment")
 	}
-	return psBase(psURL) + PersonServerWellKnown, nil
+	return psBase(psURL) + WellKnownPath, nil
 }
 
 // check validates md for profile p against the person server URL it was
 // fetched for (or configured for): the issuer, and the endpoints the
 // profile needs. docURL is for error messages.
-func (md *PersonServerMetadata) check(ctx context.Context, psURL, docURL string, p wire.Profile) error {
+func (md *Metadata) check(ctx context.Context, psURL, docURL string, p wire.Profile) error {
 	if err := md.checkIssuer(psURL, docURL, p); err != nil {
 		return err
 	}
 	return md.checkEndpoints(ctx, psURL, docURL, p)
 }
 
-func (md *PersonServerMetadata) checkIssuer(psURL, docURL string, p wire.Profile) error {
+func (md *Metadata) checkIssuer(psURL, docURL string, p wire.Profile) error {
 	t := profile.For(p)
 	want := psBase(psURL)
 	switch {
@@ -181,7 +181,7 @@ func (md *PersonServerMetadata) checkIssuer(psURL, docURL string, p wire.Profile
 	return nil
 }
 
-func (md *PersonServerMetadata) checkEndpoints(ctx context.Context, psURL, docURL string, p wire.Profile) error {
+func (md *Metadata) checkEndpoints(ctx context.Context, psURL, docURL string, p wire.Profile) error {
 	t := profile.For(p)
 	field := t.TokenEndpointField
 	if err := checkEndpoint(ctx, psURL, docURL, field, md.AuthTokenEndpointFor(p)); err != nil {
@@ -222,7 +222,7 @@ func checkEndpoint(ctx context.Context, psURL, docURL, field, v string) error {
 	return nil
 }
 
-// DiscoverPersonServer fetches the metadata of the person server at psURL
+// Discover fetches the metadata of the person server at psURL
 // from {psURL}/.well-known/aauth-person.json (one trailing "/" of psURL is
 // dropped first, as the seed does) and checks it for profile p:
 //
@@ -233,11 +233,12 @@ func checkEndpoint(ctx context.Context, psURL, docURL, field, v string) error {
 //     when present, must name the same server.
 //
 // Endpoints must be https URLs, or http on a loopback host. The request is
-// sent with client, which should sign it (a SigningTransport with the agent
-// token). Failures are *MetadataError values, or the client's error.
+// sent with client, which should sign it (an aauth.SigningTransport with
+// the agent token). Failures are *MetadataError values, or the client's
+// error.
 //
-// DiscoverPersonServer does not cache; use a MetadataCache for that.
-func DiscoverPersonServer(ctx context.Context, client *http.Client, psURL string, p wire.Profile) (*PersonServerMetadata, error) {
+// Discover does not cache; use a MetadataCache for that.
+func Discover(ctx context.Context, client *http.Client, psURL string, p wire.Profile) (*Metadata, error) {
 	if _, err := profile.Check(p); err != nil {
 		return nil, err
 	}
@@ -254,7 +255,7 @@ func DiscoverPersonServer(ctx context.Context, client *http.Client, psURL string
 
 // fetchMetadata fetches and parses (but does not check) the document, and
 // works out how long it may be cached.
-func fetchMetadata(ctx context.Context, client *http.Client, psURL string, now time.Time, def, max time.Duration) (*PersonServerMetadata, time.Duration, error) {
+func fetchMetadata(ctx context.Context, client *http.Client, psURL string, now time.Time, def, max time.Duration) (*Metadata, time.Duration, error) {
 	if client == nil {
 		return nil, 0, errors.New("aauth: metadata discovery needs an *http.Client")
 	}
@@ -370,13 +371,13 @@ type MetadataCache struct {
 }
 
 type metadataEntry struct {
-	md      *PersonServerMetadata
+	md      *Metadata
 	expires time.Time // zero: never
 }
 
 type metadataCall struct {
 	done chan struct{}
-	md   *PersonServerMetadata
+	md   *Metadata
 	err  error
 }
 
@@ -391,10 +392,10 @@ func (c *MetadataCache) now() time.Time {
 }
 
 // Get returns the metadata of the person server at psURL, from the cache
-// when it holds a fresh copy, else fetched as DiscoverPersonServer does.
+// when it holds a fresh copy, else fetched as Discover does.
 // The document is checked for profile p on every Get, so one cache can
 // serve both profiles.
-func (c *MetadataCache) Get(ctx context.Context, client *http.Client, psURL string, p wire.Profile) (*PersonServerMetadata, error) {
+func (c *MetadataCache) Get(ctx context.Context, client *http.Client, psURL string, p wire.Profile) (*Metadata, error) {
 	if _, err := profile.Check(p); err != nil {
 		return nil, err
 	}
@@ -477,7 +478,7 @@ func (c *MetadataCache) Get(ctx context.Context, client *http.Client, psURL stri
 // ttl of zero or less keeps it until it is replaced or deleted. Use it to
 // supply metadata a program persisted, or a test's. md is checked when it
 // is used, not here, and must not be modified afterwards.
-func (c *MetadataCache) Put(psURL string, md *PersonServerMetadata, ttl time.Duration) {
+func (c *MetadataCache) Put(psURL string, md *Metadata, ttl time.Duration) {
 	if md == nil {
 		c.Delete(psURL)
 		return
@@ -504,7 +505,7 @@ func (c *MetadataCache) Delete(psURL string) {
 
 // resolveMetadata returns the metadata an exchange uses: the caller's,
 // checked; else the cache's (the process-wide one when cache is nil).
-func resolveMetadata(ctx context.Context, client *http.Client, psURL string, md *PersonServerMetadata, cache *MetadataCache, p wire.Profile) (*PersonServerMetadata, error) {
+func resolveMetadata(ctx context.Context, client *http.Client, psURL string, md *Metadata, cache *MetadataCache, p wire.Profile) (*Metadata, error) {
 	if md != nil {
 		if psURL == "" {
 			// No server to compare the issuer with: the caller vouches
@@ -514,7 +515,7 @@ func resolveMetadata(ctx context.Context, client *http.Client, psURL string, md 
 			}
 			return md, nil
 		}
-		if err := md.check(ctx, psURL, psBase(psURL)+PersonServerWellKnown, p); err != nil {
+		if err := md.check(ctx, psURL, psBase(psURL)+WellKnownPath, p); err != nil {
 			return nil, err
 		}
 		return md, nil

@@ -1,4 +1,4 @@
-package aauth_test
+package psclient_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/psclient"
 )
 
 // A person server that asks the person to approve, then issues the token.
@@ -41,13 +42,13 @@ func ExampleExchangeToken() {
 	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)) // use keys.Generate in real code
 	agent := (&aauth.SigningTransport{Keys: aauth.StaticKeys(key, aauth.JWT("eyJ.agent.token"))}).Client()
 
-	tok, err := aauth.ExchangeToken(context.Background(), agent, aauth.ExchangeRequest{
+	tok, err := psclient.ExchangeToken(context.Background(), agent, psclient.ExchangeRequest{
 		PersonServer:   ps.URL,
 		ResourceToken:  "eyJ.resource.token",
 		PresentedToken: "eyJ.person.token",
 		Justification:  "read files",
 		Capabilities:   []aauth.Capability{aauth.CapabilityInteraction},
-		Poll: aauth.PollOptions{
+		Poll: psclient.PollOptions{
 			OnInteraction: func(ctx context.Context, url, code string) error {
 				fmt.Println("please approve: open the consent page, code", code)
 				return nil
@@ -92,8 +93,8 @@ func ExamplePollDeferred() {
 	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
 	client := (&aauth.SigningTransport{Keys: aauth.StaticKeys(key, aauth.JWT("eyJ.agent.token"))}).Client()
 
-	resp, err := aauth.PollDeferred(context.Background(), client, srv.URL+"/pending/42", aauth.PollOptions{
-		OnClarification: func(ctx context.Context, q aauth.Clarification) (string, error) {
+	resp, err := psclient.PollDeferred(context.Background(), client, srv.URL+"/pending/42", psclient.PollOptions{
+		OnClarification: func(ctx context.Context, q psclient.Clarification) (string, error) {
 			fmt.Println("question:", q.Question, q.Options)
 			return "api", nil
 		},

@@ -1,4 +1,4 @@
-package aauth
+package psclient_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/aauthgo/aauth/internal/clock"
 	"github.com/aauthgo/aauth/internal/httpx"
+	"github.com/aauthgo/aauth/psclient"
 	"github.com/aauthgo/aauth/wire"
 )
 
@@ -45,20 +46,20 @@ func psStatus(code int, contentType, body string) http.HandlerFunc {
 	}
 }
 
-func psPoll(t *testing.T, s *psServer, p wire.Profile, opts PollOptions) (*http.Response, error) {
+func psPoll(t *testing.T, s *psServer, p wire.Profile, opts psclient.PollOptions) (*http.Response, error) {
 	t.Helper()
 	opts.Profile = p
 	if opts.RequestURL == "" {
 		opts.RequestURL = s.URL + "/aauth/token"
 	}
-	return PollDeferred(psCtx(t), psTestClient(p), "/pending/1", opts)
+	return psclient.PollDeferred(psCtx(t), psTestClient(p), "/pending/1", opts)
 }
 
 func TestPollReturns200(t *testing.T) {
 	for _, p := range psProfiles {
 		s := psPollServer(t, psPend("1"), psPend("1"), psOK200)
 		fake := psFake()
-		resp, err := psPoll(t, s, p, PollOptions{Clock: fake})
+		resp, err := psPoll(t, s, p, psclient.PollOptions{Clock: fake})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,33 +92,33 @@ func TestPollTerminalStatuses(t *testing.T) {
 		code        string
 		is          error
 	}{
-		{403, "application/problem+json", `{"error":"denied","detail":"No."}`, "denied", ErrDenied},
-		{403, "application/json", `{"error":"denied","error_description":"User denied the request"}`, "denied", ErrDenied},
-		{403, "application/problem+json", `{"error":"abandoned"}`, "abandoned", ErrAbandoned},
-		{403, "application/problem+json", `{"error":"revoked"}`, "revoked", ErrRevoked},
-		{403, "text/plain", "Forbidden", "", ErrDenied},
-		{408, "application/problem+json", `{"error":"expired"}`, "expired", ErrExpired},
-		{408, "", "", "", ErrExpired},
-		{410, "application/problem+json", `{"error":"invalid_code"}`, "invalid_code", ErrGone},
-		{410, "", "", "", ErrGone},
-		{500, "application/json", `{"error":"server_error"}`, "server_error", ErrServer},
-		{500, "application/json", `{"error":`, "", ErrServer},
-		{502, "application/problem+json", `{"error":"as_unreachable","detail":"AS down"}`, "as_unreachable", ErrASUnreachable},
+		{403, "application/problem+json", `{"error":"denied","detail":"No."}`, "denied", psclient.ErrDenied},
+		{403, "application/json", `{"error":"denied","error_description":"User denied the request"}`, "denied", psclient.ErrDenied},
+		{403, "application/problem+json", `{"error":"abandoned"}`, "abandoned", psclient.ErrAbandoned},
+		{403, "application/problem+json", `{"error":"revoked"}`, "revoked", psclient.ErrRevoked},
+		{403, "text/plain", "Forbidden", "", psclient.ErrDenied},
+		{408, "application/problem+json", `{"error":"expired"}`, "expired", psclient.ErrExpired},
+		{408, "", "", "", psclient.ErrExpired},
+		{410, "application/problem+json", `{"error":"invalid_code"}`, "invalid_code", psclient.ErrGone},
+		{410, "", "", "", psclient.ErrGone},
+		{500, "application/json", `{"error":"server_error"}`, "server_error", psclient.ErrServer},
+		{500, "application/json", `{"error":`, "", psclient.ErrServer},
+		{502, "application/problem+json", `{"error":"as_unreachable","detail":"AS down"}`, "as_unreachable", psclient.ErrASUnreachable},
 		{400, "application/json", `{"error":"invalid_request","error_description":"Missing field"}`, "invalid_request", nil},
 		{401, "application/json", `{"error":"invalid_signature"}`, "invalid_signature", nil},
 		{404, "application/json", `{"error":"nope"}`, "nope", nil},
 		{418, "", "teapot", "", nil},
 	}
-	all := []error{ErrDenied, ErrAbandoned, ErrRevoked, ErrExpired, ErrGone, ErrServer, ErrASUnreachable, ErrTimeout}
+	all := []error{psclient.ErrDenied, psclient.ErrAbandoned, psclient.ErrRevoked, psclient.ErrExpired, psclient.ErrGone, psclient.ErrServer, psclient.ErrASUnreachable, psclient.ErrTimeout}
 	for _, p := range psProfiles {
 		for _, c := range cases {
 			t.Run(fmt.Sprintf("%s/%d/%s", p, c.status, c.code), func(t *testing.T) {
 				s := psPollServer(t, psPend("0"), psStatus(c.status, c.contentType, c.body))
-				resp, err := psPoll(t, s, p, PollOptions{Clock: psFake()})
+				resp, err := psPoll(t, s, p, psclient.PollOptions{Clock: psFake()})
 				if resp != nil {
 					t.Fatal("response returned with an error")
 				}
-				pe := psMustAs[*PollError](t, err)
+				pe := psMustAs[*psclient.PollError](t, err)
 				if pe.StatusCode != c.status || pe.Location != s.URL+"/pending/1" {
 					t.Fatalf("%+v", pe)
 				}
@@ -179,9 +180,9 @@ func TestPollRetryAfter(t *testing.T) {
 				answers = append(answers, psOK200)
 				s := psPollServer(t, answers...)
 				fake := psFake()
-				resp, err := psPoll(t, s, p, PollOptions{Clock: fake})
+				resp, err := psPoll(t, s, p, psclient.PollOptions{Clock: fake})
 				if c.maxed {
-					if !errors.Is(err, ErrTimeout) {
+					if !errors.Is(err, psclient.ErrTimeout) {
 						t.Fatalf("err = %v", err)
 					}
 				} else if err != nil {
@@ -197,38 +198,6 @@ func TestPollRetryAfter(t *testing.T) {
 					t.Fatalf("sleeps %v, want %v", got, want)
 				}
 			})
-		}
-	}
-}
-
-func TestParseRetryAfter(t *testing.T) {
-	now := psTestT0
-	cases := []struct {
-		v  string
-		d  time.Duration
-		ok bool
-	}{
-		{"", 0, false},
-		{"  ", 0, false},
-		{"0", 0, true},
-		{" 12 ", 12 * time.Second, true},
-		{"1.5", 0, false},
-		{"-1", 0, false},
-		{"+1", 0, false},
-		{"1e3", 0, false},
-		{"9223372036", 9223372036 * time.Second, true},
-		{"9223372037", 1<<63 - 1, true},
-		{"99999999999999999999999999", 1<<63 - 1, true},
-		{now.Add(time.Minute).UTC().Format(http.TimeFormat), time.Minute, true},
-		{now.Add(time.Minute).UTC().Format(time.RFC850), time.Minute, true},
-		{now.Add(time.Minute).UTC().Format(time.ANSIC), time.Minute, true},
-		{now.Add(-time.Minute).UTC().Format(http.TimeFormat), 0, true},
-		{"Tue, 32 Foo 2026 25:00:00 GMT", 0, false},
-	}
-	for _, c := range cases {
-		d, ok := parseRetryAfter(c.v, now)
-		if d != c.d || ok != c.ok {
-			t.Errorf("%q: %v %v, want %v %v", c.v, d, ok, c.d, c.ok)
 		}
 	}
 }
@@ -261,7 +230,7 @@ func TestPollSlowDownAndBusy(t *testing.T) {
 			t.Run(p.String()+"/"+c.name, func(t *testing.T) {
 				s := psPollServer(t, c.answers...)
 				fake := psFake()
-				resp, err := psPoll(t, s, p, PollOptions{Clock: fake})
+				resp, err := psPoll(t, s, p, psclient.PollOptions{Clock: fake})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -317,7 +286,7 @@ func TestPollInteraction(t *testing.T) {
 			t.Run(p.String()+"/"+c.name, func(t *testing.T) {
 				s := psPollServer(t, c.answers...)
 				var got []string
-				resp, err := psPoll(t, s, p, PollOptions{Clock: psFake(), OnInteraction: func(ctx context.Context, url, code string) error {
+				resp, err := psPoll(t, s, p, psclient.PollOptions{Clock: psFake(), OnInteraction: func(ctx context.Context, url, code string) error {
 					got = append(got, url+" "+code)
 					return nil
 				}})
@@ -337,8 +306,8 @@ func TestPollInteractionError(t *testing.T) {
 	for _, p := range psProfiles {
 		s := psPollServer(t, psInteraction("https://ps.example/i", "AAAA1111", "pending"), psOK200)
 		boom := errors.New("no browser")
-		_, err := psPoll(t, s, p, PollOptions{Clock: psFake(), OnInteraction: func(ctx context.Context, url, code string) error { return boom }})
-		if !errors.Is(err, ErrInteraction) || !errors.Is(err, boom) {
+		_, err := psPoll(t, s, p, psclient.PollOptions{Clock: psFake(), OnInteraction: func(ctx context.Context, url, code string) error { return boom }})
+		if !errors.Is(err, psclient.ErrInteraction) || !errors.Is(err, boom) {
 			t.Fatalf("err = %v", err)
 		}
 		if s.count("DELETE", "/pending/1") != 1 {
@@ -363,9 +332,9 @@ func TestPollClarificationAnswered(t *testing.T) {
 	for _, p := range psProfiles {
 		t.Run(p.String(), func(t *testing.T) {
 			s := psPollServer(t, psClarify(`{"status":"pending","clarification":"How many widgets?","timeout":120,"options":["1","42",7]}`), psPend("0"), psOK200)
-			var got []Clarification
+			var got []psclient.Clarification
 			var deadline time.Duration
-			resp, err := PollDeferred(context.Background(), psTestClient(p), s.URL+"/pending/1", PollOptions{Profile: p, Clock: psFake(), OnClarification: func(ctx context.Context, q Clarification) (string, error) {
+			resp, err := psclient.PollDeferred(context.Background(), psTestClient(p), s.URL+"/pending/1", psclient.PollOptions{Profile: p, Clock: psFake(), OnClarification: func(ctx context.Context, q psclient.Clarification) (string, error) {
 				got = append(got, q)
 				if d, ok := ctx.Deadline(); ok {
 					deadline = time.Until(d)
@@ -405,10 +374,10 @@ func TestPollClarificationRefused(t *testing.T) {
 	for _, p := range psProfiles {
 		s := psPollServer(t, psClarify(`{"clarification":"Why?"}`), psOK200)
 		boom := errors.New("no idea")
-		_, err := psPoll(t, s, p, PollOptions{Clock: psFake(), OnClarification: func(ctx context.Context, q Clarification) (string, error) {
+		_, err := psPoll(t, s, p, psclient.PollOptions{Clock: psFake(), OnClarification: func(ctx context.Context, q psclient.Clarification) (string, error) {
 			return "", boom
 		}})
-		if !errors.Is(err, ErrClarification) || !errors.Is(err, boom) {
+		if !errors.Is(err, psclient.ErrClarification) || !errors.Is(err, boom) {
 			t.Fatalf("err = %v", err)
 		}
 		reqs := s.requests()
@@ -441,7 +410,7 @@ func TestPollClarificationMalformed(t *testing.T) {
 		}, psOK200)
 		s := psPollServer(t, answers...)
 		called := 0
-		resp, err := psPoll(t, s, p, PollOptions{Clock: psFake(), OnClarification: func(ctx context.Context, q Clarification) (string, error) {
+		resp, err := psPoll(t, s, p, psclient.PollOptions{Clock: psFake(), OnClarification: func(ctx context.Context, q psclient.Clarification) (string, error) {
 			called++
 			return "x", nil
 		}})
@@ -458,11 +427,11 @@ func TestPollClarificationMalformed(t *testing.T) {
 func TestPollClarificationLoopBounded(t *testing.T) {
 	s := psPollServer(t, psClarify(`{"clarification":"Again?"}`))
 	n := 0
-	_, err := psPoll(t, s, wire.ProfileCurrent, PollOptions{Clock: psFake(), OnClarification: func(ctx context.Context, q Clarification) (string, error) {
+	_, err := psPoll(t, s, wire.ProfileCurrent, psclient.PollOptions{Clock: psFake(), OnClarification: func(ctx context.Context, q psclient.Clarification) (string, error) {
 		n++
 		return "yes", nil
 	}})
-	if !errors.Is(err, ErrClarification) || n != maxClarificationRounds {
+	if !errors.Is(err, psclient.ErrClarification) || n != psclient.MaxClarificationRounds {
 		t.Fatalf("err = %v after %d answers", err, n)
 	}
 	if s.count("DELETE", "/pending/1") != 1 {
@@ -476,10 +445,10 @@ func TestPollClarificationAnswerRejected(t *testing.T) {
 	s.Mux.HandleFunc("POST /pending/1", func(w http.ResponseWriter, r *http.Request) {
 		psProblem(w, 400, "invalid_request", "action missing")
 	})
-	_, err := psPoll(t, s, wire.ProfileCurrent, PollOptions{Clock: psFake(), OnClarification: func(ctx context.Context, q Clarification) (string, error) {
+	_, err := psPoll(t, s, wire.ProfileCurrent, psclient.PollOptions{Clock: psFake(), OnClarification: func(ctx context.Context, q psclient.Clarification) (string, error) {
 		return "because", nil
 	}})
-	pe := psMustAs[*PollError](t, err)
+	pe := psMustAs[*psclient.PollError](t, err)
 	if pe.StatusCode != 400 || pe.Problem.Error != "invalid_request" {
 		t.Fatalf("%+v", pe)
 	}
@@ -487,7 +456,7 @@ func TestPollClarificationAnswerRejected(t *testing.T) {
 
 func TestPollNoCallbacksKeepsPolling(t *testing.T) {
 	s := psPollServer(t, psInteraction("https://ps.example/i", "AAAA1111", "pending"), psClarify(`{"clarification":"Why?"}`), psOK200)
-	resp, err := psPoll(t, s, wire.ProfileCurrent, PollOptions{Clock: psFake()})
+	resp, err := psPoll(t, s, wire.ProfileCurrent, psclient.PollOptions{Clock: psFake()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -503,8 +472,8 @@ func TestPollAuthTokenRequirement(t *testing.T) {
 	}
 	s := psPollServer(t, psPend("0"), authTok, psOK200)
 	s.Mux.HandleFunc("GET /pending/2", psOK200)
-	_, err := psPoll(t, s, wire.ProfileCurrent, PollOptions{Clock: psFake()})
-	ae := psMustAs[*AuthTokenRequiredError](t, err)
+	_, err := psPoll(t, s, wire.ProfileCurrent, psclient.PollOptions{Clock: psFake()})
+	ae := psMustAs[*psclient.AuthTokenRequiredError](t, err)
 	if ae.Challenge.Requirement != wire.RequirementAuthToken || ae.Challenge.ResourceToken != "rt-secret" || ae.Location != s.URL+"/pending/2" {
 		t.Fatalf("%+v", ae)
 	}
@@ -514,7 +483,7 @@ func TestPollAuthTokenRequirement(t *testing.T) {
 	// The seed knows no deferred auth-token: it keeps polling.
 	s = psPollServer(t, psPend("0"), authTok, psOK200)
 	s.Mux.HandleFunc("GET /pending/2", psOK200)
-	resp, err := psPoll(t, s, wire.ProfileSeed, PollOptions{Clock: psFake()})
+	resp, err := psPoll(t, s, wire.ProfileSeed, psclient.PollOptions{Clock: psFake()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -531,14 +500,14 @@ func TestPollLocation(t *testing.T) {
 
 	// Relative, resolved against the request URL.
 	for _, loc := range []string{"/pending/1", "../pending/1", "1", s.URL + "/pending/1#frag"} {
-		resp, err := PollDeferred(ctx, client, loc, PollOptions{RequestURL: s.URL + "/pending/x", Clock: psFake()})
+		resp, err := psclient.PollDeferred(ctx, client, loc, psclient.PollOptions{RequestURL: s.URL + "/pending/x", Clock: psFake()})
 		if err != nil {
 			t.Fatalf("%s: %v", loc, err)
 		}
 		resp.Body.Close()
 	}
 	// Absolute without a request URL.
-	resp, err := PollDeferred(ctx, client, s.URL+"/pending/1", PollOptions{Clock: psFake()})
+	resp, err := psclient.PollDeferred(ctx, client, s.URL+"/pending/1", psclient.PollOptions{Clock: psFake()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -554,12 +523,12 @@ func TestPollLocation(t *testing.T) {
 		{"http://[::1", s.URL},
 	}
 	for _, c := range refused {
-		_, err := PollDeferred(ctx, client, c.loc, PollOptions{RequestURL: c.base, Clock: psFake()})
-		if !errors.Is(err, ErrLocation) {
+		_, err := psclient.PollDeferred(ctx, client, c.loc, psclient.PollOptions{RequestURL: c.base, Clock: psFake()})
+		if !errors.Is(err, psclient.ErrLocation) {
 			t.Errorf("%q against %q: err = %v", c.loc, c.base, err)
 		}
 	}
-	if _, err := PollDeferred(ctx, client, "/x", PollOptions{RequestURL: "not a url"}); err == nil {
+	if _, err := psclient.PollDeferred(ctx, client, "/x", psclient.PollOptions{RequestURL: "not a url"}); err == nil {
 		t.Error("relative RequestURL accepted")
 	}
 
@@ -567,14 +536,14 @@ func TestPollLocation(t *testing.T) {
 	s2 := psPollServer(t, func(w http.ResponseWriter, r *http.Request) {
 		psPending(w, other.URL+"/pending/1", "0", "", nil)
 	})
-	_, err = psPoll(t, s2, wire.ProfileCurrent, PollOptions{Clock: psFake()})
-	if !errors.Is(err, ErrLocation) {
+	_, err = psPoll(t, s2, wire.ProfileCurrent, psclient.PollOptions{Clock: psFake()})
+	if !errors.Is(err, psclient.ErrLocation) {
 		t.Fatalf("err = %v", err)
 	}
 	// A same-origin move is followed.
 	s3 := psPollServer(t, func(w http.ResponseWriter, r *http.Request) { psPending(w, "/pending/3", "0", "", nil) })
 	s3.Mux.HandleFunc("GET /pending/3", psOK200)
-	resp, err = psPoll(t, s3, wire.ProfileCurrent, PollOptions{Clock: psFake()})
+	resp, err = psPoll(t, s3, wire.ProfileCurrent, psclient.PollOptions{Clock: psFake()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -590,7 +559,7 @@ func TestPollContextCancelMidSleep(t *testing.T) {
 		fake := psFake()
 		ctx, cancel := context.WithCancel(context.Background())
 		fake.OnSleep = func(time.Duration) { cancel() }
-		_, err := PollDeferred(ctx, psTestClient(p), s.URL+"/pending/1", PollOptions{Profile: p, Clock: fake})
+		_, err := psclient.PollDeferred(ctx, psTestClient(p), s.URL+"/pending/1", psclient.PollOptions{Profile: p, Clock: fake})
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("err = %v", err)
 		}
@@ -607,7 +576,7 @@ func TestPollContextCancelRealClock(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(20*time.Millisecond, cancel)
 	start := time.Now()
-	_, err := PollDeferred(ctx, psTestClient(wire.ProfileCurrent), s.URL+"/pending/1", PollOptions{})
+	_, err := psclient.PollDeferred(ctx, psTestClient(wire.ProfileCurrent), s.URL+"/pending/1", psclient.PollOptions{})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
@@ -619,8 +588,8 @@ func TestPollContextCancelRealClock(t *testing.T) {
 func TestPollDeadline(t *testing.T) {
 	s := psPollServer(t, psPend("5"))
 	fake := psFake()
-	_, err := psPoll(t, s, wire.ProfileCurrent, PollOptions{Clock: fake, MaxDuration: 12 * time.Second})
-	if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "12s") {
+	_, err := psPoll(t, s, wire.ProfileCurrent, psclient.PollOptions{Clock: fake, MaxDuration: 12 * time.Second})
+	if !errors.Is(err, psclient.ErrTimeout) || !strings.Contains(err.Error(), "12s") {
 		t.Fatalf("err = %v", err)
 	}
 	if got := fake.Sleeps(); fmt.Sprint(got) != "[5s 5s 2s]" {
@@ -634,7 +603,7 @@ func TestPollDeadline(t *testing.T) {
 	for p, want := range map[wire.Profile]time.Duration{wire.ProfileCurrent: 900 * time.Second, wire.ProfileSeed: 300 * time.Second} {
 		s := psPollServer(t, psPend("60"))
 		fake := psFake()
-		if _, err := psPoll(t, s, p, PollOptions{Clock: fake}); !errors.Is(err, ErrTimeout) {
+		if _, err := psPoll(t, s, p, psclient.PollOptions{Clock: fake}); !errors.Is(err, psclient.ErrTimeout) {
 			t.Fatalf("err = %v", err)
 		}
 		if fake.Slept() != want {
@@ -645,7 +614,7 @@ func TestPollDeadline(t *testing.T) {
 	// A negative MaxDuration leaves only the context.
 	s = psPollServer(t, psPend("86400"), psPend("86400"), psOK200)
 	fake = psFake()
-	resp, err := psPoll(t, s, wire.ProfileCurrent, PollOptions{Clock: fake, MaxDuration: -1})
+	resp, err := psPoll(t, s, wire.ProfileCurrent, psclient.PollOptions{Clock: fake, MaxDuration: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -659,8 +628,8 @@ func TestPollDeadlineRealClock(t *testing.T) {
 	// Mid-sleep: a Retry-After of an hour and a 50 ms limit.
 	s := psPollServer(t, psPend("3600"))
 	start := time.Now()
-	_, err := PollDeferred(psCtx(t), psTestClient(wire.ProfileCurrent), s.URL+"/pending/1", PollOptions{MaxDuration: 50 * time.Millisecond})
-	if !errors.Is(err, ErrTimeout) {
+	_, err := psclient.PollDeferred(psCtx(t), psTestClient(wire.ProfileCurrent), s.URL+"/pending/1", psclient.PollOptions{MaxDuration: 50 * time.Millisecond})
+	if !errors.Is(err, psclient.ErrTimeout) {
 		t.Fatalf("err = %v", err)
 	}
 	if el := time.Since(start); el > time.Second {
@@ -676,8 +645,8 @@ func TestPollDeadlineRealClock(t *testing.T) {
 		}
 	})
 	start = time.Now()
-	_, err = PollDeferred(psCtx(t), psTestClient(wire.ProfileCurrent), hold.URL+"/pending/1", PollOptions{MaxDuration: 50 * time.Millisecond})
-	if !errors.Is(err, ErrTimeout) {
+	_, err = psclient.PollDeferred(psCtx(t), psTestClient(wire.ProfileCurrent), hold.URL+"/pending/1", psclient.PollOptions{MaxDuration: 50 * time.Millisecond})
+	if !errors.Is(err, psclient.ErrTimeout) {
 		t.Fatalf("err = %v", err)
 	}
 	if el := time.Since(start); el > time.Second {
@@ -686,7 +655,7 @@ func TestPollDeadlineRealClock(t *testing.T) {
 
 	// The final response stays readable after the poll returns.
 	s = psPollServer(t, psOK200)
-	resp, err := PollDeferred(psCtx(t), psTestClient(wire.ProfileCurrent), s.URL+"/pending/1", PollOptions{MaxDuration: time.Minute})
+	resp, err := psclient.PollDeferred(psCtx(t), psTestClient(wire.ProfileCurrent), s.URL+"/pending/1", psclient.PollOptions{MaxDuration: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -703,15 +672,15 @@ func TestPollLargeBody(t *testing.T) {
 		w.WriteHeader(202)
 		io.WriteString(w, strings.Repeat(" ", httpx.MaxBodySize+1))
 	})
-	_, err := psPoll(t, s, wire.ProfileCurrent, PollOptions{Clock: psFake()})
+	_, err := psPoll(t, s, wire.ProfileCurrent, psclient.PollOptions{Clock: psFake()})
 	if !errors.Is(err, wire.ErrBodyTooLarge) {
 		t.Fatalf("err = %v", err)
 	}
 	// A terminal answer too large for its details still reports its
 	// status.
 	s = psPollServer(t, psStatus(403, "application/json", `{"error":"denied","x":"`+strings.Repeat("a", httpx.MaxBodySize)+`"}`))
-	_, err = psPoll(t, s, wire.ProfileCurrent, PollOptions{Clock: psFake()})
-	pe := psMustAs[*PollError](t, err)
+	_, err = psPoll(t, s, wire.ProfileCurrent, psclient.PollOptions{Clock: psFake()})
+	pe := psMustAs[*psclient.PollError](t, err)
 	if pe.StatusCode != 403 || pe.Problem != nil {
 		t.Fatalf("%+v", pe)
 	}
@@ -722,14 +691,14 @@ func TestFollowDeferred(t *testing.T) {
 	client := psTestClient(wire.ProfileCurrent)
 	// Not a 202: returned as it is.
 	in := &http.Response{StatusCode: 204, Body: http.NoBody}
-	if out, err := FollowDeferred(psCtx(t), client, in, PollOptions{}); out != in || err != nil {
+	if out, err := psclient.FollowDeferred(psCtx(t), client, in, psclient.PollOptions{}); out != in || err != nil {
 		t.Fatal(out, err)
 	}
 	// A 202 resolved against its own request URL.
 	req, _ := http.NewRequest("POST", s.URL+"/aauth/token", nil)
 	in = psResp(202, map[string]string{"Location": "/pending/1", "Retry-After": "0"}, "")
 	in.Request = req
-	out, err := FollowDeferred(psCtx(t), client, in, PollOptions{Clock: psFake()})
+	out, err := psclient.FollowDeferred(psCtx(t), client, in, psclient.PollOptions{Clock: psFake()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -738,7 +707,7 @@ func TestFollowDeferred(t *testing.T) {
 	s.Mux.HandleFunc("GET /aauth/pending/7", psSequence(psPend("0"), psOK200))
 	in = psResp(202, map[string]string{"Location": "pending/7", "Retry-After": "0"}, "")
 	in.Request = req
-	out, err = FollowDeferred(psCtx(t), client, in, PollOptions{Clock: psFake()})
+	out, err = psclient.FollowDeferred(psCtx(t), client, in, psclient.PollOptions{Clock: psFake()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -749,10 +718,10 @@ func TestFollowDeferred(t *testing.T) {
 	// Without a Location.
 	in = psResp(202, nil, "")
 	in.Request = req
-	if _, err := FollowDeferred(psCtx(t), client, in, PollOptions{}); !errors.Is(err, ErrLocation) {
+	if _, err := psclient.FollowDeferred(psCtx(t), client, in, psclient.PollOptions{}); !errors.Is(err, psclient.ErrLocation) {
 		t.Fatal(err)
 	}
-	if _, err := PollDeferred(psCtx(t), nil, s.URL, PollOptions{}); err == nil {
+	if _, err := psclient.PollDeferred(psCtx(t), nil, s.URL, psclient.PollOptions{}); err == nil {
 		t.Fatal("nil client accepted")
 	}
 }
@@ -774,28 +743,28 @@ func TestPendingHelpers(t *testing.T) {
 	ctx, client := psCtx(t), psTestClient(wire.ProfileCurrent)
 	pending := s.URL + "/pending/1"
 
-	if err := UpdateRequest(ctx, client, pending, UpdatedRequest{ResourceToken: "rt-2", PresentedToken: "pt", Justification: "more"}); err != nil {
+	if err := psclient.UpdateRequest(ctx, client, pending, psclient.UpdatedRequest{ResourceToken: "rt-2", PresentedToken: "pt", Justification: "more"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := UpdateRequest(ctx, client, pending, UpdatedRequest{}); err == nil {
+	if err := psclient.UpdateRequest(ctx, client, pending, psclient.UpdatedRequest{}); err == nil {
 		t.Fatal("empty update accepted")
 	}
-	if err := AnswerClarification(ctx, client, pending, "", wire.ProfileCurrent); err != nil {
+	if err := psclient.AnswerClarification(ctx, client, pending, "", wire.ProfileCurrent); err != nil {
 		t.Fatal(err)
 	}
 	for _, st := range []int{204, 200, 404, 410} {
 		mu.Lock()
 		deleteStatus = st
 		mu.Unlock()
-		if err := CancelRequest(ctx, client, pending); err != nil {
+		if err := psclient.CancelRequest(ctx, client, pending); err != nil {
 			t.Fatalf("%d: %v", st, err)
 		}
 	}
 	mu.Lock()
 	deleteStatus = 500
 	mu.Unlock()
-	err := CancelRequest(ctx, client, pending)
-	if pe := psMustAs[*PollError](t, err); pe.StatusCode != 500 || !errors.Is(err, ErrServer) {
+	err := psclient.CancelRequest(ctx, client, pending)
+	if pe := psMustAs[*psclient.PollError](t, err); pe.StatusCode != 500 || !errors.Is(err, psclient.ErrServer) {
 		t.Fatal(err)
 	}
 	reqs := s.requests()
@@ -808,12 +777,12 @@ func TestPendingHelpers(t *testing.T) {
 	for _, r := range reqs {
 		checkSigned(t, r, wire.ProfileCurrent)
 	}
-	if CancelRequest(ctx, nil, pending) == nil || AnswerClarification(ctx, nil, pending, "", wire.ProfileSeed) == nil {
+	if psclient.CancelRequest(ctx, nil, pending) == nil || psclient.AnswerClarification(ctx, nil, pending, "", wire.ProfileSeed) == nil {
 		t.Fatal("nil client accepted")
 	}
 }
 
 func TestClockIsInternalClock(t *testing.T) {
-	var _ Clock = clock.System
-	var _ Clock = clock.NewFake(time.Time{})
+	var _ psclient.Clock = clock.System
+	var _ psclient.Clock = clock.NewFake(time.Time{})
 }

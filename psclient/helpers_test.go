@@ -1,4 +1,4 @@
-package aauth
+package psclient_test
 
 import (
 	"context"
@@ -16,14 +16,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/internal/clock"
+	"github.com/aauthgo/aauth/internal/sigverify"
+	"github.com/aauthgo/aauth/psclient"
 	"github.com/aauthgo/aauth/wire"
 )
 
-// PSTestVerify checks a request's signature with the agent's public key as
-// of now. It is set by ps_verify_test.go, in package aauth_test, because
-// internal/sigverify imports this package.
-var PSTestVerify func(r *http.Request, pub crypto.PublicKey, now time.Time) error
+// psVerify checks a request's signature with the agent's public key as of
+// now, with the independent verifier of internal/sigverify.
+func psVerify(r *http.Request, pub crypto.PublicKey, now time.Time) error {
+	_, err := sigverify.VerifyWithKey(r, "sig", pub, sigverify.Options{
+		Now:      func() time.Time { return now },
+		Required: []string{"@method", "@authority", "@path", "signature-key"},
+	})
+	return err
+}
 
 // Shared helpers of the person-server tests (exchange, metadata, poll).
 
@@ -38,8 +46,8 @@ func psTestKey() ed25519.PrivateKey {
 // psTestClient is a real SigningTransport with a real Ed25519 key and the
 // agent token, optionally declaring capabilities.
 func psTestClient(p wire.Profile, caps ...wire.Capability) *http.Client {
-	return (&SigningTransport{
-		Keys:         StaticKeys(psTestKey(), JWT(psTestAgentToken)),
+	return (&aauth.SigningTransport{
+		Keys:         aauth.StaticKeys(psTestKey(), aauth.JWT(psTestAgentToken)),
 		Profile:      p,
 		Capabilities: caps,
 		Now:          func() time.Time { return psTestT0 },
@@ -70,12 +78,9 @@ func newPSServer(t testing.TB) *psServer {
 	t.Helper()
 	s := &psServer{Mux: http.NewServeMux()}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		verified := "no verifier"
-		if PSTestVerify != nil {
-			verified = "ok"
-			if err := PSTestVerify(r, psTestKey().Public(), psTestT0); err != nil {
-				verified = err.Error()
-			}
+		verified := "ok"
+		if err := psVerify(r, psTestKey().Public(), psTestT0); err != nil {
+			verified = err.Error()
 		}
 		b, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(strings.NewReader(string(b)))
@@ -108,7 +113,7 @@ func (s *psServer) count(method, path string) int {
 // serveMetadata publishes a document valid for p (and, with both names,
 // for the other profile too) at the well-known path.
 func (s *psServer) serveMetadata(p wire.Profile) {
-	s.Mux.HandleFunc("GET "+PersonServerWellKnown, func(w http.ResponseWriter, r *http.Request) {
+	s.Mux.HandleFunc("GET "+psclient.WellKnownPath, func(w http.ResponseWriter, r *http.Request) {
 		psJSON(w, 200, s.metadataDoc(p))
 	})
 }

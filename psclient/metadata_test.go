@@ -1,4 +1,4 @@
-package aauth
+package psclient_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/aauthgo/aauth/internal/egress"
 	"github.com/aauthgo/aauth/internal/httpx"
+	"github.com/aauthgo/aauth/psclient"
 	"github.com/aauthgo/aauth/wire"
 )
 
@@ -20,7 +21,7 @@ func TestDiscoverPersonServer(t *testing.T) {
 			s := newPSServer(t)
 			s.serveMetadata(p)
 			for _, ps := range []string{s.URL, s.URL + "/"} {
-				md, err := DiscoverPersonServer(psCtx(t), psTestClient(p), ps, p)
+				md, err := psclient.Discover(psCtx(t), psTestClient(p), ps, p)
 				if err != nil {
 					t.Fatalf("%s: %v", ps, err)
 				}
@@ -36,7 +37,7 @@ func TestDiscoverPersonServer(t *testing.T) {
 				t.Fatalf("%d requests", len(reqs))
 			}
 			for _, r := range reqs {
-				if r.Method != "GET" || r.Path != PersonServerWellKnown {
+				if r.Method != "GET" || r.Path != psclient.WellKnownPath {
 					t.Errorf("request %s %s", r.Method, r.Path)
 				}
 				checkSigned(t, r, p)
@@ -57,50 +58,50 @@ func TestDiscoverPersonServerFailures(t *testing.T) {
 		field   string
 		is      error
 	}{
-		{name: "404", status: 404, body: func(string) string { return "not here" }, code: MetadataFetchFailed},
-		{name: "404 seed", profile: wire.ProfileSeed, status: 404, body: func(string) string { return "{}" }, code: MetadataFetchFailed},
-		{name: "not json", body: func(string) string { return "<html>" }, code: MetadataInvalid},
-		{name: "array", body: func(string) string { return "[1]" }, code: MetadataInvalid},
-		{name: "null", body: func(string) string { return "null" }, code: MetadataInvalid},
-		{name: "too large", body: func(string) string { return `{"x":"` + strings.Repeat("a", httpx.MaxBodySize) + `"}` }, code: MetadataInvalid, is: wire.ErrBodyTooLarge},
+		{name: "404", status: 404, body: func(string) string { return "not here" }, code: psclient.MetadataFetchFailed},
+		{name: "404 seed", profile: wire.ProfileSeed, status: 404, body: func(string) string { return "{}" }, code: psclient.MetadataFetchFailed},
+		{name: "not json", body: func(string) string { return "<html>" }, code: psclient.MetadataInvalid},
+		{name: "array", body: func(string) string { return "[1]" }, code: psclient.MetadataInvalid},
+		{name: "null", body: func(string) string { return "null" }, code: psclient.MetadataInvalid},
+		{name: "too large", body: func(string) string { return `{"x":"` + strings.Repeat("a", httpx.MaxBodySize) + `"}` }, code: psclient.MetadataInvalid, is: wire.ErrBodyTooLarge},
 		{name: "issuer missing", doc: func(u string) doc {
 			return doc{"auth_token_endpoint": u + "/t", "person_token_endpoint": u + "/p"}
-		}, code: MetadataIssuerMissing, field: "issuer"},
+		}, code: psclient.MetadataIssuerMissing, field: "issuer"},
 		{name: "issuer not a string", doc: func(u string) doc {
 			return doc{"issuer": 7, "auth_token_endpoint": u + "/t", "person_token_endpoint": u + "/p"}
-		}, code: MetadataIssuerMissing},
+		}, code: psclient.MetadataIssuerMissing},
 		{name: "issuer mismatch", doc: func(u string) doc {
 			return doc{"issuer": "https://evil.example", "auth_token_endpoint": u + "/t", "person_token_endpoint": u + "/p"}
-		}, code: MetadataIssuerMismatch, field: "issuer"},
+		}, code: psclient.MetadataIssuerMismatch, field: "issuer"},
 		{name: "issuer trailing slash", doc: func(u string) doc {
 			return doc{"issuer": u + "/", "auth_token_endpoint": u + "/t", "person_token_endpoint": u + "/p"}
-		}, code: MetadataIssuerMismatch},
+		}, code: psclient.MetadataIssuerMismatch},
 		{name: "issuer case", doc: func(u string) doc {
 			return doc{"issuer": strings.ToUpper(u), "auth_token_endpoint": u + "/t", "person_token_endpoint": u + "/p"}
-		}, code: MetadataIssuerMismatch},
+		}, code: psclient.MetadataIssuerMismatch},
 		{name: "seed issuer mismatch", profile: wire.ProfileSeed, doc: func(u string) doc {
 			return doc{"issuer": "https://evil.example", "token_endpoint": u + "/t"}
-		}, code: MetadataIssuerMismatch},
+		}, code: psclient.MetadataIssuerMismatch},
 		{name: "no auth token endpoint", doc: func(u string) doc {
 			return doc{"issuer": u, "person_token_endpoint": u + "/p"}
-		}, code: MetadataEndpointMissing, field: "auth_token_endpoint"},
+		}, code: psclient.MetadataEndpointMissing, field: "auth_token_endpoint"},
 		{name: "no person token endpoint", doc: func(u string) doc {
 			return doc{"issuer": u, "auth_token_endpoint": u + "/t"}
-		}, code: MetadataEndpointMissing, field: "person_token_endpoint"},
+		}, code: psclient.MetadataEndpointMissing, field: "person_token_endpoint"},
 		{name: "seed no token endpoint", profile: wire.ProfileSeed, doc: func(u string) doc {
 			return doc{"jwks_uri": "x"}
-		}, code: MetadataEndpointMissing, field: "token_endpoint"},
+		}, code: psclient.MetadataEndpointMissing, field: "token_endpoint"},
 		{name: "endpoint not https", doc: func(u string) doc {
 			return doc{"issuer": u, "auth_token_endpoint": "http://ps.example/t", "person_token_endpoint": u + "/p"}
-		}, code: MetadataInvalidEndpoint, field: "auth_token_endpoint"},
+		}, code: psclient.MetadataInvalidEndpoint, field: "auth_token_endpoint"},
 		{name: "endpoint relative", profile: wire.ProfileSeed, doc: func(u string) doc {
 			return doc{"token_endpoint": "/aauth/token"}
-		}, code: MetadataInvalidEndpoint},
+		}, code: psclient.MetadataInvalidEndpoint},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s := newPSServer(t)
-			s.Mux.HandleFunc("GET "+PersonServerWellKnown, func(w http.ResponseWriter, r *http.Request) {
+			s.Mux.HandleFunc("GET "+psclient.WellKnownPath, func(w http.ResponseWriter, r *http.Request) {
 				if c.doc != nil {
 					psJSON(w, 200, c.doc(s.URL))
 					return
@@ -108,8 +109,8 @@ func TestDiscoverPersonServerFailures(t *testing.T) {
 				w.WriteHeader(max(c.status, 200))
 				w.Write([]byte(c.body(s.URL)))
 			})
-			_, err := DiscoverPersonServer(psCtx(t), psTestClient(c.profile), s.URL, c.profile)
-			me := psMustAs[*MetadataError](t, err)
+			_, err := psclient.Discover(psCtx(t), psTestClient(c.profile), s.URL, c.profile)
+			me := psMustAs[*psclient.MetadataError](t, err)
 			if me.Code != c.code || c.field != "" && me.Field != c.field {
 				t.Fatalf("code %q field %q, want %q %q (%v)", me.Code, me.Field, c.code, c.field, err)
 			}
@@ -128,10 +129,10 @@ func TestDiscoverPersonServerFailures(t *testing.T) {
 
 func TestDiscoverAcceptsOtherEndpointName(t *testing.T) {
 	s := newPSServer(t)
-	s.Mux.HandleFunc("GET "+PersonServerWellKnown, func(w http.ResponseWriter, r *http.Request) {
+	s.Mux.HandleFunc("GET "+psclient.WellKnownPath, func(w http.ResponseWriter, r *http.Request) {
 		psJSON(w, 200, map[string]any{"issuer": s.URL, "token_endpoint": s.URL + "/old", "person_token_endpoint": s.URL + "/p"})
 	})
-	md, err := DiscoverPersonServer(psCtx(t), psTestClient(wire.ProfileCurrent), s.URL, wire.ProfileCurrent)
+	md, err := psclient.Discover(psCtx(t), psTestClient(wire.ProfileCurrent), s.URL, wire.ProfileCurrent)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,11 +140,11 @@ func TestDiscoverAcceptsOtherEndpointName(t *testing.T) {
 		t.Fatalf("current did not fall back on token_endpoint: %+v", md)
 	}
 
-	md = &PersonServerMetadata{AuthTokenEndpoint: "https://a/new", TokenEndpoint: "https://a/old"}
+	md = &psclient.Metadata{AuthTokenEndpoint: "https://a/new", TokenEndpoint: "https://a/old"}
 	if md.AuthTokenEndpointFor(wire.ProfileCurrent) != "https://a/new" || md.AuthTokenEndpointFor(wire.ProfileSeed) != "https://a/old" {
 		t.Fatal("each profile must prefer its own name")
 	}
-	md = &PersonServerMetadata{AuthTokenEndpoint: "https://a/new"}
+	md = &psclient.Metadata{AuthTokenEndpoint: "https://a/new"}
 	if md.AuthTokenEndpointFor(wire.ProfileSeed) != "https://a/new" {
 		t.Fatal("seed must fall back on auth_token_endpoint")
 	}
@@ -151,7 +152,7 @@ func TestDiscoverAcceptsOtherEndpointName(t *testing.T) {
 
 func TestDiscoverRefusesInsecurePersonServer(t *testing.T) {
 	for _, ps := range []string{"http://ps.example", "ftp://ps.example", "ps.example", "", "https://ps.example/?x=1"} {
-		if _, err := DiscoverPersonServer(psCtx(t), psTestClient(wire.ProfileCurrent), ps, wire.ProfileCurrent); err == nil {
+		if _, err := psclient.Discover(psCtx(t), psTestClient(wire.ProfileCurrent), ps, wire.ProfileCurrent); err == nil {
 			t.Errorf("%q accepted", ps)
 		}
 	}
@@ -169,7 +170,7 @@ func TestMetadataCache(t *testing.T) {
 	)
 	setHeaders := func(h map[string]string) { mu.Lock(); headers = h; mu.Unlock() }
 	s := newPSServer(t)
-	s.Mux.HandleFunc("GET "+PersonServerWellKnown, func(w http.ResponseWriter, r *http.Request) {
+	s.Mux.HandleFunc("GET "+psclient.WellKnownPath, func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		for k, v := range headers {
 			w.Header().Set(k, v)
@@ -178,9 +179,9 @@ func TestMetadataCache(t *testing.T) {
 		psJSON(w, 200, s.metadataDoc(wire.ProfileCurrent))
 	})
 	now := psTestT0
-	c := &MetadataCache{Now: func() time.Time { return now }}
+	c := &psclient.MetadataCache{Now: func() time.Time { return now }}
 	client := psTestClient(wire.ProfileCurrent)
-	fetches := func() int { return s.count("GET", PersonServerWellKnown) }
+	fetches := func() int { return s.count("GET", psclient.WellKnownPath) }
 	get := func() {
 		t.Helper()
 		if _, err := c.Get(psCtx(t), client, s.URL, wire.ProfileCurrent); err != nil {
@@ -235,8 +236,8 @@ func TestMetadataCache(t *testing.T) {
 		t.Fatalf("Put: %d fetches, want 6", fetches())
 	}
 	// An issuer check still applies to supplied metadata.
-	c.Put(s.URL, &PersonServerMetadata{Issuer: "https://other.example", AuthTokenEndpoint: s.URL + "/t", PersonTokenEndpoint: s.URL + "/p"}, time.Minute)
-	if _, err := c.Get(psCtx(t), client, s.URL, wire.ProfileCurrent); psMustAs[*MetadataError](t, err).Code != MetadataIssuerMismatch {
+	c.Put(s.URL, &psclient.Metadata{Issuer: "https://other.example", AuthTokenEndpoint: s.URL + "/t", PersonTokenEndpoint: s.URL + "/p"}, time.Minute)
+	if _, err := c.Get(psCtx(t), client, s.URL, wire.ProfileCurrent); psMustAs[*psclient.MetadataError](t, err).Code != psclient.MetadataIssuerMismatch {
 		t.Fatal(err)
 	}
 	now = now.Add(2 * time.Minute)
@@ -246,8 +247,8 @@ func TestMetadataCache(t *testing.T) {
 	}
 }
 
-func (s *psServer) metadataDoc2() *PersonServerMetadata {
-	return &PersonServerMetadata{Issuer: s.URL, AuthTokenEndpoint: s.URL + "/aauth/token", PersonTokenEndpoint: s.URL + "/aauth/person"}
+func (s *psServer) metadataDoc2() *psclient.Metadata {
+	return &psclient.Metadata{Issuer: s.URL, AuthTokenEndpoint: s.URL + "/aauth/token", PersonTokenEndpoint: s.URL + "/aauth/person"}
 }
 
 func TestMetadataCacheOneProfileAtATime(t *testing.T) {
@@ -255,15 +256,15 @@ func TestMetadataCacheOneProfileAtATime(t *testing.T) {
 	// profile, and refused there for its missing issuer.
 	s := newPSServer(t)
 	s.serveMetadata(wire.ProfileSeed)
-	var c MetadataCache
+	var c psclient.MetadataCache
 	if _, err := c.Get(psCtx(t), psTestClient(wire.ProfileSeed), s.URL, wire.ProfileSeed); err != nil {
 		t.Fatal(err)
 	}
 	_, err := c.Get(psCtx(t), psTestClient(wire.ProfileCurrent), s.URL, wire.ProfileCurrent)
-	if psMustAs[*MetadataError](t, err).Code != MetadataIssuerMissing {
+	if psMustAs[*psclient.MetadataError](t, err).Code != psclient.MetadataIssuerMissing {
 		t.Fatal(err)
 	}
-	if n := s.count("GET", PersonServerWellKnown); n != 1 {
+	if n := s.count("GET", psclient.WellKnownPath); n != 1 {
 		t.Fatalf("%d fetches", n)
 	}
 }
@@ -272,12 +273,12 @@ func TestMetadataCacheConcurrentGetsShareOneFetch(t *testing.T) {
 	s := newPSServer(t)
 	release := make(chan struct{})
 	arrived := make(chan struct{}, 16)
-	s.Mux.HandleFunc("GET "+PersonServerWellKnown, func(w http.ResponseWriter, r *http.Request) {
+	s.Mux.HandleFunc("GET "+psclient.WellKnownPath, func(w http.ResponseWriter, r *http.Request) {
 		arrived <- struct{}{}
 		<-release
 		psJSON(w, 200, s.metadataDoc(wire.ProfileCurrent))
 	})
-	var c MetadataCache
+	var c psclient.MetadataCache
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for range 8 {
@@ -299,44 +300,8 @@ func TestMetadataCacheConcurrentGetsShareOneFetch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := s.count("GET", PersonServerWellKnown); n != 1 {
+	if n := s.count("GET", psclient.WellKnownPath); n != 1 {
 		t.Fatalf("%d fetches, want 1", n)
-	}
-}
-
-func TestCacheLifetime(t *testing.T) {
-	now := psTestT0
-	date := now.UTC().Format(http.TimeFormat)
-	def, max := 5*time.Minute, time.Hour
-	cases := []struct {
-		h    map[string]string
-		want time.Duration
-	}{
-		{nil, def},
-		{map[string]string{"Cache-Control": "max-age=60"}, time.Minute},
-		{map[string]string{"Cache-Control": "private, max-age=\"120\""}, 2 * time.Minute},
-		{map[string]string{"Cache-Control": "max-age=60", "Age": "20"}, 40 * time.Second},
-		{map[string]string{"Cache-Control": "max-age=60", "Age": "90"}, 0},
-		{map[string]string{"Cache-Control": "max-age=999999999999999"}, max},
-		{map[string]string{"Cache-Control": "max-age=-1"}, 0},
-		{map[string]string{"Cache-Control": "max-age=soon"}, 0},
-		{map[string]string{"Cache-Control": "no-cache"}, 0},
-		{map[string]string{"Cache-Control": "max-age=60, No-Store"}, 0},
-		{map[string]string{"Expires": now.Add(10 * time.Minute).UTC().Format(http.TimeFormat)}, 10 * time.Minute},
-		{map[string]string{"Expires": now.Add(10 * time.Minute).UTC().Format(http.TimeFormat), "Date": now.Add(-time.Minute).UTC().Format(http.TimeFormat)}, 11 * time.Minute},
-		{map[string]string{"Expires": "0", "Date": date}, 0},
-		{map[string]string{"Expires": now.Add(-time.Minute).UTC().Format(http.TimeFormat)}, 0},
-		{map[string]string{"Expires": now.Add(48 * time.Hour).UTC().Format(http.TimeFormat)}, max},
-		{map[string]string{"Cache-Control": "max-age=30", "Expires": now.Add(48 * time.Hour).UTC().Format(http.TimeFormat)}, 30 * time.Second},
-	}
-	for _, c := range cases {
-		h := http.Header{}
-		for k, v := range c.h {
-			h.Set(k, v)
-		}
-		if got := cacheLifetime(h, now, def, max); got != c.want {
-			t.Errorf("%v: %v, want %v", c.h, got, c.want)
-		}
 	}
 }
 
@@ -346,31 +311,31 @@ func TestSuppliedMetadata(t *testing.T) {
 	s.Mux.HandleFunc("POST /aauth/token", func(w http.ResponseWriter, r *http.Request) {
 		psJSON(w, 200, map[string]any{"auth_token": "at", "expires_in": 60})
 	})
-	req := ExchangeRequest{
+	req := psclient.ExchangeRequest{
 		PersonServer:   s.URL,
 		Metadata:       s.metadataDoc2(),
 		ResourceToken:  "rt",
 		PresentedToken: "pt",
 	}
-	if _, err := ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), req); err != nil {
+	if _, err := psclient.ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), req); err != nil {
 		t.Fatal(err)
 	}
-	req.Metadata = &PersonServerMetadata{Issuer: "https://evil.example", AuthTokenEndpoint: s.URL + "/aauth/token", PersonTokenEndpoint: s.URL + "/p"}
-	_, err := ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), req)
-	if psMustAs[*MetadataError](t, err).Code != MetadataIssuerMismatch {
+	req.Metadata = &psclient.Metadata{Issuer: "https://evil.example", AuthTokenEndpoint: s.URL + "/aauth/token", PersonTokenEndpoint: s.URL + "/p"}
+	_, err := psclient.ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), req)
+	if psMustAs[*psclient.MetadataError](t, err).Code != psclient.MetadataIssuerMismatch {
 		t.Fatal(err)
 	}
 	// Without a PersonServer only the endpoints are checked.
 	req.PersonServer = ""
-	if _, err := ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), req); err != nil {
+	if _, err := psclient.ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), req); err != nil {
 		t.Fatal(err)
 	}
-	req.Metadata = &PersonServerMetadata{AuthTokenEndpoint: "http://ps.example/t", PersonTokenEndpoint: s.URL + "/p"}
-	_, err = ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), req)
-	if psMustAs[*MetadataError](t, err).Code != MetadataInvalidEndpoint {
+	req.Metadata = &psclient.Metadata{AuthTokenEndpoint: "http://ps.example/t", PersonTokenEndpoint: s.URL + "/p"}
+	_, err = psclient.ExchangeToken(psCtx(t), psTestClient(wire.ProfileCurrent), req)
+	if psMustAs[*psclient.MetadataError](t, err).Code != psclient.MetadataInvalidEndpoint {
 		t.Fatal(err)
 	}
-	if s.count("GET", PersonServerWellKnown) != 0 || s.count("POST", "/aauth/token") != 2 {
+	if s.count("GET", psclient.WellKnownPath) != 0 || s.count("POST", "/aauth/token") != 2 {
 		t.Fatalf("requests: %+v", s.requests())
 	}
 }

@@ -1,0 +1,23 @@
+// Package psclient is the agent's client of its person server, usable
+// without an aauth.Transport: discovery of the server's metadata and its
+// cache (Discover, MetadataCache), person-token and auth-token requests
+// (RequestPersonToken, ExchangeToken), polling of deferred answers
+// (FollowDeferred, PollDeferred), and the answers a pending request takes:
+// a clarification, an updated request, a cancellation.
+//
+// Every function takes an *http.Client that signs its requests with the
+// agent token: an aauth.SigningTransport with the agent's key and
+// aauth.JWT(agentToken). The requests it sends are marked (through their
+// context) as person-server requests, so that such a SigningTransport
+// sends AAuth-Capabilities only where the profile wants them.
+//
+// URLs a person server names (endpoints, pending URLs) must be https (or
+// loopback http) and may lead to a private network only when the person
+// server is on one too; aauth.WithInsecureEgress relaxes this for
+// development, and a refusal matches aauth.ErrEgress.
+//
+// Errors are typed: *MetadataError, *ExchangeError, *PollError and
+// *AuthTokenRequiredError, matched against the Err* sentinels with
+// errors.Is. The root package aauth aliases the ones a Transport user
+// meets.
+package psclient
