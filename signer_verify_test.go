@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/agentprovider"
 	"github.com/aauthgo/aauth/internal/sigverify"
 	"github.com/aauthgo/aauth/keys"
 )
@@ -48,9 +49,9 @@ func TestSignerVerifiedByServer(t *testing.T) {
 	tokens := map[[2]int]string{}
 	provider, _ := keys.Generate()
 	for _, p := range []aauth.Profile{aauth.ProfileCurrent, aauth.ProfileSeed} {
-		iss := &aauth.AgentTokenIssuer{Issuer: "https://agent.example", Key: provider, Profile: p, Now: func() time.Time { return now }}
+		iss := &agentprovider.Issuer{Issuer: "https://agent.example", Key: provider, Profile: p, Now: func() time.Time { return now }}
 		for ki, k := range []crypto.Signer{ed, ec} {
-			tok, _, err := iss.Issue(context.Background(), aauth.AgentTokenRequest{Subject: "aauth:bot@agent.example", Key: k.Public()})
+			tok, _, err := iss.Issue(context.Background(), agentprovider.TokenRequest{Subject: "aauth:bot@agent.example", Key: k.Public()})
 			if err != nil {
 				t.Fatal(err)
 			}

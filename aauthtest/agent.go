@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/agentprovider"
 	"github.com/aauthgo/aauth/keys"
 	"github.com/aauthgo/aauth/wire"
 )
@@ -42,14 +43,14 @@ type AgentProviderOptions struct {
 // AgentProvider is an in-process agent provider on an httptest server: it
 // publishes /.well-known/aauth-agent.json and its JWKS, and mints agent
 // tokens that bind an agent's key (cnf.jwk) to an agent identifier (sub).
-// It is an [aauth.AgentTokenIssuer] with a generated Ed25519 key, served.
+// It is an [agentprovider.Issuer] with a generated Ed25519 key, served.
 type AgentProvider struct {
 	// URL is the provider's base URL, the iss of its agent tokens.
 	URL string
 
 	base
 	srv    *httptest.Server
-	issuer *aauth.AgentTokenIssuer
+	issuer *agentprovider.Issuer
 	h      http.Handler
 
 	mu sync.Mutex
@@ -68,13 +69,13 @@ func NewAgentProvider(opts AgentProviderOptions) *AgentProvider {
 	}
 	ap.srv, ap.URL = startServer(http.HandlerFunc(ap.route))
 	ap.base.url = ap.URL
-	ap.issuer = &aauth.AgentTokenIssuer{
+	ap.issuer = &agentprovider.Issuer{
 		Issuer:   ap.URL,
 		Key:      key,
 		Lifetime: opts.Lifetime,
 		Profile:  opts.Profile,
 		Now:      opts.Now,
-		Display:  aauth.AgentDisplay{Name: "aauthtest agent provider"},
+		Display:  agentprovider.Display{Name: "aauthtest agent provider"},
 	}
 	ap.h = ap.issuer.Handler()
 	ap.srv.Start()
@@ -102,7 +103,7 @@ func (ap *AgentProvider) Issuer() string { return ap.URL }
 
 // TokenIssuer returns the provider's agent-token issuer, for tests that
 // want to mint tokens their own way. Do not change its fields.
-func (ap *AgentProvider) TokenIssuer() *aauth.AgentTokenIssuer { return ap.issuer }
+func (ap *AgentProvider) TokenIssuer() *agentprovider.Issuer { return ap.issuer }
 
 // PublicKey returns the key the provider signs agent tokens with.
 func (ap *AgentProvider) PublicKey() crypto.PublicKey { return ap.issuer.Key.Public() }
@@ -139,7 +140,7 @@ func (ap *AgentProvider) Subject(name string) string {
 // identifier, see Subject) whose signing key is pub, an ed25519.PublicKey
 // or a P-256 *ecdsa.PublicKey.
 func (ap *AgentProvider) Mint(subject string, pub crypto.PublicKey) (string, error) {
-	tok, _, err := ap.issuer.Issue(context.Background(), aauth.AgentTokenRequest{
+	tok, _, err := ap.issuer.Issue(context.Background(), agentprovider.TokenRequest{
 		Subject:      ap.Subject(subject),
 		Key:          pub,
 		PersonServer: ap.PersonServer(),
@@ -177,7 +178,7 @@ func (ap *AgentProvider) NewAgent(subject string) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aauthtest: generating key: %w", err)
 	}
-	tok, exp, err := ap.issuer.Issue(context.Background(), aauth.AgentTokenRequest{
+	tok, exp, err := ap.issuer.Issue(context.Background(), agentprovider.TokenRequest{
 		Subject:      ap.Subject(subject),
 		Key:          key.Public(),
 		PersonServer: ap.PersonServer(),
@@ -190,10 +191,10 @@ func (ap *AgentProvider) NewAgent(subject string) (*Agent, error) {
 
 // AgentKeys returns a KeySource for the agent subject: an ephemeral Ed25519
 // key with an agent token from this provider, both replaced before the
-// token expires (an [aauth.AgentKeys]). Its ps claim is the provider's
+// token expires (an [agentprovider.Keys]). Its ps claim is the provider's
 // person server at the time of the call.
 func (ap *AgentProvider) AgentKeys(subject string) aauth.KeySource {
-	return &aauth.AgentKeys{
+	return &agentprovider.Keys{
 		Issuer:       ap.issuer,
 		Subject:      ap.Subject(subject),
 		PersonServer: ap.PersonServer(),

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/agentprovider"
 	"github.com/aauthgo/aauth/keys"
 	"github.com/aauthgo/aauth/wire"
 )
@@ -87,8 +87,8 @@ func (e *env) agentToken(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	issuer := &aauth.AgentTokenIssuer{Issuer: *iss, Key: signer, Profile: profile, Now: e.now}
-	tok, _, err := issuer.Issue(ctx, aauth.AgentTokenRequest{
+	issuer := &agentprovider.Issuer{Issuer: *iss, Key: signer, Profile: profile, Now: e.now}
+	tok, _, err := issuer.Issue(ctx, agentprovider.TokenRequest{
 		Subject:      *sub,
 		Key:          pub,
 		PersonServer: *ps,

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
+	"github.com/aauthgo/aauth/agentprovider"
 	"github.com/aauthgo/aauth/keys"
 )
 
@@ -35,7 +35,7 @@ func TestAgentToken(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			handler = (&aauth.AgentTokenIssuer{Issuer: provider.URL, Key: signer, Profile: p}).Handler()
+			handler = (&agentprovider.Issuer{Issuer: provider.URL, Key: signer, Profile: p}).Handler()
 
 			clk := aauthtest.NewClock(epoch)
 			r := runEnv(t, &env{clock: clk}, "", "agent-token", "--provider-key", providerKey, "--iss", provider.URL,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
+	"github.com/aauthgo/aauth/agentprovider"
 )
 
 var profiles = []aauth.Profile{aauth.ProfileCurrent, aauth.ProfileSeed}
@@ -245,7 +246,7 @@ func TestFetchHTTPError(t *testing.T) {
 func TestFetchNoPersonServer(t *testing.T) {
 	w, clk := newWorld(t, aauth.ProfileCurrent, aauthtest.WorldOptions{})
 	a := newAgentFiles(t, w)
-	tok, _, err := w.Agent.TokenIssuer().Issue(context.Background(), aauth.AgentTokenRequest{Subject: "aauth:alice@127.0.0.1", Key: a.signer.Public()})
+	tok, _, err := w.Agent.TokenIssuer().Issue(context.Background(), agentprovider.TokenRequest{Subject: "aauth:alice@127.0.0.1", Key: a.signer.Public()})
 	if err != nil {
 		t.Fatal(err)
 	}

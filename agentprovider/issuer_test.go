@@ -1,4 +1,4 @@
-package aauth_test
+package agentprovider_test
 
 import (
 	"context"
@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -23,6 +22,7 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/agentprovider"
 	"github.com/aauthgo/aauth/keys"
 	"github.com/aauthgo/aauth/wire"
 	"github.com/lestrrat-go/jwx/v3/jwa"
@@ -91,7 +91,7 @@ type agentTokenParts struct {
 
 // verifyAgentToken checks token against the issuer's JWKS with jwx, as a
 // resource would, and returns its header and claims.
-func verifyAgentToken(t *testing.T, i *aauth.AgentTokenIssuer, token string, at time.Time) agentTokenParts {
+func verifyAgentToken(t *testing.T, i *agentprovider.Issuer, token string, at time.Time) agentTokenParts {
 	t.Helper()
 	jwks, err := i.JWKS()
 	if err != nil {
@@ -132,12 +132,12 @@ func verifyAgentToken(t *testing.T, i *aauth.AgentTokenIssuer, token string, at 
 func TestIssueCurrent(t *testing.T) {
 	provider := rfc8032Test2(t)
 	agent, _ := keys.Generate()
-	i := &aauth.AgentTokenIssuer{
+	i := &agentprovider.Issuer{
 		Issuer: "https://agent.example",
 		Key:    provider,
 		Now:    func() time.Time { return t0.Add(123 * time.Millisecond) },
 	}
-	token, exp, err := i.Issue(context.Background(), aauth.AgentTokenRequest{
+	token, exp, err := i.Issue(context.Background(), agentprovider.TokenRequest{
 		Subject:      "aauth:test@agent.example",
 		Key:          agent.Public(),
 		PersonServer: "https://ps.example",
@@ -206,7 +206,7 @@ func TestIssueCurrent(t *testing.T) {
 	}
 
 	// Two tokens never share a jti.
-	token2, _, _ := i.Issue(context.Background(), aauth.AgentTokenRequest{Subject: "aauth:test@agent.example", Key: agent.Public()})
+	token2, _, _ := i.Issue(context.Background(), agentprovider.TokenRequest{Subject: "aauth:test@agent.example", Key: agent.Public()})
 	p2 := verifyAgentToken(t, i, token2, t0)
 	if p2.claims["jti"] == p.claims["jti"] {
 		t.Error("repeated jti")
@@ -219,14 +219,14 @@ func TestIssueCurrent(t *testing.T) {
 func TestIssueSeed(t *testing.T) {
 	provider := rfc8032Test2(t)
 	agent, _ := keys.ParsePrivateJWK([]byte(rfc8037JWK), aauth.ProfileSeed)
-	i := &aauth.AgentTokenIssuer{
+	i := &agentprovider.Issuer{
 		Issuer:  "https://agent.example",
 		Key:     provider,
 		KeyID:   "agent-root-1",
 		Profile: aauth.ProfileSeed,
 		Now:     func() time.Time { return t0 },
 	}
-	token, _, err := i.Issue(context.Background(), aauth.AgentTokenRequest{Subject: "aauth:test@agent.example", Key: agent.Public()})
+	token, _, err := i.Issue(context.Background(), agentprovider.TokenRequest{Subject: "aauth:test@agent.example", Key: agent.Public()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,8 +256,8 @@ func TestIssueES256(t *testing.T) {
 		}
 		agent := mustP256(t)
 		for _, profile := range []aauth.Profile{aauth.ProfileCurrent, aauth.ProfileSeed} {
-			i := &aauth.AgentTokenIssuer{Issuer: "https://agent.example", Key: provider, Profile: profile}
-			token, _, err := i.Issue(context.Background(), aauth.AgentTokenRequest{Subject: "aauth:a@agent.example", Key: agent.Public()})
+			i := &agentprovider.Issuer{Issuer: "https://agent.example", Key: provider, Profile: profile}
+			token, _, err := i.Issue(context.Background(), agentprovider.TokenRequest{Subject: "aauth:a@agent.example", Key: agent.Public()})
 			if err != nil {
 				t.Fatalf("hsm=%v %v: %v", hsm, profile, err)
 			}
@@ -282,8 +282,8 @@ func TestIssueES256(t *testing.T) {
 func TestIssueHSMEd25519(t *testing.T) {
 	provider, _ := keys.Generate()
 	agent, _ := keys.Generate()
-	i := &aauth.AgentTokenIssuer{Issuer: "https://agent.example", Key: opaqueSigner{provider}}
-	token, _, err := i.Issue(context.Background(), aauth.AgentTokenRequest{Subject: "aauth:a@agent.example", Key: agent.Public()})
+	i := &agentprovider.Issuer{Issuer: "https://agent.example", Key: opaqueSigner{provider}}
+	token, _, err := i.Issue(context.Background(), agentprovider.TokenRequest{Subject: "aauth:a@agent.example", Key: agent.Public()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,8 +303,8 @@ func TestIssueLifetime(t *testing.T) {
 		{0, 1500 * time.Millisecond, time.Second},
 	}
 	for _, tc := range cases {
-		i := &aauth.AgentTokenIssuer{Issuer: "https://agent.example", Key: provider, Lifetime: tc.issuer, Now: func() time.Time { return t0 }}
-		_, exp, err := i.Issue(context.Background(), aauth.AgentTokenRequest{Subject: "s", Key: agent.Public(), Lifetime: tc.request})
+		i := &agentprovider.Issuer{Issuer: "https://agent.example", Key: provider, Lifetime: tc.issuer, Now: func() time.Time { return t0 }}
+		_, exp, err := i.Issue(context.Background(), agentprovider.TokenRequest{Subject: "s", Key: agent.Public(), Lifetime: tc.request})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -318,44 +318,44 @@ func TestIssueErrors(t *testing.T) {
 	provider, _ := keys.Generate()
 	agent, _ := keys.Generate()
 	rsaKey, _ := rsa.GenerateKey(rand.Reader, 1024)
-	good := func() *aauth.AgentTokenIssuer {
-		return &aauth.AgentTokenIssuer{Issuer: "https://agent.example", Key: provider}
+	good := func() *agentprovider.Issuer {
+		return &agentprovider.Issuer{Issuer: "https://agent.example", Key: provider}
 	}
-	req := aauth.AgentTokenRequest{Subject: "aauth:a@agent.example", Key: agent.Public()}
+	req := agentprovider.TokenRequest{Subject: "aauth:a@agent.example", Key: agent.Public()}
 	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
 
 	cases := []struct {
 		name   string
 		ctx    context.Context
-		modify func(*aauth.AgentTokenIssuer, *aauth.AgentTokenRequest)
+		modify func(*agentprovider.Issuer, *agentprovider.TokenRequest)
 		want   string
 	}{
-		{"empty issuer", nil, func(i *aauth.AgentTokenIssuer, _ *aauth.AgentTokenRequest) { i.Issuer = "" }, "Issuer is empty"},
-		{"http issuer", nil, func(i *aauth.AgentTokenIssuer, _ *aauth.AgentTokenRequest) { i.Issuer = "http://agent.example" }, "must use https"},
-		{"relative issuer", nil, func(i *aauth.AgentTokenIssuer, _ *aauth.AgentTokenRequest) { i.Issuer = "agent.example" }, "absolute https URL"},
-		{"ftp issuer", nil, func(i *aauth.AgentTokenIssuer, _ *aauth.AgentTokenRequest) { i.Issuer = "ftp://agent.example" }, "absolute https URL"},
-		{"no host", nil, func(i *aauth.AgentTokenIssuer, _ *aauth.AgentTokenRequest) { i.Issuer = "https:///path" }, "no host"},
-		{"trailing slash", nil, func(i *aauth.AgentTokenIssuer, _ *aauth.AgentTokenRequest) { i.Issuer = "https://agent.example/" }, "must not end with a slash"},
-		{"query", nil, func(i *aauth.AgentTokenIssuer, _ *aauth.AgentTokenRequest) { i.Issuer = "https://agent.example?x=1" }, "must not have a query"},
-		{"empty query", nil, func(i *aauth.AgentTokenIssuer, _ *aauth.AgentTokenRequest) { i.Issuer = "https://agent.example?" }, "must not have a query"},
-		{"fragment", nil, func(i *aauth.AgentTokenIssuer, _ *aauth.AgentTokenRequest) { i.Issuer = "https://agent.example#x" }, "must not have a fragment"},
-		{"userinfo", nil, func(i *aauth.AgentTokenIssuer, _ *aauth.AgentTokenRequest) { i.Issuer = "https://u:p@agent.example" }, "user info"},
-		{"bad url", nil, func(i *aauth.AgentTokenIssuer, _ *aauth.AgentTokenRequest) { i.Issuer = "https://agent example/%zz" }, "not a URL"},
-		{"nil key", nil, func(i *aauth.AgentTokenIssuer, _ *aauth.AgentTokenRequest) { i.Key = nil }, "Key: no key"},
-		{"short key", nil, func(i *aauth.AgentTokenIssuer, _ *aauth.AgentTokenRequest) { i.Key = ed25519.PrivateKey{1, 2} }, "2 bytes"},
-		{"nil ecdsa key", nil, func(i *aauth.AgentTokenIssuer, _ *aauth.AgentTokenRequest) { i.Key = (*ecdsa.PrivateKey)(nil) }, "nil ECDSA"},
-		{"rsa key", nil, func(i *aauth.AgentTokenIssuer, _ *aauth.AgentTokenRequest) { i.Key = rsaKey }, "unsupported public key type"},
-		{"negative lifetime", nil, func(i *aauth.AgentTokenIssuer, _ *aauth.AgentTokenRequest) { i.Lifetime = -time.Second }, "less than one second"},
-		{"long lifetime", nil, func(i *aauth.AgentTokenIssuer, _ *aauth.AgentTokenRequest) { i.Lifetime = 25 * time.Hour }, "longer than 24h"},
-		{"long request lifetime", nil, func(_ *aauth.AgentTokenIssuer, r *aauth.AgentTokenRequest) { r.Lifetime = 48 * time.Hour }, "longer than 24h"},
-		{"tiny request lifetime", nil, func(_ *aauth.AgentTokenIssuer, r *aauth.AgentTokenRequest) { r.Lifetime = time.Millisecond }, "less than one second"},
-		{"unknown profile", nil, func(i *aauth.AgentTokenIssuer, _ *aauth.AgentTokenRequest) { i.Profile = 7 }, "unknown profile"},
-		{"no subject", nil, func(_ *aauth.AgentTokenIssuer, r *aauth.AgentTokenRequest) { r.Subject = "" }, "no Subject"},
-		{"no agent key", nil, func(_ *aauth.AgentTokenIssuer, r *aauth.AgentTokenRequest) { r.Key = nil }, "no public key"},
-		{"rsa agent key", nil, func(_ *aauth.AgentTokenIssuer, r *aauth.AgentTokenRequest) { r.Key = rsaKey.Public() }, "unsupported public key type"},
-		{"private agent key", nil, func(_ *aauth.AgentTokenIssuer, r *aauth.AgentTokenRequest) { r.Key = agent }, "unsupported public key type"},
-		{"bad ps", nil, func(_ *aauth.AgentTokenIssuer, r *aauth.AgentTokenRequest) { r.PersonServer = "http://ps.example" }, "PersonServer"},
+		{"empty issuer", nil, func(i *agentprovider.Issuer, _ *agentprovider.TokenRequest) { i.Issuer = "" }, "Issuer is empty"},
+		{"http issuer", nil, func(i *agentprovider.Issuer, _ *agentprovider.TokenRequest) { i.Issuer = "http://agent.example" }, "must use https"},
+		{"relative issuer", nil, func(i *agentprovider.Issuer, _ *agentprovider.TokenRequest) { i.Issuer = "agent.example" }, "absolute https URL"},
+		{"ftp issuer", nil, func(i *agentprovider.Issuer, _ *agentprovider.TokenRequest) { i.Issuer = "ftp://agent.example" }, "absolute https URL"},
+		{"no host", nil, func(i *agentprovider.Issuer, _ *agentprovider.TokenRequest) { i.Issuer = "https:///path" }, "no host"},
+		{"trailing slash", nil, func(i *agentprovider.Issuer, _ *agentprovider.TokenRequest) { i.Issuer = "https://agent.example/" }, "must not end with a slash"},
+		{"query", nil, func(i *agentprovider.Issuer, _ *agentprovider.TokenRequest) { i.Issuer = "https://agent.example?x=1" }, "must not have a query"},
+		{"empty query", nil, func(i *agentprovider.Issuer, _ *agentprovider.TokenRequest) { i.Issuer = "https://agent.example?" }, "must not have a query"},
+		{"fragment", nil, func(i *agentprovider.Issuer, _ *agentprovider.TokenRequest) { i.Issuer = "https://agent.example#x" }, "must not have a fragment"},
+		{"userinfo", nil, func(i *agentprovider.Issuer, _ *agentprovider.TokenRequest) { i.Issuer = "https://u:p@agent.example" }, "user info"},
+		{"bad url", nil, func(i *agentprovider.Issuer, _ *agentprovider.TokenRequest) { i.Issuer = "https://agent example/%zz" }, "not a URL"},
+		{"nil key", nil, func(i *agentprovider.Issuer, _ *agentprovider.TokenRequest) { i.Key = nil }, "Key: no key"},
+		{"short key", nil, func(i *agentprovider.Issuer, _ *agentprovider.TokenRequest) { i.Key = ed25519.PrivateKey{1, 2} }, "2 bytes"},
+		{"nil ecdsa key", nil, func(i *agentprovider.Issuer, _ *agentprovider.TokenRequest) { i.Key = (*ecdsa.PrivateKey)(nil) }, "nil ECDSA"},
+		{"rsa key", nil, func(i *agentprovider.Issuer, _ *agentprovider.TokenRequest) { i.Key = rsaKey }, "unsupported public key type"},
+		{"negative lifetime", nil, func(i *agentprovider.Issuer, _ *agentprovider.TokenRequest) { i.Lifetime = -time.Second }, "less than one second"},
+		{"long lifetime", nil, func(i *agentprovider.Issuer, _ *agentprovider.TokenRequest) { i.Lifetime = 25 * time.Hour }, "longer than 24h"},
+		{"long request lifetime", nil, func(_ *agentprovider.Issuer, r *agentprovider.TokenRequest) { r.Lifetime = 48 * time.Hour }, "longer than 24h"},
+		{"tiny request lifetime", nil, func(_ *agentprovider.Issuer, r *agentprovider.TokenRequest) { r.Lifetime = time.Millisecond }, "less than one second"},
+		{"unknown profile", nil, func(i *agentprovider.Issuer, _ *agentprovider.TokenRequest) { i.Profile = 7 }, "unknown profile"},
+		{"no subject", nil, func(_ *agentprovider.Issuer, r *agentprovider.TokenRequest) { r.Subject = "" }, "no Subject"},
+		{"no agent key", nil, func(_ *agentprovider.Issuer, r *agentprovider.TokenRequest) { r.Key = nil }, "no public key"},
+		{"rsa agent key", nil, func(_ *agentprovider.Issuer, r *agentprovider.TokenRequest) { r.Key = rsaKey.Public() }, "unsupported public key type"},
+		{"private agent key", nil, func(_ *agentprovider.Issuer, r *agentprovider.TokenRequest) { r.Key = agent }, "unsupported public key type"},
+		{"bad ps", nil, func(_ *agentprovider.Issuer, r *agentprovider.TokenRequest) { r.PersonServer = "http://ps.example" }, "PersonServer"},
 		{"canceled", canceled, nil, "context canceled"},
 	}
 	for _, tc := range cases {
@@ -377,14 +377,14 @@ func TestIssueErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, _, err := (*aauth.AgentTokenIssuer)(nil).Issue(context.Background(), req); err == nil {
+	if _, _, err := (*agentprovider.Issuer)(nil).Issue(context.Background(), req); err == nil {
 		t.Error("nil issuer issued")
 	}
-	var i aauth.AgentTokenIssuer
+	var i agentprovider.Issuer
 	if _, _, err := i.Issue(canceled, req); !errors.Is(err, context.Canceled) {
 		t.Errorf("canceled Issue: %v does not wrap context.Canceled", err)
 	}
-	i = aauth.AgentTokenIssuer{Issuer: "https://agent.example", Key: provider, Profile: 9}
+	i = agentprovider.Issuer{Issuer: "https://agent.example", Key: provider, Profile: 9}
 	if _, _, err := i.Issue(context.Background(), req); !errors.Is(err, wire.ErrUnknownProfile) {
 		t.Errorf("unknown profile: %v does not wrap ErrUnknownProfile", err)
 	}
@@ -401,8 +401,8 @@ func TestIssuerURLs(t *testing.T) {
 		"http://127.0.0.1:9999",
 		"http://[::1]:8080",
 	} {
-		i := &aauth.AgentTokenIssuer{Issuer: iss, Key: provider}
-		if _, _, err := i.Issue(context.Background(), aauth.AgentTokenRequest{Subject: "s", Key: agent.Public(), PersonServer: iss}); err != nil {
+		i := &agentprovider.Issuer{Issuer: iss, Key: provider}
+		if _, _, err := i.Issue(context.Background(), agentprovider.TokenRequest{Subject: "s", Key: agent.Public(), PersonServer: iss}); err != nil {
 			t.Errorf("%s: %v", iss, err)
 		}
 	}
@@ -415,10 +415,10 @@ func TestMetadataAndHandler(t *testing.T) {
 		// installed after the server has one.
 		var h http.Handler
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
-		i := &aauth.AgentTokenIssuer{
+		i := &agentprovider.Issuer{
 			Issuer:  srv.URL + issPath,
 			Key:     provider,
-			Display: aauth.AgentDisplay{Name: "Test Agent", LogoURI: "https://agent.example/logo.png"},
+			Display: agentprovider.Display{Name: "Test Agent", LogoURI: "https://agent.example/logo.png"},
 		}
 		h = i.Handler()
 
@@ -448,7 +448,7 @@ func TestMetadataAndHandler(t *testing.T) {
 		if string(body) != want {
 			t.Errorf("metadata =\n%s\nwant\n%s", body, want)
 		}
-		var got aauth.AgentMetadata
+		var got agentprovider.Metadata
 		if err := json.Unmarshal(body, &got); err != nil || got != md {
 			t.Errorf("metadata decodes to %+v, %v", got, err)
 		}
@@ -462,7 +462,7 @@ func TestMetadataAndHandler(t *testing.T) {
 			t.Fatalf("jwks does not parse: %v", err)
 		}
 		agent, _ := keys.Generate()
-		token, _, err := i.Issue(context.Background(), aauth.AgentTokenRequest{Subject: "s", Key: agent.Public()})
+		token, _, err := i.Issue(context.Background(), agentprovider.TokenRequest{Subject: "s", Key: agent.Public()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -494,7 +494,7 @@ func TestMetadataAndHandler(t *testing.T) {
 	}
 
 	// A misconfigured issuer serves 500s that say nothing about its config.
-	bad := &aauth.AgentTokenIssuer{Issuer: "http://agent.example", Key: provider}
+	bad := &agentprovider.Issuer{Issuer: "http://agent.example", Key: provider}
 	rec := httptest.NewRecorder()
 	bad.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/.well-known/aauth-agent.json", nil))
 	if rec.Code != 500 || strings.Contains(rec.Body.String(), "agent.example") {
@@ -506,7 +506,7 @@ func TestMetadataAndHandler(t *testing.T) {
 }
 
 // gatedSigner counts concurrent signatures and can hold them until
-// released, to test that AgentKeys mints one token at a time.
+// released, to test that Keys mints one token at a time.
 type gatedSigner struct {
 	crypto.Signer
 	gate     chan struct{} // if non-nil, Sign waits for a receive
@@ -537,7 +537,7 @@ func (g *gatedSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) (
 
 // checkMaterial checks that m's token is bound to m's key and returns the
 // token.
-func checkMaterial(t *testing.T, i *aauth.AgentTokenIssuer, m aauth.KeyMaterial, at time.Time) string {
+func checkMaterial(t *testing.T, i *agentprovider.Issuer, m aauth.KeyMaterial, at time.Time) string {
 	t.Helper()
 	if m.Key.Scheme != wire.SchemeJWT || m.Signer == nil {
 		t.Fatalf("material %v", m)
@@ -561,8 +561,8 @@ func checkMaterial(t *testing.T, i *aauth.AgentTokenIssuer, m aauth.KeyMaterial,
 func TestAgentKeysRenewal(t *testing.T) {
 	clock := &fakeClock{now: t0}
 	provider, _ := keys.Generate()
-	i := &aauth.AgentTokenIssuer{Issuer: "https://agent.example", Key: provider, Now: clock.Now}
-	keys := &aauth.AgentKeys{Issuer: i, Subject: "aauth:a@agent.example", PersonServer: "https://ps.example"}
+	i := &agentprovider.Issuer{Issuer: "https://agent.example", Key: provider, Now: clock.Now}
+	keys := &agentprovider.Keys{Issuer: i, Subject: "aauth:a@agent.example", PersonServer: "https://ps.example"}
 	ctx := context.Background()
 
 	m1, err := keys.KeyMaterial(ctx)
@@ -622,8 +622,8 @@ func TestAgentKeysMargins(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := &fakeClock{now: t0}
-			i := &aauth.AgentTokenIssuer{Issuer: "https://agent.example", Key: provider, Profile: tc.profile, Now: clock.Now}
-			keys := &aauth.AgentKeys{Issuer: i, Subject: "s", Lifetime: tc.lifetime, RenewBefore: tc.renewBefore}
+			i := &agentprovider.Issuer{Issuer: "https://agent.example", Key: provider, Profile: tc.profile, Now: clock.Now}
+			keys := &agentprovider.Keys{Issuer: i, Subject: "s", Lifetime: tc.lifetime, RenewBefore: tc.renewBefore}
 			m1, err := keys.KeyMaterial(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -642,24 +642,24 @@ func TestAgentKeysMargins(t *testing.T) {
 
 func TestAgentKeysErrors(t *testing.T) {
 	ctx := context.Background()
-	if _, err := (&aauth.AgentKeys{}).KeyMaterial(ctx); err == nil || !strings.HasPrefix(err.Error(), "aauth: ") {
+	if _, err := (&agentprovider.Keys{}).KeyMaterial(ctx); err == nil || !strings.HasPrefix(err.Error(), "aauth: ") {
 		t.Errorf("no issuer: %v", err)
 	}
-	if _, err := (*aauth.AgentKeys)(nil).KeyMaterial(ctx); err == nil {
-		t.Error("nil AgentKeys")
+	if _, err := (*agentprovider.Keys)(nil).KeyMaterial(ctx); err == nil {
+		t.Error("nil Keys")
 	}
 	provider, _ := keys.Generate()
 	clock := &fakeClock{now: t0}
-	i := &aauth.AgentTokenIssuer{Issuer: "https://agent.example", Key: provider, Now: clock.Now}
-	if _, err := (&aauth.AgentKeys{Issuer: i, Subject: "s", RenewBefore: -1}).KeyMaterial(ctx); err == nil {
+	i := &agentprovider.Issuer{Issuer: "https://agent.example", Key: provider, Now: clock.Now}
+	if _, err := (&agentprovider.Keys{Issuer: i, Subject: "s", RenewBefore: -1}).KeyMaterial(ctx); err == nil {
 		t.Error("negative RenewBefore accepted")
 	}
-	if _, err := (&aauth.AgentKeys{Issuer: i}).KeyMaterial(ctx); err == nil || !strings.Contains(err.Error(), "no Subject") {
+	if _, err := (&agentprovider.Keys{Issuer: i}).KeyMaterial(ctx); err == nil || !strings.Contains(err.Error(), "no Subject") {
 		t.Errorf("no subject: %v", err)
 	}
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := (&aauth.AgentKeys{Issuer: i, Subject: "s"}).KeyMaterial(canceled); !errors.Is(err, context.Canceled) {
+	if _, err := (&agentprovider.Keys{Issuer: i, Subject: "s"}).KeyMaterial(canceled); !errors.Is(err, context.Canceled) {
 		t.Errorf("canceled: %v", err)
 	}
 
@@ -667,7 +667,7 @@ func TestAgentKeysErrors(t *testing.T) {
 	// has expired the error comes through.
 	signer := &failingSigner{Signer: provider}
 	i.Key = signer
-	keys := &aauth.AgentKeys{Issuer: i, Subject: "s"}
+	keys := &agentprovider.Keys{Issuer: i, Subject: "s"}
 	m1, err := keys.KeyMaterial(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -705,8 +705,8 @@ func TestAgentKeysConcurrent(t *testing.T) {
 	provider, _ := keys.Generate()
 	signer := &gatedSigner{Signer: provider, gate: make(chan struct{}), entered: make(chan struct{})}
 	clock := &fakeClock{now: t0}
-	i := &aauth.AgentTokenIssuer{Issuer: "https://agent.example", Key: signer, Now: clock.Now}
-	keys := &aauth.AgentKeys{Issuer: i, Subject: "s"}
+	i := &agentprovider.Issuer{Issuer: "https://agent.example", Key: signer, Now: clock.Now}
+	keys := &agentprovider.Keys{Issuer: i, Subject: "s"}
 	const n = 32
 
 	// First mint: everyone waits for the one mint and gets its result.
@@ -824,75 +824,4 @@ func checkMaterialQuiet(t *testing.T, m aauth.KeyMaterial) {
 	if err != nil || !k.(ed25519.PublicKey).Equal(m.Signer.Public()) {
 		t.Errorf("token is not bound to its key: %v", err)
 	}
-}
-
-func ExampleAgentTokenIssuer() {
-	// The provider's long-lived key; in production, keys.ReadFile or an HSM.
-	providerKey, err := keys.Generate()
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	issuer := &aauth.AgentTokenIssuer{
-		Issuer:  "https://agent.example",
-		Key:     providerKey,
-		KeyID:   "agent-root-1",
-		Display: aauth.AgentDisplay{Name: "Example Agent"},
-	}
-	// Publish the metadata and JWKS that verifiers fetch:
-	//	http.Handle("/.well-known/", issuer.Handler())
-	md, _ := json.Marshal(issuer.Metadata())
-	fmt.Println(string(md))
-
-	// The agent signs with an ephemeral key; the token binds it to the
-	// agent's identity.
-	agentKey, _ := keys.Generate()
-	token, expiry, err := issuer.Issue(context.Background(), aauth.AgentTokenRequest{
-		Subject:      "aauth:assistant@agent.example",
-		Key:          agentKey.Public(),
-		PersonServer: "https://ps.example",
-	})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	keys := aauth.StaticKeys(agentKey, aauth.JWT(token))
-	_ = keys // give keys to a Transport or SigningTransport
-
-	// A resource verifies the token against the provider's JWKS.
-	jwks, _ := issuer.JWKS()
-	set, _ := jwk.Parse(jwks)
-	tok, err := jwt.Parse([]byte(token), jwt.WithKeySet(set))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	sub, _ := tok.Subject()
-	fmt.Println(sub)
-	fmt.Println(time.Until(expiry).Round(time.Hour))
-	// Output:
-	// {"issuer":"https://agent.example","jwks_uri":"https://agent.example/.well-known/aauth-agent-jwks.json","name":"Example Agent"}
-	// aauth:assistant@agent.example
-	// 1h0m0s
-}
-
-func ExampleAgentKeys() {
-	providerKey, _ := keys.Generate()
-	keys := &aauth.AgentKeys{
-		Issuer: &aauth.AgentTokenIssuer{
-			Issuer: "https://agent.example",
-			Key:    providerKey,
-		},
-		Subject:      "aauth:assistant@agent.example",
-		PersonServer: "https://ps.example",
-	}
-	// Each request asks for key material; a new key and token are minted
-	// when the current token nears its expiry.
-	m, err := keys.KeyMaterial(context.Background())
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	fmt.Println(m.Key.Scheme)
-	// Output: jwt
 }

@@ -1,4 +1,4 @@
-package aauth
+package agentprovider
 
 import (
 	"context"
@@ -15,7 +15,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aauthgo/aauth/internal/jsonx"
@@ -46,19 +45,19 @@ const (
 	maxAgentTokenLifetime = 24 * time.Hour
 )
 
-// AgentTokenIssuer mints agent tokens: it is the agent provider side of
+// Issuer mints agent tokens: it is the agent provider side of
 // AAuth. An agent token binds an agent's signing key (its cnf.jwk) to the
 // agent's identity (sub) under the provider's URL (iss); the agent then
 // signs requests with that key and sends the token in Signature-Key.
 //
 // Verifiers find the provider's public key through
 // {Issuer}/.well-known/aauth-agent.json, whose jwks_uri is
-// {Issuer}/.well-known/aauth-agent-jwks.json; [AgentTokenIssuer.Handler]
+// {Issuer}/.well-known/aauth-agent-jwks.json; [Issuer.Handler]
 // serves both.
 //
-// An AgentTokenIssuer is safe for concurrent use once its fields are set;
+// An Issuer is safe for concurrent use once its fields are set;
 // do not change them while it is in use.
-type AgentTokenIssuer struct {
+type Issuer struct {
 	// Issuer is the agent provider's URL, such as https://agent.example:
 	// the token's iss. It must be an absolute https URL (http is allowed
 	// for loopback hosts, for development) with no query, fragment or
@@ -85,14 +84,14 @@ type AgentTokenIssuer struct {
 	Profile wire.Profile
 
 	// Display holds the optional display members of the metadata document.
-	Display AgentDisplay
+	Display Display
 
 	// Now returns the current time. Nil means time.Now.
 	Now func() time.Time
 }
 
-// AgentTokenRequest describes the agent token to issue.
-type AgentTokenRequest struct {
+// TokenRequest describes the agent token to issue.
+type TokenRequest struct {
 	// Subject is the agent identifier, the token's sub, such as
 	// aauth:assistant@agent.example. Required.
 	Subject string
@@ -109,9 +108,9 @@ type AgentTokenRequest struct {
 	Lifetime time.Duration
 }
 
-// AgentDisplay holds the optional display members that AAuth metadata
+// Display holds the optional display members that AAuth metadata
 // documents share.
-type AgentDisplay struct {
+type Display struct {
 	Name             string `json:"name,omitempty"`
 	Description      string `json:"description,omitempty"`
 	LogoURI          string `json:"logo_uri,omitempty"`
@@ -121,15 +120,15 @@ type AgentDisplay struct {
 	PolicyURI        string `json:"policy_uri,omitempty"`
 }
 
-// AgentMetadata is an agent provider's metadata document, served at
+// Metadata is an agent provider's metadata document, served at
 // {issuer}/.well-known/aauth-agent.json.
-type AgentMetadata struct {
+type Metadata struct {
 	Issuer  string `json:"issuer"`   // the provider's URL, the iss of its tokens
 	JWKSURI string `json:"jwks_uri"` // where its token-signing keys are
-	AgentDisplay
+	Display
 }
 
-// agentIssuerConfig is an AgentTokenIssuer's fields, checked and with
+// agentIssuerConfig is an Issuer's fields, checked and with
 // defaults applied.
 type agentIssuerConfig struct {
 	issuer   *url.URL
@@ -141,20 +140,20 @@ type agentIssuerConfig struct {
 	cnfAlg   bool // cnf.jwk carries alg
 }
 
-func (i *AgentTokenIssuer) config() (*agentIssuerConfig, error) {
+func (i *Issuer) config() (*agentIssuerConfig, error) {
 	if i == nil {
-		return nil, errors.New("aauth: nil AgentTokenIssuer")
+		return nil, errors.New("aauth: nil agentprovider.Issuer")
 	}
 	if i.Profile != wire.ProfileCurrent && i.Profile != wire.ProfileSeed {
 		return nil, fmt.Errorf("%w: %v", wire.ErrUnknownProfile, i.Profile)
 	}
-	iss, err := checkAgentURL("AgentTokenIssuer.Issuer", i.Issuer)
+	iss, err := checkAgentURL("agentprovider.Issuer.Issuer", i.Issuer)
 	if err != nil {
 		return nil, err
 	}
 	pub, err := signerPublicKey(i.Key)
 	if err != nil {
-		return nil, fmt.Errorf("aauth: AgentTokenIssuer.Key: %w", err)
+		return nil, fmt.Errorf("aauth: agentprovider.Issuer.Key: %w", err)
 	}
 	c := &agentIssuerConfig{issuer: iss, pub: pub, cnfAlg: profile.For(i.Profile).RequireKeyAlg}
 	switch c.pub.(type) {
@@ -170,13 +169,13 @@ func (i *AgentTokenIssuer) config() (*agentIssuerConfig, error) {
 	// Thumbprint also rejects unsupported and malformed keys.
 	tp, err := keys.Thumbprint(c.pub)
 	if err != nil {
-		return nil, safetext.Wrap("AgentTokenIssuer.Key", err)
+		return nil, safetext.Wrap("agentprovider.Issuer.Key", err)
 	}
 	c.kid = i.KeyID
 	if c.kid == "" {
 		c.kid = tp
 	}
-	if c.lifetime, err = checkAgentTokenLifetime("AgentTokenIssuer.Lifetime", i.Lifetime, defaultAgentTokenLifetime); err != nil {
+	if c.lifetime, err = checkAgentTokenLifetime("agentprovider.Issuer.Lifetime", i.Lifetime, defaultAgentTokenLifetime); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -200,7 +199,7 @@ func signerPublicKey(s crypto.Signer) (crypto.PublicKey, error) {
 	return s.Public(), nil
 }
 
-func (i *AgentTokenIssuer) now() time.Time {
+func (i *Issuer) now() time.Time {
 	if i.Now != nil {
 		return i.Now()
 	}
@@ -294,7 +293,7 @@ func newAgentTokenJTI() (string, error) {
 // ("aauth-agent.json"), sub, a random jti, cnf.jwk (the agent's public
 // key, with alg in the current profile), iat, exp and, when
 // req.PersonServer is set, ps.
-func (i *AgentTokenIssuer) Issue(ctx context.Context, req AgentTokenRequest) (token string, expiry time.Time, err error) {
+func (i *Issuer) Issue(ctx context.Context, req TokenRequest) (token string, expiry time.Time, err error) {
 	if err := ctx.Err(); err != nil {
 		return "", time.Time{}, fmt.Errorf("aauth: issuing agent token: %w", err)
 	}
@@ -306,17 +305,17 @@ func (i *AgentTokenIssuer) Issue(ctx context.Context, req AgentTokenRequest) (to
 		return "", time.Time{}, errors.New("aauth: agent token request has no Subject")
 	}
 	if req.PersonServer != "" {
-		if _, err := checkAgentURL("AgentTokenRequest.PersonServer", req.PersonServer); err != nil {
+		if _, err := checkAgentURL("agentprovider.TokenRequest.PersonServer", req.PersonServer); err != nil {
 			return "", time.Time{}, err
 		}
 	}
-	lifetime, err := checkAgentTokenLifetime("AgentTokenRequest.Lifetime", req.Lifetime, c.lifetime)
+	lifetime, err := checkAgentTokenLifetime("agentprovider.TokenRequest.Lifetime", req.Lifetime, c.lifetime)
 	if err != nil {
 		return "", time.Time{}, err
 	}
 	cnf, err := jwkx.PublicMembers(req.Key)
 	if err != nil {
-		return "", time.Time{}, safetext.Wrap("AgentTokenRequest.Key", err)
+		return "", time.Time{}, safetext.Wrap("agentprovider.TokenRequest.Key", err)
 	}
 	if !c.cnfAlg {
 		cnf.Alg = ""
@@ -357,11 +356,11 @@ func (i *AgentTokenIssuer) Issue(ctx context.Context, req AgentTokenRequest) (to
 // Metadata returns the provider's metadata document, for
 // {Issuer}/.well-known/aauth-agent.json. Its jwks_uri is
 // {Issuer}/.well-known/aauth-agent-jwks.json.
-func (i *AgentTokenIssuer) Metadata() AgentMetadata {
-	return AgentMetadata{
-		Issuer:       i.Issuer,
-		JWKSURI:      i.Issuer + agentJWKSPath,
-		AgentDisplay: i.Display,
+func (i *Issuer) Metadata() Metadata {
+	return Metadata{
+		Issuer:  i.Issuer,
+		JWKSURI: i.Issuer + agentJWKSPath,
+		Display: i.Display,
 	}
 }
 
@@ -372,7 +371,7 @@ type agentJWKSDocument struct {
 
 // JWKS returns the provider's JWK Set: the public half of Key, with alg
 // (the JWS alg the tokens use), kid and use "sig".
-func (i *AgentTokenIssuer) JWKS() ([]byte, error) {
+func (i *Issuer) JWKS() ([]byte, error) {
 	c, err := i.config()
 	if err != nil {
 		return nil, err
@@ -398,7 +397,7 @@ func (c *agentIssuerConfig) jwks() ([]byte, error) {
 //
 // The documents are built when Handler is called; later changes to i are
 // not served. If i is misconfigured, every request gets a 500.
-func (i *AgentTokenIssuer) Handler() http.Handler {
+func (i *Issuer) Handler() http.Handler {
 	// The reason stays in the server: the config is nobody else's business.
 	misconfigured := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "agent provider misconfigured", http.StatusInternalServerError)
@@ -439,133 +438,4 @@ func (i *AgentTokenIssuer) Handler() http.Handler {
 		}
 		w.Write(doc)
 	})
-}
-
-// AgentKeys is a KeySource for an agent that is its own agent provider:
-// it holds an ephemeral Ed25519 signing key and an agent token for it,
-// issued by Issuer, and replaces both before the token expires.
-//
-// The first call to KeyMaterial mints a key and token. Later calls return
-// them until the token is within RenewBefore of its expiry; then the next
-// call mints a new key and token. Only one mint runs at a time: while it
-// runs, other callers get the current material if it has not expired, and
-// otherwise wait for the mint or for their context to end. If a renewal
-// fails while the current token is still valid, the current material is
-// returned and the next call tries again.
-//
-// Time comes from Issuer.Now. An AgentKeys must not be copied after first
-// use, and its fields must not change while it is in use.
-type AgentKeys struct {
-	// Issuer mints the tokens. Required.
-	Issuer *AgentTokenIssuer
-
-	// Subject and PersonServer are the sub and ps of every token.
-	Subject      string
-	PersonServer string
-
-	// Lifetime is the lifetime of each token; zero means Issuer's.
-	Lifetime time.Duration
-
-	// RenewBefore is how long before expiry a token is replaced. Zero
-	// means 20% of the token's lifetime, as @aauth/local-keys does, or
-	// the profile's refresh margin (5 minutes current, 60 seconds seed)
-	// if that is longer and shorter than the lifetime.
-	RenewBefore time.Duration
-
-	mu      sync.Mutex
-	cur     KeyMaterial
-	expiry  time.Time
-	renewAt time.Time
-	minting chan struct{} // non-nil while a mint runs; closed when it ends
-}
-
-// KeyMaterial returns the current ephemeral key and agent token, minting
-// new ones when needed.
-func (a *AgentKeys) KeyMaterial(ctx context.Context) (KeyMaterial, error) {
-	if a == nil || a.Issuer == nil {
-		return KeyMaterial{}, errors.New("aauth: AgentKeys has no Issuer")
-	}
-	if a.RenewBefore < 0 {
-		return KeyMaterial{}, errors.New("aauth: AgentKeys.RenewBefore is negative")
-	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return KeyMaterial{}, fmt.Errorf("aauth: agent keys: %w", err)
-		}
-		now := a.Issuer.now()
-		a.mu.Lock()
-		valid := a.cur.Signer != nil && now.Before(a.expiry)
-		if valid && now.Before(a.renewAt) {
-			m := a.cur
-			a.mu.Unlock()
-			return m, nil
-		}
-		if wait := a.minting; wait != nil {
-			if valid {
-				m := a.cur
-				a.mu.Unlock()
-				return m, nil
-			}
-			a.mu.Unlock()
-			select {
-			case <-wait:
-				continue
-			case <-ctx.Done():
-				return KeyMaterial{}, fmt.Errorf("aauth: agent keys: %w", ctx.Err())
-			}
-		}
-		done := make(chan struct{})
-		a.minting = done
-		a.mu.Unlock()
-		return a.mint(ctx, done)
-	}
-}
-
-// mint makes a new key and token and installs them. The caller has set
-// a.minting to done.
-func (a *AgentKeys) mint(ctx context.Context, done chan struct{}) (m KeyMaterial, err error) {
-	var (
-		expiry, renewAt time.Time
-		ok              bool
-	)
-	// Deferred so that waiters are released even if a custom Signer panics.
-	defer func() {
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		a.minting = nil
-		close(done)
-		if ok {
-			a.cur, a.expiry, a.renewAt = m, expiry, renewAt
-			return
-		}
-		if err != nil && a.cur.Signer != nil && a.Issuer.now().Before(a.expiry) {
-			m, err = a.cur, nil
-		}
-	}()
-
-	key, err := keys.Generate()
-	if err != nil {
-		return KeyMaterial{}, err
-	}
-	start := a.Issuer.now()
-	token, expiry, err := a.Issuer.Issue(ctx, AgentTokenRequest{
-		Subject:      a.Subject,
-		Key:          key.Public(),
-		PersonServer: a.PersonServer,
-		Lifetime:     a.Lifetime,
-	})
-	if err != nil {
-		return KeyMaterial{}, err
-	}
-	lifetime := expiry.Sub(start)
-	before := a.RenewBefore
-	if before == 0 {
-		before = lifetime / 5
-		if margin := profile.For(a.Issuer.Profile).RefreshMargin; margin > before && margin < lifetime {
-			before = margin
-		}
-	}
-	renewAt = expiry.Add(-before)
-	ok = true
-	return KeyMaterial{Signer: key, Key: JWT(token)}, nil
 }
