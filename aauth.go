@@ -9,9 +9,9 @@
 //
 // The whole flow fits in an [http.Client]:
 //
-//	keys := aauth.StaticKeys(agentKey, aauth.JWT(agentToken))
+//	src := aauth.StaticKeys(agentKey, aauth.JWT(agentToken))
 //	client := (&aauth.Transport{
-//		Keys:         keys,
+//		Keys:         src,
 //		PersonServer: "https://ps.example",
 //		Capabilities: []aauth.Capability{aauth.CapabilityInteraction},
 //		OnInteraction: func(ctx context.Context, url, code string) error {
@@ -21,54 +21,37 @@
 //	}).Client()
 //	resp, err := client.Get("https://resource.example/api/data")
 //
-// The pieces the Transport is built from are exported too: [Signer] and
-// [SigningTransport] sign requests, [wire.ParseRequirement] and friends read the
-// AAuth headers, and the key helpers generate keys and mint agent tokens.
+// This package is the agent: [Transport] runs the flow, [SigningTransport]
+// and [Signer] sign requests, a [KeySource] supplies the key and agent token
+// for each request, a [TokenCache] keeps the tokens obtained, and [Event]
+// reports each step. The other roles and layers have packages of their own:
+//
+//   - wire: the AAuth wire vocabulary: profiles, every AAuth header, problem
+//     details.
+//   - keys: Ed25519 and P-256 keys, JWKs, key files, thumbprints.
+//   - psclient: the agent's client of its person server, usable without a
+//     Transport: discovery, token requests, polling.
+//   - agentprovider: the agent-provider role: agent tokens and the
+//     provider's metadata and JWKS.
+//   - aauthtest: a test kit with real servers (person server, resource,
+//     agent provider) for testing agents.
+//
+// A few names of wire and psclient are aliased here (Profile, Capability,
+// Token, Clock, Clarification, the errors a Transport returns), so that an
+// agent developer configures a Transport and matches its errors from this
+// package alone; they are the same types and values.
 //
 // # Wire generations
 //
 // The protocol has no version negotiation and its signature layer changed
-// incompatibly in August 2026. A [wire.Profile] chooses the generation: the zero
-// value, [wire.ProfileCurrent], speaks AAuth -11 over HTTP Signature Keys -08/-09;
-// [wire.ProfileSeed] reproduces what the JavaScript @aauth/mcp-agent 0.8.1 sends.
-// Reading is liberal in both.
+// incompatibly in August 2026. A [Profile] chooses the generation: the zero
+// value, [ProfileCurrent], speaks AAuth -11 over HTTP Signature Keys -08/-09;
+// [ProfileSeed] reproduces what the JavaScript @aauth/mcp-agent 0.8.1 sends.
+// Reading is liberal in both. Any other Profile value is refused with an
+// error matching wire.ErrUnknownProfile.
 package aauth
 
-import (
-	"fmt"
-
-	"github.com/aauthgo/aauth/internal/safetext"
-	"github.com/aauthgo/aauth/wire"
-)
-
-// SignatureKey is the Signature-Key value of a request, before formatting:
-// a scheme and, for the token schemes, the token.
-type SignatureKey struct {
-	Scheme wire.Scheme
-	Token  string
-}
-
-// JWT names the signing key through a token whose cnf.jwk is the key: an
-// agent token, a person token or an auth token.
-func JWT(token string) SignatureKey { return SignatureKey{Scheme: wire.SchemeJWT, Token: token} }
-
-// HWK sends the public key itself in the Signature-Key header. AAuth
-// resources and person servers reject it since draft -06; it remains for
-// bootstrap and for generic Signature-Key use.
-func HWK() SignatureKey { return SignatureKey{Scheme: wire.SchemeHWK} }
-
-// JKTJWT names the key through a jkt-jwt key-refresh token. The seed profile
-// sends it as the jwt scheme, as @aauth/mcp-agent does.
-func JKTJWT(token string) SignatureKey { return SignatureKey{Scheme: wire.SchemeJKTJWT, Token: token} }
-
-// String returns a redacted description, so that a SignatureKey printed in a
-// log never shows its token.
-func (k SignatureKey) String() string {
-	if k.Token == "" {
-		return string(k.Scheme)
-	}
-	return fmt.Sprintf("%s(%s)", k.Scheme, Redact(k.Token))
-}
+import "github.com/aauthgo/aauth/internal/safetext"
 
 // Redact shortens a token for logs and errors: its first six characters and
 // its length. It never returns enough of a token to use it.

@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto"
 	"errors"
+	"fmt"
+
+	"github.com/aauthgo/aauth/wire"
 )
 
 // KeyMaterial is what an agent signs one request with: a private key and the
@@ -44,4 +47,33 @@ func StaticKeys(signer crypto.Signer, key SignatureKey) KeySource {
 		}
 		return m, nil
 	})
+}
+
+// SignatureKey is the Signature-Key value of a request, before formatting:
+// a scheme and, for the token schemes, the token.
+type SignatureKey struct {
+	Scheme wire.Scheme
+	Token  string
+}
+
+// JWT names the signing key through a token whose cnf.jwk is the key: an
+// agent token, a person token or an auth token.
+func JWT(token string) SignatureKey { return SignatureKey{Scheme: wire.SchemeJWT, Token: token} }
+
+// HWK sends the public key itself in the Signature-Key header. AAuth
+// resources and person servers reject it since draft -06; it remains for
+// bootstrap and for generic Signature-Key use.
+func HWK() SignatureKey { return SignatureKey{Scheme: wire.SchemeHWK} }
+
+// JKTJWT names the key through a jkt-jwt key-refresh token. The seed profile
+// sends it as the jwt scheme, as @aauth/mcp-agent does.
+func JKTJWT(token string) SignatureKey { return SignatureKey{Scheme: wire.SchemeJKTJWT, Token: token} }
+
+// String returns a redacted description, so that a SignatureKey printed in a
+// log never shows its token.
+func (k SignatureKey) String() string {
+	if k.Token == "" {
+		return string(k.Scheme)
+	}
+	return fmt.Sprintf("%s(%s)", k.Scheme, Redact(k.Token))
 }

@@ -47,7 +47,7 @@ import (
 //  4. On 401 with Signature-Error: clock_skew and invalid_input get one
 //     corrected retry; an expired or revoked token is dropped and the flow
 //     starts again from the agent token, once.
-//  5. On 202 with a Location: poll it (see FollowDeferred), calling
+//  5. On 202 with a Location: poll it (see psclient.FollowDeferred), calling
 //     OnInteraction and OnClarification as the server asks; a deferred
 //     auth-token requirement is exchanged and polling goes on with the
 //     auth token.
@@ -308,7 +308,7 @@ func (r *run) loadKeys() error {
 	return nil
 }
 
-// thumbprint is Thumbprint(pub), reusing the last one computed when pub is
+// thumbprint is keys.Thumbprint(pub), reusing the last one computed when pub is
 // the same Ed25519 key.
 func (t *Transport) thumbprint(pub crypto.PublicKey) (string, error) {
 	ed, isEd := pub.(ed25519.PublicKey)
