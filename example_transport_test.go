@@ -35,7 +35,7 @@ func ExampleTransport() {
 	}
 	defer resp.Body.Close()
 	io.Copy(io.Discard, resp.Body)
-	fmt.Println(resp.StatusCode == http.StatusOK, w.PS.PersonTokenRequests(), w.PS.AuthTokenRequests())
+	fmt.Println(resp.StatusCode == http.StatusOK, len(w.PS.PersonTokenRequests()), len(w.PS.AuthTokenRequests()))
 	// Output: true 1 1
 }
 

@@ -157,7 +157,7 @@ type hostileEnv struct {
 	t       *testing.T
 	p       aauth.Profile
 	w       *aauthtest.World
-	clock   *aauthtest.Clock
+	clock   *aauthtest.FakeClock
 	tr      *aauth.Transport
 	base    *http.Transport
 	leaks   *leakWatch
@@ -887,7 +887,7 @@ func bounded() hostileWant {
 		if n := e.resourceSends(); n > 8 {
 			return fmt.Errorf("%d resource requests", n)
 		}
-		if n := e.w.PS.AuthTokenRequests() + e.w.PS.PersonTokenRequests(); n > 4 {
+		if n := len(e.w.PS.AuthTokenRequests()) + len(e.w.PS.PersonTokenRequests()); n > 4 {
 			return fmt.Errorf("%d token requests", n)
 		}
 		return nil
@@ -908,7 +908,7 @@ func polls(n int) hostileWant {
 // auth token.
 func noExchange() hostileWant {
 	return also("no exchange", func(e *hostileEnv) error {
-		if n := e.w.PS.AuthTokenRequests(); n != 0 {
+		if n := len(e.w.PS.AuthTokenRequests()); n != 0 {
 			return fmt.Errorf("%d exchanges", n)
 		}
 		return nil
@@ -1070,7 +1070,7 @@ func TestHostileServers(t *testing.T) {
 func runHostile(t *testing.T, c hostileCase) {
 	before := runtime.NumGoroutine()
 
-	clk := aauthtest.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+	clk := aauthtest.NewFakeClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 	opts := c.world
 	opts.Profile, opts.Now = c.profile, clk.Now
 	e := &hostileEnv{

@@ -28,7 +28,7 @@ func TestReadmeKitSnippet(t *testing.T) {
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || w.PS.AuthTokenRequests() != 1 {
-		t.Fatalf("status %d, %d exchanges", resp.StatusCode, w.PS.AuthTokenRequests())
+	if resp.StatusCode != 200 || len(w.PS.AuthTokenRequests()) != 1 {
+		t.Fatalf("status %d, %d exchanges", resp.StatusCode, len(w.PS.AuthTokenRequests()))
 	}
 }

@@ -68,8 +68,8 @@ func countCold(w *aauthtest.World) coldCounts {
 	return coldCounts{
 		resource:     signedCount(w.Resource.Requests()),
 		ps:           signedCount(w.PS.Requests()),
-		personTokens: w.PS.PersonTokenRequests(),
-		exchs:        w.PS.AuthTokenRequests(),
+		personTokens: len(w.PS.PersonTokenRequests()),
+		exchs:        len(w.PS.AuthTokenRequests()),
 	}
 }
 

@@ -25,13 +25,13 @@ var profiles = []aauth.Profile{aauth.ProfileCurrent, aauth.ProfileSeed}
 // to it, watching what the Transport says for secrets (see leakWatch).
 type world struct {
 	*aauthtest.World
-	clock *aauthtest.Clock
+	clock *aauthtest.FakeClock
 	tr    *aauth.Transport
 }
 
 func newWorld(t *testing.T, p aauth.Profile, opts aauthtest.WorldOptions) *world {
 	t.Helper()
-	clk := aauthtest.NewClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+	clk := aauthtest.NewFakeClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 	opts.Profile, opts.Now = p, clk.Now
 	w := &world{World: aauthtest.NewWorld(opts), clock: clk}
 	t.Cleanup(w.Close)
@@ -180,10 +180,10 @@ func TestTransportConcurrentColdStart(t *testing.T) {
 			if p == aauth.ProfileSeed {
 				wantPerson = 0
 			}
-			if n := w.PS.PersonTokenRequests(); n != wantPerson {
+			if n := len(w.PS.PersonTokenRequests()); n != wantPerson {
 				t.Errorf("%d person-token requests, want %d", n, wantPerson)
 			}
-			if n := w.PS.AuthTokenRequests(); n != 1 {
+			if n := len(w.PS.AuthTokenRequests()); n != 1 {
 				t.Errorf("%d exchanges, want 1", n)
 			}
 		})
@@ -203,7 +203,7 @@ func TestTransportRefreshBeforeExpiry(t *testing.T) {
 			get(t, c, w.Resource.URL+"/a")
 			w.clock.Advance(4 * time.Minute) // 6 min left: outside both margins
 			get(t, c, w.Resource.URL+"/b")
-			if n := w.PS.AuthTokenRequests(); n != 1 {
+			if n := len(w.PS.AuthTokenRequests()); n != 1 {
 				t.Fatalf("%d exchanges before the margin, want 1", n)
 			}
 			w.clock.Advance(5*time.Minute + 30*time.Second) // 30 s left: inside both margins
@@ -211,7 +211,7 @@ func TestTransportRefreshBeforeExpiry(t *testing.T) {
 			if resp.StatusCode != 200 {
 				t.Fatalf("status %d", resp.StatusCode)
 			}
-			if n := w.PS.AuthTokenRequests(); n != 2 {
+			if n := len(w.PS.AuthTokenRequests()); n != 2 {
 				t.Errorf("%d exchanges after the margin, want 2", n)
 			}
 		})
@@ -397,7 +397,7 @@ func TestTransportNotReplayable(t *testing.T) {
 	if nr.Response.StatusCode != 401 || nr.Response.Header.Get("AAuth-Requirement") == "" {
 		t.Errorf("the server's answer was not kept: %d", nr.Response.StatusCode)
 	}
-	if n := w.PS.AuthTokenRequests(); n != 1 {
+	if n := len(w.PS.AuthTokenRequests()); n != 1 {
 		// The token was obtained (and cached) before the retry was refused.
 		t.Errorf("%d exchanges", n)
 	}
@@ -450,7 +450,7 @@ func TestTransportRefusesForeignResourceToken(t *testing.T) {
 			if !errors.Is(err, aauth.ErrResourceToken) {
 				t.Fatalf("error %v, want ErrResourceToken", err)
 			}
-			if n := w.PS.AuthTokenRequests(); n != 0 {
+			if n := len(w.PS.AuthTokenRequests()); n != 0 {
 				t.Errorf("%d exchanges, want none", n)
 			}
 		})
@@ -461,7 +461,7 @@ func TestTransportClockSkew(t *testing.T) {
 	w := newWorld(t, aauth.ProfileCurrent, aauthtest.WorldOptions{Resource: aauthtest.ResourceOptions{Mode: aauthtest.AccessAgentToken}})
 	// The agent's clock runs 3 minutes fast; the resource's Date header
 	// tells it the right time.
-	w.tr.Clock = aauthtest.NewClock(w.clock.Now().Add(3 * time.Minute))
+	w.tr.Clock = aauthtest.NewFakeClock(w.clock.Now().Add(3 * time.Minute))
 	resp, _ := get(t, w.tr.Client(), w.Resource.URL+"/data")
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
@@ -550,7 +550,7 @@ func TestTransportDeferredAuthToken(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
-	if n := w.PS.AuthTokenRequests(); n != 1 {
+	if n := len(w.PS.AuthTokenRequests()); n != 1 {
 		t.Errorf("%d exchanges", n)
 	}
 }
@@ -570,7 +570,7 @@ func TestTransportRevokedToken(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
-	if n := w.PS.AuthTokenRequests(); n != 2 {
+	if n := len(w.PS.AuthTokenRequests()); n != 2 {
 		t.Errorf("%d exchanges, want 2", n)
 	}
 }

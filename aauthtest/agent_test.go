@@ -77,7 +77,7 @@ func TestAgentProvider(t *testing.T) {
 
 func TestClock(t *testing.T) {
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	c := NewClock(t0)
+	c := NewFakeClock(t0)
 	c.Advance(time.Minute)
 	if !c.Now().Equal(t0.Add(time.Minute)) {
 		t.Error(c.Now())
@@ -125,7 +125,7 @@ func TestConcurrentFlows(t *testing.T) {
 				}()
 			}
 			wg.Wait()
-			if got := w.PS.AuthTokenRequests(); got != n {
+			if got := len(w.PS.AuthTokenRequests()); got != n {
 				t.Errorf("AuthTokenRequests = %d", got)
 			}
 			if got := w.PS.Polls(); got != 2*n {

@@ -16,7 +16,7 @@ import (
 // RequestPersonToken, PollDeferred) against the kit: the two sides of the
 // wire must agree.
 
-func psClient(t *testing.T, w *World, clock *Clock) (*Agent, *http.Client) {
+func psClient(t *testing.T, w *World, clock *FakeClock) (*Agent, *http.Client) {
 	t.Helper()
 	a, err := w.NewAgent("alice")
 	if err != nil {
@@ -28,7 +28,7 @@ func psClient(t *testing.T, w *World, clock *Clock) (*Agent, *http.Client) {
 func TestLibraryClientAgainstKit(t *testing.T) {
 	for _, p := range profiles {
 		t.Run(p.String(), func(t *testing.T) {
-			clock := NewClock(time.Now())
+			clock := NewFakeClock(time.Now())
 			w := NewWorld(WorldOptions{Profile: p, Now: clock.Now})
 			defer w.Close()
 			a, hc := psClient(t, w, clock)
@@ -129,7 +129,7 @@ func TestLibraryClientAgainstKit(t *testing.T) {
 }
 
 func TestLibraryClientDeferredAuthToken(t *testing.T) {
-	clock := NewClock(time.Now())
+	clock := NewFakeClock(time.Now())
 	w := NewWorld(WorldOptions{Now: clock.Now, Resource: ResourceOptions{DeferAuthToken: true}})
 	defer w.Close()
 	a, hc := psClient(t, w, clock)

@@ -70,9 +70,9 @@
 // headers and body, whether the signature verified, which token was
 // presented (its kind, value and claims), the covered components, and the
 // answer. The person server also keeps the decoded [TokenRequest]s, the
-// [ClarificationAnswer]s and the tokens it issued, and counts person-token
-// requests, exchanges and polls. A [Clock] lets a test move time for all
-// servers at once.
+// [ClarificationAnswer]s and the tokens it issued, lists the person-token
+// requests and exchanges, and counts polls. A [FakeClock] lets a test move
+// time for all servers at once.
 //
 // # Trust
 //

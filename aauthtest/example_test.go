@@ -66,7 +66,7 @@ func ExamplePersonServer_Queue() {
 	}
 	poll, _ := client.Get(resp.Header.Get("Location"))
 	poll.Body.Close()
-	fmt.Println(poll.StatusCode, w.PS.PersonTokenRequests(), w.PS.Polls())
+	fmt.Println(poll.StatusCode, len(w.PS.PersonTokenRequests()), w.PS.Polls())
 	// Output:
 	// 202 interaction true 8
 	// 200 1 1
@@ -157,10 +157,10 @@ func ExampleResource_StepUp() {
 	// Output: read write
 }
 
-// A Clock moves time for every server at once: here an agent token
+// A FakeClock moves time for every server at once: here an agent token
 // outlives its hour.
 func ExampleClock() {
-	clock := aauthtest.NewClock(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
+	clock := aauthtest.NewFakeClock(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
 	w := aauthtest.NewWorld(aauthtest.WorldOptions{Now: clock.Now, Resource: aauthtest.ResourceOptions{Mode: aauthtest.AccessAgentToken}})
 	defer w.Close()
 	agent, _ := w.NewAgent("alice")

@@ -23,6 +23,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jws"
 
 	"github.com/aauthgo/aauth/internal/jsonx"
+	"github.com/aauthgo/aauth/internal/jwkx"
 	"github.com/aauthgo/aauth/internal/sigverify"
 	"github.com/aauthgo/aauth/keys"
 	"github.com/aauthgo/aauth/wire"
@@ -51,7 +52,7 @@ func newIssuerKey(p wire.Profile) (*issuerKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aauthtest: generating key: %w", err)
 	}
-	kid, err := sigverify.ThumbprintOf(priv.Public())
+	kid, err := keys.Thumbprint(priv.Public())
 	if err != nil {
 		return nil, fmt.Errorf("aauthtest: key thumbprint: %w", err)
 	}
@@ -84,13 +85,15 @@ func (k *issuerKey) mint(typ string, claims map[string]any) (string, error) {
 	return string(out), nil
 }
 
-// jwks returns the JWK Set document holding the key.
+// jwks returns the JWK Set document holding the key, written as the
+// agent provider writes its own.
 func (k *issuerKey) jwks() []byte {
-	m := publicJWK(k.public(), true)
-	m["alg"] = k.alg.String()
-	m["kid"] = k.kid
-	m["use"] = "sig"
-	b, _ := jsonx.Marshal(map[string]any{"keys": []any{m}})
+	m, err := jwkx.PublicMembers(k.public())
+	if err != nil {
+		return nil // an Ed25519 key always has its members
+	}
+	m.Alg, m.Kid, m.Use = k.alg.String(), k.kid, "sig"
+	b, _ := jsonx.Marshal(jwkx.Set{Keys: []jwkx.Members{m}})
 	return b
 }
 

@@ -350,15 +350,18 @@ func (ps *PersonServer) Issued() []IssuedToken {
 	return slices.Clone(ps.issued)
 }
 
-// PersonTokenRequests counts the POSTs to the person-token endpoint.
-func (ps *PersonServer) PersonTokenRequests() int {
-	return ps.rec.count(EndpointPersonToken, http.MethodPost)
+// PersonTokenRequests returns the POSTs to the person-token endpoint, in
+// order, whether or not they were decided (TokenRequests holds the decoded
+// ones).
+func (ps *PersonServer) PersonTokenRequests() []RecordedRequest {
+	return ps.rec.filter(EndpointPersonToken, http.MethodPost)
 }
 
-// AuthTokenRequests counts the POSTs to the auth-token endpoint: the
-// exchanges the agent started.
-func (ps *PersonServer) AuthTokenRequests() int {
-	return ps.rec.count(EndpointAuthToken, http.MethodPost)
+// AuthTokenRequests returns the POSTs to the auth-token endpoint, in order:
+// the exchanges the agent started, whether or not they were decided
+// (TokenRequests holds the decoded ones).
+func (ps *PersonServer) AuthTokenRequests() []RecordedRequest {
+	return ps.rec.filter(EndpointAuthToken, http.MethodPost)
 }
 
 // Polls counts the GETs of pending URLs.

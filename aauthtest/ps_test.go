@@ -219,7 +219,7 @@ func TestPSRefusesBadRequests(t *testing.T) {
 }
 
 func TestPSAuthTokenChecks(t *testing.T) {
-	clock := NewClock(time.Now())
+	clock := NewFakeClock(time.Now())
 	w := NewWorld(WorldOptions{Now: clock.Now})
 	defer w.Close()
 	c := newClient(t, w)

@@ -152,17 +152,20 @@ func (rc *recorder) all() []RecordedRequest {
 	return slices.Clone(rc.reqs)
 }
 
-func (rc *recorder) count(e Endpoint, method string) int {
+// filter returns the requests to e with method ("" for any), in order.
+func (rc *recorder) filter(e Endpoint, method string) []RecordedRequest {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	n := 0
+	var out []RecordedRequest
 	for _, r := range rc.reqs {
 		if r.Endpoint == e && (method == "" || r.Method == method) {
-			n++
+			out = append(out, r)
 		}
 	}
-	return n
+	return out
 }
+
+func (rc *recorder) count(e Endpoint, method string) int { return len(rc.filter(e, method)) }
 
 func (rc *recorder) reset() {
 	rc.mu.Lock()

@@ -145,7 +145,7 @@ func TestResourceSignatureErrors(t *testing.T) {
 }
 
 func testResourceSignatureErrors(t *testing.T, p wire.Profile) {
-	clock := NewClock(time.Now())
+	clock := NewFakeClock(time.Now())
 	w := NewWorld(WorldOptions{Profile: p, Now: clock.Now})
 	defer w.Close()
 	c := newClient(t, w)

@@ -16,7 +16,7 @@ type WorldOptions struct {
 	Profile wire.Profile
 
 	// Now is the clock all three servers share; nil means time.Now. Give
-	// the agent the same clock (a Clock's Now) when you move it.
+	// the agent the same clock (a FakeClock's Now) when you move it.
 	Now func() time.Time
 
 	// Logf, when set, receives a line per request from every server.

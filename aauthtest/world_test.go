@@ -91,12 +91,21 @@ func TestCurrentFlowEndToEnd(t *testing.T) {
 		t.Errorf("echo %v", body)
 	}
 
-	// Records.
-	if n := w.PS.PersonTokenRequests(); n != 1 {
-		t.Errorf("PersonTokenRequests = %d", n)
-	}
-	if n := w.PS.AuthTokenRequests(); n != 1 {
-		t.Errorf("AuthTokenRequests = %d", n)
+	// Records: the token requests are recorded requests, like Requests.
+	for _, c := range []struct {
+		name string
+		got  []RecordedRequest
+		e    Endpoint
+	}{
+		{"PersonTokenRequests", w.PS.PersonTokenRequests(), EndpointPersonToken},
+		{"AuthTokenRequests", w.PS.AuthTokenRequests(), EndpointAuthToken},
+	} {
+		if len(c.got) != 1 {
+			t.Fatalf("%s: %d requests, want 1", c.name, len(c.got))
+		}
+		if r := c.got[0]; r.Endpoint != c.e || r.Method != "POST" || !r.Signed || r.Presented != TokenAgent || len(r.Body) == 0 {
+			t.Errorf("%s: %+v", c.name, r)
+		}
 	}
 	var kinds []TokenKind
 	for _, rr := range w.Resource.Requests() {

@@ -364,11 +364,6 @@ func (i *Issuer) Metadata() Metadata {
 	}
 }
 
-// agentJWKSDocument is a JWK Set.
-type agentJWKSDocument struct {
-	Keys []jwkx.Members `json:"keys"`
-}
-
 // JWKS returns the provider's JWK Set: the public half of Key, with alg
 // (the JWS alg the tokens use), kid and use "sig".
 func (i *Issuer) JWKS() ([]byte, error) {
@@ -385,7 +380,7 @@ func (c *agentIssuerConfig) jwks() ([]byte, error) {
 		return nil, err
 	}
 	m.Alg, m.Kid, m.Use = c.jwkAlg, c.kid, "sig"
-	return jsonx.Marshal(agentJWKSDocument{Keys: []jwkx.Members{m}})
+	return jsonx.Marshal(jwkx.Set{Keys: []jwkx.Members{m}})
 }
 
 // Handler returns an http.Handler that serves the metadata document at

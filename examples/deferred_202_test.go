@@ -22,7 +22,7 @@ import (
 // 202 answers the request directly, rather than take it for "still pending"
 // and poll the finished pending URL again (which answers 410).
 func TestDeferredCallAnsweredWithBare202(t *testing.T) {
-	clock := aauthtest.NewClock(time.Now()) // polling waits take no time
+	clock := aauthtest.NewFakeClock(time.Now()) // polling waits take no time
 	w := aauthtest.NewWorld(aauthtest.WorldOptions{
 		Now:  clock.Now,
 		Logf: t.Logf,

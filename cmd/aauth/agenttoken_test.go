@@ -37,7 +37,7 @@ func TestAgentToken(t *testing.T) {
 			}
 			handler = (&agentprovider.Issuer{Issuer: provider.URL, Key: signer, Profile: p}).Handler()
 
-			clk := aauthtest.NewClock(epoch)
+			clk := aauthtest.NewFakeClock(epoch)
 			r := runEnv(t, &env{clock: clk}, "", "agent-token", "--provider-key", providerKey, "--iss", provider.URL,
 				"--sub", "aauth:bot@127.0.0.1", "--key", agentKey, "--ps", "https://ps.example", "--ttl", "10m", "--profile", p.String())
 			if r.code != 0 || r.stderr != "" {

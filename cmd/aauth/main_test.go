@@ -146,9 +146,9 @@ var epoch = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
 // newWorld starts the kit's three servers on a virtual clock, and has
 // their tokens checked against every output of the suite.
-func newWorld(t *testing.T, p aauth.Profile, opts aauthtest.WorldOptions) (*aauthtest.World, *aauthtest.Clock) {
+func newWorld(t *testing.T, p aauth.Profile, opts aauthtest.WorldOptions) (*aauthtest.World, *aauthtest.FakeClock) {
 	t.Helper()
-	clk := aauthtest.NewClock(epoch)
+	clk := aauthtest.NewFakeClock(epoch)
 	opts.Profile, opts.Now = p, clk.Now
 	w := aauthtest.NewWorld(opts)
 	recordWorld(w)
@@ -189,7 +189,7 @@ func newAgentFiles(t *testing.T, w *aauthtest.World) *agentFiles {
 
 // run runs "aauth <args…>" as this agent: --key and --agent-token are
 // added after the command name, on the world's clock.
-func (a *agentFiles) run(t *testing.T, clk *aauthtest.Clock, stdin string, cmd string, args ...string) result {
+func (a *agentFiles) run(t *testing.T, clk *aauthtest.FakeClock, stdin string, cmd string, args ...string) result {
 	t.Helper()
 	full := append([]string{cmd, "--key", a.key, "--agent-token", "@" + a.token}, args...)
 	return runEnv(t, &env{clock: clk}, stdin, full...)

@@ -81,7 +81,7 @@ func TestFetchReportReusesTokens(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := w.PS.AuthTokenRequests(); n != 1 {
+	if n := len(w.PS.AuthTokenRequests()); n != 1 {
 		t.Errorf("%d auth-token requests for three reports, want 1 (the token is cached)", n)
 	}
 }

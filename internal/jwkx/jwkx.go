@@ -79,3 +79,8 @@ func PublicMembers(pub crypto.PublicKey) (Members, error) {
 	}
 	return Members{}, fmt.Errorf("aauth: unsupported public key type %T (want ed25519.PublicKey or P-256 *ecdsa.PublicKey)", pub)
 }
+
+// Set is a JWK Set document, {"keys":[…]}.
+type Set struct {
+	Keys []Members `json:"keys"`
+}
