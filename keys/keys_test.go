@@ -652,3 +652,15 @@ func TestKeyFileErrors(t *testing.T) {
 		t.Errorf("ReadFile(public JWK): %v", err)
 	}
 }
+
+// A profile that is neither current nor seed has no JWK rules: parsing
+// under it fails with an error matching wire.ErrUnknownProfile.
+func TestParseJWKUnknownProfile(t *testing.T) {
+	pub := `{"kty":"OKP","crv":"Ed25519","x":"` + rfc8037X + `"}`
+	if _, err := keys.ParsePrivateJWK([]byte(rfc8037JWK), wire.Profile(5)); !errors.Is(err, wire.ErrUnknownProfile) {
+		t.Errorf("ParsePrivateJWK: %v", err)
+	}
+	if _, err := keys.ParsePublicJWK([]byte(pub), wire.Profile(5)); !errors.Is(err, wire.ErrUnknownProfile) {
+		t.Errorf("ParsePublicJWK: %v", err)
+	}
+}
