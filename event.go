@@ -3,6 +3,8 @@ package aauth
 import (
 	"context"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aauthgo/aauth/internal/safetext"
@@ -41,6 +43,45 @@ type Event struct {
 	Token      string // redacted token, when one was obtained or presented
 	Detail     string // a short human-readable description
 	Err        error  // set on StepError and on steps that failed
+}
+
+// String describes ev in one line, for logs and %v: the step, the method
+// and URL of the request, the status of the answer, the credential
+// presented, the detail and the error, each when set, such as
+//
+//	signed GET https://r.example/x → 401 (agent token): sent GET presenting the agent token
+//
+// It never shows a token, not even the redacted Token field, and cleans
+// every part of control characters, so one event is one line.
+func (ev Event) String() string {
+	var b strings.Builder
+	b.WriteString(safetext.Clean(string(ev.Step), 64))
+	if ev.Method != "" {
+		b.WriteByte(' ')
+		b.WriteString(safetext.Clean(ev.Method, 64))
+	}
+	if ev.URL != "" {
+		b.WriteByte(' ')
+		b.WriteString(safetext.Clean(ev.URL, maxEventText))
+	}
+	if ev.Status != 0 {
+		b.WriteString(" → ")
+		b.WriteString(strconv.Itoa(ev.Status))
+	}
+	if ev.Credential != "" {
+		b.WriteString(" (")
+		b.WriteString(safetext.Clean(ev.Credential, 64))
+		b.WriteString(" token)")
+	}
+	if ev.Detail != "" {
+		b.WriteString(": ")
+		b.WriteString(safetext.Clean(ev.Detail, maxEventText))
+	}
+	if ev.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(safetext.Clean(ev.Err.Error(), maxEventText))
+	}
+	return b.String()
 }
 
 // observed reports whether anyone reads the events: the hot path builds
