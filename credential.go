@@ -47,8 +47,8 @@ type credential struct {
 // Cache keys. The key's thumbprint is part of the auth and person keys:
 // those tokens are bound to the signing key (cnf.jwk) and worthless once it
 // rotates.
-func (t *Transport) authKey(origin, jkt string) string {
-	return "auth " + origin + " " + t.PersonServer + " " + jkt
+func authKey(origin, ps, jkt string) string {
+	return "auth " + origin + " " + ps + " " + jkt
 }
 
 func (t *Transport) personKey(resource, mission, jkt string) string {
@@ -57,9 +57,10 @@ func (t *Transport) personKey(resource, mission, jkt string) string {
 
 func sessionKey(origin string) string { return "session " + origin }
 
-// pickCredential returns the best credential held for origin.
-func (t *Transport) pickCredential(ctx context.Context, origin, jkt string, agent credential) credential {
-	if key := t.authKey(origin, jkt); t.PersonServer != "" || t.PersonServerMetadata != nil {
+// pickCredential returns the best credential held for origin, whose
+// person server is ps.
+func (t *Transport) pickCredential(ctx context.Context, origin, ps, jkt string, agent credential) credential {
+	if key := authKey(origin, ps, jkt); ps != "" || t.PersonServerMetadata != nil {
 		if tok := t.cached(ctx, key); tok != nil {
 			return credential{kind: credAuth, token: tok.Value, key: key}
 		}

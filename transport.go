@@ -19,6 +19,7 @@ import (
 	"github.com/aauthgo/aauth/internal/clock"
 	"github.com/aauthgo/aauth/internal/egress"
 	"github.com/aauthgo/aauth/internal/httpx"
+	"github.com/aauthgo/aauth/internal/jwtpeek"
 	"github.com/aauthgo/aauth/internal/profile"
 	"github.com/aauthgo/aauth/internal/safetext"
 	"github.com/aauthgo/aauth/keys"
@@ -74,8 +75,12 @@ type Transport struct {
 	Keys KeySource
 
 	// PersonServer is the agent's person server URL (the agent token's ps
-	// claim). Without it, person-token and auth-token requirements cannot
-	// be met and give ErrNoPersonServer.
+	// claim). When it and PersonServerMetadata are both unset, the
+	// Transport reads the ps claim of the agent token Keys returns (from
+	// the JWT payload, unverified: the token is the agent's own), and uses
+	// it if it is an https URL, or http on a loopback host, with no query
+	// or fragment. Without a person server, person-token and auth-token
+	// requirements cannot be met and give ErrNoPersonServer.
 	PersonServer string
 
 	// PersonServerMetadata, when set, is used instead of discovering
@@ -146,6 +151,14 @@ type Transport struct {
 	origins map[string]*originState
 
 	lastJKT atomic.Pointer[keyThumbprint]
+	lastPS  atomic.Pointer[tokenPS]
+}
+
+// tokenPS is the person server named by the last agent token read: the
+// token is the same for many requests, and decoding it each time is waste.
+type tokenPS struct {
+	token string
+	ps    string // "" when the token names none that may be used
 }
 
 // keyThumbprint is the thumbprint of the last Ed25519 key Keys returned:
@@ -255,6 +268,7 @@ type run struct {
 
 	km   KeyMaterial // the agent's material from Keys
 	jkt  string      // thumbprint of its public key
+	ps   string      // the person server: PersonServer, or the agent token's ps
 	cred credential  // what the next send presents
 
 	sends     int
@@ -266,7 +280,7 @@ func (r *run) loop() (*http.Response, error) {
 	if err := r.loadKeys(); err != nil {
 		return nil, err
 	}
-	r.cred = r.t.pickCredential(r.ctx, r.origin, r.jkt, r.agentCred())
+	r.cred = r.t.pickCredential(r.ctx, r.origin, r.ps, r.jkt, r.agentCred())
 	for {
 		if r.sends == maxSends {
 			return nil, fmt.Errorf("%w: %d requests sent to %s", ErrTooManySteps, r.sends, r.origin)
@@ -305,7 +319,50 @@ func (r *run) loadKeys() error {
 		return err
 	}
 	r.km, r.jkt = km, jkt
+	r.ps = r.t.personServer(km.Key)
 	return nil
+}
+
+// personServer is the person server of the agent presenting key:
+// PersonServer when set; else, without PersonServerMetadata either, the ps
+// claim of the agent token, remembered for the last token read.
+func (t *Transport) personServer(key SignatureKey) string {
+	if t.PersonServer != "" || t.PersonServerMetadata != nil {
+		return t.PersonServer
+	}
+	if key.Scheme != wire.SchemeJWT || key.Token == "" {
+		return ""
+	}
+	if last := t.lastPS.Load(); last != nil && last.token == key.Token {
+		return last.ps
+	}
+	ps := psClaim(key.Token)
+	t.lastPS.Store(&tokenPS{token: key.Token, ps: ps})
+	return ps
+}
+
+// psClaim returns the ps claim of an agent token if it is a person server
+// URL the Transport may talk to on the token's word: https, or http on a
+// loopback host, with a host and no user info, query or fragment. It
+// returns "" otherwise.
+func psClaim(token string) string {
+	ps := jwtpeek.ClaimString(token, "ps")
+	if ps == "" || len(ps) > httpx.LocationMaxLen {
+		return ""
+	}
+	u, err := url.Parse(ps)
+	if err != nil || u.Host == "" || u.Opaque != "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(ps, "#") {
+		return ""
+	}
+	switch u.Scheme {
+	case "https":
+		return ps
+	case "http":
+		if egress.IsLoopback(u.Hostname()) {
+			return ps
+		}
+	}
+	return ""
 }
 
 // thumbprint is keys.Thumbprint(pub), reusing the last one computed when pub is
@@ -487,7 +544,7 @@ func (r *run) on401(resp *http.Response) (*http.Response, bool, error) {
 			httpx.DrainClose(resp)
 			return nil, false, err
 		}
-		r.cred = credential{kind: credAuth, token: tok.Value, key: r.t.authKey(r.origin, r.jkt)}
+		r.cred = credential{kind: credAuth, token: tok.Value, key: authKey(r.origin, r.ps, r.jkt)}
 		return resp, true, nil
 	}
 	// approval, interaction, clarification and claims are not asked for
@@ -572,7 +629,7 @@ func (r *run) mission() string {
 // from the person server. rejected is a token the resource just refused,
 // never to be returned again.
 func (r *run) personToken(rejected string) (*psclient.Token, error) {
-	if r.t.PersonServer == "" && r.t.PersonServerMetadata == nil {
+	if r.ps == "" && r.t.PersonServerMetadata == nil {
 		return nil, fmt.Errorf("%w: %s asks for a person token", ErrNoPersonServer, r.origin)
 	}
 	key := r.t.personKey(r.origin, r.mission(), r.jkt)
@@ -583,9 +640,9 @@ func (r *run) personToken(rejected string) (*psclient.Token, error) {
 		if tok := r.t.cached(r.ctx, key); tok != nil && tok.Value != rejected {
 			return tok, nil
 		}
-		r.t.emit(r.ctx, Event{Step: StepPersonToken, URL: r.t.PersonServer, Detail: "requesting a person token for " + r.origin})
+		r.t.emit(r.ctx, Event{Step: StepPersonToken, URL: r.ps, Detail: "requesting a person token for " + r.origin})
 		tok, err := psclient.RequestPersonToken(r.ctx, r.t.psClient(r.km), psclient.PersonTokenRequest{
-			PersonServer:  r.t.PersonServer,
+			PersonServer:  r.ps,
 			Metadata:      r.t.PersonServerMetadata,
 			Cache:         &r.t.metadata,
 			Profile:       r.t.Profile,
@@ -612,7 +669,7 @@ func (r *run) personToken(rejected string) (*psclient.Token, error) {
 // authToken exchanges resourceToken for an auth token, presenting the token
 // r.cred holds now.
 func (r *run) authToken(resourceToken string) (*psclient.Token, error) {
-	if r.t.PersonServer == "" && r.t.PersonServerMetadata == nil {
+	if r.ps == "" && r.t.PersonServerMetadata == nil {
 		return nil, fmt.Errorf("%w: %s asks for an auth token", ErrNoPersonServer, r.origin)
 	}
 	if r.exchanges == maxExchanges {
@@ -626,7 +683,7 @@ func (r *run) authToken(resourceToken string) (*psclient.Token, error) {
 	if r.tab.PresentedToken {
 		if err := checkResourceToken(resourceToken, resourceCheck{
 			resource:     r.origin,
-			personServer: r.t.PersonServer,
+			personServer: r.ps,
 			jkt:          r.jkt,
 			presented:    presented,
 			now:          r.t.clock().Now(),
@@ -634,16 +691,16 @@ func (r *run) authToken(resourceToken string) (*psclient.Token, error) {
 			return nil, err
 		}
 	}
-	key := r.t.authKey(r.origin, r.jkt)
+	key := authKey(r.origin, r.ps, r.jkt)
 	tok, _, err := r.t.flights.do(r.ctx, key, func() (*psclient.Token, error) {
 		// Another request may have obtained a token while this one was
 		// being refused; use it unless it is the one just refused.
 		if tok := r.t.cached(r.ctx, key); tok != nil && (r.cred.kind != credAuth || tok.Value != r.cred.token) {
 			return tok, nil
 		}
-		r.t.emit(r.ctx, Event{Step: StepExchange, URL: r.t.PersonServer, Detail: "exchanging the resource token of " + r.origin})
+		r.t.emit(r.ctx, Event{Step: StepExchange, URL: r.ps, Detail: "exchanging the resource token of " + r.origin})
 		tok, err := psclient.ExchangeToken(r.ctx, r.t.psClient(r.km), psclient.ExchangeRequest{
-			PersonServer:   r.t.PersonServer,
+			PersonServer:   r.ps,
 			Metadata:       r.t.PersonServerMetadata,
 			Cache:          &r.t.metadata,
 			Profile:        r.t.Profile,
@@ -686,7 +743,7 @@ func (r *run) poll(resp *http.Response) (*http.Response, error) {
 		if err2 != nil {
 			return nil, err2
 		}
-		r.cred = credential{kind: credAuth, token: tok.Value, key: r.t.authKey(r.origin, r.jkt)}
+		r.cred = credential{kind: credAuth, token: tok.Value, key: authKey(r.origin, r.ps, r.jkt)}
 		out, err = psclient.PollDeferred(r.ctx, r.credClient(r.cred), atr.Location, opts)
 	}
 }

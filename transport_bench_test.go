@@ -88,7 +88,7 @@ func warmTransport(b *testing.B, srv *httptest.Server, url string) (*Transport, 
 		b.Fatal(err)
 	}
 	tok := benchAuthToken(origin, ps)
-	t.store(context.Background(), t.authKey(origin, jkt), &psclient.Token{Value: tok, Expiry: time.Now().Add(24 * time.Hour)}, "auth")
+	t.store(context.Background(), authKey(origin, t.PersonServer, jkt), &psclient.Token{Value: tok, Expiry: time.Now().Add(24 * time.Hour)}, "auth")
 
 	req, err := http.NewRequest("GET", url, nil)
 	if err != nil {

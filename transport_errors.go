@@ -8,7 +8,8 @@ import (
 // Errors of the Transport's flow.
 var (
 	// ErrNoPersonServer: a resource asked for a person or auth token and
-	// the Transport has no PersonServer.
+	// the Transport has no person server: no PersonServer, no
+	// PersonServerMetadata, and no usable ps claim in the agent token.
 	ErrNoPersonServer = errors.New("aauth: no person server configured")
 
 	// ErrTooManySteps: the resource kept asking for more than one request
