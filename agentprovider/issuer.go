@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aauthgo/aauth/internal/jsonx"
@@ -144,18 +145,20 @@ func (i *Issuer) config() (*agentIssuerConfig, error) {
 	if i == nil {
 		return nil, errors.New("aauth: nil agentprovider.Issuer")
 	}
-	if i.Profile != wire.ProfileCurrent && i.Profile != wire.ProfileSeed {
-		return nil, fmt.Errorf("%w: %v", wire.ErrUnknownProfile, i.Profile)
+	profileTable, err := profile.Check(i.Profile)
+	if err != nil {
+		return nil, &fieldError{"Profile", "wire.ProfileCurrent or wire.ProfileSeed", err}
 	}
 	iss, err := checkAgentURL("agentprovider.Issuer.Issuer", i.Issuer)
 	if err != nil {
-		return nil, err
+		return nil, &fieldError{"Issuer", "the provider's https URL (http only on a loopback host), without query, fragment or trailing slash", err}
 	}
+	const wantKey = "an Ed25519 or ECDSA P-256 signing key"
 	pub, err := signerPublicKey(i.Key)
 	if err != nil {
-		return nil, fmt.Errorf("aauth: agentprovider.Issuer.Key: %w", err)
+		return nil, &fieldError{"Key", wantKey, fmt.Errorf("aauth: agentprovider.Issuer.Key: %w", err)}
 	}
-	c := &agentIssuerConfig{issuer: iss, pub: pub, cnfAlg: profile.For(i.Profile).RequireKeyAlg}
+	c := &agentIssuerConfig{issuer: iss, pub: pub, cnfAlg: profileTable.RequireKeyAlg}
 	switch c.pub.(type) {
 	case ed25519.PublicKey:
 		if c.cnfAlg {
@@ -169,17 +172,30 @@ func (i *Issuer) config() (*agentIssuerConfig, error) {
 	// Thumbprint also rejects unsupported and malformed keys.
 	tp, err := keys.Thumbprint(c.pub)
 	if err != nil {
-		return nil, safetext.Wrap("agentprovider.Issuer.Key", err)
+		return nil, &fieldError{"Key", wantKey, safetext.Wrap("agentprovider.Issuer.Key", err)}
 	}
 	c.kid = i.KeyID
 	if c.kid == "" {
 		c.kid = tp
 	}
 	if c.lifetime, err = checkAgentTokenLifetime("agentprovider.Issuer.Lifetime", i.Lifetime, defaultAgentTokenLifetime); err != nil {
-		return nil, err
+		return nil, &fieldError{"Lifetime", "zero (one hour) or a duration from one second to 24 hours", err}
 	}
 	return c, nil
 }
+
+// fieldError is a configuration error of one Issuer field. Its message is
+// err's; the handler tells what to set (field and want) without quoting
+// the value.
+type fieldError struct {
+	field string // the Issuer field, such as "Issuer"
+	want  string // what it must hold
+	err   error
+}
+
+func (e *fieldError) Error() string { return e.err.Error() }
+
+func (e *fieldError) Unwrap() error { return e.err }
 
 // signerPublicKey returns s.Public(), refusing the malformed standard
 // library keys whose Public method would panic.
@@ -390,47 +406,98 @@ func (c *agentIssuerConfig) jwks() ([]byte, error) {
 // stripping a prefix: mux.Handle("/.well-known/", issuer.Handler()) for an
 // issuer with no path.
 //
-// The documents are built when Handler is called; later changes to i are
-// not served. If i is misconfigured, every request gets a 500.
-func (i *Issuer) Handler() http.Handler {
-	// The reason stays in the server: the config is nobody else's business.
-	misconfigured := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "agent provider misconfigured", http.StatusInternalServerError)
-	})
+// The documents are built from i at the first request that finds i's
+// fields valid, and served unchanged from then on. So the handler may be
+// made before the server's URL is known, which is what Issuer needs:
+//
+//	srv := httptest.NewServer(issuer.Handler())
+//	issuer.Issuer = srv.URL
+//
+// Set every field before the first request arrives, and change none once
+// one has been served. Until the fields are valid, every request gets a
+// 500 with an application/problem+json body whose detail names the field
+// to set (never its value).
+func (i *Issuer) Handler() http.Handler { return &issuerHandler{i: i} }
+
+// issuerHandler serves an Issuer's documents, built at the first request
+// that finds its configuration valid.
+type issuerHandler struct {
+	i    *Issuer
+	docs atomic.Pointer[map[string][]byte] // request path → document
+}
+
+func (h *issuerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	docs := h.docs.Load()
+	if docs == nil {
+		built, err := h.i.documents()
+		if err != nil {
+			misconfigured(w, err)
+			return
+		}
+		// A concurrent first request may have built them too; either
+		// copy is the same.
+		h.docs.CompareAndSwap(nil, &built)
+		docs = h.docs.Load()
+	}
+	doc, ok := (*docs)[r.URL.EscapedPath()]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	// Verifiers cache keys for about an hour (httpsig does); say so.
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	w.Header().Set("Content-Length", strconv.Itoa(len(doc)))
+	if r.Method == http.MethodHead {
+		return
+	}
+	w.Write(doc)
+}
+
+// documents builds the metadata document and the JWKS, keyed by the
+// request path that serves them.
+func (i *Issuer) documents() (map[string][]byte, error) {
 	c, err := i.config()
 	if err != nil {
-		return misconfigured
+		return nil, err
 	}
 	meta, err := jsonx.Marshal(i.Metadata())
 	if err != nil {
-		return misconfigured
+		return nil, err
 	}
 	jwks, err := c.jwks()
 	if err != nil {
-		return misconfigured
+		return nil, err
 	}
-	docs := map[string][]byte{
+	return map[string][]byte{
 		c.issuer.EscapedPath() + agentMetadataPath: meta,
 		c.issuer.EscapedPath() + agentJWKSPath:     jwks,
+	}, nil
+}
+
+// misconfigured answers 500 with problem details that say which field to
+// set. The field's value stays in the server: a wrong URL or key is
+// nobody else's business.
+func misconfigured(w http.ResponseWriter, err error) {
+	detail := "agent provider not configured: set the agentprovider.Issuer fields before its handler serves a request"
+	var fe *fieldError
+	if errors.As(err, &fe) {
+		detail = "agent provider not configured: set agentprovider.Issuer." + fe.field + " to " + fe.want + " before its handler serves a request"
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		doc, ok := docs[r.URL.EscapedPath()]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		// Verifiers cache keys for about an hour (httpsig does); say so.
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		w.Header().Set("Content-Length", strconv.Itoa(len(doc)))
-		if r.Method == http.MethodHead {
-			return
-		}
-		w.Write(doc)
+	body, _ := jsonx.Marshal(map[string]any{
+		"type":   "about:blank",
+		"title":  "Internal Server Error",
+		"status": http.StatusInternalServerError,
+		"error":  "server_error",
+		"detail": detail,
 	})
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusInternalServerError)
+	w.Write(body)
 }

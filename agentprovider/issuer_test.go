@@ -493,15 +493,87 @@ func TestMetadataAndHandler(t *testing.T) {
 		srv.Close()
 	}
 
-	// A misconfigured issuer serves 500s that say nothing about its config.
-	bad := &agentprovider.Issuer{Issuer: "http://agent.example", Key: provider}
-	rec := httptest.NewRecorder()
-	bad.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/.well-known/aauth-agent.json", nil))
-	if rec.Code != 500 || strings.Contains(rec.Body.String(), "agent.example") {
-		t.Errorf("misconfigured handler: %d %s", rec.Code, rec.Body)
+	// A misconfigured issuer serves 500s that name the field to set, and
+	// say nothing of its value.
+	for _, c := range []struct {
+		bad   *agentprovider.Issuer
+		field string
+	}{
+		{&agentprovider.Issuer{Issuer: "http://agent.example", Key: provider}, "agentprovider.Issuer.Issuer"},
+		{&agentprovider.Issuer{Issuer: "https://agent.example"}, "agentprovider.Issuer.Key"},
+		{&agentprovider.Issuer{Issuer: "https://agent.example", Key: provider, Lifetime: 48 * time.Hour}, "agentprovider.Issuer.Lifetime"},
+		{&agentprovider.Issuer{Issuer: "https://agent.example", Key: provider, Profile: 9}, "agentprovider.Issuer.Profile"},
+	} {
+		rec := httptest.NewRecorder()
+		c.bad.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/.well-known/aauth-agent.json", nil))
+		p, err := wire.ParseProblem(rec.Body.Bytes())
+		if rec.Code != 500 || err != nil || rec.Header().Get("Content-Type") != "application/problem+json" ||
+			p.Status != 500 || !strings.Contains(p.Detail, "set "+c.field+" to ") ||
+			strings.Contains(rec.Body.String(), "agent.example") || strings.Contains(rec.Body.String(), "48h") {
+			t.Errorf("misconfigured handler (%s): %d %s", c.field, rec.Code, rec.Body)
+		}
+		if _, err := c.bad.JWKS(); err == nil {
+			t.Errorf("JWKS of a misconfigured issuer (%s)", c.field)
+		}
 	}
-	if _, err := bad.JWKS(); err == nil {
-		t.Error("JWKS of a misconfigured issuer")
+}
+
+// The handler may be made before the issuer knows its URL, as with an
+// httptest server: the documents are built at the first request that finds
+// the configuration valid, and kept.
+func TestHandlerBeforeIssuer(t *testing.T) {
+	key, err := keys.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &agentprovider.Issuer{Key: key}
+	srv := httptest.NewServer(p.Handler())
+	defer srv.Close()
+	get := func(path string) (int, []byte) {
+		t.Helper()
+		resp, err := srv.Client().Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+
+	// Too early: 500, saying what to set.
+	code, body := get("/.well-known/aauth-agent.json")
+	if pr, err := wire.ParseProblem(body); code != 500 || err != nil || !strings.Contains(pr.Detail, "set agentprovider.Issuer.Issuer to ") {
+		t.Fatalf("before Issuer is set: %d %s", code, body)
+	}
+
+	p.Issuer = srv.URL
+	code, body = get("/.well-known/aauth-agent.json")
+	var md agentprovider.Metadata
+	if code != 200 || json.Unmarshal(body, &md) != nil || md.Issuer != srv.URL || md.JWKSURI != srv.URL+"/.well-known/aauth-agent-jwks.json" {
+		t.Fatalf("metadata: %d %s", code, body)
+	}
+	code, jwks := get("/.well-known/aauth-agent-jwks.json")
+	if code != 200 {
+		t.Fatalf("JWKS: %d %s", code, jwks)
+	}
+	// A token the issuer mints verifies against the JWKS it serves.
+	agent, _ := keys.Generate()
+	tok, _, err := p.Issue(context.Background(), agentprovider.TokenRequest{Subject: "aauth:a@localhost", Key: agent.Public()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := jwk.Parse(jwks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jwt.Parse([]byte(tok), jwt.WithKeySet(set)); err != nil {
+		t.Fatalf("token does not verify against the served JWKS: %v", err)
+	}
+
+	// Once served, the documents stay as they were built.
+	p.Display.Name = "changed"
+	if _, body := get("/.well-known/aauth-agent.json"); strings.Contains(string(body), "changed") {
+		t.Errorf("a change after the first request was served: %s", body)
 	}
 }
 
