@@ -522,6 +522,12 @@ func hostileCases() []hostileCase {
 			e.w.PS.Queue(firstKind(e.p), aauthtest.Respond(403, http.Header{"Content-Type": {"application/problem+json"}},
 				`{"error":"denied","detail":"line\r\nInjected: yes\u0000`+strings.Repeat("y", 5000)+`"}`))
 		}, want: and(wantIs(aauth.ErrDenied), cleanError())},
+		// The error's own prefix stays single when the server's text
+		// imitates it (the leak watch counts "aauth:").
+		{name: "token-error-detail-imitates-prefix", script: func(e *hostileEnv) {
+			e.w.PS.Queue(firstKind(e.p), aauthtest.Respond(403, http.Header{"Content-Type": {"application/problem+json"}},
+				`{"error":"denied","detail":"aauth: aauth: approved, really"}`))
+		}, want: and(wantIs(aauth.ErrDenied), cleanError())},
 
 		{name: "token-huge-value", script: func(e *hostileEnv) {
 			e.fakePS(map[string]http.HandlerFunc{"POST " + e.tokenPath(): tokenAnswer(`"` + strings.Repeat("a", 100<<10) + `"`)})

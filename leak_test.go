@@ -8,6 +8,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -28,6 +29,7 @@ import (
 type leakWatch struct {
 	mu      sync.Mutex
 	texts   []string          // errors and events
+	errs    []string          // error messages: returned, and in events
 	secrets map[string]string // value → what it is
 	log     lockedBuffer      // the slog output
 }
@@ -73,7 +75,10 @@ func (l *leakWatch) attach(tr *aauth.Transport) {
 			s += " " + ev.Err.Error()
 		}
 		l.mu.Lock()
-		l.texts = append(l.texts, s)
+		l.texts = append(l.texts, s, ev.String())
+		if ev.Err != nil {
+			l.errs = append(l.errs, ev.Err.Error())
+		}
 		l.mu.Unlock()
 	}
 	tr.Logger = slog.New(slog.NewTextHandler(&l.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -94,6 +99,7 @@ func (l *leakWatch) err(err error) {
 	}
 	l.mu.Lock()
 	l.texts = append(l.texts, "error: "+err.Error())
+	l.errs = append(l.errs, err.Error())
 	l.mu.Unlock()
 }
 
@@ -151,7 +157,8 @@ func (l *leakWatch) world(w *aauthtest.World) {
 	}
 }
 
-// check fails t if any secret was said, or anything said is too long.
+// check fails t if any secret was said, anything said is too long, or an
+// error message says "aauth:" more than once (wrapping keeps one prefix).
 func (l *leakWatch) check(t testing.TB) {
 	t.Helper()
 	l.mu.Lock()
@@ -170,6 +177,11 @@ func (l *leakWatch) check(t testing.TB) {
 		}
 		if len(s) > limit {
 			t.Errorf("%d bytes said: %.200s…", len(s), s)
+		}
+	}
+	for _, s := range l.errs {
+		if n := strings.Count(s, "aauth:"); n > 1 {
+			t.Errorf("an error says \"aauth:\" %d times: %.300q", n, s)
 		}
 	}
 	for _, s := range texts {
@@ -245,10 +257,11 @@ func TestLeakWatchCatches(t *testing.T) {
 	seed := base64.RawURLEncoding.EncodeToString(key.Seed())
 	tr.Logger.Info("key " + seed)
 	l.err(fmt.Errorf("aauth: %s", strings.Repeat("x", maxErrorText)))
+	l.err(fmt.Errorf("aauth: key material: %w", errors.New("aauth: no key")))
 	var f failRecorder
 	l.check(&f)
 	all := strings.Join(f.failures, "\n")
-	for _, want := range []string{"the agent token appears", "a private key appears", "bytes said"} {
+	for _, want := range []string{"the agent token appears", "a private key appears", "bytes said", `says "aauth:" 2 times`} {
 		if !strings.Contains(all, want) {
 			t.Errorf("no failure %q in:\n%s", want, all)
 		}

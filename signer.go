@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth/internal/profile"
+	"github.com/aauthgo/aauth/internal/safetext"
 	"github.com/aauthgo/aauth/internal/whatwg"
 	"github.com/aauthgo/aauth/wire"
 )
@@ -332,7 +333,7 @@ func contentDigest(req *http.Request) (string, error) {
 	if req.GetBody != nil {
 		rc, err := req.GetBody()
 		if err != nil {
-			return "", fmt.Errorf("aauth: sign: reading body: %w", err)
+			return "", safetext.Wrap("sign: reading body", err)
 		}
 		bp := copyBufs.Get().(*[]byte)
 		// Hide WriterTo: strings.Reader would convert the whole body to
@@ -341,13 +342,13 @@ func contentDigest(req *http.Request) (string, error) {
 		copyBufs.Put(bp)
 		rc.Close()
 		if err != nil {
-			return "", fmt.Errorf("aauth: sign: reading body: %w", err)
+			return "", safetext.Wrap("sign: reading body", err)
 		}
 	} else {
 		b, err := io.ReadAll(req.Body)
 		req.Body.Close()
 		if err != nil {
-			return "", fmt.Errorf("aauth: sign: reading body: %w", err)
+			return "", safetext.Wrap("sign: reading body", err)
 		}
 		setBody(req, b)
 		h.Write(b)
@@ -662,7 +663,7 @@ func p256Coordinates(pub *ecdsa.PublicKey) (x, y []byte, err error) {
 	}
 	raw, err := pub.Bytes() // 0x04 || x || y
 	if err != nil {
-		return nil, nil, fmt.Errorf("aauth: sign: %w", err)
+		return nil, nil, safetext.Wrap("sign", err)
 	}
 	return raw[1:33], raw[33:65], nil
 }
@@ -680,7 +681,7 @@ func signBytes(s crypto.Signer, base []byte) ([]byte, error) {
 	case ed25519.PublicKey:
 		sig, err := s.Sign(rand.Reader, base, crypto.Hash(0))
 		if err != nil {
-			return nil, fmt.Errorf("aauth: sign: %w", err)
+			return nil, safetext.Wrap("sign", err)
 		}
 		return sig, nil
 	case *ecdsa.PublicKey:
@@ -690,7 +691,7 @@ func signBytes(s crypto.Signer, base []byte) ([]byte, error) {
 		h := sha256.Sum256(base)
 		der, err := s.Sign(rand.Reader, h[:], crypto.SHA256)
 		if err != nil {
-			return nil, fmt.Errorf("aauth: sign: %w", err)
+			return nil, safetext.Wrap("sign", err)
 		}
 		var rs struct{ R, S *big.Int }
 		if rest, err := asn1.Unmarshal(der, &rs); err != nil || len(rest) != 0 {

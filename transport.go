@@ -309,7 +309,7 @@ func (r *run) loop() (*http.Response, error) {
 func (r *run) loadKeys() error {
 	km, err := r.t.Keys.KeyMaterial(r.ctx)
 	if err != nil {
-		return fmt.Errorf("aauth: key material: %w", err)
+		return safetext.Wrap("key material", err)
 	}
 	if km.Signer == nil {
 		return errors.New("aauth: key material has no signer")
@@ -391,7 +391,7 @@ func (r *run) send() (*http.Response, error) {
 	if r.sends > 0 && r.req.Body != nil && r.req.Body != http.NoBody {
 		body, err := r.req.GetBody()
 		if err != nil {
-			return nil, fmt.Errorf("aauth: replaying the request body: %w", err)
+			return nil, safetext.Wrap("replaying the request body", err)
 		}
 		out.Body = body
 	}

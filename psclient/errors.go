@@ -102,7 +102,7 @@ func (e *PollError) Error() string {
 		b.WriteString(safetext.Clean(e.Location, 256))
 	}
 	fmt.Fprintf(&b, " ended with status %d", e.StatusCode)
-	if s := e.Problem.String(); s != "" {
+	if s := safetext.Unprefixed(e.Problem.String()); s != "" {
 		b.WriteString(": ")
 		b.WriteString(s)
 	}
@@ -178,13 +178,13 @@ func (e *ExchangeError) Error() string {
 	if errors.As(e.Err, &pe) {
 		b.WriteString(" after deferral")
 	}
-	switch s := e.Problem.String(); {
+	switch s := safetext.Unprefixed(e.Problem.String()); {
 	case s != "":
 		b.WriteString(": ")
 		b.WriteString(s)
 	case e.Err != nil && pe == nil:
 		b.WriteString(": ")
-		b.WriteString(strings.TrimPrefix(e.Err.Error(), "aauth: "))
+		b.WriteString(safetext.Unprefixed(e.Err.Error()))
 	}
 	return b.String()
 }
@@ -267,7 +267,7 @@ func (e *MetadataError) Error() string {
 	}
 	if e.Err != nil {
 		b.WriteString(": ")
-		b.WriteString(strings.TrimPrefix(e.Err.Error(), "aauth: "))
+		b.WriteString(safetext.Unprefixed(e.Err.Error()))
 	}
 	return b.String()
 }

@@ -330,7 +330,7 @@ func requestToken(ctx context.Context, client *http.Client, endpoint, psURL stri
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("aauth: token request to %s: %w", safetext.Clean(endpoint, 256), safetext.ShortURLError(err))
+		return nil, safetext.Wrap("token request to "+safetext.Clean(endpoint, 256), safetext.ShortURLError(err))
 	}
 	popts.Profile = p
 	popts.RequestURL = endpoint

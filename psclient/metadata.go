@@ -269,7 +269,7 @@ func fetchMetadata(ctx context.Context, client *http.Client, psURL string, now t
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, 0, fmt.Errorf("aauth: fetching person server metadata: %w", safetext.ShortURLError(err))
+		return nil, 0, safetext.Wrap("fetching person server metadata", safetext.ShortURLError(err))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		httpx.DrainClose(resp)

@@ -395,7 +395,7 @@ func (p *poller) send(rctx, ctx context.Context, loc string) (*http.Response, er
 		if errors.Is(err, context.DeadlineExceeded) && !p.deadline.IsZero() && !p.clock.Now().Before(p.deadline) {
 			return nil, fmt.Errorf("%w after %v", ErrTimeout, p.max)
 		}
-		return nil, fmt.Errorf("aauth: polling %s: %w", safetext.Clean(loc, 256), safetext.ShortURLError(err))
+		return nil, safetext.Wrap("polling "+safetext.Clean(loc, 256), safetext.ShortURLError(err))
 	}
 	return resp, nil
 }
@@ -423,7 +423,7 @@ func (p *poller) terminal(loc string, resp *http.Response) error {
 func (p *poller) on202(ctx context.Context, loc, ref string, resp *http.Response) (string, error) {
 	raw, err := httpx.ReadBody(resp)
 	if err != nil {
-		return "", fmt.Errorf("aauth: deferred response from %s: %w", safetext.Clean(loc, 256), err)
+		return "", safetext.Wrap("deferred response from "+safetext.Clean(loc, 256), err)
 	}
 	if l := resp.Header.Get("Location"); l != "" {
 		next, err := p.resolve(l, ref)
@@ -476,7 +476,7 @@ func (p *poller) interaction(ctx context.Context, loc, u, code, status string) e
 	}
 	if err := p.opts.OnInteraction(ctx, u, code); err != nil {
 		p.abandon(ctx, loc)
-		return fmt.Errorf("%w: %w", ErrInteraction, err)
+		return safetext.WithCause(ErrInteraction, err)
 	}
 	return nil
 }
@@ -496,7 +496,7 @@ func (p *poller) clarify(ctx context.Context, loc string, q Clarification) error
 	cancel()
 	if err != nil {
 		p.abandon(ctx, loc)
-		return fmt.Errorf("%w: %w", ErrClarification, err)
+		return safetext.WithCause(ErrClarification, err)
 	}
 	return AnswerClarification(ctx, p.client, loc, answer, p.p)
 }
@@ -724,7 +724,7 @@ func CancelRequest(ctx context.Context, client *http.Client, pendingURL string) 
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("aauth: cancelling %s: %w", safetext.Clean(pendingURL, 256), safetext.ShortURLError(err))
+		return safetext.Wrap("cancelling "+safetext.Clean(pendingURL, 256), safetext.ShortURLError(err))
 	}
 	if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
 		httpx.DrainClose(resp)
@@ -744,7 +744,7 @@ func postPending(ctx context.Context, client *http.Client, pendingURL string, bo
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("aauth: posting to %s: %w", safetext.Clean(pendingURL, 256), safetext.ShortURLError(err))
+		return safetext.Wrap("posting to "+safetext.Clean(pendingURL, 256), safetext.ShortURLError(err))
 	}
 	return pendingResult(pendingURL, resp)
 }

@@ -74,3 +74,16 @@ type wrapped struct {
 func (e *wrapped) Error() string { return Prefix + e.where + ": " + Unprefixed(e.err.Error()) }
 
 func (e *wrapped) Unwrap() error { return e.err }
+
+// WithCause returns an error that matches sentinel and cause with
+// errors.Is and errors.As, and whose message is sentinel's, then ": " and
+// cause's without its prefixes: "aauth: interaction not started: …".
+func WithCause(sentinel, cause error) error { return &withCause{sentinel, cause} }
+
+type withCause struct{ sentinel, cause error }
+
+func (e *withCause) Error() string {
+	return e.sentinel.Error() + ": " + Unprefixed(e.cause.Error())
+}
+
+func (e *withCause) Unwrap() []error { return []error{e.sentinel, e.cause} }
