@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"strings"
 	"testing"
 
@@ -17,13 +16,7 @@ import (
 // fakeDNS makes the egress checks resolve names from a table.
 func fakeDNS(t *testing.T, table map[string]string) {
 	t.Helper()
-	restore := egress.SetResolverForTest(func(_ context.Context, _, host string) ([]netip.Addr, error) {
-		if a, ok := table[host]; ok {
-			return []netip.Addr{netip.MustParseAddr(a)}, nil
-		}
-		return nil, errors.New("no such host")
-	})
-	t.Cleanup(restore)
+	t.Cleanup(egress.SetResolverForTest(egress.TableResolver(table)))
 }
 
 var dialer net.Dialer

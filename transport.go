@@ -7,7 +7,6 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -818,16 +817,6 @@ func checkRedirect(ctx context.Context, from, to *url.URL) error {
 
 func replayable(req *http.Request) bool {
 	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
-}
-
-// drainClose reads a little of a body we are done with, so the connection
-// can be reused, and closes it.
-func drainClose(resp *http.Response) {
-	if resp == nil || resp.Body == nil {
-		return
-	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
-	resp.Body.Close()
 }
 
 // originOf returns the resource identifier of u: scheme://host[:port], as a

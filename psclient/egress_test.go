@@ -3,7 +3,6 @@ package psclient
 import (
 	"context"
 	"errors"
-	"net/netip"
 	"testing"
 
 	"github.com/aauthgo/aauth/internal/egress"
@@ -13,13 +12,7 @@ import (
 // fakeDNS makes the egress checks resolve names from a table.
 func fakeDNS(t *testing.T, table map[string]string) {
 	t.Helper()
-	restore := egress.SetResolverForTest(func(_ context.Context, _, host string) ([]netip.Addr, error) {
-		if a, ok := table[host]; ok {
-			return []netip.Addr{netip.MustParseAddr(a)}, nil
-		}
-		return nil, errors.New("no such host")
-	})
-	t.Cleanup(restore)
+	t.Cleanup(egress.SetResolverForTest(egress.TableResolver(table)))
 }
 
 // Metadata naming a token endpoint on a private network, when the person

@@ -3,7 +3,6 @@ package egress
 import (
 	"context"
 	"errors"
-	"net/netip"
 	"net/url"
 	"testing"
 )
@@ -11,14 +10,7 @@ import (
 // fakeDNS makes the egress checks resolve names from a table.
 func fakeDNS(t *testing.T, table map[string]string) {
 	t.Helper()
-	old := lookupNetIP
-	lookupNetIP = func(_ context.Context, _, host string) ([]netip.Addr, error) {
-		if a, ok := table[host]; ok {
-			return []netip.Addr{netip.MustParseAddr(a)}, nil
-		}
-		return nil, errors.New("no such host")
-	}
-	t.Cleanup(func() { lookupNetIP = old })
+	t.Cleanup(SetResolverForTest(TableResolver(table)))
 }
 
 func TestCheckEgressHost(t *testing.T) {

@@ -2,6 +2,7 @@ package egress
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 )
 
@@ -12,4 +13,15 @@ func SetResolverForTest(f func(ctx context.Context, network, host string) ([]net
 	old := lookupNetIP
 	lookupNetIP = f
 	return func() { lookupNetIP = old }
+}
+
+// TableResolver returns a resolver for SetResolverForTest that answers
+// each host of table with its one address, and fails for any other host.
+func TableResolver(table map[string]string) func(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	return func(_ context.Context, _, host string) ([]netip.Addr, error) {
+		if a, ok := table[host]; ok {
+			return []netip.Addr{netip.MustParseAddr(a)}, nil
+		}
+		return nil, errors.New("no such host")
+	}
 }
