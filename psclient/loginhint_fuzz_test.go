@@ -35,6 +35,8 @@ func loginHintSeedTokens() [][2]string {
 		{h, `{"login_hint":"bob@example.com","login_hint":"carol@example.com"}`},
 		{h, `{"login_hint":7}`},
 		{h, `{"login_hint":null}`},
+		{h, `{"login_hint":["alice@example.com"]}`},
+		{`{"alg":"EdDSA","typ":"aa-agent+jwt"}`, `{"sub":"aauth:a@agent.example","login_hint":"a@example.com"}`},
 		{h, `{"login_hint":"\u0000\ud800é\"quoted\""}`},
 		{h, `{"login_hint":"` + strings.Repeat("x", 4096) + `"}`},
 		{h, `{"a":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `,"login_hint":"deep@example.com"}`},
