@@ -2,14 +2,80 @@ package aauth_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/aauthtest"
+	"github.com/aauthgo/aauth/keys"
 )
 
 // The findings of issue 11 about bounds and the warm path, each as a test
-// that failed on the code before the fix.
+// that failed on the code before the fix: the token cache's cliff at 4,096
+// entries, the flood of redirect-reached origins that flushed the caller's
+// tokens, the per-origin state that grew without bound, and the
+// Transport-wide locks every warm request took.
+
+// originFarm is one handler answering for any number of origins,
+// http://o<N>.localhost: the farm's Base serves each request in process
+// (with httptest.NewRecorder), so that thousands of origins cost neither
+// thousands of connections nor their setup. What these tests look at is on
+// the agent's side; the requests are signed for real all the same.
+type originFarm struct {
+	base http.RoundTripper
+}
+
+func newOriginFarm(_ testing.TB, h http.Handler) *originFarm {
+	return &originFarm{base: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		rec := httptest.NewRecorder()
+		// What a server sees: the Host, and the request read back.
+		in := r.Clone(r.Context())
+		in.Host, in.RequestURI = r.URL.Host, r.URL.RequestURI()
+		h.ServeHTTP(rec, in)
+		resp := rec.Result()
+		resp.Request = r
+		return resp, nil
+	})}
+}
+
+func (f *originFarm) origin(i int) string { return fmt.Sprintf("http://o%d.localhost", i) }
+
+// sessionFor is the session token a farm resource hands out for host.
+func sessionFor(host string) string {
+	sum := sha256.Sum256([]byte("session " + host))
+	return "sess." + hex.EncodeToString(sum[:16])
+}
+
+// farmAgent is a Transport over the farm with a fresh key and an agent
+// token that names no person server.
+func farmAgent(t testing.TB, f *originFarm) *aauth.Transport {
+	key, err := keys.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &aauth.Transport{Base: f.base, Keys: aauth.StaticKeys(key, aauth.JWT("eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJib3QifQ.c2ln"))}
+}
+
+func farmGet(t testing.TB, c *http.Client, url string) int {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
 
 // Finding: MemoryCache held at most 4,096 tokens and then discarded all of
 // them. The default cache holds more than that, and a full cache drops one
@@ -33,4 +99,253 @@ func TestFindingMemoryCacheCliff(t *testing.T) {
 	if missing != 0 || c.Len() != n {
 		t.Fatalf("after storing %d tokens, %d are missing and the cache holds %d", n, missing, c.Len())
 	}
+}
+
+// Finding: an agent that used 4,097 resources in turn got no cache hit at
+// all. Each farm origin hands out a session token; on the second round
+// every request presents the one it got on the first.
+func TestFindingResourcesInTurn(t *testing.T) {
+	var hits, misses atomic.Int64
+	f := newOriginFarm(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok := sessionFor(r.Host)
+		if r.Header.Get("Authorization") == "AAuth "+tok {
+			hits.Add(1)
+			return
+		}
+		misses.Add(1)
+		w.Header().Set("AAuth-Access", tok)
+	}))
+	c := farmAgent(t, f).Client()
+	const n = 4097
+	for round := 0; round < 2; round++ {
+		for i := 0; i < n; i++ {
+			if code := farmGet(t, c, f.origin(i)+"/"); code != 200 {
+				t.Fatalf("status %d", code)
+			}
+		}
+	}
+	if h, m := hits.Load(), misses.Load(); h != n || m != n {
+		t.Fatalf("%d resources used twice in turn: %d requests presented the session token, %d did not (want %d and %d)", n, h, m, n, n)
+	}
+}
+
+// Finding: 4,096 hostile origins flushed the tokens of a resource the
+// caller uses, forcing a new exchange (and perhaps a new consent). Here the
+// caller uses the kit's resource, then follows links to a hostile site
+// whose every answer is a redirect to a new origin carrying a session token:
+// 420 requests of ten origins each (http.Client follows nine redirects),
+// 4,200 tokens to keep. The caller's next
+// request to its resource still presents the auth token it had.
+func TestFindingRedirectFloodKeepsCallersTokens(t *testing.T) {
+	clk := aauthtest.NewFakeClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+	w := aauthtest.NewWorld(aauthtest.WorldOptions{Now: clk.Now})
+	t.Cleanup(w.Close)
+	var hop atomic.Int64
+	f := newOriginFarm(t, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("AAuth-Access", sessionFor(r.Host))
+		http.Redirect(rw, r, fmt.Sprintf("http://h%d.localhost/", hop.Add(1)), http.StatusFound)
+	}))
+	kit := &http.Transport{}
+	t.Cleanup(kit.CloseIdleConnections)
+	tr := &aauth.Transport{
+		Base: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if strings.HasSuffix(r.URL.Hostname(), ".localhost") {
+				return f.base.RoundTrip(r)
+			}
+			return kit.RoundTrip(r)
+		}),
+		Keys:         w.AgentKeys("alice"),
+		PersonServer: w.PS.URL,
+		Clock:        clk,
+	}
+	c := tr.Client()
+	if code := farmGet(t, c, w.Resource.URL+"/data"); code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	tokenRequests := len(w.PS.PersonTokenRequests()) + len(w.PS.AuthTokenRequests())
+	for i := 0; i < 420; i++ {
+		resp, err := c.Get(fmt.Sprintf("http://start%d.localhost/", i))
+		if err == nil || !strings.Contains(err.Error(), "stopped after 10 redirects") {
+			t.Fatalf("following the hostile site: %v, %v", resp, err)
+		}
+	}
+	if n := hop.Load(); n != 4200 {
+		t.Fatalf("%d hostile answers, want 4,200", n)
+	}
+	sends := len(w.Resource.Requests())
+	if code := farmGet(t, c, w.Resource.URL+"/data"); code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	if n := len(w.PS.PersonTokenRequests()) + len(w.PS.AuthTokenRequests()) - tokenRequests; n != 0 {
+		t.Errorf("after the flood, %d new token requests for the caller's resource: its tokens were evicted", n)
+	}
+	if n := len(w.Resource.Requests()) - sends; n != 1 {
+		t.Errorf("after the flood, %d resource requests, want 1 presenting the cached auth token", n)
+	}
+}
+
+// Finding: the Transport's per-origin state (what clock_skew and
+// invalid_input answers teach it) grew with every origin that sent one.
+// Each of these origins asks for sixteen components with long names, as
+// many as one origin may; the state they leave must stay far below what
+// keeping it all would take (each origin's list is about 14 KiB).
+func TestFindingPerOriginStateBounded(t *testing.T) {
+	var comps []string
+	for i := 0; i < 16; i++ {
+		comps = append(comps, fmt.Sprintf(`"x-%02d-%s"`, i, strings.Repeat("n", 850)))
+	}
+	required := "error=invalid_input, required_input=(" + strings.Join(comps, " ") + ")"
+	f := newOriginFarm(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Signature-Error", required)
+		w.WriteHeader(401)
+	}))
+	tr := farmAgent(t, f)
+	c := tr.Client()
+	farmGet(t, c, f.origin(0)+"/")
+	before := liveHeap()
+	const n = 2000
+	for i := 1; i <= n; i++ {
+		if code := farmGet(t, c, f.origin(i)+"/"); code != 401 {
+			t.Fatalf("status %d", code)
+		}
+	}
+	grown := liveHeap() - before
+	runtime.KeepAlive(tr)
+	t.Logf("%d origins: the live heap grew by %.1f MB", n, float64(grown)/1e6)
+	if grown > 12<<20 {
+		t.Fatalf("%d origins asking for components: the live heap grew by %.1f MB", n, float64(grown)/1e6)
+	}
+}
+
+func liveHeap() int64 {
+	var m runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
+}
+
+// countingCache counts the lookups a Transport makes in its TokenCache.
+type countingCache struct {
+	aauth.MemoryCache
+	lookups atomic.Int64
+}
+
+func (c *countingCache) Token(ctx context.Context, key string) (*aauth.Token, error) {
+	c.lookups.Add(1)
+	return c.MemoryCache.Token(ctx, key)
+}
+
+// warmFarm is a resource that accepts every request (the agent token
+// first, then the session token it hands out), and a Transport over it
+// whose requests are warm: the session token is cached.
+func warmFarm(t testing.TB, tokens aauth.TokenCache) (*aauth.Transport, string) {
+	f := newOriginFarm(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tok := sessionFor(r.Host); r.Header.Get("Authorization") != "AAuth "+tok {
+			w.Header().Set("AAuth-Access", tok)
+		}
+	}))
+	tr := farmAgent(t, f)
+	tr.Tokens = tokens
+	url := f.origin(1) + "/data"
+	for i := 0; i < 2; i++ {
+		farmGet(t, tr.Client(), url)
+	}
+	return tr, url
+}
+
+// Finding: every warm request looked its credential up in the TokenCache,
+// under the MemoryCache's one mutex (68 % of the lock wait at 64
+// goroutines). A warm request now finds its credential without the cache.
+func TestFindingWarmPathSkipsTokenCache(t *testing.T) {
+	c := &countingCache{}
+	tr, url := warmFarm(t, c)
+	before := c.lookups.Load()
+	for i := 0; i < 50; i++ {
+		farmGet(t, tr.Client(), url)
+	}
+	if n := c.lookups.Load() - before; n != 0 {
+		t.Fatalf("50 warm requests made %d TokenCache lookups, want 0", n)
+	}
+}
+
+// Finding: the warm path took two Transport-wide mutexes (the
+// MemoryCache's and the per-origin state's), and at 64 goroutines they were
+// contended. The mutex profile of 64 goroutines making warm requests must
+// show no contention on a lock taken in this package.
+func TestFindingWarmPathNoLockContention(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	}
+	tr, url := warmFarm(t, nil)
+	prev := runtime.SetMutexProfileFraction(1)
+	defer runtime.SetMutexProfileFraction(prev)
+	before := packageContention()
+	var wg sync.WaitGroup
+	for g := 0; g < 64; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 100; i++ {
+				req, _ := http.NewRequest("GET", url, nil)
+				resp, err := tr.RoundTrip(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	after := packageContention()
+	for stack, n := range after {
+		if n > before[stack] {
+			t.Errorf("%d contended waits on a lock taken at:\n%s", n-before[stack], stack)
+		}
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// packageContention returns the mutex profile's records (contended waits
+// per stack) of the locks taken in this package's own code. The runtime's
+// internal locks (the garbage collector's, the allocator's), which any
+// code that allocates may wait for, are not counted.
+func packageContention() map[string]int64 {
+	var recs []runtime.BlockProfileRecord
+	n, _ := runtime.MutexProfile(nil)
+	for {
+		recs = make([]runtime.BlockProfileRecord, n+64)
+		var ok bool
+		if n, ok = runtime.MutexProfile(recs); ok {
+			recs = recs[:n]
+			break
+		}
+	}
+	out := map[string]int64{}
+	for _, r := range recs {
+		var b strings.Builder
+		ours := false
+		frames := runtime.CallersFrames(r.Stack())
+		for i := 0; ; i++ {
+			fr, more := frames.Next()
+			if i == 0 && strings.HasPrefix(fr.Function, "runtime.") {
+				break
+			}
+			fmt.Fprintf(&b, "\t%s\n", fr.Function)
+			if strings.HasPrefix(fr.Function, "github.com/aauthgo/aauth.") {
+				ours = true
+			}
+			if !more {
+				break
+			}
+		}
+		if ours {
+			out[b.String()] += r.Count
+		}
+	}
+	return out
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/big"
 	"net/http"
 	"net/textproto"
@@ -104,6 +105,17 @@ func (s *Signer) SignatureBase(req *http.Request, km KeyMaterial) ([]byte, error
 }
 
 func (s *Signer) sign(req *http.Request, km KeyMaterial, baseOnly bool) ([]byte, error) {
+	return s.signAt(req, km, "", createdLater, baseOnly)
+}
+
+// createdLater asks signAt to take the created time from s.Now once the
+// request is ready (a body may take a while to read).
+const createdLater = math.MinInt64
+
+// signAt is sign with what a Transport computes once rather than per
+// request: skey, when not "", is the Signature-Key value for km (under the
+// default label), and created the signature's created time.
+func (s *Signer) signAt(req *http.Request, km KeyMaterial, skey string, created int64, baseOnly bool) ([]byte, error) {
 	if km.Signer == nil {
 		return nil, errors.New("aauth: sign: key material has no signer")
 	}
@@ -127,9 +139,10 @@ func (s *Signer) sign(req *http.Request, km KeyMaterial, baseOnly bool) ([]byte,
 		return nil, err
 	}
 
-	skey, err := formatSignatureKey(label, km, t.HWKAlg, t.JKTJWTScheme)
-	if err != nil {
-		return nil, err
+	if skey == "" || label != wire.DefaultLabel {
+		if skey, err = formatSignatureKey(label, km, t.HWKAlg, t.JKTJWTScheme); err != nil {
+			return nil, err
+		}
 	}
 	req.Header.Set("Signature-Key", skey)
 
@@ -169,11 +182,12 @@ func (s *Signer) sign(req *http.Request, km KeyMaterial, baseOnly bool) ([]byte,
 		req.Header.Set("Content-Digest", d)
 	}
 
-	var created int64
-	if s.Now != nil {
-		created = s.Now().Unix()
-	} else {
-		created = time.Now().Unix()
+	if created == createdLater {
+		if s.Now != nil {
+			created = s.Now().Unix()
+		} else {
+			created = time.Now().Unix()
+		}
 	}
 	return signMessage(req, &m, km.Signer, label, comps, signatureParams(comps, created), baseOnly)
 }
