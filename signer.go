@@ -144,7 +144,10 @@ func (s *Signer) signAt(req *http.Request, km KeyMaterial, skey string, created 
 			return nil, err
 		}
 	}
-	req.Header.Set("Signature-Key", skey)
+	// The three header values share one allocation.
+	hv := new([3]string)
+	hv[0] = skey
+	req.Header["Signature-Key"] = hv[0:1:1]
 
 	digest := m.hasBody && (s.ContentDigest == DigestAlways || s.ContentDigest == DigestAuto && t.DigestBodies ||
 		s.Components == nil && contains(s.ExtraComponents, "content-digest"))
@@ -160,7 +163,8 @@ func (s *Signer) signAt(req *http.Request, km KeyMaterial, skey string, created 
 			comps = append(comps[:len(comps):len(comps)], "content-digest")
 		}
 	} else {
-		comps = s.defaultComponents(req, m.hasBody, digest, t.CoverAuthorization)
+		var buf [8]string
+		comps = s.defaultComponents(buf[:0], req, m.hasBody, digest, t.CoverAuthorization)
 	}
 
 	if m.hasBody {
@@ -189,35 +193,52 @@ func (s *Signer) signAt(req *http.Request, km KeyMaterial, skey string, created 
 			created = time.Now().Unix()
 		}
 	}
-	return signMessage(req, &m, km.Signer, label, comps, signatureParams(comps, created), baseOnly)
+	input := signatureInput(label, comps, created)
+	if baseOnly {
+		return buildBase(req, &m, comps, input[len(label)+1:], nil)
+	}
+	return nil, signMessage(req, &m, km.Signer, label, comps, input, hv[1:])
 }
 
 // signMessage is the generic RFC 9421 step: it builds the base over comps
-// with the given serialised parameters, signs it, and sets Signature-Input
-// and Signature under label.
-func signMessage(req *http.Request, m *message, key crypto.Signer, label string, comps []string, params string, baseOnly bool) ([]byte, error) {
-	base, err := buildBase(req, m, comps, params)
+// with the parameters of input (the Signature-Input value, label=...),
+// signs it, and sets Signature-Input and Signature. hv, when it has room
+// for two, holds their values.
+func signMessage(req *http.Request, m *message, key crypto.Signer, label string, comps []string, input string, hv []string) error {
+	bp := baseBufs.Get().(*[]byte)
+	defer baseBufs.Put(bp)
+	base, err := buildBase(req, m, comps, input[len(label)+1:], (*bp)[:0])
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if baseOnly {
-		return base, nil
+	if cap(base) <= maxPooledBase {
+		*bp = base
 	}
 	sig, err := signBytes(key, base)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	req.Header.Set("Signature-Input", label+"="+params)
-	req.Header.Set("Signature", sigHeader(label, sig))
-	return base, nil
+	if len(hv) < 2 {
+		hv = make([]string, 2)
+	}
+	hv[0], hv[1] = input, sigHeader(label, sig)
+	req.Header["Signature-Input"] = hv[0:1:1]
+	req.Header["Signature"] = hv[1:2:2]
+	return nil
 }
+
+// baseBufs holds signature-base buffers: a base is not needed once signed.
+var baseBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2<<10); return &b }}
+
+// maxPooledBase bounds the buffers kept: a base carrying a huge header
+// value is not kept for every later signature.
+const maxPooledBase = 16 << 10
 
 // defaultComponents is the profile's list: the three derived components,
 // content-type for a body, authorization for a session token (current),
 // the extras, signature-key, and content-digest last, where
 // @hellocoop/httpsig 2.2 puts it.
-func (s *Signer) defaultComponents(req *http.Request, hasBody, digest, coverAuthz bool) []string {
-	comps := make([]string, 0, 6+len(s.ExtraComponents))
+func (s *Signer) defaultComponents(comps []string, req *http.Request, hasBody, digest, coverAuthz bool) []string {
 	comps = append(comps, "@method", "@authority", "@path")
 	if hasBody {
 		comps = append(comps, "content-type")
@@ -391,40 +412,47 @@ type sigParam struct {
 	value any
 }
 
-func signatureParams(comps []string, created int64, extra ...sigParam) string {
-	n := 16
+// signatureInput returns the Signature-Input value label=(comps);created=…
+// with the extra parameters, in one allocation. The serialised signature
+// parameters are what follows "label=".
+func signatureInput(label string, comps []string, created int64, extra ...sigParam) string {
+	var num [20]byte
+	n := len(label) + 32
 	for _, c := range comps {
 		n += len(c) + 3
 	}
-	b := make([]byte, 0, n+20)
-	b = append(b, '(')
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(label)
+	b.WriteString("=(")
 	for i, c := range comps {
 		if i > 0 {
-			b = append(b, ' ')
+			b.WriteByte(' ')
 		}
-		b = append(b, '"')
-		b = append(b, c...)
-		b = append(b, '"')
+		b.WriteByte('"')
+		b.WriteString(c)
+		b.WriteByte('"')
 	}
-	b = append(b, ");created="...)
-	b = strconv.AppendInt(b, created, 10)
+	b.WriteString(");created=")
+	b.Write(strconv.AppendInt(num[:0], created, 10))
 	for _, p := range extra {
-		b = append(b, ';')
-		b = append(b, p.name...)
-		b = append(b, '=')
+		b.WriteByte(';')
+		b.WriteString(p.name)
+		b.WriteByte('=')
 		switch v := p.value.(type) {
 		case int64:
-			b = strconv.AppendInt(b, v, 10)
+			b.Write(strconv.AppendInt(num[:0], v, 10))
 		case string:
-			b = strconv.AppendQuote(b, v)
+			b.WriteString(strconv.Quote(v))
 		}
 	}
-	return string(b)
+	return b.String()
 }
 
-// buildBase writes the RFC 9421 §2.5 signature base, into one allocation
-// of the exact size: the Signature-Key value alone is hundreds of bytes.
-func buildBase(req *http.Request, m *message, comps []string, params string) ([]byte, error) {
+// buildBase writes the RFC 9421 §2.5 signature base into buf, grown once
+// to the exact size when too small: the Signature-Key value alone is
+// hundreds of bytes.
+func buildBase(req *http.Request, m *message, comps []string, params string, buf []byte) ([]byte, error) {
 	var small [8]string
 	vals := small[:0]
 	n := len(`"@signature-params": `) + len(params)
@@ -436,7 +464,10 @@ func buildBase(req *http.Request, m *message, comps []string, params string) ([]
 		vals = append(vals, v)
 		n += len(c) + len(v) + len(`"": `+"\n")
 	}
-	b := make([]byte, 0, n)
+	b := buf[:0]
+	if cap(b) < n {
+		b = make([]byte, 0, n)
+	}
 	for i, c := range comps {
 		b = append(b, '"')
 		b = append(b, c...)
@@ -585,12 +616,14 @@ func contains(list []string, s string) bool {
 }
 
 func sigHeader(label string, sig []byte) string {
-	b := make([]byte, 0, len(label)+3+base64.StdEncoding.EncodedLen(len(sig)))
-	b = append(b, label...)
-	b = append(b, "=:"...)
-	b = base64.StdEncoding.AppendEncode(b, sig)
-	b = append(b, ':')
-	return string(b)
+	var enc [128]byte // a base64 Ed25519 or P-256 signature is 88 bytes
+	var b strings.Builder
+	b.Grow(len(label) + 3 + base64.StdEncoding.EncodedLen(len(sig)))
+	b.WriteString(label)
+	b.WriteString("=:")
+	b.Write(base64.StdEncoding.AppendEncode(enc[:0], sig))
+	b.WriteByte(':')
+	return b.String()
 }
 
 // sfPlain marks the bytes an RFC 9651 String carries as they are: visible

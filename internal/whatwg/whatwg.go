@@ -229,6 +229,9 @@ func Authority(scheme, hostport string) (string, error) {
 	if port[0] == '0' || port[0] == '+' {
 		port = strconv.Itoa(n)
 	}
+	if len(hostport) == len(h)+1+len(port) && hostport[:len(h)] == h && hostport[len(h)] == ':' && hostport[len(h)+1:] == port {
+		return hostport, nil // already in form: nothing to build
+	}
 	return h + ":" + port, nil
 }
 
