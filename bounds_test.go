@@ -1,6 +1,7 @@
 package aauth_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -348,4 +349,35 @@ func packageContention() map[string]int64 {
 		}
 	}
 	return out
+}
+
+// Finding: a request body without GetBody was read into a growing buffer:
+// signing a 1 MiB body allocated 2.1 times the body. Its length is known
+// (ContentLength), so the buffer is allocated once at its size.
+func TestFindingNonReplayableBodyBufferedOnce(t *testing.T) {
+	key, err := keys.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	km := aauth.KeyMaterial{Signer: key, Key: aauth.JWT("eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJib3QifQ.c2ln")}
+	body := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	var s aauth.Signer
+	allocated := func() uint64 {
+		req, _ := http.NewRequest("POST", "https://resource.example/upload", nil)
+		req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		if err := s.Sign(req, km); err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&after)
+		if got, _ := io.ReadAll(req.Body); !bytes.Equal(got, body) {
+			t.Fatal("the body sent is not the body given")
+		}
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	allocated() // warm up the package's pools
+	if n := allocated(); n > uint64(len(body))*5/4 {
+		t.Fatalf("signing a 1 MiB body without GetBody allocated %.2f times the body", float64(n)/float64(len(body)))
+	}
 }

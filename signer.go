@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"math"
 	"math/big"
@@ -380,19 +381,51 @@ func contentDigest(req *http.Request) (string, error) {
 			return "", safetext.Wrap("sign: reading body", err)
 		}
 	} else {
-		b, err := io.ReadAll(req.Body)
+		b, err := readAllHashing(req.Body, req.ContentLength, h)
 		req.Body.Close()
 		if err != nil {
 			return "", safetext.Wrap("sign: reading body", err)
 		}
 		setBody(req, b)
-		h.Write(b)
 	}
 	var sum [sha256.Size]byte
 	return "sha-256=:" + base64.StdEncoding.EncodeToString(h.Sum(sum[:0])) + ":", nil
 }
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+
+// readAllHashing reads r to its end into one buffer, sized from n (the
+// request's ContentLength) when known so that it is never copied to grow,
+// and hashes each chunk as it arrives, while it is still in the CPU's
+// cache.
+func readAllHashing(r io.Reader, n int64, h hash.Hash) ([]byte, error) {
+	size := 512
+	if n > 0 {
+		// One byte more, to read the end without growing; a length far
+		// beyond what can be meant is not allocated up front.
+		size = int(min(n, maxBodyPrealloc)) + 1
+	}
+	b := make([]byte, 0, size)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		m, err := r.Read(b[len(b):min(cap(b), len(b)+hashChunk)])
+		h.Write(b[len(b) : len(b)+m])
+		b = b[:len(b)+m]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+const (
+	hashChunk       = 64 << 10
+	maxBodyPrealloc = 64 << 20
+)
 
 // setBody makes b the replayable body of req.
 func setBody(req *http.Request, b []byte) {
