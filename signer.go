@@ -1,7 +1,6 @@
 package aauth
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -394,32 +393,47 @@ func contentDigest(req *http.Request) (string, error) {
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
 
-// readAllHashing reads r to its end into one buffer, sized from n (the
-// request's ContentLength) when known so that it is never copied to grow,
-// and hashes each chunk as it arrives, while it is still in the CPU's
-// cache.
-func readAllHashing(r io.Reader, n int64, h hash.Hash) ([]byte, error) {
-	size := 512
+// readAllHashing reads r to its end and hashes it. The body is kept in a
+// strings.Builder: sized from n (the request's ContentLength) when known,
+// it is allocated once and never zeroed or copied to grow; a body of
+// unknown length grows it by doubling. A reader that writes itself out
+// (bytes.Reader, strings.Reader) is copied once; each 64 KiB chunk is
+// hashed, then copied while still in the CPU's cache.
+func readAllHashing(r io.Reader, n int64, h hash.Hash) (string, error) {
+	w := hashingBuilder{h: h}
 	if n > 0 {
-		// One byte more, to read the end without growing; a length far
-		// beyond what can be meant is not allocated up front.
-		size = int(min(n, maxBodyPrealloc)) + 1
+		// A length far beyond what can be meant is not allocated up
+		// front.
+		w.b.Grow(int(min(n, maxBodyPrealloc)))
 	}
-	b := make([]byte, 0, size)
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		m, err := r.Read(b[len(b):min(cap(b), len(b)+hashChunk)])
-		h.Write(b[len(b) : len(b)+m])
-		b = b[:len(b)+m]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return nil, err
-		}
+	bp := copyBufs.Get().(*[]byte)
+	_, err := io.CopyBuffer(&w, r, *bp)
+	copyBufs.Put(bp)
+	if err != nil {
+		return "", err
 	}
+	return w.b.String(), nil
+}
+
+// hashingBuilder hashes what is written to it and keeps it.
+type hashingBuilder struct {
+	h hash.Hash
+	b strings.Builder
+}
+
+func (w *hashingBuilder) Write(p []byte) (int, error) {
+	if free := w.b.Cap() - w.b.Len(); free < len(p) {
+		// Double (Builder.Write would append, growing by a quarter and
+		// copying all each time), or make room for p at once.
+		w.b.Grow(max(len(p), w.b.Cap()))
+	}
+	for rest := p; len(rest) > 0; {
+		c := rest[:min(len(rest), hashChunk)]
+		w.h.Write(c)
+		w.b.Write(c)
+		rest = rest[len(c):]
+	}
+	return len(p), nil
 }
 
 const (
@@ -428,9 +442,9 @@ const (
 )
 
 // setBody makes b the replayable body of req.
-func setBody(req *http.Request, b []byte) {
+func setBody(req *http.Request, b string) {
 	req.ContentLength = int64(len(b))
-	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(b)), nil }
 	req.Body, _ = req.GetBody()
 	if len(b) == 0 {
 		// An empty body still counts as a body for signing, but Go would
