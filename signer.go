@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aauthgo/aauth/internal/profile"
@@ -140,7 +141,7 @@ func (s *Signer) signAt(req *http.Request, km KeyMaterial, skey string, created 
 	}
 
 	if skey == "" || label != wire.DefaultLabel {
-		if skey, err = formatSignatureKey(label, km, t.HWKAlg, t.JKTJWTScheme); err != nil {
+		if skey, err = signatureKeyValue(label, km, t); err != nil {
 			return nil, err
 		}
 	}
@@ -193,18 +194,22 @@ func (s *Signer) signAt(req *http.Request, km KeyMaterial, skey string, created 
 			created = time.Now().Unix()
 		}
 	}
-	input := signatureInput(label, comps, created)
+	// Signature-Input and Signature share one allocation too: the builder
+	// has room for the signature when it writes the input.
+	var hb strings.Builder
+	input := writeSignatureInput(&hb, len(label)+3+base64.StdEncoding.EncodedLen(ed25519.SignatureSize), label, comps, created)
 	if baseOnly {
 		return buildBase(req, &m, comps, input[len(label)+1:], nil)
 	}
-	return nil, signMessage(req, &m, km.Signer, label, comps, input, hv[1:])
+	return nil, signMessage(req, &m, km.Signer, label, comps, input, &hb, hv[1:])
 }
 
 // signMessage is the generic RFC 9421 step: it builds the base over comps
 // with the parameters of input (the Signature-Input value, label=...),
-// signs it, and sets Signature-Input and Signature. hv, when it has room
-// for two, holds their values.
-func signMessage(req *http.Request, m *message, key crypto.Signer, label string, comps []string, input string, hv []string) error {
+// signs it, and sets Signature-Input and Signature. The Signature value is
+// written into b (nil: a builder of its own), and hv, when it has room for
+// two, holds the values.
+func signMessage(req *http.Request, m *message, key crypto.Signer, label string, comps []string, input string, b *strings.Builder, hv []string) error {
 	bp := baseBufs.Get().(*[]byte)
 	defer baseBufs.Put(bp)
 	base, err := buildBase(req, m, comps, input[len(label)+1:], (*bp)[:0])
@@ -221,7 +226,10 @@ func signMessage(req *http.Request, m *message, key crypto.Signer, label string,
 	if len(hv) < 2 {
 		hv = make([]string, 2)
 	}
-	hv[0], hv[1] = input, sigHeader(label, sig)
+	if b == nil {
+		b = new(strings.Builder)
+	}
+	hv[0], hv[1] = input, writeSigHeader(b, label, sig)
 	req.Header["Signature-Input"] = hv[0:1:1]
 	req.Header["Signature"] = hv[1:2:2]
 	return nil
@@ -284,14 +292,16 @@ func prepare(req *http.Request) (message, error) {
 	req.Host = authority
 
 	raw := u.Opaque
+	escaped := ""
 	if raw == "" {
+		escaped = u.EscapedPath()
 		raw = u.RawPath
 		if raw == "" {
-			raw = u.EscapedPath()
+			raw = escaped
 		}
 	}
 	path := escapeForGo(whatwg.Path(raw))
-	if u.Opaque != "" || path != u.EscapedPath() {
+	if u.Opaque != "" || path != escaped {
 		setPath(u, path)
 	}
 	u.Fragment, u.RawFragment = "", ""
@@ -325,7 +335,7 @@ func prepare(req *http.Request) (message, error) {
 // Verifiers take @path from the request target as sent, so the escaped form
 // verifies everywhere.
 func escapeForGo(p string) string {
-	if !strings.ContainsAny(p, "|^") {
+	if strings.IndexByte(p, '|') < 0 && strings.IndexByte(p, '^') < 0 {
 		return p
 	}
 	return strings.NewReplacer("|", "%7C", "^", "%5E").Replace(p)
@@ -352,6 +362,10 @@ func setPath(u *url.URL, path string) {
 
 // standardMethod returns the upper-case form of a method fetch normalises.
 func standardMethod(m string) (string, bool) {
+	switch m {
+	case "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH":
+		return m, true
+	}
 	for _, s := range [...]string{"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"} {
 		if len(m) == len(s) && strings.EqualFold(m, s) {
 			return s, true
@@ -460,16 +474,23 @@ type sigParam struct {
 }
 
 // signatureInput returns the Signature-Input value label=(comps);created=…
-// with the extra parameters, in one allocation. The serialised signature
-// parameters are what follows "label=".
+// with the extra parameters. The serialised signature parameters are what
+// follows "label=".
 func signatureInput(label string, comps []string, created int64, extra ...sigParam) string {
+	var b strings.Builder
+	return writeSignatureInput(&b, 0, label, comps, created, extra...)
+}
+
+// writeSignatureInput writes the Signature-Input value to b, which it first
+// grows for it and room more bytes, and returns it.
+func writeSignatureInput(b *strings.Builder, room int, label string, comps []string, created int64, extra ...sigParam) string {
 	var num [20]byte
 	n := len(label) + 32
 	for _, c := range comps {
 		n += len(c) + 3
 	}
-	var b strings.Builder
-	b.Grow(n)
+	start := b.Len()
+	b.Grow(n + room)
 	b.WriteString(label)
 	b.WriteString("=(")
 	for i, c := range comps {
@@ -493,7 +514,7 @@ func signatureInput(label string, comps []string, created int64, extra ...sigPar
 			b.WriteString(strconv.Quote(v))
 		}
 	}
-	return b.String()
+	return b.String()[start:]
 }
 
 // buildBase writes the RFC 9421 §2.5 signature base into buf, grown once
@@ -584,10 +605,14 @@ func componentValue(req *http.Request, m *message, name string) (string, error) 
 	case "@target-uri":
 		return strings.ToLower(req.URL.Scheme) + "://" + m.authority + m.path + querySuffix(req.URL), nil
 	}
-	if name == "" || name[0] == '@' || !validComponentName(name) {
-		return "", fmt.Errorf("aauth: sign: unsupported component %q", name)
+	key, known := knownField(name)
+	if !known {
+		if name == "" || name[0] == '@' || !validComponentName(name) {
+			return "", fmt.Errorf("aauth: sign: unsupported component %q", name)
+		}
+		key = textproto.CanonicalMIMEHeaderKey(name)
 	}
-	vals := req.Header[canonicalName(name)]
+	vals := req.Header[key]
 	if len(vals) == 0 {
 		if name == "content-length" && req.ContentLength >= 0 && m.hasBody {
 			return strconv.FormatInt(req.ContentLength, 10), nil
@@ -604,20 +629,21 @@ func componentValue(req *http.Request, m *message, name string) (string, error) 
 	return strings.Join(parts, ", "), nil
 }
 
-// canonicalName is textproto.CanonicalMIMEHeaderKey(name), without its
-// allocation for the lower-case names AAuth signatures cover.
-func canonicalName(name string) string {
+// knownField returns the net/http form of the lower-case field names AAuth
+// signatures cover: valid names, so neither checked nor canonicalised (with
+// an allocation) each time.
+func knownField(name string) (string, bool) {
 	switch name {
 	case "signature-key":
-		return "Signature-Key"
+		return "Signature-Key", true
 	case "content-type":
-		return "Content-Type"
+		return "Content-Type", true
 	case "content-digest":
-		return "Content-Digest"
+		return "Content-Digest", true
 	case "authorization":
-		return "Authorization"
+		return "Authorization", true
 	}
-	return textproto.CanonicalMIMEHeaderKey(name)
+	return "", false
 }
 
 // querySuffix is the query as sent, with its "?" (also for a lone "?").
@@ -662,15 +688,17 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func sigHeader(label string, sig []byte) string {
+// writeSigHeader writes the Signature value label=:base64(sig): to b and
+// returns it. What b holds already is kept, and shares its allocation.
+func writeSigHeader(b *strings.Builder, label string, sig []byte) string {
 	var enc [128]byte // a base64 Ed25519 or P-256 signature is 88 bytes
-	var b strings.Builder
+	start := b.Len()
 	b.Grow(len(label) + 3 + base64.StdEncoding.EncodedLen(len(sig)))
 	b.WriteString(label)
 	b.WriteString("=:")
 	b.Write(base64.StdEncoding.AppendEncode(enc[:0], sig))
 	b.WriteByte(':')
-	return b.String()
+	return b.String()[start:]
 }
 
 // sfPlain marks the bytes an RFC 9651 String carries as they are: visible
@@ -681,6 +709,35 @@ var sfPlain = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// lastTokenKey is the Signature-Key value of a token last formatted by a
+// Signer: programs sign many requests with one token (an agent token, a
+// SigningTransport's), and formatting it is a scan and a copy of hundreds
+// of bytes.
+var lastTokenKey atomic.Pointer[tokenKeyValue]
+
+type tokenKeyValue struct {
+	label, jktScheme string
+	key              SignatureKey
+	value            string
+}
+
+// signatureKeyValue is formatSignatureKey, reusing the value last formatted
+// for the same token.
+func signatureKeyValue(label string, km KeyMaterial, t *profileTable) (string, error) {
+	if km.Key.Scheme != wire.SchemeJWT && km.Key.Scheme != wire.SchemeJKTJWT {
+		return formatSignatureKey(label, km, t.HWKAlg, t.JKTJWTScheme)
+	}
+	if last := lastTokenKey.Load(); last != nil && last.key == km.Key && last.label == label && last.jktScheme == t.JKTJWTScheme {
+		return last.value, nil
+	}
+	v, err := formatSignatureKey(label, km, t.HWKAlg, t.JKTJWTScheme)
+	if err != nil {
+		return "", err
+	}
+	lastTokenKey.Store(&tokenKeyValue{label: label, jktScheme: t.JKTJWTScheme, key: km.Key, value: v})
+	return v, nil
+}
 
 // formatSignatureKey returns "<label>=<scheme>;…" as the profile writes it.
 func formatSignatureKey(label string, km KeyMaterial, hwkAlg bool, jktScheme string) (string, error) {

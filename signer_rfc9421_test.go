@@ -76,7 +76,7 @@ func TestRFC9421B26(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := signMessage(req, &m, key, v.Label, v.Components, input, nil); err != nil {
+	if err := signMessage(req, &m, key, v.Label, v.Components, input, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if string(base) != v.SignatureBase {
