@@ -133,6 +133,37 @@ func BenchmarkPlainRoundTrip(b *testing.B) {
 	}
 }
 
+// BenchmarkPlainRoundTripSignedHeaders is the plain round trip carrying
+// the headers a warm Transport's request carries (Signature-Key with the
+// auth token, Signature-Input, Signature, AAuth-Capabilities), copied from
+// one: its difference to BenchmarkPlainRoundTrip is what the signature
+// headers cost net/http on the wire (client and server), and its
+// difference to BenchmarkTransportWarm, less a bare signature, what the
+// Transport itself adds.
+func BenchmarkPlainRoundTripSignedHeaders(b *testing.B) {
+	srv := newBenchServer(b)
+	url := srv.URL + "/mcp/tools?x=1"
+	t, _ := warmTransport(b, srv, url)
+	var signed http.Header
+	base := t.Base
+	t.Base = roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		signed = r.Header.Clone()
+		return base.RoundTrip(r)
+	})
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	roundTrip(b, t, req)
+	plain := srv.Client().Transport.(*http.Transport).Clone()
+	req.Header = signed
+	roundTrip(b, plain, req)
+	b.ReportAllocs()
+	for b.Loop() {
+		roundTrip(b, plain, req)
+	}
+}
+
 // BenchmarkBareEd25519Warm is the bare signature over the base the warm
 // Transport signs: with BenchmarkTransportWarm and BenchmarkPlainRoundTrip,
 // the third term of the ratio for instruction counts (see BENCHMARKS.md).
@@ -193,6 +224,79 @@ func BenchmarkTransportWarmRatio(b *testing.B) {
 	b.ReportMetric(float64(aauthT.Nanoseconds())/n, "aauth-ns/op")
 	b.ReportMetric(float64(plainT.Nanoseconds())/n, "plain-ns/op")
 	b.ReportMetric(float64(sigT.Nanoseconds())/n, "sig-ns/op")
+}
+
+// BenchmarkTransportWarmRatioParallel is the warm ratio at 64 goroutines
+// (b.SetParallelism(32) on GOMAXPROCS=2): the Transport's round trips and
+// the baseline's (a plain round trip, then a bare signature) are run in
+// alternate phases, each a b.RunParallel of b.N operations, in the order
+// ABBA (three times) so that a drift in the machine's load falls on both. The machine is
+// saturated in every phase, so a phase's time is what its operations cost
+// the machine, contention included. Both clients keep enough idle
+// connections for all 64 goroutines.
+func BenchmarkTransportWarmRatioParallel(b *testing.B) {
+	srv := newBenchServer(b)
+	url := srv.URL + "/mcp/tools?x=1"
+	t, base := warmTransport(b, srv, url)
+	t.Base.(*http.Transport).MaxIdleConnsPerHost = 128
+	plain := srv.Client().Transport.(*http.Transport).Clone()
+	plain.MaxIdleConnsPerHost = 128
+	b.Cleanup(plain.CloseIdleConnections)
+	b.Cleanup(t.Base.(*http.Transport).CloseIdleConnections)
+	b.SetParallelism(32)
+	aauthOp := func(req *http.Request) { roundTrip(b, t, req) }
+	plainOp := func(req *http.Request) {
+		roundTrip(b, plain, req)
+		ed25519.Sign(benchKey, base)
+	}
+	phase := func(op func(*http.Request)) time.Duration {
+		t0 := time.Now()
+		b.RunParallel(func(pb *testing.PB) {
+			req, err := http.NewRequest("GET", url, nil)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			for pb.Next() {
+				op(req)
+			}
+		})
+		return time.Since(t0)
+	}
+	var aauthT, plainT time.Duration
+	const rounds = 3
+	for i := 0; i < rounds; i++ {
+		aauthT += phase(aauthOp)
+		plainT += phase(plainOp)
+		plainT += phase(plainOp)
+		aauthT += phase(aauthOp)
+	}
+	n := float64(2 * rounds * b.N)
+	b.ReportMetric(float64(aauthT)/float64(plainT), "x-plain+sig")
+	b.ReportMetric(float64(aauthT.Nanoseconds())/n, "aauth-ns/op")
+	b.ReportMetric(float64(plainT.Nanoseconds())/n, "plain+sig-ns/op")
+}
+
+// BenchmarkTransportWarmParallel is the warm round trip alone at 64
+// goroutines, for its mutex and CPU profiles.
+func BenchmarkTransportWarmParallel(b *testing.B) {
+	srv := newBenchServer(b)
+	url := srv.URL + "/mcp/tools?x=1"
+	t, _ := warmTransport(b, srv, url)
+	t.Base.(*http.Transport).MaxIdleConnsPerHost = 128
+	b.Cleanup(t.Base.(*http.Transport).CloseIdleConnections)
+	b.SetParallelism(32)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		req, err := http.NewRequest("GET", url, nil)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		for pb.Next() {
+			roundTrip(b, t, req)
+		}
+	})
 }
 
 // BenchmarkTransportWarmInProcess isolates the client's share: the warm
