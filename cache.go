@@ -33,8 +33,10 @@ type TokenCache interface {
 
 // MemoryCache is an in-memory TokenCache. The zero value is ready to use.
 //
-// It holds at most MaxTokens tokens. When full, it evicts an expired token
-// if it meets one, else the token used least recently (approximately: see
+// It holds at most MaxTokens tokens, a token of 4 KiB or more counting as
+// one more per 4 KiB, so that the bound is one on memory too: about 4 KiB
+// per token. When full, it evicts an expired token if it
+// meets one, else the token used least recently (approximately: see
 // below), one at a time. Tokens stored or read for a request that an
 // http.Client made to follow a redirect (the server chose the origin, not
 // the caller) are on probation: they take at most a quarter of the cache,
@@ -46,8 +48,9 @@ type TokenCache interface {
 // sets, and that eviction (under the cache's lock, taken only to store and
 // delete) clears as it gives the token a second chance.
 type MemoryCache struct {
-	// MaxTokens bounds the number of tokens held; zero means
-	// DefaultMaxTokens. It must not change after first use.
+	// MaxTokens bounds the number of tokens held (long tokens count for
+	// more, see above); zero means DefaultMaxTokens. It must not change
+	// after first use.
 	MaxTokens int
 
 	// Now is the clock by which a token has expired, for eviction; nil
@@ -61,8 +64,18 @@ type MemoryCache struct {
 
 // DefaultMaxTokens is the bound of a MemoryCache whose MaxTokens is zero:
 // room for about 2,700 resources with an auth, a session and a person
-// token each.
+// token each, in at most about 34 MB.
 const DefaultMaxTokens = 8192
+
+// tokenUnit is the length of token that counts as one more.
+const tokenUnit = 4 << 10
+
+func tokenWeight(tok *psclient.Token) int {
+	if tok == nil {
+		return 1
+	}
+	return 1 + len(tok.Value)/tokenUnit
+}
 
 func (c *MemoryCache) tokens() *lru.Map[string, *psclient.Token] {
 	c.once.Do(func() {
@@ -70,7 +83,7 @@ func (c *MemoryCache) tokens() *lru.Map[string, *psclient.Token] {
 		if n <= 0 {
 			n = DefaultMaxTokens
 		}
-		c.m = lru.New[string](n, c.expired)
+		c.m = lru.NewWeighted[string](n, tokenWeight, c.expired)
 	})
 	return c.m
 }

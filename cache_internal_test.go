@@ -98,3 +98,17 @@ func TestMemoryCacheDefaultBound(t *testing.T) {
 		t.Fatalf("bound %d, want %d", got, DefaultMaxTokens)
 	}
 }
+
+// Long tokens count for more: the cache's memory is bounded, not only the
+// number of its tokens.
+func TestMemoryCacheWeighsLongTokens(t *testing.T) {
+	ctx := context.Background()
+	c := &MemoryCache{MaxTokens: 30}
+	long := &psclient.Token{Value: string(make([]byte, 2*tokenUnit))} // counts as 3
+	for i := 0; i < 30; i++ {
+		c.SetToken(ctx, fmt.Sprint("k", i), long)
+	}
+	if n := c.Len(); n != 10 {
+		t.Fatalf("%d tokens of 8 KiB held, want 10", n)
+	}
+}

@@ -112,8 +112,13 @@ func (t *Transport) lookup(ctx context.Context, keys *credKeys, now time.Time) (
 	return credential{kind: credAgent}, time.Time{}
 }
 
-// formatted returns c with its header value formatted.
+// formatted returns c with its header value formatted. A token longer than
+// tokenUnit is formatted when signing instead: what the Transport keeps per
+// origin stays small, however long the tokens a server hands out.
 func (t *Transport) formatted(c credential) credential {
+	if len(c.token) >= tokenUnit {
+		return c
+	}
 	tab := profile.For(t.Profile)
 	switch c.kind {
 	case credPerson, credAuth:

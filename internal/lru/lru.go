@@ -23,9 +23,10 @@ import (
 	"sync/atomic"
 )
 
-// Map is a bounded map from K to V. Create it with New.
+// Map is a bounded map from K to V. Create it with New or NewWeighted.
 type Map[K comparable, V any] struct {
 	max, probMax int
+	weigh        func(V) int
 	stale        func(V) bool
 
 	m  sync.Map // K → *entry[K, V]; reads go here, lock-free
@@ -37,10 +38,17 @@ type Map[K comparable, V any] struct {
 // New returns a Map holding at most max entries (at least one). stale, when
 // not nil, reports entries to evict before any other (expired tokens).
 func New[K comparable, V any](max int, stale func(V) bool) *Map[K, V] {
+	return NewWeighted[K](max, nil, stale)
+}
+
+// NewWeighted returns a Map whose entries weigh what weigh says (at least
+// one each; nil: one) and that holds at most max in weight: large values
+// count for more, so that the bound is one on memory too.
+func NewWeighted[K comparable, V any](max int, weigh func(V) int, stale func(V) bool) *Map[K, V] {
 	if max < 1 {
 		max = 1
 	}
-	m := &Map[K, V]{max: max, probMax: max / 4, stale: stale}
+	m := &Map[K, V]{max: max, probMax: max / 4, weigh: weigh, stale: stale}
 	if m.probMax < 1 {
 		m.probMax = 1
 	}
@@ -60,6 +68,7 @@ const (
 type entry[K comparable, V any] struct {
 	key  K
 	val  V // never changes: a new value is a new entry
+	w    int
 	bits atomic.Uint32
 
 	// Guarded by Map.mu.
@@ -137,6 +146,10 @@ func (m *Map[K, V]) GetOrAdd(k K, trusted bool, mk func() V) V {
 // add puts a new entry at the front of seg and makes room. Called with mu
 // held.
 func (m *Map[K, V]) add(e *entry[K, V], seg *list[K, V]) {
+	e.w = 1
+	if m.weigh != nil {
+		e.w = max(1, m.weigh(e.val))
+	}
 	seg.pushFront(e)
 	m.m.Store(e.key, e)
 	m.shrink(e)
@@ -149,6 +162,13 @@ func (m *Map[K, V]) Delete(k K) {
 	if x, ok := m.m.Load(k); ok {
 		m.evict(x.(*entry[K, V]))
 	}
+}
+
+// Weight returns the entries' total weight.
+func (m *Map[K, V]) Weight() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.prob.w + m.prot.w
 }
 
 // Len returns the number of entries.
@@ -165,8 +185,8 @@ func (m *Map[K, V]) Segments() (probation, protected int) {
 	return m.prob.n, m.prot.n
 }
 
-// shrink evicts until probation holds at most probMax entries and the map
-// at most max. Room comes from probation while it holds anything; only
+// shrink evicts until probation weighs at most probMax and the map at most
+// max. Room comes from probation while it holds anything; only
 // when it is empty does the back of the protected segment move there. The
 // entry just added, newest, is passed over, unless it is an untrusted one
 // that probation has no room for. Called with mu held.
@@ -175,12 +195,13 @@ func (m *Map[K, V]) shrink(newest *entry[K, V]) {
 	// may set bits again meanwhile, so past a number of steps the back
 	// entry goes whatever its bits say.
 	steps := 2*(m.prob.n+m.prot.n) + 4
-	for m.prob.n > m.probMax || m.prob.n+m.prot.n > m.max {
+	for m.prob.w > m.probMax || m.prob.w+m.prot.w > m.max {
 		force := steps <= 0
 		steps--
 		if m.prob.n > 0 {
 			e := m.prob.back()
 			if e == newest && m.prob.n > 1 && !force {
+				// Pass over it: there are others to look at first.
 				m.prob.remove(e)
 				m.prob.pushFront(e)
 				continue
@@ -230,7 +251,7 @@ func (m *Map[K, V]) evict(e *entry[K, V]) {
 // the front (the most recently added or moved), root.prev the back.
 type list[K comparable, V any] struct {
 	root entry[K, V]
-	n    int
+	n, w int // entries, weight
 }
 
 func (l *list[K, V]) init() { l.root.next, l.root.prev = &l.root, &l.root }
@@ -240,12 +261,14 @@ func (l *list[K, V]) pushFront(e *entry[K, V]) {
 	l.root.next.prev = e
 	l.root.next = e
 	l.n++
+	l.w += e.w
 }
 
 func (l *list[K, V]) remove(e *entry[K, V]) {
 	e.prev.next, e.next.prev = e.next, e.prev
 	e.seg, e.prev, e.next = nil, nil, nil
 	l.n--
+	l.w -= e.w
 }
 
 func (l *list[K, V]) back() *entry[K, V] {

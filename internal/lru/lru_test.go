@@ -3,6 +3,7 @@ package lru
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -13,16 +14,17 @@ func (m *Map[K, V]) check(t *testing.T) {
 	t.Helper()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.prob.n > m.probMax {
-		t.Fatalf("probation holds %d, bound %d", m.prob.n, m.probMax)
+	if m.prob.w > m.probMax {
+		t.Fatalf("probation weighs %d, bound %d", m.prob.w, m.probMax)
 	}
-	if n := m.prob.n + m.prot.n; n > m.max {
-		t.Fatalf("%d entries, bound %d", n, m.max)
+	if w := m.prob.w + m.prot.w; w > m.max {
+		t.Fatalf("weight %d, bound %d", w, m.max)
 	}
 	inLists := map[K]*entry[K, V]{}
 	for _, l := range []*list[K, V]{&m.prob, &m.prot} {
-		n := 0
+		n, w := 0, 0
 		for e := l.root.next; e != &l.root; e = e.next {
+			w += e.w
 			if e.seg != l || e.next.prev != e {
 				t.Fatalf("broken links at %v", e.key)
 			}
@@ -32,8 +34,8 @@ func (m *Map[K, V]) check(t *testing.T) {
 			inLists[e.key] = e
 			n++
 		}
-		if n != l.n {
-			t.Fatalf("a list counts %d and holds %d", l.n, n)
+		if n != l.n || w != l.w {
+			t.Fatalf("a list counts %d (weight %d) and holds %d (weight %d)", l.n, l.w, n, w)
 		}
 	}
 	inMap := 0
@@ -210,6 +212,36 @@ func TestTinyBound(t *testing.T) {
 			t.Errorf("max %d: the last protected entry put is gone", max)
 		}
 	}
+}
+
+// Heavy entries count for more: the bound is on their weight.
+func TestWeighted(t *testing.T) {
+	m := NewWeighted[int, string](100, func(v string) int { return len(v) }, nil)
+	for i := 0; i < 50; i++ {
+		m.Put(i, "xxxx", true) // weight 4
+		m.check(t)
+	}
+	if n, w := m.Len(), m.Weight(); n != 25 || w != 100 {
+		t.Fatalf("%d entries weighing %d, want 25 weighing 100", n, w)
+	}
+	m.Put(100, "", true) // weight 1, not 0
+	if w := m.Weight(); w > 100 {
+		t.Fatalf("weight %d", w)
+	}
+	// Untrusted entries weigh at most a quarter.
+	for i := 200; i < 300; i++ {
+		m.Put(i, "xxxxxxxx", false)
+		m.check(t)
+	}
+	if p, _ := m.Segments(); p > 3 {
+		t.Fatalf("%d untrusted entries of weight 8 kept, bound 25 in weight", p)
+	}
+	// One heavier than probation's bound is not kept at all.
+	m.Put(1000, strings.Repeat("x", 30), false)
+	if _, ok := m.Get(1000, false); ok {
+		t.Fatal("an untrusted entry heavier than probation's bound is kept")
+	}
+	m.check(t)
 }
 
 // Random operations from many goroutines (run with -race) keep the
