@@ -57,7 +57,11 @@ import (
 //
 // Tokens are cached per resource origin, person server and signing key,
 // and are not presented within the profile's refresh margin of their
-// expiry (5 minutes current, 60 s seed). When many goroutines need the same
+// expiry (5 minutes current, 60 s seed). What the Transport keeps per
+// origin (the credential it presents, and what Signature-Error answers
+// taught it) is bounded: at most 8,192 origins, those reached by following
+// a redirect on probation as in MemoryCache, so that a server cannot make
+// it forget the origins the caller uses. A warm request takes no lock. When many goroutines need the same
 // missing token at once, one request fetches it and the others wait.
 //
 // The caller's request is never modified. A request body is sent again
@@ -120,8 +124,13 @@ type Transport struct {
 	// means the profile's default (900 s current, 300 s seed).
 	MaxPollDuration time.Duration
 
-	// Tokens caches the tokens obtained; nil means an in-memory cache
-	// owned by the Transport.
+	// Tokens caches the tokens obtained; nil means a MemoryCache owned by
+	// the Transport. It is the source of truth, but not read on every
+	// request: the Transport keeps, per origin, the credential it presents
+	// there, reads Tokens when it has none, and drops it whenever it stores
+	// or deletes one of the origin's tokens. A token that someone else
+	// (another process sharing Tokens) deletes may be presented until the
+	// resource refuses it or it nears its expiry.
 	Tokens TokenCache
 
 	// OnEvent, when set, is told about each step of the flow. Events never
