@@ -57,12 +57,14 @@ import (
 //
 // Tokens are cached per resource origin, person server and signing key,
 // and are not presented within the profile's refresh margin of their
-// expiry (5 minutes current, 60 s seed). What the Transport keeps per
-// origin (the credential it presents, and what Signature-Error answers
-// taught it) is bounded: at most 8,192 origins, those reached by following
-// a redirect on probation as in MemoryCache, so that a server cannot make
-// it forget the origins the caller uses. A warm request takes no lock. When many goroutines need the same
+// expiry (5 minutes current, 60 s seed). When many goroutines need the same
 // missing token at once, one request fetches it and the others wait.
+//
+// What the Transport keeps per origin (the credential it presents, and what
+// Signature-Error answers taught it) is bounded: at most 8,192 origins,
+// those reached by following a redirect on probation as in MemoryCache, so
+// that a server cannot make it forget the origins the caller uses. A warm
+// request takes no lock.
 //
 // The caller's request is never modified. A request body is sent again
 // only through req.GetBody; when a retry is needed and the body cannot be
