@@ -1058,7 +1058,7 @@ func (e *hostileEnv) publicPS(dns map[string]string, members map[string]any) {
 }
 
 func TestHostileServers(t *testing.T) {
-	cases := hostileCases()
+	cases := append(hostileCases(), findingHostileCases()...)
 	seen := map[string]bool{}
 	for _, c := range cases {
 		if seen[c.name] {

@@ -67,6 +67,8 @@ import (
 // changed while it is in use.
 type Transport struct {
 	// Base sends the signed requests; nil means http.DefaultTransport.
+	// Requests a server steered (see ErrEgress) have the address they
+	// connect to checked when Base is nil or an *http.Transport.
 	Base http.RoundTripper
 
 	// Keys supplies the agent's key material: its signing key and its
@@ -239,7 +241,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Response != nil && req.Response.Request != nil && req.Response.Request.URL != nil {
 		// A redirect the http.Client follows: the target was named by the
 		// server, not by the caller.
-		if err := checkRedirect(ctx, req.Response.Request.URL, req.URL); err != nil {
+		if ctx, err = redirectContext(ctx, req.Response.Request, req.URL); err != nil {
 			closeBody(req)
 			return nil, err
 		}
@@ -399,7 +401,7 @@ func (r *run) send() (*http.Response, error) {
 		closeBody(out)
 		return nil, err
 	}
-	resp, err := base(r.t.Base).RoundTrip(out)
+	resp, err := sendVia(r.t.Base, out)
 	if err != nil {
 		return nil, err
 	}
@@ -794,7 +796,7 @@ func (r *run) credClient(cred credential) *http.Client {
 			closeBody(req)
 			return nil, err
 		}
-		return base(r.t.Base).RoundTrip(out)
+		return sendVia(r.t.Base, out)
 	}), CheckRedirect: noRedirects}
 }
 
@@ -805,15 +807,6 @@ func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) {
 // noRedirects keeps credentials on the origin they were meant for: a pending
 // URL or person-server endpoint that redirects is answered as it is.
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-
-// checkRedirect applies the egress rules to a redirect from one URL to
-// another.
-func checkRedirect(ctx context.Context, from, to *url.URL) error {
-	if err := egress.CheckSecureURL(ctx, to.String()); err != nil {
-		return fmt.Errorf("%w: redirect to %s: %v", ErrEgress, safetext.Clean(redactURL(to), 256), err)
-	}
-	return egress.CheckHost(ctx, from, to)
-}
 
 func replayable(req *http.Request) bool {
 	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil

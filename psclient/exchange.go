@@ -161,6 +161,9 @@ func ExchangeToken(ctx context.Context, client *http.Client, req ExchangeRequest
 		return nil, err
 	}
 	endpoint := md.AuthTokenEndpointFor(p)
+	if ctx, err = endpointContext(ctx, req.PersonServer, t.TokenEndpointField, endpoint); err != nil {
+		return nil, err
+	}
 	return requestToken(ctx, client, endpoint, req.PersonServer, body, "auth_token", req.Poll, p)
 }
 
@@ -283,6 +286,9 @@ func RequestPersonToken(ctx context.Context, client *http.Client, req PersonToke
 	o.Str("device", req.Device)
 	known := []string{"resource", "mission_s256", "capabilities", "login_hint", "tenant", "domain_hint", "prompt", "justification", "platform", "device"}
 	if err := addExtra(&o, req.Extra, known); err != nil {
+		return nil, err
+	}
+	if ctx, err = endpointContext(ctx, req.PersonServer, "person_token_endpoint", md.PersonTokenEndpoint); err != nil {
 		return nil, err
 	}
 	return requestToken(ctx, client, md.PersonTokenEndpoint, req.PersonServer, o.Bytes(), "person_token", req.Poll, p)

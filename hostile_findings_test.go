@@ -1,0 +1,185 @@
+package aauth_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"sync/atomic"
+
+	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/internal/egress"
+	"github.com/aauthgo/aauth/psclient"
+)
+
+// The findings of the adversarial review (issue 11), as rows of the
+// hostile table: each failed before its fix.
+func findingHostileCases() []hostileCase {
+	var cases []hostileCase
+
+	// Egress checked at dial time. The attacker's DNS answers the checks
+	// (egress.SetResolverForTest) with a public address and the
+	// connection (the Base's dialer) with loopback, where an internal
+	// service listens.
+	cases = append(cases,
+		hostileCase{name: "redirect-dns-rebinding", script: func(e *hostileEnv) {
+			svc := e.internalService()
+			evil := e.tlsServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, "https://rebind.example:"+svc.port+"/admin", http.StatusFound)
+			}))
+			e.rebindingNet(map[string]string{"evil.example": evil.addr}, "rebind.example")
+			e.target = "https://evil.example:" + evil.port + "/data"
+		}, want: and(wantIs(aauth.ErrEgress), internalHits(0))},
+		hostileCase{name: "redirect-reuses-internal-connection", script: func(e *hostileEnv) {
+			svc := e.internalService()
+			evil := e.tlsServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, "https://svc.example:"+svc.port+"/admin", http.StatusFound)
+			}))
+			e.rebindingNet(map[string]string{"evil.example": evil.addr}, "svc.example")
+			// The caller's own request to the internal name: it may reach
+			// it, and leaves a connection in the pool.
+			resp, err := (&http.Client{Transport: e.tr}).Get("https://svc.example:" + svc.port + "/own")
+			if err != nil {
+				e.t.Fatalf("the caller's own request: %v", err)
+			}
+			resp.Body.Close()
+			e.target = "https://evil.example:" + evil.port + "/data"
+		}, want: and(wantIs(aauth.ErrEgress), internalHits(1))},
+		hostileCase{name: "token-endpoint-dns-rebinding", script: func(e *hostileEnv) {
+			svc := e.internalService()
+			ps := e.tlsServer(nil)
+			self := "https://ps.example:" + ps.port
+			ps.srv.Config.Handler = e.watch(metadataHandler(self, "https://tokens.example:"+svc.port))
+			e.rebindingNet(map[string]string{"ps.example": ps.addr}, "tokens.example")
+			e.tr.PersonServer = self
+		}, want: and(wantIs(aauth.ErrEgress), internalHits(0))},
+		hostileCase{name: "token-endpoint-dns-rebinding-seed", profile: aauth.ProfileSeed, script: func(e *hostileEnv) {
+			svc := e.internalService()
+			ps := e.tlsServer(nil)
+			self := "https://ps.example:" + ps.port
+			ps.srv.Config.Handler = e.watch(metadataHandler(self, "https://tokens.example:"+svc.port))
+			e.rebindingNet(map[string]string{"ps.example": ps.addr}, "tokens.example")
+			e.tr.PersonServer = self
+		}, want: and(wantIs(aauth.ErrEgress), internalHits(0))},
+	)
+
+	return cases
+}
+
+// tlsListener is a TLS test server of the case.
+type tlsListener struct {
+	srv        *httptest.Server
+	addr, port string
+}
+
+// tlsServer starts a TLS server for the case (h may be set later, on
+// srv.Config.Handler); the Base trusts its certificate.
+func (e *hostileEnv) tlsServer(h http.Handler) *tlsListener {
+	srv := httptest.NewUnstartedServer(nil)
+	if h != nil {
+		srv.Config.Handler = e.watch(h)
+	}
+	srv.StartTLS()
+	e.servers = append(e.servers, srv)
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	// Every httptest certificate is the same one, valid for example.com.
+	e.base.TLSClientConfig = &tls.Config{RootCAs: pool, ServerName: "example.com"}
+	addr := srv.Listener.Addr().String()
+	_, port, _ := net.SplitHostPort(addr)
+	return &tlsListener{srv: srv, addr: addr, port: port}
+}
+
+// internalHitCount holds the hits of each case's internal service (the
+// cases run one at a time).
+var internalHitCount = map[*hostileEnv]*atomic.Int32{}
+
+// internalService starts a TLS server on loopback standing for a service
+// the agent must not be steered to; internalHits counts what reaches it.
+func (e *hostileEnv) internalService() *tlsListener {
+	hits := new(atomic.Int32)
+	internalHitCount[e] = hits
+	e.t.Cleanup(func() { delete(internalHitCount, e) })
+	return e.tlsServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"auth_token":"internal","person_token":"internal","expires_in":60,"secret":"internal data"}`))
+	}))
+}
+
+// internalHits expects n requests to have reached the internal service.
+func internalHits(n int32) hostileWant {
+	return also(fmt.Sprintf("%d requests reached the internal service", n), func(e *hostileEnv) error {
+		if got := internalHitCount[e].Load(); got != n {
+			return fmt.Errorf("%d requests reached the internal service", got)
+		}
+		return nil
+	})
+}
+
+// rebindingNet is the case's network: the hosts of servers are the
+// attacker's own servers, public (93.184.216.x) for the checks and reached
+// at their listeners; the names in rebinding resolve to a public address
+// for the egress checks and to loopback for the Base's dialer, the way a
+// rebinding DNS answers the check and then the connection.
+func (e *hostileEnv) rebindingNet(servers map[string]string, rebinding ...string) {
+	public := map[string]netip.Addr{}
+	i := 10
+	for host := range servers {
+		public[host] = netip.AddrFrom4([4]byte{93, 184, 216, byte(i)})
+		i++
+	}
+	for _, host := range rebinding {
+		public[host] = netip.AddrFrom4([4]byte{93, 184, 216, byte(i)})
+		i++
+	}
+	lookup := func(_ context.Context, network, host string) ([]netip.Addr, error) {
+		a, ok := public[host]
+		switch {
+		case !ok:
+			return nil, errors.New("no such host")
+		case network == "ip6":
+			return nil, nil
+		case network == "ip4" && servers[host] == "":
+			return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil // the connection
+		}
+		return []netip.Addr{a}, nil // the check
+	}
+	e.t.Cleanup(egress.SetResolverForTest(lookup))
+	e.base.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		if a, ok := servers[host]; ok {
+			addr = a
+		} else if _, err := netip.ParseAddr(host); err != nil {
+			addrs, err := lookup(ctx, "ip4", host)
+			if err != nil || len(addrs) == 0 || !addrs[0].IsLoopback() {
+				return nil, errors.New("test network: no route to " + host)
+			}
+			addr = net.JoinHostPort(addrs[0].String(), port)
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+}
+
+// metadataHandler serves person-server metadata for self whose token
+// endpoints are on tokens.
+func metadataHandler(self, tokens string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != psclient.WellKnownPath {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"issuer":%q,"auth_token_endpoint":%q,"token_endpoint":%q,"person_token_endpoint":%q}`,
+			self, tokens+"/token/auth", tokens+"/token/auth", tokens+"/token/person")
+	})
+}
