@@ -11,9 +11,11 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"sync/atomic"
+	"time"
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/internal/egress"
+	"github.com/aauthgo/aauth/keys"
 	"github.com/aauthgo/aauth/psclient"
 )
 
@@ -94,6 +96,31 @@ func findingHostileCases() []hostileCase {
 		}, want: and(wantIs(aauth.ErrEgress), internalHits(0))},
 	)
 
+	// The seed profile checks a resource token before exchanging it.
+	for _, bad := range []struct {
+		name   string
+		claims func(e *hostileEnv) string
+	}{
+		{"other-resource", func(e *hostileEnv) string {
+			return fmt.Sprintf(`{"iss":%q,"aud":%q,"agent_jkt":%q,"exp":%d}`, e.w.Resource.URL, e.w.PS.URL, e.jkt(), e.clock.Now().Add(5*time.Minute).Unix())
+		}},
+		{"other-key", func(e *hostileEnv) string {
+			return fmt.Sprintf(`{"iss":%q,"aud":%q,"agent_jkt":"NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs","exp":%d}`, e.target, e.w.PS.URL, e.clock.Now().Add(5*time.Minute).Unix())
+		}},
+		{"expired", func(e *hostileEnv) string {
+			return fmt.Sprintf(`{"iss":%q,"aud":%q,"agent_jkt":%q,"exp":%d}`, e.target, e.w.PS.URL, e.jkt(), e.clock.Now().Add(-time.Second).Unix())
+		}},
+		{"no-exp", func(e *hostileEnv) string {
+			return fmt.Sprintf(`{"iss":%q,"aud":%q,"agent_jkt":%q}`, e.target, e.w.PS.URL, e.jkt())
+		}},
+	} {
+		cases = append(cases, hostileCase{name: "resource-token-seed-" + bad.name, profile: aauth.ProfileSeed, script: func(e *hostileEnv) {
+			e.target = e.server(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("AAuth-Requirement", `requirement=auth-token; resource-token="`+fakeJWT(bad.claims(e))+`"`)
+				w.WriteHeader(401)
+			})).URL
+		}, want: and(wantIs(aauth.ErrResourceToken), noExchange())})
+	}
 	return cases
 }
 
@@ -180,6 +207,19 @@ func cancelledOnce() hostileWant {
 func (e *hostileEnv) cancel(w http.ResponseWriter, r *http.Request) {
 	e.cancelled.Add(1)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// jkt is the thumbprint of the agent's key.
+func (e *hostileEnv) jkt() string {
+	km, err := e.tr.Keys.KeyMaterial(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	jkt, err := keys.Thumbprint(km.Signer.Public())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return jkt
 }
 
 // tlsListener is a TLS test server of the case.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -132,3 +133,52 @@ func FuzzResourceToken(f *testing.F) {
 		}
 	})
 }
+
+// The seed generation's resource token is checked for what it carries:
+// iss (any URL on the origin called), exp, and agent_jkt when present.
+func TestCheckResourceTokenSeed(t *testing.T) {
+	want := fuzzRTCheck
+	want.seed = true
+	exp := want.now.Add(5 * time.Minute).Unix()
+	tok := func(payload string) string { return fuzzJWS(`{"alg":"EdDSA","typ":"aa-resource+jwt"}`, payload) }
+	for _, c := range []struct {
+		payload string
+		ok      bool
+	}{
+		{`{"iss":"https://resource.example","aud":"https://ps.example","agent_jkt":"` + want.jkt + `","exp":` + itoa(exp) + `}`, true},
+		{`{"iss":"https://resource.example/","exp":` + itoa(exp) + `}`, true},
+		{`{"iss":"https://resource.example/mcp","exp":` + itoa(exp) + `}`, true},
+		{`{"iss":"https://RESOURCE.example:443/mcp","exp":` + itoa(exp) + `}`, true},
+		{`{"iss":"https://other.example","agent_jkt":"` + want.jkt + `","exp":` + itoa(exp) + `}`, false},
+		{`{"iss":"https://resource.example.evil.example","exp":` + itoa(exp) + `}`, false},
+		{`{"iss":"http://resource.example","exp":` + itoa(exp) + `}`, false},
+		{`{"iss":"https://resource.example:8443","exp":` + itoa(exp) + `}`, false},
+		{`{"iss":"https://user@resource.example","exp":` + itoa(exp) + `}`, false},
+		{`{"exp":` + itoa(exp) + `}`, false},
+		{`{"iss":"https://resource.example","agent_jkt":"another-key","exp":` + itoa(exp) + `}`, false},
+		{`{"iss":"https://resource.example","agent_jkt":7,"exp":` + itoa(exp) + `}`, false},
+		{`{"iss":"https://resource.example","exp":` + itoa(want.now.Unix()) + `}`, false},
+		{`{"iss":"https://resource.example"}`, false},
+	} {
+		err := checkResourceToken(tok(c.payload), want)
+		if (err == nil) != c.ok {
+			t.Errorf("%s: %v, want ok=%v", c.payload, err, c.ok)
+		}
+		if err != nil && !errors.Is(err, ErrResourceToken) {
+			t.Errorf("%s: %v is not ErrResourceToken", c.payload, err)
+		}
+	}
+	// The current generation keeps its exact checks: the origin as iss,
+	// agent_jkt required.
+	current := fuzzRTCheck
+	for _, payload := range []string{
+		`{"iss":"https://resource.example/mcp","agent_jkt":"` + current.jkt + `","ps":"https://ps.example","exp":` + itoa(exp) + `}`,
+		`{"iss":"https://resource.example","ps":"https://ps.example","exp":` + itoa(exp) + `}`,
+	} {
+		if err := checkResourceToken(tok(payload), current); err == nil {
+			t.Errorf("current profile accepted %s", payload)
+		}
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -681,16 +681,15 @@ func (r *run) authToken(resourceToken string) (*psclient.Token, error) {
 	if r.cred.kind == credSession || presented == "" {
 		presented = r.km.Key.Token
 	}
-	if r.tab.PresentedToken {
-		if err := checkResourceToken(resourceToken, resourceCheck{
-			resource:     r.origin,
-			personServer: r.ps,
-			jkt:          r.jkt,
-			presented:    presented,
-			now:          r.t.clock().Now(),
-		}); err != nil {
-			return nil, err
-		}
+	if err := checkResourceToken(resourceToken, resourceCheck{
+		resource:     r.origin,
+		personServer: r.ps,
+		jkt:          r.jkt,
+		presented:    presented,
+		now:          r.t.clock().Now(),
+		seed:         !r.tab.PresentedToken,
+	}); err != nil {
+		return nil, err
 	}
 	key := authKey(r.origin, r.ps, r.jkt)
 	tok, _, err := r.t.flights.do(r.ctx, key, func() (*psclient.Token, error) {
