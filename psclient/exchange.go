@@ -335,6 +335,7 @@ func requestToken(ctx context.Context, client *http.Client, endpoint, psURL stri
 		req.Header.Set("Prefer", "wait="+strconv.Itoa(t.PreferWait))
 	}
 	resp, err := client.Do(req)
+	observed(ctx, ObservedToken, http.MethodPost, endpoint, resp, err)
 	if err != nil {
 		return nil, safetext.Wrap("token request to "+safetext.Clean(endpoint, 256), safetext.ShortURLError(err))
 	}

@@ -295,6 +295,7 @@ func fetchMetadata(ctx context.Context, client *http.Client, psURL string, now t
 		return nil, 0, fmt.Errorf("aauth: metadata request: %w", err)
 	}
 	resp, err := client.Do(req)
+	observed(ctx, ObservedMetadata, http.MethodGet, docURL, resp, err)
 	if err != nil {
 		return nil, 0, safetext.Wrap("fetching person server metadata", safetext.ShortURLError(err))
 	}
