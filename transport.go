@@ -247,6 +247,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	r := &run{t: t, req: req, ctx: ctx, origin: origin, tab: tab}
+	r.observePS()
 	resp, err := r.loop()
 	if err != nil {
 		closeBody(req)
