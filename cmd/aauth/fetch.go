@@ -442,8 +442,8 @@ func (e *env) doFetch(ctx context.Context, o *fetchOptions, approve func(ctx con
 	}
 	if o.explain {
 		x := newExplainer(e.stderr, o.target, o.sigKey.Scheme == wire.SchemeHWK)
-		tr.Base = x.wire(base)
 		tr.OnEvent = x.event
+		defer x.done()
 	}
 	// Redirects are not followed, as with curl: following one would
 	// present the agent's credentials to whatever origin it names.

@@ -37,23 +37,6 @@ func isJWT(tok string) bool {
 	return h && c
 }
 
-// tokenKind names a token by its typ: "agent token", "person token", …
-func tokenKind(tok string) string {
-	h, _ := jwtPart(tok, 0)
-	typ, _ := h["typ"].(string)
-	switch strings.ToLower(typ) {
-	case "aa-agent+jwt":
-		return "agent token"
-	case "aa-person+jwt":
-		return "person token"
-	case "aa-auth+jwt":
-		return "auth token"
-	case "aa-resource+jwt":
-		return "resource token"
-	}
-	return "token"
-}
-
 // claimString returns a string claim of a JWT, or "".
 func claimString(tok, name string) string {
 	c, _ := jwtPart(tok, 1)
