@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth/agentprovider"
-	"github.com/aauthgo/aauth/keys"
 	"github.com/aauthgo/aauth/wire"
 )
 
@@ -79,11 +78,11 @@ func (e *env) agentToken(ctx context.Context, args []string) error {
 		return usagef("--ttl %v is out of range (1s to 24h)", *ttl)
 	}
 
-	signer, err := keys.ReadFile(*providerKey, profile)
+	signer, err := readKeyFile("--provider-key "+*providerKey, *providerKey, profile)
 	if err != nil {
-		return usagef("--provider-key: %s", trimPrefix(err))
+		return err
 	}
-	pub, err := readPublicKey(*agentKey, profile)
+	pub, err := readPublicKey("--key "+*agentKey, *agentKey, profile)
 	if err != nil {
 		return err
 	}

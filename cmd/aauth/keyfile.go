@@ -3,7 +3,9 @@ package main
 import (
 	"crypto"
 	"encoding/json"
+	"errors"
 	"io"
+	"io/fs"
 	"net"
 	"net/url"
 	"os"
@@ -17,29 +19,56 @@ import (
 // hundred bytes.
 const maxInputFile = 64 << 10
 
-// readSmallFile reads a key or token file. Its errors name the file, never
-// its content.
-func readSmallFile(path string) ([]byte, error) {
+// readSmallFile reads a key or token file. Its errors start with what,
+// the flag and the value that named the file ("--agent-token @agent.jwt"),
+// and never show its content.
+func readSmallFile(what, path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, usagef("%v", err)
+		return nil, fileError(what, err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxInputFile+1))
 	if err != nil {
-		return nil, usagef("reading %s: %v", path, err)
+		return nil, fileError(what, err)
 	}
 	if len(data) > maxInputFile {
 		clear(data)
-		return nil, usagef("%s is larger than %d bytes; is it a key?", path, maxInputFile)
+		return nil, usagef("%s: larger than %d bytes; is it a key?", what, maxInputFile)
 	}
 	return data, nil
 }
 
+// fileError is a usage error about the file what named: what, then why,
+// without the path repeated (an *fs.PathError says "open PATH: …").
+func fileError(what string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return usagef("%s: %s", what, trimPrefix(err))
+}
+
+// readKeyFile reads the private JWK in the file at path, which what (the
+// flag and its value) named.
+func readKeyFile(what, path string, p aauth.Profile) (crypto.Signer, error) {
+	data, err := readSmallFile(what, path)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(data)
+	key, err := keys.ParsePrivateJWK(data, p)
+	if err != nil {
+		return nil, usagef("%s: %s", what, trimPrefix(err))
+	}
+	return key, nil
+}
+
 // readPublicKey reads the public key of the JWK in the file at path, which
-// may be a private JWK (only its public half is used) or a public one.
-func readPublicKey(path string, p aauth.Profile) (crypto.PublicKey, error) {
-	data, err := readSmallFile(path)
+// may be a private JWK (only its public half is used) or a public one;
+// what is the flag and value that named it.
+func readPublicKey(what, path string, p aauth.Profile) (crypto.PublicKey, error) {
+	data, err := readSmallFile(what, path)
 	if err != nil {
 		return nil, err
 	}
@@ -47,13 +76,13 @@ func readPublicKey(path string, p aauth.Profile) (crypto.PublicKey, error) {
 	if hasPrivateMember(data) {
 		key, err := keys.ParsePrivateJWK(data, p)
 		if err != nil {
-			return nil, usagef("%s: %v", path, trimPrefix(err))
+			return nil, usagef("%s: %v", what, trimPrefix(err))
 		}
 		return key.Public(), nil
 	}
 	pub, err := keys.ParsePublicJWK(data, p)
 	if err != nil {
-		return nil, usagef("%s: %v", path, trimPrefix(err))
+		return nil, usagef("%s: %v", what, trimPrefix(err))
 	}
 	return pub, nil
 }
