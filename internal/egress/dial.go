@@ -155,5 +155,5 @@ func (e *refusedAddr) Error() string {
 func (e *refusedAddr) Is(target error) bool { return target == ErrEgress }
 
 // dialResolver resolves names for the library's own dialer; nil is the
-// system's, and tests replace it (see SetResolverForTest).
+// system's, and this package's tests replace it.
 var dialResolver *net.Resolver

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,7 +16,82 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"golang.org/x/net/dns/dnsmessage"
 )
+
+// useResolver makes the checks and the library's own dialer resolve names
+// with f, for the test: the checks call it with network "ip", the dialer
+// (through a Go resolver talking to an in-process DNS server) with "ip4"
+// and "ip6", keeping the addresses of that family.
+func useResolver(t *testing.T, f func(ctx context.Context, network, host string) ([]netip.Addr, error)) {
+	t.Cleanup(SetResolverForTest(f))
+	old := dialResolver
+	dialResolver = &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
+		client, server := net.Pipe()
+		go serveDNS(server, f)
+		return client, nil
+	}}
+	t.Cleanup(func() { dialResolver = old })
+}
+
+// serveDNS answers the one query the Go resolver sends on c (a stream:
+// length-prefixed messages) from f: A and AAAA questions get f's
+// addresses of their family; an error of f is NXDOMAIN.
+func serveDNS(c net.Conn, f func(ctx context.Context, network, host string) ([]netip.Addr, error)) {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	var n [2]byte
+	if _, err := io.ReadFull(c, n[:]); err != nil {
+		return
+	}
+	query := make([]byte, binary.BigEndian.Uint16(n[:]))
+	if _, err := io.ReadFull(c, query); err != nil {
+		return
+	}
+	var p dnsmessage.Parser
+	h, err := p.Start(query)
+	if err != nil {
+		return
+	}
+	q, err := p.Question()
+	if err != nil {
+		return
+	}
+	network := "ip4"
+	if q.Type == dnsmessage.TypeAAAA {
+		network = "ip6"
+	}
+	addrs, lookupErr := f(context.Background(), network, strings.TrimSuffix(q.Name.String(), "."))
+	rh := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionAvailable: true}
+	if lookupErr != nil {
+		rh.RCode = dnsmessage.RCodeNameError
+	}
+	b := dnsmessage.NewBuilder(make([]byte, 2, 514), rh)
+	if b.StartQuestions() != nil || b.Question(q) != nil || b.StartAnswers() != nil {
+		return
+	}
+	rr := dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET}
+	for _, a := range addrs {
+		switch {
+		case q.Type == dnsmessage.TypeA && a.Is4():
+			if b.AResource(rr, dnsmessage.AResource{A: a.As4()}) != nil {
+				return
+			}
+		case q.Type == dnsmessage.TypeAAAA && a.Is6() && !a.Is4In6():
+			if b.AAAAResource(rr, dnsmessage.AAAAResource{AAAA: a.As16()}) != nil {
+				return
+			}
+		}
+	}
+	msg, err := b.Finish()
+	if err != nil {
+		return
+	}
+	binary.BigEndian.PutUint16(msg, uint16(len(msg)-2))
+	c.Write(msg)
+}
 
 // rebinding is a DNS that answers one name with a public address the first
 // time it is asked for IPv4 addresses and with loopback afterwards, the
@@ -110,7 +187,7 @@ func TestRoundTripRebinding(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dns := &rebinding{host: "rebind.example"}
-			t.Cleanup(SetResolverForTest(dns.lookup))
+			useResolver(t, dns.lookup)
 			base := tc.base(dns)
 			req := steered(t, "https://rebind.example:"+port+"/admin")
 			resp, err := RoundTrip(base, req)
