@@ -78,22 +78,10 @@ func findingHostileCases() []hostileCase {
 			resp.Body.Close()
 			e.target = "https://evil.example:" + evil.port + "/data"
 		}, want: and(wantIs(aauth.ErrEgress), internalHits(1))},
-		hostileCase{name: "token-endpoint-dns-rebinding", script: func(e *hostileEnv) {
-			svc := e.internalService()
-			ps := e.tlsServer(nil)
-			self := "https://ps.example:" + ps.port
-			ps.srv.Config.Handler = e.watch(metadataHandler(self, "https://tokens.example:"+svc.port))
-			e.rebindingNet(map[string]string{"ps.example": ps.addr}, "tokens.example")
-			e.tr.PersonServer = self
-		}, want: and(wantIs(aauth.ErrEgress), internalHits(0))},
-		hostileCase{name: "token-endpoint-dns-rebinding-seed", profile: aauth.ProfileSeed, script: func(e *hostileEnv) {
-			svc := e.internalService()
-			ps := e.tlsServer(nil)
-			self := "https://ps.example:" + ps.port
-			ps.srv.Config.Handler = e.watch(metadataHandler(self, "https://tokens.example:"+svc.port))
-			e.rebindingNet(map[string]string{"ps.example": ps.addr}, "tokens.example")
-			e.tr.PersonServer = self
-		}, want: and(wantIs(aauth.ErrEgress), internalHits(0))},
+		hostileCase{name: "token-endpoint-dns-rebinding", script: tokenEndpointRebinding,
+			want: and(wantIs(aauth.ErrEgress), internalHits(0))},
+		hostileCase{name: "token-endpoint-dns-rebinding-seed", profile: aauth.ProfileSeed, script: tokenEndpointRebinding,
+			want: and(wantIs(aauth.ErrEgress), internalHits(0))},
 	)
 
 	// The seed profile checks a resource token before exchanging it.
@@ -122,6 +110,18 @@ func findingHostileCases() []hostileCase {
 		}, want: and(wantIs(aauth.ErrResourceToken), noExchange())})
 	}
 	return cases
+}
+
+// tokenEndpointRebinding is a person server (public, TLS) whose metadata
+// names token endpoints on another host, a rebinding name over the
+// internal service.
+func tokenEndpointRebinding(e *hostileEnv) {
+	svc := e.internalService()
+	ps := e.tlsServer(nil)
+	self := "https://ps.example:" + ps.port
+	ps.srv.Config.Handler = e.watch(metadataHandler(self, "https://tokens.example:"+svc.port))
+	e.rebindingNet(map[string]string{"ps.example": ps.addr}, "tokens.example")
+	e.tr.PersonServer = self
 }
 
 // pending202 answers a deferral that sends the person to u.

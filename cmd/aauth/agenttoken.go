@@ -66,11 +66,11 @@ func (e *env) agentToken(ctx context.Context, args []string) error {
 	if err != nil {
 		return usagef("%s", trimPrefix(err))
 	}
-	if err := checkServerURL("iss", *iss); err != nil {
+	if err := checkServerURL("--iss", *iss, true); err != nil {
 		return err
 	}
 	if *ps != "" {
-		if err := checkServerURL("ps", *ps); err != nil {
+		if err := checkServerURL("--ps", *ps, true); err != nil {
 			return err
 		}
 	}

@@ -295,34 +295,9 @@ func (e *env) identity(o *fetchOptions, set map[string]bool, keyFile, agentToken
 		o.personServer, name = e.getenv("AAUTH_PERSON_SERVER"), "AAUTH_PERSON_SERVER"
 	}
 	if o.personServer != "" {
-		if err := checkPersonServer(name, o.personServer); err != nil {
+		if err := checkServerURL(name, o.personServer, false); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// checkPersonServer checks a person server URL given on the command line
-// or in the environment (name says which), so that a mistake is refused
-// before any request: an absolute https URL, or http on a loopback host,
-// with no user info, query or fragment.
-func checkPersonServer(name, s string) error {
-	u, err := url.Parse(s)
-	switch {
-	case err == nil && u.User != nil:
-		// Not quoted: the user info may hold a password.
-		return usagef("%s must not contain user info", name)
-	case err != nil || !u.IsAbs() || u.Host == "" || u.Hostname() == "":
-		return usagef("%s %q is not an absolute URL", name, oneLine(s))
-	case u.Scheme == "https":
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
-	case u.Scheme == "http":
-		return usagef("%s %q must use https (http only for a loopback host)", name, oneLine(s))
-	default:
-		return usagef("%s %q must be an https URL", name, oneLine(s))
-	}
-	if u.RawQuery != "" || u.ForceQuery || strings.Contains(s, "#") {
-		return usagef("%s %q must not have a query or fragment", name, oneLine(s))
 	}
 	return nil
 }

@@ -99,30 +99,32 @@ func hasPrivateMember(data []byte) bool {
 	return ok
 }
 
-// checkServerURL checks a URL that becomes a token claim (iss, ps), so that
-// a mistake is reported against the flag: an absolute https URL, or http
-// on a loopback host, with no user info, query, fragment or trailing slash.
-// The library checks again when it issues the token.
-func checkServerURL(flagName, s string) error {
+// checkServerURL checks a server URL given as name (a flag, or an
+// environment variable), so that a mistake is reported against it before
+// anything is sent: an absolute https URL, or http on a loopback host, with
+// no user info, query or fragment, and, for a URL that becomes a token
+// claim (iss, ps), no trailing slash. The library checks again when it uses
+// the URL.
+func checkServerURL(name, s string, claim bool) error {
 	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || u.Hostname() == "" {
-		return usagef("--%s %q is not an absolute URL", flagName, oneLine(s))
-	}
 	switch {
+	case err == nil && u.User != nil:
+		// Not quoted: the user info may hold a password.
+		return usagef("%s must not contain user info", name)
+	case err != nil || !u.IsAbs() || u.Host == "" || u.Hostname() == "":
+		return usagef("%s %q is not an absolute URL", name, oneLine(s))
 	case u.Scheme == "https":
 	case u.Scheme == "http" && isLoopback(u.Hostname()):
 	case u.Scheme == "http":
-		return usagef("--%s %q must use https (http only for a loopback host)", flagName, oneLine(s))
+		return usagef("%s %q must use https (http only for a loopback host)", name, oneLine(s))
 	default:
-		return usagef("--%s %q must be an https URL", flagName, oneLine(s))
+		return usagef("%s %q must be an https URL", name, oneLine(s))
 	}
 	switch {
-	case u.User != nil:
-		return usagef("--%s %q must not contain user info", flagName, oneLine(s))
 	case u.RawQuery != "" || u.ForceQuery || strings.Contains(s, "#"):
-		return usagef("--%s %q must not have a query or fragment", flagName, oneLine(s))
-	case strings.HasSuffix(s, "/"):
-		return usagef("--%s %q must not end with a slash", flagName, oneLine(s))
+		return usagef("%s %q must not have a query or fragment", name, oneLine(s))
+	case claim && strings.HasSuffix(s, "/"):
+		return usagef("%s %q must not end with a slash", name, oneLine(s))
 	}
 	return nil
 }
