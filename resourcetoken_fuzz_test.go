@@ -3,6 +3,7 @@ package aauth
 import (
 	"encoding/base64"
 	"errors"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -129,6 +130,31 @@ func FuzzResourceToken(f *testing.F) {
 			}
 			if pj, _ := claims["presented_jti"].(string); pj != "" && pj != "p-1" {
 				t.Fatalf("accepted presented_jti %q", pj)
+			}
+		}
+		// The seed generation's check: iss on the origin called, exp to
+		// come, agent_jkt when present.
+		seed := fuzzRTCheck
+		seed.seed = true
+		for _, tok := range toks {
+			err := checkResourceToken(tok, seed)
+			if err != nil {
+				if !errors.Is(err, ErrResourceToken) {
+					t.Fatalf("seed: error %v is not ErrResourceToken", err)
+				}
+				continue
+			}
+			_, claims, _ := jwtpeek.Decode(tok)
+			iss, _ := claims["iss"].(string)
+			u, perr := url.Parse(iss)
+			if perr != nil || u.User != nil || !strings.EqualFold(u.Scheme, "https") || !strings.EqualFold(u.Hostname(), "resource.example") || u.Port() != "" && u.Port() != "443" {
+				t.Fatalf("seed: accepted iss %q", iss)
+			}
+			if jkt, present := claims["agent_jkt"]; present && jkt != seed.jkt {
+				t.Fatalf("seed: accepted agent_jkt %v", jkt)
+			}
+			if exp, _ := claims["exp"].(float64); !time.Unix(int64(exp), 0).After(seed.now) {
+				t.Fatalf("seed: accepted exp %v", claims["exp"])
 			}
 		}
 	})
