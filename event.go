@@ -143,13 +143,14 @@ func (r *run) observePS() {
 
 // observe turns an observation into an Event. The person server's
 // requests are signed with the agent token; a pending URL of the resource
-// is polled with the run's credential (the agent token in the seed
-// profile, as poll does).
+// with the credential credClient last signed with. It may be called from
+// another goroutine than the run's (a relay's watcher): it reads nothing
+// of the run that changes, but that atomic.
 func (r *run) observe(o psclient.Observation) {
 	ev := Event{Step: StepPoll, Method: o.Method, URL: safetext.Clean(o.URL, 256), Status: o.Status, Credential: credAgent.String(), Err: o.Err}
-	if u, err := url.Parse(o.URL); err == nil && !r.tab.PollAsAgent {
+	if u, err := url.Parse(o.URL); err == nil {
 		if origin, err := originOf(u); err == nil && origin == r.origin {
-			ev.Credential = r.cred.kind.String()
+			ev.Credential = credKind(r.polledWith.Load()).String()
 		}
 	}
 	switch o.Kind {
@@ -158,7 +159,8 @@ func (r *run) observe(o psclient.Observation) {
 	case psclient.ObservedToken:
 		ev.Step, ev.Detail = StepPersonServer, "token request"
 	case psclient.ObservedDeferred:
-		ev.Detail = "deferred; first poll in " + o.Wait.String()
+		// No request of its own: no credential presented.
+		ev.Credential, ev.Detail = "", "deferred; first poll in "+o.Wait.String()
 	case psclient.ObservedPoll:
 		ev.Detail = "polled; next poll in " + o.Wait.String()
 		if o.Wait == 0 && o.Status != 0 && o.Status != 202 && o.Status != 429 && o.Status != 503 {

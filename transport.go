@@ -276,6 +276,8 @@ type run struct {
 	sends     int
 	exchanges int
 	done      map[string]bool // corrections already made (one each)
+
+	polledWith atomic.Uint32 // credKind of the last pending-URL request credClient signed (event.go)
 }
 
 func (r *run) loop() (*http.Response, error) {
@@ -796,6 +798,7 @@ func (r *run) credClient(cred credential) *http.Client {
 			closeBody(req)
 			return nil, err
 		}
+		r.polledWith.Store(uint32(cred.kind))
 		return sendVia(r.t.Base, out)
 	}), CheckRedirect: noRedirects}
 }
