@@ -82,6 +82,14 @@ func scanStrict(data []byte, lim scanLimits) error {
 		if len(stack) > 0 {
 			top = stack[len(stack)-1]
 		}
+		d, isDelim := tok.(json.Delim)
+		if isDelim && (d == '}' || d == ']') {
+			stack = stack[:len(stack)-1]
+			if len(stack) > 0 {
+				stack[len(stack)-1].done()
+			}
+			continue
+		}
 		if top != nil && top.object && top.key {
 			name, _ := tok.(string) // the decoder only yields strings here
 			if _, dup := top.names[name]; dup {
@@ -98,13 +106,7 @@ func scanStrict(data []byte, lim scanLimits) error {
 			top.key = false
 			continue
 		}
-		d, isDelim := tok.(json.Delim)
 		switch {
-		case isDelim && (d == '}' || d == ']'):
-			stack = stack[:len(stack)-1]
-			if len(stack) > 0 {
-				stack[len(stack)-1].done()
-			}
 		case isDelim:
 			if len(stack) >= lim.maxDepth {
 				return errAt(CodeTooLarge, cur(), "nested too deeply")
