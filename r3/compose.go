@@ -70,6 +70,11 @@ func Select(defs []*Document, requested OperationSet) (*Document, error) {
 			return nil, errAt(CodeNotCovered, join("operations", i), "")
 		}
 	}
+	// The definitions' order, not the request's, so that the same
+	// combination always merges the same display.
+	slices.SortFunc(used, func(a, b *Document) int {
+		return slices.Index(defs, a) - slices.Index(defs, b)
+	})
 	if len(used) == 1 && sameKeys(used[0].Operations, requested.Operations, requested.Vocabulary) {
 		cp := *used[0]
 		return &cp, nil
