@@ -151,6 +151,9 @@ func parseMCPMessage(raw json.RawMessage, path string) (MCPMessage, error) {
 	if err := json.Unmarshal(raw, &env); err != nil || env == nil {
 		return MCPMessage{}, errAt(CodeInvalid, path, "not a JSON-RPC object")
 	}
+	if err := exactMembers(env, path, envelopeMembers); err != nil {
+		return MCPMessage{}, err
+	}
 	var m MCPMessage
 	if id, ok := env["id"]; ok {
 		m.ID = id
@@ -176,6 +179,9 @@ func parseMCPMessage(raw json.RawMessage, path string) (MCPMessage, error) {
 	if err := json.Unmarshal(env["params"], &params); err != nil || params == nil {
 		return MCPMessage{}, errAt(CodeInvalid, p, "tools/call without params object")
 	}
+	if err := exactMembers(params, p, paramsMembers); err != nil {
+		return MCPMessage{}, err
+	}
 	rawName, ok := params["name"]
 	if !ok {
 		return MCPMessage{}, errAt(CodeInvalid, join(p, "name"), "missing")
@@ -193,4 +199,31 @@ func parseMCPMessage(raw json.RawMessage, path string) (MCPMessage, error) {
 		m.Arguments = a
 	}
 	return m, nil
+}
+
+// The members a JSON-RPC message and a tools/call's params are read by.
+var (
+	envelopeMembers = foldSet("jsonrpc", "id", "method", "params", "result", "error")
+	paramsMembers   = foldSet("name", "arguments", "_meta")
+)
+
+func foldSet(names ...string) map[string]string {
+	m := map[string]string{}
+	for _, n := range names {
+		m[foldKey(n)] = n
+	}
+	return m
+}
+
+// exactMembers refuses a member whose name is one of the significant names
+// in another case ("METHOD" alone, with no "method"): encoding/json would
+// read it as that member, and this classifier, matching exactly, would
+// not.
+func exactMembers(obj map[string]json.RawMessage, path string, significant map[string]string) error {
+	for k := range obj {
+		if want, ok := significant[foldKey(k)]; ok && k != want {
+			return errAt(CodeAmbiguousMember, join(path, memberPath(k)), "")
+		}
+	}
+	return nil
 }
