@@ -44,6 +44,19 @@ const (
 	MCPMetaBudget     = "aauth.dev/budget"
 )
 
+// MCPMeta returns the _meta members that annotate an MCP tool with a, for
+// a server to merge into the tool's _meta: nothing for a zero Access.
+func (a Access) MCPMeta() map[string]any {
+	m := map[string]any{}
+	if a.Mode != "" {
+		m[MCPMetaAccessMode] = string(a.Mode)
+	}
+	if a.Budget {
+		m[MCPMetaBudget] = true
+	}
+	return m
+}
+
 // EffectiveAccess applies R3 §Applying Annotations and §Budget Annotation:
 // an operation without an access mode annotation takes the resource's
 // access_mode (agent-token when that is empty or unknown); an annotation

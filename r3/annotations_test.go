@@ -98,3 +98,14 @@ func TestParseVocabularies(t *testing.T) {
 		}
 	}
 }
+
+func TestAccessMCPMeta(t *testing.T) {
+	a := Access{Mode: AccessPerCall, Budget: true}
+	b, _ := json.Marshal(a.MCPMeta())
+	if got := MCPToolAccess(b); got != a {
+		t.Errorf("round trip: %s -> %+v", b, got)
+	}
+	if m := (Access{}).MCPMeta(); len(m) != 0 {
+		t.Errorf("zero Access: %v", m)
+	}
+}

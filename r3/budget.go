@@ -1,6 +1,8 @@
 package r3
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -271,4 +273,74 @@ func FormatBudget(b Budget) (string, error) {
 		return "", &BudgetError{Reason: "cannot serialise", Err: err}
 	}
 	return s, nil
+}
+
+// BudgetClaim is the budget object of the Budgets draft (§The Budget
+// Object): in an auth token's budget claim it is the granted budget, and
+// authoritative; in a resource token it is what the resource would grant.
+// The value is Amount / 10^Decimals of Unit.
+type BudgetClaim struct {
+	Amount   int64
+	Unit     string
+	Decimals int64
+}
+
+// maxBudgetAmount is the largest amount the draft allows (§Range Limits:
+// 15 digits, so every figure fits an RFC 9651 Integer).
+const maxBudgetAmount = 999_999_999_999_999
+
+// ParseBudgetClaim reads the budget claim from a JWT payload (the claims
+// object, verified by the caller). It returns nil and no error when the
+// payload has no budget claim. All three members are REQUIRED; amount and
+// decimals must be non-negative integers (amount at most 15 digits,
+// decimals at most 18) and unit a non-empty string.
+func ParseBudgetClaim(payload []byte) (*BudgetClaim, error) {
+	if len(payload) > MaxDocumentSize {
+		return nil, errAt(CodeTooLarge, "", "")
+	}
+	if err := scanStrict(payload, docScan); err != nil {
+		return nil, err
+	}
+	var claims map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &claims); err != nil || claims == nil {
+		return nil, errAt(CodeInvalid, "", "not a JSON object")
+	}
+	raw, ok := claims["budget"]
+	if !ok || string(raw) == "null" {
+		return nil, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		return nil, errAt(CodeInvalid, "budget", "not an object")
+	}
+	var c BudgetClaim
+	for _, f := range []struct {
+		name string
+		dst  *int64
+		max  int64
+	}{{"amount", &c.Amount, maxBudgetAmount}, {"decimals", &c.Decimals, maxDecimals}} {
+		var n json.Number
+		d := json.NewDecoder(bytes.NewReader(m[f.name]))
+		d.UseNumber()
+		if v := bytes.TrimSpace(m[f.name]); len(v) == 0 || v[0] == '"' || d.Decode(&n) != nil {
+			return nil, errAt(CodeInvalid, join("budget", f.name), "missing or not a number")
+		}
+		i, err := strconv.ParseInt(string(n), 10, 64)
+		if err != nil || i < 0 || i > f.max {
+			return nil, errAt(CodeInvalid, join("budget", f.name), "not a non-negative integer in range")
+		}
+		*f.dst = i
+	}
+	if json.Unmarshal(m["unit"], &c.Unit) != nil || c.Unit == "" {
+		return nil, errAt(CodeInvalid, "budget.unit", "missing or not a string")
+	}
+	return &c, nil
+}
+
+// ConsistentWith reports whether the header's informational unit and
+// decimals, when present, agree with the granted budget claim. When they
+// do not, the whole field is unreliable for that response (Budgets draft
+// §Denomination Conflict).
+func (b Budget) ConsistentWith(c BudgetClaim) bool {
+	return !b.Has(BudgetUnit) || (b.Unit == c.Unit && b.Decimals == c.Decimals)
 }

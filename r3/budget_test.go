@@ -182,3 +182,39 @@ func TestFormatBudget(t *testing.T) {
 		}
 	}
 }
+
+func TestParseBudgetClaim(t *testing.T) {
+	c, err := ParseBudgetClaim([]byte(`{"sub":"x","budget":{"amount":2000000,"unit":"USD","decimals":6}}`))
+	if err != nil || c == nil || *c != (BudgetClaim{Amount: 2000000, Unit: "USD", Decimals: 6}) {
+		t.Fatalf("claim = %+v %v", c, err)
+	}
+	if c, err := ParseBudgetClaim([]byte(`{"sub":"x"}`)); c != nil || err != nil {
+		t.Errorf("absent: %+v %v", c, err)
+	}
+	for name, src := range map[string]string{
+		"amount float":     `{"budget":{"amount":1.5,"unit":"USD","decimals":6}}`,
+		"amount negative":  `{"budget":{"amount":-1,"unit":"USD","decimals":6}}`,
+		"amount 16 digits": `{"budget":{"amount":1000000000000000,"unit":"USD","decimals":6}}`,
+		"amount string":    `{"budget":{"amount":"5","unit":"USD","decimals":6}}`,
+		"no unit":          `{"budget":{"amount":5,"decimals":6}}`,
+		"no decimals":      `{"budget":{"amount":5,"unit":"USD"}}`,
+		"decimals 19":      `{"budget":{"amount":5,"unit":"USD","decimals":19}}`,
+		"not an object":    `{"budget":[5]}`,
+	} {
+		if c, err := ParseBudgetClaim([]byte(src)); err == nil {
+			t.Errorf("%s: %+v", name, c)
+		}
+	}
+	h, _ := ParseBudget([]string{`remaining=5, unit="USD", decimals=6`})
+	if !h.ConsistentWith(*c) {
+		t.Error("consistent header refused")
+	}
+	h2, _ := ParseBudget([]string{`remaining=5, unit="USD", decimals=2`})
+	if h2.ConsistentWith(*c) {
+		t.Error("a header in another scale is consistent")
+	}
+	h3, _ := ParseBudget([]string{`remaining=5`})
+	if !h3.ConsistentWith(*c) {
+		t.Error("a header without unit is inconsistent")
+	}
+}

@@ -278,3 +278,21 @@ func FuzzMatchParameters(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseBudgetClaim: the budget claim of a token payload parses within
+// the draft's ranges or fails with a coded error.
+func FuzzParseBudgetClaim(f *testing.F) {
+	f.Add([]byte(`{"budget":{"amount":2000000,"unit":"USD","decimals":6}}`))
+	f.Add([]byte(`{"budget":{"amount":1e3,"unit":"USD","decimals":6}}`))
+	f.Add([]byte(`{"budget":{"amount":"5","unit":"USD","decimals":6}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseBudgetClaim(data)
+		if err != nil {
+			checkErr(t, err)
+			return
+		}
+		if c != nil && (c.Amount < 0 || c.Amount > maxBudgetAmount || c.Decimals < 0 || c.Decimals > maxDecimals || c.Unit == "") {
+			t.Fatalf("accepted %+v", c)
+		}
+	})
+}
