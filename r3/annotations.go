@@ -153,15 +153,9 @@ type Vocabularies map[string]string
 // vocabulary CheckVocabulary accepts, or whose value is not a string, are
 // dropped; only input that is not a JSON object is an error.
 func ParseVocabularies(raw json.RawMessage) (Vocabularies, error) {
-	if len(raw) > MaxDocumentSize {
-		return nil, errAt(CodeTooLarge, "r3_vocabularies", "")
-	}
-	if err := scanStrict(raw, docScan); err != nil {
+	m, err := decodeObject(raw, "r3_vocabularies")
+	if err != nil {
 		return nil, err
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
-		return nil, errAt(CodeInvalid, "r3_vocabularies", "not an object")
 	}
 	out := Vocabularies{}
 	for k, v := range m {

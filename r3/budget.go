@@ -295,15 +295,9 @@ const maxBudgetAmount = 999_999_999_999_999
 // decimals must be non-negative integers (amount at most 15 digits,
 // decimals at most 18) and unit a non-empty string.
 func ParseBudgetClaim(payload []byte) (*BudgetClaim, error) {
-	if len(payload) > MaxDocumentSize {
-		return nil, errAt(CodeTooLarge, "", "")
-	}
-	if err := scanStrict(payload, docScan); err != nil {
+	claims, err := decodeObject(payload, "")
+	if err != nil {
 		return nil, err
-	}
-	var claims map[string]json.RawMessage
-	if err := json.Unmarshal(payload, &claims); err != nil || claims == nil {
-		return nil, errAt(CodeInvalid, "", "not a JSON object")
 	}
 	raw, ok := claims["budget"]
 	if !ok || string(raw) == "null" {

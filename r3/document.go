@@ -94,15 +94,9 @@ func (d *Document) OperationSet() OperationSet {
 // Parse does not check r3_s256; hash the bytes with S256 and compare
 // before trusting them.
 func Parse(data []byte) (*Document, error) {
-	if len(data) > MaxDocumentSize {
-		return nil, errAt(CodeTooLarge, "", "")
-	}
-	if err := scanStrict(data, docScan); err != nil {
+	m, err := decodeObject(data, "")
+	if err != nil {
 		return nil, err
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(data, &m); err != nil || m == nil {
-		return nil, errAt(CodeInvalid, "", "not a JSON object")
 	}
 	set, err := parseSet(m, "")
 	if err != nil {
@@ -188,3 +182,21 @@ func (d *Display) field(name string) *string {
 
 // displayOrder is the order Encode writes display members in.
 var displayOrder = []string{"summary", "implications", "data_accessed", "irreversible", "detail"}
+
+// decodeObject reads untrusted JSON that must be an object: at most
+// MaxDocumentSize bytes, strictly scanned (see scanStrict), and split into
+// its members with their names exactly as sent (encoding/json would match
+// struct fields case-insensitively).
+func decodeObject(data []byte, path string) (map[string]json.RawMessage, error) {
+	if len(data) > MaxDocumentSize {
+		return nil, errAt(CodeTooLarge, path, "")
+	}
+	if err := scanStrict(data, docScan); err != nil {
+		return nil, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil || m == nil {
+		return nil, errAt(CodeInvalid, path, "not a JSON object")
+	}
+	return m, nil
+}

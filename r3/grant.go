@@ -32,15 +32,9 @@ const maxURILen = 2048
 // ParseOperationSet does. The -01 claim r3_conditional is not read: an
 // operation named only there is not granted, which fails closed.
 func ParseGrant(payload []byte) (*Grant, error) {
-	if len(payload) > MaxDocumentSize {
-		return nil, errAt(CodeTooLarge, "", "")
-	}
-	if err := scanStrict(payload, docScan); err != nil {
+	claims, err := decodeObject(payload, "")
+	if err != nil {
 		return nil, err
-	}
-	var claims map[string]json.RawMessage
-	if err := json.Unmarshal(payload, &claims); err != nil || claims == nil {
-		return nil, errAt(CodeInvalid, "", "not a JSON object")
 	}
 	rawURI, hasURI := claims["r3_uri"]
 	rawS256, hasS256 := claims["r3_s256"]

@@ -357,15 +357,9 @@ func (s OperationSet) Validate() error {
 // as strictly as an R3 document (size, duplicate members, vocabulary,
 // required members); members R3 does not define are kept.
 func ParseOperationSet(data []byte) (OperationSet, error) {
-	if len(data) > MaxDocumentSize {
-		return OperationSet{}, errAt(CodeTooLarge, "", "")
-	}
-	if err := scanStrict(data, docScan); err != nil {
+	m, err := decodeObject(data, "")
+	if err != nil {
 		return OperationSet{}, err
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(data, &m); err != nil || m == nil {
-		return OperationSet{}, errAt(CodeInvalid, "", "not an object")
 	}
 	return parseSet(m, "")
 }
