@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // checkErr fails unless err is a coded *Error whose message carries the
@@ -293,6 +294,30 @@ func FuzzParseBudgetClaim(f *testing.F) {
 		}
 		if c != nil && (c.Amount < 0 || c.Amount > maxBudgetAmount || c.Decimals < 0 || c.Decimals > maxDecimals || c.Unit == "") {
 			t.Fatalf("accepted %+v", c)
+		}
+	})
+}
+
+// FuzzScanStrict: the strict scanner agrees with encoding/json on what is
+// JSON: whatever it accepts, json.Valid accepts; whatever valid UTF-8 JSON
+// it refuses, it refuses for a duplicate or case-variant member name or a
+// limit, never as a syntax error.
+func FuzzScanStrict(f *testing.F) {
+	for _, s := range []string{`{"a":1}`, `[1,2.5e-3,"x\u00e9",true,null]`, `{"a":{"b":[{}]}}`, `{"\u0061":1,"a":2}`, `"\ud800"`, `01`, `1.`, `-`, `{"a" 1}`, "\"\x01\""} {
+		f.Add([]byte(s), true)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, fold bool) {
+		err := scanStrict(data, scanLimits{maxDepth: MaxDepth, maxTokens: 1 << 20, foldCheck: fold})
+		valid := json.Valid(data)
+		if err == nil {
+			if !valid {
+				t.Fatalf("scanStrict accepted what json.Valid refuses: %q", data)
+			}
+			return
+		}
+		checkErr(t, err)
+		if valid && utf8.Valid(data) && errors.Is(err, ErrSyntax) {
+			t.Fatalf("valid JSON refused as a syntax error: %q: %v", data, err)
 		}
 	})
 }

@@ -3,7 +3,6 @@ package r3
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"strconv"
 	"strings"
 	"unicode"
@@ -13,124 +12,346 @@ import (
 // scanLimits bound one strict walk over untrusted JSON.
 type scanLimits struct {
 	maxDepth  int  // nesting of objects and arrays
-	maxTokens int  // every delimiter, name and value counts
+	maxTokens int  // every name and value counts
 	foldCheck bool // refuse member names that differ only in case
 }
 
-// scanFrame is one open object or array during scanStrict.
-type scanFrame struct {
-	object bool
-	names  map[string]struct{}
-	folded map[string]struct{}
-	path   string
-	index  int  // array: index of the next element
-	key    bool // object: the next token is a member name
-}
-
-// done records that a complete value was read inside f.
-func (f *scanFrame) done() {
-	if f.object {
-		f.key = true
-	} else {
-		f.index++
-	}
-}
-
-// scanStrict walks data once and refuses what two JSON parsers could read
-// differently: invalid UTF-8, a duplicate member name (Go keeps the last,
-// others the first), trailing data, and, with foldCheck, member names equal
-// under Unicode case folding (Go's encoding/json matches struct fields
-// case-insensitively, so {"name":"a","Name":"b"} means "b" to a Go handler
-// whatever it means to us). It also bounds depth and size, so the decoding
-// that follows cannot be made expensive.
+// scanStrict checks data once, without building anything, and refuses
+// what two JSON parsers could read differently: invalid UTF-8, a duplicate
+// member name (Go keeps the last, others the first), trailing data, and,
+// with foldCheck, member names equal under Unicode case folding (Go's
+// encoding/json matches struct fields case-insensitively, so
+// {"name":"a","Name":"b"} means "b" to a Go handler whatever it means to
+// us). It validates the JSON grammar itself and bounds depth and size, so
+// the decoding that follows cannot be made expensive.
 func scanStrict(data []byte, lim scanLimits) error {
 	if !utf8.Valid(data) {
 		return errAt(CodeSyntax, "", "invalid UTF-8")
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var stack []*scanFrame
-	tokens := 0
-	cur := func() string {
-		if len(stack) == 0 {
-			return ""
+	s := scanner{data: data, lim: lim}
+	s.ws()
+	if s.pos == len(data) {
+		return errAt(CodeSyntax, "", "empty input")
+	}
+	if err := s.value(); err != nil {
+		return err
+	}
+	s.ws()
+	if s.pos != len(data) {
+		return errAt(CodeSyntax, "", "data after the JSON value")
+	}
+	return nil
+}
+
+// scanner is one scanStrict walk. path holds, per open object or array,
+// the member name or index being read, and is rendered only for errors.
+type scanner struct {
+	data   []byte
+	pos    int
+	lim    scanLimits
+	tokens int
+	path   []pathElem
+}
+
+type pathElem struct {
+	name  []byte
+	index int
+	isKey bool
+}
+
+func (s *scanner) where() string {
+	p := ""
+	for _, e := range s.path {
+		if e.isKey {
+			p = join(p, memberPath(string(e.name)))
+		} else {
+			p = join(p, e.index)
 		}
-		return stack[len(stack)-1].path
+	}
+	return p
+}
+
+func (s *scanner) fail(code Code, detail string) error {
+	return errAt(code, s.where(), detail)
+}
+
+func (s *scanner) syntax() error {
+	if s.pos >= len(s.data) {
+		return s.fail(CodeSyntax, "unexpected end")
+	}
+	return s.fail(CodeSyntax, "unexpected character at offset "+strconv.Itoa(s.pos))
+}
+
+func (s *scanner) ws() {
+	for s.pos < len(s.data) {
+		switch s.data[s.pos] {
+		case ' ', '\t', '\n', '\r':
+			s.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (s *scanner) value() error {
+	s.tokens++
+	if s.tokens > s.lim.maxTokens {
+		return s.fail(CodeTooLarge, "too many JSON values")
+	}
+	if s.pos >= len(s.data) {
+		return s.syntax()
+	}
+	switch c := s.data[s.pos]; {
+	case c == '{':
+		return s.object()
+	case c == '[':
+		return s.array()
+	case c == '"':
+		_, _, err := s.str()
+		return err
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	case c == '-' || c >= '0' && c <= '9':
+		return s.number()
+	}
+	return s.syntax()
+}
+
+func (s *scanner) literal(lit string) error {
+	if !bytes.HasPrefix(s.data[s.pos:], []byte(lit)) {
+		return s.syntax()
+	}
+	s.pos += len(lit)
+	return nil
+}
+
+// number checks the JSON number grammar.
+func (s *scanner) number() error {
+	d := s.data
+	if d[s.pos] == '-' {
+		s.pos++
+	}
+	switch {
+	case s.pos < len(d) && d[s.pos] == '0':
+		s.pos++
+	case s.pos < len(d) && d[s.pos] >= '1' && d[s.pos] <= '9':
+		s.digits()
+	default:
+		return s.syntax()
+	}
+	if s.pos < len(d) && d[s.pos] == '.' {
+		s.pos++
+		if s.digits() == 0 {
+			return s.syntax()
+		}
+	}
+	if s.pos < len(d) && (d[s.pos] == 'e' || d[s.pos] == 'E') {
+		s.pos++
+		if s.pos < len(d) && (d[s.pos] == '+' || d[s.pos] == '-') {
+			s.pos++
+		}
+		if s.digits() == 0 {
+			return s.syntax()
+		}
+	}
+	return nil
+}
+
+func (s *scanner) digits() int {
+	n := 0
+	for s.pos < len(s.data) && s.data[s.pos] >= '0' && s.data[s.pos] <= '9' {
+		s.pos++
+		n++
+	}
+	return n
+}
+
+// str reads a string at s.pos and returns its raw content (between the
+// quotes) and whether it has escapes.
+func (s *scanner) str() (raw []byte, escaped bool, err error) {
+	d := s.data
+	start := s.pos + 1
+	for i := start; i < len(d); i++ {
+		c := d[i]
+		switch {
+		case c == '"':
+			s.pos = i + 1
+			return d[start:i], escaped, nil
+		case c == '\\':
+			escaped = true
+			if i+1 >= len(d) {
+				s.pos = i + 1
+				return nil, false, s.syntax()
+			}
+			switch d[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i++
+			case 'u':
+				if i+5 >= len(d) || !isHex4(d[i+2:i+6]) {
+					s.pos = i
+					return nil, false, s.syntax()
+				}
+				i += 5
+			default:
+				s.pos = i
+				return nil, false, s.syntax()
+			}
+		case c < 0x20:
+			s.pos = i
+			return nil, false, s.syntax()
+		}
+	}
+	s.pos = len(d)
+	return nil, false, s.syntax()
+}
+
+func isHex4(b []byte) bool {
+	for _, c := range b {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *scanner) open() error {
+	if len(s.path) >= s.lim.maxDepth {
+		return s.fail(CodeTooLarge, "nested too deeply")
+	}
+	return nil
+}
+
+func (s *scanner) array() error {
+	if err := s.open(); err != nil {
+		return err
+	}
+	s.pos++ // [
+	s.path = append(s.path, pathElem{})
+	defer func() { s.path = s.path[:len(s.path)-1] }()
+	s.ws()
+	if s.pos < len(s.data) && s.data[s.pos] == ']' {
+		s.pos++
+		return nil
+	}
+	for i := 0; ; i++ {
+		s.path[len(s.path)-1].index = i
+		s.ws()
+		if err := s.value(); err != nil {
+			return err
+		}
+		s.ws()
+		if s.pos >= len(s.data) {
+			return s.syntax()
+		}
+		switch s.data[s.pos] {
+		case ',':
+			s.pos++
+		case ']':
+			s.pos++
+			return nil
+		default:
+			return s.syntax()
+		}
+	}
+}
+
+// smallObject is the member count up to which names are compared in a
+// slice rather than a map: most objects are small, and this keeps the
+// common walk allocation-free.
+const smallObject = 16
+
+func (s *scanner) object() error {
+	if err := s.open(); err != nil {
+		return err
+	}
+	s.pos++ // {
+	s.path = append(s.path, pathElem{isKey: true})
+	defer func() { s.path = s.path[:len(s.path)-1] }()
+	var small [smallObject][]byte
+	names := small[:0]
+	var seen, folded map[string]struct{}
+	s.ws()
+	if s.pos < len(s.data) && s.data[s.pos] == '}' {
+		s.pos++
+		return nil
 	}
 	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			if len(stack) != 0 {
-				return errAt(CodeSyntax, cur(), "unexpected end")
-			}
-			if tokens == 0 {
-				return errAt(CodeSyntax, "", "empty input")
-			}
-			return nil
+		s.ws()
+		if s.pos >= len(s.data) || s.data[s.pos] != '"' {
+			return s.syntax()
 		}
+		name, escaped, err := s.str()
 		if err != nil {
-			return &Error{Code: CodeSyntax, Path: cur(), Err: err}
+			return err
 		}
-		tokens++
-		if tokens > lim.maxTokens {
-			return errAt(CodeTooLarge, cur(), "too many JSON values")
-		}
-		if len(stack) == 0 && tokens > 1 {
-			return errAt(CodeSyntax, "", "data after the JSON value")
-		}
-		var top *scanFrame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		d, isDelim := tok.(json.Delim)
-		if isDelim && (d == '}' || d == ']') {
-			stack = stack[:len(stack)-1]
-			if len(stack) > 0 {
-				stack[len(stack)-1].done()
+		if escaped {
+			// Rare: let encoding/json apply its own unescaping, so the
+			// name compared is the name a Go decoder sees.
+			var n string
+			if json.Unmarshal(s.data[s.pos-len(name)-2:s.pos], &n) != nil {
+				return s.syntax()
 			}
-			continue
+			name = []byte(n)
 		}
-		if top != nil && top.object && top.key {
-			name, _ := tok.(string) // the decoder only yields strings here
-			if _, dup := top.names[name]; dup {
-				return errAt(CodeDuplicateMember, join(top.path, memberPath(name)), "")
-			}
-			top.names[name] = struct{}{}
-			if lim.foldCheck {
-				f := foldKey(name)
-				if _, dup := top.folded[f]; dup {
-					return errAt(CodeAmbiguousMember, join(top.path, memberPath(name)), "")
+		s.path[len(s.path)-1].name = name
+		// Duplicates, exact and (with foldCheck) case-folded: in a slice
+		// while the object is small, then in maps.
+		if seen == nil && len(names) < smallObject {
+			for _, n := range names {
+				if bytes.Equal(n, name) {
+					return s.fail(CodeDuplicateMember, "")
 				}
-				top.folded[f] = struct{}{}
-			}
-			top.key = false
-			continue
-		}
-		switch {
-		case isDelim:
-			if len(stack) >= lim.maxDepth {
-				return errAt(CodeTooLarge, cur(), "nested too deeply")
-			}
-			p := ""
-			if top != nil {
-				p = top.path
-				if !top.object {
-					p = join(p, top.index)
+				if s.lim.foldCheck && bytes.EqualFold(n, name) {
+					return s.fail(CodeAmbiguousMember, "")
 				}
 			}
-			f := &scanFrame{object: d == '{', path: p}
-			if f.object {
-				f.names = map[string]struct{}{}
-				if lim.foldCheck {
-					f.folded = map[string]struct{}{}
+			names = append(names, name)
+		} else {
+			if seen == nil {
+				seen = make(map[string]struct{}, 2*smallObject)
+				folded = make(map[string]struct{}, 2*smallObject)
+				for _, n := range names {
+					seen[string(n)] = struct{}{}
+					folded[foldKey(string(n))] = struct{}{}
 				}
-				f.key = true
 			}
-			stack = append(stack, f)
+			if _, dup := seen[string(name)]; dup {
+				return s.fail(CodeDuplicateMember, "")
+			}
+			seen[string(name)] = struct{}{}
+			if s.lim.foldCheck {
+				f := foldKey(string(name))
+				if _, dup := folded[f]; dup {
+					return s.fail(CodeAmbiguousMember, "")
+				}
+				folded[f] = struct{}{}
+			}
+		}
+		s.ws()
+		if s.pos >= len(s.data) || s.data[s.pos] != ':' {
+			return s.syntax()
+		}
+		s.pos++
+		s.ws()
+		if err := s.value(); err != nil {
+			return err
+		}
+		s.ws()
+		if s.pos >= len(s.data) {
+			return s.syntax()
+		}
+		switch s.data[s.pos] {
+		case ',':
+			s.pos++
+		case '}':
+			s.pos++
+			return nil
 		default:
-			if top != nil {
-				top.done()
-			}
+			return s.syntax()
 		}
 	}
 }
@@ -188,4 +409,59 @@ func memberPath(name string) string {
 		return strconv.Quote(name[:cut]) + "…"
 	}
 	return strconv.Quote(name)
+}
+
+// rawMember is one member of an object: its name as a Go decoder reads it,
+// and its value's exact text.
+type rawMember struct {
+	name  string
+	value []byte
+}
+
+// objectMembers splits a JSON object that scanStrict has accepted into its
+// members without decoding the values. ok is false for anything that is
+// not an object.
+func objectMembers(data []byte) (out []rawMember, ok bool) {
+	s := scanner{data: data, lim: scanLimits{maxDepth: 1 << 30, maxTokens: 1 << 30}}
+	s.ws()
+	if s.pos >= len(data) || data[s.pos] != '{' {
+		return nil, false
+	}
+	s.pos++
+	for {
+		s.ws()
+		if s.pos >= len(data) || data[s.pos] == '}' {
+			return out, true
+		}
+		if data[s.pos] == ',' {
+			s.pos++
+			s.ws()
+		}
+		raw, escaped, err := s.str()
+		if err != nil {
+			return out, true
+		}
+		name := string(raw)
+		if escaped {
+			_ = json.Unmarshal(data[s.pos-len(raw)-2:s.pos], &name)
+		}
+		s.ws()
+		s.pos++ // :
+		s.ws()
+		start := s.pos
+		if s.value() != nil {
+			return out, true
+		}
+		out = append(out, rawMember{name: name, value: data[start:s.pos]})
+	}
+}
+
+// member returns the value of the named member, and whether it is there.
+func member(ms []rawMember, name string) ([]byte, bool) {
+	for _, m := range ms {
+		if m.name == name {
+			return m.value, true
+		}
+	}
+	return nil, false
 }

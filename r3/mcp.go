@@ -146,59 +146,75 @@ func (c *MCPClassifier) Classify(body []byte) (*MCPRequest, error) {
 }
 
 // parseMCPMessage reads one JSON-RPC message, already strictly scanned.
-func parseMCPMessage(raw json.RawMessage, path string) (MCPMessage, error) {
-	var env map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &env); err != nil || env == nil {
+func parseMCPMessage(raw []byte, path string) (MCPMessage, error) {
+	env, isObject := objectMembers(raw)
+	if !isObject {
 		return MCPMessage{}, errAt(CodeInvalid, path, "not a JSON-RPC object")
 	}
 	if err := exactMembers(env, path, envelopeMembers); err != nil {
 		return MCPMessage{}, err
 	}
 	var m MCPMessage
-	if id, ok := env["id"]; ok {
+	if id, ok := member(env, "id"); ok {
 		m.ID = id
 	}
-	rawMethod, ok := env["method"]
+	rawMethod, ok := member(env, "method")
 	if !ok {
-		if _, r := env["result"]; r {
-			return m, nil
-		}
-		if _, e := env["error"]; e {
+		_, r := member(env, "result")
+		_, e := member(env, "error")
+		if r || e {
 			return m, nil
 		}
 		return MCPMessage{}, errAt(CodeInvalid, join(path, "method"), "missing")
 	}
-	if err := json.Unmarshal(rawMethod, &m.Method); err != nil || m.Method == "" {
+	var isString bool
+	if m.Method, isString = jsonString(rawMethod); !isString || m.Method == "" {
 		return MCPMessage{}, errAt(CodeInvalid, join(path, "method"), "not a non-empty string")
 	}
 	if m.Method != MethodToolsCall {
 		return m, nil
 	}
 	p := join(path, "params")
-	var params map[string]json.RawMessage
-	if err := json.Unmarshal(env["params"], &params); err != nil || params == nil {
+	rawParams, _ := member(env, "params")
+	params, isObject := objectMembers(rawParams)
+	if !isObject {
 		return MCPMessage{}, errAt(CodeInvalid, p, "tools/call without params object")
 	}
 	if err := exactMembers(params, p, paramsMembers); err != nil {
 		return MCPMessage{}, err
 	}
-	rawName, ok := params["name"]
+	rawName, ok := member(params, "name")
 	if !ok {
 		return MCPMessage{}, errAt(CodeInvalid, join(p, "name"), "missing")
 	}
-	if err := json.Unmarshal(rawName, &m.Tool); err != nil || m.Tool == "" {
+	if m.Tool, isString = jsonString(rawName); !isString || m.Tool == "" {
 		return MCPMessage{}, errAt(CodeInvalid, join(p, "name"), "not a non-empty string")
 	}
 	if len(m.Tool) > MaxIdentifierLen {
 		return MCPMessage{}, errAt(CodeTooLarge, join(p, "name"), "")
 	}
-	if a, ok := params["arguments"]; ok && string(bytes.TrimSpace(a)) != "null" {
-		if t := bytes.TrimSpace(a); len(t) == 0 || t[0] != '{' {
+	if a, ok := member(params, "arguments"); ok && string(a) != "null" {
+		if a[0] != '{' {
 			return MCPMessage{}, errAt(CodeInvalid, join(p, "arguments"), "not an object")
 		}
 		m.Arguments = a
 	}
 	return m, nil
+}
+
+// jsonString decodes a JSON string value; false for any other value.
+func jsonString(raw []byte) (string, bool) {
+	if len(raw) == 0 || raw[0] != '"' {
+		return "", false
+	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1]), true
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
 }
 
 // The members a JSON-RPC message and a tools/call's params are read by.
@@ -219,10 +235,10 @@ func foldSet(names ...string) map[string]string {
 // in another case ("METHOD" alone, with no "method"): encoding/json would
 // read it as that member, and this classifier, matching exactly, would
 // not.
-func exactMembers(obj map[string]json.RawMessage, path string, significant map[string]string) error {
-	for k := range obj {
-		if want, ok := significant[foldKey(k)]; ok && k != want {
-			return errAt(CodeAmbiguousMember, join(path, memberPath(k)), "")
+func exactMembers(obj []rawMember, path string, significant map[string]string) error {
+	for _, m := range obj {
+		if want, ok := significant[foldKey(m.name)]; ok && m.name != want {
+			return errAt(CodeAmbiguousMember, join(path, memberPath(m.name)), "")
 		}
 	}
 	return nil
