@@ -3,6 +3,7 @@ package r3
 import (
 	"errors"
 	"strconv"
+	"strings"
 )
 
 // Code names what is wrong with R3 input. It is the stable part of an
@@ -109,9 +110,12 @@ func join(base string, parts ...any) string {
 		case int:
 			s += "[" + strconv.Itoa(v) + "]"
 		case string:
-			if s == "" {
+			switch {
+			case strings.HasPrefix(v, `"`):
+				s += "[" + v + "]" // a quoted name from a peer
+			case s == "":
 				s = v
-			} else {
+			default:
 				s += "." + v
 			}
 		}

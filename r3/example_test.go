@@ -69,7 +69,7 @@ func ExampleNewProposal() {
 	// Output:
 	// {"vocabulary":"urn:aauth:vocabulary:mcp","operations":[{"tool":"send_email"}],"parameters":{"subject":"Dinner Sunday?","to":"mom@example.com"},"display":{"summary":"Send an email as you"}}
 	// <nil>
-	// aauth: r3: parameters.to: parameters do not match the proposal: value differs
+	// aauth: r3: parameters["to"]: parameters do not match the proposal: value differs
 }
 
 // An agent reads what a metered resource reports about the budget on the

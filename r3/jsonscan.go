@@ -385,22 +385,16 @@ func foldKey(s string) string {
 	return b.String()
 }
 
-// memberPath renders a member name from a peer for an error path: quoted
-// when it is not a plain identifier, and cut short when long, so an error
-// message stays one bounded line.
+// memberPath renders a member name for an error path: bare when it is a
+// name this package reads (so paths read "operations[2].tool"), and
+// otherwise quoted and cut short, so that a peer's name can neither look
+// like part of the message (a member named "aauth" would read as a second
+// "aauth: " prefix) nor make it long.
 func memberPath(name string) string {
-	plain := name != ""
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !(c == '_' || c == '-' || c == '.' || c == '/' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			plain = false
-			break
-		}
-	}
-	const max = 48
-	if plain && len(name) <= max {
+	if knownMembers[name] {
 		return name
 	}
+	const max = 48
 	if len(name) > max {
 		cut := max
 		for cut > 0 && !utf8.RuneStart(name[cut]) {
@@ -409,6 +403,19 @@ func memberPath(name string) string {
 		return strconv.Quote(name[:cut]) + "…"
 	}
 	return strconv.Quote(name)
+}
+
+// knownMembers are the member names R3, the Budgets draft and JSON-RPC
+// define, which paths show bare.
+var knownMembers = map[string]bool{
+	"vocabulary": true, "operations": true, "parameters": true, "account": true, "display": true,
+	"summary": true, "implications": true, "data_accessed": true, "irreversible": true, "detail": true,
+	"tool": true, "operationId": true, "method": true, "operation": true, "type": true, "action": true,
+	"service": true, "methods": true, "s256": true, "excerpt": true, "media_type": true,
+	"r3_uri": true, "r3_s256": true, "r3_granted": true, "r3_per_call": true, "r3_operations": true,
+	"r3_vocabularies": true, "budget": true, "amount": true, "unit": true, "decimals": true,
+	"jsonrpc": true, "id": true, "params": true, "result": true, "error": true, "name": true,
+	"arguments": true, "_meta": true, "tools": true,
 }
 
 // rawMember is one member of an object: its name as a Go decoder reads it,

@@ -136,7 +136,7 @@ func TestMatchParameters(t *testing.T) {
 			t.Errorf("%s: error quotes a value: %v", name, err)
 		}
 	}
-	if err := MatchParameters(proposal, json.RawMessage(bad["other recipient"])); !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), "parameters.to") {
+	if err := MatchParameters(proposal, json.RawMessage(bad["other recipient"])); !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), `parameters["to"]`) {
 		t.Errorf("other recipient: %v", err)
 	}
 	// A call without arguments matches an empty proposal.
