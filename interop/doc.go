@@ -40,4 +40,10 @@
 // aauthtest agent provider through its mock controls, so it fetches
 // nothing but the resource's keys. It needs Node 20 or later and is
 // killed, with its process group, when the test ends.
+//
+// r3_mockin_test.go hands documents written by package r3 to mockin's own
+// R3 checks (r3check.mjs imports its validateR3Document and hash): mockin
+// accepts every document and per-call proposal r3.Encode writes and hashes
+// it to the same r3_s256, and r3.Parse refuses everything mockin refuses,
+// plus a named list of stricter cases.
 package interop
