@@ -1,9 +1,9 @@
 // Package tokenstore is what the persistent token stores (filestore and
-// redisstore) share: the name an entry is stored under and the versioned
-// JSON envelope that holds it. The envelope carries the cache key, so a
-// store can tell its own entries from corrupt or foreign data before it
-// trusts, overwrites or deletes anything. It imports nothing of this
-// module.
+// redisstore) share: the name an entry is stored under, the versioned JSON
+// envelope that holds it, and how a process waits for another's lock. The
+// envelope carries the cache key, so a store can tell its own entries from
+// corrupt or foreign data before it trusts, overwrites or deletes
+// anything. It imports nothing of this module.
 package tokenstore
 
 import (
@@ -116,6 +116,18 @@ func Marshal(e Entry) ([]byte, error) {
 // of key. It returns an error matching ErrCorrupt or ErrForeign otherwise;
 // the error never quotes data, which may hold a token.
 func Unmarshal(data []byte, key string) (Entry, error) {
+	e, err := Parse(data)
+	if err != nil {
+		return Entry{}, err
+	}
+	if e.Key != key {
+		return Entry{}, fmt.Errorf("%w: the entry of another key", ErrForeign)
+	}
+	return e, nil
+}
+
+// Parse reads the envelope in data, whatever its key; see Unmarshal.
+func Parse(data []byte) (Entry, error) {
 	if len(data) > MaxEnvelope {
 		return Entry{}, fmt.Errorf("%w: longer than %d bytes", ErrCorrupt, MaxEnvelope)
 	}
@@ -130,8 +142,6 @@ func Unmarshal(data []byte, key string) (Entry, error) {
 		return Entry{}, fmt.Errorf("%w: format version %.16q", ErrForeign, strings.TrimPrefix(env.Format, formatFamily))
 	case env.Format != Format:
 		return Entry{}, fmt.Errorf("%w: unknown format", ErrForeign)
-	case env.Key != key:
-		return Entry{}, fmt.Errorf("%w: the entry of another key", ErrForeign)
 	}
 	e := Entry{Key: env.Key, Value: env.Value, ExpiresIn: env.ExpiresIn, Until: env.Until}
 	if env.Expiry != nil {
