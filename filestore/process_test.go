@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/filestore"
 	"github.com/aauthgo/aauth/internal/storetest"
 )
 
@@ -59,5 +61,32 @@ func TestProcessesLock(t *testing.T) {
 	}
 	if n, _ := strconv.Atoi(string(b)); n != procs*each {
 		t.Fatalf("counter %d, want %d: the lock let updates through together", n, procs*each)
+	}
+}
+
+var _ aauth.TokenLocker = (*filestore.Store)(nil)
+
+// TestFleet: three agent processes on one machine going cold at once
+// against the kit fetch one person token and make one exchange between
+// them; a process started again later is warm: one request to the
+// resource, none to the person server.
+func TestFleet(t *testing.T) {
+	f := storetest.NewFleet(t)
+	dir := filepath.Join(t.TempDir(), "state")
+	url := f.World.Resource.URL + "/data"
+	res := storetest.RunAgents(t, 3, f.Args(dir, true, url))
+	if msg := storetest.Failed(res); msg != "" {
+		t.Fatal(msg)
+	}
+	if c := f.Counts(); c.Exchanges != 1 || c.PersonTokens != 1 {
+		t.Fatalf("3 cold processes: %+v; want 1 exchange and 1 person-token request", c)
+	}
+	f.World.Reset()
+	res = storetest.RunAgents(t, 1, f.Args(dir, false, url))
+	if msg := storetest.Failed(res); msg != "" {
+		t.Fatal(msg)
+	}
+	if c := f.Counts(); c != (storetest.Counts{Resource: 1}) {
+		t.Fatalf("restarted process: %+v, want one resource request and nothing else", c)
 	}
 }

@@ -54,8 +54,9 @@
 // ErrUnavailable, which a Transport reports in an event and ignores;
 // LockToken returns one too, and the Transport fetches without the lock.
 // When Redis answers again the store reports StepAvailable. Configure the
-// client with short timeouts (DialTimeout, ReadTimeout, WriteTimeout) and
-// ContextTimeoutEnabled, so that a Redis that hangs is noticed quickly.
+// client with short timeouts (DialTimeout, ReadTimeout, WriteTimeout), few
+// DialerRetries and ContextTimeoutEnabled, so that a Redis that is down or
+// hangs is noticed quickly.
 //
 // Token values never appear in errors, events or logs.
 package redisstore

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/logging"
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/internal/storetest"
@@ -19,6 +20,8 @@ import (
 
 // TestMain runs the roles of the child processes the tests start.
 func TestMain(m *testing.M) {
+	// go-redis logs failed dials; the tests stop Redis on purpose.
+	redis.SetLogger(&logging.VoidLogger{})
 	storetest.Main(map[string]storetest.Role{
 		"agent":  storetest.AgentRole(openChild),
 		"holder": holder,
@@ -65,6 +68,7 @@ func newClient(addr string) *redis.Client {
 		WriteTimeout:          time.Second,
 		ContextTimeoutEnabled: true,
 		MaxRetries:            -1,
+		DialerRetries:         1,
 		Protocol:              2,
 		DisableIdentity:       true,
 	})
