@@ -70,33 +70,38 @@ func TestLockToken(t *testing.T) {
 func TestLockLeaseExpires(t *testing.T) {
 	f := newFixture(t, redisstore.Options{})
 	ctx := storetest.Context(t)
-	// What a holder that died leaves: its id, with a short lease left.
-	if err := f.raw.Set(ctx, redisKey("lock", authKey), "dead-holder", 30*time.Millisecond).Err(); err != nil {
+	k := redisKey("lock", authKey)
+	// What a holder that died leaves: its id, its lease still running.
+	if err := f.raw.Set(ctx, k, "dead-holder", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	unlock, err := f.c.LockToken(ctx, authKey)
-	if err != nil {
+	got := make(chan error, 1)
+	go func() {
+		unlock, err := f.c.LockToken(ctx, authKey)
+		if err == nil {
+			unlock()
+		}
+		got <- err
+	}()
+	waitFor(t, "the wait for the lock", func() bool { return f.ev.count(redisstore.StepLockWait) == 1 })
+	// The rest of the lease runs out.
+	if err := f.raw.PExpire(ctx, k, 20*time.Millisecond).Err(); err != nil {
 		t.Fatal(err)
 	}
-	defer unlock()
-	if f.ev.count(redisstore.StepLockWait) != 1 {
-		t.Fatal("took the lock without waiting for the lease")
-	}
-	if id := f.raw.Get(ctx, redisKey("lock", authKey)).Val(); id == "dead-holder" || len(id) != 32 {
-		t.Fatalf("lock holder %q", id)
+	if err := <-got; err != nil {
+		t.Fatal(err)
 	}
 }
 
-// TestLockHolderKilled: a process holding the lock is killed; its lease
-// runs out and another takes the lock.
+// TestLockHolderKilled: a process holding the lock renews its lease while
+// it lives; once it is killed the lease runs out and another takes the
+// lock.
 func TestLockHolderKilled(t *testing.T) {
 	f := newFixture(t, redisstore.Options{})
-	p := storetest.Start(t, "holder", childStore{Addr: f.srv.Addr, Lease: 60 * time.Millisecond})
+	const lease = 300 * time.Millisecond
+	p := storetest.Start(t, "holder", childStore{Addr: f.srv.Addr, Lease: lease})
 	p.Expect(t, "locked")
-	short := f.open(t, redisstore.Options{LockWait: 150 * time.Millisecond}).Tokens()
-	if _, err := short.LockToken(context.Background(), authKey); !errors.Is(err, redisstore.ErrLockTimeout) {
-		t.Fatalf("took the lock a live process renews: %v", err)
-	}
+	waitRenewed(t, f, redisKey("lock", authKey))
 	p.Kill()
 	unlock, err := f.c.LockToken(storetest.Context(t), authKey)
 	if err != nil {
@@ -107,28 +112,39 @@ func TestLockHolderKilled(t *testing.T) {
 
 // TestLockRenewed: a holder renews its lease while it works.
 func TestLockRenewed(t *testing.T) {
-	f := newFixture(t, redisstore.Options{Lease: 60 * time.Millisecond})
-	ctx := storetest.Context(t)
-	unlock, err := f.c.LockToken(ctx, authKey)
+	f := newFixture(t, redisstore.Options{Lease: 300 * time.Millisecond})
+	unlock, err := f.c.LockToken(storetest.Context(t), authKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unlock()
-	// Once the PTTL has gone up, the lease was renewed.
-	k := redisKey("lock", authKey)
+	waitRenewed(t, f, redisKey("lock", authKey))
+}
+
+// waitRenewed waits, bounded, until the PTTL of the lock k goes up: its
+// holder renewed the lease.
+func waitRenewed(t *testing.T, f *fixture, k string) {
+	t.Helper()
+	ctx := context.Background()
 	last := f.raw.PTTL(ctx, k).Val()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	waitFor(t, "a renewal of the lease", func() bool {
 		ttl := f.raw.PTTL(ctx, k).Val()
 		if ttl <= 0 {
-			t.Fatal("the lease ran out while its holder lived")
+			t.Fatal("no lock: the lease ran out, or was never taken")
 		}
-		if ttl > last {
-			break
-		}
+		up := ttl > last
 		last = ttl
+		return up
+	})
+}
+
+// waitFor polls cond, bounded, every few milliseconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatal("the lease was never renewed")
+			t.Fatalf("no %s in time", what)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
@@ -137,7 +153,7 @@ func TestLockRenewed(t *testing.T) {
 // TestUnlockOnlyOwn: a holder whose lease ran out, and whose lock another
 // took since, neither releases nor renews the other's lock.
 func TestUnlockOnlyOwn(t *testing.T) {
-	f := newFixture(t, redisstore.Options{Lease: 60 * time.Millisecond})
+	f := newFixture(t, redisstore.Options{Lease: 150 * time.Millisecond})
 	ctx := storetest.Context(t)
 	unlock, err := f.c.LockToken(ctx, authKey)
 	if err != nil {
@@ -148,13 +164,7 @@ func TestUnlockOnlyOwn(t *testing.T) {
 	if err := f.raw.Set(ctx, k, "another-holder", time.Minute).Err(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for f.ev.count(redisstore.StepLockLost) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the renewal did not notice the lock was lost")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	waitFor(t, "notice by the renewal that the lock was lost", func() bool { return f.ev.count(redisstore.StepLockLost) == 1 })
 	unlock()
 	if id := f.raw.Get(ctx, k).Val(); id != "another-holder" {
 		t.Fatalf("released another's lock: holder now %q", id)
