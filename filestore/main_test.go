@@ -17,6 +17,7 @@ import (
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/filestore"
 	"github.com/aauthgo/aauth/internal/storetest"
+	"github.com/aauthgo/aauth/psclient"
 )
 
 // TestMain runs the roles of the child processes the tests start.
@@ -71,7 +72,7 @@ func hammer(raw json.RawMessage, _ *bufio.Reader, out io.Writer) error {
 		if i%7 == 0 {
 			exp = time.Now().Add(time.Millisecond) // soon pruned
 		}
-		if err := s.SetToken(ctx, key, &aauth.Token{Value: fmt.Sprintf("tok-%d-%d", a.ID, i), Expiry: exp}); err != nil {
+		if err := s.SetToken(ctx, key, &psclient.Token{Value: fmt.Sprintf("tok-%d-%d", a.ID, i), Expiry: exp}); err != nil {
 			return fmt.Errorf("SetToken: %w", err)
 		}
 		tok, err := s.Token(ctx, a.Keys[(i+1)%len(a.Keys)])

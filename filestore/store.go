@@ -19,6 +19,7 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/internal/tokenstore"
+	"github.com/aauthgo/aauth/psclient"
 )
 
 // The steps a Store reports in its events, beside those of a Transport.
@@ -177,7 +178,7 @@ func (s *Store) path(key string) string {
 // Token returns the token stored under key, or ErrNoToken when there is
 // none, it has expired, or the file is not an entry of this store (with a
 // StepSkipped event).
-func (s *Store) Token(ctx context.Context, key string) (*aauth.Token, error) {
+func (s *Store) Token(ctx context.Context, key string) (*psclient.Token, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -191,7 +192,7 @@ func (s *Store) Token(ctx context.Context, key string) (*aauth.Token, error) {
 	case !e.Until.After(s.now()):
 		return nil, aauth.ErrNoToken
 	}
-	return &aauth.Token{Value: e.Value, ExpiresIn: e.ExpiresIn, Expiry: e.Expiry}, nil
+	return &psclient.Token{Value: e.Value, ExpiresIn: e.ExpiresIn, Expiry: e.Expiry}, nil
 }
 
 // read reads the entry of key at path. A file that is not one gives an
@@ -247,7 +248,7 @@ func readFile(path string) ([]byte, error) {
 // has already expired is not stored (and an older entry is removed). A
 // file in the way that is not an entry of this store is left alone and
 // gives an error matching ErrForeign.
-func (s *Store) SetToken(ctx context.Context, key string, tok *aauth.Token) error {
+func (s *Store) SetToken(ctx context.Context, key string, tok *psclient.Token) error {
 	if tok == nil {
 		return errors.New("aauth: token store: nil token")
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/filestore"
 	"github.com/aauthgo/aauth/internal/storetest"
+	"github.com/aauthgo/aauth/psclient"
 )
 
 const (
@@ -105,7 +106,7 @@ func TestSetGetDelete(t *testing.T) {
 	if _, err := s.Token(ctx, authKey); !errors.Is(err, aauth.ErrNoToken) {
 		t.Fatalf("empty store: %v", err)
 	}
-	want := &aauth.Token{Value: secret, ExpiresIn: 3600, Expiry: c.Now().Add(time.Hour)}
+	want := &psclient.Token{Value: secret, ExpiresIn: 3600, Expiry: c.Now().Add(time.Hour)}
 	if err := s.SetToken(ctx, authKey, want); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,7 @@ func TestSetGetDelete(t *testing.T) {
 		t.Fatalf("reopened: %v, %v", got, err)
 	}
 	// Replace, then delete (twice: a missing key is not an error).
-	if err := s.SetToken(ctx, authKey, &aauth.Token{Value: "newer", Expiry: c.Now().Add(time.Hour)}); err != nil {
+	if err := s.SetToken(ctx, authKey, &psclient.Token{Value: "newer", Expiry: c.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s2.Token(ctx, authKey); got == nil || got.Value != "newer" {
@@ -153,7 +154,7 @@ func TestLayout(t *testing.T) {
 	defer syscall.Umask(old)
 	s, c, _ := open(t)
 	ctx := context.Background()
-	if err := s.SetToken(ctx, authKey, &aauth.Token{Value: secret, Expiry: c.Now().Add(time.Hour)}); err != nil {
+	if err := s.SetToken(ctx, authKey, &psclient.Token{Value: secret, Expiry: c.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	unlock, err := s.LockToken(ctx, authKey)
@@ -223,11 +224,11 @@ func TestDefaultDir(t *testing.T) {
 func TestExpiryAndPrune(t *testing.T) {
 	s, c, ev := open(t)
 	ctx := context.Background()
-	if err := s.SetToken(ctx, authKey, &aauth.Token{Value: secret, ExpiresIn: 3600, Expiry: c.Now().Add(time.Hour)}); err != nil {
+	if err := s.SetToken(ctx, authKey, &psclient.Token{Value: secret, ExpiresIn: 3600, Expiry: c.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	// A session token has no expiry: it is kept DefaultTTL (24 h).
-	if err := s.SetToken(ctx, sessionKey, &aauth.Token{Value: "session-token"}); err != nil {
+	if err := s.SetToken(ctx, sessionKey, &psclient.Token{Value: "session-token"}); err != nil {
 		t.Fatal(err)
 	}
 	c.Add(2 * time.Hour)
@@ -251,14 +252,14 @@ func TestExpiryAndPrune(t *testing.T) {
 		t.Fatalf("session token after DefaultTTL: %v", err)
 	}
 	// SetToken prunes at most hourly: this write removes the session entry.
-	if err := s.SetToken(ctx, authKey, &aauth.Token{Value: secret, Expiry: c.Now().Add(time.Hour)}); err != nil {
+	if err := s.SetToken(ctx, authKey, &psclient.Token{Value: secret, Expiry: c.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(entryPath(s, sessionKey)); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("SetToken did not prune: %v", err)
 	}
 	// A token that has already expired is not stored, and replaces the entry.
-	if err := s.SetToken(ctx, authKey, &aauth.Token{Value: secret, Expiry: c.Now().Add(-time.Second)}); err != nil {
+	if err := s.SetToken(ctx, authKey, &psclient.Token{Value: secret, Expiry: c.Now().Add(-time.Second)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(entryPath(s, authKey)); !errors.Is(err, fs.ErrNotExist) {
@@ -269,7 +270,7 @@ func TestExpiryAndPrune(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s2.SetToken(ctx, sessionKey, &aauth.Token{Value: "session-token"})
+	s2.SetToken(ctx, sessionKey, &psclient.Token{Value: "session-token"})
 	c.Add(2 * time.Minute)
 	if _, err := s2.Token(ctx, sessionKey); !errors.Is(err, aauth.ErrNoToken) {
 		t.Fatalf("DefaultTTL not applied: %v", err)
@@ -322,12 +323,12 @@ func TestNotOurs(t *testing.T) {
 			}
 			_, err := s.Token(ctx, authKey)
 			step("Token", err, aauth.ErrNoToken)
-			step("SetToken", s.SetToken(ctx, authKey, &aauth.Token{Value: secret, Expiry: c.Now().Add(time.Hour)}), filestore.ErrForeign)
+			step("SetToken", s.SetToken(ctx, authKey, &psclient.Token{Value: secret, Expiry: c.Now().Add(time.Hour)}), filestore.ErrForeign)
 			step("DeleteToken", s.DeleteToken(ctx, authKey), filestore.ErrForeign)
 			c.Add(24 * 365 * time.Hour)
 			step("Prune", s.Prune(ctx), nil)
 			// Other keys still work.
-			if err := s.SetToken(ctx, sessionKey, &aauth.Token{Value: "s"}); err != nil {
+			if err := s.SetToken(ctx, sessionKey, &psclient.Token{Value: "s"}); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -446,7 +447,7 @@ func TestRefusesOthersDirectory(t *testing.T) {
 func TestRefusesUnstorableTokens(t *testing.T) {
 	s, c, _ := open(t)
 	for _, v := range []string{"", "a\r\nInjected: 1", strings.Repeat("a", 65<<10)} {
-		err := s.SetToken(context.Background(), authKey, &aauth.Token{Value: v, Expiry: c.Now().Add(time.Hour)})
+		err := s.SetToken(context.Background(), authKey, &psclient.Token{Value: v, Expiry: c.Now().Add(time.Hour)})
 		if err == nil || strings.Contains(err.Error(), "Injected") {
 			t.Errorf("SetToken(%.20q): %v", v, err)
 		}

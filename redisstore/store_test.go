@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/psclient"
 	"github.com/aauthgo/aauth/redisstore"
 )
 
@@ -128,7 +129,7 @@ func TestSetGetDelete(t *testing.T) {
 		t.Fatalf("empty: %v", err)
 	}
 	exp := f.clock.Now().Add(time.Hour).Truncate(time.Second)
-	if err := f.c.SetToken(ctx, authKey, &aauth.Token{Value: secret, ExpiresIn: 3600, Expiry: exp}); err != nil {
+	if err := f.c.SetToken(ctx, authKey, &psclient.Token{Value: secret, ExpiresIn: 3600, Expiry: exp}); err != nil {
 		t.Fatal(err)
 	}
 	other := f.open(t, redisstore.Options{}).Tokens() // another replica
@@ -152,7 +153,7 @@ func TestSetGetDelete(t *testing.T) {
 	}
 	// Options.Prefix keeps stores apart.
 	a := f.open(t, redisstore.Options{Prefix: "a:"}).Tokens()
-	a.SetToken(ctx, authKey, &aauth.Token{Value: "a", Expiry: exp})
+	a.SetToken(ctx, authKey, &psclient.Token{Value: "a", Expiry: exp})
 	if _, err := f.c.Token(ctx, authKey); !errors.Is(err, aauth.ErrNoToken) {
 		t.Fatalf("prefixes share: %v", err)
 	}
@@ -169,8 +170,8 @@ func TestSetGetDelete(t *testing.T) {
 func TestExpiry(t *testing.T) {
 	f := newFixture(t, redisstore.Options{DefaultTTL: 90 * time.Minute})
 	ctx := context.Background()
-	f.c.SetToken(ctx, authKey, &aauth.Token{Value: secret, Expiry: f.clock.Now().Add(time.Hour)})
-	f.c.SetToken(ctx, sessionKey, &aauth.Token{Value: "session"})
+	f.c.SetToken(ctx, authKey, &psclient.Token{Value: secret, Expiry: f.clock.Now().Add(time.Hour)})
+	f.c.SetToken(ctx, sessionKey, &psclient.Token{Value: "session"})
 	for key, want := range map[string]time.Duration{authKey: time.Hour, sessionKey: 90 * time.Minute} {
 		ttl, err := f.raw.PTTL(ctx, redisKey("token", key)).Result()
 		if err != nil || ttl > want || ttl < want-time.Minute {
@@ -178,7 +179,7 @@ func TestExpiry(t *testing.T) {
 		}
 	}
 	// Redis drops it when the token expires.
-	f.c.SetToken(ctx, authKey, &aauth.Token{Value: secret, Expiry: f.clock.Now().Add(20 * time.Millisecond)})
+	f.c.SetToken(ctx, authKey, &psclient.Token{Value: secret, Expiry: f.clock.Now().Add(20 * time.Millisecond)})
 	deadline := time.Now().Add(5 * time.Second)
 	for f.raw.Exists(ctx, redisKey("token", authKey)).Val() == 1 {
 		if time.Now().After(deadline) {
@@ -187,7 +188,7 @@ func TestExpiry(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	// An expired token is not stored, and removes the entry.
-	f.c.SetToken(ctx, sessionKey, &aauth.Token{Value: "session", Expiry: f.clock.Now().Add(-time.Second)})
+	f.c.SetToken(ctx, sessionKey, &psclient.Token{Value: "session", Expiry: f.clock.Now().Add(-time.Second)})
 	if f.raw.Exists(ctx, redisKey("token", sessionKey)).Val() != 0 {
 		t.Fatal("an expired token replaced nothing")
 	}
@@ -243,7 +244,7 @@ func TestNotOurs(t *testing.T) {
 			c := f.open(t, redisstore.Options{}).Tokens() // nothing in its local copy
 			_, err := c.Token(ctx, authKey)
 			step("Token", err, aauth.ErrNoToken)
-			step("SetToken", c.SetToken(ctx, authKey, &aauth.Token{Value: secret, Expiry: f.clock.Now().Add(time.Hour)}), redisstore.ErrForeign)
+			step("SetToken", c.SetToken(ctx, authKey, &psclient.Token{Value: secret, Expiry: f.clock.Now().Add(time.Hour)}), redisstore.ErrForeign)
 			step("DeleteToken", c.DeleteToken(ctx, authKey), redisstore.ErrForeign)
 		})
 	}
@@ -260,7 +261,7 @@ func dump(t *testing.T, r *redis.Client, k string) string {
 func TestRefusesUnstorableTokens(t *testing.T) {
 	f := newFixture(t, redisstore.Options{})
 	for _, v := range []string{"", "a\r\nInjected: 1", strings.Repeat("a", 65<<10)} {
-		err := f.c.SetToken(context.Background(), authKey, &aauth.Token{Value: v, Expiry: f.clock.Now().Add(time.Hour)})
+		err := f.c.SetToken(context.Background(), authKey, &psclient.Token{Value: v, Expiry: f.clock.Now().Add(time.Hour)})
 		if err == nil || strings.Contains(err.Error(), "Injected") {
 			t.Errorf("SetToken(%.20q): %v", v, err)
 		}
@@ -274,7 +275,7 @@ func TestOutage(t *testing.T) {
 	f := newFixture(t, redisstore.Options{RetryAfter: time.Minute})
 	ctx := context.Background()
 	exp := f.clock.Now().Add(time.Hour)
-	if err := f.c.SetToken(ctx, authKey, &aauth.Token{Value: secret, Expiry: exp}); err != nil {
+	if err := f.c.SetToken(ctx, authKey, &psclient.Token{Value: secret, Expiry: exp}); err != nil {
 		t.Fatal(err)
 	}
 	f.srv.Stop()
@@ -288,7 +289,7 @@ func TestOutage(t *testing.T) {
 		t.Fatalf("a miss while Redis is down: %v", err)
 	}
 	noLeak(t, err)
-	if err := f.c.SetToken(ctx, sessionKey, &aauth.Token{Value: "session"}); !errors.Is(err, redisstore.ErrUnavailable) {
+	if err := f.c.SetToken(ctx, sessionKey, &psclient.Token{Value: "session"}); !errors.Is(err, redisstore.ErrUnavailable) {
 		t.Fatalf("SetToken: %v", err)
 	}
 	if tok, err := f.c.Token(ctx, sessionKey); err != nil || tok.Value != "session" {
@@ -311,11 +312,11 @@ func TestOutage(t *testing.T) {
 
 	// Redis comes back (empty); the store uses it after RetryAfter.
 	f.srv.Restart()
-	if err := f.c.SetToken(ctx, authKey, &aauth.Token{Value: secret, Expiry: f.clock.Now().Add(time.Hour)}); !errors.Is(err, redisstore.ErrUnavailable) {
+	if err := f.c.SetToken(ctx, authKey, &psclient.Token{Value: secret, Expiry: f.clock.Now().Add(time.Hour)}); !errors.Is(err, redisstore.ErrUnavailable) {
 		t.Fatalf("within RetryAfter: %v", err)
 	}
 	f.clock.Add(2 * time.Minute)
-	if err := f.c.SetToken(ctx, authKey, &aauth.Token{Value: secret, Expiry: f.clock.Now().Add(time.Hour)}); err != nil {
+	if err := f.c.SetToken(ctx, authKey, &psclient.Token{Value: secret, Expiry: f.clock.Now().Add(time.Hour)}); err != nil {
 		t.Fatalf("after RetryAfter: %v", err)
 	}
 	if n := f.ev.count(redisstore.StepAvailable); n != 1 {

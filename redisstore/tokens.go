@@ -13,6 +13,7 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/internal/tokenstore"
+	"github.com/aauthgo/aauth/psclient"
 )
 
 // TokenCache is the aauth.TokenCache of a Store, and its
@@ -63,7 +64,7 @@ return 1
 // aauth.ErrNoToken when there is none, or the value there is not an entry
 // of this store (with a StepSkipped event). When Redis is unavailable it
 // returns this process's copy, if it has one.
-func (c *TokenCache) Token(ctx context.Context, key string) (*aauth.Token, error) {
+func (c *TokenCache) Token(ctx context.Context, key string) (*psclient.Token, error) {
 	var data string
 	err := c.s.do(ctx, func(ctx context.Context) error {
 		var err error
@@ -93,7 +94,7 @@ func (c *TokenCache) Token(ctx context.Context, key string) (*aauth.Token, error
 		c.skipped(ctx, key, err)
 		return nil, aauth.ErrNoToken
 	}
-	tok := &aauth.Token{Value: e.Value, ExpiresIn: e.ExpiresIn, Expiry: e.Expiry}
+	tok := &psclient.Token{Value: e.Value, ExpiresIn: e.ExpiresIn, Expiry: e.Expiry}
 	c.local.SetToken(ctx, key, tok)
 	return tok, nil
 }
@@ -110,7 +111,7 @@ func (c *TokenCache) skipped(ctx context.Context, key string, why error) error {
 // expiry, for Options.DefaultTTL). A token that has already expired is not
 // stored, and removes the entry. A value there that is not an entry of
 // this store is left alone and gives an error matching ErrForeign.
-func (c *TokenCache) SetToken(ctx context.Context, key string, tok *aauth.Token) error {
+func (c *TokenCache) SetToken(ctx context.Context, key string, tok *psclient.Token) error {
 	if tok == nil {
 		return errors.New("aauth: redis store: nil token")
 	}
