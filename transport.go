@@ -56,7 +56,8 @@ import (
 // Tokens are cached per resource origin, person server and signing key,
 // and are not presented within the profile's refresh margin of their
 // expiry (5 minutes current, 60 s seed). When many goroutines need the same
-// missing token at once, one request fetches it and the others wait.
+// missing token at once, one request fetches it and the others wait; when
+// Tokens is a TokenLocker, so do many processes.
 //
 // The caller's request is never modified. A request body is sent again
 // only through req.GetBody; when a retry is needed and the body cannot be
@@ -636,6 +637,11 @@ func (r *run) personToken(rejected string) (*psclient.Token, error) {
 		r.t.forgetKey(r.ctx, key, rejected)
 	}
 	tok, leader, err := r.t.flights.do(r.ctx, key, func() (*psclient.Token, error) {
+		unlock, err := r.t.lockFetch(r.ctx, key, "person")
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
 		if tok := r.t.cached(r.ctx, key); tok != nil && tok.Value != rejected {
 			return tok, nil
 		}
@@ -692,8 +698,14 @@ func (r *run) authToken(resourceToken string) (*psclient.Token, error) {
 	}
 	key := authKey(r.origin, r.ps, r.jkt)
 	tok, _, err := r.t.flights.do(r.ctx, key, func() (*psclient.Token, error) {
-		// Another request may have obtained a token while this one was
-		// being refused; use it unless it is the one just refused.
+		unlock, err := r.t.lockFetch(r.ctx, key, "auth")
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+		// Another request (or process) may have obtained a token while
+		// this one was being refused; use it unless it is the one just
+		// refused.
 		if tok := r.t.cached(r.ctx, key); tok != nil && (r.cred.kind != credAuth || tok.Value != r.cred.token) {
 			return tok, nil
 		}
