@@ -1,19 +1,20 @@
 package psclient
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"net"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/aauthgo/aauth/internal/httpx"
+	"github.com/aauthgo/aauth/internal/jwtpeek"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // Limits on what an approval may carry.
 const (
-	missionMaxBody         = 1 << 20 // the approval document, as any answer
-	missionMaxPersonTokens = 256     // person_tokens entries read
-	missionMaxTokenLen     = 64 << 10
+	missionMaxPersonTokens = 256 // person_tokens entries read
 	missionMaxCapabilities = 16
 )
 
@@ -34,7 +35,7 @@ type MissionApproval struct {
 	// the moment (interaction, payment, …), to be united with the agent's
 	// own. Values AAuth does not define are left out. They are not part
 	// of the mission and not covered by S256.
-	Capabilities []Capability
+	Capabilities []wire.Capability
 
 	// PersonTokens maps a resource identifier to the person token the
 	// person server issued for it with the approval. Only well-formed
@@ -67,8 +68,8 @@ type IgnoredPersonToken struct {
 // It does not know which resources were proposed: ProposeMission drops the
 // person tokens for any other. Errors match ErrInvalidMission.
 func ParseMissionApproval(body []byte) (*MissionApproval, error) {
-	if len(body) > missionMaxBody {
-		return nil, missionError("the approval is larger than %d bytes", missionMaxBody)
+	if len(body) > httpx.MaxBodySize {
+		return nil, httpx.ErrBodyTooLarge
 	}
 	m, _, err := missionObject(body)
 	if err != nil {
@@ -95,20 +96,20 @@ func ParseMissionApproval(body []byte) (*MissionApproval, error) {
 // missionCapabilities keeps, in order and once each, the capability values
 // AAuth defines from a JSON array. Anything else is ignored, as unknown
 // capability values must be.
-func missionCapabilities(raw json.RawMessage) []Capability {
+func missionCapabilities(raw json.RawMessage) []wire.Capability {
 	var vals []json.RawMessage
 	if json.Unmarshal(raw, &vals) != nil {
 		return nil
 	}
-	var caps []Capability
+	var caps []wire.Capability
 	for _, v := range vals {
 		var s string
 		if json.Unmarshal(v, &s) != nil {
 			continue
 		}
-		c := Capability(s)
+		c := wire.Capability(s)
 		switch c {
-		case CapabilityInteraction, CapabilityClarification, CapabilityPayment:
+		case wire.CapabilityInteraction, wire.CapabilityClarification, wire.CapabilityPayment:
 		default:
 			continue
 		}
@@ -166,50 +167,38 @@ func (a *MissionApproval) ignore(res, why string) {
 // this approval, and returns its expiry capped at the mission's, or why it
 // is not kept.
 func (a *MissionApproval) checkPersonToken(res, tok string) (time.Time, string) {
-	if len(tok) > missionMaxTokenLen {
+	if len(tok) > jwtpeek.MaxTokenLen {
 		return time.Time{}, "the person token is too long"
 	}
 	// A compact JWT is three base64url segments: nothing else can be
-	// sent back in Signature-Key as it came.
+	// sent back in Signature-Key as it came (and the decoder alone would
+	// skip line breaks).
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 || !missionBase64URL(parts[0]) || !missionBase64URL(parts[1]) || !missionBase64URL(parts[2]) {
 		return time.Time{}, "the person token is not a compact JWT"
 	}
-	var hdr struct {
-		Typ string `json:"typ"`
-	}
-	var claims struct {
-		Aud         json.RawMessage `json:"aud"`
-		MissionS256 string          `json:"mission_s256"`
-		Exp         *float64        `json:"exp"`
-	}
-	if !missionSegment(parts[0], &hdr) || !missionSegment(parts[1], &claims) {
+	hdr, claims, err := jwtpeek.Decode(tok)
+	if err != nil {
 		return time.Time{}, "the person token is not a compact JWT"
 	}
-	if hdr.Typ != "aa-person+jwt" {
+	if typ, _ := hdr["typ"].(string); typ != "aa-person+jwt" {
 		return time.Time{}, "the token is not a person token"
 	}
-	var aud string
-	if json.Unmarshal(claims.Aud, &aud) != nil || aud != res {
+	if aud, _ := claims["aud"].(string); aud != res {
 		return time.Time{}, "the person token is for another resource"
 	}
-	if claims.MissionS256 != a.S256 {
+	if m, _ := claims["mission_s256"].(string); m != a.S256 {
 		return time.Time{}, "the person token is for another mission"
 	}
-	if claims.Exp == nil || *claims.Exp <= 0 || *claims.Exp > 1<<40 {
+	e, ok := claims["exp"].(float64)
+	if !ok || e <= 0 || e > 1<<40 {
 		return time.Time{}, "the person token has no valid exp"
 	}
-	exp := time.Unix(int64(*claims.Exp), 0)
+	exp := time.Unix(int64(e), 0)
 	if x := a.Mission.ExpiresAt; !x.IsZero() && x.Before(exp) {
 		exp = x
 	}
 	return exp, ""
-}
-
-// missionSegment decodes one base64url JSON segment of a compact JWT.
-func missionSegment(seg string, v any) bool {
-	b, err := base64.RawURLEncoding.DecodeString(seg)
-	return err == nil && json.Unmarshal(b, v) == nil
 }
 
 // ResourceIdentifier reports whether s is a resource identifier as AAuth

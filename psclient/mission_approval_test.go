@@ -2,6 +2,9 @@ package psclient
 
 import (
 	"errors"
+	"github.com/aauthgo/aauth/internal/httpx"
+	"github.com/aauthgo/aauth/internal/jwtpeek"
+	"github.com/aauthgo/aauth/wire"
 	"slices"
 	"strings"
 	"testing"
@@ -30,7 +33,7 @@ func TestParseMissionApproval(t *testing.T) {
 	if a.S256 != s256 || string(a.Mission.Raw) != testBlob {
 		t.Errorf("s256 %q, blob %q", a.S256, a.Mission.Raw)
 	}
-	if want := []Capability{CapabilityInteraction, CapabilityPayment, CapabilityClarification}; !slices.Equal(a.Capabilities, want) {
+	if want := []wire.Capability{wire.CapabilityInteraction, wire.CapabilityPayment, wire.CapabilityClarification}; !slices.Equal(a.Capabilities, want) {
 		t.Errorf("capabilities %v, want %v", a.Capabilities, want)
 	}
 	if len(a.PersonTokens) != 2 || len(a.Ignored) != 0 {
@@ -71,7 +74,6 @@ func TestParseMissionApprovalRefuses(t *testing.T) {
 		{"mission an object", `{"s256":"` + s256 + `","mission":{"agent":"a"}}`, "no mission string"},
 		{"s256 mismatch", `{"s256":"` + MissionDigest([]byte("other")) + `","mission":"` + b64(testBlob) + `"}`, "s256 is not the SHA-256"},
 		{"duplicate s256", `{"s256":"x","s256":"` + s256 + `","mission":"` + b64(testBlob) + `"}`, `"s256" appears twice`},
-		{"too large", `{"s256":"` + s256 + `","mission":"` + b64(testBlob) + `","pad":"` + strings.Repeat(" ", missionMaxBody) + `"}`, "larger than"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, err := ParseMissionApproval([]byte(tc.body))
@@ -80,6 +82,10 @@ func TestParseMissionApprovalRefuses(t *testing.T) {
 			}
 			mustContain(t, err, tc.want)
 		})
+	}
+	huge := `{"s256":"` + s256 + `","mission":"` + b64(testBlob) + `","pad":"` + strings.Repeat(" ", httpx.MaxBodySize) + `"}`
+	if a, err := ParseMissionApproval([]byte(huge)); a != nil || !errors.Is(err, httpx.ErrBodyTooLarge) {
+		t.Errorf("a huge approval: %+v, %v", a, err)
 	}
 }
 
@@ -108,12 +114,12 @@ func TestApprovalPersonTokensIgnored(t *testing.T) {
 		{"a token without mission", "https://r.example", personToken(t, "https://r.example", "", exp), "another mission"},
 		{"an auth token", "https://r.example", testJWT(t, map[string]any{"typ": "aa-auth+jwt"}, map[string]any{"aud": "https://r.example", "mission_s256": s256, "exp": exp}), "not a person token"},
 		{"no exp", "https://r.example", testJWT(t, map[string]any{"typ": "aa-person+jwt"}, map[string]any{"aud": "https://r.example", "mission_s256": s256}), "no valid exp"},
-		{"exp a string", "https://r.example", testJWT(t, map[string]any{"typ": "aa-person+jwt"}, map[string]any{"aud": "https://r.example", "mission_s256": s256, "exp": "soon"}), "not a compact JWT"},
+		{"exp a string", "https://r.example", testJWT(t, map[string]any{"typ": "aa-person+jwt"}, map[string]any{"aud": "https://r.example", "mission_s256": s256, "exp": "soon"}), "no valid exp"},
 		{"aud an array", "https://r.example", testJWT(t, map[string]any{"typ": "aa-person+jwt"}, map[string]any{"aud": []string{"https://r.example"}, "mission_s256": s256, "exp": exp}), "another resource"},
 		{"not a JWT", "https://r.example", "opaque-token", "not a compact JWT"},
 		{"a quote in the token", "https://r.example", ok("https://r.example") + `"`, "not a compact JWT"},
 		{"a space in the token", "https://r.example", "a b.c.d", "not a compact JWT"},
-		{"huge token", "https://r.example", strings.Repeat("a", missionMaxTokenLen+1), "too long"},
+		{"huge token", "https://r.example", strings.Repeat("a", jwtpeek.MaxTokenLen+1), "too long"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			body := approvalJSON(t, map[string]any{"s256": s256, "mission": b64(testBlob), "person_tokens": map[string]any{tc.resource: tc.token}})

@@ -10,6 +10,8 @@ import (
 	"io"
 	"time"
 	"unicode/utf8"
+
+	"github.com/aauthgo/aauth/internal/safetext"
 )
 
 // MaxMissionSize bounds a mission blob, decoded. A mission is a Markdown
@@ -273,4 +275,4 @@ func missionObject(b []byte) (m map[string]json.RawMessage, names []string, err 
 }
 
 // missionShort cuts server text for an error message.
-func missionShort(s string) string { return missionClean(s, 64) }
+func missionShort(s string) string { return safetext.Clean(s, 64) }

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+
+	"github.com/aauthgo/aauth/internal/httpx"
+	"github.com/aauthgo/aauth/internal/safetext"
 )
 
 // Errors about the state of a mission. A *MissionError matches one of them
@@ -107,7 +110,7 @@ func (e *MissionError) Unwrap() error { return e.Err }
 // The code decides, whatever the status: AAuth receivers act on the
 // error member.
 func missionErrorFrom(body []byte, s256 string) *MissionError {
-	if len(body) == 0 || len(body) > missionMaxBody {
+	if len(body) == 0 || len(body) > httpx.MaxBodySize {
 		return nil
 	}
 	var p struct {
@@ -129,29 +132,11 @@ func missionErrorFrom(body []byte, s256 string) *MissionError {
 	}
 	var s string
 	if json.Unmarshal(p.Detail, &s) == nil || json.Unmarshal(p.ErrorDescription, &s) == nil {
-		e.Detail = missionClean(s, 256)
+		e.Detail = safetext.Clean(s, 256)
 	}
 	var r string
 	if !e.NotFound && json.Unmarshal(p.TerminationReason, &r) == nil {
-		e.Reason = TerminationReason(missionClean(r, 64))
+		e.Reason = TerminationReason(safetext.Clean(r, 64))
 	}
 	return e
-}
-
-// missionClean is missionShort with a length of max bytes.
-func missionClean(s string, max int) string {
-	s = strings.TrimSpace(strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r == '\u2028' || r == '\u2029' || r == '\ufffd' || 0x80 <= r && r < 0xa0 {
-			return ' '
-		}
-		return r
-	}, s))
-	if len(s) > max {
-		cut := max
-		for cut > 0 && s[cut]&0xc0 == 0x80 {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return s
 }

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/aauthgo/aauth/internal/httpx"
+	"github.com/aauthgo/aauth/internal/safetext"
 )
 
 // ErrMalformedAnswer is matched (errors.Is) by a success answer of a
@@ -28,7 +31,7 @@ type PermissionDeniedError struct {
 // Error says which action was denied and why, shortened and cleaned.
 func (e *PermissionDeniedError) Error() string {
 	s := fmt.Sprintf("aauth: permission for %q denied", missionShort(e.Action))
-	if r := missionClean(e.Reason, 256); r != "" {
+	if r := safetext.Clean(e.Reason, 256); r != "" {
 		s += ": " + r
 	}
 	return s
@@ -42,8 +45,8 @@ func (e *PermissionDeniedError) Is(target error) bool { return target == ErrDeni
 // it denies it, and an error matching ErrMalformedAnswer for anything else,
 // so that only an explicit "granted" lets the action go ahead.
 func parsePermission(body []byte, action string) error {
-	if len(body) > missionMaxBody {
-		return fmt.Errorf("%w: the permission answer is larger than %d bytes", ErrMalformedAnswer, missionMaxBody)
+	if len(body) > httpx.MaxBodySize {
+		return httpx.ErrBodyTooLarge
 	}
 	m, _, err := missionObject(body)
 	if err != nil {

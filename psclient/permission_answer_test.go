@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/aauthgo/aauth/internal/httpx"
 )
 
 func TestParsePermission(t *testing.T) {
@@ -43,7 +45,6 @@ func TestParsePermission(t *testing.T) {
 		"duplicate permission":  `{"permission":"denied","permission":"granted"}`,
 		"two objects":           `{"permission":"granted"}{}`,
 		"status instead":        `{"status":"granted"}`,
-		"too large":             `{"permission":"granted","pad":"` + strings.Repeat("a", missionMaxBody) + `"}`,
 		"control characters":    "{\"permission\":\"no\u0007\u001b[2J\"}",
 		"granted in a sub-tree": `{"answer":{"permission":"granted"}}`,
 	} {
@@ -55,6 +56,13 @@ func TestParsePermission(t *testing.T) {
 		if strings.ContainsAny(err.Error(), "\x07\x1b") {
 			t.Errorf("%s: the message carries control characters: %q", name, err)
 		}
+	}
+}
+
+func TestParsePermissionHuge(t *testing.T) {
+	body := `{"permission":"granted","pad":"` + strings.Repeat("a", httpx.MaxBodySize) + `"}`
+	if err := parsePermission([]byte(body), "X"); !errors.Is(err, httpx.ErrBodyTooLarge) {
+		t.Errorf("a huge answer: %v", err)
 	}
 }
 

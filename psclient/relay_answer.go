@@ -3,13 +3,15 @@ package psclient
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/aauthgo/aauth/internal/httpx"
 )
 
 // parseQuestionAnswer reads the answer to a question relay:
 // {"answer":"…"}. The answer is the person's text, as sent.
 func parseQuestionAnswer(body []byte) (string, error) {
-	if len(body) > missionMaxBody {
-		return "", fmt.Errorf("%w: the answer is larger than %d bytes", ErrMalformedAnswer, missionMaxBody)
+	if len(body) > httpx.MaxBodySize {
+		return "", httpx.ErrBodyTooLarge
 	}
 	m, _, err := missionObject(body)
 	if err != nil {
@@ -25,8 +27,8 @@ func parseQuestionAnswer(body []byte) (string, error) {
 // parseUpdateAnswer reads the answer to a mission update: {"s256":"…"},
 // the digest of the update as the person server recorded it.
 func parseUpdateAnswer(body []byte) (string, error) {
-	if len(body) > missionMaxBody {
-		return "", fmt.Errorf("%w: the update answer is larger than %d bytes", ErrMalformedAnswer, missionMaxBody)
+	if len(body) > httpx.MaxBodySize {
+		return "", httpx.ErrBodyTooLarge
 	}
 	m, _, err := missionObject(body)
 	if err != nil {
