@@ -70,6 +70,12 @@ func codeSentinel(code string) error {
 		return ErrASUnreachable
 	case "user_unreachable", "interaction_required":
 		return ErrUserUnreachable
+	case "interaction_unavailable":
+		return ErrInteractionUnavailable
+	case codeMissionTerminated:
+		return ErrMissionTerminated
+	case codeMissionNotFound:
+		return ErrMissionNotFound
 	}
 	return nil
 }

@@ -1,12 +1,11 @@
 package psclient
 
 import (
-	"encoding/json"
 	"errors"
 	"strings"
 
-	"github.com/aauthgo/aauth/internal/httpx"
 	"github.com/aauthgo/aauth/internal/safetext"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // Errors about the state of a mission. A *MissionError matches one of them
@@ -105,38 +104,24 @@ func (e *MissionError) Is(target error) bool {
 // Unwrap returns Err.
 func (e *MissionError) Unwrap() error { return e.Err }
 
-// missionErrorFrom reads an error body for the mission error codes: nil
+// missionErrorOf reads an error body for the mission error codes: nil
 // unless its "error" member is mission_terminated or mission_not_found.
-// The code decides, whatever the status: AAuth receivers act on the
-// error member.
-func missionErrorFrom(body []byte, s256 string) *MissionError {
-	if len(body) == 0 || len(body) > httpx.MaxBodySize {
+// The code decides, whatever the status: AAuth receivers act on the error
+// member. s256 names the mission, when the request named one.
+func missionErrorOf(p *wire.Problem, s256 string) *MissionError {
+	if p == nil {
 		return nil
 	}
-	var p struct {
-		Error             string          `json:"error"`
-		Detail            json.RawMessage `json:"detail"`
-		ErrorDescription  json.RawMessage `json:"error_description"`
-		TerminationReason json.RawMessage `json:"termination_reason"`
-	}
-	if json.Unmarshal(body, &p) != nil {
-		return nil
-	}
-	e := &MissionError{MissionS256: s256}
+	e := &MissionError{MissionS256: s256, Detail: safetext.Clean(p.Description(), 256)}
 	switch p.Error {
 	case codeMissionTerminated:
+		if r, ok := p.Extensions["termination_reason"].(string); ok {
+			e.Reason = TerminationReason(safetext.Clean(r, 64))
+		}
 	case codeMissionNotFound:
 		e.NotFound = true
 	default:
 		return nil
-	}
-	var s string
-	if json.Unmarshal(p.Detail, &s) == nil || json.Unmarshal(p.ErrorDescription, &s) == nil {
-		e.Detail = safetext.Clean(s, 256)
-	}
-	var r string
-	if !e.NotFound && json.Unmarshal(p.TerminationReason, &r) == nil {
-		e.Reason = TerminationReason(safetext.Clean(r, 64))
 	}
 	return e
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/aauthgo/aauth/internal/httpx"
+	"github.com/aauthgo/aauth/wire"
 )
 
 func TestParsePermission(t *testing.T) {
@@ -87,6 +88,16 @@ func TestParseRelayAnswers(t *testing.T) {
 			t.Errorf("update answer %s: %v", body, err)
 		}
 	}
+}
+
+// missionErrorFrom parses body as problem details and reads its mission
+// error, as the calls do with the bodies they get.
+func missionErrorFrom(body []byte, s256 string) *MissionError {
+	p, err := wire.ParseProblem(body)
+	if err != nil {
+		return nil
+	}
+	return missionErrorOf(p, s256)
 }
 
 func TestMissionErrorFrom(t *testing.T) {
