@@ -19,7 +19,7 @@ func propose(c *client, w *World, body map[string]any) *response {
 }
 
 func TestPSMissionApproval(t *testing.T) {
-	clk := NewClock(time.Date(2026, 4, 7, 14, 30, 0, 0, time.UTC))
+	clk := NewFakeClock(time.Date(2026, 4, 7, 14, 30, 0, 0, time.UTC))
 	w := NewWorld(WorldOptions{Now: clk.Now})
 	defer w.Close()
 	c := newClient(t, w)
