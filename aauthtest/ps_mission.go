@@ -151,6 +151,22 @@ func (s *missionStore) list() []MissionRecord {
 	return out
 }
 
+// AddMission records a mission approved out of band (as if agent had
+// proposed it and the person approved it) for agent, an agent identifier,
+// and returns its s256. Tests whose agent names a mission without
+// proposing one use it: the server refuses requests naming a mission it
+// does not know.
+func (ps *PersonServer) AddMission(agent, description string) string {
+	raw, _ := json.Marshal(map[string]any{
+		"agent":       agent,
+		"approved_at": ps.now().UTC().Format("2006-01-02T15:04:05.000000000Z07:00"),
+		"description": description,
+	})
+	s256 := psclient.MissionDigest(raw)
+	ps.missions.add(&MissionRecord{S256: s256, Agent: agent, Blob: raw, PersonTokens: map[string]string{}})
+	return s256
+}
+
 // Missions returns the missions the server approved, in order.
 func (ps *PersonServer) Missions() []MissionRecord { return ps.missions.list() }
 
