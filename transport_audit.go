@@ -226,16 +226,24 @@ func (a *auditQueue) takeFailures() error {
 }
 
 // Close stops the Transport taking audit records and sends those queued,
-// waiting at most 30 s. Records it could not send are reported, each by a
-// StepError event and all in the error. Requests still work after Close;
-// only Audit refuses.
+// waiting at most 30 s: it is Shutdown with that bound. Requests still
+// work after Close; only Audit refuses.
 func (t *Transport) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), auditCloseTimeout)
+	defer cancel()
+	return t.Shutdown(ctx)
+}
+
+// Shutdown stops the Transport taking audit records and sends those
+// queued, until they are all sent or have failed, or ctx is done. Records
+// it could not send are reported, each by a StepError event, and all in
+// the error, with the failures since the last Flush. Requests still work
+// after Shutdown; only Audit refuses.
+func (t *Transport) Shutdown(ctx context.Context) error {
 	a := &t.gov.audit
 	a.mu.Lock()
 	a.closed = true
 	a.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), auditCloseTimeout)
-	defer cancel()
 	err := t.Flush(ctx)
 	if ctx.Err() == nil {
 		return err
@@ -251,13 +259,22 @@ func (t *Transport) Close() error {
 	idle := a.idle
 	a.mu.Unlock()
 	for _, rec := range left {
-		t.emit(context.Background(), Event{Step: StepError, Detail: "audit record " + safetext.Clean(rec.Action, 64) + " not sent before Close", Err: errTransportClosed})
+		t.emit(context.Background(), Event{Step: StepError, Detail: "audit record " + safetext.Clean(rec.Action, 64) + " not sent before Shutdown", Err: errTransportClosed})
 	}
 	// The record being sent fails at once, its context cancelled; wait for
-	// the sender to stop, so that no goroutine outlives Close.
-	select {
-	case <-idle:
-	case <-time.After(5 * time.Second):
+	// the sender to stop, so that no goroutine outlives Shutdown.
+	if idle != nil {
+		select {
+		case <-idle:
+		case <-time.After(5 * time.Second):
+		}
 	}
-	return errors.Join(err, t.gov.audit.takeFailures(), fmt.Errorf("aauth: %d audit records not sent before Close", len(left)))
+	errs := []error{t.gov.audit.takeFailures()}
+	if len(left) > 0 {
+		errs = append(errs, fmt.Errorf("aauth: %d audit records not sent before Shutdown", len(left)))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return fmt.Errorf("aauth: flushing the audit records: %w", ctx.Err())
 }
