@@ -306,7 +306,7 @@ func TestTransportAudit(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := w.tr.Flush(ctx)
-	if err == nil || !strings.Contains(err.Error(), `audit record "bad" not recorded`) || strings.Count(err.Error(), "aauth:") != 1 {
+	if err == nil || !strings.Contains(err.Error(), `audit record "bad" not recorded`) || strings.Count(err.Error(), "aauth: ") != 1 {
 		t.Errorf("flush: %v", err)
 	}
 	mu.Lock()
@@ -385,7 +385,7 @@ func TestTransportMissionErrorPrefixOnce(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error")
 	}
-	if strings.Count(err.Error(), "aauth:") != 1 {
+	if strings.Count(err.Error(), "aauth: ") != 1 {
 		t.Errorf("%v", err)
 	}
 	_ = http.StatusOK

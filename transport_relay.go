@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/aauthgo/aauth/internal/safetext"
 	"github.com/aauthgo/aauth/psclient"
@@ -29,6 +30,10 @@ type relaySession struct {
 }
 
 type fatalErr struct{ err error }
+
+// relayTimeout bounds the relay request itself (not the relay's deferral,
+// which is watched while the resource is polled).
+var relayTimeout = 10 * time.Second
 
 // pollCtx is the context of the run's polls: the person server's deferred
 // answers and the resource's. A relay that ends badly cancels it.
@@ -147,7 +152,11 @@ func (r *run) relayEndpoint(ctx context.Context) bool {
 // can reach the person, the mission has ended).
 func (r *run) relayInteraction(ctx context.Context, u, code string) (bool, error) {
 	client := r.t.psClient(r.km)
-	loc, err := psclient.RelayInteraction(ctx, client, psclient.InteractionRelay{
+	// A person server slow to take the relay must not keep the agent from
+	// directing the person itself.
+	rctx, cancel := context.WithTimeout(ctx, relayTimeout)
+	defer cancel()
+	loc, err := psclient.RelayInteraction(rctx, client, psclient.InteractionRelay{
 		PersonServer: r.ps,
 		Metadata:     r.t.PersonServerMetadata,
 		Cache:        &r.t.metadata,
@@ -167,6 +176,9 @@ func (r *run) relayInteraction(ctx context.Context, u, code string) (bool, error
 		r.watch(client, loc, u, code)
 		return true, nil
 	case errors.Is(err, psclient.ErrUserUnreachable), errors.As(err, &me), ctx.Err() != nil:
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
 		r.t.emit(ctx, Event{Step: StepRelay, URL: r.ps, Detail: "the interaction cannot be relayed", Err: err})
 		return false, err
 	case errors.As(err, &mde) && mde.Code == psclient.MetadataEndpointMissing:

@@ -156,7 +156,7 @@ func TestRelayUserUnreachable(t *testing.T) {
 			if !errors.Is(err, aauth.ErrUserUnreachable) {
 				t.Fatalf("error %v", err)
 			}
-			if strings.Count(err.Error(), "aauth:") != 1 {
+			if strings.Count(err.Error(), "aauth: ") != 1 {
 				t.Errorf("prefix repeated: %v", err)
 			}
 		})

@@ -229,15 +229,16 @@ type PersonServer struct {
 
 	missions missionStore
 
-	mu        sync.Mutex
-	policy    func(*TokenRequest) Decision
-	queues    map[TokenKind][]Decision
-	govQueues map[Endpoint][]Decision
-	govReqs   []GovernanceRequest
-	editMeta  func(map[string]any)
-	tokenReqs []TokenRequest
-	answers   []ClarificationAnswer
-	issued    []IssuedToken
+	mu         sync.Mutex
+	policy     func(*TokenRequest) Decision
+	queues     map[TokenKind][]Decision
+	govQueues  map[Endpoint][]Decision
+	governance func(*GovernanceRequest) Decision
+	govReqs    []GovernanceRequest
+	editMeta   func(map[string]any)
+	tokenReqs  []TokenRequest
+	answers    []ClarificationAnswer
+	issued     []IssuedToken
 }
 
 // NewPersonServer starts a person server. Close it when done.
@@ -256,15 +257,16 @@ func NewPersonServer(opts PersonServerOptions) *PersonServer {
 		opts.RetryAfter = defaultRetryAfter
 	}
 	ps := &PersonServer{
-		base:      base{name: "person server", profile: opts.Profile, clock: opts.Now, logf: opts.Logf},
-		opts:      opts,
-		key:       key,
-		agents:    newKeyring(),
-		resources: newKeyring(),
-		pend:      newPendingStore(),
-		policy:    opts.Policy,
-		editMeta:  opts.Metadata,
-		queues:    map[TokenKind][]Decision{},
+		base:       base{name: "person server", profile: opts.Profile, clock: opts.Now, logf: opts.Logf},
+		opts:       opts,
+		key:        key,
+		agents:     newKeyring(),
+		resources:  newKeyring(),
+		pend:       newPendingStore(),
+		policy:     opts.Policy,
+		governance: opts.Governance,
+		editMeta:   opts.Metadata,
+		queues:     map[TokenKind][]Decision{},
 	}
 	ps.agents.trust(opts.TrustedAgents...)
 	ps.resources.trust(opts.TrustedResources...)

@@ -39,6 +39,14 @@ func (ps *PersonServer) QueueAt(ep Endpoint, decisions ...Decision) {
 	ps.mu.Unlock()
 }
 
+// SetGovernance replaces the Governance policy (see
+// PersonServerOptions.Governance); nil restores the defaults.
+func (ps *PersonServer) SetGovernance(policy func(*GovernanceRequest) Decision) {
+	ps.mu.Lock()
+	ps.governance = policy
+	ps.mu.Unlock()
+}
+
 // GovernanceRequests returns the governance requests the server decoded,
 // in order.
 func (ps *PersonServer) GovernanceRequests() []GovernanceRequest {
@@ -58,8 +66,10 @@ func (ps *PersonServer) govDecide(gr *GovernanceRequest) Decision {
 		ps.mu.Unlock()
 		return d
 	}
+	policy := ps.governance
 	ps.mu.Unlock()
-	if policy := ps.opts.Governance; policy != nil {
+	if policy != nil {
+		// Called without the lock: a policy may call back into the server.
 		return policy(gr)
 	}
 	if gr.Endpoint == EndpointInteraction {

@@ -185,7 +185,7 @@ func TestProposeMissionRefused(t *testing.T) {
 					t.Errorf("error %v does not match %v", err, w)
 				}
 			}
-			if strings.Count(err.Error(), "aauth:") != 1 {
+			if strings.Count(err.Error(), "aauth: ") != 1 {
 				t.Errorf("prefix repeated: %v", err)
 			}
 		})
@@ -248,7 +248,7 @@ func TestGovernanceArgumentsRefusedBeforeSending(t *testing.T) {
 	} {
 		if err == nil {
 			t.Errorf("%s: no error", name)
-		} else if strings.Count(err.Error(), "aauth:") != 1 {
+		} else if strings.Count(err.Error(), "aauth: ") != 1 {
 			t.Errorf("%s: prefix repeated: %v", name, err)
 		}
 	}
@@ -325,7 +325,7 @@ func TestMissionErrors(t *testing.T) {
 		if re.StatusCode != 403 {
 			t.Errorf("%s: request error %+v", name, re)
 		}
-		if strings.Count(err.Error(), "aauth:") != 1 {
+		if strings.Count(err.Error(), "aauth: ") != 1 {
 			t.Errorf("%s: %v", name, err)
 		}
 	}

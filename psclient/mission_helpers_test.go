@@ -55,7 +55,7 @@ func mustContain(t *testing.T, err error, want string) {
 	if !strings.Contains(err.Error(), want) {
 		t.Fatalf("error %q does not contain %q", err, want)
 	}
-	if n := strings.Count(err.Error(), "aauth:"); n > 1 {
+	if n := strings.Count(err.Error(), "aauth: "); n > 1 {
 		t.Fatalf("error %q repeats the prefix", err)
 	}
 }

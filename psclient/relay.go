@@ -59,7 +59,8 @@ type InteractionRelay struct {
 // RelayInteraction relays an interaction to the person server's
 // interaction_endpoint: POST
 // {"type":"interaction","description":…,"url":…,"code":…,"max_wait":N,"mission_s256":…},
-// signed and digest-covered.
+// signed and digest-covered, without Prefer: wait (the answer says only
+// whether the person server takes the relay).
 //
 // On a 202 the person server is reaching the person: RelayInteraction
 // returns the relay's pending URL (absolute), which the caller may poll
@@ -108,7 +109,10 @@ func RelayInteraction(ctx context.Context, client *http.Client, r InteractionRel
 	resp, err := govDo(ctx, client, s, t, govCall{
 		op: "interaction relay", field: "interaction_endpoint",
 		endpoint: func(md *Metadata) string { return md.InteractionEndpoint },
-		body:     body, prefer: true, mission: r.MissionS256,
+		// No Prefer: wait. The relay's 202 only says the person server
+		// took it; the agent should not be held before it directs the
+		// person itself.
+		body: body, mission: r.MissionS256,
 	})
 	if err != nil {
 		return "", err
