@@ -369,7 +369,7 @@ func (r *run) checkApproval(a *psclient.MissionApproval) error {
 		return invalid("the approval's mission is not the one its s256 digests")
 	}
 	if sub := jwtpeek.ClaimString(r.km.Key.Token, "sub"); sub != "" && a.Mission.Agent != sub {
-		return invalid("the mission was approved for %q, not for this agent", safetext.Clean(a.Mission.Agent, 128))
+		return invalid("the mission was approved for another agent")
 	}
 	if a.Mission.Expired(r.t.clock().Now()) {
 		return invalid("the mission expired at %s", a.Mission.ExpiresAt.UTC().Format(time.RFC3339))
