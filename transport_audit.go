@@ -187,19 +187,27 @@ func transientAudit(err error) bool {
 // failed, or ctx is done, and returns the failures since the last Flush
 // (nil when there were none).
 func (t *Transport) Flush(ctx context.Context) error {
-	a := &t.gov.audit
+	if err := t.gov.audit.wait(ctx); err != nil {
+		return err
+	}
+	return t.gov.audit.takeFailures()
+}
+
+// wait waits until no record is queued or being sent, or ctx is done.
+func (a *auditQueue) wait(ctx context.Context) error {
 	a.mu.Lock()
 	idle := a.idle
 	busy := a.pending > 0
 	a.mu.Unlock()
-	if busy {
-		select {
-		case <-idle:
-		case <-ctx.Done():
-			return fmt.Errorf("aauth: flushing the audit records: %w", ctx.Err())
-		}
+	if !busy {
+		return nil
 	}
-	return a.takeFailures()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("aauth: flushing the audit records: %w", ctx.Err())
+	}
 }
 
 // finished counts n records done; a.mu is held.

@@ -113,7 +113,7 @@ func (t *Transport) UseMission(ctx context.Context, a *psclient.MissionApproval)
 	}
 	st.seeded = r.seedPersonTokens(ctx, st)
 	t.gov.mission.Store(st)
-	t.emit(ctx, Event{Step: StepMission, URL: r.ps, Detail: fmt.Sprintf("working under mission %s (%d person tokens seeded)", a.S256, len(st.seeded))})
+	t.emit(ctx, Event{Step: StepMission, URL: r.ps, Detail: fmt.Sprintf("working under mission %s; person tokens seeded: %d", a.S256, len(st.seeded))})
 	return nil
 }
 
@@ -143,12 +143,17 @@ func (t *Transport) UpdateMission(ctx context.Context, description string) (stri
 }
 
 // CompleteMission proposes that the current mission is finished (see
-// psclient.CompleteMission). When the person accepts, the mission is
+// psclient.CompleteMission), once the audit records queued so far have
+// been sent (or have failed), so that the person reviews the summary
+// against a complete record. When the person accepts, the mission is
 // terminated (completed) and the Transport refuses further requests until
 // UseMission is called again; otherwise it stays as it was.
 func (t *Transport) CompleteMission(ctx context.Context, summary string) error {
 	st, r, err := t.activeMission(ctx)
 	if err != nil {
+		return err
+	}
+	if err := t.gov.audit.wait(ctx); err != nil {
 		return err
 	}
 	ps, md, cache, p := r.govServer("", nil, nil)
