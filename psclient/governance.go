@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/aauthgo/aauth/internal/httpx"
 	"github.com/aauthgo/aauth/internal/jsonx"
@@ -64,51 +63,16 @@ type RequestError struct {
 
 // Error describes the failure without any token value.
 func (e *RequestError) Error() string {
-	var b strings.Builder
-	b.WriteString("aauth: ")
-	b.WriteString(e.Op)
-	if e.Endpoint != "" {
-		b.WriteString(" to ")
-		b.WriteString(safetext.Clean(e.Endpoint, 256))
-	}
-	b.WriteString(" failed")
-	if e.StatusCode != 0 {
-		fmt.Fprintf(&b, " with status %d", e.StatusCode)
-	}
-	var pe *PollError
-	if errors.As(e.Err, &pe) {
-		b.WriteString(" after deferral")
-	}
-	switch s := e.Problem.String(); {
-	case s != "":
-		b.WriteString(": ")
-		b.WriteString(s)
-	case e.Err != nil && pe == nil:
-		b.WriteString(": ")
-		b.WriteString(safetext.Unprefixed(e.Err.Error()))
-	}
-	return b.String()
+	return requestFailure(e.Op, e.Endpoint, e.StatusCode, e.Problem, e.Err)
 }
 
 // Unwrap returns Err.
 func (e *RequestError) Unwrap() error { return e.Err }
 
-// Is matches the sentinel of the error code in the body, and ErrServer and
-// ErrASUnreachable by status, as ExchangeError does.
-func (e *RequestError) Is(target error) bool {
-	if e.Problem != nil {
-		if s := codeSentinel(e.Problem.Error); s != nil {
-			return target == s
-		}
-	}
-	switch e.StatusCode {
-	case http.StatusInternalServerError:
-		return target == ErrServer
-	case http.StatusFailedDependency:
-		return target == ErrInteractionUnavailable
-	}
-	return false
-}
+// Is matches the sentinel of the error code in the body, and ErrServer,
+// ErrASUnreachable and ErrInteractionUnavailable by status, as
+// ExchangeError does.
+func (e *RequestError) Is(target error) bool { return requestIs(e.Problem, e.StatusCode, target) }
 
 // govServer is where a governance call goes: the fields every request
 // struct repeats.
