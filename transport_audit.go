@@ -79,14 +79,17 @@ func (a *auditQueue) push(t *Transport, rec psclient.AuditRecord) error {
 		size = defaultAuditQueueSize
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	switch {
 	case a.closed:
+		a.mu.Unlock()
 		return errTransportClosed
 	case len(a.q) >= size:
+		a.mu.Unlock()
+		// Told without the lock: OnEvent may call back into the Transport.
 		t.emit(context.Background(), Event{Step: StepError, Detail: "audit record " + safetext.Clean(rec.Action, 64) + " not queued: the queue is full", Err: ErrAuditQueueFull})
 		return ErrAuditQueueFull
 	}
+	defer a.mu.Unlock()
 	a.q = append(a.q, rec)
 	if a.pending == 0 {
 		a.idle = make(chan struct{})

@@ -45,9 +45,10 @@ type missionState struct {
 
 // ProposeMission proposes a mission to the person server (see
 // psclient.ProposeMission) and, once the person approved it, works under
-// it (see UseMission). Unset PersonServer, Metadata, Cache and Profile in p
-// are the Transport's; its OnInteraction and OnClarification answer the
-// person server while the proposal is reviewed. The approval is returned
+// it (see UseMission). PersonServer, Metadata and Cache left unset in p
+// are the Transport's, and so are Profile and Poll: its OnInteraction and
+// OnClarification answer the person server while the proposal is
+// reviewed. The approval is returned
 // for the caller to keep (CurrentMission returns it too).
 func (t *Transport) ProposeMission(ctx context.Context, p psclient.MissionProposal) (*psclient.MissionApproval, error) {
 	r, err := t.govRun(ctx)

@@ -214,6 +214,7 @@ func (r *run) watch(client *http.Client, loc, u, code string) {
 			return r.direct(ctx, u2, code2)
 		},
 	}
+	ps := r.ps // r's fields belong to the run's goroutine
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -221,7 +222,7 @@ func (r *run) watch(client *http.Client, loc, u, code string) {
 		resp, err := psclient.PollDeferred(ctx, client, loc, opts)
 		if err == nil {
 			resp.Body.Close()
-			r.t.emit(ctx, Event{Step: StepRelay, URL: r.ps, Detail: "the person server reached the person"})
+			r.t.emit(ctx, Event{Step: StepRelay, URL: ps, Detail: "the person server reached the person"})
 			return
 		}
 		if ctx.Err() != nil {
@@ -229,12 +230,12 @@ func (r *run) watch(client *http.Client, loc, u, code string) {
 		}
 		var me *psclient.MissionError
 		if errors.Is(err, psclient.ErrUserUnreachable) || errors.As(err, &me) || errors.Is(err, psclient.ErrMissionTerminated) || errors.Is(err, psclient.ErrMissionNotFound) {
-			r.t.emit(ctx, Event{Step: StepRelay, URL: r.ps, Detail: "the relay ended: nobody can reach the person", Err: err})
+			r.t.emit(ctx, Event{Step: StepRelay, URL: ps, Detail: "the relay ended: nobody can reach the person", Err: err})
 			s.fatal.CompareAndSwap(nil, &fatalErr{err})
 			s.pcancel(err)
 			return
 		}
-		r.t.emit(ctx, Event{Step: StepRelay, URL: r.ps, Detail: "the relay ended without reaching the person; directing them", Err: err})
+		r.t.emit(ctx, Event{Step: StepRelay, URL: ps, Detail: "the relay ended without reaching the person; directing them", Err: err})
 		if err := r.direct(ctx, u, code); err != nil && ctx.Err() == nil {
 			err = fmt.Errorf("%w: %w", psclient.ErrInteraction, err)
 			s.fatal.CompareAndSwap(nil, &fatalErr{err})
