@@ -167,6 +167,9 @@ type hostileEnv struct {
 
 	interactions atomic.Int32 // OnInteraction calls
 	cancelled    atomic.Int32 // DELETEs a fake server received
+
+	gov      error                     // how a script's governance call ended (hostile_mission_test.go)
+	approval *psclient.MissionApproval // the approval it got, if any
 }
 
 // server starts an httptest server for the case, recording the signatures
@@ -1058,7 +1061,7 @@ func (e *hostileEnv) publicPS(dns map[string]string, members map[string]any) {
 }
 
 func TestHostileServers(t *testing.T) {
-	cases := hostileCases()
+	cases := append(hostileCases(), missionHostileCases()...)
 	seen := map[string]bool{}
 	for _, c := range cases {
 		if seen[c.name] {
@@ -1128,6 +1131,7 @@ func runHostile(t *testing.T, c hostileCase) {
 	cancel()
 	e.leaks.err(r.err)
 	e.leaks.err(r.bodyErr)
+	e.leaks.err(e.gov)
 
 	// The deadline holds, give or take the scheduler.
 	if r.elapsed > deadline+250*time.Millisecond {

@@ -176,6 +176,8 @@ func (x *explainer) event(ev aauth.Event) {
 		x.line(false, "· %s at %s", ev.Detail, ev.URL)
 	case aauth.StepPending:
 		x.line(false, "· the resource deferred the request; polling it")
+	case aauth.StepMission, aauth.StepGovernance, aauth.StepRelay:
+		x.line(false, "· %s", ev.Detail)
 	case aauth.StepTokenCached:
 		x.line(false, "· %s token cached: %s", ev.Credential, ev.Token)
 	case aauth.StepRetry:
