@@ -1133,8 +1133,11 @@ func runHostile(t *testing.T, c hostileCase) {
 	e.leaks.err(r.bodyErr)
 	e.leaks.err(e.gov)
 
-	// The deadline holds, give or take the scheduler.
-	if r.elapsed > deadline+250*time.Millisecond {
+	// The deadline holds, give or take the scheduler: the slack is wide
+	// enough for a loaded machine under -race, and still far below the
+	// overshoots this check exists to catch (a cancel that ignored the
+	// caller's deadline held RoundTrip 10 s too long).
+	if r.elapsed > deadline+time.Second {
 		t.Errorf("took %v, deadline %v", r.elapsed, deadline)
 	}
 	if err := c.want.check(e, r); err != nil {
