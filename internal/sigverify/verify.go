@@ -105,6 +105,9 @@ type Result struct {
 	// Body is the request body when it was read for the digest check; it
 	// has been put back on the request so a handler can read it again.
 	Body []byte
+	// Signature is the signature value that verified, the bytes of the
+	// label's Signature member (a replay cache keys on it).
+	Signature []byte
 }
 
 // Verify verifies the signature of req whose key is named by its
@@ -245,6 +248,7 @@ func verify(req *http.Request, label string, opts Options, sk *wire.SignatureKey
 		Created:    s.created,
 		Params:     s.params,
 		Body:       body,
+		Signature:  s.sig,
 	}
 	for _, c := range s.components {
 		res.Components = append(res.Components, c.text)
