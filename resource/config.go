@@ -48,7 +48,8 @@ type config struct {
 	metadata  []byte
 	jwks      []byte
 	sessLife  time.Duration
-	linkValue string // Link header naming the metadata
+	linkValue string   // Link header naming the metadata
+	hosts     []string // the @authority values accepted
 }
 
 func (rs *Resource) now() time.Time {
@@ -181,6 +182,12 @@ func (rs *Resource) compile() (*config, error) {
 		return nil, err
 	}
 	c.linkValue = "<" + c.issuer + metadataPath + `>; rel="aauth-resource"`
+	c.hosts = []string{normalizeAuthority(strings.TrimPrefix(strings.TrimPrefix(c.issuer, "https://"), "http://"))}
+	for _, a := range rs.Authorities {
+		if a = normalizeAuthority(a); a != "" && !slices.Contains(c.hosts, a) {
+			c.hosts = append(c.hosts, a)
+		}
+	}
 	return c, nil
 }
 
@@ -215,4 +222,17 @@ func checkIssuer(s string) (string, error) {
 func validServerID(s string) bool {
 	_, err := checkIssuer(s)
 	return err == nil
+}
+
+// normalizeAuthority lower-cases host[:port] and drops a default port, as
+// RFC 9421 §2.2.3 has @authority. The scheme is not known behind a proxy
+// that ends TLS, so both default ports go.
+func normalizeAuthority(a string) string {
+	a = strings.ToLower(strings.TrimSpace(a))
+	if i := strings.LastIndexByte(a, ':'); i > strings.LastIndexByte(a, ']') {
+		if p := a[i+1:]; p == "" || p == "443" || p == "80" {
+			a = a[:i]
+		}
+	}
+	return a
 }

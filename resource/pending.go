@@ -122,10 +122,16 @@ func (s *pendingStore) sweep() {
 	}
 }
 
-func (s *pendingStore) get(id string) *pendingEntry {
+// get returns the entry id, whether it has expired, and whether it has
+// an answer.
+func (s *pendingStore) get(id string) (e *pendingEntry, expired, finished bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.m[id]
+	e = s.m[id]
+	if e == nil {
+		return nil, false, false
+	}
+	return e, s.now().After(e.expires), e.result != nil
 }
 
 func (s *pendingStore) remove(e *pendingEntry) {
@@ -246,14 +252,14 @@ func (c *config) servePending(w http.ResponseWriter, r *http.Request, _ http.Han
 		return
 	}
 	caller.res = c
-	e := c.pend.get(id)
+	e, expired, finished := c.pend.get(id)
 	if e == nil || e.owner != caller.Thumbprint {
 		c.problem(w, http.StatusNotFound, "not_found", "no such pending call")
 		return
 	}
-	if c.rs.now().After(e.expires) {
+	if expired {
 		c.pend.remove(e)
-		if e.result == nil {
+		if !finished {
 			c.problem(w, http.StatusRequestTimeout, "expired", "the pending call timed out")
 		} else {
 			c.problem(w, http.StatusGone, "invalid_code", "the pending call is finished")
@@ -335,6 +341,7 @@ func preferWait(h http.Header) time.Duration {
 func (c *config) pollAuth(w http.ResponseWriter, r *http.Request, e *pendingEntry, caller *Caller) {
 	c.pend.mu.Lock()
 	res, jti, running := e.result, e.resultJTI, e.running
+	rt, rtExpiry, need := e.resourceToken, e.rtExpiry, e.need
 	c.pend.mu.Unlock()
 	if res != nil {
 		if caller.Kind == KindAuth && caller.JTI == jti {
@@ -344,10 +351,9 @@ func (c *config) pollAuth(w http.ResponseWriter, r *http.Request, e *pendingEntr
 		c.problem(w, http.StatusGone, "invalid_code", "the held call was served to another auth token")
 		return
 	}
-	if caller.Kind != KindAuth || !authorized(caller, e.need) || running {
-		rt := e.resourceToken
-		if !running && c.rs.now().Add(time.Minute).After(e.rtExpiry) {
-			if fresh, exp, err := c.resourceToken(e.caller, e.need); err == nil {
+	if caller.Kind != KindAuth || !authorized(caller, need) || running {
+		if !running && c.rs.now().Add(time.Minute).After(rtExpiry) {
+			if fresh, exp, err := c.resourceToken(e.caller, need); err == nil {
 				c.pend.update(e, func(e *pendingEntry) { e.resourceToken, e.rtExpiry = fresh, exp })
 				rt = fresh
 			}

@@ -131,6 +131,12 @@ type Resource struct {
 	// httptest.Server), but before the first request.
 	Issuer string
 
+	// Authorities are further host[:port] values requests may be signed
+	// for, besides Issuer's own (a resource reached under several names).
+	// A request signed for any other @authority is refused: it was meant
+	// for another server, which may be replaying it here.
+	Authorities []string
+
 	// Profile selects the wire generation: the current one (AAuth -11
 	// over HTTP Signature Keys -08/-09) by default, or the seed
 	// generation of @aauth/mcp-agent 0.8.1.

@@ -67,6 +67,13 @@ func (c *config) verify(r *http.Request) (*Caller, *Error) {
 	if r.ContentLength > c.maxBody {
 		return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: "invalid_request", Detail: "the body is larger than the resource accepts"}
 	}
+	host := r.Host
+	if host == "" && r.URL != nil {
+		host = r.URL.Host // a client-side request, as sigverify reads it
+	}
+	if host == "" || !slices.Contains(c.hosts, normalizeAuthority(host)) {
+		return nil, sigErr(codeInvalidSignature, "the request is for %q, not this resource", shorten(host))
+	}
 	label, scheme, tokenText, params, err := parseSignatureKey(skLines[0])
 	if err != nil {
 		return nil, &Error{Status: http.StatusUnauthorized, Code: codeInvalidRequest, Detail: "malformed Signature-Key", Err: err}
