@@ -292,3 +292,43 @@ func TestDeny(t *testing.T) {
 	resp := w.do("GET", "/data", "", w.agentToken(nil))
 	wantStatus(t, resp, http.StatusForbidden, "")
 }
+
+// TestDeferSetInteraction: deferred work that waits for a person makes
+// its polls say requirement=interaction (interaction chaining).
+func TestDeferSetInteraction(t *testing.T) {
+	asked := make(chan struct{})
+	release := make(chan struct{})
+	w := newWorld(t, func(rs *Resource) { rs.PollInterval = -1 })
+	w.srv.Config.Handler = w.rs.Require(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if err := SetInteraction(r.Context(), "https://x.example/i", "C"); err != ErrNotDeferred {
+			t.Errorf("SetInteraction outside Defer = %v", err)
+		}
+		_ = Defer(rw, r, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if err := SetInteraction(r.Context(), "https://x.example/i?q=1", "C"); err == nil {
+				t.Error("SetInteraction accepted a URL with a query")
+			}
+			if err := SetInteraction(r.Context(), "https://resource.example/interact", "ABCD-EFGH"); err != nil {
+				t.Error(err)
+			}
+			close(asked)
+			<-release
+			_ = SetInteraction(r.Context(), "", "")
+			rw.WriteHeader(http.StatusNoContent)
+		}))
+	}))
+	at := w.agentToken(nil)
+	loc := w.do("POST", "/chain", `{}`, at).Header.Get("Location")
+	<-asked
+	req, _ := http.NewRequest("GET", loc, nil)
+	w.agent.sign(t, req, at, w.clock.Now())
+	resp := w.send(req)
+	wantStatus(t, resp, http.StatusAccepted, "")
+	if got := resp.Header.Get("AAuth-Requirement"); got != `requirement=interaction; url="https://resource.example/interact"; code="ABCD-EFGH"` {
+		t.Errorf("AAuth-Requirement %q", got)
+	}
+	close(release)
+	req, _ = http.NewRequest("GET", loc, nil)
+	req.Header.Set("Prefer", "wait=5")
+	w.agent.sign(t, req, at, w.clock.Now())
+	wantStatus(t, w.send(req), http.StatusNoContent, "")
+}

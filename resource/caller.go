@@ -51,8 +51,13 @@ type Caller struct {
 	// or the resource's access server.
 	Issuer string
 
+	// Audience is the token's aud (person and auth tokens: it holds
+	// this resource).
+	Audience []string
+
 	// Agent is the agent identifier (aauth:local@domain), the sub of an
-	// agent token; empty for person and auth tokens.
+	// agent token; empty for person tokens and current auth tokens, which
+	// name no agent (seed-generation auth tokens carried one).
 	Agent string
 
 	// ParentAgent is the parent_agent claim of a sub-agent's agent token.

@@ -3,13 +3,19 @@ package resource
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
 // ErrNotProtected is returned by Defer for a request that did not pass
 // through Resource.Require.
 var ErrNotProtected = errors.New("aauth: the request did not pass through Resource.Require")
+
+// ErrNotDeferred is returned by SetInteraction outside the work of a
+// Defer.
+var ErrNotDeferred = errors.New("aauth: the context is not that of deferred work")
 
 // DeferTimeout bounds the work of one Defer.
 const DeferTimeout = pendingLifetime
@@ -37,6 +43,7 @@ func Defer(w http.ResponseWriter, r *http.Request, work http.Handler) error {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), DeferTimeout)
+	ctx = context.WithValue(ctx, pendingKey{}, e)
 	c.pend.update(e, func(e *pendingEntry) { e.cancel, e.running = cancel, true })
 	go func() {
 		defer cancel()
@@ -44,5 +51,29 @@ func Defer(w http.ResponseWriter, r *http.Request, work http.Handler) error {
 		c.pend.finish(e, res, time.Time{})
 	}()
 	c.writePending(w, e, "", "", "", "")
+	return nil
+}
+
+type pendingKey struct{}
+
+// SetInteraction, called by the work of a Defer with its request's
+// context, makes the polls of the deferred call answer 202
+// requirement=interaction with url and code: the work waits for a person,
+// at url (an https URL without query or fragment; http for loopback
+// hosts). An intermediary relays a downstream interaction this way, with
+// its own code (AAuth -11, Interaction Chaining). Empty url and code go
+// back to plain 202s.
+func SetInteraction(ctx context.Context, url, code string) error {
+	e, ok := ctx.Value(pendingKey{}).(*pendingEntry)
+	if !ok || e == nil {
+		return ErrNotDeferred
+	}
+	if url != "" || code != "" {
+		u, err := checkFetchURL(url, false)
+		if err != nil || u.RawQuery != "" || u.Fragment != "" || strings.Contains(url, "?") || code == "" {
+			return fmt.Errorf("aauth: SetInteraction: %q and %q are not an interaction URL and code", shorten(url), shorten(code))
+		}
+	}
+	e.store.update(e, func(e *pendingEntry) { e.interactionURL, e.interactionCode = url, code })
 	return nil
 }

@@ -65,6 +65,7 @@ type pendingEntry struct {
 	interactionURL, interactionCode string
 	polls                           int
 
+	store     *pendingStore
 	running   bool
 	done      chan struct{} // closed once result is set
 	result    *recorded
@@ -103,6 +104,7 @@ func (s *pendingStore) add(e *pendingEntry) error {
 		}
 	}
 	e.id = randomID(18)
+	e.store = s
 	e.done = make(chan struct{})
 	e.expires = s.now().Add(pendingLifetime)
 	s.m[e.id] = e
@@ -301,6 +303,13 @@ func (c *config) pollWork(w http.ResponseWriter, r *http.Request, e *pendingEntr
 	}
 	if res := c.resultOf(e); res != nil {
 		writeRecorded(w, res)
+		return
+	}
+	c.pend.mu.Lock()
+	url, code := e.interactionURL, e.interactionCode
+	c.pend.mu.Unlock()
+	if url != "" {
+		c.writePending(w, e, "interaction", "", url, code)
 		return
 	}
 	c.writePending(w, e, "", "", "", "")

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aauthgo/aauth/internal/sigverify"
@@ -232,8 +233,16 @@ func (c *config) verifyToken(ctx context.Context, t *token, caller *Caller) *Err
 	// Claims each kind needs.
 	switch t.kind {
 	case KindAgent:
-		if cl.Sub == "" {
+		// AAuth -11, Agent Token Verification: ps, when present, is a
+		// server identifier; parent_agent, when present, an agent
+		// identifier.
+		switch {
+		case cl.Sub == "":
 			return sigErr(codeInvalidJWT, "the agent token has no sub")
+		case cl.Ps != "" && !validServerID(cl.Ps):
+			return sigErr(codeInvalidJWT, "the agent token's ps %q is not a server identifier", shorten(cl.Ps))
+		case cl.ParentAgent != "" && !validAgentID(cl.ParentAgent):
+			return sigErr(codeInvalidJWT, "the agent token's parent_agent %q is not an agent identifier", shorten(cl.ParentAgent))
 		}
 	case KindPerson, KindAuth:
 		if !cl.Aud.contains(c.issuer) {
@@ -272,6 +281,7 @@ func (c *config) verifyToken(ctx context.Context, t *token, caller *Caller) *Err
 
 	caller.Kind = t.kind
 	caller.Issuer = cl.Iss
+	caller.Audience = cl.Aud
 	caller.JTI = cl.Jti
 	caller.Scope = cl.Scope
 	caller.MissionS256 = cl.MissionS256
@@ -303,4 +313,44 @@ func sameKey(a, b issuerKey) bool {
 		return e.Equal(b.pub)
 	}
 	return false
+}
+
+// validAgentID reports whether s is an agent identifier, aauth:local@domain
+// (AAuth -11, Agent Identifiers): local is 1 to 255 of A-Z a-z 0-9 - _ + .,
+// compared exactly (upper case allowed, RS-52); domain is a host name.
+func validAgentID(s string) bool {
+	rest, ok := strings.CutPrefix(s, "aauth:")
+	if !ok {
+		return false
+	}
+	local, domain, ok := strings.Cut(rest, "@")
+	if !ok || len(local) == 0 || len(local) > 255 || !validHostName(domain) {
+		return false
+	}
+	for i := 0; i < len(local); i++ {
+		c := local[i]
+		if !(isLCAlpha(c) || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') || c == '-' || c == '_' || c == '+' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// validHostName reports whether s is a lower-case DNS name (A-labels) or
+// localhost, of at most 253 characters.
+func validHostName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			if c := label[i]; !(isLCAlpha(c) || ('0' <= c && c <= '9') || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
