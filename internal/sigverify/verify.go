@@ -639,7 +639,9 @@ func publicKeyFromJWK(j jwkFields, requireAlg bool, where string) (crypto.Public
 	switch {
 	case j.alg == "":
 		if requireAlg {
-			return nil, newError(CodeInvalidKey, where+" has no alg", nil)
+			// AAuth -11, Verification step 6: an absent alg is
+			// unsupported_algorithm, like a polymorphic one.
+			return nil, newError(CodeUnsupportedAlgorithm, where+" has no alg", nil)
 		}
 	case j.alg == fully:
 	case j.alg == "EdDSA" && fully == "Ed25519":
