@@ -88,11 +88,7 @@ func fromVerifier(err error) *Error {
 	if !errors.As(err, &ve) {
 		return &Error{Status: http.StatusUnauthorized, Code: codeInvalidRequest, Detail: "the signature cannot be verified", Err: err}
 	}
-	e := &Error{Status: http.StatusUnauthorized, Code: ve.Code, Detail: ve.Detail, RequiredInput: ve.Missing}
-	if ve.Err != nil {
-		e.Detail += ": " + strings.TrimPrefix(ve.Err.Error(), "aauth: ")
-	}
-	return e
+	return &Error{Status: http.StatusUnauthorized, Code: ve.Code, Detail: ve.Detail, RequiredInput: ve.Missing, Err: ve.Err}
 }
 
 // asError returns err as an *Error, a 500 when it is not one.

@@ -239,6 +239,8 @@ type world struct {
 
 	mu      sync.Mutex
 	callers []*Caller // what the handler saw
+
+	replay *http.Request // a request kept to be sent again
 }
 
 // newWorld starts a world; configure may set the Resource's fields

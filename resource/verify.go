@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -122,6 +123,11 @@ func (c *config) verify(r *http.Request) (*Caller, *Error) {
 		// to the signature only if covered.
 		required = append(slices.Clip(required), "authorization")
 	}
+	if c.digest && r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody {
+		// A body of unknown length is read for its digest: cap it, so
+		// that one too large is told apart (413) from a bad one.
+		r.Body = http.MaxBytesReader(nil, r.Body, c.maxBody)
+	}
 	res, err := sigverify.VerifyWithKey(r, label, pub, sigverify.Options{
 		Now:           c.rs.now,
 		MaxSkew:       c.window,
@@ -130,6 +136,10 @@ func (c *config) verify(r *http.Request) (*Caller, *Error) {
 		MaxBody:       c.maxBody,
 	})
 	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: "invalid_request", Detail: "the body is larger than the resource accepts"}
+		}
 		return nil, fromVerifier(err)
 	}
 
