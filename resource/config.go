@@ -228,7 +228,7 @@ func validServerID(s string) bool {
 // RFC 9421 §2.2.3 has @authority. The scheme is not known behind a proxy
 // that ends TLS, so both default ports go.
 func normalizeAuthority(a string) string {
-	a = strings.ToLower(strings.TrimSpace(a))
+	a = strings.ToLower(a)
 	if i := strings.LastIndexByte(a, ':'); i > strings.LastIndexByte(a, ']') {
 		if p := a[i+1:]; p == "" || p == "443" || p == "80" {
 			a = a[:i]
