@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"encoding/json"
-	"slices"
 	"strings"
 	"time"
 )
@@ -124,15 +123,34 @@ func (c *Caller) Claims() (map[string]any, error) {
 }
 
 // hasScope reports whether the space-separated scope have holds every
-// scope in want.
+// scope in want. It allocates nothing: it runs on every request.
 func hasScope(have, want string) bool {
-	got := strings.Fields(have)
-	for _, s := range strings.Fields(want) {
-		if !slices.Contains(got, s) {
+	for want != "" {
+		var w string
+		w, want = nextField(want)
+		if w == "" {
+			continue
+		}
+		found := false
+		for h := have; h != "" && !found; {
+			var f string
+			f, h = nextField(h)
+			found = f == w
+		}
+		if !found {
 			return false
 		}
 	}
 	return true
+}
+
+// nextField splits off the first space-separated field of s.
+func nextField(s string) (field, rest string) {
+	s = strings.TrimLeft(s, " ")
+	if i := strings.IndexByte(s, ' '); i >= 0 {
+		return s[:i], s[i+1:]
+	}
+	return s, ""
 }
 
 type callerKey struct{}

@@ -1,6 +1,7 @@
 package resource
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -142,4 +143,11 @@ func maxAge(h http.Header) time.Duration {
 		}
 	}
 	return 0
+}
+
+// isObject reports whether b, which decoded without error, is a JSON
+// object (and not null, which encoding/json accepts for a struct).
+func isObject(b []byte) bool {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	return len(b) > 0 && b[0] == '{'
 }

@@ -38,9 +38,12 @@ type issuerKey struct {
 	alg string // the JWS alg it verifies: Ed25519, ES256 (or EdDSA, seed)
 }
 
+// issuerID names one issuer's documents.
+type issuerID struct{ iss, dwk string }
+
 // issuerEntry is what the cache holds for one (issuer, dwk).
 type issuerEntry struct {
-	id        string
+	id        issuerID
 	raw       map[string][]json.RawMessage // kid → JWKs as published
 	parsed    map[string]issuerKey         // kid → the key, once parsed
 	fetchedAt time.Time
@@ -59,7 +62,7 @@ type keyCache struct {
 	minRefresh time.Duration
 
 	mu      sync.Mutex
-	entries map[string]*issuerEntry
+	entries map[issuerID]*issuerEntry
 	lru     list.List // of *issuerEntry, most recently used first
 }
 
@@ -67,7 +70,7 @@ func newKeyCache(f *fetcher, now func() time.Time, seed bool, minRefresh time.Du
 	if minRefresh <= 0 {
 		minRefresh = defaultMinRefresh
 	}
-	return &keyCache{fetch: f, now: now, seed: seed, minRefresh: minRefresh, entries: map[string]*issuerEntry{}}
+	return &keyCache{fetch: f, now: now, seed: seed, minRefresh: minRefresh, entries: map[issuerID]*issuerEntry{}}
 }
 
 // key returns the key of iss (published under dwk) with the given kid for
@@ -77,7 +80,7 @@ func newKeyCache(f *fetcher, now func() time.Time, seed bool, minRefresh time.Du
 // for kid just failed to verify a token: the issuer may have replaced it
 // under the same kid.
 func (c *keyCache) key(ctx context.Context, iss, dwk, kid, alg string, refresh bool) (issuerKey, error) {
-	id := iss + "\x00" + dwk
+	id := issuerID{iss, dwk}
 	for attempt := 0; ; attempt++ {
 		c.mu.Lock()
 		e := c.entry(id)
@@ -142,9 +145,18 @@ func (c *keyCache) key(ctx context.Context, iss, dwk, kid, alg string, refresh b
 	}
 }
 
+// known reports whether keys of (iss, dwk) are held: the issuer was
+// checked when they were first fetched.
+func (c *keyCache) known(iss, dwk string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[issuerID{iss, dwk}]
+	return ok && !e.fetchedAt.IsZero()
+}
+
 // entry returns the entry for id, making it (and evicting the least
 // recently used when full). c.mu is held.
-func (c *keyCache) entry(id string) *issuerEntry {
+func (c *keyCache) entry(id issuerID) *issuerEntry {
 	if e, ok := c.entries[id]; ok {
 		c.lru.MoveToFront(e.elem)
 		return e
@@ -206,11 +218,17 @@ func keyFitsAlg(k issuerKey, alg string) bool {
 // parseIssuerJWK reads one published key. In the current profile it must
 // carry a fully specified alg (AAuth -11, JWKS Discovery).
 func parseIssuerJWK(raw json.RawMessage, seed bool) (issuerKey, error) {
-	var j cnfJWK
-	if err := json.Unmarshal(raw, &j); err != nil {
+	jp := jsonParsers.Get()
+	defer jsonParsers.Put(jp)
+	v, err := parseStrict(jp, raw)
+	if err != nil {
+		return issuerKey{}, errors.New("the key is not JSON")
+	}
+	j, err := decodeJWK(v)
+	if err != nil {
 		return issuerKey{}, errors.New("the key is not a JWK of strings")
 	}
-	pub, err := sigverify.KeyFromJWK(sigverify.JWK{Kty: j.Kty, Crv: j.Crv, X: j.X, Y: j.Y, Alg: j.Alg, Private: j.private()}, !seed, "the JWKS key")
+	pub, err := sigverify.KeyFromJWK(sigverify.JWK{Kty: j.Kty, Crv: j.Crv, X: j.X, Y: j.Y, Alg: j.Alg, Private: j.Private}, !seed, "the JWKS key")
 	if err != nil {
 		return issuerKey{}, err
 	}

@@ -35,7 +35,7 @@ func fastSignatureKey(v string) (label, token string, ok bool) {
 		return "", "", false
 	}
 	for j := 0; j < len(token); j++ {
-		if c := token[j]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+		if !plainStringChar[token[j]] {
 			return "", "", false
 		}
 	}
@@ -53,3 +53,12 @@ func isLCAlpha(c byte) bool { return 'a' <= c && c <= 'z' }
 func isKeyChar(c byte) bool {
 	return isLCAlpha(c) || ('0' <= c && c <= '9') || c == '_' || c == '-' || c == '.' || c == '*'
 }
+
+// plainStringChar marks the characters an RFC 9651 String holds without
+// an escape: printable ASCII but '"' and '\\'.
+var plainStringChar = func() (t [256]bool) {
+	for c := 0x20; c <= 0x7e; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()

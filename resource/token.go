@@ -1,19 +1,20 @@
 package resource
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"math"
 	"math/big"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/valyala/fastjson"
 )
 
 // This file reads the compact JWS a request presents in Signature-Key and
@@ -70,74 +71,34 @@ type token struct {
 }
 
 type jwsHeader struct {
-	Alg  string          `json:"alg"`
-	Typ  string          `json:"typ"`
-	Kid  string          `json:"kid"`
-	Crit json.RawMessage `json:"crit"`
+	Alg, Typ, Kid string
+	Crit          bool // crit is present
 }
 
 // claims are the claims the package reads; others stay in the payload.
+// Names match exactly (encoding/json would also fill Iss from "ISS"), and
+// the last of two members with one name wins, as RFC 7515 allows.
 type claims struct {
-	Iss         string       `json:"iss"`
-	Dwk         string       `json:"dwk"`
-	Sub         string       `json:"sub"`
-	Aud         audience     `json:"aud"`
-	Jti         string       `json:"jti"`
-	Iat         *numericDate `json:"iat"`
-	Exp         *numericDate `json:"exp"`
-	Nbf         *numericDate `json:"nbf"`
-	Ps          string       `json:"ps"`
-	Scope       string       `json:"scope"`
-	MissionS256 string       `json:"mission_s256"`
-	Tenant      string       `json:"tenant"`
-	Account     string       `json:"account"`
-	ParentAgent string       `json:"parent_agent"`
-	Agent       string       `json:"agent"` // seed-era auth tokens name the agent
-	Cnf         *struct {
-		JWK *cnfJWK `json:"jwk"`
-	} `json:"cnf"`
+	Iss, Dwk, Sub, Jti, Ps, Scope string
+	MissionS256, Tenant, Account  string
+	ParentAgent                   string
+	Agent                         string // seed-era auth tokens name the agent
+	Aud                           audience
+	Iat, Exp, Nbf                 numericDate
+	Cnf                           *cnfJWK // cnf.jwk
 }
 
-// cnfJWK is the public key in cnf.jwk. The private members are read only
-// to refuse a key that carries one.
+// cnfJWK is the public key in cnf.jwk (or a published JWK). Private
+// members are noted only to refuse a key that carries one.
 type cnfJWK struct {
-	Kty string          `json:"kty"`
-	Crv string          `json:"crv"`
-	X   string          `json:"x"`
-	Y   string          `json:"y"`
-	Alg string          `json:"alg"`
-	D   json.RawMessage `json:"d"`
-	P   json.RawMessage `json:"p"`
-	Q   json.RawMessage `json:"q"`
-	DP  json.RawMessage `json:"dp"`
-	DQ  json.RawMessage `json:"dq"`
-	QI  json.RawMessage `json:"qi"`
-	K   json.RawMessage `json:"k"`
+	Kty, Crv, X, Y, Alg, Kid string
+	Private                  bool
 }
 
-func (j *cnfJWK) private() bool {
-	return j.D != nil || j.P != nil || j.Q != nil || j.DP != nil || j.DQ != nil || j.QI != nil || j.K != nil
-}
+func (j *cnfJWK) private() bool { return j.Private }
 
 // audience is aud: a string or an array of strings (RFC 7519 §4.1.3).
 type audience []string
-
-func (a *audience) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '[' {
-		var list []string
-		if err := json.Unmarshal(b, &list); err != nil {
-			return err
-		}
-		*a = list
-		return nil
-	}
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return err
-	}
-	*a = audience{s}
-	return nil
-}
 
 func (a audience) contains(s string) bool {
 	for _, v := range a {
@@ -148,26 +109,220 @@ func (a audience) contains(s string) bool {
 	return false
 }
 
-// numericDate is an RFC 7519 NumericDate: seconds, possibly fractional.
-// Negative, non-finite and absurdly large values are refused.
-type numericDate struct{ t time.Time }
+// numericDate is an RFC 7519 NumericDate (seconds, possibly fractional),
+// with set false when the claim is absent.
+type numericDate struct {
+	t   time.Time
+	set bool
+}
 
-func (d *numericDate) UnmarshalJSON(b []byte) error {
-	if len(b) == 0 || !(b[0] == '-' || ('0' <= b[0] && b[0] <= '9')) {
-		return errors.New("not a number")
-	}
-	var f float64
-	if err := json.Unmarshal(b, &f); err != nil {
-		return err
-	}
-	// 1e11 s is the year 5138: anything later is a mistake or an attack
-	// on arithmetic.
+// newNumericDate refuses negative, non-finite and absurdly large values:
+// 1e11 s is the year 5138, anything later is a mistake or an attack on
+// arithmetic.
+func newNumericDate(f float64) (numericDate, bool) {
 	if math.IsNaN(f) || f < 0 || f > 1e11 {
-		return errors.New("out of range")
+		return numericDate{}, false
 	}
 	sec, frac := math.Modf(f)
-	d.t = time.Unix(int64(sec), int64(frac*1e9))
+	return numericDate{time.Unix(int64(sec), int64(frac*1e9)), true}, true
+}
+
+// jsonParsers decode token headers and payloads. fastjson (which jwx
+// already brings into the build) parses into a reusable arena: a token
+// costs a few string copies instead of encoding/json's reflection and
+// allocations per member, on every request.
+var jsonParsers fastjson.ParserPool
+
+// errClaimType is a member of the wrong JSON type.
+var errClaimType = errors.New("a member has the wrong type")
+
+// str copies a String member; null counts as absent.
+func str(v *fastjson.Value, dst *string) error {
+	switch v.Type() {
+	case fastjson.TypeString:
+		b, _ := v.StringBytes()
+		*dst = string(b)
+	case fastjson.TypeNull:
+	default:
+		return errClaimType
+	}
 	return nil
+}
+
+func date(v *fastjson.Value, dst *numericDate) error {
+	switch v.Type() {
+	case fastjson.TypeNumber:
+		f, err := v.Float64()
+		if err != nil {
+			return err
+		}
+		d, ok := newNumericDate(f)
+		if !ok {
+			return errClaimType
+		}
+		*dst = d
+	case fastjson.TypeNull:
+		*dst = numericDate{}
+	default:
+		return errClaimType
+	}
+	return nil
+}
+
+// parseStrict parses b as RFC 8259 JSON text: fastjson's parser alone
+// lets control characters in strings and numbers like 01 through, its
+// validator does not, and neither checks UTF-8.
+func parseStrict(p *fastjson.Parser, b []byte) (*fastjson.Value, error) {
+	if !utf8.Valid(b) {
+		return nil, errors.New("not UTF-8")
+	}
+	if err := fastjson.ValidateBytes(b); err != nil {
+		return nil, err
+	}
+	return p.ParseBytes(b)
+}
+
+// decodeHeader reads a JWS header object.
+func decodeHeader(p *fastjson.Parser, b []byte, h *jwsHeader) error {
+	v, err := parseStrict(p, b)
+	if err != nil {
+		return err
+	}
+	o, err := v.Object()
+	if err != nil {
+		return err
+	}
+	o.Visit(func(k []byte, v *fastjson.Value) {
+		switch string(k) {
+		case "alg":
+			err = errors.Join(err, str(v, &h.Alg))
+		case "typ":
+			err = errors.Join(err, str(v, &h.Typ))
+		case "kid":
+			err = errors.Join(err, str(v, &h.Kid))
+		case "crit":
+			h.Crit = true
+		}
+	})
+	return err
+}
+
+// decodeClaimsInto reads a JWT payload object.
+func decodeClaimsInto(p *fastjson.Parser, b []byte, c *claims) error {
+	v, err := parseStrict(p, b)
+	if err != nil {
+		return err
+	}
+	o, err := v.Object()
+	if err != nil {
+		return err
+	}
+	o.Visit(func(k []byte, v *fastjson.Value) {
+		var e error
+		switch string(k) {
+		case "iss":
+			e = str(v, &c.Iss)
+		case "dwk":
+			e = str(v, &c.Dwk)
+		case "sub":
+			e = str(v, &c.Sub)
+		case "jti":
+			e = str(v, &c.Jti)
+		case "ps":
+			e = str(v, &c.Ps)
+		case "scope":
+			e = str(v, &c.Scope)
+		case "mission_s256":
+			e = str(v, &c.MissionS256)
+		case "tenant":
+			e = str(v, &c.Tenant)
+		case "account":
+			e = str(v, &c.Account)
+		case "parent_agent":
+			e = str(v, &c.ParentAgent)
+		case "agent":
+			e = str(v, &c.Agent)
+		case "iat":
+			e = date(v, &c.Iat)
+		case "exp":
+			e = date(v, &c.Exp)
+		case "nbf":
+			e = date(v, &c.Nbf)
+		case "aud":
+			c.Aud, e = decodeAudience(v)
+		case "cnf":
+			c.Cnf, e = decodeCnf(v)
+		}
+		err = errors.Join(err, e)
+	})
+	return err
+}
+
+func decodeAudience(v *fastjson.Value) (audience, error) {
+	switch v.Type() {
+	case fastjson.TypeString:
+		b, _ := v.StringBytes()
+		return audience{string(b)}, nil
+	case fastjson.TypeNull:
+		return nil, nil
+	case fastjson.TypeArray:
+		items, _ := v.Array()
+		out := make(audience, len(items))
+		for i, it := range items {
+			if err := str(it, &out[i]); err != nil || it.Type() == fastjson.TypeNull {
+				return nil, errClaimType
+			}
+		}
+		return out, nil
+	}
+	return nil, errClaimType
+}
+
+// decodeCnf reads cnf, keeping cnf.jwk.
+func decodeCnf(v *fastjson.Value) (*cnfJWK, error) {
+	switch v.Type() {
+	case fastjson.TypeNull:
+		return nil, nil
+	case fastjson.TypeObject:
+	default:
+		return nil, errClaimType
+	}
+	jwk := v.Get("jwk")
+	if jwk == nil || jwk.Type() == fastjson.TypeNull {
+		return nil, nil
+	}
+	return decodeJWK(jwk)
+}
+
+// decodeJWK reads the members of a JWK object that matter here.
+func decodeJWK(v *fastjson.Value) (*cnfJWK, error) {
+	o, err := v.Object()
+	if err != nil {
+		return nil, errClaimType
+	}
+	j := &cnfJWK{}
+	o.Visit(func(k []byte, v *fastjson.Value) {
+		switch string(k) {
+		case "kty":
+			err = errors.Join(err, str(v, &j.Kty))
+		case "crv":
+			err = errors.Join(err, str(v, &j.Crv))
+		case "x":
+			err = errors.Join(err, str(v, &j.X))
+		case "y":
+			err = errors.Join(err, str(v, &j.Y))
+		case "alg":
+			err = errors.Join(err, str(v, &j.Alg))
+		case "kid":
+			err = errors.Join(err, str(v, &j.Kid))
+		case "d", "p", "q", "dp", "dq", "qi", "k":
+			j.Private = true
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return j, nil
 }
 
 // parseToken takes a compact JWS apart without checking its signature.
@@ -186,10 +341,18 @@ func parseToken(raw string) (*token, error) {
 	if err != nil {
 		return nil, sigErr(codeInvalidJWT, "the token header is not base64url")
 	}
-	if err := json.Unmarshal(hb, &t.header); err != nil || !isObject(hb) {
+	if t.payload, err = b64url.DecodeString(p); err != nil {
+		return nil, sigErr(codeInvalidJWT, "the token payload is not base64url")
+	}
+	if t.sig, err = b64url.DecodeString(s); err != nil {
+		return nil, sigErr(codeInvalidJWT, "the token signature is not base64url")
+	}
+	jp := jsonParsers.Get()
+	defer jsonParsers.Put(jp)
+	if err := decodeHeader(jp, hb, &t.header); err != nil {
 		return nil, sigErr(codeInvalidJWT, "the token header is not a JSON object of strings")
 	}
-	if t.header.Crit != nil {
+	if t.header.Crit {
 		// RFC 7515 §4.1.11: extensions we do not implement are fatal.
 		return nil, sigErr(codeInvalidJWT, "the token header has crit, which is not supported")
 	}
@@ -197,31 +360,18 @@ func parseToken(raw string) (*token, error) {
 	if t.kind, kindOK = kindOfTyp(t.header.Typ); !kindOK {
 		return nil, sigErr(codeInvalidJWT, "token typ %q is not an agent, person or auth token", shorten(t.header.Typ))
 	}
-	if t.payload, err = b64url.DecodeString(p); err != nil {
-		return nil, sigErr(codeInvalidJWT, "the token payload is not base64url")
-	}
-	if err := json.Unmarshal(t.payload, &t.claims); err != nil || !isObject(t.payload) {
+	if err := decodeClaimsInto(jp, t.payload, &t.claims); err != nil {
 		return nil, sigErr(codeInvalidJWT, "the token payload is not a JSON object with the claim types AAuth defines")
-	}
-	if t.sig, err = b64url.DecodeString(s); err != nil {
-		return nil, sigErr(codeInvalidJWT, "the token signature is not base64url")
 	}
 	return t, nil
 }
 
-// isObject reports whether b, which decoded without error, is a JSON
-// object (and not null, which encoding/json accepts for a struct).
-func isObject(b []byte) bool {
-	b = bytes.TrimLeft(b, " \t\r\n")
-	return len(b) > 0 && b[0] == '{'
-}
-
 // cnfKey returns the members of cnf.jwk; invalid_jwt when absent.
 func (t *token) cnfKey() (*cnfJWK, error) {
-	if t.claims.Cnf == nil || t.claims.Cnf.JWK == nil {
+	if t.claims.Cnf == nil {
 		return nil, sigErr(codeInvalidJWT, "the %s token has no cnf.jwk", t.kind)
 	}
-	return t.claims.Cnf.JWK, nil
+	return t.claims.Cnf, nil
 }
 
 // jwsAlgOK reports whether a JWS alg is acceptable: fully specified

@@ -158,11 +158,13 @@ func (c *config) verify(r *http.Request) (*Caller, *Error) {
 	}
 
 	caller := &Caller{
-		Thumbprint:   res.Thumbprint,
-		PublicKey:    pub,
-		Created:      res.Created,
-		Components:   res.Components,
-		Capabilities: capabilities(h),
+		Thumbprint: res.Thumbprint,
+		PublicKey:  pub,
+		Created:    res.Created,
+		Components: res.Components,
+	}
+	if len(header(h, "Aauth-Capabilities")) > 0 {
+		caller.Capabilities = capabilities(h)
 	}
 	if t != nil {
 		if e := c.verifyToken(r.Context(), t, caller); e != nil {
@@ -205,7 +207,7 @@ func (c *config) verifyToken(ctx context.Context, t *token, caller *Caller) *Err
 	switch {
 	case cl.Iss == "":
 		return sigErr(codeInvalidJWT, "the %s token has no iss", t.kind)
-	case !validServerID(cl.Iss):
+	case !c.keys.known(cl.Iss, dwk) && !validServerID(cl.Iss):
 		return sigErr(codeInvalidJWT, "the %s token's iss %q is not a server identifier", t.kind, shorten(cl.Iss))
 	case cl.Dwk != dwk && !(c.seed && cl.Dwk == ""):
 		return sigErr(codeInvalidJWT, "the %s token's dwk is %q, want %q", t.kind, shorten(cl.Dwk), dwk)
@@ -220,23 +222,23 @@ func (c *config) verifyToken(ctx context.Context, t *token, caller *Caller) *Err
 	// Times: exp strictly in the future by our clock, with no leeway
 	// (-11); iat and nbf may be ahead of our clock by the signature
 	// window at most, the bound -11 suggests for iat (clock_skew).
-	if cl.Exp == nil {
+	if !cl.Exp.set {
 		return sigErr(codeInvalidJWT, "the %s token has no exp", t.kind)
 	}
 	if !now.Before(cl.Exp.t) {
 		return sigErr(codeExpiredJWT, "the %s token expired %s ago", t.kind, now.Sub(cl.Exp.t).Round(time.Second))
 	}
-	if cl.Iat == nil {
+	if !cl.Iat.set {
 		if !c.seed {
 			return sigErr(codeInvalidJWT, "the %s token has no iat", t.kind)
 		}
 	} else if cl.Iat.t.Sub(now) > c.window {
 		return sigErr(codeClockSkew, "the %s token's iat is %s ahead of the resource's clock", t.kind, cl.Iat.t.Sub(now).Round(time.Second))
 	}
-	if cl.Nbf != nil && cl.Nbf.t.Sub(now) > c.window {
+	if cl.Nbf.set && cl.Nbf.t.Sub(now) > c.window {
 		return sigErr(codeClockSkew, "the %s token is not valid for another %s", t.kind, cl.Nbf.t.Sub(now).Round(time.Second))
 	}
-	if t.kind != KindAgent && cl.Iat != nil && cl.Exp.t.Sub(cl.Iat.t) > maxLifetime {
+	if t.kind != KindAgent && cl.Iat.set && cl.Exp.t.Sub(cl.Iat.t) > maxLifetime {
 		return sigErr(codeInvalidJWT, "the %s token lives %s, more than an hour", t.kind, cl.Exp.t.Sub(cl.Iat.t).Round(time.Second))
 	}
 
@@ -298,9 +300,7 @@ func (c *config) verifyToken(ctx context.Context, t *token, caller *Caller) *Err
 	caller.Tenant = cl.Tenant
 	caller.Account = cl.Account
 	caller.Expiry = cl.Exp.t
-	if cl.Iat != nil {
-		caller.IssuedAt = cl.Iat.t
-	}
+	caller.IssuedAt = cl.Iat.t
 	caller.Token = t.raw
 	caller.payload = t.payload
 	switch t.kind {
