@@ -131,6 +131,11 @@ func resourceTokenOf(t testing.TB, resp *http.Response) string {
 // its claims.
 func verifyResourceToken(t testing.TB, w *world, rt string) map[string]any {
 	t.Helper()
+	return verifyResourceTokenAlg(t, w, rt, "Ed25519")
+}
+
+func verifyResourceTokenAlg(t testing.TB, w *world, rt, wantAlg string) map[string]any {
+	t.Helper()
 	var md struct {
 		Issuer  string `json:"issuer"`
 		JWKSURI string `json:"jwks_uri"`
@@ -157,7 +162,7 @@ func verifyResourceToken(t testing.TB, w *world, rt string) map[string]any {
 	if typ, _ := hdr.Type(); typ != "aa-resource+jwt" {
 		t.Errorf("typ %q", typ)
 	}
-	if alg, _ := hdr.Algorithm(); alg.String() != "Ed25519" {
+	if alg, _ := hdr.Algorithm(); alg.String() != wantAlg {
 		t.Errorf("alg %q", alg)
 	}
 	if _, err := jws.Verify([]byte(rt), jws.WithKeySet(set, jws.WithRequireKid(true))); err != nil {
