@@ -2,7 +2,6 @@ package resource
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -116,6 +115,3 @@ func (d *guardedDialer) DialContext(ctx context.Context, network, addr string) (
 	}
 	return nil, last
 }
-
-// isEgress reports whether err is a refused egress.
-func isEgress(err error) bool { return errors.Is(err, errEgress) }
