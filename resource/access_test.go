@@ -2,7 +2,9 @@ package resource
 
 import (
 	"context"
+	"crypto"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -331,4 +333,74 @@ func TestDeferSetInteraction(t *testing.T) {
 	req.Header.Set("Prefer", "wait=5")
 	w.agent.sign(t, req, at, w.clock.Now())
 	wantStatus(t, w.send(req), http.StatusNoContent, "")
+}
+
+// TestNeedComponents: a Policy can require more covered components for
+// one request (an R3 tool call wanting its body covered, say).
+func TestNeedComponents(t *testing.T) {
+	w := newWorld(t, func(rs *Resource) {
+		rs.OptionalContentDigest = true
+		rs.Policy = func(r *http.Request, c *Caller) Need {
+			body, _ := io.ReadAll(r.Body)
+			if strings.Contains(string(body), "tools/call") {
+				return Need{Components: []string{"content-digest", "X-Tool"}}
+			}
+			return Need{}
+		}
+	})
+	at := w.agentToken(nil)
+	req := w.request("POST", "/mcp", `{"method":"tools/list"}`)
+	handSign(w, req, []string{"@method", "@authority", "@path", "signature-key"}, at, w.clock.Now().Unix())
+	resp := w.send(req)
+	wantStatus(t, resp, http.StatusOK, "")
+	if !strings.Contains(bodyOf(resp), `"body":23`) {
+		t.Errorf("the handler did not get the body the Policy read: %s", bodyOf(resp))
+	}
+	req = w.request("POST", "/mcp/call", `{"method":"tools/call"}`)
+	handSign(w, req, []string{"@method", "@authority", "@path", "signature-key"}, at, w.clock.Now().Unix())
+	resp = w.send(req)
+	wantStatus(t, resp, http.StatusUnauthorized, "invalid_input")
+	if got := resp.Header.Get("Signature-Error"); got != `error=invalid_input, required_input=("@method" "@authority" "@path" "signature-key" "content-digest" "x-tool")` {
+		t.Errorf("Signature-Error %q", got)
+	}
+}
+
+// TestIssuerKey: a key configured out of band is used without fetching.
+func TestIssuerKey(t *testing.T) {
+	var w *world
+	w = newWorld(t, func(rs *Resource) {
+		rs.IssuerKey = func(_ context.Context, iss, kid string) (crypto.PublicKey, bool) {
+			if iss == w.ap.url && kid == w.ap.kid {
+				return w.ap.key.Public(), true
+			}
+			return nil, false
+		}
+	})
+	wantStatus(t, w.do("GET", "/data", "", w.agentToken(nil)), http.StatusOK, "")
+	if w.ap.metaFetches.Load() != 0 {
+		t.Error("the issuer's documents were fetched")
+	}
+	wantStatus(t, w.do("GET", "/data", "", w.personToken(nil)), http.StatusOK, "")
+	if w.ps.metaFetches.Load() != 1 {
+		t.Error("an issuer without a configured key was not fetched")
+	}
+}
+
+func TestRotateSessions(t *testing.T) {
+	w := newWorld(t, func(rs *Resource) { rs.Mode, rs.RotateSessions = SessionToken, true })
+	at := w.agentToken(nil)
+	tok := w.do("GET", "/data", "", at).Header.Get("AAuth-Access")
+	req := w.request("GET", "/data", "")
+	req.Header.Set("Authorization", "AAuth "+tok)
+	w.agent.sign(t, req, at, w.clock.Now())
+	resp := w.send(req)
+	wantStatus(t, resp, http.StatusOK, "")
+	next := resp.Header.Get("AAuth-Access")
+	if next == "" || next == tok {
+		t.Fatalf("no new session token: %q", next)
+	}
+	c, _ := w.rs.config()
+	if s, _ := c.sessions.Get(context.Background(), tok); s != nil {
+		t.Error("the old session token is still held")
+	}
 }

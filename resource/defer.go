@@ -17,8 +17,9 @@ var ErrNotProtected = errors.New("aauth: the request did not pass through Resour
 // Defer.
 var ErrNotDeferred = errors.New("aauth: the context is not that of deferred work")
 
-// DeferTimeout bounds the work of one Defer.
-const DeferTimeout = pendingLifetime
+// DeferTimeout bounds the work of one Defer, and how long any pending
+// call waits.
+const DeferTimeout = 15 * time.Minute
 
 // Defer answers r with 202 Accepted and a pending URL, and runs work in
 // the background with a copy of r. The agent polls the pending URL,

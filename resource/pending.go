@@ -24,8 +24,8 @@ import (
 // Bounds on pending calls.
 const (
 	maxPending       = 10_000
-	pendingLifetime  = 15 * time.Minute // a call not finished by then ends with 408
-	resultLifetime   = 5 * time.Minute  // a finished call's answer is kept this long for a lost response
+	pendingLifetime  = DeferTimeout    // a call not finished by then ends with 408
+	resultLifetime   = 5 * time.Minute // a finished call's answer is kept this long for a lost response
 	maxResultBody    = 4 << 20
 	maxLongPoll      = 30 * time.Second
 	defaultRetryPoll = time.Second
@@ -206,6 +206,7 @@ func readHeldBody(r *http.Request, limit int64) ([]byte, error) {
 		return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: "invalid_request", Detail: "the body is larger than the resource accepts"}
 	}
 	r.Body = io.NopCloser(bytes.NewReader(b))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
 	return b, nil
 }
 

@@ -3,6 +3,7 @@ package resource
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -70,7 +71,24 @@ func (c *config) protect(w http.ResponseWriter, r *http.Request, next http.Handl
 		return
 	}
 	caller.res = c
+	if c.rs.Policy != nil && r.GetBody == nil {
+		// The Policy may read the body: keep it for the handler too.
+		// (It is kept already when its digest was checked.)
+		if _, err := readHeldBody(r, c.maxBody); err != nil {
+			c.refuse(w, r, asError(err))
+			return
+		}
+	}
 	need := c.need(r, caller)
+	if c.rs.Policy != nil && r.GetBody != nil {
+		r.Body, _ = r.GetBody() // the body again, whatever the Policy read
+	}
+	if len(need.Components) > 0 {
+		if e := c.checkComponents(r, caller, need.Components); e != nil {
+			c.refuse(w, r, e)
+			return
+		}
+	}
 	if need.Deny {
 		c.deny(w, "access_denied", "the resource refuses this caller")
 		return
@@ -151,4 +169,30 @@ func (c *config) challengeAuth(w http.ResponseWriter, r *http.Request, caller *C
 	}
 	c.pend.update(e, func(e *pendingEntry) { e.need, e.resourceToken, e.rtExpiry = need, rt, exp })
 	c.writePending(w, e, "auth-token", rt, "", "")
+}
+
+// checkComponents refuses a request that does not cover the components a
+// Need adds.
+func (c *config) checkComponents(r *http.Request, caller *Caller, extra []string) *Error {
+	var missing bool
+	for _, comp := range extra {
+		if !slices.Contains(caller.Components, strings.ToLower(comp)) {
+			missing = true
+		}
+	}
+	if !missing {
+		return nil
+	}
+	required := slices.Clone(c.required)
+	if len(header(r.Header, "Authorization")) > 0 && !c.seed {
+		required = append(required, "authorization")
+	}
+	for _, comp := range extra {
+		if comp = strings.ToLower(comp); !slices.Contains(required, comp) {
+			required = append(required, comp)
+		}
+	}
+	e := sigErr(codeInvalidInput, "the request must cover %s", strings.Join(extra, ", "))
+	e.RequiredInput = required
+	return e
 }

@@ -67,6 +67,11 @@ type Need struct {
 	// for the request to be served; otherwise the request is challenged
 	// again (an extension's per-call grants, for example).
 	Authorized func(c *Caller) bool
+
+	// Components are covered components this request must cover besides
+	// Resource.Components; a request that does not is answered 401
+	// invalid_input with required_input naming them all.
+	Components []string
 }
 
 // Trust decides whether tokens from an issuer (an agent provider or a
@@ -160,6 +165,11 @@ type Resource struct {
 	AgentProviders Trust
 	PersonServers  Trust
 
+	// IssuerKey, when set, is asked first for the key an issuer signs
+	// with under kid: an Ed25519 or P-256 key configured out of band
+	// (ok false falls back to fetching the issuer's documents).
+	IssuerKey func(ctx context.Context, issuer, kid string) (key crypto.PublicKey, ok bool)
+
 	// AccessServer is the resource's own access server (four-party):
 	// resource tokens name it as aud, and auth tokens it issues
 	// (dwk aauth-access.json) are accepted. In the seed profile it is the
@@ -215,8 +225,11 @@ type Resource struct {
 	Sessions SessionStore
 
 	// SessionLifetime is how long a session token is valid; zero means
-	// one day.
+	// one day. RotateSessions replaces the session token on every request
+	// that presents one (a new AAuth-Access each time, the old one
+	// forgotten).
 	SessionLifetime time.Duration
+	RotateSessions  bool
 
 	// Approve decides, in SessionToken mode, whether a caller without a
 	// session gets one; see [Approval]. Nil grants every verified

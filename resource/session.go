@@ -177,6 +177,13 @@ func (c *config) sessionAccess(w http.ResponseWriter, r *http.Request, caller *C
 		}
 		if s != nil && s.Thumbprint == caller.Thumbprint && c.rs.now().Before(s.Expiry) {
 			caller.Session = s
+			if c.rs.RotateSessions {
+				fresh := randomID(32)
+				if err := c.sessions.Put(r.Context(), fresh, s); err == nil {
+					_ = c.sessions.Delete(r.Context(), tok)
+					w.Header().Set("AAuth-Access", fresh)
+				}
+			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, caller)))
 			return
 		}

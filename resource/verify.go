@@ -269,6 +269,14 @@ func (c *config) verifyToken(ctx context.Context, t *token, caller *Caller) *Err
 	}
 
 	// The issuer's key, then the signature.
+	if c.rs.IssuerKey != nil {
+		if pub, ok := c.rs.IssuerKey(ctx, cl.Iss, t.header.Kid); ok {
+			if !t.verifySignature(pub) {
+				return sigErr(codeInvalidJWT, "the %s token's signature does not verify", t.kind)
+			}
+			return c.finishToken(ctx, t, caller, dwk)
+		}
+	}
 	k, err := c.keys.key(ctx, cl.Iss, dwk, t.header.Kid, t.header.Alg, false)
 	if err != nil {
 		return asError(err)
@@ -281,6 +289,13 @@ func (c *config) verifyToken(ctx context.Context, t *token, caller *Caller) *Err
 			return sigErr(codeInvalidJWT, "the %s token's signature does not verify", t.kind)
 		}
 	}
+	return c.finishToken(ctx, t, caller, dwk)
+}
+
+// finishToken checks revocation of a token whose signature verified and
+// fills caller.
+func (c *config) finishToken(ctx context.Context, t *token, caller *Caller, dwk string) *Error {
+	cl := &t.claims
 	if c.rs.Revoked != nil && c.rs.Revoked(ctx, cl.Iss, cl.Jti) {
 		e := sigErr(codeRevokedJWT, "the %s token was revoked", t.kind)
 		if t.kind == KindAuth && !c.seed {
