@@ -15,7 +15,8 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
 
-	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/agentprovider"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // The resource table: requests an AAuth agent signs with httpsig 2.2.0
@@ -54,7 +55,7 @@ type resourceSpec struct {
 // library's AgentTokenIssuer) and a person server, each on an httptest
 // server serving its metadata and JWK Set.
 type tokenMint struct {
-	ap     *aauth.AgentTokenIssuer
+	ap     *agentprovider.Issuer
 	apSrv  *httptest.Server
 	psURL  string
 	psSrv  *httptest.Server
@@ -69,7 +70,7 @@ func newTokenMint(t testing.TB, rsURL string) *tokenMint {
 	m := &tokenMint{rsURL: rsURL, psKey: ed25519.NewKeyFromSeed(seedBytes("person server")), psKid: "ps-1", byKind: map[string]string{}}
 	// The issuer's URL is set before its handler is made, which reads it.
 	m.apSrv = httptest.NewUnstartedServer(nil)
-	m.ap = &aauth.AgentTokenIssuer{Issuer: "http://" + m.apSrv.Listener.Addr().String(), Key: issuerKey.signer, Now: clock}
+	m.ap = &agentprovider.Issuer{Issuer: "http://" + m.apSrv.Listener.Addr().String(), Key: issuerKey.signer, Now: clock}
 	m.apSrv.Config.Handler = m.ap.Handler()
 	m.apSrv.Start()
 	t.Cleanup(m.apSrv.Close)
@@ -106,7 +107,7 @@ func (m *tokenMint) token(t testing.TB, kind tokenKind, key testKey) string {
 	switch kind {
 	case kindAgent:
 		var err error
-		tok, _, err = m.ap.Issue(context.Background(), aauth.AgentTokenRequest{
+		tok, _, err = m.ap.Issue(context.Background(), agentprovider.TokenRequest{
 			Subject: "aauth:interop-" + key.name + "@agent.example", Key: key.signer.Public(), PersonServer: m.psURL,
 		})
 		if err != nil {
@@ -159,7 +160,7 @@ func resourceSpecs(t testing.TB, m *tokenMint, n int) []*resourceSpec {
 
 	specs := make([]*resourceSpec, 0, n)
 	for i := range n {
-		s := &resourceSpec{reqSpec: &reqSpec{n: i, gen: aauth.ProfileCurrent, scheme: aauth.SchemeJWT}}
+		s := &resourceSpec{reqSpec: &reqSpec{n: i, gen: wire.ProfileCurrent, scheme: wire.SchemeJWT}}
 		s.method = methods[i%len(methods)]
 		s.key = agentKeys[(i/len(methods))%len(agentKeys)]
 		s.kind = kinds[(i/(len(methods)*len(agentKeys)))%len(kinds)]

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+
+	"github.com/aauthgo/aauth/internal/egress"
 )
 
 // The resource fetches metadata and key sets from URLs that tokens name:
@@ -22,32 +24,29 @@ import (
 //     resolution, so a name that resolves differently the second time
 //     (DNS rebinding) cannot slip through.
 
-// checkFetchURL applies the scheme rule to raw.
+// errEgress is the library's sentinel for a URL it will not fetch
+// (aauth.ErrEgress is the same value).
+var errEgress = egress.ErrEgress
+
+// checkFetchURL applies the scheme rule to raw (egress.CheckSecureURL),
+// and refuses credentials in it.
 func checkFetchURL(raw string, insecure bool) (*url.URL, error) {
+	ctx := context.Background()
+	if insecure {
+		ctx = egress.WithInsecure(ctx)
+	}
+	if err := egress.CheckSecureURL(ctx, raw); err != nil {
+		return nil, fmt.Errorf("%w: %q: %v", errEgress, shorten(raw), err)
+	}
 	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.Opaque != "" || u.User != nil {
-		return nil, fmt.Errorf("%w: %q is not an absolute URL", errEgress, shorten(raw))
+	if err != nil || u.User != nil {
+		return nil, fmt.Errorf("%w: %q carries credentials", errEgress, shorten(raw))
 	}
-	switch strings.ToLower(u.Scheme) {
-	case "https":
-		return u, nil
-	case "http":
-		if insecure || isLoopbackHost(u.Hostname()) {
-			return u, nil
-		}
-	}
-	return nil, fmt.Errorf("%w: %q is not an https URL", errEgress, shorten(raw))
+	return u, nil
 }
 
 // isLoopbackHost reports whether host is localhost or a loopback address.
-func isLoopbackHost(host string) bool {
-	h := strings.ToLower(strings.TrimSuffix(host, "."))
-	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
-		return true
-	}
-	a, err := netip.ParseAddr(strings.Trim(h, "[]"))
-	return err == nil && a.Unmap().IsLoopback()
-}
+func isLoopbackHost(host string) bool { return egress.IsLoopback(strings.Trim(host, "[]")) }
 
 // hostIsInternal reports whether host is localhost or a literal address
 // that is not public. Host names are not resolved: a resource whose
@@ -57,21 +56,7 @@ func hostIsInternal(host string) bool {
 		return true
 	}
 	a, err := netip.ParseAddr(strings.Trim(host, "[]"))
-	return err == nil && internalAddr(a)
-}
-
-var (
-	thisNetwork = netip.MustParsePrefix("0.0.0.0/8")
-	sharedCGNAT = netip.MustParsePrefix("100.64.0.0/10")
-)
-
-// internalAddr reports whether a is loopback, private, link-local,
-// unspecified, multicast or otherwise not a public unicast address.
-func internalAddr(a netip.Addr) bool {
-	a = a.Unmap()
-	return a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
-		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() ||
-		(a.Is4() && (thisNetwork.Contains(a) || sharedCGNAT.Contains(a)))
+	return err == nil && egress.InternalAddr(a)
 }
 
 // lookupFunc resolves a host name; tests replace it.
@@ -103,7 +88,7 @@ func (d *guardedDialer) DialContext(ctx context.Context, network, addr string) (
 	}
 	var last error = fmt.Errorf("%w: %s resolves to no address", errEgress, shorten(host))
 	for _, a := range addrs {
-		if !d.allowInternal && internalAddr(a) {
+		if !d.allowInternal && egress.InternalAddr(a) {
 			last = fmt.Errorf("%w: %s is on a non-public address", errEgress, shorten(host))
 			continue
 		}

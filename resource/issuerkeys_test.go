@@ -151,8 +151,8 @@ func TestGuardedDialer(t *testing.T) {
 			t.Errorf("%v: dial error %v, want a refused egress", tc.addrs, err)
 		}
 	}
-	if !internalAddr(netip.MustParseAddr("0.1.2.3")) || internalAddr(pub) {
-		t.Error("internalAddr")
+	if !hostIsInternal("0.1.2.3") || hostIsInternal(pub.String()) || hostIsInternal("api.example") || !hostIsInternal("[::1]") {
+		t.Error("hostIsInternal")
 	}
 }
 

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // Mode is an access mode: what a request must present before it is
@@ -145,7 +145,7 @@ type Resource struct {
 	// Profile selects the wire generation: the current one (AAuth -11
 	// over HTTP Signature Keys -08/-09) by default, or the seed
 	// generation of @aauth/mcp-agent 0.8.1.
-	Profile aauth.Profile
+	Profile wire.Profile
 
 	// Mode and Scope are the access mode and the scope every request
 	// needs when Policy is nil, and the access_mode the metadata

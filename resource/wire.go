@@ -1,37 +1,33 @@
 package resource
 
-// This file and the Profile field of Resource are the package's only uses
-// of the root package: the header formats, key encodings and egress
-// sentinel it shares with the agent. When those move to their own packages
-// (wire, keys), only these lines change.
+// This file holds the package's uses of the wire vocabulary and key
+// encodings it shares with the agent (packages wire and keys).
 
 import (
 	"crypto"
 	"net/http"
 
-	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/keys"
+	"github.com/aauthgo/aauth/wire"
 )
 
-// The two wire generations, as the root package names them.
+// The two wire generations.
 const (
-	profileCurrent = aauth.ProfileCurrent
-	profileSeed    = aauth.ProfileSeed
+	profileCurrent = wire.ProfileCurrent
+	profileSeed    = wire.ProfileSeed
 )
-
-// errEgress is the library's sentinel for a URL it will not fetch.
-var errEgress = aauth.ErrEgress
 
 // Signature-Key schemes the package can take a key from.
 const (
-	schemeJWT = string(aauth.SchemeJWT)
-	schemeHWK = string(aauth.SchemeHWK)
+	schemeJWT = string(wire.SchemeJWT)
+	schemeHWK = string(wire.SchemeHWK)
 )
 
 // parseSignatureKeySlow parses a Signature-Key value with the library's
 // RFC 9651 parser: the label, the scheme and, for jwt, the token. The hot
 // path (signaturekey.go) only comes here for values it does not recognise.
 func parseSignatureKeySlow(v string) (label, scheme, token string, params map[string]string, err error) {
-	h, err := aauth.ParseSignatureKey(v)
+	h, err := wire.ParseSignatureKey(v)
 	if err != nil {
 		return "", "", "", nil, err
 	}
@@ -40,8 +36,8 @@ func parseSignatureKeySlow(v string) (label, scheme, token string, params map[st
 
 // formatRequirement serialises an AAuth-Requirement value.
 func formatRequirement(requirement, resourceToken, url, code string) (string, error) {
-	return aauth.FormatRequirement(aauth.Challenge{
-		Requirement:   aauth.Requirement(requirement),
+	return wire.FormatRequirement(wire.Challenge{
+		Requirement:   wire.Requirement(requirement),
 		ResourceToken: resourceToken,
 		URL:           url,
 		Code:          code,
@@ -50,12 +46,12 @@ func formatRequirement(requirement, resourceToken, url, code string) (string, er
 
 // formatSignatureError serialises a Signature-Error value.
 func formatSignatureError(code string, requiredInput []string) string {
-	return aauth.FormatSignatureError(&aauth.SignatureError{Code: code, RequiredInput: requiredInput})
+	return wire.FormatSignatureError(&wire.SignatureError{Code: code, RequiredInput: requiredInput})
 }
 
 // capabilities reads AAuth-Capabilities (unknown values are kept).
 func capabilities(h http.Header) []string {
-	caps := aauth.ParseCapabilitiesHeader(h)
+	caps := wire.ParseCapabilitiesHeader(h)
 	if len(caps) == 0 {
 		return nil
 	}
@@ -67,8 +63,8 @@ func capabilities(h http.Header) []string {
 }
 
 // thumbprint is the RFC 7638 SHA-256 thumbprint of pub.
-func thumbprint(pub crypto.PublicKey) (string, error) { return aauth.Thumbprint(pub) }
+func thumbprint(pub crypto.PublicKey) (string, error) { return keys.Thumbprint(pub) }
 
 // publicJWK is the public JWK of pub as the library writes it (with its
 // fully specified alg and its thumbprint as kid).
-func publicJWK(pub crypto.PublicKey) ([]byte, error) { return aauth.MarshalPublicJWK(pub) }
+func publicJWK(pub crypto.PublicKey) ([]byte, error) { return keys.MarshalPublicJWK(pub) }
