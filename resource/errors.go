@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
+	"github.com/aauthgo/aauth/internal/safetext"
 	"github.com/aauthgo/aauth/internal/sigverify"
 )
 
@@ -59,19 +59,15 @@ type Error struct {
 
 // Error returns "aauth: <code>: <detail>[: <cause>]".
 func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString("aauth: ")
-	b.WriteString(e.Code)
+	msg := safetext.Prefix + e.Code
 	if e.Detail != "" {
-		b.WriteString(": ")
-		b.WriteString(e.Detail)
+		msg += ": " + e.Detail
 	}
 	if e.Err != nil {
-		b.WriteString(": ")
-		// A cause from this module already says aauth.
-		b.WriteString(strings.TrimPrefix(e.Err.Error(), "aauth: "))
+		// A cause from this module says aauth already: once is enough.
+		msg += ": " + safetext.Unprefixed(e.Err.Error())
 	}
-	return b.String()
+	return msg
 }
 
 // Unwrap returns the underlying error.
@@ -100,16 +96,6 @@ func asError(err error) *Error {
 	return &Error{Status: http.StatusInternalServerError, Code: "server_error", Detail: "internal error", Err: err}
 }
 
-// shorten bounds client-chosen text in error details.
-func shorten(s string) string {
-	const limit = 48
-	if len(s) > limit {
-		s = s[:limit] + "…"
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, s)
-}
+// shorten bounds client-chosen text in error details and strips its
+// control characters.
+func shorten(s string) string { return safetext.Clean(s, 48) }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aauthgo/aauth/internal/safetext"
 )
 
 // Bounds on what the resource fetches.
@@ -82,7 +84,7 @@ func (f *fetcher) getJSON(ctx context.Context, rawURL string, limit int64, v any
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("GET %s: %w", shorten(rawURL), shortURLError(err))
+		return 0, fmt.Errorf("GET %s: %w", shorten(rawURL), safetext.ShortURLError(err))
 	}
 	defer func() {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
@@ -96,7 +98,7 @@ func (f *fetcher) getJSON(ctx context.Context, rawURL string, limit int64, v any
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return 0, fmt.Errorf("GET %s: %w", shorten(rawURL), shortURLError(err))
+		return 0, fmt.Errorf("GET %s: %w", shorten(rawURL), safetext.ShortURLError(err))
 	}
 	if int64(len(body)) > limit {
 		return 0, fmt.Errorf("GET %s: more than %d bytes", shorten(rawURL), limit)
@@ -105,17 +107,6 @@ func (f *fetcher) getJSON(ctx context.Context, rawURL string, limit int64, v any
 		return 0, fmt.Errorf("GET %s: not a JSON object of the expected shape", shorten(rawURL))
 	}
 	return maxAge(resp.Header), nil
-}
-
-// shortURLError drops the URL a *url.Error repeats.
-func shortURLError(err error) error {
-	type urlError interface{ Unwrap() error }
-	if ue, ok := err.(urlError); ok && strings.HasPrefix(err.Error(), "Get ") {
-		if inner := ue.Unwrap(); inner != nil {
-			return inner
-		}
-	}
-	return err
 }
 
 // maxAge reads Cache-Control: no-store and no-cache give 0 (use the

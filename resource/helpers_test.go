@@ -19,6 +19,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jws"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // This file is the tests' only use of the root package: the library's
@@ -366,4 +367,10 @@ func wantStatus(t testing.TB, resp *http.Response, status int, sigErrCode string
 	if !strings.HasPrefix(got, "error="+sigErrCode) {
 		t.Fatalf("Signature-Error %q, want error=%s; body %s", got, sigErrCode, bodyOf(resp))
 	}
+}
+
+// isToken68 reports whether s is a valid AAuth-Access value (one token68).
+func isToken68(s string) bool {
+	_, ok, err := wire.ParseAccess(http.Header{"Aauth-Access": {s}})
+	return ok && err == nil
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aauthgo/aauth/wire"
 )
 
 // This file is resource-managed (two-party) access (AAuth -11,
@@ -307,41 +309,19 @@ func (c *config) pollApproval(w http.ResponseWriter, r *http.Request, e *pending
 }
 
 // sessionToken reads Authorization: AAuth <token68>, or the seed
-// generation's Bearer (both are read in either profile). ok is false when there is none or it is
-// malformed: more than one line, another scheme, a value that is not one
-// token68.
+// generation's Bearer (both are read in either profile). ok is false when
+// there is none or it is malformed: more than one line, another scheme, a
+// value that is not one token68 of at most 8 KiB (the rules of
+// AAuth-Access, wire.ParseAccess).
 func sessionToken(h http.Header) (string, bool) {
 	lines := header(h, "Authorization")
 	if len(lines) != 1 {
 		return "", false
 	}
 	scheme, tok, ok := strings.Cut(lines[0], " ")
-	if !ok || !(strings.EqualFold(scheme, "AAuth") || strings.EqualFold(scheme, "Bearer")) || len(tok) > 8<<10 || !isToken68(tok) {
+	if !ok || !(strings.EqualFold(scheme, "AAuth") || strings.EqualFold(scheme, "Bearer")) {
 		return "", false
 	}
-	return tok, true
-}
-
-// isToken68 reports whether s is an RFC 9110 token68:
-// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
-func isToken68(s string) bool {
-	i := 0
-	for i < len(s) {
-		c := s[i]
-		if ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') ||
-			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' {
-			i++
-			continue
-		}
-		break
-	}
-	if i == 0 {
-		return false
-	}
-	for ; i < len(s); i++ {
-		if s[i] != '=' {
-			return false
-		}
-	}
-	return true
+	tok, ok, err := wire.ParseAccess(http.Header{"Aauth-Access": {tok}})
+	return tok, ok && err == nil
 }
