@@ -118,6 +118,9 @@ func (rs *Resource) compile() (*config, error) {
 	if !strings.HasPrefix(c.pending, "/") || !strings.HasSuffix(c.pending, "/") || strings.HasPrefix(c.pending, "/.well-known/") {
 		return nil, fmt.Errorf("aauth: Resource.PendingPath %q must start and end with / and not be under /.well-known/", c.pending)
 	}
+	if p := rs.AuthorizationPath; p != "" && (!strings.HasPrefix(p, "/") || strings.HasPrefix(p, c.pending) || p == metadataPath || p == jwksPath) {
+		return nil, fmt.Errorf("aauth: Resource.AuthorizationPath %q must be an absolute path of its own", p)
+	}
 	c.digest = !c.seed && !rs.OptionalContentDigest
 
 	c.required = []string{"@method", "@authority", "@path", "signature-key"}

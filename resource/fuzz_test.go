@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -211,5 +212,42 @@ func FuzzIdentifiers(f *testing.F) {
 			t.Fatalf("normalizeAuthority(%q) = %q", s, a)
 		}
 		_ = SameInteractionCode(s, s)
+	})
+}
+
+// FuzzAuthorizeBody sends fuzzed bodies, signed with a person token, to
+// the authorization endpoint: 200 or 400, never a 500.
+func FuzzAuthorizeBody(f *testing.F) {
+	w := newWorld(f, func(rs *Resource) {
+		rs.AuthorizationPath = "/aauth/authorize"
+		rs.ScopeDescriptions = map[string]string{"a": "A"}
+		rs.ReplayAllMethods = false
+	})
+	pt := w.personToken(nil)
+	for _, s := range []string{`{"scope":"a"}`, `{"scope":"a b","account":""}`, `{"scope":null}`, `{"scope":"\u0000"}`, `{}`, `null`, `{"scope":"a"}x`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		req, err := http.NewRequest("POST", w.srv.URL+"/aauth/authorize", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		w.agent.sign(t, req, pt, w.clock.Now())
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusOK, http.StatusBadRequest:
+		case http.StatusUnauthorized:
+			if !strings.Contains(string(got), "replay") {
+				t.Fatalf("401 %s", got)
+			}
+		default:
+			t.Fatalf("status %d: %s", resp.StatusCode, got)
+		}
 	})
 }

@@ -39,6 +39,9 @@ func (c *config) metadataDocument() ([]byte, error) {
 			doc["additional_signature_components"] = extra
 		}
 	}
+	if rs.AuthorizationPath != "" {
+		doc["authorization_endpoint"] = c.issuer + rs.AuthorizationPath
+	}
 	if len(rs.ScopeDescriptions) > 0 {
 		doc["scope_descriptions"] = rs.ScopeDescriptions
 	}

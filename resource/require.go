@@ -15,8 +15,8 @@ import (
 //
 // Require also answers the resource's own paths, whatever next would do
 // with them: the metadata (/.well-known/aauth-resource.json), its JWK Set
-// (/.well-known/aauth-resource-jwks.json) and the pending URLs under
-// PendingPath. Put it in front of the whole server, or mount
+// (/.well-known/aauth-resource-jwks.json), the pending URLs under
+// PendingPath and the AuthorizationPath. Put it in front of the whole server, or mount
 // [Resource.Handler] at those paths.
 func (rs *Resource) Require(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -57,6 +57,8 @@ func (c *config) own(w http.ResponseWriter, r *http.Request, next http.Handler) 
 		serveDocument(w, r, c.jwks)
 	case strings.HasPrefix(p, c.pending):
 		c.servePending(w, r, next)
+	case p == c.rs.AuthorizationPath && p != "":
+		c.serveAuthorize(w, r)
 	default:
 		return false
 	}

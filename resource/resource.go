@@ -247,9 +247,20 @@ type Resource struct {
 	// only it.
 	PersonTokenJTI bool
 
-	// Display and ScopeDescriptions are published in the metadata.
+	// Display and ScopeDescriptions are published in the metadata. With
+	// ScopeDescriptions set, the authorization endpoint refuses scopes it
+	// does not describe (identity scopes such as openid aside).
 	Display           Display
 	ScopeDescriptions map[string]string
+
+	// AuthorizationPath, when set (such as "/aauth/authorize"), serves the
+	// resource's authorization endpoint there and publishes it as
+	// authorization_endpoint: an agent POSTs {"scope", "account"?} signed
+	// with a person token and gets {"resource_token"} for its person
+	// server. AccountHolder, when set, decides whether the person holds
+	// the account named (invalid_account otherwise).
+	AuthorizationPath string
+	AccountHolder     func(ctx context.Context, c *Caller, account string) bool
 
 	// PollInterval is the Retry-After of 202 answers, in whole seconds;
 	// zero means one second, and a negative value Retry-After: 0 (poll
