@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aauthgo/aauth"
 )
 
 // TestSessionGrantedAtOnce: with no Approve, a verified agent gets a
@@ -402,5 +404,40 @@ func TestRotateSessions(t *testing.T) {
 	c, _ := w.rs.config()
 	if s, _ := c.sessions.Get(context.Background(), tok); s != nil {
 		t.Error("the old session token is still held")
+	}
+}
+
+func TestUnknownModeFailsClosed(t *testing.T) {
+	w := newWorld(t, func(rs *Resource) {
+		rs.Policy = func(*http.Request, *Caller) Need { return Need{Mode: "agent_token"} }
+	})
+	wantStatus(t, w.do("GET", "/data", "", w.agentToken(nil)), http.StatusInternalServerError, "")
+	if len(w.callers) != 0 {
+		t.Error("served")
+	}
+}
+
+// TestHWKScheme: with hwk accepted, Verify returns the key alone and
+// Require asks for an agent token.
+func TestHWKScheme(t *testing.T) {
+	w := newWorld(t, func(rs *Resource) { rs.Schemes = []string{"jwt", "hwk"} })
+	req := w.request("GET", "/data", "")
+	s := &aauth.Signer{Now: w.clock.Now}
+	if err := s.Sign(req, aauth.KeyMaterial{Signer: w.agent.key, Key: aauth.HWK()}); err != nil {
+		t.Fatal(err)
+	}
+	resp := w.send(req)
+	wantStatus(t, resp, http.StatusUnauthorized, "")
+	if resp.Header.Get("AAuth-Requirement") != "requirement=agent-token" {
+		t.Errorf("AAuth-Requirement %q", resp.Header.Get("AAuth-Requirement"))
+	}
+	req2 := w.request("GET", "/data", "")
+	if err := s.Sign(req2, aauth.KeyMaterial{Signer: w.agent.key, Key: aauth.HWK()}); err != nil {
+		t.Fatal(err)
+	}
+	req2.Host = req2.URL.Host
+	c, err := w.rs.Verify(req2)
+	if err != nil || c.Kind != "" || c.Thumbprint != w.agent.thumbprint() {
+		t.Fatalf("Verify: %+v, %v", c, err)
 	}
 }

@@ -126,6 +126,10 @@ func (c *config) protect(w http.ResponseWriter, r *http.Request, next http.Handl
 			c.challenge(w, "agent-token", "", "agent_token_required", "present an AAuth agent token")
 			return
 		}
+	default:
+		// Fail closed: a mode this package does not know serves nobody.
+		c.refuse(w, r, &Error{Status: http.StatusInternalServerError, Code: "server_error", Detail: "the resource's Policy asked for an unknown access mode"})
+		return
 	}
 	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, caller)))
 }

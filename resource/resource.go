@@ -206,9 +206,9 @@ type Resource struct {
 
 	// Schemes lists the Signature-Key schemes accepted, advertised in
 	// Accept-Signature-Scheme; nil means jwt, the only one AAuth agents
-	// use. hwk may be added for clients outside AAuth: their requests
-	// verify with Caller.Kind "" and meet no access mode, only a Policy
-	// that lets them through.
+	// use. hwk may be added for clients outside AAuth: Verify accepts
+	// their requests (Caller.Kind "", the key alone), and Require answers
+	// them requirement=agent-token, since every access mode wants a token.
 	Schemes []string
 
 	// Replay remembers the signatures of state-changing requests (every
