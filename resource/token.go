@@ -141,7 +141,7 @@ func str(v *fastjson.Value, dst *string) error {
 	switch v.Type() {
 	case fastjson.TypeString:
 		b, _ := v.StringBytes()
-		*dst = string(b)
+		*dst = constant(b)
 	case fastjson.TypeNull:
 	default:
 		return errClaimType
@@ -180,6 +180,39 @@ func parseStrict(p *fastjson.Parser, b []byte) (*fastjson.Value, error) {
 		return nil, err
 	}
 	return p.ParseBytes(b)
+}
+
+// constant returns b as a string, without allocating for the values
+// that recur in every token (algorithms, types, key types, curves,
+// document names).
+func constant(b []byte) string {
+	switch string(b) { // compared without a copy
+	case "Ed25519":
+		return "Ed25519"
+	case "ES256":
+		return "ES256"
+	case "EdDSA":
+		return "EdDSA"
+	case typAgent:
+		return typAgent
+	case typPerson:
+		return typPerson
+	case typAuth:
+		return typAuth
+	case "OKP":
+		return "OKP"
+	case "EC":
+		return "EC"
+	case "P-256":
+		return "P-256"
+	case dwkAgent:
+		return dwkAgent
+	case dwkPerson:
+		return dwkPerson
+	case dwkAccess:
+		return dwkAccess
+	}
+	return string(b)
 }
 
 // decodeHeader reads a JWS header object.
