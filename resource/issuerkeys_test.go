@@ -163,3 +163,37 @@ func TestAuthorityChecked(t *testing.T) {
 	w.agent.sign(t, req, w.agentToken(nil), w.clock.Now())
 	wantStatus(t, w.send(req), http.StatusUnauthorized, "invalid_signature")
 }
+
+// TestReplayConcurrent: the same signed POST sent 20 times at once is
+// served once; the others are refused as replays.
+func TestReplayConcurrent(t *testing.T) {
+	w := newWorld(t, nil)
+	at := w.agentToken(nil)
+	wantStatus(t, w.do("GET", "/warm", "", at), http.StatusOK, "") // keys fetched
+	proto := w.request("POST", "/pay", `{"amount":5}`)
+	w.agent.sign(t, proto, at, w.clock.Now())
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := proto.Clone(context.Background())
+			r.Body, _ = proto.GetBody()
+			resp, err := http.DefaultClient.Do(r)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			mu.Lock()
+			codes[resp.StatusCode]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if codes[http.StatusOK] != 1 || codes[http.StatusUnauthorized] != 19 {
+		t.Errorf("answers %v, want one 200 and nineteen 401", codes)
+	}
+}
