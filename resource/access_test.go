@@ -441,3 +441,56 @@ func TestHWKScheme(t *testing.T) {
 		t.Fatalf("Verify: %+v, %v", c, err)
 	}
 }
+
+// TestPolicyRefuse: a Policy's own refusal, never a 401 and never with
+// Signature-Error.
+func TestPolicyRefuse(t *testing.T) {
+	w := newWorld(t, func(rs *Resource) {
+		rs.Policy = func(r *http.Request, c *Caller) Need {
+			switch r.URL.Path {
+			case "/a":
+				return Need{Refuse: &Error{Status: http.StatusForbidden, Code: "operation_not_granted", Detail: "not this tool"}}
+			case "/b":
+				return Need{Refuse: &Error{Status: http.StatusUnauthorized, Code: "x"}}
+			}
+			return Need{Refuse: &Error{Status: http.StatusConflict, Code: "per_call_consumed"}}
+		}
+	})
+	at := w.agentToken(nil)
+	for path, want := range map[string]int{"/a": 403, "/b": 403, "/c": 409} {
+		resp := w.do("GET", path, "", at)
+		wantStatus(t, resp, want, "")
+	}
+	if !strings.Contains(bodyOf(w.do("GET", "/a", "", at)), `"error":"operation_not_granted"`) {
+		t.Error("the refusal's code is not in the body")
+	}
+}
+
+// TestResourceTokenMethod: a resource token minted outside the 401 path,
+// with extra claims.
+func TestResourceTokenMethod(t *testing.T) {
+	w := newWorld(t, func(rs *Resource) {
+		rs.MetadataMembers = map[string]any{"r3_vocabularies": map[string]string{"urn:aauth:vocabulary:mcp": "https://r.example/mcp"}}
+	})
+	wantStatus(t, w.do("GET", "/data", "", w.personToken(nil)), http.StatusOK, "")
+	c := w.lastCaller()
+	rt, exp, err := w.rs.ResourceToken(c, Need{Scope: "s", ResourceTokenClaims: map[string]any{"r3_uri": "https://r.example/r3/1", "r3_s256": "abc"}})
+	if err != nil || exp.IsZero() {
+		t.Fatal(err)
+	}
+	claims := verifyResourceToken(t, w, rt)
+	if claims["r3_uri"] != "https://r.example/r3/1" || claims["presented_jti"] != c.JTI || claims["scope"] != "s" {
+		t.Errorf("claims %v", claims)
+	}
+	if _, _, err := w.rs.ResourceToken(c, Need{ResourceTokenClaims: map[string]any{"aud": "x"}}); err == nil {
+		t.Error("aud replaced")
+	}
+	var md map[string]any
+	getJSON(t, w.srv.URL+"/.well-known/aauth-resource.json", &md)
+	if _, ok := md["r3_vocabularies"]; !ok {
+		t.Error("no r3_vocabularies in the metadata")
+	}
+	if _, err := (&Resource{Issuer: "https://r.example", MetadataMembers: map[string]any{"issuer": "x"}}).config(); err == nil {
+		t.Error("MetadataMembers replaced issuer")
+	}
+}

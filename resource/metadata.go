@@ -1,6 +1,7 @@
 package resource
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/aauthgo/aauth/internal/jsonx"
@@ -44,6 +45,12 @@ func (c *config) metadataDocument() ([]byte, error) {
 	}
 	if len(rs.ScopeDescriptions) > 0 {
 		doc["scope_descriptions"] = rs.ScopeDescriptions
+	}
+	for k, v := range rs.MetadataMembers {
+		if _, taken := doc[k]; taken {
+			return nil, fmt.Errorf("aauth: Resource.MetadataMembers cannot set %q, which the resource writes", k)
+		}
+		doc[k] = v
 	}
 	return jsonx.Marshal(doc)
 }

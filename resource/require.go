@@ -91,6 +91,18 @@ func (c *config) protect(w http.ResponseWriter, r *http.Request, next http.Handl
 			return
 		}
 	}
+	if e := need.Refuse; e != nil {
+		status := e.Status
+		if status < 400 || status == http.StatusUnauthorized || status > 599 {
+			status = http.StatusForbidden
+		}
+		code := e.Code
+		if code == "" {
+			code = "access_denied"
+		}
+		c.problem(w, status, code, e.Detail)
+		return
+	}
 	if need.Deny {
 		c.deny(w, "access_denied", "the resource refuses this caller")
 		return

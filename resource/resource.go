@@ -51,6 +51,11 @@ type Need struct {
 	// refused. A 403 never carries Signature-Error.
 	Deny bool
 
+	// Refuse, when set, is the answer instead: its Status (400, 403, 409,
+	// …; not 401, which is the signature's) and Code, as a problem body,
+	// such as 403 operation_not_granted.
+	Refuse *Error
+
 	// Defer delivers an auth-token requirement as a 202 that holds the
 	// call, instead of a 401: the agent exchanges the resource token and
 	// polls the pending URL with the auth token, and the call is served
@@ -246,6 +251,11 @@ type Resource struct {
 	// servers of that generation, such as @hellocoop/mockin 2.0.0, read
 	// only it.
 	PersonTokenJTI bool
+
+	// MetadataMembers are further members of the metadata document, such
+	// as r3_vocabularies; they cannot replace the members the package
+	// writes.
+	MetadataMembers map[string]any
 
 	// Display and ScopeDescriptions are published in the metadata. With
 	// ScopeDescriptions set, the authorization endpoint refuses scopes it

@@ -11,6 +11,20 @@ import (
 // minutes (AAuth -11, Resource Token Structure).
 const resourceTokenLifetime = 5 * time.Minute
 
+// ResourceToken mints a resource token (aa-resource+jwt, signed with
+// the first of SigningKeys) asking c's person server (or AccessServer) for
+// an auth token with need.Scope and need.ResourceTokenClaims, for a
+// challenge the caller builds itself (such as a per-call one). c must be a
+// verified person or auth token (seed profile: any verified token). It
+// returns the token and its expiry (five minutes).
+func (rs *Resource) ResourceToken(c *Caller, need Need) (string, time.Time, error) {
+	cfg, err := rs.config()
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return cfg.resourceToken(c, need)
+}
+
 // resourceToken mints the resource token (aa-resource+jwt) that asks the
 // caller's person server (or the resource's access server) for an auth
 // token with need.Scope.
