@@ -50,6 +50,7 @@ type config struct {
 	sessLife  time.Duration
 	linkValue string   // Link header naming the metadata
 	hosts     []string // the @authority values accepted
+	tokens    tokenCache
 }
 
 func (rs *Resource) now() time.Time {

@@ -89,8 +89,11 @@ func (c *config) verify(r *http.Request) (*Caller, *Error) {
 	var t *token
 	var jwk sigverify.JWK
 	where := "cnf.jwk"
+	cached := false
 	if scheme == schemeJWT {
-		if t, err = parseToken(tokenText); err != nil {
+		if t = c.tokens.get(tokenText); t != nil {
+			cached = true
+		} else if t, err = parseToken(tokenText); err != nil {
 			return nil, asError(err)
 		}
 		cnf, err := t.cnfKey()
@@ -169,6 +172,9 @@ func (c *config) verify(r *http.Request) (*Caller, *Error) {
 	if t != nil {
 		if e := c.verifyToken(r.Context(), t, caller); e != nil {
 			return nil, e
+		}
+		if !cached {
+			c.tokens.put(t)
 		}
 	}
 	return caller, nil
@@ -308,7 +314,7 @@ func (c *config) finishToken(ctx context.Context, t *token, caller *Caller, dwk 
 
 	caller.Kind = t.kind
 	caller.Issuer = cl.Iss
-	caller.Audience = cl.Aud
+	caller.Audience = slices.Clone(cl.Aud) // the token may be cached: share nothing a handler can change
 	caller.JTI = cl.Jti
 	caller.Scope = cl.Scope
 	caller.MissionS256 = cl.MissionS256
