@@ -27,8 +27,8 @@ type warmRequest struct {
 	bare    func()
 }
 
-func newWarmRequest(b *testing.B) *warmRequest {
-	w := newWorld(b, func(rs *Resource) { rs.Mode, rs.Scope = AuthToken, "read" })
+func newWarmRequest(b testing.TB, parseEachTime bool) *warmRequest {
+	w := newWorld(b, func(rs *Resource) { rs.Mode, rs.Scope, rs.noTokenCache = AuthToken, "read", parseEachTime })
 	at := w.authToken("read write", nil)
 	signed := w.request("GET", "/api/data?x=1", "")
 	w.agent.sign(b, signed, at, w.clock.Now())
@@ -74,7 +74,7 @@ func newWarmRequest(b *testing.B) *warmRequest {
 
 // signatureBaseOf rebuilds the base the agent signed, by signing the same
 // request again at the same clock (Ed25519 is deterministic).
-func signatureBaseOf(b *testing.B, w *world, token string) []byte {
+func signatureBaseOf(b testing.TB, w *world, token string) []byte {
 	r := w.request("GET", "/api/data?x=1", "")
 	w.agent.sign(b, r, token, w.clock.Now())
 	sp := strings.TrimPrefix(r.Header.Get("Signature-Input"), "sig=")
@@ -89,7 +89,7 @@ func signatureBaseOf(b *testing.B, w *world, token string) []byte {
 	return []byte(base)
 }
 
-func sigBytes(b *testing.B, v string) []byte {
+func sigBytes(b testing.TB, v string) []byte {
 	_, rest, _ := strings.Cut(v, "=:")
 	raw, err := base64.StdEncoding.DecodeString(strings.TrimSuffix(rest, ":"))
 	if err != nil {
@@ -98,7 +98,7 @@ func sigBytes(b *testing.B, v string) []byte {
 	return raw
 }
 
-func mustB64URL(b *testing.B, s string) []byte {
+func mustB64URL(b testing.TB, s string) []byte {
 	raw, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
 		b.Fatal(err)
@@ -119,8 +119,14 @@ func (discard) WriteHeader(int)             {}
 // total times, and x-bare-med, of the medians of the per-iteration times,
 // which a preemption landing in one half barely moves. Absolute times are
 // reported too.
-func BenchmarkVerifyWarmRatio(b *testing.B) {
-	wr := newWarmRequest(b)
+func BenchmarkVerifyWarmRatio(b *testing.B) { benchWarmRatio(b, false) }
+
+// BenchmarkVerifyWarmRatioParsed is the same with the token taken apart on
+// every request, as for an agent's first request with a new token.
+func BenchmarkVerifyWarmRatioParsed(b *testing.B) { benchWarmRatio(b, true) }
+
+func benchWarmRatio(b *testing.B, parseEachTime bool) {
+	wr := newWarmRequest(b, parseEachTime)
 	var mwT, bareT time.Duration
 	var mws, bares []time.Duration
 	b.ResetTimer()
@@ -157,9 +163,12 @@ func median(d []time.Duration) time.Duration {
 }
 
 // BenchmarkVerifyWarm is the middleware alone: allocations, instruction
-// counts.
-func BenchmarkVerifyWarm(b *testing.B) {
-	wr := newWarmRequest(b)
+// counts; BenchmarkVerifyWarmParsed takes the token apart every time.
+func BenchmarkVerifyWarm(b *testing.B)       { benchWarm(b, false) }
+func BenchmarkVerifyWarmParsed(b *testing.B) { benchWarm(b, true) }
+
+func benchWarm(b *testing.B, parseEachTime bool) {
+	wr := newWarmRequest(b, parseEachTime)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
@@ -169,10 +178,27 @@ func BenchmarkVerifyWarm(b *testing.B) {
 
 // BenchmarkBareVerifyPair is the two bare verifications alone.
 func BenchmarkBareVerifyPair(b *testing.B) {
-	wr := newWarmRequest(b)
+	wr := newWarmRequest(b, false)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
 		wr.bare()
+	}
+}
+
+// TestWarmAllocationBudget holds the allocations of a warm request (a
+// count, not a time): at most 24 with the token kept taken apart, 40
+// without. BENCHMARKS.md has the figures.
+func TestWarmAllocationBudget(t *testing.T) {
+	for _, tc := range []struct {
+		parse bool
+		max   float64
+	}{{false, 24}, {true, 40}} {
+		wr := newWarmRequest(t, tc.parse)
+		n := testing.AllocsPerRun(200, func() { wr.handler.ServeHTTP(discard{}, wr.req) })
+		if n > tc.max {
+			t.Errorf("parse each time %v: %v allocations, budget %v", tc.parse, n, tc.max)
+		}
+		t.Logf("parse each time %v: %v allocations", tc.parse, n)
 	}
 }

@@ -317,5 +317,8 @@ type Resource struct {
 	// lookup resolves host names for the egress guard (tests).
 	lookup lookupFunc
 
+	// noTokenCache takes every token apart afresh (benchmarks).
+	noTokenCache bool
+
 	compiled compiledConfig
 }

@@ -91,7 +91,7 @@ func (c *config) verify(r *http.Request) (*Caller, *Error) {
 	where := "cnf.jwk"
 	cached := false
 	if scheme == schemeJWT {
-		if t = c.tokens.get(tokenText); t != nil {
+		if t = c.tokens.get(tokenText); t != nil && !c.rs.noTokenCache {
 			cached = true
 		} else if t, err = parseToken(tokenText); err != nil {
 			return nil, asError(err)
