@@ -11,10 +11,11 @@
 //	caller, _ := resource.FromContext(r.Context())
 //
 // For every request, [Resource.Require] verifies the RFC 9421 signature
-// with the key in Signature-Key (the jwt scheme of HTTP Signature Keys), its
-// covered components, its created time and, when there is a body, its
-// Content-Digest; refuses a replayed signature; then verifies the token
-// the key came in: an agent token (aa-agent+jwt, keys from the agent
+// with the key in Signature-Key (the jwt scheme of HTTP Signature Keys):
+// that it was made for this resource's @authority, its covered components,
+// its created time and, when there is a body, its Content-Digest. It
+// refuses a replayed signature (on state-changing methods), then verifies
+// the token the key came in: an agent token (aa-agent+jwt, keys from the agent
 // provider's aauth-agent.json), a person token (aa-person+jwt) or an auth
 // token (aa-auth+jwt, keys from the person server's aauth-person.json, or
 // the resource's access server's aauth-access.json): its signature, issuer,
@@ -40,7 +41,13 @@
 //
 // The resource serves its metadata at /.well-known/aauth-resource.json and
 // its keys at /.well-known/aauth-resource-jwks.json; two keys can be
-// published during a rotation (Resource.SigningKeys).
+// published during a rotation (Resource.SigningKeys). With
+// Resource.AuthorizationPath it also serves an authorization endpoint,
+// where an agent presenting a person token asks for a scope up front.
+//
+// State that a fleet of servers must share sits behind two small
+// interfaces, [ReplayStore] and [SessionStore], with in-memory defaults
+// bounded in size.
 //
 // Issuers' keys are fetched under the egress rules of the rest of the
 // library (https, public addresses), with bounded documents, a cache that
