@@ -337,7 +337,10 @@ func preferWait(h http.Header) time.Duration {
 			if err != nil || n <= 0 {
 				return 0
 			}
-			return min(time.Duration(n)*time.Second, maxLongPoll)
+			if n >= int(maxLongPoll/time.Second) {
+				return maxLongPoll // before multiplying, which could overflow
+			}
+			return time.Duration(n) * time.Second
 		}
 	}
 	return 0
