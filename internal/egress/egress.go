@@ -103,7 +103,7 @@ func CheckHost(ctx context.Context, trusted, target *url.URL) error {
 func resolvesInternal(ctx context.Context, host string) (bool, error) {
 	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
 	if a, err := netip.ParseAddr(host); err == nil {
-		return internalAddr(a), nil
+		return InternalAddr(a), nil
 	}
 	if IsLoopback(host) {
 		return true, nil
@@ -115,7 +115,7 @@ func resolvesInternal(ctx context.Context, host string) (bool, error) {
 		return false, err
 	}
 	for _, a := range addrs {
-		if internalAddr(a) {
+		if InternalAddr(a) {
 			return true, nil
 		}
 	}
@@ -127,9 +127,9 @@ var (
 	sharedCGNAT = netip.MustParsePrefix("100.64.0.0/10")
 )
 
-// internalAddr reports whether a is loopback, private, link-local,
+// InternalAddr reports whether a is loopback, private, link-local,
 // unspecified, multicast or otherwise not a public unicast address.
-func internalAddr(a netip.Addr) bool {
+func InternalAddr(a netip.Addr) bool {
 	a = a.Unmap()
 	return a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
 		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() ||
