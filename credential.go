@@ -47,8 +47,15 @@ type credential struct {
 // Cache keys. The key's thumbprint is part of the auth and person keys:
 // those tokens are bound to the signing key (cnf.jwk) and worthless once it
 // rotates.
-func authKey(origin, ps, jkt string) string {
-	return "auth " + origin + " " + ps + " " + jkt
+//
+// An auth token obtained under a mission is kept apart from the others:
+// mission, when given and not empty, is its s256.
+func authKey(origin, ps, jkt string, mission ...string) string {
+	k := "auth " + origin + " " + ps + " " + jkt
+	if len(mission) > 0 && mission[0] != "" {
+		k += " " + mission[0]
+	}
+	return k
 }
 
 func (t *Transport) personKey(resource, mission, jkt string) string {
@@ -60,7 +67,7 @@ func sessionKey(origin string) string { return "session " + origin }
 // pickCredential returns the best credential held for origin, whose
 // person server is ps.
 func (t *Transport) pickCredential(ctx context.Context, origin, ps, jkt string, agent credential) credential {
-	if key := authKey(origin, ps, jkt); ps != "" || t.PersonServerMetadata != nil {
+	if key := authKey(origin, ps, jkt, t.missionS256()); ps != "" || t.PersonServerMetadata != nil {
 		if tok := t.cached(ctx, key); tok != nil {
 			return credential{kind: credAuth, token: tok.Value, key: key}
 		}
@@ -71,11 +78,7 @@ func (t *Transport) pickCredential(ctx context.Context, origin, ps, jkt string, 
 		}
 	}
 	if profile.For(t.Profile).PersonTokens {
-		mission := ""
-		if t.Mission != nil {
-			mission = t.Mission.S256
-		}
-		key := t.personKey(origin, mission, jkt)
+		key := t.personKey(origin, t.missionS256(), jkt)
 		if tok := t.cached(ctx, key); tok != nil {
 			return credential{kind: credPerson, token: tok.Value, key: key}
 		}
@@ -97,6 +100,10 @@ func (t *Transport) cached(ctx context.Context, key string) *psclient.Token {
 }
 
 func (t *Transport) store(ctx context.Context, key string, tok *psclient.Token, kind string) {
+	if kind != "session" {
+		// No token of a mission outlives the mission.
+		tok = t.capToMission(tok)
+	}
 	if err := t.tokens.SetToken(ctx, key, tok); err != nil {
 		t.emit(ctx, Event{Step: StepError, Detail: "caching the " + kind + " token failed", Err: err})
 		return

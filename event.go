@@ -24,7 +24,7 @@ const (
 	StepPending       Step = "pending"       // a 202 deferred the request; polling
 	StepInteraction   Step = "interaction"   // the person must visit a URL
 	StepClarification Step = "clarification" // the server asked a question
-	StepPersonServer  Step = "person-server" // the person server answered a request (its metadata, a token request)
+	StepPersonServer  Step = "person-server" // the person server answered a request (its metadata, a token or governance request)
 	StepPoll          Step = "poll"          // a pending URL was polled, answered or cancelled; Detail says the wait chosen
 	StepTokenCached   Step = "token-cached"  // a token was stored for reuse
 	StepRetry         Step = "retry"         // the request is sent again with a new credential
@@ -158,6 +158,8 @@ func (r *run) observe(o psclient.Observation) {
 		ev.Step, ev.Detail = StepPersonServer, "metadata"
 	case psclient.ObservedToken:
 		ev.Step, ev.Detail = StepPersonServer, "token request"
+	case psclient.ObservedGovernance:
+		ev.Step, ev.Detail = StepPersonServer, "governance request"
 	case psclient.ObservedDeferred:
 		// No request of its own: no credential presented.
 		ev.Credential, ev.Detail = "", "deferred; first poll in "+o.Wait.String()

@@ -37,7 +37,7 @@ func findingHostileCases() []hostileCase {
 		cases = append(cases,
 			hostileCase{name: "interaction-url-" + bad.name + "-from-person-server", script: psInteraction(bad.url),
 				want: refusedInteraction(bad.url, bad.scheme)},
-			hostileCase{name: "interaction-url-" + bad.name + "-from-resource", script: resourceInteraction(bad.url),
+			hostileCase{name: "interaction-url-" + bad.name + "-from-resource", script: resourceInteractionAt(bad.url),
 				want: refusedInteraction(bad.url, bad.scheme)},
 		)
 	}
@@ -160,9 +160,9 @@ func psInteractionThen(u string) func(e *hostileEnv) {
 	}
 }
 
-// resourceInteraction makes a resource defer every request, sending the
+// resourceInteractionAt makes a resource defer every request, sending the
 // person to u, for as long as it is polled.
-func resourceInteraction(u string) func(e *hostileEnv) {
+func resourceInteractionAt(u string) func(e *hostileEnv) {
 	return func(e *hostileEnv) {
 		e.target = e.server(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method == http.MethodDelete {

@@ -56,7 +56,8 @@ import (
 // Tokens are cached per resource origin, person server and signing key,
 // and are not presented within the profile's refresh margin of their
 // expiry (5 minutes current, 60 s seed). When many goroutines need the same
-// missing token at once, one request fetches it and the others wait.
+// missing token at once, one request fetches it and the others wait; when
+// Tokens is a TokenLocker, so do many processes.
 //
 // The caller's request is never modified. A request body is sent again
 // only through req.GetBody; when a retry is needed and the body cannot be
@@ -136,6 +137,21 @@ type Transport struct {
 	// nil means the system clock.
 	Clock psclient.Clock
 
+	// DisableRelay makes the Transport send the person to interaction
+	// URLs itself (OnInteraction) and never relay them through the person
+	// server's interaction_endpoint. By default it relays first, as -11
+	// says an agent with a person server should: a resource's interaction
+	// (not the person server's own page) goes to the person server, which
+	// may reach the person on a better channel, while the Transport keeps
+	// polling the resource; OnInteraction is called only when the person
+	// server cannot relay it (424 interaction_unavailable). A 403
+	// user_unreachable from the relay ends the request (ErrUserUnreachable).
+	DisableRelay bool
+
+	// AuditQueueSize bounds the audit records waiting to be sent (see
+	// Audit); zero means 256.
+	AuditQueueSize int
+
 	// InsecureEgress relaxes the egress checks for development (see
 	// WithInsecureEgress): URLs a server names (token endpoints, redirect
 	// targets) may then be plain http and on private addresses. Without
@@ -153,6 +169,8 @@ type Transport struct {
 
 	lastJKT atomic.Pointer[keyThumbprint]
 	lastPS  atomic.Pointer[tokenPS]
+
+	gov governance // the mission and the audit queue (transport_mission.go)
 }
 
 // tokenPS is the person server named by the last agent token read: the
@@ -246,10 +264,17 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
+	if err := t.currentMissionErr(); err != nil {
+		// The mission has ended: none of its tokens may be used.
+		closeBody(req)
+		return nil, err
+	}
 	r := &run{t: t, req: req, ctx: ctx, origin: origin, tab: tab}
 	r.observePS()
 	resp, err := r.loop()
+	resp, err = r.finishRelays(resp, err)
 	if err != nil {
+		t.noteMissionError(ctx, err)
 		closeBody(req)
 		t.emit(r.ctx, Event{Step: StepError, Method: req.Method, URL: redactURL(req.URL), Err: err, Detail: "request failed"})
 		return nil, err
@@ -276,6 +301,8 @@ type run struct {
 	sends     int
 	exchanges int
 	done      map[string]bool // corrections already made (one each)
+
+	relay *relaySession // interaction relays (transport_relay.go)
 
 	polledWith atomic.Uint32 // credKind of the last pending-URL request credClient signed (event.go)
 }
@@ -428,8 +455,8 @@ func (t *Transport) signFor(req *http.Request, agent KeyMaterial, cred credentia
 		req.Header.Set("Authorization", tab.SessionScheme+" "+cred.token)
 	}
 	agentSigned := cred.kind == credAgent
-	if toResource && len(t.Capabilities) > 0 && (agentSigned || tab.CapabilitiesOnTokens) {
-		req.Header[keyCapabilities] = []string{wire.FormatCapabilities(t.Capabilities)}
+	if caps := t.capabilities(); toResource && len(caps) > 0 && (agentSigned || tab.CapabilitiesOnTokens) {
+		req.Header[keyCapabilities] = []string{wire.FormatCapabilities(caps)}
 	}
 	if toResource && agentSigned && t.Mission != nil && tab.MissionHeader {
 		req.Header.Set("AAuth-Mission", wire.FormatMission(*t.Mission))
@@ -548,7 +575,7 @@ func (r *run) on401(resp *http.Response) (*http.Response, bool, error) {
 			httpx.DrainClose(resp)
 			return nil, false, err
 		}
-		r.cred = credential{kind: credAuth, token: tok.Value, key: authKey(r.origin, r.ps, r.jkt)}
+		r.cred = credential{kind: credAuth, token: tok.Value, key: authKey(r.origin, r.ps, r.jkt, r.mission())}
 		return resp, true, nil
 	}
 	// approval, interaction, clarification and claims are not asked for
@@ -622,12 +649,7 @@ func (r *run) once(what string) bool {
 	return false
 }
 
-func (r *run) mission() string {
-	if r.t.Mission == nil {
-		return ""
-	}
-	return r.t.Mission.S256
-}
+func (r *run) mission() string { return r.t.missionS256() }
 
 // personToken returns a person token for the resource, from the cache or
 // from the person server. rejected is a token the resource just refused,
@@ -641,18 +663,23 @@ func (r *run) personToken(rejected string) (*psclient.Token, error) {
 		r.t.forgetKey(r.ctx, key, rejected)
 	}
 	tok, leader, err := r.t.flights.do(r.ctx, key, func() (*psclient.Token, error) {
+		unlock, err := r.t.lockFetch(r.ctx, key, "person")
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
 		if tok := r.t.cached(r.ctx, key); tok != nil && tok.Value != rejected {
 			return tok, nil
 		}
 		r.t.emit(r.ctx, Event{Step: StepPersonToken, URL: r.ps, Detail: "requesting a person token for " + r.origin})
-		tok, err := psclient.RequestPersonToken(r.ctx, r.t.psClient(r.km), psclient.PersonTokenRequest{
+		tok, err := psclient.RequestPersonToken(r.pollCtx(), r.t.psClient(r.km), psclient.PersonTokenRequest{
 			PersonServer:  r.ps,
 			Metadata:      r.t.PersonServerMetadata,
 			Cache:         &r.t.metadata,
 			Profile:       r.t.Profile,
 			Resource:      r.origin,
 			MissionS256:   r.mission(),
-			Capabilities:  r.t.Capabilities,
+			Capabilities:  r.t.capabilities(),
 			LoginHint:     r.t.LoginHint,
 			Tenant:        r.t.Tenant,
 			DomainHint:    r.t.DomainHint,
@@ -694,15 +721,21 @@ func (r *run) authToken(resourceToken string) (*psclient.Token, error) {
 	}); err != nil {
 		return nil, err
 	}
-	key := authKey(r.origin, r.ps, r.jkt)
+	key := authKey(r.origin, r.ps, r.jkt, r.mission())
 	tok, _, err := r.t.flights.do(r.ctx, key, func() (*psclient.Token, error) {
-		// Another request may have obtained a token while this one was
-		// being refused; use it unless it is the one just refused.
+		unlock, err := r.t.lockFetch(r.ctx, key, "auth")
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+		// Another request (or process) may have obtained a token while
+		// this one was being refused; use it unless it is the one just
+		// refused.
 		if tok := r.t.cached(r.ctx, key); tok != nil && (r.cred.kind != credAuth || tok.Value != r.cred.token) {
 			return tok, nil
 		}
 		r.t.emit(r.ctx, Event{Step: StepExchange, URL: r.ps, Detail: "exchanging the resource token of " + r.origin})
-		tok, err := psclient.ExchangeToken(r.ctx, r.t.psClient(r.km), psclient.ExchangeRequest{
+		tok, err := psclient.ExchangeToken(r.pollCtx(), r.t.psClient(r.km), psclient.ExchangeRequest{
 			PersonServer:   r.ps,
 			Metadata:       r.t.PersonServerMetadata,
 			Cache:          &r.t.metadata,
@@ -714,7 +747,7 @@ func (r *run) authToken(resourceToken string) (*psclient.Token, error) {
 			Tenant:         r.t.Tenant,
 			DomainHint:     r.t.DomainHint,
 			Prompt:         r.t.Prompt,
-			Capabilities:   r.t.Capabilities,
+			Capabilities:   r.t.capabilities(),
 			Poll:           r.pollOptions(""),
 		})
 		if err != nil {
@@ -736,7 +769,7 @@ func (r *run) poll(resp *http.Response) (*http.Response, error) {
 	}
 	r.t.emit(r.ctx, Event{Step: StepPending, URL: redactURL(r.req.URL), Status: 202, Credential: cred.kind.String(), Detail: "deferred; polling " + safetext.Clean(resp.Header.Get("Location"), 256)})
 	opts := r.pollOptions(r.req.URL.String())
-	out, err := psclient.FollowDeferred(r.ctx, r.credClient(cred), resp, opts)
+	out, err := psclient.FollowDeferred(r.pollCtx(), r.credClient(cred), resp, opts)
 	for {
 		var atr *psclient.AuthTokenRequiredError
 		if !errors.As(err, &atr) {
@@ -746,8 +779,8 @@ func (r *run) poll(resp *http.Response) (*http.Response, error) {
 		if err2 != nil {
 			return nil, err2
 		}
-		r.cred = credential{kind: credAuth, token: tok.Value, key: authKey(r.origin, r.ps, r.jkt)}
-		out, err = psclient.PollDeferred(r.ctx, r.credClient(r.cred), atr.Location, opts)
+		r.cred = credential{kind: credAuth, token: tok.Value, key: authKey(r.origin, r.ps, r.jkt, r.mission())}
+		out, err = psclient.PollDeferred(r.pollCtx(), r.credClient(r.cred), atr.Location, opts)
 	}
 }
 
@@ -757,14 +790,8 @@ func (r *run) pollOptions(requestURL string) psclient.PollOptions {
 		RequestURL:  requestURL,
 		MaxDuration: r.t.MaxPollDuration,
 		Clock:       r.t.Clock,
-		OnInteraction: func(ctx context.Context, u, code string) error {
-			cu := safetext.Clean(u, 256)
-			r.t.emit(ctx, Event{Step: StepInteraction, URL: cu, Detail: "the person must visit " + cu + " (code " + safetext.Clean(code, 64) + ")"})
-			if r.t.OnInteraction == nil {
-				return nil
-			}
-			return r.t.OnInteraction(ctx, u, code)
-		},
+		// Relayed through the person server first (transport_relay.go).
+		OnInteraction: r.interaction,
 	}
 	if r.t.OnClarification != nil {
 		// Without a callback the question is left unanswered and polling
@@ -784,7 +811,7 @@ func (t *Transport) psClient(agent KeyMaterial) *http.Client {
 	tab := profile.For(t.Profile)
 	st := &SigningTransport{Base: t.Base, Keys: StaticKeys(agent.Signer, agent.Key), Profile: t.Profile, Now: t.clock().Now}
 	if tab.CapabilitiesOnPS {
-		st.Capabilities = t.Capabilities
+		st.Capabilities = t.capabilities()
 		st.Mission = t.Mission
 	}
 	return &http.Client{Transport: st, CheckRedirect: noRedirects}

@@ -27,6 +27,15 @@
 //   - our SignatureBase equals, byte for byte, what httpsig signs for the
 //     same request (TestSignatureBaseMatchesJS).
 //
+// TestResourceAcceptsJSSigned (resource_test.go) has httpsig 2.2.0 sign a
+// table of requests an agent sends to a resource: the jwt scheme with
+// agent, person and auth tokens from issuers on httptest servers (the
+// library's AgentTokenIssuer and a small person server), Ed25519 and ES256
+// keys, bodies, session tokens and extra components, for many host names.
+// Each is written over TCP as fetch sends it to a resource.Resource, which
+// must serve it with the right caller; tampered copies and replays must get
+// 401 with Signature-Error.
+//
 // Known differences are named, counted apart and pinned by a minimal case
 // each in known_test.go, behind the constants signerNormalisesQuery and
 // verifierDerivesLikeFetch; setting one to true makes the suite check
@@ -40,4 +49,10 @@
 // aauthtest agent provider through its mock controls, so it fetches
 // nothing but the resource's keys. It needs Node 20 or later and is
 // killed, with its process group, when the test ends.
+//
+// r3_mockin_test.go hands documents written by package r3 to mockin's own
+// R3 checks (r3check.mjs imports its validateR3Document and hash): mockin
+// accepts every document and per-call proposal r3.Encode writes and hashes
+// it to the same r3_s256, and r3.Parse refuses everything mockin refuses,
+// plus a named list of stricter cases.
 package interop

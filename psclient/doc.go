@@ -3,7 +3,11 @@
 // cache (Discover, MetadataCache), person-token and auth-token requests
 // (RequestPersonToken, ExchangeToken), polling of deferred answers
 // (FollowDeferred, PollDeferred), and the answers a pending request takes:
-// a clarification, an updated request, a cancellation.
+// a clarification, an updated request, a cancellation. Governance too:
+// missions (ProposeMission, whose approval is checked with
+// ParseMissionApproval and DecodeMissionBlob; UpdateMission,
+// CompleteMission), permission (RequestPermission), audit (Audit), and
+// reaching the person through the person server (RelayInteraction, Ask).
 //
 // Every function takes an *http.Client that signs its requests with the
 // agent token: an aauth.SigningTransport with the agent's key and
@@ -16,8 +20,9 @@
 // server is on one too; aauth.WithInsecureEgress relaxes this for
 // development, and a refusal matches aauth.ErrEgress.
 //
-// Errors are typed: *MetadataError, *ExchangeError, *PollError and
-// *AuthTokenRequiredError, matched against the Err* sentinels with
+// Errors are typed: *MetadataError, *ExchangeError, *PollError,
+// *AuthTokenRequiredError, *RequestError, *MissionError and
+// *PermissionDeniedError, matched against the Err* sentinels with
 // errors.Is. The root package aauth aliases the ones a Transport user
 // meets.
 package psclient

@@ -124,7 +124,9 @@ type ExchangeRequest struct {
 // Prefer: wait=45. A 200 gives the token; a 202 is polled to the end with
 // FollowDeferred (so OnInteraction and OnClarification in req.Poll are
 // called as needed); any other answer is an *ExchangeError carrying the
-// status and the problem details.
+// status and the problem details, wrapped in a *MissionError when the
+// mission the resource token names has ended (mission_terminated,
+// mission_not_found).
 //
 // client must sign every request with the agent token: an
 // aauth.SigningTransport with the agent's key and aauth.JWT(agentToken).
@@ -164,7 +166,12 @@ func ExchangeToken(ctx context.Context, client *http.Client, req ExchangeRequest
 	if ctx, err = endpointContext(ctx, req.PersonServer, t.TokenEndpointField, endpoint); err != nil {
 		return nil, err
 	}
-	return requestToken(ctx, client, endpoint, req.PersonServer, body, "auth_token", req.Poll, p)
+	tok, err := requestToken(ctx, client, endpoint, req.PersonServer, body, "auth_token", req.Poll, p)
+	if err != nil {
+		// A mission the resource token names may have ended.
+		return nil, missionWrap(err, jwtpeek.ClaimString(req.ResourceToken, "mission_s256"))
+	}
+	return tok, nil
 }
 
 // exchangeBody writes the token request as the profile does. The seed
@@ -250,8 +257,9 @@ type PersonTokenRequest struct {
 // person_token_endpoint of the server's metadata, signed with the agent
 // token by client and digest-covered, with Prefer: wait=45. A 200
 // {"person_token":…,"expires_in":…} gives the token; a 202 is polled to the
-// end; anything else is an *ExchangeError. See ExchangeToken for what
-// client must be.
+// end; anything else is an *ExchangeError, wrapped in a *MissionError when
+// the person server says the mission has ended or is unknown. See
+// ExchangeToken for what client must be.
 func RequestPersonToken(ctx context.Context, client *http.Client, req PersonTokenRequest) (*Token, error) {
 	p := req.Profile
 	t, err := profile.Check(p)
@@ -291,7 +299,11 @@ func RequestPersonToken(ctx context.Context, client *http.Client, req PersonToke
 	if ctx, err = endpointContext(ctx, req.PersonServer, "person_token_endpoint", md.PersonTokenEndpoint); err != nil {
 		return nil, err
 	}
-	return requestToken(ctx, client, md.PersonTokenEndpoint, req.PersonServer, o.Bytes(), "person_token", req.Poll, p)
+	tok, err := requestToken(ctx, client, md.PersonTokenEndpoint, req.PersonServer, o.Bytes(), "person_token", req.Poll, p)
+	if err != nil {
+		return nil, missionWrap(err, req.MissionS256)
+	}
+	return tok, nil
 }
 
 func capabilityStrings(caps []wire.Capability) []string {

@@ -32,12 +32,13 @@ type ObservationKind string
 
 // The kinds of Observation.
 const (
-	ObservedMetadata ObservationKind = "metadata" // the metadata document was fetched
-	ObservedToken    ObservationKind = "token"    // a token endpoint was asked for a token
-	ObservedDeferred ObservationKind = "deferred" // a 202 deferred a request: polling starts after Wait
-	ObservedPoll     ObservationKind = "poll"     // a pending URL was polled
-	ObservedAnswer   ObservationKind = "answer"   // an answer was posted to a pending URL (clarification, updated request)
-	ObservedCancel   ObservationKind = "cancel"   // a pending request was cancelled (DELETE)
+	ObservedMetadata   ObservationKind = "metadata"   // the metadata document was fetched
+	ObservedToken      ObservationKind = "token"      // a token endpoint was asked for a token
+	ObservedGovernance ObservationKind = "governance" // a mission, permission, audit or relay endpoint was called
+	ObservedDeferred   ObservationKind = "deferred"   // a 202 deferred a request: polling starts after Wait
+	ObservedPoll       ObservationKind = "poll"       // a pending URL was polled
+	ObservedAnswer     ObservationKind = "answer"     // an answer was posted to a pending URL (clarification, updated request)
+	ObservedCancel     ObservationKind = "cancel"     // a pending request was cancelled (DELETE)
 )
 
 type observerKey struct{}

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/psclient"
 )
 
 // explainer writes the --explain trace from the Transport's events alone:
@@ -78,6 +79,16 @@ func (x *explainer) flush() {
 	}
 }
 
+// Write writes p to the trace's writer after the answer line held, so
+// that text of the command's own (a prompt, the demo's narration) comes
+// in order with the trace.
+func (x *explainer) Write(p []byte) (int, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.flush()
+	return x.w.Write(p)
+}
+
 // done writes what is still held, once the request has ended.
 func (x *explainer) done() {
 	x.mu.Lock()
@@ -114,6 +125,8 @@ func (x *explainer) event(ev aauth.Event) {
 		x.line(false, "· %s at %s", ev.Detail, ev.URL)
 	case aauth.StepPending:
 		x.line(false, "· the resource deferred the request")
+	case aauth.StepMission, aauth.StepGovernance, aauth.StepRelay:
+		x.line(false, "· %s", ev.Detail)
 	case aauth.StepTokenCached:
 		x.line(false, "· %s token cached: %s", ev.Credential, ev.Token)
 	case aauth.StepRetry:
@@ -137,6 +150,25 @@ func (x *explainer) event(ev aauth.Event) {
 		}
 		x.line(false, "✗ %s", clip(msg, 300))
 	}
+}
+
+// observation renders what the person-server client reports when the
+// command calls it directly (the governance commands), as the
+// Transport's events would say it: the requests are signed with the agent
+// token.
+func (x *explainer) observation(o psclient.Observation) {
+	ev := aauth.Event{Step: aauth.StepPoll, Method: o.Method, URL: o.URL, Status: o.Status, Credential: "agent", Err: o.Err}
+	switch o.Kind {
+	case psclient.ObservedMetadata, psclient.ObservedToken, psclient.ObservedGovernance:
+		ev.Step = aauth.StepPersonServer
+	case psclient.ObservedDeferred:
+		ev.Detail = "deferred; first poll in " + o.Wait.String()
+	case psclient.ObservedPoll:
+		if o.Wait > 0 {
+			ev.Detail = "polled; next poll in " + o.Wait.String()
+		}
+	}
+	x.event(ev)
 }
 
 // request renders a request the agent sent and, held until the next

@@ -287,17 +287,18 @@ func (e *env) identity(o *fetchOptions, set map[string]bool, keyFile, agentToken
 		}
 		o.sigKey = aauth.JWT(token)
 	}
-	// Without a person server given, the Transport uses the agent
-	// token's ps claim, when it is a URL it may talk to.
 	name := "--person-server"
 	o.personServer = personServer
 	if !set["person-server"] {
 		o.personServer, name = e.getenv("AAUTH_PERSON_SERVER"), "AAUTH_PERSON_SERVER"
 	}
 	if o.personServer != "" {
-		if err := checkServerURL(name, o.personServer, false); err != nil {
-			return err
-		}
+		return checkServerURL(name, o.personServer, false)
+	}
+	// Else the agent token's ps claim, when it is a URL the agent may talk
+	// to; a claim that is not is left alone, as the Transport would.
+	if ps := claimString(o.sigKey.Token, "ps"); ps != "" && checkServerURL("ps", ps, false) == nil {
+		o.personServer = ps
 	}
 	return nil
 }
@@ -479,6 +480,7 @@ func (e *env) doFetch(ctx context.Context, o *fetchOptions, approve func(ctx con
 	if o.explain {
 		x := newExplainer(e.stderr, o.target, o.sigKey.Scheme == wire.SchemeHWK)
 		tr.OnEvent = x.event
+		prompt.w = x // the prompts come in order with the trace
 		defer x.done()
 	}
 	// Redirects are not followed, as with curl: following one would

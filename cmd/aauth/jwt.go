@@ -12,7 +12,7 @@ import (
 
 // jwtPart decodes part i (0 the header, 1 the claims) of a compact JWT,
 // verifying nothing. The command only reads its own agent token (its
-// cnf.jwk and exp); the servers do the verifying.
+// cnf.jwk, ps and exp); the servers do the verifying.
 func jwtPart(tok string, i int) (map[string]any, bool) {
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
@@ -35,6 +35,13 @@ func isJWT(tok string) bool {
 	_, h := jwtPart(tok, 0)
 	_, c := jwtPart(tok, 1)
 	return h && c
+}
+
+// claimString returns a string claim of a JWT, or "".
+func claimString(tok, name string) string {
+	c, _ := jwtPart(tok, 1)
+	s, _ := c[name].(string)
+	return s
 }
 
 // expiryOf returns the exp claim of a JWT, if it has one.

@@ -4,6 +4,10 @@
 //	aauth fetch [options] URL       a curl-like request as an AAuth agent
 //	aauth keygen [-o FILE]          a new Ed25519 signing key (private JWK)
 //	aauth agent-token [options]     mint an agent token, as an agent provider
+//	aauth mission propose|update|complete [options]
+//	                                a mission at the agent's person server
+//	aauth permission [options]      ask the person server for permission
+//	aauth audit [options]           record an action within a mission
 //
 // Every command takes -h; aauth --version says which build this is. The
 // exit status is 0 on success, 1 when a request or the protocol fails, 2 on
@@ -102,6 +106,9 @@ var commands = []command{
 	{"fetch", "make a request as an AAuth agent, like curl", (*env).fetch},
 	{"keygen", "generate an Ed25519 signing key (a private JWK)", (*env).keygen},
 	{"agent-token", "mint an agent token for an agent's key, as an agent provider", (*env).agentToken},
+	{"mission", "propose, update or complete a mission at the person server", (*env).mission},
+	{"permission", "ask the person server whether the agent may take an action", (*env).permission},
+	{"audit", "record an action the agent took within a mission", (*env).audit},
 }
 
 // usage writes the top-level help.

@@ -109,7 +109,7 @@ func control(_, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return &refusedAddr{addr: address}
 	}
-	if internalAddr(ap.Addr()) {
+	if InternalAddr(ap.Addr()) {
 		return &refusedAddr{addr: ap.Addr().Unmap().String()}
 	}
 	return nil
@@ -123,7 +123,7 @@ func checkedAfter(dial dialFunc) dialFunc {
 		if err != nil {
 			return nil, err
 		}
-		if a, ok := remoteIP(c); ok && internalAddr(a) {
+		if a, ok := remoteIP(c); ok && InternalAddr(a) {
 			c.Close()
 			return nil, &refusedAddr{addr: a.Unmap().String()}
 		}

@@ -152,7 +152,7 @@ func Target(ctx context.Context, trusted, target *url.URL) (context.Context, err
 func resolvesInternal(ctx context.Context, host string) (bool, error) {
 	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
 	if a, err := netip.ParseAddr(host); err == nil {
-		return internalAddr(a), nil
+		return InternalAddr(a), nil
 	}
 	if IsLoopback(host) {
 		return true, nil
@@ -164,7 +164,7 @@ func resolvesInternal(ctx context.Context, host string) (bool, error) {
 		return false, err
 	}
 	for _, a := range addrs {
-		if internalAddr(a) {
+		if InternalAddr(a) {
 			return true, nil
 		}
 	}
@@ -176,9 +176,9 @@ var (
 	sharedCGNAT = netip.MustParsePrefix("100.64.0.0/10")
 )
 
-// internalAddr reports whether a is loopback, private, link-local,
+// InternalAddr reports whether a is loopback, private, link-local,
 // unspecified, multicast or otherwise not a public unicast address.
-func internalAddr(a netip.Addr) bool {
+func InternalAddr(a netip.Addr) bool {
 	a = a.Unmap()
 	return a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
 		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() ||
