@@ -42,6 +42,12 @@ func findingHostileCases() []hostileCase {
 		)
 	}
 	cases = append(cases,
+		// A relay would have the person server show the URL to the
+		// person: a refused URL is neither relayed nor given to
+		// OnInteraction (before, a relay that refused it fell back to
+		// OnInteraction).
+		hostileCase{name: "interaction-url-plain-http-not-relayed", script: resourceInteractionAt("http://consent.evil.example/approve"),
+			want: and(refusedInteraction("http://consent.evil.example/approve", "http"), relayCount(0, 0))},
 		hostileCase{name: "interaction-url-javascript-from-person-server-seed", profile: aauth.ProfileSeed,
 			script: psInteraction("javascript:alert(1)"), want: refusedInteraction("javascript:alert(1)", "javascript")},
 		hostileCase{name: "interaction-url-https-passes", script: psInteractionThen("https://consent.example/approve"),

@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aauthgo/aauth/internal/egress"
 	"github.com/aauthgo/aauth/psclient"
+	"github.com/aauthgo/aauth/wire"
 )
 
 func TestCheckInteractionURL(t *testing.T) {
@@ -131,4 +133,31 @@ func FuzzCheckInteractionURL(f *testing.F) {
 			t.Fatalf("%q: a message of %d bytes", raw, n)
 		}
 	})
+}
+
+// A relay hands the URL to the person server, which shows it to the
+// person: the same rule, which relaxed egress does not loosen, and no
+// request for a URL it refuses.
+func TestRelayInteractionURL(t *testing.T) {
+	for _, ctx := range []context.Context{context.Background(), egress.WithInsecure(context.Background())} {
+		for raw, scheme := range map[string]string{
+			"javascript:alert(1)":         "javascript",
+			"http://consent.evil.example": "http",
+			"file:///etc/passwd":          "file",
+		} {
+			_, err := psclient.RelayInteraction(ctx, psTestClient(wire.ProfileCurrent), psclient.InteractionRelay{
+				PersonServer: "https://ps.invalid", URL: raw, Code: "ABCD1234",
+			})
+			var ie *psclient.InteractionURLError
+			if !errors.As(err, &ie) || ie.Scheme != scheme || strings.Contains(err.Error(), raw) {
+				t.Errorf("RelayInteraction(%q) = %v, want an *InteractionURLError naming %q only", raw, err, scheme)
+			}
+		}
+	}
+	_, err := psclient.RelayInteraction(context.Background(), psTestClient(wire.ProfileCurrent), psclient.InteractionRelay{
+		PersonServer: "https://ps.invalid", URL: "https://consent.example/x?state=1", Code: "ABCD1234",
+	})
+	if err == nil || !strings.Contains(err.Error(), "no query or fragment") {
+		t.Errorf("a relay URL with a query: %v", err)
+	}
 }
