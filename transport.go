@@ -99,8 +99,11 @@ type Transport struct {
 	Mission *wire.Mission
 
 	// OnInteraction is called when the person must visit url (with
-	// ?code=code) to approve. It is called once per distinct (url, code).
-	// An error cancels the pending request.
+	// ?code=code) to approve. It is called once per distinct (url, code),
+	// and only for an https URL, or http on a loopback host: any other
+	// URL a server names ends the request with a
+	// *psclient.InteractionURLError (matching ErrInteraction). An error
+	// cancels the pending request.
 	OnInteraction func(ctx context.Context, url, code string) error
 
 	// OnClarification is called when the person server asks a question;
