@@ -1061,7 +1061,7 @@ func (e *hostileEnv) publicPS(dns map[string]string, members map[string]any) {
 }
 
 func TestHostileServers(t *testing.T) {
-	cases := append(hostileCases(), missionHostileCases()...)
+	cases := append(append(hostileCases(), missionHostileCases()...), findingHostileCases()...)
 	seen := map[string]bool{}
 	for _, c := range cases {
 		if seen[c.name] {

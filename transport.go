@@ -68,6 +68,8 @@ import (
 // changed while it is in use.
 type Transport struct {
 	// Base sends the signed requests; nil means http.DefaultTransport.
+	// Requests a server steered (see ErrEgress) have the address they
+	// connect to checked when Base is nil or an *http.Transport.
 	Base http.RoundTripper
 
 	// Keys supplies the agent's key material: its signing key and its
@@ -97,8 +99,11 @@ type Transport struct {
 	Mission *wire.Mission
 
 	// OnInteraction is called when the person must visit url (with
-	// ?code=code) to approve. It is called once per distinct (url, code).
-	// An error cancels the pending request.
+	// ?code=code) to approve. It is called once per distinct (url, code),
+	// and only for an https URL, or http on a loopback host: any other
+	// URL a server names ends the request with a
+	// *psclient.InteractionURLError (matching ErrInteraction). An error
+	// cancels the pending request.
 	OnInteraction func(ctx context.Context, url, code string) error
 
 	// OnClarification is called when the person server asks a question;
@@ -257,7 +262,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Response != nil && req.Response.Request != nil && req.Response.Request.URL != nil {
 		// A redirect the http.Client follows: the target was named by the
 		// server, not by the caller.
-		if err := checkRedirect(ctx, req.Response.Request.URL, req.URL); err != nil {
+		if ctx, err = redirectContext(ctx, req.Response.Request, req.URL); err != nil {
 			closeBody(req)
 			return nil, err
 		}
@@ -268,6 +273,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	r := &run{t: t, req: req, ctx: ctx, origin: origin, tab: tab}
+	r.observePS()
 	resp, err := r.loop()
 	resp, err = r.finishRelays(resp, err)
 	if err != nil {
@@ -300,6 +306,8 @@ type run struct {
 	done      map[string]bool // corrections already made (one each)
 
 	relay *relaySession // interaction relays (transport_relay.go)
+
+	polledWith atomic.Uint32 // credKind of the last pending-URL request credClient signed (event.go)
 }
 
 func (r *run) loop() (*http.Response, error) {
@@ -426,7 +434,7 @@ func (r *run) send() (*http.Response, error) {
 		closeBody(out)
 		return nil, err
 	}
-	resp, err := base(r.t.Base).RoundTrip(out)
+	resp, err := sendVia(r.t.Base, out)
 	if err != nil {
 		return nil, err
 	}
@@ -706,16 +714,15 @@ func (r *run) authToken(resourceToken string) (*psclient.Token, error) {
 	if r.cred.kind == credSession || presented == "" {
 		presented = r.km.Key.Token
 	}
-	if r.tab.PresentedToken {
-		if err := checkResourceToken(resourceToken, resourceCheck{
-			resource:     r.origin,
-			personServer: r.ps,
-			jkt:          r.jkt,
-			presented:    presented,
-			now:          r.t.clock().Now(),
-		}); err != nil {
-			return nil, err
-		}
+	if err := checkResourceToken(resourceToken, resourceCheck{
+		resource:     r.origin,
+		personServer: r.ps,
+		jkt:          r.jkt,
+		presented:    presented,
+		now:          r.t.clock().Now(),
+		seed:         !r.tab.PresentedToken,
+	}); err != nil {
+		return nil, err
 	}
 	key := authKey(r.origin, r.ps, r.jkt, r.mission())
 	tok, _, err := r.t.flights.do(r.ctx, key, func() (*psclient.Token, error) {
@@ -821,7 +828,8 @@ func (r *run) credClient(cred credential) *http.Client {
 			closeBody(req)
 			return nil, err
 		}
-		return base(r.t.Base).RoundTrip(out)
+		r.polledWith.Store(uint32(cred.kind))
+		return sendVia(r.t.Base, out)
 	}), CheckRedirect: noRedirects}
 }
 
@@ -832,15 +840,6 @@ func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) {
 // noRedirects keeps credentials on the origin they were meant for: a pending
 // URL or person-server endpoint that redirects is answered as it is.
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-
-// checkRedirect applies the egress rules to a redirect from one URL to
-// another.
-func checkRedirect(ctx context.Context, from, to *url.URL) error {
-	if err := egress.CheckSecureURL(ctx, to.String()); err != nil {
-		return fmt.Errorf("%w: redirect to %s: %v", ErrEgress, safetext.Clean(redactURL(to), 256), err)
-	}
-	return egress.CheckHost(ctx, from, to)
-}
 
 func replayable(req *http.Request) bool {
 	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil

@@ -166,7 +166,7 @@ func (t *Transport) postAudit(ctx context.Context, rec psclient.AuditRecord) err
 		return err
 	}
 	rec.PersonServer, rec.Metadata, rec.Cache, rec.Profile = r.govServer(rec.PersonServer, rec.Metadata, rec.Cache)
-	return psclient.Audit(ctx, t.psClient(r.km), rec)
+	return psclient.Audit(r.ctx, t.psClient(r.km), rec)
 }
 
 // transientAudit reports whether sending the record again may work: the

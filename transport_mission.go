@@ -238,6 +238,7 @@ func (t *Transport) govRun(ctx context.Context) (*run, error) {
 		ctx = WithInsecureEgress(ctx)
 	}
 	r := &run{t: t, ctx: ctx, tab: tab}
+	r.observePS()
 	if err := r.loadKeys(); err != nil {
 		return nil, err
 	}

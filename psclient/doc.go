@@ -18,7 +18,16 @@
 // URLs a person server names (endpoints, pending URLs) must be https (or
 // loopback http) and may lead to a private network only when the person
 // server is on one too; aauth.WithInsecureEgress relaxes this for
-// development, and a refusal matches aauth.ErrEgress.
+// development, and a refusal matches aauth.ErrEgress. The rule travels in
+// the requests' context, and a client built on aauth.SigningTransport
+// (over nil or an *http.Transport) checks it again on the address each
+// connection is made to.
+//
+// An interaction URL reaches OnInteraction, or a relay, only when
+// CheckInteractionURL accepts it: https, or http on a loopback host.
+//
+// WithObserver traces what the functions send: each request and poll,
+// with its status and the wait chosen, never a token.
 //
 // Errors are typed: *MetadataError, *ExchangeError, *PollError,
 // *AuthTokenRequiredError, *RequestError, *MissionError and

@@ -43,7 +43,8 @@ var (
 	// callback failed, or the server asked too many times); the pending
 	// request was cancelled.
 	ErrClarification = errors.New("aauth: clarification not answered")
-	// ErrInteraction: OnInteraction failed; the pending request was
+	// ErrInteraction: OnInteraction failed, or the interaction URL was
+	// refused (an *InteractionURLError); the pending request was
 	// cancelled.
 	ErrInteraction = errors.New("aauth: interaction not started")
 	// ErrLocation: a 202 had no usable Location: none, not a URL, or not

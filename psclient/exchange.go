@@ -163,6 +163,9 @@ func ExchangeToken(ctx context.Context, client *http.Client, req ExchangeRequest
 		return nil, err
 	}
 	endpoint := md.AuthTokenEndpointFor(p)
+	if ctx, err = endpointContext(ctx, req.PersonServer, t.TokenEndpointField, endpoint); err != nil {
+		return nil, err
+	}
 	tok, err := requestToken(ctx, client, endpoint, req.PersonServer, body, "auth_token", req.Poll, p)
 	if err != nil {
 		// A mission the resource token names may have ended.
@@ -293,6 +296,9 @@ func RequestPersonToken(ctx context.Context, client *http.Client, req PersonToke
 	if err := addExtra(&o, req.Extra, known); err != nil {
 		return nil, err
 	}
+	if ctx, err = endpointContext(ctx, req.PersonServer, "person_token_endpoint", md.PersonTokenEndpoint); err != nil {
+		return nil, err
+	}
 	tok, err := requestToken(ctx, client, md.PersonTokenEndpoint, req.PersonServer, o.Bytes(), "person_token", req.Poll, p)
 	if err != nil {
 		return nil, missionWrap(err, req.MissionS256)
@@ -341,6 +347,7 @@ func requestToken(ctx context.Context, client *http.Client, endpoint, psURL stri
 		req.Header.Set("Prefer", "wait="+strconv.Itoa(t.PreferWait))
 	}
 	resp, err := client.Do(req)
+	observed(ctx, ObservedToken, http.MethodPost, endpoint, resp, err)
 	if err != nil {
 		return nil, safetext.Wrap("token request to "+safetext.Clean(endpoint, 256), safetext.ShortURLError(err))
 	}

@@ -128,6 +128,9 @@ func govDo(ctx context.Context, client *http.Client, s govServer, t *profile.Tab
 	if err := checkEndpoint(ctx, s.ps, docURL, c.field, endpoint); err != nil {
 		return nil, err
 	}
+	if ctx, err = endpointContext(ctx, s.ps, c.field, endpoint); err != nil {
+		return nil, err
+	}
 	if c.path != "" {
 		u, err := url.Parse(endpoint)
 		if err != nil {
@@ -144,6 +147,7 @@ func govDo(ctx context.Context, client *http.Client, s govServer, t *profile.Tab
 		req.Header.Set("Prefer", "wait="+strconv.Itoa(t.PreferWait))
 	}
 	resp, err := client.Do(req)
+	observed(ctx, ObservedGovernance, http.MethodPost, endpoint, resp, err)
 	if err != nil {
 		return nil, fmt.Errorf("aauth: %s to %s: %w", c.op, safetext.Clean(endpoint, 256), safetext.ShortURLError(err))
 	}

@@ -27,9 +27,12 @@ func (e *env) demoMission(ctx context.Context, w *aauthtest.World, agent *aautht
 	}
 	base, release := e.transport()
 	defer release()
+	// The demo's own lines go through the explainer too, after any
+	// answer line it holds.
 	x := newExplainer(e.stderr, target, false)
+	defer x.done()
 	tr := &aauth.Transport{
-		Base:         x.wire(base),
+		Base:         base,
 		Keys:         aauth.StaticKeys(agent.Key, aauth.JWT(agent.Token)),
 		PersonServer: w.PS.URL,
 		Capabilities: []aauth.Capability{aauth.CapabilityInteraction},
@@ -45,9 +48,9 @@ func (e *env) demoMission(ctx context.Context, w *aauthtest.World, agent *aautht
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "mission %s approved: %s (s256 checked), with a person token for the resource\n", a.S256, a.Mission.Raw)
+	fmt.Fprintf(x, "mission %s approved: %s (s256 checked), with a person token for the resource\n", a.S256, a.Mission.Raw)
 
-	fmt.Fprintf(e.stderr, "\n$ aauth fetch --explain %s   (under the mission)\n", target)
+	fmt.Fprintf(x, "\n$ aauth fetch --explain %s   (under the mission)\n", target)
 	resp, err := tr.Client().Get(target.String())
 	if err != nil {
 		return err
@@ -55,19 +58,19 @@ func (e *env) demoMission(ctx context.Context, w *aauthtest.World, agent *aautht
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 
-	fmt.Fprintf(e.stderr, "\n$ aauth permission --action Summarize   (an approved tool: no need to ask)\n")
+	fmt.Fprintf(x, "\n$ aauth permission --action Summarize   (an approved tool: no need to ask)\n")
 	if err := tr.RequestPermission(ctx, psclient.PermissionRequest{Action: "Summarize"}); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "$ aauth permission --action SendEmail\n")
+	fmt.Fprintf(x, "$ aauth permission --action SendEmail\n")
 	if err := tr.RequestPermission(ctx, psclient.PermissionRequest{Action: "SendEmail", Description: "Mail the summary"}); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "$ aauth audit --action SendEmail\n")
+	fmt.Fprintf(x, "$ aauth audit --action SendEmail\n")
 	if err := tr.Audit(psclient.AuditRecord{Action: "SendEmail", Result: map[string]string{"status": "sent"}}); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "$ aauth mission complete --summary \"Read and summarized the data\"\n")
+	fmt.Fprintf(x, "$ aauth mission complete --summary \"Read and summarized the data\"\n")
 	if err := tr.CompleteMission(ctx, "Read and summarized the data"); err != nil {
 		return err
 	}
@@ -76,7 +79,7 @@ func (e *env) demoMission(ctx context.Context, w *aauthtest.World, agent *aautht
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		fmt.Fprintf(e.stderr, "· after completion the agent may not act on the mission: %s\n", trimPrefix(err))
+		fmt.Fprintf(x, "· after completion the agent may not act on the mission: %s\n", trimPrefix(err))
 	}
 	return tr.Close()
 }

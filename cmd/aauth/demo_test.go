@@ -85,13 +85,13 @@ func TestDemo(t *testing.T) {
 	}
 }
 
-// An interrupted demo stops cleanly with exit 1.
+// An interrupted demo stops cleanly with exit 130.
 func TestDemoCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	e := &env{stdin: strings.NewReader(""), stdout: new(strings.Builder), stderr: new(strings.Builder), getenv: func(string) string { return "" }}
-	if code := e.run(ctx, []string{"demo"}); code != exitFailure {
-		t.Fatalf("exit %d, want 1; stderr:\n%s", code, e.stderr)
+	if code := e.run(ctx, []string{"demo"}); code != exitInterrupted {
+		t.Fatalf("exit %d, want 130; stderr:\n%s", code, e.stderr)
 	}
 	recordOutput(t, "stderr of demo", e.stderr.(*strings.Builder).String())
 	if last := lastLine(e.stderr.(*strings.Builder).String()); !strings.HasSuffix(last, ": interrupted") {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/internal/profile"
 	"github.com/aauthgo/aauth/keys"
 	"github.com/aauthgo/aauth/wire"
 )
@@ -41,7 +42,8 @@ Agent:
   --agent-token JWT|@FILE
                          the agent token for that key  [$AAUTH_AGENT_TOKEN]
   --hwk                  send the bare public key instead of an agent token
-  --person-server URL    the agent's person server  [$AAUTH_PERSON_SERVER]
+  --person-server URL    the agent's person server, https (or http on a
+                         loopback host)  [$AAUTH_PERSON_SERVER]
                          (default: the agent token's ps claim)
   --profile NAME         wire generation: current (default) or seed
 
@@ -68,8 +70,13 @@ When the person must approve, a line "interaction: URL CODE" is written to
 stderr: open URL?code=CODE in a browser. Questions from the person server
 are asked on stderr and answered on stdin.
 
+A warning is written to stderr when the agent token has expired, or
+expires before the request may end (within --timeout, or the profile's
+bound on waiting for the person).
+
 Exit status: 0 when the answer is 1xx to 3xx, 1 when the request fails or
-the answer is 4xx or 5xx (the body is still written), 2 on bad usage.
+the answer is 4xx or 5xx (the body is still written), 2 on bad usage, 130
+when interrupted (Ctrl-C).
 
 Example:
   aauth fetch --key agent.jwk --agent-token @agent.jwt --explain \
@@ -113,7 +120,31 @@ func (e *env) fetch(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	e.warnExpiry(o)
 	return e.doFetch(ctx, o, nil)
+}
+
+// warnExpiry warns, on stderr, when the agent token has expired, or
+// expires before the request may end: within --timeout, or else within the
+// profile's bound on waiting for the person. Servers would refuse it, with
+// an answer less clear than this line; the request is made all the same,
+// for a server whose clock differs may still take it.
+func (e *env) warnExpiry(o *fetchOptions) {
+	exp, ok := expiryOf(o.sigKey.Token)
+	if !ok {
+		return
+	}
+	now := e.now()
+	run := o.timeout
+	if run == 0 {
+		run = profile.For(o.profile).MaxPollDuration
+	}
+	switch left := exp.Sub(now).Round(time.Second); {
+	case left <= 0:
+		fmt.Fprintf(e.stderr, "aauth: warning: the agent token expired %v ago (at %s); servers will refuse it\n", -left, exp.Format(time.RFC3339))
+	case left < run:
+		fmt.Fprintf(e.stderr, "aauth: warning: the agent token expires in %v (at %s), before this request may end\n", left, exp.Format(time.RFC3339))
+	}
 }
 
 // parseFetch reads the fetch command line, with the environment's
@@ -256,12 +287,18 @@ func (e *env) identity(o *fetchOptions, set map[string]bool, keyFile, agentToken
 		}
 		o.sigKey = aauth.JWT(token)
 	}
+	name := "--person-server"
 	o.personServer = personServer
 	if !set["person-server"] {
-		o.personServer = e.getenv("AAUTH_PERSON_SERVER")
+		o.personServer, name = e.getenv("AAUTH_PERSON_SERVER"), "AAUTH_PERSON_SERVER"
 	}
-	if o.personServer == "" && o.sigKey.Token != "" {
-		o.personServer = claimString(o.sigKey.Token, "ps")
+	if o.personServer != "" {
+		return checkServerURL(name, o.personServer, false)
+	}
+	// Else the agent token's ps claim, when it is a URL the agent may talk
+	// to; a claim that is not is left alone, as the Transport would.
+	if ps := claimString(o.sigKey.Token, "ps"); ps != "" && checkServerURL("ps", ps, false) == nil {
+		o.personServer = ps
 	}
 	return nil
 }
@@ -294,7 +331,7 @@ func (e *env) readData(arg string) ([]byte, error) {
 	}
 	b, err := os.ReadFile(name)
 	if err != nil {
-		return nil, usagef("-d: %v", err)
+		return nil, fileError("-d "+arg, err)
 	}
 	return b, nil
 }
@@ -333,11 +370,11 @@ func loadSigningKey(spec string, fromEnv bool, p aauth.Profile) (crypto.Signer, 
 		}
 		return key, nil
 	}
-	key, err := keys.ReadFile(spec, p)
-	if err != nil {
-		return nil, usagef("%s", trimPrefix(err))
+	name := "--key " + spec
+	if fromEnv {
+		name = "AAUTH_KEY " + spec
 	}
-	return key, nil
+	return readKeyFile(name, spec, p)
 }
 
 // loadToken reads a token argument: the JWT itself, or @FILE. Errors never
@@ -345,7 +382,7 @@ func loadSigningKey(spec string, fromEnv bool, p aauth.Profile) (crypto.Signer, 
 func loadToken(name, arg string) (string, error) {
 	tok := arg
 	if file, ok := strings.CutPrefix(arg, "@"); ok {
-		b, err := readSmallFile(file)
+		b, err := readSmallFile(name+" "+arg, file)
 		if err != nil {
 			return "", err
 		}
@@ -442,8 +479,9 @@ func (e *env) doFetch(ctx context.Context, o *fetchOptions, approve func(ctx con
 	}
 	if o.explain {
 		x := newExplainer(e.stderr, o.target, o.sigKey.Scheme == wire.SchemeHWK)
-		tr.Base = x.wire(base)
 		tr.OnEvent = x.event
+		prompt.w = x // the prompts come in order with the trace
+		defer x.done()
 	}
 	// Redirects are not followed, as with curl: following one would
 	// present the agent's credentials to whatever origin it names.

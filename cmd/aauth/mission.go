@@ -143,10 +143,16 @@ func (e *env) govSetup(ctx context.Context, fs *flag.FlagSet, g govFlags) (conte
 		ctx, cancel = context.WithTimeout(ctx, *g.timeout)
 		stop = func() { cancel(); release() }
 	}
-	if *g.explain {
-		base = newExplainer(e.stderr, u, false).wire(base)
-	}
 	prompt := &prompter{w: e.stderr, in: newLineReader(e.stdin)}
+	if *g.explain {
+		// The trace comes from what the person-server client reports;
+		// the prompts go through it, to come in order.
+		x := newExplainer(e.stderr, u, false)
+		ctx = psclient.WithObserver(ctx, x.observation)
+		prompt.w = x
+		prev := stop
+		stop = func() { x.done(); prev() }
+	}
 	var clk psclient.Clock
 	if e.clock != nil {
 		clk = e.clock
