@@ -14,6 +14,15 @@ import (
 	"github.com/aauthgo/aauth/redisstore"
 )
 
+// wantSeen fails t unless r.Seen(key, exp) answers want, without error.
+func wantSeen(t *testing.T, what string, r *redisstore.ReplayStore, key string, exp time.Time, want bool) {
+	t.Helper()
+	seen, err := r.Seen(context.Background(), key, exp)
+	if err != nil || seen != want {
+		t.Fatalf("%s: Seen(%s) = %v, %v; want %v", what, key, seen, err, want)
+	}
+}
+
 func TestReplaySeen(t *testing.T) {
 	f := newFixture(t, redisstore.Options{})
 	ctx := context.Background()
@@ -22,10 +31,7 @@ func TestReplaySeen(t *testing.T) {
 	exp := f.clock.Now().Add(time.Minute)
 	check := func(what string, r *redisstore.ReplayStore, key string, want bool) {
 		t.Helper()
-		seen, err := r.Seen(ctx, key, exp)
-		if err != nil || seen != want {
-			t.Fatalf("%s: Seen(%s) = %v, %v; want %v", what, key, seen, err, want)
-		}
+		wantSeen(t, what, r, key, exp, want)
 	}
 	check("first", r, "sig-1", false)
 	check("again", r, "sig-1", true)
@@ -102,7 +108,7 @@ func TestReplayOnceAcrossReplicas(t *testing.T) {
 // TestReplayNotOurs: whatever is under a replay key, it counts as seen:
 // the request is refused, and the value is left alone.
 func TestReplayNotOurs(t *testing.T) {
-	cases := map[string]func(ctx context.Context, r *redis.Client, k string) error{
+	cases := map[string]planter{
 		"a string": func(ctx context.Context, r *redis.Client, k string) error { return r.Set(ctx, k, "x", 0).Err() },
 		"a list":   func(ctx context.Context, r *redis.Client, k string) error { return r.RPush(ctx, k, "x").Err() },
 		"a hash":   func(ctx context.Context, r *redis.Client, k string) error { return r.HSet(ctx, k, "f", "x").Err() },
@@ -112,11 +118,7 @@ func TestReplayNotOurs(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			k := redisKey("replay", "sig")
-			f.raw.Del(ctx, k)
-			if err := plant(ctx, f.raw, k); err != nil {
-				t.Fatal(err)
-			}
-			before := dump(t, f.raw, k)
+			before := f.plantAt(t, k, plant)
 			seen, err := f.store.Replay().Seen(ctx, "sig", f.clock.Now().Add(time.Minute))
 			if !seen || err != nil {
 				t.Fatalf("Seen: %v, %v; want true", seen, err)
@@ -167,15 +169,11 @@ func TestReplayOutageFailClosed(t *testing.T) {
 func TestReplayOutageLocalOnly(t *testing.T) {
 	opts := redisstore.Options{RetryAfter: time.Minute, ReplayOutage: redisstore.LocalOnly}
 	f := newFixture(t, opts)
-	ctx := context.Background()
 	r, other := f.store.Replay(), f.open(t, opts).Replay()
 	exp := f.clock.Now().Add(time.Minute)
 	check := func(what string, r *redisstore.ReplayStore, key string, want bool) {
 		t.Helper()
-		seen, err := r.Seen(ctx, key, exp)
-		if err != nil || seen != want {
-			t.Fatalf("%s: Seen(%s) = %v, %v; want %v", what, key, seen, err, want)
-		}
+		wantSeen(t, what, r, key, exp, want)
 	}
 	check("Redis up", r, "before", false)
 	f.srv.Stop()

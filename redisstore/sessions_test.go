@@ -102,10 +102,10 @@ func TestSessions(t *testing.T) {
 // write: Get finds no session, with an event, and leaves it alone.
 func TestSessionsNotOurs(t *testing.T) {
 	exp := `"expiry":"2099-06-01T00:00:00Z"`
-	set := func(v string) func(ctx context.Context, r *redis.Client, k string) error {
+	set := func(v string) planter {
 		return func(ctx context.Context, r *redis.Client, k string) error { return r.Set(ctx, k, v, 0).Err() }
 	}
-	cases := map[string]func(ctx context.Context, r *redis.Client, k string) error{
+	cases := map[string]planter{
 		"garbage":               set("\x00garbage " + secret),
 		"other format":          set(`{"format":"aauth-session/2","jkt":"k",` + exp + `}`),
 		"secret as format":      set(`{"format":"` + secret + `","jkt":"k",` + exp + `}`),
@@ -124,11 +124,7 @@ func TestSessionsNotOurs(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			k := redisKey("session", sessionToken)
-			f.raw.Del(ctx, k)
-			if err := plant(ctx, f.raw, k); err != nil {
-				t.Fatal(err)
-			}
-			before := dump(t, f.raw, k)
+			before := f.plantAt(t, k, plant)
 			skips := f.ev.count(redisstore.StepSkipped)
 			s, err := f.store.Sessions().Get(ctx, sessionToken)
 			if s != nil || err != nil {
