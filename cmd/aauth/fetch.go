@@ -20,12 +20,23 @@ import (
 	"github.com/aauthgo/aauth/wire"
 )
 
-const fetchHelp = `Usage: aauth fetch [options] URL
+const fetchHelp = `Usage: aauth fetch [options] URL...
 
 Make a request as an AAuth agent: sign it, answer the resource's
 challenges (person token, auth token) with the agent's person server, wait
 for the person when asked, retry, and write the response body to stdout.
 Options may also follow the URL.
+
+Several URLs are fetched in order, with the same options, each answer
+written as curl does (its head first with -i); a token one obtains serves
+the next. A failed one is reported on stderr and the next is fetched; the
+exit status is 1 if any failed.
+
+The tokens obtained are kept for the next run, which presents them at
+once: one round trip instead of the whole flow, and no person asked
+again. They are kept in $XDG_STATE_HOME/aauth, else
+~/.local/state/aauth, in 0600 files (see package filestore), apart for
+each key.
 
 Request:
   -X METHOD              the method (default GET, or POST with -d)
@@ -56,6 +67,10 @@ Told to the person server:
   --domain-hint DOMAIN   the person's domain
   --mission-s256 HASH    the mission the request belongs to
   --mission-approver URL who approved the mission (seed profile only)
+
+Tokens:
+  --store DIR            keep tokens in DIR instead
+  --no-store             keep nothing: every run starts cold
 
 Output:
   -i                     print the status line and response headers first
@@ -90,7 +105,8 @@ const defaultCapabilities = "interaction,clarification"
 // fetchOptions is a fetch to make, from the command line or the demo.
 type fetchOptions struct {
 	method  string
-	target  *url.URL
+	target  *url.URL   // the URL fetched now
+	targets []*url.URL // every URL, in order; nil means target alone
 	header  http.Header
 	host    string // a -H Host: value
 	body    []byte
@@ -107,6 +123,11 @@ type fetchOptions struct {
 	tenant        string
 	domainHint    string
 	mission       *wire.Mission
+
+	// store is the directory of the token store, "" for none; storeGiven
+	// says --store named it.
+	store      string
+	storeGiven bool
 
 	timeout time.Duration
 	include bool
@@ -172,18 +193,16 @@ func (e *env) parseFetch(args []string) (*fetchOptions, error) {
 	include := fs.Bool("i", false, "")
 	explain := fs.Bool("explain", false, "")
 	dryRun := fs.Bool("dry-run", false, "")
+	storeDir := fs.String("store", "", "")
+	noStore := fs.Bool("no-store", false, "")
 
 	pos, err := e.parse(fs, fetchHelp, args)
 	if err != nil {
 		return nil, err
 	}
 	set := setFlags(fs)
-	switch len(pos) {
-	case 0:
+	if len(pos) == 0 {
 		return nil, syntaxf("fetch needs a URL")
-	case 1:
-	default:
-		return nil, syntaxf("fetch takes one URL, got %d arguments", len(pos))
 	}
 
 	o := &fetchOptions{
@@ -200,9 +219,18 @@ func (e *env) parseFetch(args []string) (*fetchOptions, error) {
 	if o.profile, err = wire.ParseProfile(*profileName); err != nil {
 		return nil, usagef("%s", trimPrefix(err))
 	}
-	if o.target, err = parseTarget(pos[0]); err != nil {
+	for _, p := range pos {
+		u, err := parseTarget(p)
+		if err != nil {
+			return nil, err
+		}
+		o.targets = append(o.targets, u)
+	}
+	o.target = o.targets[0]
+	if o.store, err = e.storeDir(*storeDir, *noStore, set); err != nil {
 		return nil, err
 	}
+	o.storeGiven = set["store"]
 	if *timeout < 0 {
 		return nil, usagef("--timeout must not be negative")
 	}
@@ -446,17 +474,12 @@ func (e *env) transport() (http.RoundTripper, func()) {
 // doFetch makes the fetch o describes. approve, when set, is called after
 // each interaction prompt; the demo approves there on the person's behalf.
 func (e *env) doFetch(ctx context.Context, o *fetchOptions, approve func(ctx context.Context, url, code string) error) error {
-	if o.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.timeout)
-		defer cancel()
-	}
-	req, err := o.newRequest(ctx)
-	if err != nil {
-		return err
+	targets := o.targets
+	if len(targets) == 0 {
+		targets = []*url.URL{o.target}
 	}
 	if o.dryRun {
-		return e.dryRun(req, o)
+		return e.dryRunEach(ctx, o, targets)
 	}
 
 	base, release := e.transport()
@@ -477,36 +500,20 @@ func (e *env) doFetch(ctx context.Context, o *fetchOptions, approve func(ctx con
 		Profile:         o.profile,
 		Clock:           e.clock,
 	}
+	var x *explainer
 	if o.explain {
-		x := newExplainer(e.stderr, o.target, o.sigKey.Scheme == wire.SchemeHWK)
+		x = newExplainer(e.stderr, o.target, o.sigKey.Scheme == wire.SchemeHWK)
 		tr.OnEvent = x.event
 		prompt.w = x // the prompts come in order with the trace
 		defer x.done()
 	}
+	if err := e.keepTokens(tr, o); err != nil {
+		return err
+	}
 	// Redirects are not followed, as with curl: following one would
 	// present the agent's credentials to whatever origin it names.
 	client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-
-	resp, err := client.Do(req)
-	if err != nil {
-		return requestError(ctx, req, o.timeout, err)
-	}
-	defer resp.Body.Close()
-	var problem *wire.Problem
-	if resp.StatusCode >= 400 {
-		// Read (and put back) the error body before it is copied out.
-		problem, _ = wire.ReadProblem(resp)
-	}
-	if o.include {
-		writeHead(e.stdout, resp)
-	}
-	if _, err := io.Copy(e.stdout, resp.Body); err != nil {
-		return fmt.Errorf("%s %s: reading the answer: %v", req.Method, showURL(req.URL), err)
-	}
-	if resp.StatusCode >= 400 {
-		return statusError(req, resp, problem)
-	}
-	return nil
+	return e.fetchEach(ctx, client, o, targets, x)
 }
 
 // requestError describes a request that got no usable answer.
