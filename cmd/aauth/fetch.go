@@ -124,10 +124,9 @@ type fetchOptions struct {
 	domainHint    string
 	mission       *wire.Mission
 
-	// store is the directory of the token store, "" for none; storeGiven
-	// says --store named it.
-	store      string
-	storeGiven bool
+	// tokens is the token store (--store, --no-store); nil leaves the
+	// tokens in the Transport's memory.
+	tokens aauth.TokenCache
 
 	timeout time.Duration
 	include bool
@@ -227,10 +226,6 @@ func (e *env) parseFetch(args []string) (*fetchOptions, error) {
 		o.targets = append(o.targets, u)
 	}
 	o.target = o.targets[0]
-	if o.store, err = e.storeDir(*storeDir, *noStore, set); err != nil {
-		return nil, err
-	}
-	o.storeGiven = set["store"]
 	if *timeout < 0 {
 		return nil, usagef("--timeout must not be negative")
 	}
@@ -278,6 +273,9 @@ func (e *env) parseFetch(args []string) (*fetchOptions, error) {
 		return nil, usagef("--mission-approver needs --mission-s256")
 	case *missionS256 != "":
 		o.mission = &wire.Mission{S256: *missionS256, Approver: *missionApprover}
+	}
+	if o.tokens, err = e.openStore(*storeDir, *noStore, set, o); err != nil {
+		return nil, err
 	}
 	return o, nil
 }
@@ -499,6 +497,7 @@ func (e *env) doFetch(ctx context.Context, o *fetchOptions, approve func(ctx con
 		DomainHint:      o.domainHint,
 		Profile:         o.profile,
 		Clock:           e.clock,
+		Tokens:          o.tokens,
 	}
 	var x *explainer
 	if o.explain {
@@ -506,9 +505,6 @@ func (e *env) doFetch(ctx context.Context, o *fetchOptions, approve func(ctx con
 		tr.OnEvent = x.event
 		prompt.w = x // the prompts come in order with the trace
 		defer x.done()
-	}
-	if err := e.keepTokens(tr, o); err != nil {
-		return err
 	}
 	// Redirects are not followed, as with curl: following one would
 	// present the agent's credentials to whatever origin it names.

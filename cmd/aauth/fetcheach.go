@@ -102,9 +102,11 @@ func (e *env) dryRunEach(ctx context.Context, o *fetchOptions, targets []*url.UR
 }
 
 // fetching tells the trace the URL fetched now: requests to its origin
-// are the resource's, the others are indented.
+// are the resource's, the others are indented. The answer held from the
+// URL before is written first.
 func (x *explainer) fetching(u *url.URL) {
 	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.flush()
 	x.origin = originOf(u)
-	x.mu.Unlock()
 }

@@ -16,20 +16,37 @@ import (
 // auth token or session token the first obtained: one round trip, and no
 // person asked again.
 
-// storeDir resolves --store DIR and --no-store: the directory of the
-// store, or "" for none.
-func (e *env) storeDir(dir string, noStore bool, set map[string]bool) (string, error) {
+// openStore resolves --store DIR and --no-store and opens the store for
+// the agent o describes (its key and profile are set). A store named with
+// --store that cannot be opened is a usage error; the default one is a
+// warning, and the run goes on with its tokens in memory: a request never
+// fails for the agent's cache. A dry run opens nothing.
+func (e *env) openStore(dir string, noStore bool, set map[string]bool, o *fetchOptions) (aauth.TokenCache, error) {
 	switch {
 	case noStore && set["store"]:
-		return "", usagef("--store and --no-store exclude each other")
-	case noStore:
-		return "", nil
+		return nil, usagef("--store and --no-store exclude each other")
 	case set["store"] && dir == "":
-		return "", usagef("--store needs a directory")
-	case set["store"]:
-		return dir, nil
+		return nil, usagef("--store needs a directory")
+	case noStore || o.dryRun:
+		return nil, nil
+	case !set["store"]:
+		if dir = e.defaultStoreDir(); dir == "" {
+			return nil, nil
+		}
 	}
-	return e.defaultStoreDir(), nil
+	store, err := filestore.Open(dir, filestore.Options{OnEvent: e.storeEvent})
+	if err != nil {
+		if set["store"] {
+			return nil, usagef("--store %s: %s", dir, trimPrefix(err))
+		}
+		e.warn("not keeping tokens: %s", trimPrefix(err))
+		return nil, nil
+	}
+	jkt, err := keys.Thumbprint(o.signer.Public())
+	if err != nil {
+		return nil, usagef("%s", trimPrefix(err))
+	}
+	return &agentTokens{s: store, scope: string(o.profile) + " " + jkt}, nil
 }
 
 // defaultStoreDir is filestore.DefaultDir read through the command's
@@ -43,30 +60,6 @@ func (e *env) defaultStoreDir() string {
 		return filepath.Join(home, ".local", "state", "aauth")
 	}
 	return ""
-}
-
-// keepTokens gives tr the store of o, if any. A store given with --store
-// that cannot be opened is an error; the default one is a warning, and
-// the fetch goes on with its tokens in memory, as a request never fails
-// for the agent's cache.
-func (e *env) keepTokens(tr *aauth.Transport, o *fetchOptions) error {
-	if o.store == "" {
-		return nil
-	}
-	store, err := filestore.Open(o.store, filestore.Options{OnEvent: e.storeEvent})
-	if err != nil {
-		if o.storeGiven {
-			return usagef("--store %s: %s", o.store, trimPrefix(err))
-		}
-		e.warn("not keeping tokens: %s", trimPrefix(err))
-		return nil
-	}
-	jkt, err := keys.Thumbprint(o.signer.Public())
-	if err != nil {
-		return err
-	}
-	tr.Tokens = &agentTokens{s: store, scope: string(o.profile) + " " + jkt}
-	return nil
 }
 
 // storeEvent warns about what the store found wrong: a file it skipped, a

@@ -24,20 +24,6 @@ import (
 // process. Each run's requests are counted at the resource and the
 // person server.
 
-// buildCommand builds the aauth binary into a directory of the test's.
-func buildCommand(t *testing.T) string {
-	t.Helper()
-	gotool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go tool to build the binary with")
-	}
-	bin := filepath.Join(t.TempDir(), "aauth")
-	if out, err := exec.Command(gotool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // runProcess runs the binary with env and args, bounded in time, and
 // records its output for the leak check.
 func runProcess(t *testing.T, bin string, env []string, args ...string) result {
@@ -229,12 +215,19 @@ func TestFetchSeveralURLs(t *testing.T) {
 		t.Fatalf("%+v: want 3 resource requests for /a and 1 for /b, one exchange", c)
 	}
 
-	// A failing last URL is the error; the earlier ones are served.
-	r = a.run(t, clk, "", "fetch", w.Resource.URL+"/a", gone+"/missing")
+	// A failing last URL is the error; the earlier ones are served. The
+	// trace takes each URL's origin for the resource's: the second URL's
+	// request is not indented as a person server's would be.
+	r = a.run(t, clk, "", "fetch", "--explain", w.Resource.URL+"/a", gone+"/missing")
 	if r.code != exitFailure || !strings.Contains(r.stdout, `"path":"/a"`) {
 		t.Fatalf("want exit 1 and /a served:\n%s", r)
 	}
-	wantOneErrorLine(t, r)
+	if !strings.Contains(r.stderr, "\n→ GET "+gone+"/missing") || !strings.Contains(r.stderr, "\n  → POST "+w.PS.URL) {
+		t.Fatalf("the trace of two URLs:\n%s", r.stderr)
+	}
+	if last := lastLine(r.stderr); !strings.HasPrefix(last, "aauth: GET "+gone+"/missing: 404") {
+		t.Fatalf("the last line is not the error: %q", last)
+	}
 }
 
 // newWorld404 starts a server that answers every request 404, and
@@ -245,4 +238,28 @@ func newWorld404(t *testing.T) string {
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// TestFetchDefaultStoreUnusable: a default store that cannot be opened
+// costs the run nothing but a warning; tokens stay in memory.
+func TestFetchDefaultStoreUnusable(t *testing.T) {
+	w, clk := newWorld(t, aauth.ProfileCurrent, aauthtest.WorldOptions{Resource: aauthtest.ResourceOptions{Mode: aauthtest.AccessAgentToken}})
+	a := newAgentFiles(t, w)
+	file := filepath.Join(t.TempDir(), "state")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{clock: clk, getenv: func(k string) string {
+		if k == "XDG_STATE_HOME" {
+			return file // a file, not a directory
+		}
+		return ""
+	}}
+	r := runEnv(t, e, "", "fetch", "--key", a.key, "--agent-token", "@"+a.token, w.Resource.URL+"/data")
+	if r.code != 0 || !strings.Contains(r.stdout, `"presented":"agent"`) {
+		t.Fatalf("want the fetch served:\n%s", r)
+	}
+	if ls := lines(r.stderr); len(ls) != 1 || !strings.HasPrefix(ls[0], "aauth: warning: not keeping tokens: ") {
+		t.Fatalf("want one warning line:\n%s", r)
+	}
 }
