@@ -35,8 +35,8 @@ exit status is 1 if any failed.
 The tokens obtained are kept for the next run, which presents them at
 once: one round trip instead of the whole flow, and no person asked
 again. They are kept in $XDG_STATE_HOME/aauth, else
-~/.local/state/aauth, in 0600 files (see package filestore), apart for
-each key.
+~/.local/state/aauth, in 0600 files (see package filestore), those of
+each agent key apart.
 
 Request:
   -X METHOD              the method (default GET, or POST with -d)
@@ -44,8 +44,9 @@ Request:
   -d DATA, -d @FILE      send DATA, or the content of FILE (@- for stdin), as
                          the body; Content-Type defaults to
                          application/x-www-form-urlencoded, as with curl
-  --timeout DURATION     give up after DURATION, such as 30s or 5m (default:
-                         no limit but the profile's bound on waiting)
+  --timeout DURATION     give up on each URL after DURATION, such as 30s or
+                         5m (default: no limit but the profile's bound on
+                         waiting)
 
 Agent:
   --key FILE             the agent's signing key, a private JWK  [$AAUTH_KEY,
@@ -89,8 +90,8 @@ A warning is written to stderr when the agent token has expired, or
 expires before the request may end (within --timeout, or the profile's
 bound on waiting for the person).
 
-Exit status: 0 when the answer is 1xx to 3xx, 1 when the request fails or
-the answer is 4xx or 5xx (the body is still written), 2 on bad usage, 130
+Exit status: 0 when the answers are 1xx to 3xx, 1 when a request fails or
+an answer is 4xx or 5xx (the body is still written), 2 on bad usage, 130
 when interrupted (Ctrl-C).
 
 Example:
