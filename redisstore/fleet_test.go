@@ -30,8 +30,12 @@ func TestFleet(t *testing.T) {
 	if c.Exchanges != 1 || c.PersonTokens != 1 {
 		t.Fatalf("3 cold processes: %d exchanges, %d person-token requests; want 1 and 1", c.Exchanges, c.PersonTokens)
 	}
-	if c.Resource != 9 {
-		t.Errorf("%d resource requests, want 9 (agent, person and auth token, each process)", c.Resource)
+	// The process that fetches makes 3 resource requests (agent, person
+	// and auth token); the others 1 to 3, by when they find the token it
+	// shares: a process that looks in the cache after it was stored
+	// presents the auth token at once.
+	if c.Resource < 5 || c.Resource > 9 {
+		t.Errorf("%d resource requests, want 5 to 9 (3 for the process that fetches, 1 to 3 for each other)", c.Resource)
 	}
 
 	f.World.Reset()

@@ -17,7 +17,8 @@ import (
 // The steps a Store reports in its events, beside those of a Transport.
 const (
 	// StepUnavailable: Redis failed; the store works from its in-memory
-	// copy and leaves Redis alone for Options.RetryAfter.
+	// copy, or fails closed where Options say so, and leaves Redis alone
+	// for Options.RetryAfter.
 	StepUnavailable aauth.Step = "store-unavailable"
 	// StepAvailable: Redis answered again after StepUnavailable.
 	StepAvailable aauth.Step = "store-available"
@@ -51,6 +52,7 @@ const (
 	DefaultTTL        = 24 * time.Hour
 	DefaultLease      = 10 * time.Second
 	DefaultRetryAfter = 5 * time.Second
+	DefaultClockSkew  = 5 * time.Second
 	// releaseTimeout bounds releasing a lock, which runs after the
 	// caller's context may have ended.
 	releaseTimeout = 2 * time.Second
@@ -92,14 +94,62 @@ type Options struct {
 	// RetryAfter is how long the store leaves Redis alone after a
 	// failure; zero means 5 seconds.
 	RetryAfter time.Duration
+
+	// ReplayOutage is what the replay store does while Redis is
+	// unavailable; the zero value means FailClosed: state-changing
+	// requests are refused (503) rather than let a signature be replayed
+	// to another replica. See Outage.
+	ReplayOutage Outage
+
+	// SessionOutage is what the session store does while Redis is
+	// unavailable; the zero value means LocalOnly: each replica goes on
+	// with the sessions it granted or read. See Outage.
+	SessionOutage Outage
+
+	// ClockSkew is how far apart the clocks of the replicas sharing the
+	// replay store may be: each signature is remembered that much longer
+	// than its window, so that a replica whose clock is behind, and
+	// which therefore accepts the signature a little longer, still finds
+	// it. Zero means 5 seconds.
+	ClockSkew time.Duration
 }
+
+// Outage says what a part of a Store does while Redis is unavailable. The
+// token cache always goes on from this process's memory: a request never
+// fails for the agent's cache. The resource side's parts are a security
+// check and a grant, and each can be told.
+type Outage int
+
+const (
+	// DefaultOutage is each part's default: FailClosed for the replay
+	// store, LocalOnly for the session store.
+	DefaultOutage Outage = iota
+
+	// FailClosed returns errors matching ErrUnavailable, which a
+	// resource.Resource answers with 503 temporarily_unavailable.
+	FailClosed
+
+	// LocalOnly goes on with this process's memory, as a single replica
+	// without Redis would. For the replay store: every signature is
+	// recorded in memory too, so a replica still refuses one replayed to
+	// itself, but not one replayed to another replica, until Redis is
+	// back and for one signature window after (the signatures seen only
+	// in memory are not copied to Redis). For the session store:
+	// sessions this process granted or read are served from memory, a
+	// session granted during the outage is copied to Redis when it is
+	// next used after it, and a Delete reaches only this process until
+	// Redis is back.
+	LocalOnly
+)
 
 // Store is one Redis deployment used by AAuth. It is safe for concurrent
 // use.
 type Store struct {
-	client redis.UniversalClient
-	opts   Options
-	tokens *TokenCache
+	client   redis.UniversalClient
+	opts     Options
+	tokens   *TokenCache
+	replay   *ReplayStore
+	sessions *SessionStore
 
 	mu        sync.Mutex
 	down      bool      // Redis failed and has not answered since
@@ -121,8 +171,19 @@ func New(client redis.UniversalClient, opts Options) *Store {
 	if opts.RetryAfter <= 0 {
 		opts.RetryAfter = DefaultRetryAfter
 	}
+	if opts.ClockSkew <= 0 {
+		opts.ClockSkew = DefaultClockSkew
+	}
+	if opts.ReplayOutage == DefaultOutage {
+		opts.ReplayOutage = FailClosed
+	}
+	if opts.SessionOutage == DefaultOutage {
+		opts.SessionOutage = LocalOnly
+	}
 	s := &Store{client: client, opts: opts}
 	s.tokens = &TokenCache{s: s}
+	s.replay = newReplayStore(s)
+	s.sessions = newSessionStore(s)
 	return s
 }
 
@@ -133,7 +194,9 @@ func (s *Store) now() time.Time {
 	return time.Now()
 }
 
-// key returns the Redis key of kind ("token", "lock") for a cache key.
+// key returns the Redis key of kind ("token", "lock", "replay",
+// "session") for key: its hash, so that keys are of one length and hold
+// no URL or token.
 func (s *Store) key(kind, key string) string {
 	return s.opts.Prefix + kind + ":" + tokenstore.Name(key)
 }
@@ -202,7 +265,7 @@ func (s *Store) answered(ctx context.Context) {
 	s.down, s.lastErr = false, nil
 	s.mu.Unlock()
 	if was {
-		s.emit(ctx, aauth.Event{Step: StepAvailable, Detail: "redis answers again; the shared token cache is back"})
+		s.emit(ctx, aauth.Event{Step: StepAvailable, Detail: "redis answers again; the shared store is back"})
 	}
 }
 
@@ -213,7 +276,7 @@ func (s *Store) failed(ctx context.Context, err error) {
 	s.restUntil = s.now().Add(s.opts.RetryAfter)
 	s.mu.Unlock()
 	if !was {
-		s.emit(ctx, aauth.Event{Step: StepUnavailable, Detail: "redis is unavailable; working without the shared token cache, retrying in " + s.opts.RetryAfter.String(), Err: err})
+		s.emit(ctx, aauth.Event{Step: StepUnavailable, Detail: "redis is unavailable; working without the shared store, retrying in " + s.opts.RetryAfter.String(), Err: err})
 	}
 }
 

@@ -198,7 +198,7 @@ func TestExpiry(t *testing.T) {
 // is a miss with an event, and is never overwritten or deleted.
 func TestNotOurs(t *testing.T) {
 	until := `"until":"2099-06-01T00:00:00Z"`
-	cases := map[string]func(ctx context.Context, r *redis.Client, k string) error{
+	cases := map[string]planter{
 		"garbage": func(ctx context.Context, r *redis.Client, k string) error {
 			return r.Set(ctx, k, "\x00garbage "+secret, 0).Err()
 		},
@@ -222,11 +222,7 @@ func TestNotOurs(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			k := redisKey("token", authKey)
-			f.raw.Del(ctx, k)
-			if err := plant(ctx, f.raw, k); err != nil {
-				t.Fatal(err)
-			}
-			before := dump(t, f.raw, k)
+			before := f.plantAt(t, k, plant)
 			skips := f.ev.count(redisstore.StepSkipped)
 			step := func(what string, err error, want error) {
 				t.Helper()
@@ -248,6 +244,20 @@ func TestNotOurs(t *testing.T) {
 			step("DeleteToken", c.DeleteToken(ctx, authKey), redisstore.ErrForeign)
 		})
 	}
+}
+
+// planter writes under k a value the store did not write.
+type planter func(ctx context.Context, r *redis.Client, k string) error
+
+// plantAt empties k, plants a value there, and returns its DUMP, to
+// check later that the store left it alone.
+func (f *fixture) plantAt(t *testing.T, k string, plant planter) string {
+	t.Helper()
+	f.raw.Del(context.Background(), k)
+	if err := plant(context.Background(), f.raw, k); err != nil {
+		t.Fatal(err)
+	}
+	return dump(t, f.raw, k)
 }
 
 func dump(t *testing.T, r *redis.Client, k string) string {

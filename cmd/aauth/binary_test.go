@@ -14,19 +14,25 @@ import (
 	"time"
 )
 
-// The real binary: what main passes to run, and the exit statuses the
-// shell sees.
-func TestBinaryExitCodes(t *testing.T) {
+// buildCommand builds the aauth binary into a directory of the test's.
+func buildCommand(t *testing.T) string {
+	t.Helper()
 	gotool, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("no go tool to build the binary with")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "aauth")
-	build := exec.Command(gotool, "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
+	bin := filepath.Join(t.TempDir(), "aauth")
+	if out, err := exec.Command(gotool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	return bin
+}
+
+// The real binary: what main passes to run, and the exit statuses the
+// shell sees.
+func TestBinaryExitCodes(t *testing.T) {
+	bin := buildCommand(t)
+	dir := t.TempDir()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -20,12 +20,23 @@ import (
 	"github.com/aauthgo/aauth/wire"
 )
 
-const fetchHelp = `Usage: aauth fetch [options] URL
+const fetchHelp = `Usage: aauth fetch [options] URL...
 
 Make a request as an AAuth agent: sign it, answer the resource's
 challenges (person token, auth token) with the agent's person server, wait
 for the person when asked, retry, and write the response body to stdout.
 Options may also follow the URL.
+
+Several URLs are fetched in order, with the same options, each answer
+written as curl does (its head first with -i); a token one obtains serves
+the next. A failed one is reported on stderr and the next is fetched; the
+exit status is 1 if any failed.
+
+The tokens obtained are kept for the next run, which presents them at
+once: one round trip instead of the whole flow, and no person asked
+again. They are kept in $XDG_STATE_HOME/aauth, else
+~/.local/state/aauth, in 0600 files (see package filestore), those of
+each agent key apart.
 
 Request:
   -X METHOD              the method (default GET, or POST with -d)
@@ -33,8 +44,9 @@ Request:
   -d DATA, -d @FILE      send DATA, or the content of FILE (@- for stdin), as
                          the body; Content-Type defaults to
                          application/x-www-form-urlencoded, as with curl
-  --timeout DURATION     give up after DURATION, such as 30s or 5m (default:
-                         no limit but the profile's bound on waiting)
+  --timeout DURATION     give up on each URL after DURATION, such as 30s or
+                         5m (default: no limit but the profile's bound on
+                         waiting)
 
 Agent:
   --key FILE             the agent's signing key, a private JWK  [$AAUTH_KEY,
@@ -57,6 +69,10 @@ Told to the person server:
   --mission-s256 HASH    the mission the request belongs to
   --mission-approver URL who approved the mission (seed profile only)
 
+Tokens:
+  --store DIR            keep tokens in DIR instead
+  --no-store             keep nothing: every run starts cold
+
 Output:
   -i                     print the status line and response headers first
   --explain              trace every protocol step on stderr, tokens
@@ -74,8 +90,8 @@ A warning is written to stderr when the agent token has expired, or
 expires before the request may end (within --timeout, or the profile's
 bound on waiting for the person).
 
-Exit status: 0 when the answer is 1xx to 3xx, 1 when the request fails or
-the answer is 4xx or 5xx (the body is still written), 2 on bad usage, 130
+Exit status: 0 when the answers are 1xx to 3xx, 1 when a request fails or
+an answer is 4xx or 5xx (the body is still written), 2 on bad usage, 130
 when interrupted (Ctrl-C).
 
 Example:
@@ -90,7 +106,8 @@ const defaultCapabilities = "interaction,clarification"
 // fetchOptions is a fetch to make, from the command line or the demo.
 type fetchOptions struct {
 	method  string
-	target  *url.URL
+	target  *url.URL   // the URL fetched now
+	targets []*url.URL // every URL, in order; nil means target alone
 	header  http.Header
 	host    string // a -H Host: value
 	body    []byte
@@ -107,6 +124,10 @@ type fetchOptions struct {
 	tenant        string
 	domainHint    string
 	mission       *wire.Mission
+
+	// tokens is the token store (--store, --no-store); nil leaves the
+	// tokens in the Transport's memory.
+	tokens aauth.TokenCache
 
 	timeout time.Duration
 	include bool
@@ -172,18 +193,16 @@ func (e *env) parseFetch(args []string) (*fetchOptions, error) {
 	include := fs.Bool("i", false, "")
 	explain := fs.Bool("explain", false, "")
 	dryRun := fs.Bool("dry-run", false, "")
+	storeDir := fs.String("store", "", "")
+	noStore := fs.Bool("no-store", false, "")
 
 	pos, err := e.parse(fs, fetchHelp, args)
 	if err != nil {
 		return nil, err
 	}
 	set := setFlags(fs)
-	switch len(pos) {
-	case 0:
+	if len(pos) == 0 {
 		return nil, syntaxf("fetch needs a URL")
-	case 1:
-	default:
-		return nil, syntaxf("fetch takes one URL, got %d arguments", len(pos))
 	}
 
 	o := &fetchOptions{
@@ -200,9 +219,14 @@ func (e *env) parseFetch(args []string) (*fetchOptions, error) {
 	if o.profile, err = wire.ParseProfile(*profileName); err != nil {
 		return nil, usagef("%s", trimPrefix(err))
 	}
-	if o.target, err = parseTarget(pos[0]); err != nil {
-		return nil, err
+	for _, p := range pos {
+		u, err := parseTarget(p)
+		if err != nil {
+			return nil, err
+		}
+		o.targets = append(o.targets, u)
 	}
+	o.target = o.targets[0]
 	if *timeout < 0 {
 		return nil, usagef("--timeout must not be negative")
 	}
@@ -250,6 +274,9 @@ func (e *env) parseFetch(args []string) (*fetchOptions, error) {
 		return nil, usagef("--mission-approver needs --mission-s256")
 	case *missionS256 != "":
 		o.mission = &wire.Mission{S256: *missionS256, Approver: *missionApprover}
+	}
+	if o.tokens, err = e.openStore(*storeDir, *noStore, set, o); err != nil {
+		return nil, err
 	}
 	return o, nil
 }
@@ -446,17 +473,12 @@ func (e *env) transport() (http.RoundTripper, func()) {
 // doFetch makes the fetch o describes. approve, when set, is called after
 // each interaction prompt; the demo approves there on the person's behalf.
 func (e *env) doFetch(ctx context.Context, o *fetchOptions, approve func(ctx context.Context, url, code string) error) error {
-	if o.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.timeout)
-		defer cancel()
-	}
-	req, err := o.newRequest(ctx)
-	if err != nil {
-		return err
+	targets := o.targets
+	if len(targets) == 0 {
+		targets = []*url.URL{o.target}
 	}
 	if o.dryRun {
-		return e.dryRun(req, o)
+		return e.dryRunEach(ctx, o, targets)
 	}
 
 	base, release := e.transport()
@@ -476,9 +498,11 @@ func (e *env) doFetch(ctx context.Context, o *fetchOptions, approve func(ctx con
 		DomainHint:      o.domainHint,
 		Profile:         o.profile,
 		Clock:           e.clock,
+		Tokens:          o.tokens,
 	}
+	var x *explainer
 	if o.explain {
-		x := newExplainer(e.stderr, o.target, o.sigKey.Scheme == wire.SchemeHWK)
+		x = newExplainer(e.stderr, o.target, o.sigKey.Scheme == wire.SchemeHWK)
 		tr.OnEvent = x.event
 		prompt.w = x // the prompts come in order with the trace
 		defer x.done()
@@ -486,27 +510,7 @@ func (e *env) doFetch(ctx context.Context, o *fetchOptions, approve func(ctx con
 	// Redirects are not followed, as with curl: following one would
 	// present the agent's credentials to whatever origin it names.
 	client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-
-	resp, err := client.Do(req)
-	if err != nil {
-		return requestError(ctx, req, o.timeout, err)
-	}
-	defer resp.Body.Close()
-	var problem *wire.Problem
-	if resp.StatusCode >= 400 {
-		// Read (and put back) the error body before it is copied out.
-		problem, _ = wire.ReadProblem(resp)
-	}
-	if o.include {
-		writeHead(e.stdout, resp)
-	}
-	if _, err := io.Copy(e.stdout, resp.Body); err != nil {
-		return fmt.Errorf("%s %s: reading the answer: %v", req.Method, showURL(req.URL), err)
-	}
-	if resp.StatusCode >= 400 {
-		return statusError(req, resp, problem)
-	}
-	return nil
+	return e.fetchEach(ctx, client, o, targets, x)
 }
 
 // requestError describes a request that got no usable answer.

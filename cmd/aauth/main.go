@@ -217,6 +217,8 @@ func (e *env) report(cmd string, err error) int {
 		return exitOK
 	case errors.Is(err, errHelpShown):
 		return exitOK
+	case errors.Is(err, errReported):
+		return exitFailure
 	}
 	var u *usageError
 	if errors.As(err, &u) {
