@@ -9,7 +9,7 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
-	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/aauthgo/aauth/examples/internal/mcpclient"
 )
 
 // demo runs the server against a stand-in agent provider and person
@@ -48,32 +48,20 @@ func demo(ctx context.Context, out io.Writer) error {
 // callGreet connects to the MCP server at endpoint with a go-sdk client
 // whose HTTP client is agent, lists the tools and calls greet.
 func callGreet(ctx context.Context, out io.Writer, endpoint string, agent *aauth.Transport) error {
-	client := mcp.NewClient(&mcp.Implementation{Name: "demo-agent", Version: "v0.1.0"}, nil)
-	session, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: endpoint, HTTPClient: agent.Client()}, nil)
+	session, err := mcpclient.GoSDK(false)(ctx, endpoint, agent.Client())
 	if err != nil {
 		return err
 	}
 	defer session.Close()
-	tools, err := session.ListTools(ctx, nil)
+	tools, err := session.Tools(ctx)
 	if err != nil {
 		return err
 	}
-	var names []string
-	for _, t := range tools.Tools {
-		names = append(names, t.Name)
-	}
-	fmt.Fprintln(out, "agent: tools:", strings.Join(names, ", "))
-	res, err := session.CallTool(ctx, &mcp.CallToolParams{Name: "greet", Arguments: map[string]any{"name": "alice's agent"}})
+	fmt.Fprintln(out, "agent: tools:", strings.Join(tools, ", "))
+	text, err := session.Greet(ctx, "alice's agent")
 	if err != nil {
 		return err
 	}
-	if res.IsError || len(res.Content) != 1 {
-		return fmt.Errorf("greet failed: %+v", res.Content)
-	}
-	text, ok := res.Content[0].(*mcp.TextContent)
-	if !ok {
-		return fmt.Errorf("greet answered %T, not text", res.Content[0])
-	}
-	fmt.Fprintln(out, "agent: greet:", text.Text)
+	fmt.Fprintln(out, "agent: greet:", text)
 	return nil
 }

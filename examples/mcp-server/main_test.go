@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,11 +18,9 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
+	"github.com/aauthgo/aauth/examples/internal/mcpclient"
 	"github.com/aauthgo/aauth/wire"
-	mcpgo "github.com/mark3labs/mcp-go/client"
-	mcpgotransport "github.com/mark3labs/mcp-go/client/transport"
 	mcpgomcp "github.com/mark3labs/mcp-go/mcp"
-	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 // TestRun runs the demo as go run does and checks what it prints.
@@ -130,124 +127,17 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-// The MCP clients under test, behind one small interface.
-type mcpSession interface {
-	tools(ctx context.Context) ([]string, error)
-	greet(ctx context.Context, name string) (string, error)
-	close() error
-}
-
-type mcpClient struct {
+// The MCP clients under test.
+var mcpClients = []struct {
 	name    string
-	connect func(ctx context.Context, endpoint string, hc *http.Client) (mcpSession, error)
+	connect mcpclient.Connect
+}{
+	{"go-sdk", mcpclient.GoSDK(false)},
+	// mcp-go's own protocol, 2026-07-28, which a stateless go-sdk server
+	// speaks, and the one the examples' clients pin.
+	{"mcp-go", mcpclient.MCPGo(false, "")},
+	{"mcp-go/2025-11-25", mcpclient.MCPGo(false, mcpgomcp.ProtocolVersion20251125)},
 }
-
-var mcpClients = []mcpClient{
-	{"go-sdk", connectGoSDK},
-	// mcp-go's default protocol, 2026-07-28, which a stateless go-sdk
-	// server speaks.
-	{"mcp-go", connectMCPGo("")},
-	{"mcp-go/2025-11-25", connectMCPGo(mcpgomcp.ProtocolVersion20251125)},
-}
-
-type goSDKSession struct{ cs *mcp.ClientSession }
-
-func connectGoSDK(ctx context.Context, endpoint string, hc *http.Client) (mcpSession, error) {
-	c := mcp.NewClient(&mcp.Implementation{Name: "e2e", Version: "v0.0.1"}, nil)
-	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: endpoint, HTTPClient: hc, MaxRetries: -1}, nil)
-	if err != nil {
-		return nil, err
-	}
-	return goSDKSession{cs}, nil
-}
-
-func (s goSDKSession) tools(ctx context.Context) ([]string, error) {
-	res, err := s.cs.ListTools(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, t := range res.Tools {
-		names = append(names, t.Name)
-	}
-	return names, nil
-}
-
-func (s goSDKSession) greet(ctx context.Context, name string) (string, error) {
-	res, err := s.cs.CallTool(ctx, &mcp.CallToolParams{Name: "greet", Arguments: map[string]any{"name": name}})
-	if err != nil {
-		return "", err
-	}
-	if res.IsError || len(res.Content) != 1 {
-		return "", fmt.Errorf("greet: %+v", res)
-	}
-	text, ok := res.Content[0].(*mcp.TextContent)
-	if !ok {
-		return "", fmt.Errorf("greet answered %T", res.Content[0])
-	}
-	return text.Text, nil
-}
-
-func (s goSDKSession) close() error { return s.cs.Close() }
-
-type mcpGoSession struct{ c *mcpgo.Client }
-
-func connectMCPGo(version string) func(context.Context, string, *http.Client) (mcpSession, error) {
-	return func(ctx context.Context, endpoint string, hc *http.Client) (mcpSession, error) {
-		t, err := mcpgotransport.NewStreamableHTTP(endpoint,
-			mcpgotransport.WithHTTPBasicClient(hc), // never WithHTTPTimeout: it sets Timeout on hc
-			mcpgotransport.WithHTTPLogger(slog.New(slog.DiscardHandler)))
-		if err != nil {
-			return nil, err
-		}
-		var opts []mcpgo.ClientOption
-		if version != "" {
-			opts = append(opts, mcpgo.WithProtocolVersion(version))
-		}
-		c := mcpgo.NewClient(t, opts...)
-		if err := c.Start(ctx); err != nil {
-			return nil, err
-		}
-		if _, err := c.Initialize(ctx, mcpgomcp.InitializeRequest{
-			Params: mcpgomcp.InitializeParams{ClientInfo: mcpgomcp.Implementation{Name: "e2e", Version: "v0.0.1"}},
-		}); err != nil {
-			c.Close()
-			return nil, err
-		}
-		return mcpGoSession{c}, nil
-	}
-}
-
-func (s mcpGoSession) tools(ctx context.Context) ([]string, error) {
-	res, err := s.c.ListTools(ctx, mcpgomcp.ListToolsRequest{})
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, t := range res.Tools {
-		names = append(names, t.Name)
-	}
-	return names, nil
-}
-
-func (s mcpGoSession) greet(ctx context.Context, name string) (string, error) {
-	res, err := s.c.CallTool(ctx, mcpgomcp.CallToolRequest{
-		Params: mcpgomcp.CallToolParams{Name: "greet", Arguments: map[string]any{"name": name}},
-	})
-	if err != nil {
-		return "", err
-	}
-	if res.IsError || len(res.Content) != 1 {
-		return "", fmt.Errorf("greet: %+v", res)
-	}
-	text, ok := mcpgomcp.AsTextContent(res.Content[0])
-	if !ok {
-		return "", fmt.Errorf("greet answered %T", res.Content[0])
-	}
-	return text.Text, nil
-}
-
-func (s mcpGoSession) close() error { return s.c.Close() }
 
 // answers records the status and AAuth headers of every answer the SDK
 // got from the aauth.Transport beneath it.
@@ -305,13 +195,13 @@ func TestMCPOverAAuth(t *testing.T) {
 			if err != nil {
 				t.Fatalf("connect: %v", err)
 			}
-			names, err := s.tools(ctx)
+			names, err := s.Tools(ctx)
 			if err != nil || !slices.Equal(names, []string{"greet"}) {
 				t.Fatalf("tools = %v, %v", names, err)
 			}
 			sub := w.ps.Subject(strings.TrimSuffix(w.endpoint, "/mcp"))
 			for _, name := range []string{"one", "two"} {
-				got, err := s.greet(ctx, name)
+				got, err := s.Greet(ctx, name)
 				if err != nil {
 					t.Fatalf("greet %s: %v", name, err)
 				}
@@ -320,7 +210,7 @@ func TestMCPOverAAuth(t *testing.T) {
 					t.Errorf("greet = %q, want %q", got, want)
 				}
 			}
-			if err := s.close(); err != nil {
+			if err := s.Close(); err != nil {
 				t.Errorf("close: %v", err)
 			}
 			if asked != 1 {
@@ -370,8 +260,8 @@ func TestRefused(t *testing.T) {
 	other := aauthtest.NewPersonServer(aauthtest.PersonServerOptions{TrustedAgents: []string{w.provider.URL}})
 	defer other.Close()
 	agent := &aauth.Transport{Keys: w.provider.AgentKeys("mallory"), PersonServer: other.URL}
-	if s, err := connectGoSDK(ctx, w.endpoint, agent.Client()); err == nil {
-		s.close()
+	if s, err := mcpclient.GoSDK(false)(ctx, w.endpoint, agent.Client()); err == nil {
+		s.Close()
 		t.Error("an agent of an untrusted person server connected")
 	}
 	if n := len(other.PersonTokenRequests()); n == 0 {
