@@ -109,6 +109,7 @@ var commands = []command{
 	{"mission", "propose, update or complete a mission at the person server", (*env).mission},
 	{"permission", "ask the person server whether the agent may take an action", (*env).permission},
 	{"audit", "record an action the agent took within a mission", (*env).audit},
+	{"serve", "serve a resource that requires AAuth, to point agents at", (*env).serve},
 }
 
 // usage writes the top-level help.
