@@ -177,6 +177,11 @@ func (rs *Resource) policy(r *http.Request, c *resource.Caller) resource.Need {
 		need.Mode = resource.AgentToken
 		return need
 	}
+	for _, comp := range need.Components {
+		if !slices.Contains(c.Components, strings.ToLower(comp)) {
+			return need // refused for the component: nothing scripted is used up
+		}
+	}
 	if len(rs.queue) > 0 && len(rs.queue[0].steps) == 0 && rs.queue[0].end.kind != endApprove {
 		d := rs.queue[0]
 		rs.queue = rs.queue[1:]

@@ -3,10 +3,12 @@ package aauthtest
 import (
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aauthgo/aauth/resource"
 	"github.com/aauthgo/aauth/wire"
 )
 
@@ -389,6 +391,24 @@ func TestResourceQueue(t *testing.T) {
 	})
 }
 
+// A call the resource refuses for a component it lacks uses up no queued
+// answer.
+func TestResourceQueueWaitsForComponents(t *testing.T) {
+	w := NewWorld(WorldOptions{Resource: ResourceOptions{Mode: AccessAgentToken}})
+	defer w.Close()
+	c := newClient(t, w)
+	w.Resource.RequireComponents("@query")
+	w.Resource.Queue(Deny())
+	if se := sigErr(t, c.do("GET", w.Resource.URL+"/x?a=1", "", nil, nil)); se.Code != "invalid_input" {
+		t.Fatalf("Signature-Error %+v", se)
+	}
+	c.extra = []string{"@query"}
+	if got := c.do("GET", w.Resource.URL+"/x?a=1", "", nil, nil).expect(t, 403).str(t, "error"); got != "denied" {
+		t.Errorf("error %q", got)
+	}
+	c.do("GET", w.Resource.URL+"/x?a=1", "", nil, nil).expect(t, 200)
+}
+
 func testResourceInteraction(t *testing.T, p wire.Profile) {
 	w := NewWorld(WorldOptions{Profile: p, Resource: ResourceOptions{Mode: AccessSessionToken}})
 	defer w.Close()
@@ -526,6 +546,9 @@ func TestResourceMetadataAndHandler(t *testing.T) {
 	}
 	if seen == nil || seen.Presented != TokenAgent || seen.Agent != "aauth:bob@127.0.0.1" || seen.Thumbprint == "" {
 		t.Errorf("caller %+v", seen)
+	}
+	if v := seen.Verified; v == nil || v.Kind != resource.KindAgent || v.Thumbprint != seen.Thumbprint || !slices.Contains(v.Components, "content-type") {
+		t.Errorf("the package's caller %+v", v)
 	}
 	seed := NewResource(ResourceOptions{Profile: wire.ProfileSeed})
 	defer seed.Close()
