@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -25,8 +24,10 @@ Serves a resource that requires AAuth, to point any agent at: its metadata
 (/.well-known/aauth-resource.json) and JWK Set, and /data, which answers a
 verified request of any method with 200 and compact JSON holding "ok":true
 and the verified caller. The first line on stdout is "listening URL" once
-it serves; on stderr, a line follows each request, and one more says why
-when it was refused. SIGINT or SIGTERM stops it (exit status 0).
+it serves; on stderr, a line follows each request refused for its
+signature or token (and why) and each one /data served (and whom); the
+challenges of the flow are not logged. SIGINT or SIGTERM stops it (exit
+status 0).
 
 By default /data wants an auth token with scope "read" from a trusted person
 server: an agent presenting its agent token is asked for a person token,
@@ -92,8 +93,6 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		return syntaxf("serve needs --person-server, the person server whose tokens to accept (or --mode agent-token)")
 	}
 
-	// Requests are logged from the server's goroutines.
-	logw := &lockedWriter{w: e.stderr}
 	l, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return usagef("--addr %s: %v", oneLine(*addr), err)
@@ -102,6 +101,9 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	if *issuer == "" {
 		*issuer = "http://" + l.Addr().String()
 	}
+	// A line on stderr for each request refused for its signature or
+	// token (the resource's own log), and for each one /data served.
+	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
 	rs := &resource.Resource{
 		Issuer:         *issuer,
 		Mode:           resource.Mode(*mode),
@@ -109,7 +111,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		PersonServers:  resource.TrustIssuers(personServers...),
 		PersonTokenJTI: *personTokenJTI,
 		InsecureEgress: *insecure,
-		Logger:         slog.New(slog.NewTextHandler(logw, nil)),
+		Logger:         logger,
 	}
 	if len(agentProviders) > 0 {
 		rs.AgentProviders = resource.TrustIssuers(agentProviders...)
@@ -118,9 +120,9 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		return usagef("%v (set --issuer)", err)
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("/data", echoCaller)
+	mux.Handle("/data", echoCaller(logger))
 	srv := &http.Server{
-		Handler:           logRequests(logw, rs.Require(mux)),
+		Handler:           rs.Require(mux),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 
@@ -162,10 +164,8 @@ func selfCheck(rs *resource.Resource) error {
 }
 
 // echoCaller answers /data: the request and who made it, as the resource
-// verified them.
-func echoCaller(w http.ResponseWriter, r *http.Request) {
-	c, _ := resource.FromContext(r.Context())
-	n, _ := io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
+// verified them, and logs whom it served.
+func echoCaller(log *slog.Logger) http.Handler {
 	type caller struct {
 		Kind         resource.Kind `json:"kind"`
 		Thumbprint   string        `json:"thumbprint"`
@@ -178,61 +178,22 @@ func echoCaller(w http.ResponseWriter, r *http.Request) {
 		Tenant       string        `json:"tenant,omitempty"`
 		Session      bool          `json:"session,omitempty"`
 	}
-	out := struct {
+	type answer struct {
 		OK        bool   `json:"ok"`
 		Method    string `json:"method"`
 		Path      string `json:"path"`
 		BodyBytes int64  `json:"body_bytes,omitempty"`
 		Caller    caller `json:"caller"`
-	}{OK: true, Method: r.Method, Path: r.URL.Path, BodyBytes: n}
-	if c != nil {
-		out.Caller = caller{c.Kind, c.Thumbprint, c.Issuer, c.Agent, c.PersonServer, c.Subject, c.Scope, c.MissionS256, c.Tenant, c.Session != nil}
 	}
-	b, _ := json.Marshal(out)
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(append(b, '\n'))
-}
-
-// logRequests writes a line on w for each request: method, path, status.
-func logRequests(w io.Writer, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		sw := &statusRecorder{ResponseWriter: rw}
-		next.ServeHTTP(sw, r)
-		if sw.status == 0 {
-			sw.status = http.StatusOK
-		}
-		fmt.Fprintf(w, "%s %s %s → %d\n", time.Now().UTC().Format(time.TimeOnly), r.Method, oneLine(r.URL.Path), sw.status)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := resource.FromContext(r.Context()) // Require let only verified callers through
+		n, _ := io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
+		out := answer{OK: true, Method: r.Method, Path: r.URL.Path, BodyBytes: n,
+			Caller: caller{c.Kind, c.Thumbprint, c.Issuer, c.Agent, c.PersonServer, c.Subject, c.Scope, c.MissionS256, c.Tenant, c.Session != nil}}
+		b, _ := json.Marshal(out)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(append(b, '\n'))
+		log.LogAttrs(r.Context(), slog.LevelInfo, "aauth: served", slog.String("method", r.Method), slog.String("path", oneLine(r.URL.Path)),
+			slog.String("kind", string(c.Kind)), slog.String("iss", c.Issuer), slog.String("sub", c.Subject), slog.String("agent", c.Agent))
 	})
-}
-
-// statusRecorder remembers the status written.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(p []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(p)
-}
-
-// lockedWriter serialises writes to w.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -79,23 +78,22 @@ func TestServeUsage(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a buffer written by the server's goroutines and read by
-// the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+// getData gets url (/data) with a Transport for the agent name and
+// returns the body of its 200.
+func getData(t *testing.T, ctx context.Context, w *aauthtest.World, name, url string) []byte {
+	t.Helper()
+	client := (&aauth.Transport{Keys: w.AgentKeys(name), PersonServer: w.PS.URL}).Client()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, body)
+	}
+	return body
 }
 
 // firstLine reads the "listening URL" line and returns the URL.
@@ -119,7 +117,7 @@ func TestServe(t *testing.T) {
 	serving, stop := context.WithCancel(ctx)
 	defer stop()
 	pr, pw := io.Pipe()
-	var stderr lockedBuffer
+	var stderr bytes.Buffer // read once serve has returned
 	done := make(chan int, 1)
 	go func() {
 		e := &env{stdout: pw, stderr: &stderr, getenv: func(string) string { return "" }}
@@ -131,18 +129,7 @@ func TestServe(t *testing.T) {
 	w.PS.TrustResource(issuer)
 
 	// A Transport.
-	client := (&aauth.Transport{Keys: w.AgentKeys("alice"), PersonServer: w.PS.URL}).Client()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, issuer+"/data", nil)
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /data: %d %s", resp.StatusCode, body)
-	}
-	checkData(t, w, issuer, body)
+	checkData(t, w, issuer, getData(t, ctx, w, "alice", issuer+"/data"))
 
 	// The command's own fetch.
 	a := newAgentFiles(t, w)
@@ -151,6 +138,13 @@ func TestServe(t *testing.T) {
 		t.Fatalf("fetch:\n%s", r)
 	}
 	checkData(t, w, issuer, []byte(r.stdout))
+
+	// Unsigned: refused, and logged.
+	if resp, err := http.Get(issuer + "/data"); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("unsigned GET /data: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 
 	// The discovery documents are served, unsigned.
 	for _, p := range []string{"/.well-known/aauth-resource.json", "/.well-known/aauth-resource-jwks.json"} {
@@ -172,7 +166,8 @@ func TestServe(t *testing.T) {
 	}
 	log := stderr.String()
 	recordOutput(t, "stderr of serve", log)
-	if !strings.Contains(log, "GET /data → 401") || !strings.Contains(log, "GET /data → 200") {
+	if !strings.Contains(log, `msg="aauth: request refused" method=GET path=/data status=401`) ||
+		!strings.Contains(log, `msg="aauth: served" method=GET path=/data kind=auth iss=`+w.PS.URL) {
 		t.Errorf("stderr:\n%s", log)
 	}
 }
@@ -202,7 +197,7 @@ func TestServeBinary(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var stderr lockedBuffer
+			var stderr bytes.Buffer // read once the process has exited
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
@@ -233,16 +228,7 @@ func TestServeBinary(t *testing.T) {
 			recordOutput(t, "stderr of aauth fetch", errOut.String())
 			checkData(t, w, issuer, out.Bytes())
 
-			client := (&aauth.Transport{Keys: w.AgentKeys("bob"), PersonServer: w.PS.URL}).Client()
-			resp, err := client.Get(issuer + "/data")
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				t.Fatalf("GET /data: %d %s", resp.StatusCode, body)
-			}
+			checkData(t, w, issuer, getData(t, ctx, w, "bob", issuer+"/data"))
 
 			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
