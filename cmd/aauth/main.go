@@ -8,6 +8,7 @@
 //	                                a mission at the agent's person server
 //	aauth permission [options]      ask the person server for permission
 //	aauth audit [options]           record an action within a mission
+//	aauth serve [options]           a resource that requires AAuth, to point agents at
 //
 // Every command takes -h; aauth --version says which build this is. The
 // exit status is 0 on success, 1 when a request or the protocol fails, 2 on
