@@ -67,6 +67,10 @@ func run(ctx context.Context, out io.Writer, args []string) error {
 		return err
 	}
 	if *issuer == "" {
+		if ip, ok := l.Addr().(*net.TCPAddr); !ok || !ip.IP.IsLoopback() {
+			l.Close()
+			return fmt.Errorf("--addr %s is not a loopback address: set --issuer to the https URL agents reach the server at", *addr)
+		}
 		*issuer = "http://" + l.Addr().String()
 	}
 	fmt.Fprintf(out, "serving %s/mcp\n", *issuer)
