@@ -131,6 +131,9 @@ func (w *answerWriter) Flush() {
 	}
 }
 
+// Unwrap gives http.ResponseController the writer beneath.
+func (w *answerWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 // noteAnswer records what the package answered: its Signature-Error
 // code, its problem, and the resource token it issued.
 func (rs *Resource) noteAnswer(st *reqState, h http.Header, body []byte) {
