@@ -293,8 +293,12 @@ func (rs *Resource) isRevoked(ctx context.Context, iss, jti string) bool {
 	return rs.revoked.has(&token{claims: map[string]any{"iss": iss, "jti": jti}})
 }
 
-// Close shuts the resource down and waits for the requests in flight.
-func (rs *Resource) Close() { rs.srv.Close() }
+// Close shuts the resource down, waits for the requests in flight, and
+// closes its connections to the issuers whose keys it fetched.
+func (rs *Resource) Close() {
+	rs.srv.Close()
+	rs.rs.CloseIdleConnections()
+}
 
 // Issuer returns the resource's identifier, URL.
 func (rs *Resource) Issuer() string { return rs.URL }

@@ -142,6 +142,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	defer cancel()
 	err = srv.Shutdown(shutdown)
 	<-done
+	rs.CloseIdleConnections()
 	if err != nil {
 		return fmt.Errorf("stopping: %w", err)
 	}
