@@ -91,7 +91,7 @@ func TestRelayResourceStaysAuthority(t *testing.T) {
 	}
 	polls := 0
 	for _, r := range w.Resource.Requests() {
-		if strings.HasPrefix(r.Path, "/aauth/pending/") && r.Method == "GET" {
+		if r.Endpoint == aauthtest.EndpointPending && r.Method == "GET" {
 			polls++
 		}
 	}

@@ -43,12 +43,23 @@
 //
 // TestMockin (mockin_test.go) runs mockin as a node process on a free
 // 127.0.0.1 port and has an aauth.Transport run the whole current flow
-// against it and an aauthtest resource: person token, resource token,
+// against it and an aauthtest resource (package resource's, scripted):
+// person token, resource token,
 // exchange with presented_token, retry; once approved at once and once
 // completed at mockin's consent page. mockin is told to trust the
 // aauthtest agent provider through its mock controls, so it fetches
 // nothing but the resource's keys. It needs Node 20 or later and is
 // killed, with its process group, when the test ends.
+//
+// TestMockinGoResource (resource_mockin_test.go) puts package resource's
+// Resource, as a deployment would run it, behind the same flow with
+// mockin as the person server: once with an aauth.Transport as the agent,
+// and once with agent.mjs, a small agent on httpsig 2.2.0's fetch (jwt
+// Signature-Key, AAuth-Requirement parsed with httpsig's RFC 8941 parser).
+// Nothing is preloaded into mockin: it fetches the agent provider's and
+// the resource's documents over loopback. The one tolerance is the
+// resource's PersonTokenJTI: mockin 2.0.0 reads person_token_jti, the early
+// -11 name of presented_jti.
 //
 // r3_mockin_test.go hands documents written by package r3 to mockin's own
 // R3 checks (r3check.mjs imports its validateR3Document and hash): mockin

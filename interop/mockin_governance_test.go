@@ -203,7 +203,7 @@ func TestMockinGovernance(t *testing.T) {
 		sawRelay, resourcePolls := false, 0
 		for _, l := range lines {
 			sawRelay = sawRelay || l == "POST ps/aauth/interaction [agent] → 202 requirement=approval"
-			if strings.HasPrefix(l, "GET rs/aauth/pending/") {
+			if strings.HasPrefix(l, "GET rs/aauth/scripted/") {
 				resourcePolls++
 			}
 		}

@@ -8,6 +8,7 @@
 //	                                a mission at the agent's person server
 //	aauth permission [options]      ask the person server for permission
 //	aauth audit [options]           record an action within a mission
+//	aauth serve [options]           a resource that requires AAuth, to point agents at
 //
 // Every command takes -h; aauth --version says which build this is. The
 // exit status is 0 on success, 1 when a request or the protocol fails, 2 on
@@ -109,6 +110,7 @@ var commands = []command{
 	{"mission", "propose, update or complete a mission at the person server", (*env).mission},
 	{"permission", "ask the person server whether the agent may take an action", (*env).permission},
 	{"audit", "record an action the agent took within a mission", (*env).audit},
+	{"serve", "serve a resource that requires AAuth, to point agents at", (*env).serve},
 }
 
 // usage writes the top-level help.
