@@ -75,5 +75,5 @@ var (
 	ErrUserUnreachable = psclient.ErrUserUnreachable // the person server could not reach the person
 	ErrTimeout         = psclient.ErrTimeout         // MaxPollDuration passed before the request ended
 	ErrClarification   = psclient.ErrClarification   // a clarification question was not answered
-	ErrInteraction     = psclient.ErrInteraction     // OnInteraction failed
+	ErrInteraction     = psclient.ErrInteraction     // OnInteraction failed, or the interaction URL was refused
 )

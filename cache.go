@@ -31,6 +31,25 @@ type TokenCache interface {
 	DeleteToken(ctx context.Context, key string) error
 }
 
+// TokenLocker is implemented by a TokenCache that several processes share
+// (github.com/aauthgo/aauth/filestore, github.com/aauthgo/aauth/redisstore)
+// to keep them from fetching the same token at once. A Transport whose
+// Tokens is a TokenLocker takes the lock on a token's key around each
+// fetch of it and, once it holds the lock, looks in the cache again: the
+// process that held the lock before may have stored the token meanwhile.
+// Within one process, requests needing the same token already share one
+// fetch.
+//
+// LockToken blocks until the caller holds the lock, ctx ends, or the
+// implementation gives up waiting; unlock releases it and may be called
+// more than once. A lock must not outlive a process that dies holding it
+// (a lease, or a lock the kernel releases). When LockToken fails for
+// another reason than ctx, the Transport fetches without the lock, and
+// reports it in an event.
+type TokenLocker interface {
+	LockToken(ctx context.Context, key string) (unlock func(), err error)
+}
+
 // MemoryCache is an in-memory TokenCache. The zero value is ready to use.
 //
 // It holds at most MaxTokens tokens, a token of 4 KiB or more counting as

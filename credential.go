@@ -51,8 +51,15 @@ type credential struct {
 // Cache keys. The key's thumbprint is part of the auth and person keys:
 // those tokens are bound to the signing key (cnf.jwk) and worthless once it
 // rotates.
-func authKey(origin, ps, jkt string) string {
-	return "auth " + origin + " " + ps + " " + jkt
+//
+// An auth token obtained under a mission is kept apart from the others:
+// mission, when given and not empty, is its s256.
+func authKey(origin, ps, jkt string, mission ...string) string {
+	k := "auth " + origin + " " + ps + " " + jkt
+	if len(mission) > 0 && mission[0] != "" {
+		k += " " + mission[0]
+	}
+	return k
 }
 
 func (t *Transport) personKey(resource, mission, jkt string) string {
@@ -70,12 +77,13 @@ func (r *run) pick() credential {
 	keys := r.t.keysFor(r.o, r.ps, r.jkt, r.mission())
 	now := r.t.clock().Now()
 	for try := 0; ; try++ {
+		epoch := r.t.credEpoch.Load()
 		p := r.o.cred.Load()
-		if p.usable(keys, now) {
+		if p.usable(keys, epoch, now) {
 			return r.with(p.credential)
 		}
 		c, until := r.t.lookup(r.ctx, keys, now)
-		next := &presented{credential: r.t.formatted(c), keys: keys, until: until}
+		next := &presented{credential: r.t.formatted(c), keys: keys, epoch: epoch, until: until}
 		// Kept only if nothing changed meanwhile: a token stored or
 		// forgotten while the cache was read makes the read stale.
 		if r.o.cred.CompareAndSwap(p, next) || try == 1 {
@@ -157,6 +165,10 @@ func (t *Transport) cachedAt(ctx context.Context, key string, now time.Time) *ps
 }
 
 func (t *Transport) store(ctx context.Context, key string, tok *psclient.Token, kind string) {
+	if kind != "session" {
+		// No token of a mission outlives the mission.
+		tok = t.capToMission(tok)
+	}
 	if err := t.tokens.SetToken(ctx, key, tok); err != nil {
 		t.emit(ctx, Event{Step: StepError, Detail: "caching the " + kind + " token failed", Err: err})
 		return

@@ -3,11 +3,13 @@ package aauth
 import (
 	"context"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aauthgo/aauth/internal/safetext"
+	"github.com/aauthgo/aauth/psclient"
 )
 
 // Step names a step of the AAuth flow, as reported in an Event.
@@ -22,6 +24,8 @@ const (
 	StepPending       Step = "pending"       // a 202 deferred the request; polling
 	StepInteraction   Step = "interaction"   // the person must visit a URL
 	StepClarification Step = "clarification" // the server asked a question
+	StepPersonServer  Step = "person-server" // the person server answered a request (its metadata, a token or governance request)
+	StepPoll          Step = "poll"          // a pending URL was polled, answered or cancelled; Detail says the wait chosen
 	StepTokenCached   Step = "token-cached"  // a token was stored for reuse
 	StepRetry         Step = "retry"         // the request is sent again with a new credential
 	StepDone          Step = "done"          // the response is returned to the caller
@@ -36,7 +40,7 @@ const (
 type Event struct {
 	Time       time.Time
 	Step       Step
-	Method     string // of the request the step belongs to
+	Method     string // of the request the step made (signed, person-server, poll), or else of the caller's request
 	URL        string // the URL the step talked to (resource, person server or pending URL)
 	Status     int    // HTTP status of the answer, when there was one
 	Credential string // the token presented: "agent", "person", "auth" or "session"
@@ -125,4 +129,54 @@ func (t *Transport) emit(ctx context.Context, ev Event) {
 		}
 		t.Logger.LogAttrs(ctx, level, "aauth: "+ev.Detail, attrs...)
 	}
+}
+
+// observePS has the person-server client (package psclient) report what
+// it sends for this run, when anyone reads the events: each request to the
+// person server becomes a StepPersonServer event, each poll (and answer,
+// and cancellation) of a pending URL a StepPoll event.
+func (r *run) observePS() {
+	if r.t.observed() {
+		r.ctx = psclient.WithObserver(r.ctx, r.observe)
+	}
+}
+
+// observe turns an observation into an Event. The person server's
+// requests are signed with the agent token; a pending URL of the resource
+// with the credential credClient last signed with. It may be called from
+// another goroutine than the run's (a relay's watcher): it reads nothing
+// of the run that changes, but that atomic.
+func (r *run) observe(o psclient.Observation) {
+	ev := Event{Step: StepPoll, Method: o.Method, URL: safetext.Clean(o.URL, 256), Status: o.Status, Credential: credAgent.String(), Err: o.Err}
+	if u, err := url.Parse(o.URL); err == nil {
+		if origin, err := originOf(u); err == nil && origin == r.origin {
+			ev.Credential = credKind(r.polledWith.Load()).String()
+		}
+	}
+	switch o.Kind {
+	case psclient.ObservedMetadata:
+		ev.Step, ev.Detail = StepPersonServer, "metadata"
+	case psclient.ObservedToken:
+		ev.Step, ev.Detail = StepPersonServer, "token request"
+	case psclient.ObservedGovernance:
+		ev.Step, ev.Detail = StepPersonServer, "governance request"
+	case psclient.ObservedDeferred:
+		// No request of its own: no credential presented.
+		ev.Credential, ev.Detail = "", "deferred; first poll in "+o.Wait.String()
+	case psclient.ObservedPoll:
+		ev.Detail = "polled; next poll in " + o.Wait.String()
+		if o.Wait == 0 && o.Status != 0 && o.Status != 202 && o.Status != 429 && o.Status != 503 {
+			ev.Detail = "polled; polling ended"
+		}
+	case psclient.ObservedAnswer:
+		ev.Detail = "answer posted"
+	case psclient.ObservedCancel:
+		ev.Detail = "pending request cancelled"
+	default:
+		ev.Detail = safetext.Clean(string(o.Kind), 64)
+	}
+	if o.Err != nil {
+		ev.Detail += ": no answer"
+	}
+	r.t.emit(r.ctx, ev)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
@@ -87,5 +88,66 @@ func TestEventStringFromFlow(t *testing.T) {
 	}
 	if !strings.HasPrefix(lines[0], "signed GET "+w.Resource.URL+"/data → 401 (agent token): ") {
 		t.Errorf("first event %q", lines[0])
+	}
+}
+
+// Every request to the person server and every poll, the resource's and
+// the person server's, is an event with its status, and each poll says the
+// wait chosen: the server's Retry-After (none: 5 s), plus 5 s for every 429
+// slow_down before it.
+func TestEventsPersonServerAndPolls(t *testing.T) {
+	clk := aauthtest.NewFakeClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+	w := aauthtest.NewWorld(aauthtest.WorldOptions{Now: clk.Now, Resource: aauthtest.ResourceOptions{DeferAuthToken: true}})
+	defer w.Close()
+	w.PS.Queue(aauthtest.TokenPerson, aauthtest.Defer(aauthtest.Status(429, ""), aauthtest.Pending().RetryAfter("3")))
+	var mu sync.Mutex
+	var evs []aauth.Event
+	client := (&aauth.Transport{
+		Keys:         w.AgentKeys("alice"),
+		PersonServer: w.PS.URL,
+		Clock:        clk,
+		OnEvent: func(ev aauth.Event) {
+			mu.Lock()
+			evs = append(evs, ev)
+			mu.Unlock()
+		},
+	}).Client()
+	resp, err := client.Get(w.Resource.URL + "/data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	var ps, psPolls, rsPolls []string
+	for _, ev := range evs {
+		line := fmt.Sprintf("%s %s %d %s: %s", ev.Method, strings.NewReplacer(w.PS.URL, "PS", w.Resource.URL, "RS").Replace(ev.URL), ev.Status, ev.Credential, ev.Detail)
+		switch {
+		case ev.Step == aauth.StepPersonServer:
+			ps = append(ps, line)
+		case ev.Step == aauth.StepPoll && strings.HasPrefix(ev.URL, w.PS.URL):
+			psPolls = append(psPolls, line)
+		case ev.Step == aauth.StepPoll:
+			rsPolls = append(rsPolls, line)
+		}
+	}
+	want := []string{
+		"GET PS/.well-known/aauth-person.json 200 agent: metadata",
+		"POST PS/aauth/token/person 202 agent: token request",
+		"POST PS/aauth/token/auth 200 agent: token request",
+	}
+	if strings.Join(ps, "\n") != strings.Join(want, "\n") {
+		t.Errorf("person-server events:\n%s\nwant:\n%s", strings.Join(ps, "\n"), strings.Join(want, "\n"))
+	}
+	if len(psPolls) != 1+w.PS.Polls() {
+		t.Errorf("%d poll events for %d polls of the person server:\n%s", len(psPolls), w.PS.Polls(), strings.Join(psPolls, "\n"))
+	}
+	for _, want := range []string{": deferred; first poll in ", " 429 agent: polled; next poll in 10s", " 202 agent: polled; next poll in 8s", " 200 agent: polled; polling ended"} {
+		if !strings.Contains(strings.Join(psPolls, "\n"), want) {
+			t.Errorf("no person-server poll event with %q:\n%s", want, strings.Join(psPolls, "\n"))
+		}
+	}
+	if n := len(rsPolls); n < 2 || !strings.HasPrefix(rsPolls[0], " RS/") || !strings.Contains(rsPolls[n-1], " 200 auth: polled; polling ended") {
+		t.Errorf("resource poll events:\n%s", strings.Join(rsPolls, "\n"))
 	}
 }

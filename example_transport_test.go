@@ -50,6 +50,8 @@ func ExampleTransport_events() {
 		OnEvent: func(ev aauth.Event) {
 			switch {
 			case ev.Step == aauth.StepSigned:
+			case ev.Step == aauth.StepPersonServer:
+				fmt.Println(ev.Step, ev.Method, ev.Detail, ev.Status)
 			case ev.Credential != "":
 				fmt.Println(ev.Step, ev.Credential)
 			default:
@@ -66,10 +68,13 @@ func ExampleTransport_events() {
 	// Output:
 	// challenge agent
 	// person-token
+	// person-server GET metadata 200
+	// person-server POST token request 200
 	// token-cached person
 	// retry person
 	// challenge person
 	// exchange
+	// person-server POST token request 200
 	// token-cached auth
 	// retry auth
 	// done auth

@@ -64,3 +64,22 @@ func (f *flights) do(ctx context.Context, key string, fetch func() (*psclient.To
 func isContextError(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
+
+// lockFetch takes the cross-process lock on key when the cache is a
+// TokenLocker. Failing to take it is not fatal: the fetch goes on alone,
+// as it would with any other cache. Only the end of ctx stops it.
+func (t *Transport) lockFetch(ctx context.Context, key, kind string) (unlock func(), err error) {
+	l, ok := t.tokens.(TokenLocker)
+	if !ok {
+		return func() {}, nil
+	}
+	unlock, err = l.LockToken(ctx, key)
+	if err == nil {
+		return unlock, nil
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return nil, ctxErr
+	}
+	t.emit(ctx, Event{Step: StepError, Detail: "locking the " + kind + " token failed; fetching it without the lock", Err: err})
+	return func() {}, nil
+}

@@ -167,6 +167,9 @@ type hostileEnv struct {
 
 	interactions atomic.Int32 // OnInteraction calls
 	cancelled    atomic.Int32 // DELETEs a fake server received
+
+	gov      error                     // how a script's governance call ended (hostile_mission_test.go)
+	approval *psclient.MissionApproval // the approval it got, if any
 }
 
 // server starts an httptest server for the case, recording the signatures
@@ -1058,7 +1061,7 @@ func (e *hostileEnv) publicPS(dns map[string]string, members map[string]any) {
 }
 
 func TestHostileServers(t *testing.T) {
-	cases := hostileCases()
+	cases := append(append(hostileCases(), missionHostileCases()...), findingHostileCases()...)
 	seen := map[string]bool{}
 	for _, c := range cases {
 		if seen[c.name] {
@@ -1128,9 +1131,13 @@ func runHostile(t *testing.T, c hostileCase) {
 	cancel()
 	e.leaks.err(r.err)
 	e.leaks.err(r.bodyErr)
+	e.leaks.err(e.gov)
 
-	// The deadline holds, give or take the scheduler.
-	if r.elapsed > deadline+250*time.Millisecond {
+	// The deadline holds, give or take the scheduler: the slack is wide
+	// enough for a loaded machine under -race, and still far below the
+	// overshoots this check exists to catch (a cancel that ignored the
+	// caller's deadline held RoundTrip 10 s too long).
+	if r.elapsed > deadline+time.Second {
 		t.Errorf("took %v, deadline %v", r.elapsed, deadline)
 	}
 	if err := c.want.check(e, r); err != nil {

@@ -85,7 +85,7 @@ func (t *Transport) keysFor(o *originState, ps, jkt, mission string) *credKeys {
 	}
 	k := &credKeys{
 		ps: ps, jkt: jkt, mission: mission,
-		auth:    authKey(o.name, ps, jkt),
+		auth:    authKey(o.name, ps, jkt, mission),
 		session: sessionKey(o.name),
 		person:  t.personKey(o.name, mission, jkt),
 	}
@@ -98,13 +98,20 @@ func (t *Transport) keysFor(o *originState, ps, jkt, mission string) *credKeys {
 type presented struct {
 	credential
 	keys  *credKeys // the keys it was read under; nil marks it forgotten
+	epoch uint64    // the Transport's credential epoch when it was read
 	until time.Time // the end of its use (expiry less the refresh margin); zero: none
 }
 
-// usable reports whether p may be presented at now under keys.
-func (p *presented) usable(keys *credKeys, now time.Time) bool {
-	return p != nil && p.keys == keys && (p.until.IsZero() || now.Before(p.until))
+// usable reports whether p may be presented at now under keys, in epoch.
+func (p *presented) usable(keys *credKeys, epoch uint64, now time.Time) bool {
+	return p != nil && p.keys == keys && p.epoch == epoch && (p.until.IsZero() || now.Before(p.until))
 }
+
+// forgetCredentials makes every origin's next request look in the
+// TokenCache again: for changes there that the Transport makes for many
+// origins at once (a mission's person tokens). As forgetCredential, it
+// comes after the change.
+func (t *Transport) forgetCredentials() { t.credEpoch.Add(1) }
 
 // forgetCredential makes o's next request look in the TokenCache again.
 // Called after every change the Transport makes there for o, and after it

@@ -2,6 +2,7 @@ package aauth
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -11,13 +12,19 @@ import (
 
 // resourceCheck is what the agent expects of a resource token (AAuth -11
 // §6.7.3): issued by the resource it called, for its own key and person
-// server, about the token it presented, and not expired.
+// server, about the token it presented, and not expired. The seed
+// generation's token ({iss, aud, agent, agent_jkt, exp, …}, see
+// @aauth/mcp-server's resource-token.ts) is held to what it carries: iss
+// names the resource called (its origin: the seed's resource identifier is
+// a URL), exp is in the future, and agent_jkt, when present, is the
+// agent's key.
 type resourceCheck struct {
 	resource     string // origin of the resource called
 	personServer string // the agent's person server
 	jkt          string // thumbprint of the agent's signing key
 	presented    string // the token presented when the resource token was issued
 	now          time.Time
+	seed         bool // the seed generation's token
 }
 
 // checkResourceToken inspects (without verifying its signature, which is
@@ -32,13 +39,13 @@ func checkResourceToken(raw string, want resourceCheck) error {
 	if typ, _ := hdr["typ"].(string); typ != "" && typ != "aa-resource+jwt" {
 		return fmt.Errorf("%w: typ is %q, not aa-resource+jwt", ErrResourceToken, safetext.Clean(typ, 64))
 	}
-	if iss, _ := claims["iss"].(string); strings.TrimSuffix(iss, "/") != want.resource {
+	if iss, _ := claims["iss"].(string); !issuedBy(iss, want.resource, want.seed) {
 		return fmt.Errorf("%w: issued by %q, not by the resource called (%s)", ErrResourceToken, safetext.Clean(iss, 256), want.resource)
 	}
-	if jkt, _ := claims["agent_jkt"].(string); jkt != want.jkt {
+	if jkt, present := claims["agent_jkt"]; (present || !want.seed) && jkt != want.jkt {
 		return fmt.Errorf("%w: agent_jkt does not name this agent's signing key", ErrResourceToken)
 	}
-	if ps, _ := claims["ps"].(string); want.personServer != "" && strings.TrimSuffix(ps, "/") != strings.TrimSuffix(want.personServer, "/") {
+	if ps, _ := claims["ps"].(string); !want.seed && want.personServer != "" && strings.TrimSuffix(ps, "/") != strings.TrimSuffix(want.personServer, "/") {
 		return fmt.Errorf("%w: ps is %q, not this agent's person server", ErrResourceToken, safetext.Clean(ps, 256))
 	}
 	exp, ok := claims["exp"].(float64)
@@ -56,4 +63,22 @@ func checkResourceToken(raw string, want resourceCheck) error {
 		}
 	}
 	return nil
+}
+
+// issuedBy reports whether iss names the resource whose origin is resource:
+// the origin itself (one trailing "/" allowed), or, in the seed generation,
+// any URL on that origin.
+func issuedBy(iss, resource string, seed bool) bool {
+	if strings.TrimSuffix(iss, "/") == resource {
+		return true
+	}
+	if !seed || len(iss) > 2048 {
+		return false
+	}
+	u, err := url.Parse(iss)
+	if err != nil || u.User != nil {
+		return false
+	}
+	origin, err := originOf(u)
+	return err == nil && origin == resource
 }

@@ -3,8 +3,10 @@ package aauth
 import (
 	"encoding/base64"
 	"errors"
+	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -130,5 +132,79 @@ func FuzzResourceToken(f *testing.F) {
 				t.Fatalf("accepted presented_jti %q", pj)
 			}
 		}
+		// The seed generation's check: iss on the origin called, exp to
+		// come, agent_jkt when present.
+		seed := fuzzRTCheck
+		seed.seed = true
+		for _, tok := range toks {
+			err := checkResourceToken(tok, seed)
+			if err != nil {
+				if !errors.Is(err, ErrResourceToken) {
+					t.Fatalf("seed: error %v is not ErrResourceToken", err)
+				}
+				continue
+			}
+			_, claims, _ := jwtpeek.Decode(tok)
+			iss, _ := claims["iss"].(string)
+			u, perr := url.Parse(iss)
+			if perr != nil || u.User != nil || !strings.EqualFold(u.Scheme, "https") || !strings.EqualFold(u.Hostname(), "resource.example") || u.Port() != "" && u.Port() != "443" {
+				t.Fatalf("seed: accepted iss %q", iss)
+			}
+			if jkt, present := claims["agent_jkt"]; present && jkt != seed.jkt {
+				t.Fatalf("seed: accepted agent_jkt %v", jkt)
+			}
+			if exp, _ := claims["exp"].(float64); !time.Unix(int64(exp), 0).After(seed.now) {
+				t.Fatalf("seed: accepted exp %v", claims["exp"])
+			}
+		}
 	})
 }
+
+// The seed generation's resource token is checked for what it carries:
+// iss (any URL on the origin called), exp, and agent_jkt when present.
+func TestCheckResourceTokenSeed(t *testing.T) {
+	want := fuzzRTCheck
+	want.seed = true
+	exp := want.now.Add(5 * time.Minute).Unix()
+	tok := func(payload string) string { return fuzzJWS(`{"alg":"EdDSA","typ":"aa-resource+jwt"}`, payload) }
+	for _, c := range []struct {
+		payload string
+		ok      bool
+	}{
+		{`{"iss":"https://resource.example","aud":"https://ps.example","agent_jkt":"` + want.jkt + `","exp":` + itoa(exp) + `}`, true},
+		{`{"iss":"https://resource.example/","exp":` + itoa(exp) + `}`, true},
+		{`{"iss":"https://resource.example/mcp","exp":` + itoa(exp) + `}`, true},
+		{`{"iss":"https://RESOURCE.example:443/mcp","exp":` + itoa(exp) + `}`, true},
+		{`{"iss":"https://other.example","agent_jkt":"` + want.jkt + `","exp":` + itoa(exp) + `}`, false},
+		{`{"iss":"https://resource.example.evil.example","exp":` + itoa(exp) + `}`, false},
+		{`{"iss":"http://resource.example","exp":` + itoa(exp) + `}`, false},
+		{`{"iss":"https://resource.example:8443","exp":` + itoa(exp) + `}`, false},
+		{`{"iss":"https://user@resource.example","exp":` + itoa(exp) + `}`, false},
+		{`{"exp":` + itoa(exp) + `}`, false},
+		{`{"iss":"https://resource.example","agent_jkt":"another-key","exp":` + itoa(exp) + `}`, false},
+		{`{"iss":"https://resource.example","agent_jkt":7,"exp":` + itoa(exp) + `}`, false},
+		{`{"iss":"https://resource.example","exp":` + itoa(want.now.Unix()) + `}`, false},
+		{`{"iss":"https://resource.example"}`, false},
+	} {
+		err := checkResourceToken(tok(c.payload), want)
+		if (err == nil) != c.ok {
+			t.Errorf("%s: %v, want ok=%v", c.payload, err, c.ok)
+		}
+		if err != nil && !errors.Is(err, ErrResourceToken) {
+			t.Errorf("%s: %v is not ErrResourceToken", c.payload, err)
+		}
+	}
+	// The current generation keeps its exact checks: the origin as iss,
+	// agent_jkt required.
+	current := fuzzRTCheck
+	for _, payload := range []string{
+		`{"iss":"https://resource.example/mcp","agent_jkt":"` + current.jkt + `","ps":"https://ps.example","exp":` + itoa(exp) + `}`,
+		`{"iss":"https://resource.example","ps":"https://ps.example","exp":` + itoa(exp) + `}`,
+	} {
+		if err := checkResourceToken(tok(payload), current); err == nil {
+			t.Errorf("current profile accepted %s", payload)
+		}
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

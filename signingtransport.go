@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/aauthgo/aauth/internal/egress"
 	"github.com/aauthgo/aauth/internal/profile"
 	"github.com/aauthgo/aauth/internal/psmark"
 	"github.com/aauthgo/aauth/wire"
@@ -20,6 +21,8 @@ import (
 // is signed and sent.
 type SigningTransport struct {
 	// Base sends the signed requests; nil means http.DefaultTransport.
+	// Requests a server steered (see ErrEgress) have the address they
+	// connect to checked when Base is nil or an *http.Transport.
 	Base http.RoundTripper
 
 	// Keys supplies the key material for each request. Required.
@@ -78,7 +81,7 @@ func (t *SigningTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		closeBody(req)
 		return nil, err
 	}
-	return base(t.Base).RoundTrip(r)
+	return sendVia(t.Base, r)
 }
 
 // Client returns an *http.Client that signs through t.
@@ -89,11 +92,10 @@ func (t *SigningTransport) Client() *http.Client { return &http.Client{Transport
 // compute, with an allocation, each time.
 var keyCapabilities = http.CanonicalHeaderKey("AAuth-Capabilities")
 
-func base(rt http.RoundTripper) http.RoundTripper {
-	if rt == nil {
-		return http.DefaultTransport
-	}
-	return rt
+// sendVia sends req through base (nil: http.DefaultTransport), checking
+// the address dialled when a server steered the request (see ErrEgress).
+func sendVia(base http.RoundTripper, req *http.Request) (*http.Response, error) {
+	return egress.RoundTrip(base, req)
 }
 
 // closeBody closes a request body on paths that do not hand the request to

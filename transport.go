@@ -58,7 +58,8 @@ import (
 // Tokens are cached per resource origin, person server and signing key,
 // and are not presented within the profile's refresh margin of their
 // expiry (5 minutes current, 60 s seed). When many goroutines need the same
-// missing token at once, one request fetches it and the others wait.
+// missing token at once, one request fetches it and the others wait; when
+// Tokens is a TokenLocker, so do many processes.
 //
 // What the Transport keeps per origin (the credential it presents, and what
 // Signature-Error answers taught it) is bounded: at most 8,192 origins,
@@ -75,6 +76,8 @@ import (
 // changed while it is in use.
 type Transport struct {
 	// Base sends the signed requests; nil means http.DefaultTransport.
+	// Requests a server steered (see ErrEgress) have the address they
+	// connect to checked when Base is nil or an *http.Transport.
 	Base http.RoundTripper
 
 	// Keys supplies the agent's key material: its signing key and its
@@ -104,8 +107,11 @@ type Transport struct {
 	Mission *wire.Mission
 
 	// OnInteraction is called when the person must visit url (with
-	// ?code=code) to approve. It is called once per distinct (url, code).
-	// An error cancels the pending request.
+	// ?code=code) to approve. It is called once per distinct (url, code),
+	// and only for an https URL, or http on a loopback host: any other
+	// URL a server names ends the request with a
+	// *psclient.InteractionURLError (matching ErrInteraction). An error
+	// cancels the pending request.
 	OnInteraction func(ctx context.Context, url, code string) error
 
 	// OnClarification is called when the person server asks a question;
@@ -147,6 +153,21 @@ type Transport struct {
 	// nil means the system clock.
 	Clock psclient.Clock
 
+	// DisableRelay makes the Transport send the person to interaction
+	// URLs itself (OnInteraction) and never relay them through the person
+	// server's interaction_endpoint. By default it relays first, as -11
+	// says an agent with a person server should: a resource's interaction
+	// (not the person server's own page) goes to the person server, which
+	// may reach the person on a better channel, while the Transport keeps
+	// polling the resource; OnInteraction is called only when the person
+	// server cannot relay it (424 interaction_unavailable). A 403
+	// user_unreachable from the relay ends the request (ErrUserUnreachable).
+	DisableRelay bool
+
+	// AuditQueueSize bounds the audit records waiting to be sent (see
+	// Audit); zero means 256.
+	AuditQueueSize int
+
 	// InsecureEgress relaxes the egress checks for development (see
 	// WithInsecureEgress): URLs a server names (token endpoints, redirect
 	// targets) may then be plain http and on private addresses. Without
@@ -162,10 +183,14 @@ type Transport struct {
 	origins    *lru.Map[originKey, *originState] // what the Transport keeps per origin (origin.go)
 	maxOrigins int                               // the table's bound; zero means maxOrigins (tests set it)
 
+	credEpoch atomic.Uint64 // see forgetCredentials
+
 	lastJKT  atomic.Pointer[keyThumbprint]
 	lastPS   atomic.Pointer[tokenPS]
 	lastSK   atomic.Pointer[agentSignatureKey]
 	lastCaps atomic.Pointer[formattedCapabilities]
+
+	gov governance // the mission and the audit queue (transport_mission.go)
 }
 
 // tokenPS is the person server named by the last agent token read: the
@@ -265,16 +290,24 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		ctx = WithInsecureEgress(ctx)
 	}
 	if redirect {
-		if err := checkRedirect(ctx, req.Response.Request.URL, req.URL); err != nil {
+		if ctx, err = redirectContext(ctx, req.Response.Request, req.URL); err != nil {
 			closeBody(req)
 			return nil, err
 		}
 		// What is cached for it must not evict what the caller uses.
 		ctx = withProbation(ctx)
 	}
+	if err := t.currentMissionErr(); err != nil {
+		// The mission has ended: none of its tokens may be used.
+		closeBody(req)
+		return nil, err
+	}
 	r := &run{t: t, req: req, ctx: ctx, origin: o.name, o: o, tab: tab}
+	r.observePS()
 	resp, err := r.loop()
+	resp, err = r.finishRelays(resp, err)
 	if err != nil {
+		t.noteMissionError(ctx, err)
 		closeBody(req)
 		t.emit(r.ctx, Event{Step: StepError, Method: req.Method, URL: redactURL(req.URL), Err: err, Detail: "request failed"})
 		return nil, err
@@ -302,6 +335,10 @@ type run struct {
 	sends     int
 	exchanges int
 	done      map[string]bool // corrections already made (one each)
+
+	relay *relaySession // interaction relays (transport_relay.go)
+
+	polledWith atomic.Uint32 // credKind of the last pending-URL request credClient signed (event.go)
 }
 
 func (r *run) loop() (*http.Response, error) {
@@ -443,7 +480,7 @@ func (r *run) send() (*http.Response, error) {
 		closeBody(out)
 		return nil, err
 	}
-	resp, err := base(r.t.Base).RoundTrip(out)
+	resp, err := sendVia(r.t.Base, out)
 	if err != nil {
 		return nil, err
 	}
@@ -476,8 +513,8 @@ func (t *Transport) signFor(req *http.Request, agent KeyMaterial, jkt string, cr
 		skey = t.agentSignatureKey(agent, jkt, tab)
 	}
 	agentSigned := cred.kind == credAgent
-	if toResource && len(t.Capabilities) > 0 && (agentSigned || tab.CapabilitiesOnTokens) {
-		req.Header[keyCapabilities] = []string{t.capabilitiesValue(t.Capabilities)}
+	if caps := t.capabilities(); toResource && len(caps) > 0 && (agentSigned || tab.CapabilitiesOnTokens) {
+		req.Header[keyCapabilities] = []string{t.capabilitiesValue(caps)}
 	}
 	if toResource && agentSigned && t.Mission != nil && tab.MissionHeader {
 		req.Header.Set("AAuth-Mission", wire.FormatMission(*t.Mission))
@@ -589,7 +626,7 @@ func (r *run) on401(resp *http.Response) (*http.Response, bool, error) {
 			httpx.DrainClose(resp)
 			return nil, false, err
 		}
-		r.cred = credential{kind: credAuth, token: tok.Value, key: authKey(r.origin, r.ps, r.jkt)}
+		r.cred = credential{kind: credAuth, token: tok.Value, key: authKey(r.origin, r.ps, r.jkt, r.mission())}
 		return resp, true, nil
 	}
 	// approval, interaction, clarification and claims are not asked for
@@ -650,12 +687,7 @@ func (r *run) once(what string) bool {
 	return false
 }
 
-func (r *run) mission() string {
-	if r.t.Mission == nil {
-		return ""
-	}
-	return r.t.Mission.S256
-}
+func (r *run) mission() string { return r.t.missionS256() }
 
 // personToken returns a person token for the resource, from the cache or
 // from the person server. rejected is a token the resource just refused,
@@ -669,18 +701,23 @@ func (r *run) personToken(rejected string) (*psclient.Token, error) {
 		r.forgetKey(key, rejected)
 	}
 	tok, leader, err := r.t.flights.do(r.ctx, key, func() (*psclient.Token, error) {
+		unlock, err := r.t.lockFetch(r.ctx, key, "person")
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
 		if tok := r.t.cached(r.ctx, key); tok != nil && tok.Value != rejected {
 			return tok, nil
 		}
 		r.t.emit(r.ctx, Event{Step: StepPersonToken, URL: r.ps, Detail: "requesting a person token for " + r.origin})
-		tok, err := psclient.RequestPersonToken(r.ctx, r.t.psClient(r.km), psclient.PersonTokenRequest{
+		tok, err := psclient.RequestPersonToken(r.pollCtx(), r.t.psClient(r.km), psclient.PersonTokenRequest{
 			PersonServer:  r.ps,
 			Metadata:      r.t.PersonServerMetadata,
 			Cache:         &r.t.metadata,
 			Profile:       r.t.Profile,
 			Resource:      r.origin,
 			MissionS256:   r.mission(),
-			Capabilities:  r.t.Capabilities,
+			Capabilities:  r.t.capabilities(),
 			LoginHint:     r.t.LoginHint,
 			Tenant:        r.t.Tenant,
 			DomainHint:    r.t.DomainHint,
@@ -715,26 +752,31 @@ func (r *run) authToken(resourceToken string) (*psclient.Token, error) {
 	if r.cred.kind == credSession || presented == "" {
 		presented = r.km.Key.Token
 	}
-	if r.tab.PresentedToken {
-		if err := checkResourceToken(resourceToken, resourceCheck{
-			resource:     r.origin,
-			personServer: r.ps,
-			jkt:          r.jkt,
-			presented:    presented,
-			now:          r.t.clock().Now(),
-		}); err != nil {
+	if err := checkResourceToken(resourceToken, resourceCheck{
+		resource:     r.origin,
+		personServer: r.ps,
+		jkt:          r.jkt,
+		presented:    presented,
+		now:          r.t.clock().Now(),
+		seed:         !r.tab.PresentedToken,
+	}); err != nil {
+		return nil, err
+	}
+	key := authKey(r.origin, r.ps, r.jkt, r.mission())
+	tok, _, err := r.t.flights.do(r.ctx, key, func() (*psclient.Token, error) {
+		unlock, err := r.t.lockFetch(r.ctx, key, "auth")
+		if err != nil {
 			return nil, err
 		}
-	}
-	key := authKey(r.origin, r.ps, r.jkt)
-	tok, _, err := r.t.flights.do(r.ctx, key, func() (*psclient.Token, error) {
-		// Another request may have obtained a token while this one was
-		// being refused; use it unless it is the one just refused.
+		defer unlock()
+		// Another request (or process) may have obtained a token while
+		// this one was being refused; use it unless it is the one just
+		// refused.
 		if tok := r.t.cached(r.ctx, key); tok != nil && (r.cred.kind != credAuth || tok.Value != r.cred.token) {
 			return tok, nil
 		}
 		r.t.emit(r.ctx, Event{Step: StepExchange, URL: r.ps, Detail: "exchanging the resource token of " + r.origin})
-		tok, err := psclient.ExchangeToken(r.ctx, r.t.psClient(r.km), psclient.ExchangeRequest{
+		tok, err := psclient.ExchangeToken(r.pollCtx(), r.t.psClient(r.km), psclient.ExchangeRequest{
 			PersonServer:   r.ps,
 			Metadata:       r.t.PersonServerMetadata,
 			Cache:          &r.t.metadata,
@@ -746,7 +788,7 @@ func (r *run) authToken(resourceToken string) (*psclient.Token, error) {
 			Tenant:         r.t.Tenant,
 			DomainHint:     r.t.DomainHint,
 			Prompt:         r.t.Prompt,
-			Capabilities:   r.t.Capabilities,
+			Capabilities:   r.t.capabilities(),
 			Poll:           r.pollOptions(""),
 		})
 		if err != nil {
@@ -771,7 +813,7 @@ func (r *run) poll(resp *http.Response) (*http.Response, error) {
 	}
 	r.t.emit(r.ctx, Event{Step: StepPending, URL: redactURL(r.req.URL), Status: 202, Credential: cred.kind.String(), Detail: "deferred; polling " + safetext.Clean(resp.Header.Get("Location"), 256)})
 	opts := r.pollOptions(r.req.URL.String())
-	out, err := psclient.FollowDeferred(r.ctx, r.credClient(cred), resp, opts)
+	out, err := psclient.FollowDeferred(r.pollCtx(), r.credClient(cred), resp, opts)
 	for {
 		var atr *psclient.AuthTokenRequiredError
 		if !errors.As(err, &atr) {
@@ -781,8 +823,8 @@ func (r *run) poll(resp *http.Response) (*http.Response, error) {
 		if err2 != nil {
 			return nil, err2
 		}
-		r.cred = credential{kind: credAuth, token: tok.Value, key: authKey(r.origin, r.ps, r.jkt)}
-		out, err = psclient.PollDeferred(r.ctx, r.credClient(r.cred), atr.Location, opts)
+		r.cred = credential{kind: credAuth, token: tok.Value, key: authKey(r.origin, r.ps, r.jkt, r.mission())}
+		out, err = psclient.PollDeferred(r.pollCtx(), r.credClient(r.cred), atr.Location, opts)
 	}
 }
 
@@ -792,14 +834,8 @@ func (r *run) pollOptions(requestURL string) psclient.PollOptions {
 		RequestURL:  requestURL,
 		MaxDuration: r.t.MaxPollDuration,
 		Clock:       r.t.Clock,
-		OnInteraction: func(ctx context.Context, u, code string) error {
-			cu := safetext.Clean(u, 256)
-			r.t.emit(ctx, Event{Step: StepInteraction, URL: cu, Detail: "the person must visit " + cu + " (code " + safetext.Clean(code, 64) + ")"})
-			if r.t.OnInteraction == nil {
-				return nil
-			}
-			return r.t.OnInteraction(ctx, u, code)
-		},
+		// Relayed through the person server first (transport_relay.go).
+		OnInteraction: r.interaction,
 	}
 	if r.t.OnClarification != nil {
 		// Without a callback the question is left unanswered and polling
@@ -819,7 +855,7 @@ func (t *Transport) psClient(agent KeyMaterial) *http.Client {
 	tab := profile.For(t.Profile)
 	st := &SigningTransport{Base: t.Base, Keys: StaticKeys(agent.Signer, agent.Key), Profile: t.Profile, Now: t.clock().Now}
 	if tab.CapabilitiesOnPS {
-		st.Capabilities = t.Capabilities
+		st.Capabilities = t.capabilities()
 		st.Mission = t.Mission
 	}
 	return &http.Client{Transport: st, CheckRedirect: noRedirects}
@@ -833,7 +869,8 @@ func (r *run) credClient(cred credential) *http.Client {
 			closeBody(req)
 			return nil, err
 		}
-		return base(r.t.Base).RoundTrip(out)
+		r.polledWith.Store(uint32(cred.kind))
+		return sendVia(r.t.Base, out)
 	}), CheckRedirect: noRedirects}
 }
 
@@ -844,15 +881,6 @@ func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) {
 // noRedirects keeps credentials on the origin they were meant for: a pending
 // URL or person-server endpoint that redirects is answered as it is.
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-
-// checkRedirect applies the egress rules to a redirect from one URL to
-// another.
-func checkRedirect(ctx context.Context, from, to *url.URL) error {
-	if err := egress.CheckSecureURL(ctx, to.String()); err != nil {
-		return fmt.Errorf("%w: redirect to %s: %v", ErrEgress, safetext.Clean(redactURL(to), 256), err)
-	}
-	return egress.CheckHost(ctx, from, to)
-}
 
 func replayable(req *http.Request) bool {
 	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil

@@ -23,6 +23,7 @@ type Decision struct {
 	lifetime time.Duration
 	scope    string
 	claims   map[string]any
+	gov      *govDecision // governance endpoints: mission approval, answers
 }
 
 // outcomeKind is how a Decision ends.
@@ -72,6 +73,9 @@ func (d Decision) Then(end Decision) Decision {
 	}
 	if end.claims != nil {
 		out.claims = maps.Clone(end.claims)
+	}
+	if end.gov != nil {
+		out.gov = end.gov
 	}
 	return out
 }

@@ -5,6 +5,11 @@
 // JavaScript reference), issues real signed tokens, can be scripted per
 // test, and records what it saw.
 //
+// The agent provider is an [github.com/aauthgo/aauth/agentprovider.Issuer]
+// and the resource a [github.com/aauthgo/aauth/resource.Resource]: the
+// library's own production roles, with the kit's scripting and records on
+// top. The person server is the kit's own.
+//
 // Most tests want a [World], the three servers wired to trust each other:
 //
 //	w := aauthtest.NewWorld(aauthtest.WorldOptions{})
@@ -77,10 +82,12 @@
 // # Trust
 //
 // Servers fetch the keys of the tokens they verify from the issuer's
-// metadata document and its jwks_uri, as real servers do, but only from
-// loopback URLs. By default they accept any issuer whose keys they can
-// fetch; the Trusted* options and Trust* methods restrict that, and
-// TrustKey adds a key without fetching. A World sets all of this up.
+// metadata document and its jwks_uri, as real servers do: the person
+// server only from loopback URLs, the resource under package resource's
+// egress rules (which let a resource on a loopback address fetch from
+// loopback). By default they accept any issuer whose keys they can fetch;
+// the Trusted* options and Trust* methods restrict that, and TrustKey adds
+// a key without fetching. A World sets all of this up.
 //
 // # Safety
 //

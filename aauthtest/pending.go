@@ -227,10 +227,14 @@ func (s *pendingStore) list() []InteractionCode {
 // pendingURL is where e is polled: absolute, or a path when the server
 // hands out relative Locations.
 func (b *base) pendingURL(e *pendingEntry, relative bool) string {
-	if relative {
-		return pendingPath + e.id
+	prefix := pendingPath
+	if b.pending != "" {
+		prefix = b.pending
 	}
-	return b.baseURL() + pendingPath + e.id
+	if relative {
+		return prefix + e.id
+	}
+	return b.baseURL() + prefix + e.id
 }
 
 // crossOrigin returns u with its host 127.0.0.1 replaced by localhost: the

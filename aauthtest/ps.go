@@ -79,10 +79,24 @@ type PersonServerOptions struct {
 	RelativeLocation bool
 
 	// RelayInteractions makes the interaction relay endpoint accept
-	// relays (202 {"status":"interacting"}); by default it answers
-	// 424 interaction_unavailable, so that the agent sends the person
-	// itself.
+	// relays (202 {"status":"interacting"} with a Location, then 200 on
+	// the poll); by default it answers 424 interaction_unavailable, so
+	// that the agent sends the person itself. Mission approvals then list
+	// the interaction capability.
 	RelayInteractions bool
+
+	// RelayVisits makes the server reach the person for every relay it
+	// accepts (it implies RelayInteractions): before answering, it opens
+	// url?code=… itself, as the person tapping a notification would, so
+	// that a relayed interaction completes without the agent directing
+	// anyone. Loopback URLs only.
+	RelayVisits bool
+
+	// Governance decides the mission, permission, audit and relay
+	// requests that no queued decision answers (see QueueAt); nil
+	// approves them all, but relays (see RelayInteractions). It may be
+	// called concurrently.
+	Governance func(*GovernanceRequest) Decision
 
 	// MaxSkew bounds how far a signature's created may be from the
 	// server's clock; zero means 60 s.
@@ -169,9 +183,14 @@ type IssuedToken struct {
 // server: it serves its metadata and JWKS, issues person tokens (current
 // profile) and auth tokens, defers requests as scripted (interaction,
 // approval, clarification, transient errors) on pending URLs, and records
-// everything it sees.
+// everything it sees. In the current profile it also governs: it approves
+// missions (with person tokens for the proposed resources), takes their
+// updates and completions, answers permission requests, records audit
+// records and relays interactions and questions, each scriptable with
+// QueueAt and the Governance policy.
 //
-// Every request to a token, pending or relay endpoint must be signed with
+// Every request to a token, pending, mission, permission, audit or relay
+// endpoint must be signed with
 // an agent token (Signature-Key jwt), and is verified with the same
 // verifier as the interop tests, with the profile's rules: in the current
 // profile the key must carry a fully specified alg and a body must be
@@ -188,7 +207,11 @@ type IssuedToken struct {
 //	POST   /aauth/pending/{id}              clarification answer
 //	DELETE /aauth/pending/{id}              cancel
 //	GET    /aauth/consent?code=…            complete an interaction (&action=deny to deny)
-//	POST   /aauth/interaction               interaction relay (current)
+//	POST   /aauth/interaction               interaction, payment and question relay (current)
+//	POST   /aauth/mission                   mission proposal (current)
+//	POST   /aauth/mission/{s256}            mission update or completion (current)
+//	POST   /aauth/permission                permission (current)
+//	POST   /aauth/audit                     audit record (current)
 //
 // All methods are safe for concurrent use.
 type PersonServer struct {
@@ -204,13 +227,18 @@ type PersonServer struct {
 	pend      *pendingStore
 	revoked   revocations
 
-	mu        sync.Mutex
-	policy    func(*TokenRequest) Decision
-	queues    map[TokenKind][]Decision
-	editMeta  func(map[string]any)
-	tokenReqs []TokenRequest
-	answers   []ClarificationAnswer
-	issued    []IssuedToken
+	missions missionStore
+
+	mu         sync.Mutex
+	policy     func(*TokenRequest) Decision
+	queues     map[TokenKind][]Decision
+	govQueues  map[Endpoint][]Decision
+	governance func(*GovernanceRequest) Decision
+	govReqs    []GovernanceRequest
+	editMeta   func(map[string]any)
+	tokenReqs  []TokenRequest
+	answers    []ClarificationAnswer
+	issued     []IssuedToken
 }
 
 // NewPersonServer starts a person server. Close it when done.
@@ -229,15 +257,16 @@ func NewPersonServer(opts PersonServerOptions) *PersonServer {
 		opts.RetryAfter = defaultRetryAfter
 	}
 	ps := &PersonServer{
-		base:      base{name: "person server", profile: opts.Profile, clock: opts.Now, logf: opts.Logf},
-		opts:      opts,
-		key:       key,
-		agents:    newKeyring(),
-		resources: newKeyring(),
-		pend:      newPendingStore(),
-		policy:    opts.Policy,
-		editMeta:  opts.Metadata,
-		queues:    map[TokenKind][]Decision{},
+		base:       base{name: "person server", profile: opts.Profile, clock: opts.Now, logf: opts.Logf},
+		opts:       opts,
+		key:        key,
+		agents:     newKeyring(),
+		resources:  newKeyring(),
+		pend:       newPendingStore(),
+		policy:     opts.Policy,
+		governance: opts.Governance,
+		editMeta:   opts.Metadata,
+		queues:     map[TokenKind][]Decision{},
 	}
 	ps.agents.trust(opts.TrustedAgents...)
 	ps.resources.trust(opts.TrustedResources...)
@@ -373,8 +402,10 @@ func (ps *PersonServer) Reset() {
 	ps.rec.reset()
 	ps.pend.reset()
 	ps.revoked.reset()
+	ps.missions.reset()
 	ps.mu.Lock()
 	ps.queues = map[TokenKind][]Decision{}
+	ps.govQueues, ps.govReqs = nil, nil
 	ps.tokenReqs, ps.answers, ps.issued = nil, nil, nil
 	ps.mu.Unlock()
 }
@@ -418,7 +449,13 @@ func (ps *PersonServer) route(w http.ResponseWriter, r *http.Request) {
 	case p == consentPath:
 		ps.serve(w, r, EndpointConsent, consentHandler(ps.pend))
 	case p == psInteractionPath && ps.current():
-		ps.serve(w, r, EndpointInteraction, ps.handleRelay)
+		ps.serve(w, r, EndpointInteraction, ps.handleGovernance)
+	case (p == psMissionPath || strings.HasPrefix(p, psMissionPath+"/")) && ps.current():
+		ps.serve(w, r, EndpointMission, ps.handleGovernance)
+	case p == psPermissionPath && ps.current():
+		ps.serve(w, r, EndpointPermission, ps.handleGovernance)
+	case p == psAuditPath && ps.current():
+		ps.serve(w, r, EndpointAudit, ps.handleGovernance)
 	default:
 		ps.serve(w, r, EndpointUnknown, func(w http.ResponseWriter, r *http.Request, rec *RecordedRequest) {
 			ps.problem(w, rec, http.StatusNotFound, "not_found", "no such endpoint")
@@ -436,6 +473,9 @@ func (ps *PersonServer) metadata() map[string]any {
 		doc["auth_token_endpoint"] = ps.URL + psAuthTokenPath
 		doc["person_token_endpoint"] = ps.URL + psPersonTokenPath
 		doc["interaction_endpoint"] = ps.URL + psInteractionPath
+		doc["mission_endpoint"] = ps.URL + psMissionPath
+		doc["permission_endpoint"] = ps.URL + psPermissionPath
+		doc["audit_endpoint"] = ps.URL + psAuditPath
 		doc["accept_signature_algs"] = []string{"Ed25519", "ES256"}
 		doc["name"] = "aauthtest person server"
 	} else {
@@ -576,6 +616,18 @@ func (ps *PersonServer) handleToken(kind TokenKind) func(http.ResponseWriter, *h
 		if !ok {
 			return
 		}
+		// A mission named (by the request, or by the resource token) must
+		// exist, be this agent's and be active; its tokens never outlive
+		// it.
+		if g.mission != "" && ps.current() {
+			exp, ok := ps.missionState(w, rec, tr.Agent, g.mission)
+			if !ok {
+				return
+			}
+			if !exp.IsZero() && (g.capExp.IsZero() || exp.Before(g.capExp)) {
+				g.capExp, g.capWhy = exp, "mission"
+			}
+		}
 		d := ps.decide(tr)
 		if len(d.steps) == 0 {
 			ps.writeEnd(w, r, rec, &d.end, g, d, res.Thumbprint)
@@ -704,6 +756,10 @@ func (ps *PersonServer) writeAnswer(w http.ResponseWriter, r *http.Request, rec 
 	case a.step != nil:
 		ps.writeStep(w, rec, e, a.step, a.code, ps.opts.RelativeLocation, ps.opts.RetryAfter)
 	default:
+		if gp, ok := e.payload.(*govPending); ok {
+			ps.govEnd(w, rec, a.end, gp, e.dec)
+			return
+		}
 		g, _ := e.payload.(*grant)
 		ps.writeEnd(w, r, rec, a.end, g, e.dec, e.owner)
 	}
@@ -719,6 +775,12 @@ func (ps *PersonServer) writeEnd(w http.ResponseWriter, r *http.Request, rec *Re
 	case endMalformed:
 		ps.writeMalformed(w, rec, o.fault, g, d, owner)
 	default:
+		if g != nil && g.mission != "" && ps.current() {
+			// The mission may have ended while the request was deferred.
+			if _, ok := ps.missionState(w, rec, g.agent, g.mission); !ok {
+				return
+			}
+		}
 		tok, exp, err := ps.issue(g, d, nil)
 		if err != nil {
 			ps.problem(w, rec, http.StatusBadRequest, "invalid_request", err.Error())
@@ -946,35 +1008,6 @@ func consentHandler(pend *pendingStore) func(http.ResponseWriter, *http.Request,
 		}
 		fmt.Fprintln(w, "approved")
 	}
-}
-
-// relayBody is an interaction relay request.
-type relayBody struct {
-	Type string `json:"type"`
-	URL  string `json:"url"`
-	Code string `json:"code"`
-}
-
-func (ps *PersonServer) handleRelay(w http.ResponseWriter, r *http.Request, rec *RecordedRequest) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		ps.problem(w, rec, http.StatusMethodNotAllowed, "invalid_request", "use POST")
-		return
-	}
-	if res, _ := ps.agentCheck(w, r, rec, true); res == nil {
-		return
-	}
-	var body relayBody
-	if err := decodeExact(rec.Body, &body); err != nil || body.Type == "" {
-		ps.problem(w, rec, http.StatusBadRequest, "invalid_request", "the body must be a JSON object with type")
-		return
-	}
-	if !ps.opts.RelayInteractions {
-		ps.problem(w, rec, 424, "interaction_unavailable", "the person server cannot reach the person; direct them yourself")
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusAccepted, "application/json", map[string]any{"status": "interacting"})
 }
 
 // writeMalformed answers a Malformed end at the person server.

@@ -635,19 +635,21 @@ func TestPSRecordsTokenRequestParameters(t *testing.T) {
 	w := NewWorld(WorldOptions{})
 	defer w.Close()
 	c := newClient(t, w)
+	// The person server checks that the mission exists and is the agent's.
+	m256 := c.do("POST", w.PS.URL+"/aauth/mission", "", map[string]any{"description": "d"}, nil).expect(t, 200).str(t, "s256")
 	body := map[string]any{
-		"resource": w.Resource.URL, "mission_s256": "m256", "capabilities": []string{"interaction", "clarification"},
+		"resource": w.Resource.URL, "mission_s256": m256, "capabilities": []string{"interaction", "clarification"},
 		"login_hint": "alice@example.com", "tenant": "acme", "domain_hint": "acme.com", "prompt": "consent",
 		"justification": "because", "platform": "desktop", "device": "laptop",
 	}
 	r := c.do("POST", w.PS.URL+"/aauth/token/person", "", body, nil).expect(t, 200)
 	tr := w.PS.TokenRequests()[0]
-	if tr.MissionS256 != "m256" || len(tr.Capabilities) != 2 || tr.LoginHint != "alice@example.com" || tr.Tenant != "acme" ||
+	if tr.MissionS256 != m256 || len(tr.Capabilities) != 2 || tr.LoginHint != "alice@example.com" || tr.Tenant != "acme" ||
 		tr.DomainHint != "acme.com" || tr.Prompt != "consent" || tr.Justification != "because" || tr.Platform != "desktop" || tr.Device != "laptop" {
 		t.Errorf("token request %+v", tr)
 	}
 	pt, _ := parseToken(tokenOf(t, r))
-	if pt.str("mission_s256") != "m256" || pt.str("tenant") != "acme" {
+	if pt.str("mission_s256") != m256 || pt.str("tenant") != "acme" {
 		t.Errorf("person token claims %v", pt.claims)
 	}
 	iss := w.PS.Issued()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/resource"
 	"github.com/aauthgo/aauth/wire"
 )
 
@@ -192,6 +193,9 @@ type Caller struct {
 	Thumbprint string
 	// Claims are the presented token's claims.
 	Claims map[string]any
+	// Verified is the caller as package resource verified it (what
+	// resource.FromContext returns in the handler).
+	Verified *resource.Caller
 }
 
 type callerKey struct{}

@@ -3,10 +3,12 @@ package aauthtest
 import (
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aauthgo/aauth/resource"
 	"github.com/aauthgo/aauth/wire"
 )
 
@@ -61,12 +63,14 @@ func TestResourceModes(t *testing.T) {
 	t.Run("unsigned", func(t *testing.T) {
 		w := NewWorld(WorldOptions{})
 		defer w.Close()
+		// The resource package's answer: a bad signature (none), and
+		// what to sign with.
 		r := get(t, w.Resource.URL+"/a").expect(t, 401)
-		if r.challenge(t).Requirement != wire.RequirementAgentToken || r.Header.Get("Accept-Signature-Scheme") != "jwt" || r.Header.Get("Signature-Error") != "" {
+		if r.challenge(t).Requirement != wire.RequirementAgentToken || r.Header.Get("Accept-Signature-Scheme") != "jwt" || r.Header.Get("Signature-Error") != "error=invalid_signature" {
 			t.Errorf("headers %v", r.Header)
 		}
 		rec := w.Resource.Requests()[0]
-		if rec.Signed || rec.Presented != TokenNone {
+		if rec.Signed || rec.Presented != TokenNone || rec.SignatureError != "invalid_signature" {
 			t.Errorf("record %+v", rec)
 		}
 	})
@@ -98,15 +102,20 @@ func TestResourceSessionTokens(t *testing.T) {
 		if se.Code != "invalid_input" || !contains(strings.Join(se.RequiredInput, " "), "authorization") {
 			t.Errorf("Signature-Error %+v", se)
 		}
-		// Another agent cannot use it.
+		// Another agent cannot use it: the token is disregarded, and the
+		// other agent gets a session of its own.
 		other := newClient(t, w)
-		other.do("GET", url, "", nil, authz).expect(t, 401)
-		// Revoked: refused.
-		w.Resource.Revoke(tok)
-		if got := c.do("GET", url, "", nil, authz).expect(t, 401).str(t, "error"); got != "invalid_session_token" {
-			t.Errorf("error %q", got)
+		r = other.do("GET", url, "", nil, authz).expect(t, 200)
+		if got := r.Header.Get("AAuth-Access"); got == "" || got == tok || r.json(t)["presented"] != "agent" {
+			t.Errorf("another agent presenting the session token: AAuth-Access %q, %s", got, r.Body)
 		}
-		if iss := w.Resource.Issued(); len(iss) != 1 || iss[0].Kind != TokenSession || iss[0].Token != tok {
+		// Revoked: disregarded too, and replaced.
+		w.Resource.Revoke(tok)
+		r = c.do("GET", url, "", nil, authz).expect(t, 200)
+		if got := r.Header.Get("AAuth-Access"); got == "" || got == tok || r.json(t)["presented"] != "agent" {
+			t.Errorf("a revoked session token: AAuth-Access %q, %s", got, r.Body)
+		}
+		if iss := w.Resource.Issued(); len(iss) != 3 || iss[0].Kind != TokenSession || iss[0].Token != tok || iss[2].Token != r.Header.Get("AAuth-Access") {
 			t.Errorf("Issued %+v", iss)
 		}
 	})
@@ -121,8 +130,13 @@ func TestResourceSessionTokens(t *testing.T) {
 		if tok2 == "" || tok2 == tok1 {
 			t.Fatalf("no replacement: %q %q", tok1, tok2)
 		}
-		c.do("GET", url, "", nil, http.Header{"Authorization": {"AAuth " + tok1}}).expect(t, 401)
-		c.do("GET", url, "", nil, http.Header{"Authorization": {"AAuth " + tok2}}).expect(t, 200)
+		// The replaced token is forgotten: presenting it gets a new one.
+		if got := c.do("GET", url, "", nil, http.Header{"Authorization": {"AAuth " + tok1}}).expect(t, 200).json(t)["presented"]; got != "agent" {
+			t.Errorf("the replaced token was accepted (%v)", got)
+		}
+		if got := c.do("GET", url, "", nil, http.Header{"Authorization": {"AAuth " + tok2}}).expect(t, 200).json(t)["presented"]; got != "session" {
+			t.Errorf("the replacement was not accepted (%v)", got)
+		}
 	})
 	t.Run("seed", func(t *testing.T) {
 		w := NewWorld(WorldOptions{Profile: wire.ProfileSeed, Resource: ResourceOptions{Mode: AccessSessionToken}})
@@ -321,7 +335,14 @@ func TestResourceDeferredAuthToken(t *testing.T) {
 	if b["method"] != "POST" || b["path"] != "/items" || b["presented"] != "auth" || b["body_bytes"] == nil {
 		t.Errorf("held call served as %v", b)
 	}
-	c.do("GET", r.Header.Get("Location"), at, nil, nil).expect(t, 410)
+	// The answer again to the same token (it may have been lost), not to
+	// another; the call was served once.
+	c.do("GET", r.Header.Get("Location"), at, nil, nil).expect(t, 200)
+	at2 := c.authToken(w.PS, ch.ResourceToken, pt)
+	c.do("GET", r.Header.Get("Location"), at2, nil, nil).expect(t, 410)
+	if n := w.Resource.Served(); n != 1 {
+		t.Errorf("served %d times", n)
+	}
 }
 
 func TestResourceQueue(t *testing.T) {
@@ -370,6 +391,24 @@ func TestResourceQueue(t *testing.T) {
 	})
 }
 
+// A call the resource refuses for a component it lacks uses up no queued
+// answer.
+func TestResourceQueueWaitsForComponents(t *testing.T) {
+	w := NewWorld(WorldOptions{Resource: ResourceOptions{Mode: AccessAgentToken}})
+	defer w.Close()
+	c := newClient(t, w)
+	w.Resource.RequireComponents("@query")
+	w.Resource.Queue(Deny())
+	if se := sigErr(t, c.do("GET", w.Resource.URL+"/x?a=1", "", nil, nil)); se.Code != "invalid_input" {
+		t.Fatalf("Signature-Error %+v", se)
+	}
+	c.extra = []string{"@query"}
+	if got := c.do("GET", w.Resource.URL+"/x?a=1", "", nil, nil).expect(t, 403).str(t, "error"); got != "denied" {
+		t.Errorf("error %q", got)
+	}
+	c.do("GET", w.Resource.URL+"/x?a=1", "", nil, nil).expect(t, 200)
+}
+
 func testResourceInteraction(t *testing.T, p wire.Profile) {
 	w := NewWorld(WorldOptions{Profile: p, Resource: ResourceOptions{Mode: AccessSessionToken}})
 	defer w.Close()
@@ -377,7 +416,7 @@ func testResourceInteraction(t *testing.T, p wire.Profile) {
 	w.Resource.Queue(Defer(Interaction()))
 	r := c.do("GET", w.Resource.URL+"/s?x=1", "", nil, nil)
 	ch := expect202(t, r, wire.RequirementInteraction)
-	if !strings.HasPrefix(ch.URL, w.Resource.URL) || !strings.HasPrefix(r.Header.Get("Location"), w.Resource.URL+"/aauth/pending/") {
+	if !strings.HasPrefix(ch.URL, w.Resource.URL) || !strings.HasPrefix(r.Header.Get("Location"), w.Resource.URL+scriptedPath) {
 		t.Errorf("interaction %v at %q", ch, r.Header.Get("Location"))
 	}
 	expect202(t, c.poll(r), wire.RequirementInteraction)
@@ -489,7 +528,7 @@ func TestResourceMetadataAndHandler(t *testing.T) {
 	rs := NewResource(ResourceOptions{Mode: AccessAgentToken, Handler: h, Components: []string{"content-type"}})
 	defer rs.Close()
 	md := get(t, rs.URL+"/.well-known/aauth-resource.json").expect(t, 200).json(t)
-	if md["issuer"] != rs.URL || md["jwks_uri"] != rs.URL+"/aauth/jwks" || md["access_mode"] != "agent-token" {
+	if md["issuer"] != rs.URL || md["jwks_uri"] != rs.URL+resJWKSPath || md["access_mode"] != "agent-token" {
 		t.Errorf("metadata %v", md)
 	}
 	if comps, _ := md["additional_signature_components"].([]any); len(comps) != 1 {
@@ -507,6 +546,9 @@ func TestResourceMetadataAndHandler(t *testing.T) {
 	}
 	if seen == nil || seen.Presented != TokenAgent || seen.Agent != "aauth:bob@127.0.0.1" || seen.Thumbprint == "" {
 		t.Errorf("caller %+v", seen)
+	}
+	if v := seen.Verified; v == nil || v.Kind != resource.KindAgent || v.Thumbprint != seen.Thumbprint || !slices.Contains(v.Components, "content-type") {
+		t.Errorf("the package's caller %+v", v)
 	}
 	seed := NewResource(ResourceOptions{Profile: wire.ProfileSeed})
 	defer seed.Close()

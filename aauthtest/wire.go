@@ -34,12 +34,12 @@ type base struct {
 	logf    func(format string, args ...any)
 	rec     recorder
 
-	// askAgentToken makes unsigned requests get
-	// AAuth-Requirement: requirement=agent-token (resources).
-	askAgentToken bool
-
 	// url is the server's base URL, set before the server starts.
 	url string
+
+	// pending is the path prefix of the server's scripted pending URLs;
+	// "" means pendingPath.
+	pending string
 }
 
 func (b *base) now() time.Time {
@@ -204,20 +204,7 @@ func (b *base) verifyRequest(w http.ResponseWriter, r *http.Request, rec *Record
 		RequireDigest: digest && b.current(),
 		MaxBody:       maxBody,
 	}
-	if sk := r.Header.Get("Signature-Key"); sk != "" {
-		if h, err := wire.ParseSignatureKey(sk); err == nil {
-			rec.Scheme = h.Scheme
-			rec.Token = h.Token
-			if h.Token != "" {
-				if t, err := parseToken(h.Token); err == nil {
-					rec.Presented = t.kind
-					rec.Claims = t.claims
-				} else {
-					rec.Presented = TokenUnknown
-				}
-			}
-		}
-	}
+	rec.notePresented(r.Header)
 	res, err := sigverify.Verify(r, opts)
 	if err != nil {
 		var ve *sigverify.Error
@@ -229,9 +216,6 @@ func (b *base) verifyRequest(w http.ResponseWriter, r *http.Request, rec *Record
 			// Signature-Error; say what would be accepted instead.
 			w.Header().Set("Accept-Signature-Scheme", "jwt")
 			w.Header().Set("Accept-Signature-Alg", b.acceptAlgs())
-			if b.askAgentToken && b.current() {
-				w.Header().Set("AAuth-Requirement", "requirement=agent-token")
-			}
 			b.problem(w, rec, http.StatusUnauthorized, "signature_required", "the request is not signed")
 			return nil
 		}
@@ -243,6 +227,28 @@ func (b *base) verifyRequest(w http.ResponseWriter, r *http.Request, rec *Record
 	rec.Components = res.Components
 	rec.Created = res.Created
 	return res
+}
+
+// notePresented records what the Signature-Key of h presents: its
+// scheme, and the token with its kind and claims, whether or not they
+// prove valid.
+func (rec *RecordedRequest) notePresented(h http.Header) {
+	sk := h.Get("Signature-Key")
+	if sk == "" {
+		return
+	}
+	k, err := wire.ParseSignatureKey(sk)
+	if err != nil {
+		return
+	}
+	rec.Scheme, rec.Token = k.Scheme, k.Token
+	if k.Token == "" {
+		return
+	}
+	rec.Presented = TokenUnknown
+	if t, err := parseToken(k.Token); err == nil {
+		rec.Presented, rec.Claims = t.kind, t.claims
+	}
 }
 
 // crockford is the Crockford base32 alphabet interaction codes use.

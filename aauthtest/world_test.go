@@ -52,7 +52,7 @@ func TestCurrentFlowEndToEnd(t *testing.T) {
 	if typ, alg := typOf(t, ch.ResourceToken); typ != "aa-resource+jwt" || alg != "Ed25519" {
 		t.Fatalf("resource token typ %q alg %q", typ, alg)
 	}
-	rc := verifyJWT(t, ch.ResourceToken, w.Resource.URL+"/aauth/jwks", time.Now())
+	rc := verifyJWT(t, ch.ResourceToken, w.Resource.URL+resJWKSPath, time.Now())
 	for k, want := range map[string]string{
 		"iss": w.Resource.URL, "aud": w.PS.URL, "ps": w.PS.URL, "agent_jkt": thumb,
 		"sub": claimStr(pc, "sub"), "presented_jti": claimStr(pc, "jti"), "scope": "read", "dwk": "aauth-resource.json",
@@ -155,7 +155,7 @@ func TestSeedFlowEndToEnd(t *testing.T) {
 	if typ, alg := typOf(t, ch.ResourceToken); typ != "aa-resource+jwt" || alg != "EdDSA" {
 		t.Fatalf("resource token typ %q alg %q", typ, alg)
 	}
-	rc := verifyJWT(t, ch.ResourceToken, w.Resource.URL+"/aauth/jwks", time.Now())
+	rc := verifyJWT(t, ch.ResourceToken, w.Resource.URL+resJWKSPath, time.Now())
 	if claimStr(rc, "aud") != w.PS.URL || claimStr(rc, "agent") != c.agent.Subject || rc["presented_jti"] != nil {
 		t.Errorf("seed resource token claims %v", rc)
 	}

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -21,9 +20,8 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
+	"github.com/aauthgo/aauth/examples/internal/mcpclient"
 	"github.com/aauthgo/aauth/wire"
-	mcpgo "github.com/mark3labs/mcp-go/client"
-	mcpgotransport "github.com/mark3labs/mcp-go/client/transport"
 	mcpgomcp "github.com/mark3labs/mcp-go/mcp"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -131,142 +129,25 @@ func (o *observer) seen() []seen {
 	return slices.Clone(o.log)
 }
 
-// The clients: each SDK and transport behind one small interface.
-
-type session interface {
-	tools(ctx context.Context) ([]string, error)
-	greet(ctx context.Context, name string) (string, error)
-	close() error
-}
+// The clients: each SDK and transport, behind mcpclient's interface.
 
 type client struct {
 	name    string
 	sse     bool // the server speaks the 2024-11-05 HTTP+SSE transport
 	stream  bool // the client keeps a GET event stream open
 	deletes bool // the client ends its session with a DELETE
-	connect func(ctx context.Context, endpoint string, hc *http.Client) (session, error)
+	connect mcpclient.Connect
 }
 
+// The go-sdk v1.8.0 server (with sessions) lists only older versions in
+// its server/discover answer, but mcp-go v1.2.1 stays on 2026-07-28, which
+// the server then rejects: mcp-go pins 2025-11-25.
 var clients = []client{
-	{name: "go-sdk/streamable", stream: true, deletes: true, connect: goSDKConnect(false)},
-	{name: "go-sdk/sse", sse: true, stream: true, connect: goSDKConnect(true)},
-	{name: "mcp-go/streamable", deletes: true, connect: mcpGoConnect(false)},
-	{name: "mcp-go/streamable+listen", stream: true, deletes: true, connect: mcpGoConnect(true)},
+	{name: "go-sdk/streamable", stream: true, deletes: true, connect: mcpclient.GoSDK(false)},
+	{name: "go-sdk/sse", sse: true, stream: true, connect: mcpclient.GoSDK(true)},
+	{name: "mcp-go/streamable", deletes: true, connect: mcpclient.MCPGo(false, mcpgomcp.ProtocolVersion20251125)},
+	{name: "mcp-go/streamable+listen", stream: true, deletes: true, connect: mcpclient.MCPGo(true, mcpgomcp.ProtocolVersion20251125)},
 }
-
-type goSDKSession struct{ cs *mcp.ClientSession }
-
-func goSDKConnect(sse bool) func(context.Context, string, *http.Client) (session, error) {
-	return func(ctx context.Context, endpoint string, hc *http.Client) (session, error) {
-		var t mcp.Transport = &mcp.StreamableClientTransport{Endpoint: endpoint, HTTPClient: hc, MaxRetries: -1}
-		if sse {
-			t = &mcp.SSEClientTransport{Endpoint: endpoint, HTTPClient: hc}
-		}
-		c := mcp.NewClient(&mcp.Implementation{Name: "e2e", Version: "v0.0.1"}, nil)
-		cs, err := c.Connect(ctx, t, nil)
-		if err != nil {
-			return nil, err
-		}
-		return goSDKSession{cs}, nil
-	}
-}
-
-func (s goSDKSession) tools(ctx context.Context) ([]string, error) {
-	res, err := s.cs.ListTools(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, t := range res.Tools {
-		names = append(names, t.Name)
-	}
-	return names, nil
-}
-
-func (s goSDKSession) greet(ctx context.Context, name string) (string, error) {
-	res, err := s.cs.CallTool(ctx, &mcp.CallToolParams{Name: "greet", Arguments: map[string]any{"name": name}})
-	if err != nil {
-		return "", err
-	}
-	if res.IsError || len(res.Content) != 1 {
-		return "", fmt.Errorf("greet: %+v", res)
-	}
-	text, ok := res.Content[0].(*mcp.TextContent)
-	if !ok {
-		return "", fmt.Errorf("greet answered %T", res.Content[0])
-	}
-	return text.Text, nil
-}
-
-func (s goSDKSession) close() error { return s.cs.Close() }
-
-type mcpGoSession struct{ c *mcpgo.Client }
-
-func mcpGoConnect(listen bool) func(context.Context, string, *http.Client) (session, error) {
-	return func(ctx context.Context, endpoint string, hc *http.Client) (session, error) {
-		opts := []mcpgotransport.StreamableHTTPCOption{
-			// Never WithHTTPTimeout: it sets Timeout on hc itself.
-			mcpgotransport.WithHTTPBasicClient(hc),
-			mcpgotransport.WithHTTPLogger(slog.New(slog.DiscardHandler)),
-		}
-		if listen {
-			// Deprecated for 2026-07-28, which has no standalone GET
-			// stream; this run is on 2025-11-25 and checks that mcp-go's
-			// GET is signed too.
-			//lint:ignore SA1019 the GET stream is what this run tests
-			opts = append(opts, mcpgotransport.WithContinuousListening())
-		}
-		t, err := mcpgotransport.NewStreamableHTTP(endpoint, opts...)
-		if err != nil {
-			return nil, err
-		}
-		// The go-sdk v1.8.0 server (with sessions) lists only older
-		// versions in its server/discover answer, but mcp-go v1.2.1 stays
-		// on 2026-07-28, which the server then rejects. Pin 2025-11-25.
-		c := mcpgo.NewClient(t, mcpgo.WithProtocolVersion(mcpgomcp.ProtocolVersion20251125))
-		if err := c.Start(ctx); err != nil {
-			return nil, err
-		}
-		if _, err := c.Initialize(ctx, mcpgomcp.InitializeRequest{
-			Params: mcpgomcp.InitializeParams{ClientInfo: mcpgomcp.Implementation{Name: "e2e", Version: "v0.0.1"}},
-		}); err != nil {
-			c.Close()
-			return nil, err
-		}
-		return mcpGoSession{c}, nil
-	}
-}
-
-func (s mcpGoSession) tools(ctx context.Context) ([]string, error) {
-	res, err := s.c.ListTools(ctx, mcpgomcp.ListToolsRequest{})
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, t := range res.Tools {
-		names = append(names, t.Name)
-	}
-	return names, nil
-}
-
-func (s mcpGoSession) greet(ctx context.Context, name string) (string, error) {
-	res, err := s.c.CallTool(ctx, mcpgomcp.CallToolRequest{
-		Params: mcpgomcp.CallToolParams{Name: "greet", Arguments: map[string]any{"name": name}},
-	})
-	if err != nil {
-		return "", err
-	}
-	if res.IsError || len(res.Content) != 1 {
-		return "", fmt.Errorf("greet: %+v", res)
-	}
-	text, ok := mcpgomcp.AsTextContent(res.Content[0])
-	if !ok {
-		return "", fmt.Errorf("greet answered %T", res.Content[0])
-	}
-	return text.Text, nil
-}
-
-func (s mcpGoSession) close() error { return s.c.Close() }
 
 // The scenarios: what happens around the first tool call.
 
@@ -353,10 +234,10 @@ func runMCP(t *testing.T, c client, sc scenario) {
 	closed := false
 	defer func() {
 		if !closed {
-			s.close()
+			s.Close()
 		}
 	}()
-	names, err := s.tools(ctx)
+	names, err := s.Tools(ctx)
 	if err != nil {
 		t.Fatalf("tools/list: %v", err)
 	}
@@ -376,7 +257,7 @@ func runMCP(t *testing.T, c client, sc scenario) {
 		sc.beforeCall(w)
 	}
 	for i, name := range []string{"AAuth", "again"} {
-		got, err := s.greet(ctx, name)
+		got, err := s.Greet(ctx, name)
 		if err != nil {
 			t.Fatalf("tools/call %d: %v", i+1, err)
 		}
@@ -384,7 +265,7 @@ func runMCP(t *testing.T, c client, sc scenario) {
 			t.Fatalf("tools/call %d = %q, want %q", i+1, got, want)
 		}
 	}
-	if err := s.close(); err != nil {
+	if err := s.Close(); err != nil {
 		t.Errorf("close: %v", err)
 	}
 	closed = true

@@ -27,6 +27,15 @@
 //   - our SignatureBase equals, byte for byte, what httpsig signs for the
 //     same request (TestSignatureBaseMatchesJS).
 //
+// TestResourceAcceptsJSSigned (resource_test.go) has httpsig 2.2.0 sign a
+// table of requests an agent sends to a resource: the jwt scheme with
+// agent, person and auth tokens from issuers on httptest servers (the
+// library's AgentTokenIssuer and a small person server), Ed25519 and ES256
+// keys, bodies, session tokens and extra components, for many host names.
+// Each is written over TCP as fetch sends it to a resource.Resource, which
+// must serve it with the right caller; tampered copies and replays must get
+// 401 with Signature-Error.
+//
 // Known differences are named, counted apart and pinned by a minimal case
 // each in known_test.go, behind the constants signerNormalisesQuery and
 // verifierDerivesLikeFetch; setting one to true makes the suite check
@@ -34,10 +43,27 @@
 //
 // TestMockin (mockin_test.go) runs mockin as a node process on a free
 // 127.0.0.1 port and has an aauth.Transport run the whole current flow
-// against it and an aauthtest resource: person token, resource token,
+// against it and an aauthtest resource (package resource's, scripted):
+// person token, resource token,
 // exchange with presented_token, retry; once approved at once and once
 // completed at mockin's consent page. mockin is told to trust the
 // aauthtest agent provider through its mock controls, so it fetches
 // nothing but the resource's keys. It needs Node 20 or later and is
 // killed, with its process group, when the test ends.
+//
+// TestMockinGoResource (resource_mockin_test.go) puts package resource's
+// Resource, as a deployment would run it, behind the same flow with
+// mockin as the person server: once with an aauth.Transport as the agent,
+// and once with agent.mjs, a small agent on httpsig 2.2.0's fetch (jwt
+// Signature-Key, AAuth-Requirement parsed with httpsig's RFC 8941 parser).
+// Nothing is preloaded into mockin: it fetches the agent provider's and
+// the resource's documents over loopback. The one tolerance is the
+// resource's PersonTokenJTI: mockin 2.0.0 reads person_token_jti, the early
+// -11 name of presented_jti.
+//
+// r3_mockin_test.go hands documents written by package r3 to mockin's own
+// R3 checks (r3check.mjs imports its validateR3Document and hash): mockin
+// accepts every document and per-call proposal r3.Encode writes and hashes
+// it to the same r3_s256, and r3.Parse refuses everything mockin refuses,
+// plus a named list of stricter cases.
 package interop

@@ -427,13 +427,22 @@ func WriteFile(path string, key crypto.Signer) error {
 	}
 	data = append(data, '\n')
 	defer clear(data)
+	// Errors name path, never the temporary file, which the caller knows
+	// nothing of.
+	fail := func(err error) error {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("aauth: writing key file %s: %w", path, err)
+	}
 
 	if fi, err := os.Lstat(path); err == nil {
 		if !fi.Mode().IsRegular() {
 			return fmt.Errorf("aauth: refusing to write key file %s: it exists and is not a regular file (%s)", path, fi.Mode().Type())
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("aauth: writing key file: %w", err)
+		return fail(err)
 	}
 
 	dir, base := filepath.Split(path)
@@ -444,7 +453,7 @@ func WriteFile(path string, key crypto.Signer) error {
 	// readable by others, whatever the umask.
 	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("aauth: writing key file: %w", err)
+		return fail(err)
 	}
 	tmp := f.Name()
 	renamed := false
@@ -455,21 +464,21 @@ func WriteFile(path string, key crypto.Signer) error {
 		}
 	}()
 	if err := f.Chmod(0o600); err != nil {
-		return fmt.Errorf("aauth: writing key file: %w", err)
+		return fail(err)
 	}
 	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("aauth: writing key file: %w", err)
+		return fail(err)
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("aauth: writing key file: %w", err)
+		return fail(err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("aauth: writing key file: %w", err)
+		return fail(err)
 	}
 	// Rename replaces a symlink created after the Lstat rather than
 	// writing through it.
 	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("aauth: writing key file: %w", err)
+		return fail(err)
 	}
 	renamed = true
 	// Make the rename durable; not every platform can sync a directory.

@@ -625,8 +625,12 @@ func TestKeyFileErrors(t *testing.T) {
 	if err := keys.WriteFile(dir, ed); err == nil || !strings.HasPrefix(err.Error(), "aauth: ") {
 		t.Errorf("WriteFile over a directory: %v", err)
 	}
-	if err := keys.WriteFile(filepath.Join(dir, "missing", "k.jwk"), ed); err == nil || !errors.Is(err, fs.ErrNotExist) {
+	missing := filepath.Join(dir, "missing", "k.jwk")
+	if err := keys.WriteFile(missing, ed); err == nil || !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("WriteFile into a missing directory: %v", err)
+	} else if msg := err.Error(); !strings.Contains(msg, missing) || strings.Contains(msg, ".tmp-") {
+		// The caller knows the path it gave, not the temporary file.
+		t.Errorf("WriteFile into a missing directory: %q names the temporary file, not the key file", msg)
 	}
 	if err := keys.WriteFile(filepath.Join(dir, "hsm.jwk"), opaqueSigner{ed}); err == nil {
 		t.Error("WriteFile wrote an opaque signer")

@@ -3,7 +3,11 @@
 // cache (Discover, MetadataCache), person-token and auth-token requests
 // (RequestPersonToken, ExchangeToken), polling of deferred answers
 // (FollowDeferred, PollDeferred), and the answers a pending request takes:
-// a clarification, an updated request, a cancellation.
+// a clarification, an updated request, a cancellation. Governance too:
+// missions (ProposeMission, whose approval is checked with
+// ParseMissionApproval and DecodeMissionBlob; UpdateMission,
+// CompleteMission), permission (RequestPermission), audit (Audit), and
+// reaching the person through the person server (RelayInteraction, Ask).
 //
 // Every function takes an *http.Client that signs its requests with the
 // agent token: an aauth.SigningTransport with the agent's key and
@@ -14,10 +18,20 @@
 // URLs a person server names (endpoints, pending URLs) must be https (or
 // loopback http) and may lead to a private network only when the person
 // server is on one too; aauth.WithInsecureEgress relaxes this for
-// development, and a refusal matches aauth.ErrEgress.
+// development, and a refusal matches aauth.ErrEgress. The rule travels in
+// the requests' context, and a client built on aauth.SigningTransport
+// (over nil or an *http.Transport) checks it again on the address each
+// connection is made to.
 //
-// Errors are typed: *MetadataError, *ExchangeError, *PollError and
-// *AuthTokenRequiredError, matched against the Err* sentinels with
+// An interaction URL reaches OnInteraction, or a relay, only when
+// CheckInteractionURL accepts it: https, or http on a loopback host.
+//
+// WithObserver traces what the functions send: each request and poll,
+// with its status and the wait chosen, never a token.
+//
+// Errors are typed: *MetadataError, *ExchangeError, *PollError,
+// *AuthTokenRequiredError, *RequestError, *MissionError and
+// *PermissionDeniedError, matched against the Err* sentinels with
 // errors.Is. The root package aauth aliases the ones a Transport user
 // meets.
 package psclient

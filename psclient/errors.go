@@ -43,7 +43,8 @@ var (
 	// callback failed, or the server asked too many times); the pending
 	// request was cancelled.
 	ErrClarification = errors.New("aauth: clarification not answered")
-	// ErrInteraction: OnInteraction failed; the pending request was
+	// ErrInteraction: OnInteraction failed, or the interaction URL was
+	// refused (an *InteractionURLError); the pending request was
 	// cancelled.
 	ErrInteraction = errors.New("aauth: interaction not started")
 	// ErrLocation: a 202 had no usable Location: none, not a URL, or not
@@ -70,6 +71,12 @@ func codeSentinel(code string) error {
 		return ErrASUnreachable
 	case "user_unreachable", "interaction_required":
 		return ErrUserUnreachable
+	case "interaction_unavailable":
+		return ErrInteractionUnavailable
+	case codeMissionTerminated:
+		return ErrMissionTerminated
+	case codeMissionNotFound:
+		return ErrMissionNotFound
 	}
 	return nil
 }
@@ -164,48 +171,62 @@ type ExchangeError struct {
 
 // Error describes the failure without any token value.
 func (e *ExchangeError) Error() string {
-	var b strings.Builder
-	b.WriteString("aauth: token request")
-	if e.Endpoint != "" {
-		b.WriteString(" to ")
-		b.WriteString(safetext.Clean(e.Endpoint, 256))
-	}
-	b.WriteString(" failed")
-	if e.StatusCode != 0 {
-		fmt.Fprintf(&b, " with status %d", e.StatusCode)
-	}
-	var pe *PollError
-	if errors.As(e.Err, &pe) {
-		b.WriteString(" after deferral")
-	}
-	switch s := safetext.Unprefixed(e.Problem.String()); {
-	case s != "":
-		b.WriteString(": ")
-		b.WriteString(s)
-	case e.Err != nil && pe == nil:
-		b.WriteString(": ")
-		b.WriteString(safetext.Unprefixed(e.Err.Error()))
-	}
-	return b.String()
+	return requestFailure("token request", e.Endpoint, e.StatusCode, e.Problem, e.Err)
 }
 
 // Unwrap returns Err.
 func (e *ExchangeError) Unwrap() error { return e.Err }
 
 // Is matches the sentinel of the error code in the body (as PollError
-// does), and ErrServer and ErrASUnreachable by status. A deferred request
-// that failed also matches through Err.
-func (e *ExchangeError) Is(target error) bool {
-	if e.Problem != nil {
-		if s := codeSentinel(e.Problem.Error); s != nil {
+// does), and ErrServer, ErrASUnreachable and ErrInteractionUnavailable by
+// status. A deferred request that failed also matches through Err.
+func (e *ExchangeError) Is(target error) bool { return requestIs(e.Problem, e.StatusCode, target) }
+
+// requestFailure writes the message of a request the person server refused
+// or answered wrongly: "aauth: <op> to <endpoint> failed with status N
+// after deferral: <problem or err>".
+func requestFailure(op, endpoint string, status int, p *wire.Problem, err error) string {
+	var b strings.Builder
+	b.WriteString("aauth: ")
+	b.WriteString(op)
+	if endpoint != "" {
+		b.WriteString(" to ")
+		b.WriteString(safetext.Clean(endpoint, 256))
+	}
+	b.WriteString(" failed")
+	if status != 0 {
+		fmt.Fprintf(&b, " with status %d", status)
+	}
+	var pe *PollError
+	if errors.As(err, &pe) {
+		b.WriteString(" after deferral")
+	}
+	switch s := safetext.Unprefixed(p.String()); {
+	case s != "":
+		b.WriteString(": ")
+		b.WriteString(s)
+	case err != nil && pe == nil:
+		b.WriteString(": ")
+		b.WriteString(safetext.Unprefixed(err.Error()))
+	}
+	return b.String()
+}
+
+// requestIs matches the sentinel of the error code in p, else the one its
+// status implies.
+func requestIs(p *wire.Problem, status int, target error) bool {
+	if p != nil {
+		if s := codeSentinel(p.Error); s != nil {
 			return target == s
 		}
 	}
-	switch e.StatusCode {
+	switch status {
 	case http.StatusInternalServerError:
 		return target == ErrServer
 	case http.StatusBadGateway:
 		return target == ErrASUnreachable
+	case http.StatusFailedDependency:
+		return target == ErrInteractionUnavailable
 	}
 	return false
 }

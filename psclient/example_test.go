@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"time"
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/psclient"
@@ -111,3 +112,43 @@ func ExamplePollDeferred() {
 	// answer posted: {"action":"clarification_response","clarification_response":"api"}
 	// 200 {"status":"done"}
 }
+
+// Tracing what the client sends: each request and each poll, with the
+// status and the wait chosen, and never a token.
+func ExampleWithObserver() {
+	polls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if polls++; polls < 3 {
+			w.Header().Set("Retry-After", "2")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusAccepted)
+			io.WriteString(w, `{"status":"pending"}`)
+			return
+		}
+		io.WriteString(w, `{"status":"done"}`)
+	}))
+	defer srv.Close()
+
+	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	client := (&aauth.SigningTransport{Keys: aauth.StaticKeys(key, aauth.JWT("eyJ.agent.token"))}).Client()
+	ctx := psclient.WithObserver(context.Background(), func(o psclient.Observation) {
+		fmt.Println(o.Kind, o.Method, o.URL[len(srv.URL):], o.Status, "next poll in", o.Wait)
+	})
+	resp, err := psclient.PollDeferred(ctx, client, srv.URL+"/pending/42?state=secret", psclient.PollOptions{Clock: instantClock{}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp.Body.Close()
+	// Output:
+	// poll GET /pending/42 202 next poll in 2s
+	// poll GET /pending/42 202 next poll in 2s
+	// poll GET /pending/42 200 next poll in 0s
+}
+
+// instantClock is a psclient.Clock whose waits take no time, so that the
+// example does not sleep.
+type instantClock struct{}
+
+func (instantClock) Now() time.Time                                   { return time.Now() }
+func (instantClock) Sleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }

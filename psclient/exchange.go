@@ -124,7 +124,9 @@ type ExchangeRequest struct {
 // Prefer: wait=45. A 200 gives the token; a 202 is polled to the end with
 // FollowDeferred (so OnInteraction and OnClarification in req.Poll are
 // called as needed); any other answer is an *ExchangeError carrying the
-// status and the problem details.
+// status and the problem details, wrapped in a *MissionError when the
+// mission the resource token names has ended (mission_terminated,
+// mission_not_found).
 //
 // client must sign every request with the agent token: an
 // aauth.SigningTransport with the agent's key and aauth.JWT(agentToken).
@@ -161,7 +163,15 @@ func ExchangeToken(ctx context.Context, client *http.Client, req ExchangeRequest
 		return nil, err
 	}
 	endpoint := md.AuthTokenEndpointFor(p)
-	return requestToken(ctx, client, endpoint, req.PersonServer, body, "auth_token", req.Poll, p)
+	if ctx, err = endpointContext(ctx, req.PersonServer, t.TokenEndpointField, endpoint); err != nil {
+		return nil, err
+	}
+	tok, err := requestToken(ctx, client, endpoint, req.PersonServer, body, "auth_token", req.Poll, p)
+	if err != nil {
+		// A mission the resource token names may have ended.
+		return nil, missionWrap(err, jwtpeek.ClaimString(req.ResourceToken, "mission_s256"))
+	}
+	return tok, nil
 }
 
 // exchangeBody writes the token request as the profile does. The seed
@@ -247,8 +257,9 @@ type PersonTokenRequest struct {
 // person_token_endpoint of the server's metadata, signed with the agent
 // token by client and digest-covered, with Prefer: wait=45. A 200
 // {"person_token":…,"expires_in":…} gives the token; a 202 is polled to the
-// end; anything else is an *ExchangeError. See ExchangeToken for what
-// client must be.
+// end; anything else is an *ExchangeError, wrapped in a *MissionError when
+// the person server says the mission has ended or is unknown. See
+// ExchangeToken for what client must be.
 func RequestPersonToken(ctx context.Context, client *http.Client, req PersonTokenRequest) (*Token, error) {
 	p := req.Profile
 	t, err := profile.Check(p)
@@ -285,7 +296,14 @@ func RequestPersonToken(ctx context.Context, client *http.Client, req PersonToke
 	if err := addExtra(&o, req.Extra, known); err != nil {
 		return nil, err
 	}
-	return requestToken(ctx, client, md.PersonTokenEndpoint, req.PersonServer, o.Bytes(), "person_token", req.Poll, p)
+	if ctx, err = endpointContext(ctx, req.PersonServer, "person_token_endpoint", md.PersonTokenEndpoint); err != nil {
+		return nil, err
+	}
+	tok, err := requestToken(ctx, client, md.PersonTokenEndpoint, req.PersonServer, o.Bytes(), "person_token", req.Poll, p)
+	if err != nil {
+		return nil, missionWrap(err, req.MissionS256)
+	}
+	return tok, nil
 }
 
 func capabilityStrings(caps []wire.Capability) []string {
@@ -329,6 +347,7 @@ func requestToken(ctx context.Context, client *http.Client, endpoint, psURL stri
 		req.Header.Set("Prefer", "wait="+strconv.Itoa(t.PreferWait))
 	}
 	resp, err := client.Do(req)
+	observed(ctx, ObservedToken, http.MethodPost, endpoint, resp, err)
 	if err != nil {
 		return nil, safetext.Wrap("token request to "+safetext.Clean(endpoint, 256), safetext.ShortURLError(err))
 	}

@@ -222,6 +222,30 @@ func checkEndpoint(ctx context.Context, psURL, docURL, field, v string) error {
 	return nil
 }
 
+// endpointContext returns the context of the requests to endpoint (a token
+// endpoint, and the pending URLs on its origin) named by the metadata of the
+// person server at psURL: under the egress rule Target chose for it, which
+// the guarded dialer enforces where the caller's client allows it (see
+// aauth.ErrEgress). With no psURL the caller supplied the metadata and
+// vouches for its endpoints.
+func endpointContext(ctx context.Context, psURL, field, endpoint string) (context.Context, error) {
+	ctx = egress.Trusted(ctx)
+	if psURL == "" {
+		return ctx, nil
+	}
+	ps, err1 := url.Parse(psURL)
+	ep, err2 := url.Parse(endpoint)
+	docURL := psBase(psURL) + WellKnownPath
+	if err1 != nil || err2 != nil {
+		return ctx, &MetadataError{Code: MetadataInvalidEndpoint, URL: docURL, Field: field, Value: endpoint}
+	}
+	ctx, err := egress.Target(ctx, ps, ep)
+	if err != nil {
+		return ctx, &MetadataError{Code: MetadataInvalidEndpoint, URL: docURL, Field: field, Value: endpoint, Err: err}
+	}
+	return ctx, nil
+}
+
 // Discover fetches the metadata of the person server at psURL
 // from {psURL}/.well-known/aauth-person.json (one trailing "/" of psURL is
 // dropped first, as the seed does) and checks it for profile p:
@@ -263,11 +287,15 @@ func fetchMetadata(ctx context.Context, client *http.Client, psURL string, now t
 	if err != nil {
 		return nil, 0, err
 	}
+	// The person server is the caller's: it may be on any address, whatever
+	// rule the caller's context carried for a server-steered request.
+	ctx = egress.Trusted(ctx)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, docURL, nil)
 	if err != nil {
 		return nil, 0, fmt.Errorf("aauth: metadata request: %w", err)
 	}
 	resp, err := client.Do(req)
+	observed(ctx, ObservedMetadata, http.MethodGet, docURL, resp, err)
 	if err != nil {
 		return nil, 0, safetext.Wrap("fetching person server metadata", safetext.ShortURLError(err))
 	}

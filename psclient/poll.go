@@ -92,6 +92,9 @@ type PollOptions struct {
 	// OnInteraction is called when a 202 carries
 	// AAuth-Requirement: requirement=interaction; url="…"; code="…": the
 	// agent should send the person to url (with ?code=code) or show both.
+	// Only URLs CheckInteractionURL accepts reach it: any other ends
+	// polling with an *InteractionURLError and cancels the pending
+	// request.
 	// It is called once per distinct (url, code) pair, and not while the
 	// server reports status "interacting". An error cancels the pending
 	// request and ends polling with an error matching ErrInteraction; so
@@ -187,11 +190,15 @@ func FollowDeferred(ctx context.Context, client *http.Client, resp *http.Respons
 		resp.Body.Close()
 		return nil, err
 	}
+	// The wait depends on the answer alone: it is chosen, and told, before
+	// the 202 is acted on (a prompt, a question), so that a trace reads in
+	// order.
+	wait := p.delay(resp, true)
+	observe(ctx, Observation{Kind: ObservedDeferred, URL: bareURL(loc), Status: resp.StatusCode, Wait: wait})
 	loc, err = p.on202(ctx, loc, "", resp)
 	if err != nil {
 		return nil, err
 	}
-	wait := p.delay(resp, true)
 	if err := p.sleep(ctx, wait); err != nil {
 		return nil, err
 	}
@@ -304,13 +311,23 @@ func (p *poller) run(ctx context.Context, loc string) (*http.Response, error) {
 		}
 		resp, err := p.get(ctx, loc)
 		if err != nil {
+			observed(ctx, ObservedPoll, http.MethodGet, loc, nil, err)
 			return nil, err
 		}
+		// The wait, chosen from the answer alone, is told with it, before
+		// the answer is acted on.
+		var wait time.Duration
+		pending := resp.StatusCode == http.StatusAccepted && !bare202(resp) ||
+			resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable
+		if pending {
+			wait = p.delay(resp, false)
+		}
+		observe(ctx, Observation{Kind: ObservedPoll, Method: http.MethodGet, URL: bareURL(loc), Status: resp.StatusCode, Wait: wait})
 		switch resp.StatusCode {
 		case http.StatusOK:
 			return resp, nil
 		case http.StatusAccepted:
-			if bare202(resp) {
+			if !pending {
 				// Not a pending answer but the held call's own answer (MCP
 				// acknowledges notifications and SSE posts so).
 				return resp, nil
@@ -323,7 +340,7 @@ func (p *poller) run(ctx context.Context, loc string) (*http.Response, error) {
 		default:
 			return nil, p.terminal(loc, resp)
 		}
-		if err := p.sleep(ctx, p.delay(resp, false)); err != nil {
+		if err := p.sleep(ctx, wait); err != nil {
 			return nil, err
 		}
 	}
@@ -460,9 +477,19 @@ func (p *poller) on202(ctx context.Context, loc, ref string, resp *http.Response
 	return loc, nil
 }
 
-// interaction tells OnInteraction about a new (url, code) pair.
+// interaction tells OnInteraction about a new (url, code) pair. A URL
+// CheckInteractionURL refuses ends polling and cancels the pending
+// request, whether or not anyone would have been told: the server that
+// named it is not to be trusted with the person.
 func (p *poller) interaction(ctx context.Context, loc, u, code, status string) error {
-	if u == "" || code == "" || p.opts.OnInteraction == nil || status == "interacting" {
+	if u == "" || code == "" || status == "interacting" {
+		return nil
+	}
+	if err := CheckInteractionURL(u); err != nil {
+		p.abandon(ctx, loc)
+		return err
+	}
+	if p.opts.OnInteraction == nil {
 		return nil
 	}
 	k := [2]string{u, code}
@@ -723,6 +750,7 @@ func CancelRequest(ctx context.Context, client *http.Client, pendingURL string) 
 		return fmt.Errorf("aauth: cancel request: %w", err)
 	}
 	resp, err := client.Do(req)
+	observed(ctx, ObservedCancel, http.MethodDelete, pendingURL, resp, err)
 	if err != nil {
 		return safetext.Wrap("cancelling "+safetext.Clean(pendingURL, 256), safetext.ShortURLError(err))
 	}
@@ -743,6 +771,7 @@ func postPending(ctx context.Context, client *http.Client, pendingURL string, bo
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := client.Do(req)
+	observed(ctx, ObservedAnswer, http.MethodPost, pendingURL, resp, err)
 	if err != nil {
 		return safetext.Wrap("posting to "+safetext.Clean(pendingURL, 256), safetext.ShortURLError(err))
 	}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth/agentprovider"
-	"github.com/aauthgo/aauth/keys"
 	"github.com/aauthgo/aauth/wire"
 )
 
@@ -67,11 +66,11 @@ func (e *env) agentToken(ctx context.Context, args []string) error {
 	if err != nil {
 		return usagef("%s", trimPrefix(err))
 	}
-	if err := checkServerURL("iss", *iss); err != nil {
+	if err := checkServerURL("--iss", *iss, true); err != nil {
 		return err
 	}
 	if *ps != "" {
-		if err := checkServerURL("ps", *ps); err != nil {
+		if err := checkServerURL("--ps", *ps, true); err != nil {
 			return err
 		}
 	}
@@ -79,11 +78,11 @@ func (e *env) agentToken(ctx context.Context, args []string) error {
 		return usagef("--ttl %v is out of range (1s to 24h)", *ttl)
 	}
 
-	signer, err := keys.ReadFile(*providerKey, profile)
+	signer, err := readKeyFile("--provider-key "+*providerKey, *providerKey, profile)
 	if err != nil {
-		return usagef("--provider-key: %s", trimPrefix(err))
+		return err
 	}
-	pub, err := readPublicKey(*agentKey, profile)
+	pub, err := readPublicKey("--key "+*agentKey, *agentKey, profile)
 	if err != nil {
 		return err
 	}

@@ -21,8 +21,13 @@ process, on loopback, and fetch the resource as an AAuth agent with the
 for the tokens the resource wants (a person token, then an auth token; in
 the seed profile only an auth token), the person is asked to approve once
 (the demo approves for you, as your browser would), and the resource
-answers. The answer goes to stdout, the trace to stderr. It needs no
-network and no configuration, and stops the servers when done.
+answers. Then (current profile) the agent proposes a mission naming the
+resource; the person approves it with a person token for the resource,
+and the agent works under it: it presents that token at once, asks
+permission for a tool, records what it did, and proposes completion,
+which the person accepts. The answer goes to stdout, the trace to stderr.
+It needs no network and no configuration, and stops the servers when
+done.
 
   --profile NAME   wire generation: current (default) or seed
 `
@@ -114,6 +119,11 @@ func (e *env) demo(ctx context.Context, args []string) error {
 	}
 	if out.last != '\n' {
 		fmt.Fprintln(e.stdout)
+	}
+	if profile == aauth.ProfileCurrent {
+		if err := e.demoMission(ctx, w, agent); err != nil {
+			return err
+		}
 	}
 	w.Close()
 	fmt.Fprintf(e.stderr, "\ndemo: done in %.2fs; the servers are stopped.\n", time.Since(start).Seconds())

@@ -51,6 +51,24 @@ func TestDemo(t *testing.T) {
 			if p == aauth.ProfileCurrent && !strings.Contains(trace, "← 401 requirement=person-token\n") {
 				t.Errorf("the current demo does not show the person token:\n%s", trace)
 			}
+			if p == aauth.ProfileCurrent {
+				// The mission scene: approved with a person token, which
+				// the first request under it presents at once.
+				for _, want := range []string{
+					"\nA mission: the person approves once",
+					"  → POST PS/aauth/mission (agent token)\n  ← 200 OK\n· working under mission ",
+					"; person tokens seeded: 1\n",
+					"(under the mission)\n→ GET RS/data (person token)\n",
+					"· permission for Summarize granted by the mission's approved tools\n",
+					"  → POST PS/aauth/permission (agent token)\n  ← 200 OK\n",
+					"  → POST PS/aauth/audit (agent token)\n  ← 201 Created\n",
+					"· after completion the agent may not act on the mission: mission ",
+				} {
+					if !strings.Contains(trace, want) {
+						t.Errorf("the mission scene does not hold %q:\n%s", want, trace)
+					}
+				}
+			}
 			if !regexp.MustCompile(`done in \d+\.\d\ds`).MatchString(trace) {
 				t.Errorf("no timing:\n%s", trace)
 			}
@@ -67,13 +85,13 @@ func TestDemo(t *testing.T) {
 	}
 }
 
-// An interrupted demo stops cleanly with exit 1.
+// An interrupted demo stops cleanly with exit 130.
 func TestDemoCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	e := &env{stdin: strings.NewReader(""), stdout: new(strings.Builder), stderr: new(strings.Builder), getenv: func(string) string { return "" }}
-	if code := e.run(ctx, []string{"demo"}); code != exitFailure {
-		t.Fatalf("exit %d, want 1; stderr:\n%s", code, e.stderr)
+	if code := e.run(ctx, []string{"demo"}); code != exitInterrupted {
+		t.Fatalf("exit %d, want 130; stderr:\n%s", code, e.stderr)
 	}
 	recordOutput(t, "stderr of demo", e.stderr.(*strings.Builder).String())
 	if last := lastLine(e.stderr.(*strings.Builder).String()); !strings.HasSuffix(last, ": interrupted") {

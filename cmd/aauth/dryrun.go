@@ -84,3 +84,8 @@ func (e *env) dryRun(req *http.Request, o *fetchOptions) error {
 	_, err := e.stdout.Write(body)
 	return err
 }
+
+// roundTripperFunc adapts a function to an http.RoundTripper.
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }

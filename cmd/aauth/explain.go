@@ -6,23 +6,25 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/aauthgo/aauth"
-	"github.com/aauthgo/aauth/wire"
+	"github.com/aauthgo/aauth/psclient"
 )
 
-// explainer writes the --explain trace: one line per HTTP exchange the
-// agent makes (seen on the wire, below the Transport) and one per step the
-// Transport reports (its events). Requests to another origin than the one
-// fetched, the person server's, are indented under the step that made
-// them. Tokens appear only abbreviated (aauth.Redact):
+// explainer writes the --explain trace from the Transport's events alone:
+// one "→" line per request the agent sends (to the resource, to the
+// person server, to a pending URL) and one "←" line for its answer, and
+// one line per other step. Requests to another origin than the one
+// fetched, the person server's, are indented. Tokens appear only
+// abbreviated (aauth.Redact):
 //
 //	→ GET http://127.0.0.1:41235/data (agent token)
 //	← 401 requirement=person-token
 //	· requesting a person token for http://127.0.0.1:41235 at http://127.0.0.1:41236
+//	  → GET http://127.0.0.1:41236/.well-known/aauth-person.json (agent token)
+//	  ← 200 OK
 //	  → POST http://127.0.0.1:41236/aauth/token/person (agent token)
 //	  ← 200 OK
 //	· person token cached: eyJhbG…[598 bytes]
@@ -32,6 +34,11 @@ type explainer struct {
 	w      io.Writer
 	origin string // scheme://host of the URL fetched
 	hwk    bool   // the agent signs with a bare key, not an agent token
+
+	// answer is the "←" line of the last request, held until the next
+	// event says whether it can tell more (a challenge, a session token).
+	answer       string
+	answerIndent bool
 }
 
 // newExplainer returns an explainer writing to w for a fetch of target.
@@ -56,126 +63,70 @@ func originOf(u *url.URL) string {
 }
 
 // line writes one line of the trace, indented under the step above it
-// when indent is set.
+// when indent is set. x.mu is held.
 func (x *explainer) line(indent bool, format string, args ...any) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
 	if indent {
 		io.WriteString(x.w, "  ")
 	}
 	fmt.Fprintf(x.w, format+"\n", args...)
 }
 
-// wire returns a RoundTripper that traces every request sent through base
-// and its answer. The Transport's own events do not cover the person
-// server's answers or the polls; the wire sees them all.
-func (x *explainer) wire(base http.RoundTripper) http.RoundTripper {
-	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
-		indent := originOf(req.URL) != x.origin
-		x.line(indent, "→ %s %s%s", req.Method, showURL(req.URL), presented(req))
-		resp, err := base.RoundTrip(req)
-		if err != nil {
-			x.line(indent, "✗ no answer: %s", clip(err.Error(), 300))
-			return nil, err
-		}
-		x.line(indent, "← %s", answer(resp))
-		return resp, nil
-	})
+// flush writes the answer held, if any. x.mu is held.
+func (x *explainer) flush() {
+	if x.answer != "" {
+		x.line(x.answerIndent, "%s", x.answer)
+		x.answer = ""
+	}
 }
 
-// roundTripperFunc adapts a function to an http.RoundTripper.
-type roundTripperFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
-
-// presented says which credential a signed request presents, from its
-// Signature-Key and Authorization headers: " (agent token)", " (auth
-// token)", " (session token)", " (public key)", or "" when unsigned.
-func presented(req *http.Request) string {
-	v := req.Header.Get("Signature-Key")
-	if v == "" {
-		return ""
-	}
-	sk, err := wire.ParseSignatureKey(v)
-	if err != nil {
-		return " (signed)"
-	}
-	what := ""
-	switch sk.Scheme {
-	case wire.SchemeHWK:
-		what = "public key"
-	case wire.SchemeJWT:
-		what = tokenKind(sk.Token)
-	case wire.SchemeJKTJWT:
-		what = "key-refresh token"
-	default:
-		what = string(sk.Scheme) + " key"
-	}
-	if req.Header.Get("Authorization") != "" {
-		what = "session token, signed with the " + what
-	}
-	return " (" + what + ")"
+// Write writes p to the trace's writer after the answer line held, so
+// that text of the command's own (a prompt, the demo's narration) comes
+// in order with the trace.
+func (x *explainer) Write(p []byte) (int, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.flush()
+	return x.w.Write(p)
 }
 
-// answer describes a response in one line: its status and what it asks
-// for (an AAuth requirement, a Signature-Error, a pending Location) or
-// what went wrong (an error body's code), and a session token it hands
-// out.
-func answer(resp *http.Response) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d", resp.StatusCode)
-	detail := false
-	if ch, present, err := wire.ParseRequirementHeader(resp.Header); present {
-		detail = true
-		if err != nil {
-			b.WriteString(" malformed AAuth-Requirement")
-		} else {
-			// Challenge.String abbreviates the resource token.
-			b.WriteString(" requirement=" + oneLine(ch.String()))
-		}
-	}
-	if se := resp.Header.Get("Signature-Error"); se != "" {
-		detail = true
-		b.WriteString(" Signature-Error: " + clip(se, 200))
-	}
-	if resp.StatusCode == http.StatusAccepted {
-		if loc := resp.Header.Get("Location"); loc != "" {
-			detail = true
-			b.WriteString(" pending at " + clip(loc, 300))
-		}
-	}
-	if !detail && resp.StatusCode >= 400 {
-		// An error body says why; ReadProblem puts it back for the
-		// Transport. Problem.String is cleaned and short.
-		if p, _ := wire.ReadProblem(resp); p != nil && p.String() != "" {
-			detail = true
-			b.WriteString(" " + oneLine(p.String()))
-		}
-	}
-	if !detail {
-		b.WriteString(" " + http.StatusText(resp.StatusCode))
-	}
-	if ra := resp.Header.Get("Retry-After"); ra != "" && ra != "0" {
-		b.WriteString(", retry after " + clip(ra, 40))
-		if _, err := strconv.Atoi(ra); err == nil {
-			b.WriteString("s")
-		}
-	}
-	if tok, ok, err := wire.ParseAccess(resp.Header); ok && err == nil {
-		b.WriteString(", session token " + aauth.Redact(tok))
-	}
-	return b.String()
+// done writes what is still held, once the request has ended.
+func (x *explainer) done() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.flush()
 }
 
-// event renders one step the Transport reports. The steps the wire already
-// shows (signed, challenge) are skipped, and so are the interaction and
-// clarification steps, which the prompts show.
+// indented reports whether a URL is on another origin than the one
+// fetched: the person server's.
+func (x *explainer) indented(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && originOf(u) != x.origin
+}
+
+// event renders one step the Transport reports. The interaction and
+// clarification steps are left to the prompts, which show them.
 func (x *explainer) event(ev aauth.Event) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	switch {
+	case ev.Step == aauth.StepChallenge && x.answer != "":
+		// The answer held is the 401 this challenge is about.
+		x.answer = fmt.Sprintf("← %d %s", ev.Status, clip(ev.Detail, 300))
+		x.flush()
+		return
+	case ev.Step == aauth.StepTokenCached && ev.Credential == "session" && x.answer != "":
+		x.answer += ", session token " + ev.Token
+	}
+	x.flush()
 	switch ev.Step {
+	case aauth.StepSigned, aauth.StepPersonServer, aauth.StepPoll:
+		x.request(ev)
 	case aauth.StepPersonToken, aauth.StepExchange:
 		x.line(false, "· %s at %s", ev.Detail, ev.URL)
 	case aauth.StepPending:
-		x.line(false, "· the resource deferred the request; polling it")
+		x.line(false, "· the resource deferred the request")
+	case aauth.StepMission, aauth.StepGovernance, aauth.StepRelay:
+		x.line(false, "· %s", ev.Detail)
 	case aauth.StepTokenCached:
 		x.line(false, "· %s token cached: %s", ev.Credential, ev.Token)
 	case aauth.StepRetry:
@@ -199,6 +150,46 @@ func (x *explainer) event(ev aauth.Event) {
 		}
 		x.line(false, "✗ %s", clip(msg, 300))
 	}
+}
+
+// observation renders what the person-server client reports when the
+// command calls it directly (the governance commands), as the
+// Transport's events would say it: the requests are signed with the agent
+// token.
+func (x *explainer) observation(o psclient.Observation) {
+	ev := aauth.Event{Step: aauth.StepPoll, Method: o.Method, URL: o.URL, Status: o.Status, Credential: "agent", Err: o.Err}
+	switch o.Kind {
+	case psclient.ObservedMetadata, psclient.ObservedToken, psclient.ObservedGovernance:
+		ev.Step = aauth.StepPersonServer
+	case psclient.ObservedDeferred:
+		ev.Detail = "deferred; first poll in " + o.Wait.String()
+	case psclient.ObservedPoll:
+		if o.Wait > 0 {
+			ev.Detail = "polled; next poll in " + o.Wait.String()
+		}
+	}
+	x.event(ev)
+}
+
+// request renders a request the agent sent and, held until the next
+// event, its answer; or the start of polling, which sends nothing.
+func (x *explainer) request(ev aauth.Event) {
+	indent := x.indented(ev.URL)
+	if ev.Method == "" {
+		// A deferral: polling starts.
+		x.line(indent, "· polling %s, %s", clip(ev.URL, 300), strings.TrimPrefix(ev.Detail, "deferred; "))
+		return
+	}
+	x.line(indent, "→ %s %s (%s)", ev.Method, clip(ev.URL, 300), x.credential(ev.Credential))
+	if ev.Err != nil {
+		x.line(indent, "✗ no answer: %s", clip(trimPrefix(ev.Err), 300))
+		return
+	}
+	answer := fmt.Sprintf("← %d %s", ev.Status, http.StatusText(ev.Status))
+	if next, ok := strings.CutPrefix(ev.Detail, "polled; "); ok && strings.HasPrefix(next, "next poll") {
+		answer += "; " + next
+	}
+	x.answer, x.answerIndent = answer, indent
 }
 
 // credential names a credential kind of an event.

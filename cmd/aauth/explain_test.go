@@ -36,7 +36,7 @@ func TestExplain(t *testing.T) {
 · person token cached: TOKEN
 ↻ retrying with the person token
 → GET RS/data (person token)
-← 401 requirement=auth-token resource-token=TOKEN
+← 401 requirement=auth-token
 · exchanging the resource token of RS at PS
   → POST PS/aauth/token/auth (agent token)
   ← 200 OK
@@ -48,7 +48,7 @@ func TestExplain(t *testing.T) {
 `},
 		{aauth.ProfileSeed, `
 → GET RS/data (agent token)
-← 401 requirement=auth-token resource-token=TOKEN
+← 401 requirement=auth-token
 · exchanging the resource token of RS at PS
   → GET PS/.well-known/aauth-person.json (agent token)
   ← 200 OK
@@ -90,7 +90,7 @@ func TestExplainMore(t *testing.T) {
 		}
 		got := normalize(w, r.stderr)
 		for _, want := range []string{
-			"← 202 requirement=auth-token resource-token=TOKEN pending at RS/aauth/pending/ID\n· the resource deferred the request; polling it\n",
+			"→ GET RS/data (person token)\n← 202 Accepted\n· the resource deferred the request\n· polling RS/aauth/pending/ID, first poll in 0s\n· exchanging the resource token of RS at PS\n",
 			"→ GET RS/aauth/pending/ID (auth token)\n← 200 OK\n✓ 200 OK, presenting the auth token\n",
 		} {
 			if !strings.Contains(got, want) {
@@ -108,11 +108,15 @@ func TestExplainMore(t *testing.T) {
 		}
 		got := normalize(w, r.stderr)
 		want := `  → POST PS/aauth/token/person (agent token)
-  ← 202 requirement=interaction url="PS/aauth/consent" code=CODE pending at PS/aauth/pending/ID
+  ← 202 Accepted
+  · polling PS/aauth/pending/ID, first poll in 0s
 interaction: PS/aauth/consent CODE
   To continue, open PS/aauth/consent?code=CODE in a browser and approve the request there. Waiting…
   → GET PS/aauth/pending/ID (agent token)
-  ← 429 slow_down: scripted transient answer`
+  ← 429 Too Many Requests; next poll in 5s
+  → GET PS/aauth/pending/ID (agent token)
+  ← 200 OK
+`
 		if !strings.Contains(got, want) {
 			t.Errorf("trace does not hold\n%s\ntrace:\n%s", want, got)
 		}
@@ -138,7 +142,7 @@ interaction: PS/aauth/consent CODE
 			t.Fatalf("fetch:\n%s", r)
 		}
 		got := normalize(w, r.stderr)
-		want := "  ← 403 denied: the person denied the request\n✗ request failed\naauth: GET RS/data: token request to PS/aauth/token/person failed with status 403: denied: the person denied the request\n"
+		want := "  ← 403 Forbidden\n✗ request failed\naauth: GET RS/data: token request to PS/aauth/token/person failed with status 403: denied: the person denied the request\n"
 		if !strings.HasSuffix(got, want) {
 			t.Errorf("trace:\n%s\nwant it to end with:\n%s", got, want)
 		}

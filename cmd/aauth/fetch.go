@@ -15,16 +15,28 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/internal/profile"
 	"github.com/aauthgo/aauth/keys"
 	"github.com/aauthgo/aauth/wire"
 )
 
-const fetchHelp = `Usage: aauth fetch [options] URL
+const fetchHelp = `Usage: aauth fetch [options] URL...
 
 Make a request as an AAuth agent: sign it, answer the resource's
 challenges (person token, auth token) with the agent's person server, wait
 for the person when asked, retry, and write the response body to stdout.
 Options may also follow the URL.
+
+Several URLs are fetched in order, with the same options, each answer
+written as curl does (its head first with -i); a token one obtains serves
+the next. A failed one is reported on stderr and the next is fetched; the
+exit status is 1 if any failed.
+
+The tokens obtained are kept for the next run, which presents them at
+once: one round trip instead of the whole flow, and no person asked
+again. They are kept in $XDG_STATE_HOME/aauth, else
+~/.local/state/aauth, in 0600 files (see package filestore), those of
+each agent key apart.
 
 Request:
   -X METHOD              the method (default GET, or POST with -d)
@@ -32,8 +44,9 @@ Request:
   -d DATA, -d @FILE      send DATA, or the content of FILE (@- for stdin), as
                          the body; Content-Type defaults to
                          application/x-www-form-urlencoded, as with curl
-  --timeout DURATION     give up after DURATION, such as 30s or 5m (default:
-                         no limit but the profile's bound on waiting)
+  --timeout DURATION     give up on each URL after DURATION, such as 30s or
+                         5m (default: no limit but the profile's bound on
+                         waiting)
 
 Agent:
   --key FILE             the agent's signing key, a private JWK  [$AAUTH_KEY,
@@ -41,7 +54,8 @@ Agent:
   --agent-token JWT|@FILE
                          the agent token for that key  [$AAUTH_AGENT_TOKEN]
   --hwk                  send the bare public key instead of an agent token
-  --person-server URL    the agent's person server  [$AAUTH_PERSON_SERVER]
+  --person-server URL    the agent's person server, https (or http on a
+                         loopback host)  [$AAUTH_PERSON_SERVER]
                          (default: the agent token's ps claim)
   --profile NAME         wire generation: current (default) or seed
 
@@ -54,6 +68,10 @@ Told to the person server:
   --domain-hint DOMAIN   the person's domain
   --mission-s256 HASH    the mission the request belongs to
   --mission-approver URL who approved the mission (seed profile only)
+
+Tokens:
+  --store DIR            keep tokens in DIR instead
+  --no-store             keep nothing: every run starts cold
 
 Output:
   -i                     print the status line and response headers first
@@ -68,8 +86,13 @@ When the person must approve, a line "interaction: URL CODE" is written to
 stderr: open URL?code=CODE in a browser. Questions from the person server
 are asked on stderr and answered on stdin.
 
-Exit status: 0 when the answer is 1xx to 3xx, 1 when the request fails or
-the answer is 4xx or 5xx (the body is still written), 2 on bad usage.
+A warning is written to stderr when the agent token has expired, or
+expires before the request may end (within --timeout, or the profile's
+bound on waiting for the person).
+
+Exit status: 0 when the answers are 1xx to 3xx, 1 when a request fails or
+an answer is 4xx or 5xx (the body is still written), 2 on bad usage, 130
+when interrupted (Ctrl-C).
 
 Example:
   aauth fetch --key agent.jwk --agent-token @agent.jwt --explain \
@@ -83,7 +106,8 @@ const defaultCapabilities = "interaction,clarification"
 // fetchOptions is a fetch to make, from the command line or the demo.
 type fetchOptions struct {
 	method  string
-	target  *url.URL
+	target  *url.URL   // the URL fetched now
+	targets []*url.URL // every URL, in order; nil means target alone
 	header  http.Header
 	host    string // a -H Host: value
 	body    []byte
@@ -101,6 +125,10 @@ type fetchOptions struct {
 	domainHint    string
 	mission       *wire.Mission
 
+	// tokens is the token store (--store, --no-store); nil leaves the
+	// tokens in the Transport's memory.
+	tokens aauth.TokenCache
+
 	timeout time.Duration
 	include bool
 	explain bool
@@ -113,7 +141,31 @@ func (e *env) fetch(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	e.warnExpiry(o)
 	return e.doFetch(ctx, o, nil)
+}
+
+// warnExpiry warns, on stderr, when the agent token has expired, or
+// expires before the request may end: within --timeout, or else within the
+// profile's bound on waiting for the person. Servers would refuse it, with
+// an answer less clear than this line; the request is made all the same,
+// for a server whose clock differs may still take it.
+func (e *env) warnExpiry(o *fetchOptions) {
+	exp, ok := expiryOf(o.sigKey.Token)
+	if !ok {
+		return
+	}
+	now := e.now()
+	run := o.timeout
+	if run == 0 {
+		run = profile.For(o.profile).MaxPollDuration
+	}
+	switch left := exp.Sub(now).Round(time.Second); {
+	case left <= 0:
+		fmt.Fprintf(e.stderr, "aauth: warning: the agent token expired %v ago (at %s); servers will refuse it\n", -left, exp.Format(time.RFC3339))
+	case left < run:
+		fmt.Fprintf(e.stderr, "aauth: warning: the agent token expires in %v (at %s), before this request may end\n", left, exp.Format(time.RFC3339))
+	}
 }
 
 // parseFetch reads the fetch command line, with the environment's
@@ -141,18 +193,16 @@ func (e *env) parseFetch(args []string) (*fetchOptions, error) {
 	include := fs.Bool("i", false, "")
 	explain := fs.Bool("explain", false, "")
 	dryRun := fs.Bool("dry-run", false, "")
+	storeDir := fs.String("store", "", "")
+	noStore := fs.Bool("no-store", false, "")
 
 	pos, err := e.parse(fs, fetchHelp, args)
 	if err != nil {
 		return nil, err
 	}
 	set := setFlags(fs)
-	switch len(pos) {
-	case 0:
+	if len(pos) == 0 {
 		return nil, syntaxf("fetch needs a URL")
-	case 1:
-	default:
-		return nil, syntaxf("fetch takes one URL, got %d arguments", len(pos))
 	}
 
 	o := &fetchOptions{
@@ -169,9 +219,14 @@ func (e *env) parseFetch(args []string) (*fetchOptions, error) {
 	if o.profile, err = wire.ParseProfile(*profileName); err != nil {
 		return nil, usagef("%s", trimPrefix(err))
 	}
-	if o.target, err = parseTarget(pos[0]); err != nil {
-		return nil, err
+	for _, p := range pos {
+		u, err := parseTarget(p)
+		if err != nil {
+			return nil, err
+		}
+		o.targets = append(o.targets, u)
 	}
+	o.target = o.targets[0]
 	if *timeout < 0 {
 		return nil, usagef("--timeout must not be negative")
 	}
@@ -220,6 +275,9 @@ func (e *env) parseFetch(args []string) (*fetchOptions, error) {
 	case *missionS256 != "":
 		o.mission = &wire.Mission{S256: *missionS256, Approver: *missionApprover}
 	}
+	if o.tokens, err = e.openStore(*storeDir, *noStore, set, o); err != nil {
+		return nil, err
+	}
 	return o, nil
 }
 
@@ -256,12 +314,18 @@ func (e *env) identity(o *fetchOptions, set map[string]bool, keyFile, agentToken
 		}
 		o.sigKey = aauth.JWT(token)
 	}
+	name := "--person-server"
 	o.personServer = personServer
 	if !set["person-server"] {
-		o.personServer = e.getenv("AAUTH_PERSON_SERVER")
+		o.personServer, name = e.getenv("AAUTH_PERSON_SERVER"), "AAUTH_PERSON_SERVER"
 	}
-	if o.personServer == "" && o.sigKey.Token != "" {
-		o.personServer = claimString(o.sigKey.Token, "ps")
+	if o.personServer != "" {
+		return checkServerURL(name, o.personServer, false)
+	}
+	// Else the agent token's ps claim, when it is a URL the agent may talk
+	// to; a claim that is not is left alone, as the Transport would.
+	if ps := claimString(o.sigKey.Token, "ps"); ps != "" && checkServerURL("ps", ps, false) == nil {
+		o.personServer = ps
 	}
 	return nil
 }
@@ -294,7 +358,7 @@ func (e *env) readData(arg string) ([]byte, error) {
 	}
 	b, err := os.ReadFile(name)
 	if err != nil {
-		return nil, usagef("-d: %v", err)
+		return nil, fileError("-d "+arg, err)
 	}
 	return b, nil
 }
@@ -333,11 +397,11 @@ func loadSigningKey(spec string, fromEnv bool, p aauth.Profile) (crypto.Signer, 
 		}
 		return key, nil
 	}
-	key, err := keys.ReadFile(spec, p)
-	if err != nil {
-		return nil, usagef("%s", trimPrefix(err))
+	name := "--key " + spec
+	if fromEnv {
+		name = "AAUTH_KEY " + spec
 	}
-	return key, nil
+	return readKeyFile(name, spec, p)
 }
 
 // loadToken reads a token argument: the JWT itself, or @FILE. Errors never
@@ -345,7 +409,7 @@ func loadSigningKey(spec string, fromEnv bool, p aauth.Profile) (crypto.Signer, 
 func loadToken(name, arg string) (string, error) {
 	tok := arg
 	if file, ok := strings.CutPrefix(arg, "@"); ok {
-		b, err := readSmallFile(file)
+		b, err := readSmallFile(name+" "+arg, file)
 		if err != nil {
 			return "", err
 		}
@@ -409,17 +473,12 @@ func (e *env) transport() (http.RoundTripper, func()) {
 // doFetch makes the fetch o describes. approve, when set, is called after
 // each interaction prompt; the demo approves there on the person's behalf.
 func (e *env) doFetch(ctx context.Context, o *fetchOptions, approve func(ctx context.Context, url, code string) error) error {
-	if o.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.timeout)
-		defer cancel()
-	}
-	req, err := o.newRequest(ctx)
-	if err != nil {
-		return err
+	targets := o.targets
+	if len(targets) == 0 {
+		targets = []*url.URL{o.target}
 	}
 	if o.dryRun {
-		return e.dryRun(req, o)
+		return e.dryRunEach(ctx, o, targets)
 	}
 
 	base, release := e.transport()
@@ -439,36 +498,19 @@ func (e *env) doFetch(ctx context.Context, o *fetchOptions, approve func(ctx con
 		DomainHint:      o.domainHint,
 		Profile:         o.profile,
 		Clock:           e.clock,
+		Tokens:          o.tokens,
 	}
+	var x *explainer
 	if o.explain {
-		x := newExplainer(e.stderr, o.target, o.sigKey.Scheme == wire.SchemeHWK)
-		tr.Base = x.wire(base)
+		x = newExplainer(e.stderr, o.target, o.sigKey.Scheme == wire.SchemeHWK)
 		tr.OnEvent = x.event
+		prompt.w = x // the prompts come in order with the trace
+		defer x.done()
 	}
 	// Redirects are not followed, as with curl: following one would
 	// present the agent's credentials to whatever origin it names.
 	client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-
-	resp, err := client.Do(req)
-	if err != nil {
-		return requestError(ctx, req, o.timeout, err)
-	}
-	defer resp.Body.Close()
-	var problem *wire.Problem
-	if resp.StatusCode >= 400 {
-		// Read (and put back) the error body before it is copied out.
-		problem, _ = wire.ReadProblem(resp)
-	}
-	if o.include {
-		writeHead(e.stdout, resp)
-	}
-	if _, err := io.Copy(e.stdout, resp.Body); err != nil {
-		return fmt.Errorf("%s %s: reading the answer: %v", req.Method, showURL(req.URL), err)
-	}
-	if resp.StatusCode >= 400 {
-		return statusError(req, resp, problem)
-	}
-	return nil
+	return e.fetchEach(ctx, client, o, targets, x)
 }
 
 // requestError describes a request that got no usable answer.

@@ -14,6 +14,7 @@ import (
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
 	"github.com/aauthgo/aauth/agentprovider"
+	"github.com/aauthgo/aauth/internal/jwtpeek"
 )
 
 var profiles = []aauth.Profile{aauth.ProfileCurrent, aauth.ProfileSeed}
@@ -81,9 +82,11 @@ func TestFetchHintsAndBody(t *testing.T) {
 	a := newAgentFiles(t, w)
 	data := filepath.Join(a.dir, "body.json")
 	os.WriteFile(data, []byte(`{"q":"tickets"}`), 0o600)
+	// The person server knows the mission: it refuses unknown ones.
+	mission := w.PS.AddMission(jwtpeek.ClaimString(a.tokenValue, "sub"), "weekly report")
 	r := a.run(t, clk, "", "fetch", "-d", "@"+data, "-H", "Content-Type: application/json", "-H", "X-Trace: 7",
 		"--capabilities", "interaction", "--justification", "weekly report", "--login-hint", "alice@example.com",
-		"--tenant", "acme", "--domain-hint", "example.com", "--mission-s256", "bWlzc2lvbg",
+		"--tenant", "acme", "--domain-hint", "example.com", "--mission-s256", mission,
 		w.Resource.URL+"/search")
 	if r.code != 0 {
 		t.Fatalf("fetch:\n%s", r)
@@ -94,7 +97,7 @@ func TestFetchHintsAndBody(t *testing.T) {
 	}
 	tr := w.PS.TokenRequests()[0]
 	if tr.Justification != "weekly report" || tr.LoginHint != "alice@example.com" || tr.Tenant != "acme" ||
-		tr.DomainHint != "example.com" || tr.MissionS256 != "bWlzc2lvbg" || strings.Join(tr.Capabilities, ",") != "interaction" {
+		tr.DomainHint != "example.com" || tr.MissionS256 != mission || strings.Join(tr.Capabilities, ",") != "interaction" {
 		t.Errorf("token request %+v", tr)
 	}
 	// The body was sent again on each retry, with the caller's headers.

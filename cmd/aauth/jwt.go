@@ -4,15 +4,15 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"strings"
+	"time"
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/keys"
 )
 
 // jwtPart decodes part i (0 the header, 1 the claims) of a compact JWT,
-// verifying nothing. The command only reads its own agent token (for its
-// ps claim and cnf.jwk) and the typ of the tokens it sends (to say which
-// credential a request presents); the servers do the verifying.
+// verifying nothing. The command only reads its own agent token (its
+// cnf.jwk, ps and exp); the servers do the verifying.
 func jwtPart(tok string, i int) (map[string]any, bool) {
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
@@ -37,28 +37,21 @@ func isJWT(tok string) bool {
 	return h && c
 }
 
-// tokenKind names a token by its typ: "agent token", "person token", …
-func tokenKind(tok string) string {
-	h, _ := jwtPart(tok, 0)
-	typ, _ := h["typ"].(string)
-	switch strings.ToLower(typ) {
-	case "aa-agent+jwt":
-		return "agent token"
-	case "aa-person+jwt":
-		return "person token"
-	case "aa-auth+jwt":
-		return "auth token"
-	case "aa-resource+jwt":
-		return "resource token"
-	}
-	return "token"
-}
-
 // claimString returns a string claim of a JWT, or "".
 func claimString(tok, name string) string {
 	c, _ := jwtPart(tok, 1)
 	s, _ := c[name].(string)
 	return s
+}
+
+// expiryOf returns the exp claim of a JWT, if it has one.
+func expiryOf(tok string) (time.Time, bool) {
+	c, _ := jwtPart(tok, 1)
+	exp, ok := c["exp"].(float64)
+	if !ok || exp < 0 || exp > 1<<40 {
+		return time.Time{}, false
+	}
+	return time.Unix(int64(exp), 0).UTC(), true
 }
 
 // cnfThumbprint returns the thumbprint of a token's cnf.jwk, or "" when it

@@ -3,7 +3,9 @@ package main
 import (
 	"crypto"
 	"encoding/json"
+	"errors"
 	"io"
+	"io/fs"
 	"net"
 	"net/url"
 	"os"
@@ -17,29 +19,56 @@ import (
 // hundred bytes.
 const maxInputFile = 64 << 10
 
-// readSmallFile reads a key or token file. Its errors name the file, never
-// its content.
-func readSmallFile(path string) ([]byte, error) {
+// readSmallFile reads a key or token file. Its errors start with what,
+// the flag and the value that named the file ("--agent-token @agent.jwt"),
+// and never show its content.
+func readSmallFile(what, path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, usagef("%v", err)
+		return nil, fileError(what, err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxInputFile+1))
 	if err != nil {
-		return nil, usagef("reading %s: %v", path, err)
+		return nil, fileError(what, err)
 	}
 	if len(data) > maxInputFile {
 		clear(data)
-		return nil, usagef("%s is larger than %d bytes; is it a key?", path, maxInputFile)
+		return nil, usagef("%s: larger than %d bytes; is it a key?", what, maxInputFile)
 	}
 	return data, nil
 }
 
+// fileError is a usage error about the file what named: what, then why,
+// without the path repeated (an *fs.PathError says "open PATH: …").
+func fileError(what string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return usagef("%s: %s", what, trimPrefix(err))
+}
+
+// readKeyFile reads the private JWK in the file at path, which what (the
+// flag and its value) named.
+func readKeyFile(what, path string, p aauth.Profile) (crypto.Signer, error) {
+	data, err := readSmallFile(what, path)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(data)
+	key, err := keys.ParsePrivateJWK(data, p)
+	if err != nil {
+		return nil, usagef("%s: %s", what, trimPrefix(err))
+	}
+	return key, nil
+}
+
 // readPublicKey reads the public key of the JWK in the file at path, which
-// may be a private JWK (only its public half is used) or a public one.
-func readPublicKey(path string, p aauth.Profile) (crypto.PublicKey, error) {
-	data, err := readSmallFile(path)
+// may be a private JWK (only its public half is used) or a public one;
+// what is the flag and value that named it.
+func readPublicKey(what, path string, p aauth.Profile) (crypto.PublicKey, error) {
+	data, err := readSmallFile(what, path)
 	if err != nil {
 		return nil, err
 	}
@@ -47,13 +76,13 @@ func readPublicKey(path string, p aauth.Profile) (crypto.PublicKey, error) {
 	if hasPrivateMember(data) {
 		key, err := keys.ParsePrivateJWK(data, p)
 		if err != nil {
-			return nil, usagef("%s: %v", path, trimPrefix(err))
+			return nil, usagef("%s: %v", what, trimPrefix(err))
 		}
 		return key.Public(), nil
 	}
 	pub, err := keys.ParsePublicJWK(data, p)
 	if err != nil {
-		return nil, usagef("%s: %v", path, trimPrefix(err))
+		return nil, usagef("%s: %v", what, trimPrefix(err))
 	}
 	return pub, nil
 }
@@ -70,30 +99,32 @@ func hasPrivateMember(data []byte) bool {
 	return ok
 }
 
-// checkServerURL checks a URL that becomes a token claim (iss, ps), so that
-// a mistake is reported against the flag: an absolute https URL, or http
-// on a loopback host, with no user info, query, fragment or trailing slash.
-// The library checks again when it issues the token.
-func checkServerURL(flagName, s string) error {
+// checkServerURL checks a server URL given as name (a flag, or an
+// environment variable), so that a mistake is reported against it before
+// anything is sent: an absolute https URL, or http on a loopback host, with
+// no user info, query or fragment, and, for a URL that becomes a token
+// claim (iss, ps), no trailing slash. The library checks again when it uses
+// the URL.
+func checkServerURL(name, s string, claim bool) error {
 	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || u.Hostname() == "" {
-		return usagef("--%s %q is not an absolute URL", flagName, oneLine(s))
-	}
 	switch {
+	case err == nil && u.User != nil:
+		// Not quoted: the user info may hold a password.
+		return usagef("%s must not contain user info", name)
+	case err != nil || !u.IsAbs() || u.Host == "" || u.Hostname() == "":
+		return usagef("%s %q is not an absolute URL", name, oneLine(s))
 	case u.Scheme == "https":
 	case u.Scheme == "http" && isLoopback(u.Hostname()):
 	case u.Scheme == "http":
-		return usagef("--%s %q must use https (http only for a loopback host)", flagName, oneLine(s))
+		return usagef("%s %q must use https (http only for a loopback host)", name, oneLine(s))
 	default:
-		return usagef("--%s %q must be an https URL", flagName, oneLine(s))
+		return usagef("%s %q must be an https URL", name, oneLine(s))
 	}
 	switch {
-	case u.User != nil:
-		return usagef("--%s %q must not contain user info", flagName, oneLine(s))
 	case u.RawQuery != "" || u.ForceQuery || strings.Contains(s, "#"):
-		return usagef("--%s %q must not have a query or fragment", flagName, oneLine(s))
-	case strings.HasSuffix(s, "/"):
-		return usagef("--%s %q must not end with a slash", flagName, oneLine(s))
+		return usagef("%s %q must not have a query or fragment", name, oneLine(s))
+	case claim && strings.HasSuffix(s, "/"):
+		return usagef("%s %q must not end with a slash", name, oneLine(s))
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/aauthgo/aauth/keys"
 )
@@ -55,8 +57,13 @@ func (e *env) keygen(ctx context.Context, args []string) error {
 			return usagef("%s exists; use -f to replace it", *out)
 		}
 	}
+	if dir := filepath.Dir(*out); dir != "" {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return usagef("-o %s: the directory %s does not exist", *out, dir)
+		}
+	}
 	if err := keys.WriteFile(*out, key); err != nil {
-		return err
+		return fmt.Errorf("-o %s: %s", *out, strings.TrimPrefix(trimPrefix(err), "writing key file "+*out+": "))
 	}
 	pub, err := keys.MarshalPublicJWK(key.Public())
 	if err != nil {

@@ -78,10 +78,13 @@ func TestKeygen(t *testing.T) {
 		t.Error("-f did not replace the key")
 	}
 
-	// An unwritable place is a failure.
+	// A missing directory is bad usage, said of -o, and the temporary
+	// file keygen writes first is never named.
 	r = runCmd(t, "", "keygen", "-o", filepath.Join(t.TempDir(), "no", "such", "dir", "k.jwk"))
-	if r.code != exitFailure {
+	if r.code != exitUsage {
 		t.Fatalf("keygen into a missing directory:\n%s", r)
 	}
-	wantOneErrorLine(t, r)
+	if line := wantOneErrorLine(t, r); !strings.Contains(line, "aauth: -o ") || !strings.Contains(line, "does not exist") || strings.Contains(line, ".tmp-") {
+		t.Errorf("error line %q", line)
+	}
 }

@@ -4,10 +4,16 @@
 //	aauth fetch [options] URL       a curl-like request as an AAuth agent
 //	aauth keygen [-o FILE]          a new Ed25519 signing key (private JWK)
 //	aauth agent-token [options]     mint an agent token, as an agent provider
+//	aauth mission propose|update|complete [options]
+//	                                a mission at the agent's person server
+//	aauth permission [options]      ask the person server for permission
+//	aauth audit [options]           record an action within a mission
+//	aauth serve [options]           a resource that requires AAuth, to point agents at
 //
-// Every command takes -h. The exit status is 0 on success, 1 when a request
-// or the protocol fails, and 2 on bad usage; errors are one line on stderr,
-// and never show a token or a key.
+// Every command takes -h; aauth --version says which build this is. The
+// exit status is 0 on success, 1 when a request or the protocol fails, 2 on
+// bad usage and 130 when interrupted (Ctrl-C); errors are one line on
+// stderr, and never show a token or a key.
 package main
 
 import (
@@ -18,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -27,15 +34,21 @@ import (
 
 // Exit statuses.
 const (
-	exitOK      = 0
-	exitFailure = 1 // a protocol or HTTP failure
-	exitUsage   = 2 // bad usage
+	exitOK          = 0
+	exitFailure     = 1   // a protocol or HTTP failure
+	exitUsage       = 2   // bad usage
+	exitInterrupted = 130 // stopped by SIGINT (Ctrl-C), as a shell reports 128+2
 )
 
 func main() {
 	// Ctrl-C cancels the request in flight (and any wait for the person)
-	// instead of killing the process mid-write.
+	// instead of killing the process mid-write; a second Ctrl-C, once the
+	// first has been taken, kills it as usual.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -66,6 +79,10 @@ type env struct {
 	// onDemoWorld, when set, is given the demo's servers before the flow
 	// runs, so a test can see what they issued.
 	onDemoWorld func(*aauthtest.World)
+
+	// buildInfo reads the binary's build information; nil means
+	// runtime/debug.ReadBuildInfo.
+	buildInfo func() (*debug.BuildInfo, bool)
 }
 
 // now reads the command's clock.
@@ -90,6 +107,10 @@ var commands = []command{
 	{"fetch", "make a request as an AAuth agent, like curl", (*env).fetch},
 	{"keygen", "generate an Ed25519 signing key (a private JWK)", (*env).keygen},
 	{"agent-token", "mint an agent token for an agent's key, as an agent provider", (*env).agentToken},
+	{"mission", "propose, update or complete a mission at the person server", (*env).mission},
+	{"permission", "ask the person server whether the agent may take an action", (*env).permission},
+	{"audit", "record an action the agent took within a mission", (*env).audit},
+	{"serve", "serve a resource that requires AAuth, to point agents at", (*env).serve},
 }
 
 // usage writes the top-level help.
@@ -104,9 +125,56 @@ func usage(w io.Writer) {
 Run "aauth <command> -h" for the options of a command; options take one
 dash or two (-key, --key).
 
+  --version    show the version of aauth
+
 Exit status: 0 on success, 1 when a request or the protocol fails, 2 on
-bad usage.
+bad usage, 130 when interrupted (Ctrl-C).
 `)
+}
+
+// version writes the version of the binary, from its build information:
+// the module version (a tag, a pseudo-version, or "(devel)"), the commit
+// it was built from, and the Go release and platform.
+func (e *env) version() {
+	read := e.buildInfo
+	if read == nil {
+		read = debug.ReadBuildInfo
+	}
+	bi, ok := read()
+	if !ok || bi == nil {
+		fmt.Fprintln(e.stdout, "aauth (no build information)")
+		return
+	}
+	setting := func(key string) string {
+		for _, s := range bi.Settings {
+			if s.Key == key {
+				return s.Value
+			}
+		}
+		return ""
+	}
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	line := "aauth " + v
+	if rev := setting("vcs.revision"); rev != "" {
+		var about []string
+		about = append(about, "commit "+rev[:min(len(rev), 12)])
+		if t := setting("vcs.time"); t != "" {
+			about = append(about, t)
+		}
+		if setting("vcs.modified") == "true" {
+			about = append(about, "modified")
+		}
+		line += " (" + strings.Join(about, ", ") + ")"
+	}
+	fmt.Fprintln(e.stdout, line)
+	built := "built with " + bi.GoVersion
+	if goos, goarch := setting("GOOS"), setting("GOARCH"); goos != "" && goarch != "" {
+		built += " for " + goos + "/" + goarch
+	}
+	fmt.Fprintln(e.stdout, built)
 }
 
 // run runs the command line args and returns the exit status.
@@ -116,6 +184,9 @@ func (e *env) run(ctx context.Context, args []string) int {
 	}
 	name, rest := args[0], args[1:]
 	switch name {
+	case "-version", "--version":
+		e.version()
+		return exitOK
 	case "-h", "-help", "--help", "help":
 		if name == "help" && len(rest) > 0 {
 			// "aauth help fetch" is "aauth fetch -h".
@@ -127,7 +198,14 @@ func (e *env) run(ctx context.Context, args []string) int {
 	}
 	for _, c := range commands {
 		if c.name == name {
-			return e.report(name, c.run(e, ctx, rest))
+			err := c.run(e, ctx, rest)
+			if err != nil && errors.Is(ctx.Err(), context.Canceled) {
+				// main cancels ctx on SIGINT: whatever the command was
+				// doing, it was interrupted.
+				e.report(name, err)
+				return exitInterrupted
+			}
+			return e.report(name, err)
 		}
 	}
 	return e.report("", usagef("unknown command %q (run \"aauth -h\" for the list)", oneLine(name)))
@@ -141,6 +219,8 @@ func (e *env) report(cmd string, err error) int {
 		return exitOK
 	case errors.Is(err, errHelpShown):
 		return exitOK
+	case errors.Is(err, errReported):
+		return exitFailure
 	}
 	var u *usageError
 	if errors.As(err, &u) {

@@ -64,7 +64,10 @@ func TestBadUsage(t *testing.T) {
 		{"unknown flag", append([]string{"fetch", "--bogus"}, key...), "flag provided but not defined: -bogus"},
 		{"flag needs a value", []string{"fetch", u, "-X"}, "flag needs an argument: -X"},
 		{"no URL", append([]string{"fetch"}, key...), "needs a URL"},
-		{"two URLs", append([]string{"fetch", u, u}, key...), "one URL"},
+		{"a second URL not http", append([]string{"fetch", u, "ftp://x/y"}, key...), "not an http or https URL"},
+		{"store and no store", append([]string{"fetch", "--store", dir, "--no-store", u}, key...), "exclude each other"},
+		{"empty store", append([]string{"fetch", "--store", "", u}, key...), "--store needs a directory"},
+		{"store not a directory", append([]string{"fetch", "--store", notKey, u}, key...), "--store " + notKey},
 		{"not http", append([]string{"fetch", "ftp://x/y"}, key...), "not an http or https URL"},
 		{"no key", []string{"fetch", "--agent-token", tok, u}, "no signing key"},
 		{"missing key file", []string{"fetch", "--key", filepath.Join(dir, "nope"), "--agent-token", tok, u}, "no such file"},
@@ -117,7 +120,7 @@ func TestFetchOptionsAfterURL(t *testing.T) {
 		t.Fatalf("-i after the URL was not applied:\n%s", r)
 	}
 	r = a.run(t, clk, "", "fetch", "--", w.Resource.URL+"/data", "-i")
-	if r.code != exitUsage || !strings.Contains(r.stderr, "one URL") {
+	if r.code != exitUsage || !strings.Contains(r.stderr, `"-i" is not an http or https URL`) {
 		t.Fatalf("after --, -i should be a second URL:\n%s", r)
 	}
 }

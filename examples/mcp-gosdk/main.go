@@ -23,6 +23,7 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
+	"github.com/aauthgo/aauth/resource"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -105,13 +106,11 @@ func run(ctx context.Context, out io.Writer) error {
 
 // ---- Local stand-in: the protected MCP server ----
 
-// authHeader carries, from the stand-in resource to the tool, what the
-// resource let the call in on. The resource sets it; a client cannot.
-const authHeader = "Example-Aauth-Caller"
-
 // standInMCPServer is a streamable-HTTP MCP server with one tool, greet.
-// aauthtest's resource runs it only for requests whose signature and token
-// it accepted.
+// aauthtest's resource (package resource's Resource) runs it only for
+// requests whose signature and token it accepted, with the verified caller
+// in the request's context. Stateless, so that each call's tool runs in
+// its own request's context.
 func standInMCPServer() http.Handler {
 	server := mcp.NewServer(&mcp.Implementation{Name: "stand-in", Version: "v0.1.0"}, nil)
 	type greetIn struct {
@@ -119,16 +118,9 @@ func standInMCPServer() http.Handler {
 	}
 	mcp.AddTool(server, &mcp.Tool{Name: "greet", Description: "Say hello"},
 		func(ctx context.Context, req *mcp.CallToolRequest, in greetIn) (*mcp.CallToolResult, any, error) {
-			text := fmt.Sprintf("Hello, %s! (%s)", in.Name, req.Extra.Header.Get(authHeader))
+			c, _ := resource.FromContext(ctx)
+			text := fmt.Sprintf("Hello, %s! (called with a verified %s token, scope %q)", in.Name, c.Kind, c.Scope)
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}}, nil, nil
 		})
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, nil)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r = r.Clone(r.Context())
-		r.Header.Del(authHeader)
-		if c, ok := aauthtest.CallerFromContext(r.Context()); ok {
-			r.Header.Set(authHeader, fmt.Sprintf("called with a verified %s token, scope %q", c.Presented, c.Scope))
-		}
-		h.ServeHTTP(w, r)
-	})
+	return mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, &mcp.StreamableHTTPOptions{Stateless: true})
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
+	"github.com/aauthgo/aauth/resource"
 	mcpclient "github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
@@ -122,13 +123,11 @@ func run(ctx context.Context, out io.Writer) error {
 
 // ---- Local stand-in: the protected MCP server ----
 
-// authHeader carries, from the stand-in resource to the tool, what the
-// resource let the call in on. The resource sets it; a client cannot.
-const authHeader = "Example-Aauth-Caller"
-
-// standInMCPServer is a streamable-HTTP MCP server (official Go SDK) with
-// one tool, greet. aauthtest's resource runs it only for requests whose
-// signature and token it accepted.
+// standInMCPServer is a streamable-HTTP MCP server (official Go SDK) with one tool, greet.
+// aauthtest's resource (package resource's Resource) runs it only for
+// requests whose signature and token it accepted, with the verified caller
+// in the request's context. Stateless, so that each call's tool runs in
+// its own request's context.
 func standInMCPServer() http.Handler {
 	server := gosdk.NewServer(&gosdk.Implementation{Name: "stand-in", Version: "v0.1.0"}, nil)
 	type greetIn struct {
@@ -136,16 +135,9 @@ func standInMCPServer() http.Handler {
 	}
 	gosdk.AddTool(server, &gosdk.Tool{Name: "greet", Description: "Say hello"},
 		func(ctx context.Context, req *gosdk.CallToolRequest, in greetIn) (*gosdk.CallToolResult, any, error) {
-			text := fmt.Sprintf("Hello, %s! (%s)", in.Name, req.Extra.Header.Get(authHeader))
+			c, _ := resource.FromContext(ctx)
+			text := fmt.Sprintf("Hello, %s! (called with a verified %s token, scope %q)", in.Name, c.Kind, c.Scope)
 			return &gosdk.CallToolResult{Content: []gosdk.Content{&gosdk.TextContent{Text: text}}}, nil, nil
 		})
-	h := gosdk.NewStreamableHTTPHandler(func(*http.Request) *gosdk.Server { return server }, nil)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r = r.Clone(r.Context())
-		r.Header.Del(authHeader)
-		if c, ok := aauthtest.CallerFromContext(r.Context()); ok {
-			r.Header.Set(authHeader, fmt.Sprintf("called with a verified %s token, scope %q", c.Presented, c.Scope))
-		}
-		h.ServeHTTP(w, r)
-	})
+	return gosdk.NewStreamableHTTPHandler(func(*http.Request) *gosdk.Server { return server }, &gosdk.StreamableHTTPOptions{Stateless: true})
 }

@@ -80,22 +80,71 @@ const egressLookupTimeout = 5 * time.Second
 // CheckHost decides whether target, named by the server at trusted
 // (a URL the caller configured or called), may be fetched: always when it
 // is on trusted's host; otherwise only when target resolves to public
-// addresses, or trusted is itself on a private network.
+// addresses, or trusted is itself on a private network. It is Target
+// without the context.
 func CheckHost(ctx context.Context, trusted, target *url.URL) error {
+	_, err := Target(ctx, trusted, target)
+	return err
+}
+
+type publicOnlyKey struct{}
+
+// WithPublicOnly returns ctx marked with whether the connections of the
+// requests made under it may reach public addresses only. RoundTrip
+// enforces the mark when it dials.
+func WithPublicOnly(ctx context.Context, publicOnly bool) context.Context {
+	if v, ok := ctx.Value(publicOnlyKey{}).(bool); v == publicOnly && (ok || !publicOnly) {
+		return ctx // nothing changes: no new context
+	}
+	return context.WithValue(ctx, publicOnlyKey{}, publicOnly)
+}
+
+// Trusted returns ctx for requests to a URL the caller configured (its
+// person server), which may be on any address: it drops a PublicOnly mark
+// ctx inherited from a request a server steered.
+func Trusted(ctx context.Context) context.Context { return WithPublicOnly(ctx, false) }
+
+// PublicOnly reports whether connections made under ctx must reach public
+// addresses only: ctx was marked so (see Target) and egress is not relaxed.
+func PublicOnly(ctx context.Context) bool {
+	v, _ := ctx.Value(publicOnlyKey{}).(bool)
+	return v && !Insecure(ctx)
+}
+
+// Target decides whether target, named by the server at trusted (a URL
+// the caller configured or called, or one reached under ctx's rule), may
+// be fetched, and returns ctx carrying the rule target's connections are
+// held to when they are dialled (see RoundTrip):
+//
+//   - on trusted's host, target is fetched under ctx's rule;
+//   - otherwise target must resolve to public addresses only, and is
+//     fetched under PublicOnly, unless trusted is itself on a private
+//     network (and ctx is not already PublicOnly, which says trusted was
+//     public when it was dialled): then target may be anywhere.
+//
+// The resolution here gives a clear early error; the rule in the context
+// is what closes the window between it and the dial, in which a name may
+// come to resolve elsewhere.
+func Target(ctx context.Context, trusted, target *url.URL) (context.Context, error) {
 	if Insecure(ctx) || strings.EqualFold(trusted.Hostname(), target.Hostname()) {
-		return nil
+		return ctx, nil
 	}
 	internal, err := resolvesInternal(ctx, target.Hostname())
 	if err != nil {
-		return fmt.Errorf("%w: resolving %s: %v", ErrEgress, safetext.Clean(target.Hostname(), 256), err)
+		return ctx, fmt.Errorf("%w: resolving %s: %v", ErrEgress, safetext.Clean(target.Hostname(), 256), err)
 	}
-	if !internal {
-		return nil
+	trustedInternal := false
+	if !PublicOnly(ctx) {
+		trustedInternal, err = resolvesInternal(ctx, trusted.Hostname())
+		trustedInternal = trustedInternal && err == nil
 	}
-	if trustedInternal, err := resolvesInternal(ctx, trusted.Hostname()); err == nil && trustedInternal {
-		return nil
+	switch {
+	case trustedInternal:
+		return WithPublicOnly(ctx, false), nil
+	case internal:
+		return ctx, fmt.Errorf("%w: %s is on a private network and %s is not", ErrEgress, safetext.Clean(target.Hostname(), 256), safetext.Clean(trusted.Hostname(), 256))
 	}
-	return fmt.Errorf("%w: %s is on a private network and %s is not", ErrEgress, safetext.Clean(target.Hostname(), 256), safetext.Clean(trusted.Hostname(), 256))
+	return WithPublicOnly(ctx, true), nil
 }
 
 // resolvesInternal reports whether host is, or resolves to, any address
@@ -103,7 +152,7 @@ func CheckHost(ctx context.Context, trusted, target *url.URL) error {
 func resolvesInternal(ctx context.Context, host string) (bool, error) {
 	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
 	if a, err := netip.ParseAddr(host); err == nil {
-		return internalAddr(a), nil
+		return InternalAddr(a), nil
 	}
 	if IsLoopback(host) {
 		return true, nil
@@ -115,7 +164,7 @@ func resolvesInternal(ctx context.Context, host string) (bool, error) {
 		return false, err
 	}
 	for _, a := range addrs {
-		if internalAddr(a) {
+		if InternalAddr(a) {
 			return true, nil
 		}
 	}
@@ -127,9 +176,9 @@ var (
 	sharedCGNAT = netip.MustParsePrefix("100.64.0.0/10")
 )
 
-// internalAddr reports whether a is loopback, private, link-local,
+// InternalAddr reports whether a is loopback, private, link-local,
 // unspecified, multicast or otherwise not a public unicast address.
-func internalAddr(a netip.Addr) bool {
+func InternalAddr(a netip.Addr) bool {
 	a = a.Unmap()
 	return a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
 		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() ||

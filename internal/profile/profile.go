@@ -33,6 +33,7 @@ type Table struct {
 	OtherEndpointField  string // the other generation's name, accepted when ours is absent
 	RequireIssuer       bool   // metadata issuer must equal the URL fetched
 	PersonTokens        bool   // requirement=person-token and the person-token endpoint are used
+	Governance          bool   // missions, permission, audit and the interaction relay (-11 bodies)
 	PresentedToken      bool   // the exchange sends presented_token
 	ClarificationAction bool   // clarification answers carry "action"
 	PreferWait          int    // seconds in Prefer: wait on token requests and polls
@@ -68,6 +69,7 @@ var Current = &Table{
 	OtherEndpointField:   "token_endpoint",
 	RequireIssuer:        true,
 	PersonTokens:         true,
+	Governance:           true,
 	PresentedToken:       true,
 	ClarificationAction:  true,
 	PreferWait:           45,

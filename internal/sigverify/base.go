@@ -368,24 +368,32 @@ func signatureBase(req *http.Request, s *signature) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var base strings.Builder
+	// The values first, so that the base is allocated once at its size.
+	var small [8]string
+	values := small[:0]
+	size := len(`"@signature-params": `) + len(s.params)
 	for _, c := range s.components {
 		v, err := b.value(c)
 		if err != nil {
 			return nil, err
 		}
 		// A line break would let one value pose as further lines.
-		if strings.ContainsAny(v, "\r\n") {
+		if strings.IndexByte(v, '\r') >= 0 || strings.IndexByte(v, '\n') >= 0 {
 			return nil, newError(CodeInvalidSignature, fmt.Sprintf("component %s has a line break in its value", shorten(c.text)), nil)
 		}
-		base.WriteString(c.id)
-		base.WriteString(": ")
-		base.WriteString(v)
-		base.WriteByte('\n')
+		values = append(values, v)
+		size += len(c.id) + 2 + len(v) + 1
 	}
-	base.WriteString(`"@signature-params": `)
-	base.WriteString(s.params)
-	return []byte(base.String()), nil
+	base := make([]byte, 0, size)
+	for i, c := range s.components {
+		base = append(base, c.id...)
+		base = append(base, ": "...)
+		base = append(base, values[i]...)
+		base = append(base, '\n')
+	}
+	base = append(base, `"@signature-params": `...)
+	base = append(base, s.params...)
+	return base, nil
 }
 
 // verifyBase rebuilds the signature base of req and checks s.sig over it

@@ -15,9 +15,9 @@ const (
 	CodeInvalidRequest       = "invalid_request"       // Signature, Signature-Input or Signature-Key missing or malformed
 	CodeInvalidInput         = "invalid_input"         // a required component is not covered
 	CodeInvalidSignature     = "invalid_signature"     // the signature or the content digest does not verify, or created is too old
-	CodeInvalidKey           = "invalid_key"           // the key cannot be used: malformed, private, or without a required alg
+	CodeInvalidKey           = "invalid_key"           // the key cannot be used: malformed, private, or its alg disagrees with its type
 	CodeUnsupportedScheme    = "unsupported_scheme"    // the Signature-Key scheme is not accepted
-	CodeUnsupportedAlgorithm = "unsupported_algorithm" // the key type or alg is not Ed25519 or ES256
+	CodeUnsupportedAlgorithm = "unsupported_algorithm" // the key type or alg is not Ed25519 or ES256, or a required alg is absent
 	CodeClockSkew            = "clock_skew"            // created lies too far in the future
 	CodeInvalidJWT           = "invalid_jwt"           // the jwt parameter is not a JWT with cnf.jwk
 	CodeUnknownKey           = "unknown_key"           // returned by callers: a referenced key was not found

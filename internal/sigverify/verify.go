@@ -105,6 +105,9 @@ type Result struct {
 	// Body is the request body when it was read for the digest check; it
 	// has been put back on the request so a handler can read it again.
 	Body []byte
+	// Signature is the signature value that verified, the bytes of the
+	// label's Signature member (a replay cache keys on it).
+	Signature []byte
 }
 
 // Verify verifies the signature of req whose key is named by its
@@ -245,9 +248,11 @@ func verify(req *http.Request, label string, opts Options, sk *wire.SignatureKey
 		Created:    s.created,
 		Params:     s.params,
 		Body:       body,
+		Signature:  s.sig,
 	}
-	for _, c := range s.components {
-		res.Components = append(res.Components, c.text)
+	res.Components = make([]string, len(s.components))
+	for i, c := range s.components {
+		res.Components[i] = c.text
 	}
 	return res, nil
 }
@@ -302,6 +307,15 @@ func parseSignature(h http.Header, label string) (*signature, error) {
 	if len(sigs) == 0 {
 		return nil, newError(CodeInvalidRequest, "missing Signature header", nil)
 	}
+	if s, ok := parseSignatureFast(inputs, sigs, label); ok {
+		return s, nil
+	}
+	return parseSignatureSlow(inputs, sigs, label)
+}
+
+// parseSignatureSlow parses the two headers with the general RFC 9651
+// parser.
+func parseSignatureSlow(inputs, sigs []string, label string) (*signature, error) {
 	inDict, err := httpsfv.UnmarshalDictionary(inputs)
 	if err != nil {
 		return nil, newError(CodeInvalidRequest, "malformed Signature-Input", err)
@@ -460,9 +474,9 @@ func parseComponent(it httpsfv.Item) (component, error) {
 
 // checkCoverage enforces the components the verifier requires.
 func checkCoverage(s *signature, opts Options, needSignatureKey, hasBody bool) error {
-	var required []string
+	required := make([]string, 0, len(opts.Required)+2)
 	add := func(c string) {
-		c = strings.ToLower(strings.TrimSpace(c))
+		c = strings.ToLower(strings.TrimSpace(c)) // no allocation when already so
 		if c != "" && !slices.Contains(required, c) {
 			required = append(required, c)
 		}
@@ -635,7 +649,9 @@ func publicKeyFromJWK(j jwkFields, requireAlg bool, where string) (crypto.Public
 	switch {
 	case j.alg == "":
 		if requireAlg {
-			return nil, newError(CodeInvalidKey, where+" has no alg", nil)
+			// AAuth -11, Verification step 6: an absent alg is
+			// unsupported_algorithm, like a polymorphic one.
+			return nil, newError(CodeUnsupportedAlgorithm, where+" has no alg", nil)
 		}
 	case j.alg == fully:
 	case j.alg == "EdDSA" && fully == "Ed25519":
@@ -800,8 +816,16 @@ func ThumbprintOf(pub crypto.PublicKey) (string, error) {
 		if len(k) != ed25519.PublicKeySize {
 			return "", errors.New("aauth: Ed25519 public key has the wrong length")
 		}
-		// Members in lexicographic order, no white space (RFC 7638 §3).
-		canonical = `{"crv":"Ed25519","kty":"OKP","x":"` + b64(k) + `"}`
+		// Members in lexicographic order, no white space (RFC 7638 §3),
+		// built in place: this runs for every request verified.
+		var buf [96]byte
+		b := append(buf[:0], `{"crv":"Ed25519","kty":"OKP","x":"`...)
+		b = base64.RawURLEncoding.AppendEncode(b, k)
+		b = append(b, `"}`...)
+		sum := sha256.Sum256(b)
+		var out [43]byte
+		base64.RawURLEncoding.Encode(out[:], sum[:])
+		return string(out[:]), nil
 	case *ed25519.PublicKey:
 		if k == nil {
 			return "", errors.New("aauth: nil public key")

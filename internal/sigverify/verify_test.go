@@ -240,13 +240,13 @@ func TestOptions(t *testing.T) {
 		if _, err := verifyChecked(t, seedHWK.request(t), seedHWK.options(false)); err != nil {
 			t.Fatal(err)
 		}
-		wantCode(t, verifyErr(verifyChecked(t, seedHWK.request(t), seedHWK.options(true))), CodeInvalidKey)
+		wantCode(t, verifyErr(verifyChecked(t, seedHWK.request(t), seedHWK.options(true))), CodeUnsupportedAlgorithm)
 	})
 	t.Run("require alg on a seed cnf.jwk", func(t *testing.T) {
 		if _, err := verifyChecked(t, seedJWT.request(t), seedJWT.options(false)); err != nil {
 			t.Fatal(err)
 		}
-		wantCode(t, verifyErr(verifyChecked(t, seedJWT.request(t), seedJWT.options(true))), CodeInvalidKey)
+		wantCode(t, verifyErr(verifyChecked(t, seedJWT.request(t), seedJWT.options(true))), CodeUnsupportedAlgorithm)
 	})
 	t.Run("label", func(t *testing.T) {
 		opts := get.options(true)
@@ -384,7 +384,7 @@ func TestMalformed(t *testing.T) {
 		{"hwk EdDSA", hwk(`alg="EdDSA";kty="OKP";crv="Ed25519";x="` + x + `"`), CodeUnsupportedAlgorithm},
 		{"hwk alg none", hwk(`alg="none";kty="OKP";crv="Ed25519";x="` + x + `"`), CodeUnsupportedAlgorithm},
 		{"hwk alg of the other key type", hwk(`alg="ES256";kty="OKP";crv="Ed25519";x="` + x + `"`), CodeInvalidKey},
-		{"hwk without alg", hwk(`kty="OKP";crv="Ed25519";x="` + x + `"`), CodeInvalidKey},
+		{"hwk without alg", hwk(`kty="OKP";crv="Ed25519";x="` + x + `"`), CodeUnsupportedAlgorithm},
 		{"hwk private key", hwk(`alg="Ed25519";kty="OKP";crv="Ed25519";x="` + x + `";d="` + x + `"`), CodeInvalidKey},
 		{"hwk short x", hwk(`alg="Ed25519";kty="OKP";crv="Ed25519";x="AAAA"`), CodeInvalidKey},
 		{"hwk padded x", hwk(`alg="Ed25519";kty="OKP";crv="Ed25519";x="` + x + `="`), CodeInvalidKey},
@@ -400,7 +400,7 @@ func TestMalformed(t *testing.T) {
 		{"jwt cnf.jwk null", jwt(`{"cnf":{"jwk":null}}`), CodeInvalidJWT},
 		{"jwt cnf.jwk member not a string", jwt(`{"cnf":{"jwk":{"kty":"OKP","crv":"Ed25519","x":5}}}`), CodeInvalidKey},
 		{"jwt cnf.jwk private", jwt(`{"cnf":{"jwk":{"kty":"OKP","crv":"Ed25519","x":"` + x + `","alg":"Ed25519","d":"` + x + `"}}}`), CodeInvalidKey},
-		{"jwt cnf.jwk without alg", jwt(`{"cnf":{"jwk":{"kty":"OKP","crv":"Ed25519","x":"` + x + `"}}}`), CodeInvalidKey},
+		{"jwt cnf.jwk without alg", jwt(`{"cnf":{"jwk":{"kty":"OKP","crv":"Ed25519","x":"` + x + `"}}}`), CodeUnsupportedAlgorithm},
 		{"jwt cnf.jwk EdDSA", jwt(`{"cnf":{"jwk":{"kty":"OKP","crv":"Ed25519","x":"` + x + `","alg":"EdDSA"}}}`), CodeUnsupportedAlgorithm},
 		{"jwt cnf.jwk oct", jwt(`{"cnf":{"jwk":{"kty":"oct","k":"AAAA","alg":"HS256"}}}`), CodeInvalidKey},
 		{"jwt cnf.jwk RSA", jwt(`{"cnf":{"jwk":{"kty":"RSA","n":"AQAB","e":"AQAB","alg":"RS256"}}}`), CodeUnsupportedAlgorithm},
