@@ -144,6 +144,12 @@ func (c *MemoryCache) DeleteToken(_ context.Context, key string) error {
 // Len reports how many tokens the cache holds.
 func (c *MemoryCache) Len() int { return c.tokens().Len() }
 
+// inProcessCache is a TokenCache that only this process writes, through the
+// Transports using it: a MemoryCache, or a type embedding one.
+type inProcessCache interface{ inProcess() }
+
+func (*MemoryCache) inProcess() {}
+
 // probationKey marks the context of a request an http.Client made to follow
 // a redirect: what is cached for it is on probation.
 type probationKey struct{}

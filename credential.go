@@ -68,14 +68,32 @@ func (t *Transport) personKey(resource, mission, jkt string) string {
 
 func sessionKey(origin string) string { return "session " + origin }
 
-// pick returns the best credential held for the run's origin. A warm
-// request finds it in the origin's state with two atomic loads; otherwise
-// it is read from the TokenCache, formatted and kept there. The TokenCache
-// stays the source of truth: the Transport forgets what it kept for an
-// origin whenever it stores or deletes one of the origin's tokens.
+// pick returns the best credential held for the run's origin.
+//
+// With a MemoryCache, a warm request finds it in the origin's state with
+// atomic loads; otherwise it is read from the cache, formatted and kept
+// there. The cache stays the source of truth: the Transport forgets what it
+// kept for an origin whenever it stores or deletes one of the origin's
+// tokens, and no other process writes a MemoryCache.
+//
+// Any other TokenCache may be shared with other processes (a file or
+// Redis store), which store and delete tokens too: it is read on every
+// request, as before, and only the formatting of what it returns is kept.
 func (r *run) pick() credential {
 	keys := r.t.keysFor(r.o, r.ps, r.jkt, r.mission())
 	now := r.t.clock().Now()
+	if !r.t.inProcess {
+		c, until := r.t.lookup(r.ctx, keys, now)
+		if c.kind == credAgent {
+			return r.agentCred()
+		}
+		if p := r.o.cred.Load(); p != nil && p.keys == keys && p.kind == c.kind && p.token == c.token {
+			return p.credential
+		}
+		next := &presented{credential: r.t.formatted(c), keys: keys, until: until}
+		r.o.cred.Store(next)
+		return next.credential
+	}
 	for try := 0; ; try++ {
 		epoch := r.t.credEpoch.Load()
 		p := r.o.cred.Load()
@@ -195,7 +213,7 @@ func (r *run) forgetKey(key, value string) {
 
 // keepSessionToken stores the AAuth-Access session token a resource sent,
 // replacing an older one: the resource rolls it forward this way. The one
-// being presented is not stored again.
+// being presented is not stored again in a MemoryCache.
 func (t *Transport) keepSessionToken(ctx context.Context, resp *http.Response, o *originState) {
 	tok, ok, err := wire.ParseAccess(resp.Header)
 	if !ok {
@@ -205,7 +223,7 @@ func (t *Transport) keepSessionToken(ctx context.Context, resp *http.Response, o
 		t.emit(ctx, Event{Step: StepError, URL: o.name, Status: resp.StatusCode, Detail: "ignored a malformed AAuth-Access header", Err: err})
 		return
 	}
-	if p := o.cred.Load(); p != nil && p.keys != nil && p.kind == credSession && p.token == tok {
+	if p := o.cred.Load(); t.inProcess && p != nil && p.keys != nil && p.kind == credSession && p.token == tok {
 		return
 	}
 	t.store(ctx, sessionKey(o.name), &psclient.Token{Value: tok}, "session")

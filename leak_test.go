@@ -85,11 +85,14 @@ func (l *leakWatch) attach(tr *aauth.Transport) {
 	if tr.Keys != nil {
 		tr.Keys = &watchedKeys{src: tr.Keys, l: l}
 	}
-	tokens := tr.Tokens
-	if tokens == nil {
-		tokens = &aauth.MemoryCache{}
+	switch tokens := tr.Tokens.(type) {
+	case nil:
+		tr.Tokens = &watchedMemoryCache{MemoryCache: &aauth.MemoryCache{}, l: l}
+	case *aauth.MemoryCache:
+		tr.Tokens = &watchedMemoryCache{MemoryCache: tokens, l: l}
+	default:
+		tr.Tokens = &watchedCache{TokenCache: tokens, l: l}
 	}
-	tr.Tokens = &watchedCache{TokenCache: tokens, l: l}
 }
 
 // err records an error the caller received.
@@ -217,10 +220,27 @@ type watchedCache struct {
 }
 
 func (c *watchedCache) SetToken(ctx context.Context, key string, tok *aauth.Token) error {
-	if tok != nil {
-		c.l.secret("a "+strings.Fields(key)[0]+" token stored", tok.Value)
-	}
+	c.l.stored(key, tok)
 	return c.TokenCache.SetToken(ctx, key, tok)
+}
+
+// watchedMemoryCache is a watchedCache around a MemoryCache, which it
+// embeds so that the Transport uses it as one (see Transport.Tokens).
+type watchedMemoryCache struct {
+	*aauth.MemoryCache
+	l *leakWatch
+}
+
+func (c *watchedMemoryCache) SetToken(ctx context.Context, key string, tok *aauth.Token) error {
+	c.l.stored(key, tok)
+	return c.MemoryCache.SetToken(ctx, key, tok)
+}
+
+// stored makes a token stored under key a secret.
+func (l *leakWatch) stored(key string, tok *aauth.Token) {
+	if tok != nil {
+		l.secret("a "+strings.Fields(key)[0]+" token stored", tok.Value)
+	}
 }
 
 // failRecorder is a testing.TB that records failures instead of failing.

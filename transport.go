@@ -133,12 +133,12 @@ type Transport struct {
 	MaxPollDuration time.Duration
 
 	// Tokens caches the tokens obtained; nil means a MemoryCache owned by
-	// the Transport. It is the source of truth, but not read on every
-	// request: the Transport keeps, per origin, the credential it presents
-	// there, reads Tokens when it has none, and drops it whenever it stores
-	// or deletes one of the origin's tokens. A token that someone else
-	// (another process sharing Tokens) deletes may be presented until the
-	// resource refuses it or it nears its expiry.
+	// the Transport. It is the source of truth. A MemoryCache (or a type
+	// embedding one) is not read on every request: the Transport keeps, per
+	// origin, the credential it presents there, reads the cache when it has
+	// none, and drops it whenever it stores or deletes one of the origin's
+	// tokens. Any other TokenCache, which other processes may share, is
+	// read on every request.
 	Tokens TokenCache
 
 	// OnEvent, when set, is told about each step of the flow. Events never
@@ -175,10 +175,11 @@ type Transport struct {
 	// network only when the server that named them is on one too.
 	InsecureEgress bool
 
-	initOnce sync.Once
-	tokens   TokenCache
-	metadata psclient.MetadataCache
-	flights  flights
+	initOnce  sync.Once
+	tokens    TokenCache
+	inProcess bool // tokens is a MemoryCache: see run.pick
+	metadata  psclient.MetadataCache
+	flights   flights
 
 	origins    *lru.Map[originKey, *originState] // what the Transport keeps per origin (origin.go)
 	maxOrigins int                               // the table's bound; zero means maxOrigins (tests set it)
@@ -247,6 +248,7 @@ func (t *Transport) init() {
 		if t.tokens == nil {
 			t.tokens = &MemoryCache{Now: t.clock().Now}
 		}
+		_, t.inProcess = t.tokens.(inProcessCache)
 		if t.Clock != nil {
 			t.metadata.Now = t.Clock.Now
 		}
