@@ -176,6 +176,9 @@ func (c *config) verify(r *http.Request) (*Caller, *Error) {
 		if !cached {
 			c.tokens.put(t)
 		}
+		if caller.Kind == KindPerson && c.rs.PersonTokenJTI {
+			c.persons.note(caller, c.rs.now())
+		}
 	}
 	return caller, nil
 }
