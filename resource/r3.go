@@ -71,13 +71,13 @@ type R3 struct {
 	PerCallDeferred bool
 }
 
-// The problem codes of R3 refusals (403).
+// The problem codes of R3 refusals (403), which the module's agent reads.
 const (
-	codeNotGranted     = "operation_not_granted" // the call is in neither r3_granted nor r3_per_call
-	codePerCallBatch   = "per_call_batch"        // a batch with a per-call tool: one approval binds one call
-	codeParamsMismatch = "parameters_mismatch"   // a per-call token presented with other arguments
-	codeConsumed       = "per_call_consumed"     // a per-call token for a call that already ran
-	codeInvalidGrant   = "invalid_grant"         // R3 claims that are malformed or outside their document
+	codeNotGranted     = r3.ProblemOperationNotGranted
+	codePerCallBatch   = r3.ProblemPerCallBatch
+	codeParamsMismatch = r3.ProblemParametersMismatch
+	codeConsumed       = r3.ProblemPerCallConsumed
+	codeInvalidGrant   = r3.ProblemInvalidGrant
 )
 
 // Bounds on what R3 keeps.
