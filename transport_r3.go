@@ -234,8 +234,8 @@ func (r *run) refusal(resp *http.Response) error {
 		return nil
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, httpx.MaxBodySize+1))
-	resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(body))
+	// The caller gets the body whole, whatever was read of it here.
+	resp.Body = readCloser{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
 	if err != nil || len(body) > httpx.MaxBodySize {
 		return nil
 	}
@@ -304,6 +304,7 @@ func (r *run) authorize(endpoint string, ops r3.OperationSet, replace bool) (cre
 		r.t.emit(r.ctx, Event{Step: StepExchange, URL: safetext.Clean(endpoint, 256), Credential: "person", Detail: "asking the resource to authorize " + safetext.Clean(ops.Vocabulary, 64) + " operations before the first call"})
 		rt, err := psclient.Authorize(r.pollCtx(), r.credClient(person), psclient.AuthorizeRequest{
 			Endpoint:   endpoint,
+			Resource:   r.origin,
 			Operations: &ops,
 			Poll:       r.pollOptions(endpoint),
 		})
@@ -477,4 +478,10 @@ func (t *Transport) Budget(resourceURL string) (r3.Budget, bool) {
 	defer t.r3.mu.Unlock()
 	b, ok := t.r3.budgets[origin]
 	return b, ok
+}
+
+// readCloser reads from one reader and closes another.
+type readCloser struct {
+	io.Reader
+	io.Closer
 }

@@ -78,6 +78,7 @@ func DiscoverResource(ctx context.Context, client *http.Client, resource string)
 		return nil, fmt.Errorf("aauth: resource metadata request: %w", err)
 	}
 	resp, err := client.Do(req)
+	observed(ctx, ObservedMetadata, http.MethodGet, docURL, resp, err)
 	if err != nil {
 		return nil, safetext.Wrap("fetching resource metadata", safetext.ShortURLError(err))
 	}
@@ -142,6 +143,12 @@ type AuthorizeRequest struct {
 	// Endpoint is the resource's authorization_endpoint. Required.
 	Endpoint string
 
+	// Resource is the resource's identifier, whose metadata named
+	// Endpoint: an Endpoint on another host is then held to the egress
+	// rules of a URL a server chose. Empty means Endpoint was configured
+	// by the caller.
+	Resource string
+
 	// Scope is the scope asked for; optional when Operations is set.
 	Scope string
 
@@ -172,6 +179,17 @@ func Authorize(ctx context.Context, client *http.Client, req AuthorizeRequest) (
 	}
 	if err := egress.CheckSecureURL(ctx, req.Endpoint); err != nil {
 		return "", fmt.Errorf("aauth: authorization endpoint: %w", err)
+	}
+	if req.Resource != "" {
+		base, err1 := url.Parse(req.Resource)
+		ep, err2 := url.Parse(req.Endpoint)
+		if err1 != nil || err2 != nil {
+			return "", errors.New("aauth: the resource or its authorization endpoint is not a URL")
+		}
+		var err error
+		if ctx, err = egress.Target(ctx, base, ep); err != nil {
+			return "", fmt.Errorf("aauth: authorization endpoint: %w", err)
+		}
 	}
 	if req.Scope == "" && req.Operations == nil {
 		return "", errors.New("aauth: Authorize needs a scope or operations")
