@@ -375,4 +375,3 @@ func grantOf(t *testing.T, tok string) *r3.Grant {
 	}
 	return g
 }
-
