@@ -420,8 +420,8 @@ func (t *Transport) resourceMetadata(ctx context.Context, origin string) (*pscli
 // token's budget claim (§Denomination Conflict), is ignored, and the
 // event says why.
 func (r *run) noteBudget(resp *http.Response) *r3.Budget {
-	if len(resp.Header.Values(r3.BudgetHeader)) == 0 {
-		return nil
+	if len(resp.Header[keyBudget]) == 0 {
+		return nil // the warm path: one map lookup, no allocation
 	}
 	b, ok, err := r3.BudgetFromResponse(resp)
 	if err != nil || !ok {
@@ -444,6 +444,9 @@ func (r *run) noteBudget(resp *http.Response) *r3.Budget {
 	r.t.r3.mu.Unlock()
 	return &b
 }
+
+// keyBudget is the net/http form of AAuth-Budget.
+var keyBudget = http.CanonicalHeaderKey(r3.BudgetHeader)
 
 // budgetClaimOf returns the budget claim of an auth token the agent holds.
 func budgetClaimOf(token string) *r3.BudgetClaim {
