@@ -191,7 +191,18 @@ func (r *run) perCallToken(rt string) (credential, error) {
 		return credential{}, err
 	}
 	r.t.emit(r.ctx, Event{Step: StepExchange, URL: r.ps, Detail: "exchanging a per-call resource token of " + r.origin + " for " + r.opNames()})
-	tok, err := psclient.ExchangeToken(r.pollCtx(), r.t.psClient(r.km), psclient.ExchangeRequest{
+	tok, err := psclient.ExchangeToken(r.pollCtx(), r.t.psClient(r.km), r.exchangeRequest(rt, presented))
+	if err != nil {
+		return credential{}, &r3.OperationError{Vocabulary: r.r3.vocab, Operations: r.r3.ops, Code: r3.CodePerCallDenied, Err: err}
+	}
+	r.r3.narrow = true
+	return credential{kind: credAuth, token: tok.Value}, nil // no key: never stored, never forgotten
+}
+
+// exchangeRequest is the exchange of the resource token rt, presenting
+// the token presented, with the Transport's hints.
+func (r *run) exchangeRequest(rt, presented string) psclient.ExchangeRequest {
+	return psclient.ExchangeRequest{
 		PersonServer:   r.ps,
 		Metadata:       r.t.PersonServerMetadata,
 		Cache:          &r.t.metadata,
@@ -205,12 +216,7 @@ func (r *run) perCallToken(rt string) (credential, error) {
 		Prompt:         r.t.Prompt,
 		Capabilities:   r.t.capabilities(),
 		Poll:           r.pollOptions(""),
-	})
-	if err != nil {
-		return credential{}, &r3.OperationError{Vocabulary: r.r3.vocab, Operations: r.r3.ops, Code: r3.CodePerCallDenied, Err: err}
 	}
-	r.r3.narrow = true
-	return credential{kind: credAuth, token: tok.Value}, nil // no key: never stored, never forgotten
 }
 
 // opNames names the request's operations for events.
@@ -315,21 +321,7 @@ func (r *run) authorize(endpoint string, ops r3.OperationSet, replace bool) (cre
 			return nil, err
 		}
 		r.t.emit(r.ctx, Event{Step: StepExchange, URL: r.ps, Detail: "exchanging the resource token of " + r.origin})
-		tok, err := psclient.ExchangeToken(r.pollCtx(), r.t.psClient(r.km), psclient.ExchangeRequest{
-			PersonServer:   r.ps,
-			Metadata:       r.t.PersonServerMetadata,
-			Cache:          &r.t.metadata,
-			Profile:        r.t.Profile,
-			ResourceToken:  rt,
-			PresentedToken: pt.Value,
-			Justification:  r.t.Justification,
-			LoginHint:      r.t.LoginHint,
-			Tenant:         r.t.Tenant,
-			DomainHint:     r.t.DomainHint,
-			Prompt:         r.t.Prompt,
-			Capabilities:   r.t.capabilities(),
-			Poll:           r.pollOptions(""),
-		})
+		tok, err := psclient.ExchangeToken(r.pollCtx(), r.t.psClient(r.km), r.exchangeRequest(rt, pt.Value))
 		if err != nil {
 			return nil, err
 		}
