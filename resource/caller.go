@@ -124,6 +124,7 @@ type Caller struct {
 
 	payload []byte  // the token's decoded payload, for Claims
 	res     *config // the resource that verified it, for Defer
+	body    []byte  // the request body, when it was read for its digest
 }
 
 // HasScope reports whether the caller's scope holds every one of scopes.

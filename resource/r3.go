@@ -210,12 +210,16 @@ func (c *config) withDocument(need Need, caller *Caller, d *storedDoc) Need {
 	return need
 }
 
-// mcpRequest reads r's body (bounded; kept for the handler) and classifies
-// it as MCP JSON-RPC. A request without a body has no messages.
-func (c *config) mcpRequest(r *http.Request) (*r3.MCPRequest, *Error) {
-	body, err := heldBody(r, c.maxBody)
-	if err != nil {
-		return nil, asError(err)
+// mcpRequest reads r's body (bounded; kept for the handler; already read
+// when its digest was checked) and classifies it as MCP JSON-RPC. A
+// request without a body has no messages.
+func (c *config) mcpRequest(r *http.Request, caller *Caller) (*r3.MCPRequest, *Error) {
+	body := caller.body
+	if body == nil {
+		var err error
+		if body, err = heldBody(r, c.maxBody); err != nil {
+			return nil, asError(err)
+		}
 	}
 	if len(body) == 0 {
 		return &r3.MCPRequest{}, nil

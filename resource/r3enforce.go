@@ -55,7 +55,11 @@ func (c *config) enforceR3(w http.ResponseWriter, r *http.Request, caller *Calle
 		c.serve(w, r, caller, next)
 		return
 	}
-	switch g.DecideAll(s.vocab, req.Operations()) {
+	ops := make([]r3.Operation, len(calls))
+	for i, m := range calls {
+		ops[i] = m.Operation()
+	}
+	switch g.DecideAll(s.vocab, ops) {
 	case r3.Serve:
 		c.serve(w, r, caller, next)
 	case r3.ChallengePerCall:
@@ -68,6 +72,16 @@ func (c *config) enforceR3(w http.ResponseWriter, r *http.Request, caller *Calle
 	default:
 		c.refuse(w, r, &Error{Status: http.StatusForbidden, Code: codeNotGranted, Detail: "the auth token does not grant this tool"})
 	}
+}
+
+// hasToolCall reports whether req holds a tools/call.
+func hasToolCall(req *r3.MCPRequest) bool {
+	for _, m := range req.Messages {
+		if m.IsToolCall() {
+			return true
+		}
+	}
+	return false
 }
 
 // serve runs next for caller.

@@ -81,7 +81,7 @@ func (c *config) protect(w http.ResponseWriter, r *http.Request, next http.Handl
 	if c.r3 != nil {
 		// Every request is read as MCP before anything is decided: a
 		// body that cannot be read is never served unclassified.
-		if mcp, e = c.mcpRequest(r); e != nil {
+		if mcp, e = c.mcpRequest(r, caller); e != nil {
 			c.refuse(w, r, e)
 			return
 		}
@@ -97,7 +97,7 @@ func (c *config) protect(w http.ResponseWriter, r *http.Request, next http.Handl
 	if c.rs.Policy != nil && r.GetBody != nil {
 		r.Body, _ = r.GetBody() // the body again, whatever the Policy read
 	}
-	if mcp != nil && len(mcp.ToolCalls()) > 0 && need.Mode != AuthToken {
+	if mcp != nil && need.Mode != AuthToken && hasToolCall(mcp) {
 		need.Mode = AuthToken // a tool is called only under an auth token's grant
 	}
 	if len(need.Components) > 0 {

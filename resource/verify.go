@@ -165,6 +165,7 @@ func (c *config) verify(r *http.Request) (*Caller, *Error) {
 		PublicKey:  pub,
 		Created:    res.Created,
 		Components: res.Components,
+		body:       res.Body,
 	}
 	if len(header(h, "Aauth-Capabilities")) > 0 {
 		caller.Capabilities = capabilities(h)
