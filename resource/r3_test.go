@@ -500,3 +500,36 @@ func TestR3ConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// An argument longer than the inline limit reaches the person server as a
+// digest (its hash, an excerpt), and the call with the same value matches
+// it; another value does not.
+func TestR3ProposalDigests(t *testing.T) {
+	w := newR3World(t, nil)
+	resp := w.do("POST", "/mcp", toolCall(1, "search", ""), w.personToken(nil))
+	rt := verifyResourceToken(t, w, resourceTokenOf(t, resp))
+	at := w.authToken("", grantClaims(rt, nil, []string{"send_email"}))
+	long := strings.Repeat("long body ", 200)
+	args := `{"to":"a","body":"` + long + `"}`
+	resp = w.do("POST", "/mcp", toolCall(2, "send_email", args), at)
+	call := verifyResourceToken(t, w, resourceTokenOf(t, resp))
+	_, body := w.fetchR3(w.ps, call["r3_uri"].(string))
+	prop, err := r3.Verify(body, call["r3_s256"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, ok := r3.ParseDigest(prop.Parameters["body"])
+	if !ok || d.S256 != r3.S256([]byte(long)) || !strings.HasPrefix(d.Excerpt, "long body") || strings.Contains(string(body), long) {
+		t.Fatalf("the long argument is not a digest: %s", body)
+	}
+	if string(prop.Parameters["to"]) != `"a"` {
+		t.Errorf("the short argument is not inline: %s", prop.Parameters["to"])
+	}
+	narrow := w.authToken("", grantClaims(call, []string{"send_email"}, nil))
+	w.clock.Advance(time.Second)
+	resp = w.do("POST", "/mcp", toolCall(3, "send_email", `{"to":"a","body":"`+long+`x"}`), narrow)
+	wantStatus(t, resp, http.StatusForbidden, "")
+	wantProblem(t, resp, "parameters_mismatch")
+	resp = w.do("POST", "/mcp", toolCall(3, "send_email", args), narrow)
+	wantStatus(t, resp, http.StatusOK, "")
+}
