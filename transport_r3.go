@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -378,6 +379,27 @@ func (t *Transport) Authorize(ctx context.Context, resourceURL string, ops r3.Op
 	return err
 }
 
+// ResourceMetadata returns the metadata of the resource at resourceURL's
+// origin (its access_mode, authorization_endpoint and r3_vocabularies), as
+// the Transport reads it before authorizing declared operations, cached
+// for a few minutes: what an agent plans its first call with, before any
+// challenge. The per-tool annotations of an MCP server are in its
+// tools/list (see r3.MCPToolAccess and r3.EffectiveAccess).
+func (t *Transport) ResourceMetadata(ctx context.Context, resourceURL string) (*psclient.ResourceMetadata, error) {
+	u, err := url.Parse(resourceURL)
+	if err != nil {
+		return nil, fmt.Errorf("aauth: resource URL: %w", err)
+	}
+	origin, err := originOf(u)
+	if err != nil {
+		return nil, err
+	}
+	if t.InsecureEgress {
+		ctx = WithInsecureEgress(ctx)
+	}
+	return t.resourceMetadata(ctx, origin)
+}
+
 // resourceMetadata returns the metadata of the resource at origin,
 // discovered at most every few minutes (a failure is remembered briefly).
 func (t *Transport) resourceMetadata(ctx context.Context, origin string) (*psclient.ResourceMetadata, error) {
@@ -461,11 +483,11 @@ func budgetClaimOf(token string) *r3.BudgetClaim {
 // budget on the auth token presented to it (its AAuth-Budget header), and
 // whether it reported any. The amounts are in the granted scale: see r3.Budget.
 func (t *Transport) Budget(resourceURL string) (r3.Budget, bool) {
-	req, err := http.NewRequest(http.MethodGet, resourceURL, nil)
+	u, err := url.Parse(resourceURL)
 	if err != nil {
 		return r3.Budget{}, false
 	}
-	origin, err := originOf(req.URL)
+	origin, err := originOf(u)
 	if err != nil {
 		return r3.Budget{}, false
 	}

@@ -370,6 +370,10 @@ func TestTransportR3AuthorizeFirst(t *testing.T) {
 	if !slices.Equal(kinds, []string{"auth"}) {
 		t.Errorf("calls presented %q, want one with the auth token", kinds)
 	}
+	md, err := w.tr.ResourceMetadata(context.Background(), w.srv.URL+"/mcp")
+	if err != nil || md.AccessMode != r3.AccessAuthToken || md.Vocabularies[r3.VocabularyMCP] != w.srv.URL || md.AuthorizationEndpoint != w.srv.URL+"/aauth/authorize" {
+		t.Errorf("ResourceMetadata = %+v, %v", md, err)
+	}
 	f := w.ps.R3Fetches()
 	if len(f) != 1 {
 		t.Fatalf("fetches %+v", f)
