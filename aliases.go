@@ -2,6 +2,7 @@ package aauth
 
 import (
 	"github.com/aauthgo/aauth/psclient"
+	"github.com/aauthgo/aauth/r3"
 	"github.com/aauthgo/aauth/wire"
 )
 
@@ -76,4 +77,18 @@ var (
 	ErrTimeout         = psclient.ErrTimeout         // MaxPollDuration passed before the request ended
 	ErrClarification   = psclient.ErrClarification   // a clarification question was not answered
 	ErrInteraction     = psclient.ErrInteraction     // OnInteraction failed, or the interaction URL was refused
+)
+
+// OperationError is r3.OperationError, an alias: the Transport returns it
+// when a resource refuses an operation under R3 (a tool outside the auth
+// token's grant, a per-call tool in a batch, …) or the person server does
+// not approve a per-call invocation. Its Code says which; errors.Is
+// matches the r3 sentinels, two of which are aliased here.
+type OperationError = r3.OperationError
+
+// The R3 outcomes a Transport user most often matches, aliases of the r3
+// sentinels (the same values).
+var (
+	ErrOperationNotGranted = r3.ErrOperationNotGranted // the resource refused a call its grant does not name
+	ErrPerCallDenied       = r3.ErrPerCallDenied       // the person server did not approve a per-call invocation
 )

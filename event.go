@@ -10,6 +10,7 @@ import (
 
 	"github.com/aauthgo/aauth/internal/safetext"
 	"github.com/aauthgo/aauth/psclient"
+	"github.com/aauthgo/aauth/r3"
 )
 
 // Step names a step of the AAuth flow, as reported in an Event.
@@ -47,6 +48,13 @@ type Event struct {
 	Token      string // redacted token, when one was obtained or presented
 	Detail     string // a short human-readable description
 	Err        error  // set on StepError and on steps that failed
+
+	// Budget is what the resource reported of the auth token's budget in
+	// AAuth-Budget (Budgets draft), on the StepSigned of its answer.
+	Budget *r3.Budget
+	// Reason is the reason parameter of a challenge's requirement, such
+	// as "budget-exhausted" or "insufficient-budget".
+	Reason string
 }
 
 // String describes ev in one line, for logs and %v: the step, the method

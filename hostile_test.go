@@ -162,6 +162,8 @@ type hostileEnv struct {
 	base    *http.Transport
 	leaks   *leakWatch
 	target  string        // the URL requested
+	body    string        // POSTed to target when set (hostile_r3_test.go)
+	noGet   bool          // the POST's body has no GetBody
 	release chan struct{} // closed when the case ends: handlers that never answer return
 	servers []*httptest.Server
 
@@ -1061,7 +1063,7 @@ func (e *hostileEnv) publicPS(dns map[string]string, members map[string]any) {
 }
 
 func TestHostileServers(t *testing.T) {
-	cases := append(append(hostileCases(), missionHostileCases()...), findingHostileCases()...)
+	cases := append(append(append(hostileCases(), missionHostileCases()...), findingHostileCases()...), r3HostileCases()...)
 	seen := map[string]bool{}
 	for _, c := range cases {
 		if seen[c.name] {
@@ -1117,8 +1119,17 @@ func runHostile(t *testing.T, c hostileCase) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.target, nil)
+	if e.body != "" {
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, e.target, strings.NewReader(e.body))
+	}
 	if err != nil {
 		t.Fatal(err)
+	}
+	if e.body != "" {
+		req.Header.Set("Content-Type", "application/json")
+		if e.noGet {
+			req.GetBody = nil
+		}
 	}
 	var r hostileResult
 	t0 := time.Now()

@@ -54,6 +54,9 @@ func StaticKeys(signer crypto.Signer, key SignatureKey) KeySource {
 type SignatureKey struct {
 	Scheme wire.Scheme
 	Token  string
+
+	// The jwks_uri scheme's parameters (see JWKSURI).
+	id, dwk, kid string
 }
 
 // JWT names the signing key through a token whose cnf.jwk is the key: an
@@ -69,9 +72,21 @@ func HWK() SignatureKey { return SignatureKey{Scheme: wire.SchemeHWK} }
 // sends it as the jwt scheme, as @aauth/mcp-agent does.
 func JKTJWT(token string) SignatureKey { return SignatureKey{Scheme: wire.SchemeJKTJWT, Token: token} }
 
+// JWKSURI names a server's own published key, for a server signing in its
+// own right (a person server fetching a resource's R3 document, say): the
+// key is kid in the JWK Set that the jwks_uri of {id}/.well-known/{dwk}
+// names, such as JWKSURI("https://ps.example", "aauth-person.json", kid).
+// Agents never use it.
+func JWKSURI(id, dwk, kid string) SignatureKey {
+	return SignatureKey{Scheme: wire.SchemeJWKSURI, id: id, dwk: dwk, kid: kid}
+}
+
 // String returns a redacted description, so that a SignatureKey printed in a
 // log never shows its token.
 func (k SignatureKey) String() string {
+	if k.Scheme == wire.SchemeJWKSURI {
+		return fmt.Sprintf("%s(%s %s %s)", k.Scheme, k.id, k.dwk, k.kid)
+	}
 	if k.Token == "" {
 		return string(k.Scheme)
 	}

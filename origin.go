@@ -116,8 +116,13 @@ func (t *Transport) forgetCredentials() { t.credEpoch.Add(1) }
 // forgetCredential makes o's next request look in the TokenCache again.
 // Called after every change the Transport makes there for o, and after it
 // deletes from the TokenCache, never before: a request that read the cache
-// before the change then fails to install what it read (see pick).
-func (o *originState) forgetCredential() { o.cred.Store(&presented{}) }
+// before the change then fails to install what it read (see pick). A run
+// for no origin (a governance call) has a nil o.
+func (o *originState) forgetCredential() {
+	if o != nil {
+		o.cred.Store(&presented{})
+	}
+}
 
 // components returns the extra components o asked for that req carries.
 func (o *originState) components(req *http.Request) []string {

@@ -801,6 +801,26 @@ func formatSignatureKey(label string, km KeyMaterial, hwkAlg bool, jktScheme str
 		default:
 			return "", fmt.Errorf("aauth: sign: unsupported public key type %T", pub)
 		}
+	case wire.SchemeJWKSURI:
+		k := km.Key
+		if k.id == "" || k.dwk == "" || k.kid == "" {
+			return "", errors.New("aauth: sign: a jwks_uri signature key needs id, dwk and kid (use JWKSURI)")
+		}
+		b.WriteString("jwks_uri")
+		for _, p := range [...][2]string{{"id", k.id}, {"dwk", k.dwk}, {"kid", k.kid}} {
+			b.WriteString(";" + p[0] + `="`)
+			for i := 0; i < len(p[1]); i++ {
+				c := p[1][i]
+				if c < 0x20 || c > 0x7e {
+					return "", fmt.Errorf("aauth: sign: the jwks_uri %s parameter holds a byte that cannot be sent", p[0])
+				}
+				if c == '"' || c == '\\' {
+					b.WriteByte('\\')
+				}
+				b.WriteByte(c)
+			}
+			b.WriteByte('"')
+		}
 	default:
 		return "", fmt.Errorf("aauth: sign: unsupported Signature-Key scheme %q", km.Key.Scheme)
 	}

@@ -315,6 +315,9 @@ func TestSignErrors(t *testing.T) {
 		{"no signer", Signer{}, get("https://r.example/"), KeyMaterial{Key: HWK()}},
 		{"ftp", Signer{}, get("ftp://r.example/"), ok},
 		{"jwt without token", Signer{}, get("https://r.example/"), KeyMaterial{Signer: priv, Key: JWT("")}},
+		{"jwks_uri without kid", Signer{}, get("https://r.example/"), KeyMaterial{Signer: priv, Key: JWKSURI("https://ps.example", "aauth-person.json", "")}},
+		{"jwks_uri zero value", Signer{}, get("https://r.example/"), KeyMaterial{Signer: priv, Key: SignatureKey{Scheme: wire.SchemeJWKSURI}}},
+		{"jwks_uri control byte", Signer{}, get("https://r.example/"), KeyMaterial{Signer: priv, Key: JWKSURI("https://ps.example", "aauth-person.json", "k\n")}},
 		{"unknown scheme", Signer{}, get("https://r.example/"), KeyMaterial{Signer: priv, Key: SignatureKey{Scheme: "x509"}}},
 		{"control byte in token", Signer{}, get("https://r.example/"), KeyMaterial{Signer: priv, Key: JWT("a\nb")}},
 		{"rsa hwk", Signer{}, get("https://r.example/"), KeyMaterial{Signer: rsaKey, Key: HWK()}},
@@ -362,6 +365,32 @@ func TestSignatureKeyTokenString(t *testing.T) {
 		if err != nil || got != c.want {
 			t.Errorf("token %q: got %s, %v; want %s", c.token, got, err, c.want)
 		}
+	}
+}
+
+// A server signing in its own right names its published key as mockin
+// does: sig=jwks_uri;id="…";dwk="…";kid="…", in that order, and wire
+// reads back what was written.
+func TestSignatureKeyJWKSURI(t *testing.T) {
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	key := JWKSURI("http://127.0.0.1:3000", "aauth-person.json", `k"1`)
+	got, err := formatSignatureKey("sig", KeyMaterial{Signer: priv, Key: key}, true, "jkt-jwt")
+	if want := `sig=jwks_uri;id="http://127.0.0.1:3000";dwk="aauth-person.json";kid="k\"1"`; err != nil || got != want {
+		t.Fatalf("got %s, %v; want %s", got, err, want)
+	}
+	h, err := wire.ParseSignatureKey(got)
+	if err != nil || h.Scheme != wire.SchemeJWKSURI || h.Params["id"] != "http://127.0.0.1:3000" || h.Params["dwk"] != "aauth-person.json" || h.Params["kid"] != `k"1` {
+		t.Fatalf("parsed back as %#v, %v", h, err)
+	}
+	if s := key.String(); !strings.Contains(s, "jwks_uri") || !strings.Contains(s, "aauth-person.json") {
+		t.Errorf("String() = %q", s)
+	}
+	req, _ := http.NewRequest("GET", "https://r.example/r3/abc", nil)
+	if err := (&Signer{Now: testClock}).Sign(req, KeyMaterial{Signer: priv, Key: key}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(req.Header.Get("Signature-Input"), `"signature-key"`) {
+		t.Errorf("Signature-Input %q does not cover signature-key", req.Header.Get("Signature-Input"))
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/aauthgo/aauth/internal/safetext"
 	"github.com/aauthgo/aauth/keys"
 	"github.com/aauthgo/aauth/psclient"
+	"github.com/aauthgo/aauth/r3"
 	"github.com/aauthgo/aauth/wire"
 )
 
@@ -168,6 +169,24 @@ type Transport struct {
 	// Audit); zero means 256.
 	AuditQueueSize int
 
+	// Operations declares, per resource origin (scheme://host[:port]),
+	// the R3 operations the agent means to call there, such as
+	// r3.Tools("search", "send_email") for an MCP server's tools. Before
+	// the first request to such an origin, the Transport asks the
+	// resource's authorization endpoint for exactly those (r3_operations)
+	// and exchanges the resource token it gives, so that the person
+	// approves them at once (R3 §Authorization Endpoint Extensions). A
+	// resource without one, or not advertising the vocabulary in
+	// r3_vocabularies, is left to challenge as usual.
+	//
+	// Whatever it says, an auth token carrying an R3 grant is presented
+	// for every call it grants; a call it grants per call (r3_per_call)
+	// is challenged by the resource, and the Transport answers with a
+	// narrow token for that call alone, presented once and never cached.
+	// A call the resource refuses ends in an *r3.OperationError
+	// (ErrOperationNotGranted, …).
+	Operations map[string]r3.OperationSet
+
 	// InsecureEgress relaxes the egress checks for development (see
 	// WithInsecureEgress): URLs a server names (token endpoints, redirect
 	// targets) may then be plain http and on private addresses. Without
@@ -191,7 +210,8 @@ type Transport struct {
 	lastSK   atomic.Pointer[agentSignatureKey]
 	lastCaps atomic.Pointer[formattedCapabilities]
 
-	gov governance // the mission and the audit queue (transport_mission.go)
+	gov governance  // the mission and the audit queue (transport_mission.go)
+	r3  transportR3 // resource metadata and budgets (transport_r3.go)
 }
 
 // tokenPS is the person server named by the last agent token read: the
@@ -339,6 +359,7 @@ type run struct {
 	done      map[string]bool // corrections already made (one each)
 
 	relay *relaySession // interaction relays (transport_relay.go)
+	r3    r3Run         // the request's operations and per-call state (transport_r3.go)
 
 	polledWith atomic.Uint32 // credKind of the last pending-URL request credClient signed (event.go)
 }
@@ -348,6 +369,9 @@ func (r *run) loop() (*http.Response, error) {
 		return nil, err
 	}
 	r.cred = r.pick()
+	if err := r.authorizeFirst(); err != nil {
+		return nil, err
+	}
 	for {
 		if r.sends == maxSends {
 			return nil, fmt.Errorf("%w: %d requests sent to %s", ErrTooManySteps, r.sends, r.origin)
@@ -486,8 +510,9 @@ func (r *run) send() (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	budget := r.noteBudget(resp)
 	if r.t.observed() {
-		r.t.emit(r.ctx, Event{Step: StepSigned, Method: out.Method, URL: redactURL(out.URL), Status: resp.StatusCode, Credential: r.cred.kind.String(), Detail: "sent " + out.Method + " presenting the " + r.cred.kind.String() + " token"})
+		r.t.emit(r.ctx, Event{Step: StepSigned, Method: out.Method, URL: redactURL(out.URL), Status: resp.StatusCode, Credential: r.cred.kind.String(), Budget: budget, Detail: "sent " + out.Method + " presenting the " + r.cred.kind.String() + " token"})
 	}
 	r.t.keepSessionToken(r.ctx, resp, r.o)
 	return resp, nil
@@ -522,10 +547,13 @@ func (t *Transport) signFor(req *http.Request, agent KeyMaterial, jkt string, cr
 		req.Header.Set("AAuth-Mission", wire.FormatMission(*t.Mission))
 	}
 	now := t.clock().Now()
-	if skew := o.skew.Load(); skew != 0 {
-		now = now.Add(time.Duration(skew))
+	s := Signer{Profile: t.Profile}
+	if o != nil {
+		if skew := o.skew.Load(); skew != 0 {
+			now = now.Add(time.Duration(skew))
+		}
+		s.ExtraComponents = o.components(req)
 	}
-	s := Signer{Profile: t.Profile, ExtraComponents: o.components(req)}
 	_, err := s.signAt(req, km, skey, now.Unix(), false)
 	return err
 }
@@ -567,6 +595,11 @@ func (r *run) handle(resp *http.Response) (out *http.Response, retry bool, err e
 		// 202 with a Location is deferred work to poll.
 		out, err := r.poll(resp)
 		return out, false, err
+	case resp.StatusCode == http.StatusForbidden:
+		if err := r.refusal(resp); err != nil {
+			httpx.DrainClose(resp)
+			return nil, false, err
+		}
 	}
 	return resp, false, nil
 }
@@ -593,7 +626,7 @@ func (r *run) on401(resp *http.Response) (*http.Response, bool, error) {
 		httpx.DrainClose(resp)
 		return nil, false, err
 	}
-	r.t.emit(r.ctx, Event{Step: StepChallenge, Method: r.req.Method, URL: redactURL(r.req.URL), Status: 401, Credential: r.cred.kind.String(), Detail: "requirement=" + string(ch.Requirement)})
+	r.t.emit(r.ctx, Event{Step: StepChallenge, Method: r.req.Method, URL: redactURL(r.req.URL), Status: 401, Credential: r.cred.kind.String(), Reason: safetext.Clean(ch.Extensions["reason"], 64), Detail: "requirement=" + string(ch.Requirement)})
 	switch ch.Requirement {
 	case wire.RequirementAgentToken:
 		if r.cred.kind == credAgent {
@@ -623,12 +656,20 @@ func (r *run) on401(resp *http.Response) (*http.Response, bool, error) {
 		r.cred = credential{kind: credPerson, token: tok.Value, key: r.t.personKey(r.origin, r.mission(), r.jkt)}
 		return resp, true, nil
 	case wire.RequirementAuthToken:
-		tok, err := r.authToken(ch.ResourceToken)
+		if !replayable(r.req) && r.perCall() {
+			// A per-call approval binds this call's body, which cannot
+			// be sent again: ask for none.
+			return nil, false, &NotReplayableError{Response: resp, Reason: "a per-call approval needs the request sent again, and the body has no GetBody"}
+		}
+		cred, again, err := r.answerAuthToken(ch.ResourceToken)
 		if err != nil {
 			httpx.DrainClose(resp)
 			return nil, false, err
 		}
-		r.cred = credential{kind: credAuth, token: tok.Value, key: authKey(r.origin, r.ps, r.jkt, r.mission())}
+		if again {
+			return resp, false, nil // a per-call token refused: no second one
+		}
+		r.cred = cred
 		return resp, true, nil
 	}
 	// approval, interaction, clarification and claims are not asked for
@@ -821,11 +862,15 @@ func (r *run) poll(resp *http.Response) (*http.Response, error) {
 		if !errors.As(err, &atr) {
 			return out, err
 		}
-		tok, err2 := r.authToken(atr.Challenge.ResourceToken)
+		cred, again, err2 := r.answerAuthToken(atr.Challenge.ResourceToken)
 		if err2 != nil {
 			return nil, err2
 		}
-		r.cred = credential{kind: credAuth, token: tok.Value, key: authKey(r.origin, r.ps, r.jkt, r.mission())}
+		if again {
+			return nil, &r3.OperationError{Vocabulary: r.r3.vocab, Operations: r.r3.ops, StatusCode: http.StatusAccepted, Code: r3.CodePerCallDenied,
+				Err: errors.New("aauth: the resource still holds the call after the per-call token was presented")}
+		}
+		r.cred = cred
 		out, err = psclient.PollDeferred(r.pollCtx(), r.credClient(r.cred), atr.Location, opts)
 	}
 }

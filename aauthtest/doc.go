@@ -69,6 +69,15 @@
 // requirements as a 202 that holds the call). Person server metadata can
 // be broken with [PersonServer.EditMetadata].
 //
+// Per-tool authorization (R3): ResourceOptions.R3 makes the resource an
+// R3 resource in front of an MCP handler, and the person server fetches
+// each R3 document a resource token names (signed with its own key, as
+// mockin does) and grants by [PersonServer.SetR3Policy]: [GrantAll] (the
+// default), [GrantTools] (some tools outright, some per call), and
+// R3Policy.DenyPerCall to refuse per-call approvals; R3Policy.Tamper
+// issues grants wider than the document, for hostile tests.
+// [PersonServer.R3Fetches] records what was fetched.
+//
 // # Records
 //
 // Every server keeps a [RecordedRequest] per request: the request line,

@@ -239,6 +239,8 @@ type PersonServer struct {
 	tokenReqs  []TokenRequest
 	answers    []ClarificationAnswer
 	issued     []IssuedToken
+
+	r3 psR3 // R3 documents fetched and what they grant (ps_r3.go)
 }
 
 // NewPersonServer starts a person server. Close it when done.
@@ -562,6 +564,7 @@ type grant struct {
 	tenant  string
 	capExp  time.Time // the token may not outlive this
 	capWhy  string
+	r3      map[string]any // the R3 claims of an auth token (ps_r3.go)
 }
 
 func (ps *PersonServer) handleToken(kind TokenKind) func(http.ResponseWriter, *http.Request, *RecordedRequest) {
@@ -745,6 +748,19 @@ func (ps *PersonServer) checkAuthRequest(w http.ResponseWriter, r *http.Request,
 	if exp, ok := pt.time("exp"); ok && (g.capExp.IsZero() || exp.Before(g.capExp)) {
 		g.capExp, g.capWhy = exp, "presented token"
 	}
+	_, hasURI := rt.claims["r3_uri"]
+	_, hasS256 := rt.claims["r3_s256"]
+	if hasURI || hasS256 {
+		claims, denied, err := ps.r3Grant(r.Context(), rt.str("r3_uri"), rt.str("r3_s256"))
+		if denied {
+			ps.problem(w, rec, http.StatusForbidden, "denied", err.Error())
+			return false
+		}
+		if err != nil {
+			return fail("invalid_resource_token", err.Error())
+		}
+		g.r3 = claims
+	}
 	return true
 }
 
@@ -860,6 +876,7 @@ func (ps *PersonServer) issue(g *grant, d Decision, tw tweak) (string, time.Time
 	if g.tenant != "" {
 		c["tenant"] = g.tenant
 	}
+	maps.Copy(c, g.r3)
 	maps.Copy(c, d.claims)
 	if tw != nil {
 		tw(c)

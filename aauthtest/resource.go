@@ -120,6 +120,13 @@ type ResourceOptions struct {
 	// 2.0.0, read only it.
 	PersonTokenJTI bool
 
+	// R3 authorizes an MCP server's tools one by one (see resource.R3):
+	// Handler must then be an MCP server, since every call's body is
+	// read as MCP JSON-RPC. The person server's R3Policy decides what
+	// is granted. The resource also serves an authorization endpoint at
+	// /aauth/authorize, where an agent asks for tools up front.
+	R3 *resource.R3
+
 	// Logf, when set, receives a line per request, tokens redacted.
 	Logf func(format string, args ...any)
 }
@@ -241,10 +248,14 @@ func (rs *Resource) newResource() *resource.Resource {
 		Sessions:        &rs.store,
 		RotateSessions:  opts.RotateSessionTokens,
 		PersonTokenJTI:  opts.PersonTokenJTI,
+		R3:              opts.R3,
 		Now:             func() time.Time { return rs.now().Add(rs.clockOffset()) },
 		// The same server under another name: the cross-origin fault
 		// points the agent there.
 		Authorities: []string{strings.Replace(strings.TrimPrefix(rs.URL, "http://"), "127.0.0.1:", "localhost:", 1)},
+	}
+	if opts.R3 != nil {
+		r.AuthorizationPath = "/aauth/authorize"
 	}
 	if opts.Profile == wire.ProfileSeed {
 		// Seed resource tokens for a token that names no person server

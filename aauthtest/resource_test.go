@@ -307,11 +307,14 @@ func TestResourcePersonTokenJTI(t *testing.T) {
 		// The kit's person server reads presented_jti; the extra claim
 		// changes nothing for it.
 		at := c.authToken(w.PS, ch.ResourceToken, pt)
-		// An auth token is no person token: a step-up names it only as
-		// presented_jti.
+		// A step-up names the auth token presented as presented_jti and,
+		// with PersonTokenJTI, the person token it stems from, which the
+		// resource remembers, as person_token_jti: mockin looks every
+		// resource token's person token up by it.
 		w.Resource.StepUp("write")
 		ch = c.do("GET", url, at, nil, nil).challenge(t)
-		if rt, _ := parseToken(ch.ResourceToken); rt.claims["person_token_jti"] != nil {
+		atok, _ := parseToken(at)
+		if rt, _ := parseToken(ch.ResourceToken); rt.str("person_token_jti") != want || rt.str("presented_jti") != atok.str("jti") {
 			t.Errorf("PersonTokenJTI %v: step-up resource token %v", on, rt.claims)
 		}
 	}

@@ -61,6 +61,13 @@
 // resource's PersonTokenJTI: mockin 2.0.0 reads person_token_jti, the early
 // -11 name of presented_jti.
 //
+// TestMockinR3 (r3_e2e_test.go) is per-tool authorization end to end with
+// mockin as person server: a go-sdk MCP server behind resource.Resource
+// with R3 serves its R3 documents, which mockin fetches signed with its
+// own key (jwks_uri) and grants from (r3_grants for r3_per_call); a go-sdk
+// client over aauth.Transport calls a granted tool, a per-call tool twice
+// (401 and 202 delivery), and a tool outside the grant.
+//
 // r3_mockin_test.go hands documents written by package r3 to mockin's own
 // R3 checks (r3check.mjs imports its validateR3Document and hash): mockin
 // accepts every document and per-call proposal r3.Encode writes and hashes

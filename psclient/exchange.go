@@ -451,6 +451,9 @@ func parseTokenResponse(b []byte, field string) (string, int64, error) {
 		if f, err = strconv.ParseFloat(strings.TrimSpace(str), 64); err != nil {
 			f = math.Inf(1)
 		}
+	case raw == nil && field == "resource_token":
+		// An authorization endpoint's answer has only the resource
+		// token, whose exp says how long it lives.
 	default:
 		return "", 0, errors.New("aauth: token response has no valid expires_in")
 	}

@@ -23,7 +23,11 @@ const maxAuthorizeBody = 16 << 10
 var identityScopes = []string{"openid", "profile", "email", "address", "phone", "tenant", "groups", "roles"}
 
 // serveAuthorize answers POST {"scope", "account"?} signed with a person
-// token (or an auth token) with {"resource_token"}.
+// token (or an auth token) with {"resource_token"}. With R3, the body may
+// name the tools the agent means to call, {"r3_operations": {"vocabulary",
+// "operations"}}, in place of a scope or beside one (R3 §Authorization
+// Endpoint Extensions), and the resource token references a document
+// covering exactly those.
 func (c *config) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
@@ -49,11 +53,24 @@ func (c *config) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		Scope   *string `json:"scope"`
 		Account *string `json:"account"`
 	}
-	if err := json.Unmarshal(body, &req); err != nil || !isObject(body) || req.Scope == nil || strings.TrimSpace(*req.Scope) == "" {
-		c.problem(w, http.StatusBadRequest, "invalid_request", `the body must be a JSON object with a non-empty "scope" string`)
+	err = json.Unmarshal(body, &req)
+	var r3ops json.RawMessage
+	if c.r3 != nil && err == nil {
+		// Read by its exact name: encoding/json would also take
+		// "R3_Operations".
+		var members map[string]json.RawMessage
+		_ = json.Unmarshal(body, &members)
+		r3ops = members["r3_operations"]
+	}
+	hasScope := req.Scope != nil && strings.TrimSpace(*req.Scope) != ""
+	if err != nil || !isObject(body) || (!hasScope && r3ops == nil) || (req.Scope != nil && !hasScope) {
+		c.problem(w, http.StatusBadRequest, "invalid_request", `the body must be a JSON object with a non-empty "scope" string (or "r3_operations")`)
 		return
 	}
-	scope := strings.Join(strings.Fields(*req.Scope), " ")
+	scope := ""
+	if hasScope {
+		scope = strings.Join(strings.Fields(*req.Scope), " ")
+	}
 	if d := c.rs.ScopeDescriptions; len(d) > 0 {
 		for _, s := range strings.Fields(scope) {
 			if _, ok := d[s]; !ok && !slices.Contains(identityScopes, s) {
@@ -63,12 +80,22 @@ func (c *config) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	need := Need{Mode: AuthToken, Scope: scope}
+	account := ""
 	if req.Account != nil {
 		if c.rs.AccountHolder != nil && !c.rs.AccountHolder(r.Context(), caller, *req.Account) {
 			c.problem(w, http.StatusBadRequest, "invalid_account", "the person does not hold this account")
 			return
 		}
-		need.ResourceTokenClaims = map[string]any{"account": *req.Account}
+		account = *req.Account
+		need.ResourceTokenClaims = map[string]any{"account": account}
+	}
+	if c.r3 != nil {
+		d, e := c.r3.documentFor(r3ops, account)
+		if e != nil {
+			c.problem(w, e.Status, e.Code, e.Detail)
+			return
+		}
+		need = c.withDocument(need, caller, d)
 	}
 	rt, _, err := c.resourceToken(caller, need)
 	if err != nil {

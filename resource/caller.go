@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"strings"
 	"time"
+
+	"github.com/aauthgo/aauth/r3"
 )
 
 // Kind is the kind of token a request presented in Signature-Key.
@@ -106,8 +108,23 @@ type Caller struct {
 	Created    time.Time
 	Components []string
 
+	// Grant is the auth token's verified R3 grant (Resource.R3): the
+	// tools it grants outright and those it grants per call. Nil when
+	// the resource does not use R3 or the token carries no grant.
+	Grant *r3.Grant
+
+	// GrantDocument is the R3 document Grant was drawn from, as the
+	// resource issued it; for a per-call token, the proposal of the one
+	// call it approved (its Parameters are that call's arguments).
+	GrantDocument *r3.Document
+
+	// PerCall reports a per-call token: the request is the one call its
+	// proposal describes, run once.
+	PerCall bool
+
 	payload []byte  // the token's decoded payload, for Claims
 	res     *config // the resource that verified it, for Defer
+	body    []byte  // the request body, when it was read for its digest
 }
 
 // HasScope reports whether the caller's scope holds every one of scopes.

@@ -51,6 +51,8 @@ type config struct {
 	linkValue string   // Link header naming the metadata
 	hosts     []string // the @authority values accepted
 	tokens    tokenCache
+	r3        *r3State      // per-operation authorization, when Resource.R3 is set
+	persons   personRecords // person tokens verified, with PersonTokenJTI
 }
 
 func (rs *Resource) now() time.Time {
@@ -180,6 +182,9 @@ func (rs *Resource) compile() (*config, error) {
 		return nil, err
 	}
 	if c.jwks, err = c.signing.jwks(); err != nil {
+		return nil, err
+	}
+	if err := c.compileR3(); err != nil {
 		return nil, err
 	}
 	if c.metadata, err = c.metadataDocument(); err != nil {

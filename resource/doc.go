@@ -37,6 +37,13 @@
 //     possibly after a person approved (202 requirement=interaction or
 //     approval, polled), and the agent gets a session token in AAuth-Access.
 //
+// With Resource.R3, an MCP server's tools are authorized one by one (R3,
+// Rich Resource Requests -02; see [R3]): the resource describes them in R3
+// documents that only the person server (or access server) may fetch,
+// serves a tools/call only under an auth token granting the tool, and
+// challenges a tool granted per call with a proposal of that call, whose
+// narrow token runs it once.
+//
 // A handler can also answer 202 itself and finish later: [Defer].
 //
 // The resource serves its metadata at /.well-known/aauth-resource.json and

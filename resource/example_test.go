@@ -2,12 +2,14 @@ package resource_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"time"
 
+	"github.com/aauthgo/aauth/r3"
 	"github.com/aauthgo/aauth/resource"
 )
 
@@ -91,4 +93,45 @@ func ExampleResource_session() {
 		},
 	}
 	http.Handle("/", rs.Require(http.NotFoundHandler()))
+}
+
+// An MCP server whose tools are authorized one by one (R3): the person
+// sees two groups, grants some tools outright and some per call, and each
+// tools/call is served, challenged or refused under the auth token's
+// grant.
+func ExampleR3() {
+	rs := &resource.Resource{
+		Issuer: "https://mcp.example",
+		Mode:   resource.AuthToken,
+		R3: &resource.R3{
+			Endpoint: "https://mcp.example/mcp", // r3_vocabularies: the MCP server
+			Definitions: []*r3.Document{
+				{Vocabulary: r3.VocabularyMCP, Operations: r3.Tools("search", "fetch").Operations,
+					Display: &r3.Display{Summary: "Read your documents"}},
+				{Vocabulary: r3.VocabularyMCP, Operations: r3.Tools("send_email").Operations,
+					Display: &r3.Display{Summary: "Send email as you", Irreversible: "Sent mail cannot be unsent"}},
+			},
+			// What the person sees for one send_email call.
+			PerCallDisplay: func(op r3.Operation, args json.RawMessage) *r3.Display {
+				return &r3.Display{Summary: "Send this one email"}
+			},
+		},
+	}
+	mcpServer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := resource.FromContext(r.Context())
+		_ = c.Grant   // the tools the auth token grants, outright and per call
+		_ = c.PerCall // a per-call token: this call was approved on its own
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/", rs.Require(mcpServer))
+
+	// The metadata tells agents the tools are named in the MCP vocabulary.
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest("GET", "https://mcp.example/.well-known/aauth-resource.json", nil))
+	var md struct {
+		Vocabularies map[string]string `json:"r3_vocabularies"`
+	}
+	_ = json.Unmarshal(rec.Body.Bytes(), &md)
+	fmt.Println(md.Vocabularies)
+	// Output: map[urn:aauth:vocabulary:mcp:https://mcp.example/mcp]
 }

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 )
 
 // Every parser of what a client (or an issuer the client names) sends has
@@ -248,6 +250,117 @@ func FuzzAuthorizeBody(f *testing.F) {
 			}
 		default:
 			t.Fatalf("status %d: %s", resp.StatusCode, got)
+		}
+	})
+}
+
+// FuzzEnforceMCP: whatever body a client sends under an auth token that
+// grants search and fetch outright (send_email per call), the handler
+// never runs a tools/call of any other tool, as the MCP go-sdk decodes
+// the body (and as encoding/json reads params, which matches names
+// case-insensitively), and the resource never answers 500.
+func FuzzEnforceMCP(f *testing.F) {
+	for _, s := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search","arguments":{"q":"x"}}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_all"}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search","Name":"delete_all"}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/list","Method":"tools/call","params":{"name":"delete_all"}}`,
+		`[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"fetch"}},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"send_email"}}]`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search\u0000"}}`,
+		`{"jsonrpc":"2.0","method":"notifications/initialized"}`,
+		`{"jsonrpc":"2.0","id":3,"result":{}}`,
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"search\",\"\u212aame\":\"delete_all\"}}",
+	} {
+		f.Add([]byte(s))
+	}
+	w := newWorld(f, r3Setup)
+	resp := w.do("POST", "/mcp", toolCall(1, "search", ""), w.personToken(nil))
+	rt := verifyResourceToken(f, w, resourceTokenOf(f, resp))
+	class := w.authToken("", grantClaims(rt, []string{"search", "fetch"}, []string{"send_email"}))
+	var seen []string
+	h := w.rs.Require(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		seen = append(seen, goSDKToolCalls(body)...)
+		rw.WriteHeader(http.StatusOK)
+	}))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		seen = seen[:0]
+		req := httptest.NewRequest("POST", w.srv.URL+"/mcp", strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", "application/json")
+		w.agent.sign(t, req, class, w.clock.Now())
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+		for _, tool := range seen {
+			if tool != "search" && tool != "fetch" {
+				t.Fatalf("the handler ran tools/call %q, which is not granted; status %d", tool, rec.Code)
+			}
+		}
+	})
+}
+
+// goSDKToolCalls returns the tools/call tool names in an MCP body as a Go
+// server reads them: each message decoded by the go-sdk, its params by
+// encoding/json into a struct.
+func goSDKToolCalls(body []byte) []string {
+	var msgs []json.RawMessage
+	if err := json.Unmarshal(body, &msgs); err != nil {
+		msgs = []json.RawMessage{body}
+	}
+	var out []string
+	for _, m := range msgs {
+		msg, err := jsonrpc.DecodeMessage(m)
+		if err != nil {
+			continue
+		}
+		req, ok := msg.(*jsonrpc.Request)
+		if !ok || req.Method != "tools/call" {
+			continue
+		}
+		var p struct {
+			Name string `json:"name"`
+		}
+		_ = json.Unmarshal(req.Params, &p)
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+// FuzzServerSignatureKey: any Signature-Key on a fetch of an R3 document,
+// otherwise signed by the entitled person server, is refused with 401 (or
+// served when it names that server's key exactly), never a panic or 500.
+func FuzzServerSignatureKey(f *testing.F) {
+	w := newWorld(f, r3Setup)
+	r3Challenged(false)(w)
+	good := func() string {
+		r, _ := http.NewRequest("GET", w.stash["doc"], nil)
+		signAsServer(w, r, w.ps, dwkPerson)
+		return r.Header.Get("Signature-Key")
+	}()
+	for _, s := range []string{
+		good, `sig=jwks_uri;id="` + w.ps.url + `";dwk="aauth-agent.json";kid="x"`, `sig=jwks_uri;id="";dwk="aauth-person.json";kid="x"`,
+		`sig=jwks_uri;id="https://a.example";dwk="aauth-person.json";kid="x";x=1`, `sig=jwt;jwt="a.b.c"`, `sig=jwks_uri`,
+		`sig=jwks_uri;id="http://10.0.0.1";dwk="aauth-person.json";kid="k"`,
+	} {
+		f.Add(s)
+	}
+	h := w.rs.Require(http.NotFoundHandler())
+	f.Fuzz(func(t *testing.T, sk string) {
+		req := httptest.NewRequest("GET", w.stash["doc"], nil)
+		signAsServer(w, req, w.ps, dwkPerson)
+		req.Header.Set("Signature-Key", sk)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		switch rec.Code {
+		case http.StatusOK:
+			if sk != good {
+				t.Fatalf("served to Signature-Key %q", sk)
+			}
+		case http.StatusUnauthorized, http.StatusForbidden:
+		default:
+			t.Fatalf("status %d for %q: %s", rec.Code, sk, rec.Body)
 		}
 	})
 }

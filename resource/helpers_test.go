@@ -242,6 +242,7 @@ type world struct {
 	callers []*Caller // what the handler saw
 
 	replay *http.Request // a request kept to be sent again
+	stash  map[string]string
 }
 
 // newWorld starts a world; configure may set the Resource's fields

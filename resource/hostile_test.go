@@ -27,7 +27,14 @@ type hostileCase struct {
 	status int                          // the answer's status
 	code   string                       // its Signature-Error code ("" for none)
 	check  func(t *testing.T, resp *http.Response)
+	// ran, when set, is how many times the handler must run for the
+	// hostile request, whatever the status; by default, not at all
+	// unless the status is 200.
+	ran *int
 }
+
+// times is a hostileCase's ran.
+func times(n int) *int { return &n }
 
 var hostileCases = []hostileCase{
 	// The signature headers.
@@ -447,7 +454,10 @@ func TestHostileClients(t *testing.T) {
 			if hc.check != nil {
 				hc.check(t, resp)
 			}
-			if n := len(w.callers) - served; n != 0 && hc.status != http.StatusOK {
+			switch n := len(w.callers) - served; {
+			case hc.ran != nil && n != *hc.ran:
+				t.Errorf("the handler ran %d times, want %d", n, *hc.ran)
+			case hc.ran == nil && n != 0 && hc.status != http.StatusOK:
 				t.Errorf("the handler ran %d times", n)
 			}
 		})

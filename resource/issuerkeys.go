@@ -210,9 +210,11 @@ func (c *keyCache) lookup(e *issuerEntry, kid, alg string) (issuerKey, bool, err
 	return issuerKey{}, false, &Error{Status: 401, Code: codeUnknownKey, Detail: fmt.Sprintf("the issuer's key %q cannot verify this token", shorten(kid)), Err: firstErr}
 }
 
-// keyFitsAlg reports whether a token signed with alg verifies with k.
+// keyFitsAlg reports whether a token signed with alg verifies with k. An
+// empty alg (a server's request signature, which names none) takes the
+// key's own.
 func keyFitsAlg(k issuerKey, alg string) bool {
-	return k.alg == alg || (k.alg == "Ed25519" && alg == "EdDSA") || (k.alg == "EdDSA" && alg == "Ed25519")
+	return alg == "" || k.alg == alg || (k.alg == "Ed25519" && alg == "EdDSA") || (k.alg == "EdDSA" && alg == "Ed25519")
 }
 
 // parseIssuerJWK reads one published key. In the current profile it must

@@ -46,6 +46,9 @@ func (c *config) metadataDocument() ([]byte, error) {
 	if len(rs.ScopeDescriptions) > 0 {
 		doc["scope_descriptions"] = rs.ScopeDescriptions
 	}
+	if c.r3 != nil {
+		c.r3.metadataMembers(doc)
+	}
 	for k, v := range rs.MetadataMembers {
 		if _, taken := doc[k]; taken {
 			return nil, fmt.Errorf("aauth: Resource.MetadataMembers cannot set %q, which the resource writes", k)

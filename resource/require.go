@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/aauthgo/aauth/r3"
 )
 
 // Require returns next protected by rs: every request must carry a valid
@@ -59,6 +61,8 @@ func (c *config) own(w http.ResponseWriter, r *http.Request, next http.Handler) 
 		c.servePending(w, r, next)
 	case p == c.rs.AuthorizationPath && p != "":
 		c.serveAuthorize(w, r)
+	case c.r3 != nil && strings.HasPrefix(p, c.r3.path):
+		c.serveR3(w, r)
 	default:
 		return false
 	}
@@ -73,7 +77,15 @@ func (c *config) protect(w http.ResponseWriter, r *http.Request, next http.Handl
 		return
 	}
 	caller.res = c
-	if c.rs.Policy != nil && r.GetBody == nil {
+	var mcp *r3.MCPRequest
+	if c.r3 != nil {
+		// Every request is read as MCP before anything is decided: a
+		// body that cannot be read is never served unclassified.
+		if mcp, e = c.mcpRequest(r, caller); e != nil {
+			c.refuse(w, r, e)
+			return
+		}
+	} else if c.rs.Policy != nil && r.GetBody == nil {
 		// The Policy may read the body: keep it for the handler too.
 		// (It is kept already when its digest was checked.)
 		if _, err := readHeldBody(r, c.maxBody); err != nil {
@@ -84,6 +96,9 @@ func (c *config) protect(w http.ResponseWriter, r *http.Request, next http.Handl
 	need := c.need(r, caller)
 	if c.rs.Policy != nil && r.GetBody != nil {
 		r.Body, _ = r.GetBody() // the body again, whatever the Policy read
+	}
+	if mcp != nil && need.Mode != AuthToken && hasToolCall(mcp) {
+		need.Mode = AuthToken // a tool is called only under an auth token's grant
 	}
 	if len(need.Components) > 0 {
 		if e := c.checkComponents(r, caller, need.Components); e != nil {
@@ -113,6 +128,10 @@ func (c *config) protect(w http.ResponseWriter, r *http.Request, next http.Handl
 		return
 	case AuthToken:
 		if caller.Kind == KindAuth && authorized(caller, need) {
+			if c.r3 != nil {
+				c.enforceR3(w, r, caller, need, mcp, next)
+				return
+			}
 			break
 		}
 		switch {
@@ -121,6 +140,11 @@ func (c *config) protect(w http.ResponseWriter, r *http.Request, next http.Handl
 		case caller.Kind == KindAgent && !c.seed:
 			c.challenge(w, "person-token", "", "person_token_required", "present a person token from your person server")
 		default:
+			if c.r3 != nil {
+				// The person server decides what to grant from
+				// every definition (R3 §Resource Enforcement).
+				need = c.withDocument(need, caller, c.r3.all)
+			}
 			c.challengeAuth(w, r, caller, need, next)
 		}
 		return

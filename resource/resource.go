@@ -252,10 +252,12 @@ type Resource struct {
 	// only it.
 	PersonTokenJTI bool
 
-	// MetadataMembers are further members of the metadata document, such
-	// as r3_vocabularies; they cannot replace the members the package
-	// writes.
+	// MetadataMembers are further members of the metadata document; they
+	// cannot replace the members the package writes.
 	MetadataMembers map[string]any
+
+	// R3, when set, authorizes an MCP server's tools one by one: see R3.
+	R3 *R3
 
 	// Display and ScopeDescriptions are published in the metadata. With
 	// ScopeDescriptions set, the authorization endpoint refuses scopes it

@@ -74,8 +74,14 @@ func (c *config) resourceToken(caller *Caller, need Need) (string, time.Time, er
 		cl["ps"] = caller.PersonServer
 		cl["sub"] = caller.Subject
 		cl["presented_jti"] = caller.JTI
-		if c.rs.PersonTokenJTI && caller.Kind == KindPerson {
-			cl["person_token_jti"] = caller.JTI
+		if c.rs.PersonTokenJTI {
+			// The person token itself, or the one the auth token
+			// presented stems from (a step-up, a per-call challenge).
+			if caller.Kind == KindPerson {
+				cl["person_token_jti"] = caller.JTI
+			} else if jti := c.persons.jti(caller, now); jti != "" {
+				cl["person_token_jti"] = jti
+			}
 		}
 		if caller.MissionS256 != "" {
 			cl["mission_s256"] = caller.MissionS256

@@ -165,6 +165,7 @@ func (c *config) verify(r *http.Request) (*Caller, *Error) {
 		PublicKey:  pub,
 		Created:    res.Created,
 		Components: res.Components,
+		body:       res.Body,
 	}
 	if len(header(h, "Aauth-Capabilities")) > 0 {
 		caller.Capabilities = capabilities(h)
@@ -175,6 +176,9 @@ func (c *config) verify(r *http.Request) (*Caller, *Error) {
 		}
 		if !cached {
 			c.tokens.put(t)
+		}
+		if caller.Kind == KindPerson && c.rs.PersonTokenJTI {
+			c.persons.note(caller, c.rs.now())
 		}
 	}
 	return caller, nil

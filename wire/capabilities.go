@@ -16,6 +16,11 @@ const (
 	CapabilityInteraction   Capability = "interaction"   // the agent can send a person to a URL
 	CapabilityClarification Capability = "clarification" // the agent can answer questions
 	CapabilityPayment       Capability = "payment"       // the agent can make payments
+
+	// CapabilityBudget says the agent understands budgets (the Budgets
+	// draft, §Capability Negotiation): the budget claim, AAuth-Budget
+	// and the reason parameter of a requirement.
+	CapabilityBudget Capability = "budget"
 )
 
 // FormatCapabilities returns the AAuth-Capabilities value for caps: the
@@ -69,7 +74,7 @@ func ParseCapabilities(v string) []Capability {
 		}
 		c := Capability(t)
 		switch c {
-		case CapabilityInteraction, CapabilityClarification, CapabilityPayment:
+		case CapabilityInteraction, CapabilityClarification, CapabilityPayment, CapabilityBudget:
 		default:
 			continue
 		}

@@ -16,6 +16,13 @@ const (
 	SchemeJWT    Scheme = "jwt"     // the key is the cnf.jwk of a JWT (agent, person or auth token)
 	SchemeHWK    Scheme = "hwk"     // the public key itself, as header parameters
 	SchemeJKTJWT Scheme = "jkt-jwt" // a key-refresh JWT, for agent-provider enrolment
+
+	// SchemeJWKSURI names a server's published key: the id, dwk and kid
+	// parameters say that the key is kid in the JWK Set named by the
+	// jwks_uri of {id}/.well-known/{dwk}. Servers sign with it in their
+	// own right, such as a person server fetching a resource's R3
+	// document.
+	SchemeJWKSURI Scheme = "jwks_uri"
 )
 
 // DefaultLabel is the signature label AAuth uses: the key of the
@@ -61,7 +68,8 @@ func (h SignatureKeyHeader) String() string {
 // Dictionary with exactly one member. The member value must be a Token
 // naming the scheme, and its parameters must be Strings (or Tokens). The
 // jwt and jkt-jwt schemes need a non-empty jwt parameter and hwk needs kty;
-// other schemes are returned without checks. Several field lines must be
+// jwks_uri needs non-empty id, dwk and kid; other schemes are returned
+// without checks. Several field lines must be
 // joined with ", " first, which then fails the one-member rule.
 //
 // Errors start with "aauth: " and never contain the token.
@@ -113,6 +121,10 @@ func ParseSignatureKey(v string) (SignatureKeyHeader, error) {
 	case SchemeHWK:
 		if h.Params["kty"] == "" {
 			return SignatureKeyHeader{}, errors.New("aauth: Signature-Key scheme hwk needs a kty parameter")
+		}
+	case SchemeJWKSURI:
+		if h.Params["id"] == "" || h.Params["dwk"] == "" || h.Params["kid"] == "" {
+			return SignatureKeyHeader{}, errors.New("aauth: Signature-Key scheme jwks_uri needs id, dwk and kid parameters")
 		}
 	}
 	return h, nil

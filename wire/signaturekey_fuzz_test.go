@@ -14,6 +14,7 @@ func FuzzParseSignatureKey(f *testing.F) {
 	for _, s := range []string{
 		``, `sig`, `sig=hwk`, `sig=jwt;jwt="a,b", x=y`, `sig=x;p=%"a,b"`, `sig=x;p=%"\", q=r`,
 		`sig=(a b);c`, `a=1, b=2`, `sig=jwt;jwt="\"`, `sig=hwk;kty="OKP";kty=5`,
+		`sig=jwks_uri;id="http://127.0.0.1:3000";dwk="aauth-person.json";kid="k1"`, `sig=jwks_uri;id="a";dwk="";kid="k"`,
 	} {
 		f.Add(s)
 	}
@@ -40,6 +41,10 @@ func FuzzParseSignatureKey(f *testing.F) {
 		case SchemeHWK:
 			if h.Params["kty"] == "" {
 				t.Fatalf("hwk without kty: %#v", h)
+			}
+		case SchemeJWKSURI:
+			if h.Params["id"] == "" || h.Params["dwk"] == "" || h.Params["kid"] == "" {
+				t.Fatalf("jwks_uri without id, dwk or kid: %#v", h)
 			}
 		}
 		if strings.Contains(h.String(), h.Token) && len(h.Token) > 12 {

@@ -51,7 +51,7 @@ func TestParseSignatureKey(t *testing.T) {
 		{
 			name: "unknown scheme returned",
 			in:   `sig=jwks_uri;id="https://agent.example";dwk="aauth-agent.json";kid="k1"`,
-			want: SignatureKeyHeader{Label: "sig", Scheme: "jwks_uri", Params: map[string]string{
+			want: SignatureKeyHeader{Label: "sig", Scheme: SchemeJWKSURI, Params: map[string]string{
 				"id": "https://agent.example", "dwk": "aauth-agent.json", "kid": "k1"}},
 		},
 		{
@@ -106,6 +106,9 @@ func TestParseSignatureKeyErrors(t *testing.T) {
 		{"jkt-jwt without jwt", `sig=jkt-jwt`, "non-empty jwt"},
 		{"hwk without kty", `sig=hwk;crv="Ed25519";x="abc"`, "kty"},
 		{"hwk with empty kty", `sig=hwk;kty=""`, "kty"},
+		{"jwks_uri without kid", `sig=jwks_uri;id="https://ps.example";dwk="aauth-person.json"`, "id, dwk and kid"},
+		{"jwks_uri without id", `sig=jwks_uri;dwk="aauth-person.json";kid="k"`, "id, dwk and kid"},
+		{"jwks_uri with empty dwk", `sig=jwks_uri;id="https://ps.example";dwk="";kid="k"`, "id, dwk and kid"},
 		{"too long", `sig=jwt;jwt="` + strings.Repeat("a", MaxSignatureKeyLen) + `"`, "more than"},
 		{"non-ASCII", `sig=jwt;jwt="é` + secret + `"`, "not a structured field"},
 	}

@@ -376,7 +376,9 @@ func TestMalformed(t *testing.T) {
 		{"Signature-Key for another label", func(h http.Header) {
 			h.Set("Signature-Key", strings.Replace(h.Get("Signature-Key"), "sig=", "other=", 1))
 		}, CodeInvalidRequest},
-		{"unknown scheme", func(h http.Header) { h.Set("Signature-Key", `sig=jwks_uri;id="https://a.example";kid="k"`) }, CodeUnsupportedScheme},
+		{"unknown scheme", func(h http.Header) {
+			h.Set("Signature-Key", `sig=jwks_uri;id="https://a.example";dwk="aauth-person.json";kid="k"`)
+		}, CodeUnsupportedScheme},
 		{"x509 scheme", func(h http.Header) { h.Set("Signature-Key", `sig=x509;x5u="https://a.example/c"`) }, CodeUnsupportedScheme},
 		{"hwk RSA", hwk(`alg="RS256";kty="RSA";n="AQAB";e="AQAB"`), CodeUnsupportedAlgorithm},
 		{"hwk X25519", hwk(`alg="Ed25519";kty="OKP";crv="X25519";x="` + x + `"`), CodeUnsupportedAlgorithm},

@@ -1,0 +1,102 @@
+package resource
+
+import (
+	"crypto/ecdsa"
+	"errors"
+	"net/http"
+	"slices"
+
+	"github.com/aauthgo/aauth/internal/sigverify"
+	"github.com/aauthgo/aauth/wire"
+)
+
+// This file verifies requests that a person server or access server signs
+// in its own right, naming its published key with the jwks_uri scheme of
+// HTTP Signature Keys: sig=jwks_uri;id="<issuer>";dwk="<document>";kid="…".
+// The key is found as a token issuer's is (issuerkeys.go): the metadata
+// at {id}/.well-known/{dwk}, whose issuer must be id byte for byte, then
+// its jwks_uri, then kid.
+
+// schemeJWKSURI is the Signature-Key scheme of a server's own key.
+const schemeJWKSURI = string(wire.SchemeJWKSURI)
+
+// serverComponents are what a server's signature must cover: what
+// @hellocoop/mockin 2.0.0 covers when it fetches an R3 document.
+var serverComponents = []string{"@method", "@authority", "@path", "signature-key"}
+
+// verifyServer checks the signature of r, made by a person server
+// (dwk aauth-person.json) or an access server (aauth-access.json) with
+// its published key, and returns the server's identifier. Errors are 401s
+// with a Signature-Error code.
+func (c *config) verifyServer(r *http.Request) (string, *Error) {
+	h := r.Header
+	skLines := header(h, "Signature-Key")
+	switch {
+	case len(skLines) == 0 && len(header(h, "Signature-Input")) == 0 && len(header(h, "Signature")) == 0:
+		return "", sigErr(codeInvalidSignature, "the request is not signed")
+	case len(skLines) == 0:
+		return "", sigErr(codeInvalidSignature, "the Signature-Key header is missing")
+	case len(skLines) > 1:
+		return "", sigErr(codeInvalidRequest, "more than one Signature-Key field line")
+	}
+	host := r.Host
+	if host == "" && r.URL != nil {
+		host = r.URL.Host
+	}
+	if host == "" || !slices.Contains(c.hosts, normalizeAuthority(host)) {
+		return "", sigErr(codeInvalidSignature, "the request is for %q, not this resource", shorten(host))
+	}
+	sk, err := wire.ParseSignatureKey(skLines[0])
+	if err != nil {
+		return "", &Error{Status: http.StatusUnauthorized, Code: codeInvalidRequest, Detail: "malformed Signature-Key", Err: err}
+	}
+	if string(sk.Scheme) != schemeJWKSURI {
+		return "", sigErr(codeUnsupportedSch, "only a server's own key (jwks_uri) may fetch this document, not %q", shorten(string(sk.Scheme)))
+	}
+	id, dwk, kid := sk.Params["id"], sk.Params["dwk"], sk.Params["kid"]
+	if dwk != dwkPerson && dwk != dwkAccess {
+		return "", sigErr(codeInvalidKey, "the key is published in %q, not a person or access server's metadata", shorten(dwk))
+	}
+	if !c.keys.known(id, dwk) && !validServerID(id) {
+		return "", sigErr(codeInvalidKey, "%q is not a server identifier", shorten(id))
+	}
+	if dwk == dwkPerson && c.rs.PersonServers != nil && !c.rs.PersonServers(id) {
+		return "", sigErr(codeInvalidKey, "person server %q is not trusted here", shorten(id))
+	}
+	if dwk == dwkAccess && id != c.rs.AccessServer {
+		return "", sigErr(codeInvalidKey, "%q is not this resource's access server", shorten(id))
+	}
+	k, err := c.keys.key(r.Context(), id, dwk, kid, "", false)
+	if err != nil {
+		return "", asError(err)
+	}
+	verifyWith := func(k issuerKey) error {
+		if _, isEC := k.pub.(*ecdsa.PublicKey); !isEC && k.alg == "EdDSA" {
+			return errors.New("EdDSA keys are not accepted")
+		}
+		_, err := sigverify.VerifyWithKey(r, sk.Label, k.pub, sigverify.Options{
+			Now:      c.rs.now,
+			MaxSkew:  c.window,
+			Required: serverComponents,
+			MaxBody:  c.maxBody,
+		})
+		return err
+	}
+	if err = verifyWith(k); err != nil {
+		var ve *sigverify.Error
+		if errors.As(err, &ve) && ve.Code == codeInvalidSignature {
+			// The server may have replaced its key under the same kid.
+			if k2, err2 := c.keys.key(r.Context(), id, dwk, kid, "", true); err2 == nil && !sameKey(k, k2) {
+				err = verifyWith(k2)
+			}
+		}
+	}
+	if err != nil {
+		var ve *sigverify.Error
+		if errors.As(err, &ve) {
+			return "", fromVerifier(err)
+		}
+		return "", sigErr(codeUnsupportedAlg, "%v", err)
+	}
+	return id, nil
+}
