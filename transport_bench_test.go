@@ -164,6 +164,57 @@ func BenchmarkPlainRoundTripSignedHeaders(b *testing.B) {
 	}
 }
 
+// BenchmarkWireShareRatio measures in time what BenchmarkPlainRoundTrip-
+// SignedHeaders measures in instructions: a plain round trip carrying the
+// warm Transport's headers (plus a bare signature), interleaved with the
+// plain round trip (plus the same signature). x-floor is their ratio: what
+// the warm ratio would be if the Transport itself cost nothing.
+func BenchmarkWireShareRatio(b *testing.B) {
+	srv := newBenchServer(b)
+	url := srv.URL + "/mcp/tools?x=1"
+	t, base := warmTransport(b, srv, url)
+	var signed http.Header
+	rt := t.Base
+	t.Base = roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		signed = r.Header.Clone()
+		return rt.RoundTrip(r)
+	})
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	roundTrip(b, t, req)
+	withHeaders := srv.Client().Transport.(*http.Transport).Clone()
+	plain := srv.Client().Transport.(*http.Transport).Clone()
+	sreq := req.Clone(req.Context())
+	sreq.Header = signed
+	roundTrip(b, withHeaders, sreq)
+	roundTrip(b, plain, req)
+
+	var signedT, plainT time.Duration
+	var signeds, plains []time.Duration
+	op := func(c http.RoundTripper, r *http.Request) time.Duration {
+		t0 := time.Now()
+		roundTrip(b, c, r)
+		ed25519.Sign(benchKey, base)
+		return time.Since(t0)
+	}
+	i := 0
+	for b.Loop() {
+		var s, p time.Duration
+		if i&1 == 0 {
+			s, p = op(withHeaders, sreq), op(plain, req)
+		} else {
+			p, s = op(plain, req), op(withHeaders, sreq)
+		}
+		signedT, plainT = signedT+s, plainT+p
+		signeds, plains = append(signeds, s), append(plains, p)
+		i++
+	}
+	b.ReportMetric(float64(signedT)/float64(plainT), "x-floor")
+	b.ReportMetric(float64(median(signeds))/float64(median(plains)), "x-floor-med")
+}
+
 // BenchmarkBareEd25519Warm is the bare signature over the base the warm
 // Transport signs: with BenchmarkTransportWarm and BenchmarkPlainRoundTrip,
 // the third term of the ratio for instruction counts (see BENCHMARKS.md).
