@@ -179,6 +179,7 @@ func (s *pendingStore) complete(code string, deny bool) error {
 		end := Deny().end
 		end.detail = "the person denied the request at the interaction page"
 		e.override = &end
+		e.dec.ended(consentDenied)
 		if e.ix != nil {
 			e.ix.Denied = true
 		}
@@ -190,6 +191,11 @@ func (s *pendingStore) complete(code string, deny bool) error {
 		e.ix.Completed = true
 	}
 	delete(s.byCode, normalizeCode(code))
+	if e.idx == len(e.dec.steps)-1 {
+		// The person's answer was the last thing the request waited for:
+		// its end is decided now, not when the agent next polls.
+		e.dec.ended(outcomeResult(e.dec.end))
+	}
 	return nil
 }
 
