@@ -174,6 +174,20 @@ type Transport struct {
 	// (ErrOperationNotGranted, …).
 	Operations map[string]r3.OperationSet
 
+	// Parent, when set, makes this Transport a sub-agent's (AAuth -11
+	// "Sub-Agents"): every person token and auth token it needs comes from
+	// Parent.SubagentToken, never from a person server, so PersonServer,
+	// PersonServerMetadata and Mission are not used. Keys must give a
+	// sub-agent token (with parent_agent), such as agentprovider's
+	// Keys.Subagent makes. A *Transport is a Parent; so is a
+	// psclient.ParentFunc that reaches a parent in another process.
+	Parent Parent
+
+	// OnSubagent, when set, is asked before this Transport, as a parent,
+	// requests a token for one of its sub-agents (SubagentToken); an
+	// error refuses the request. It may refuse, rate-limit or log them.
+	OnSubagent func(ctx context.Context, subagent string, req psclient.SubagentRequest) error
+
 	// InsecureEgress relaxes the egress checks for development (see
 	// WithInsecureEgress): URLs a server names (token endpoints, redirect
 	// targets) may then be plain http and on private addresses. Without
@@ -378,6 +392,9 @@ func (r *run) loadKeys() error {
 	}
 	r.km, r.jkt = km, jkt
 	r.ps = r.t.personServer(km.Key)
+	if r.ps == "" && r.t.Parent != nil {
+		r.ps = parentScope // scopes the sub-agent's cached tokens (subagent.go)
+	}
 	return nil
 }
 
@@ -696,6 +713,9 @@ func (r *run) mission() string { return r.t.missionS256() }
 // from the person server. rejected is a token the resource just refused,
 // never to be returned again.
 func (r *run) personToken(rejected string) (*psclient.Token, error) {
+	if r.viaParent() {
+		return r.personTokenFromParent(rejected)
+	}
 	if r.ps == "" && r.t.PersonServerMetadata == nil {
 		return nil, fmt.Errorf("%w: %s asks for a person token", ErrNoPersonServer, r.origin)
 	}
@@ -741,6 +761,9 @@ func (r *run) personToken(rejected string) (*psclient.Token, error) {
 // authToken exchanges resourceToken for an auth token, presenting the token
 // r.cred holds now.
 func (r *run) authToken(resourceToken string) (*psclient.Token, error) {
+	if r.viaParent() {
+		return r.authTokenFromParent(resourceToken)
+	}
 	if r.ps == "" && r.t.PersonServerMetadata == nil {
 		return nil, fmt.Errorf("%w: %s asks for an auth token", ErrNoPersonServer, r.origin)
 	}

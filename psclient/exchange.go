@@ -141,7 +141,9 @@ type ExchangeRequest struct {
 // called as needed); any other answer is an *ExchangeError carrying the
 // status and the problem details, wrapped in a *MissionError when the
 // mission the resource token names has ended (mission_terminated,
-// mission_not_found).
+// mission_not_found). In the current profile the token returned is checked
+// against the resource token and the presented token (see CheckAuthToken);
+// one that fails is an *ExchangeError matching ErrIssuedToken.
 //
 // client must sign every request with the agent token: an
 // aauth.SigningTransport with the agent's key and aauth.JWT(agentToken).
@@ -188,6 +190,11 @@ func ExchangeToken(ctx context.Context, client *http.Client, req ExchangeRequest
 	if err != nil {
 		// A mission the resource token names may have ended.
 		return nil, missionWrap(err, jwtpeek.ClaimString(req.ResourceToken, "mission_s256"))
+	}
+	if t.PresentedToken {
+		if err := checkIssuedAuthToken(tok, req); err != nil {
+			return nil, &ExchangeError{StatusCode: http.StatusOK, Endpoint: endpoint, Err: err}
+		}
 	}
 	return tok, nil
 }
