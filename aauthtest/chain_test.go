@@ -151,12 +151,21 @@ func TestPSChainFlow(t *testing.T) {
 		t.Errorf("downstream exp %v, upstream %v", de, se)
 	}
 
-	// A person token as upstream carries its mission downstream.
+	// A person token as upstream carries its mission downstream: the
+	// caller's mission, which the intermediary does not own.
+	mission := cw.PS.AddMission(cw.caller.agent.Subject, "read the data through A")
 	ep := claimStr(metadata(t, cw.PS), "person_token_endpoint")
-	withMission := cw.caller.do("POST", ep, "", map[string]any{"resource": cw.Resource.URL, "mission_s256": "bWlzc2lvbg"}, nil).expect(t, 200).str(t, "person_token")
+	withMission := cw.caller.do("POST", ep, "", map[string]any{"resource": cw.Resource.URL, "mission_s256": mission}, nil).expect(t, 200).str(t, "person_token")
 	mp := cw.personWith(cw.inter, withMission, cw.B.URL, nil).expect(t, 200).str(t, "person_token")
-	if claimsOf(t, mp).str("mission_s256") != "bWlzc2lvbg" {
+	if claimsOf(t, mp).str("mission_s256") != mission {
 		t.Errorf("downstream person token %v", claimsOf(t, mp).claims)
+	}
+	// The mission ends: so does the chain.
+	if err := cw.PS.TerminateMission(mission, "done"); err != nil {
+		t.Fatal(err)
+	}
+	if got := cw.personWith(cw.inter, withMission, cw.B.URL, nil).expect(t, http.StatusForbidden).str(t, "error"); got != "mission_terminated" {
+		t.Errorf("after the mission ended: %q", got)
 	}
 }
 

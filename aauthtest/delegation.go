@@ -260,7 +260,7 @@ func (ps *PersonServer) checkUpstream(w http.ResponseWriter, r *http.Request, re
 	if (ir.agentKey != "" && ps.revoked.hasKey(ir.agentKey)) || (ir.subKey != "" && ps.revoked.hasKey(ir.subKey)) {
 		return fail("revoked_upstream_token", "the agent token of the caller the upstream token was issued to was revoked")
 	}
-	g.upstream, g.person = ut, ir.person
+	g.upstream, g.person, g.caller = ut, ir.person, ir.agent
 	g.lineage = append(slices.Clone(ir.lineage), aud)
 	g.mission = ut.str("mission_s256")
 	if exp, ok := ut.time("exp"); ok && (g.capExp.IsZero() || exp.Before(g.capExp)) {

@@ -645,7 +645,18 @@ type grant struct {
 	upstream *token         // the verified upstream_token, if any
 	person   string         // whom the token is for
 	lineage  []string       // resources the chain passed through, for a chained request
+	caller   string         // the agent the upstream token was issued to, for a chained request
 	r3       map[string]any // the R3 claims of an auth token (ps_r3.go)
+}
+
+// missionOwner is the agent whose mission the token is under: the signer,
+// or for a chained request the caller the upstream token was issued to
+// (it carries the caller's mission).
+func (g *grant) missionOwner() string {
+	if g.upstream != nil {
+		return g.caller
+	}
+	return g.agent
 }
 
 func (ps *PersonServer) handleToken(kind TokenKind) func(http.ResponseWriter, *http.Request, *RecordedRequest) {
@@ -707,13 +718,7 @@ func (ps *PersonServer) handleToken(kind TokenKind) func(http.ResponseWriter, *h
 		// exist, be this agent's and be active; its tokens never outlive
 		// it.
 		if g.mission != "" && ps.current() {
-			// A chained request carries its caller's mission: the agent
-			// that must own it is the one the upstream token was issued to.
-			owner := tr.Agent
-			if tr.Upstream != nil {
-				owner = tr.Upstream.Caller
-			}
-			exp, ok := ps.missionState(w, rec, owner, g.mission)
+			exp, ok := ps.missionState(w, rec, g.missionOwner(), g.mission)
 			if !ok {
 				return
 			}
@@ -891,7 +896,7 @@ func (ps *PersonServer) writeEnd(w http.ResponseWriter, r *http.Request, rec *Re
 	default:
 		if g != nil && g.mission != "" && ps.current() {
 			// The mission may have ended while the request was deferred.
-			if _, ok := ps.missionState(w, rec, g.agent, g.mission); !ok {
+			if _, ok := ps.missionState(w, rec, g.missionOwner(), g.mission); !ok {
 				return
 			}
 		}
