@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -255,5 +258,147 @@ func TestMockinSubagentRefusals(t *testing.T) {
 	_, err = psclient.ExchangeToken(ctx, psClient, psclient.ExchangeRequest{PersonServer: m.URL, ResourceToken: "a.b.c", PresentedToken: "a.b.c", UpstreamToken: up})
 	if !errors.As(err, &ee) || ee.StatusCode != 400 || ee.Problem.Error != "invalid_request" {
 		t.Errorf("upstream_token at the auth endpoint: %v", err)
+	}
+}
+
+// TestMockinSubagents is the run: an orchestrator and two
+// sub-agents, as Transports, calling one resource with mockin as the
+// person server. Each sub-agent's Transport gets its tokens through the
+// parent's (Transport.Parent); every token it presents is bound to its own
+// key; mockin sees only the parent's signatures. Once approved at once,
+// with the two sub-agents calling concurrently; once with the person's
+// consent asked at mockin's consent page, once for both.
+func TestMockinSubagents(t *testing.T) {
+	m, ap, rs := mockinSubagentSetup(t)
+	t.Run("auto-approved", func(t *testing.T) { testMockinSubagents(t, m, ap, rs, false) })
+	t.Run("one-consent", func(t *testing.T) { testMockinSubagents(t, m, ap, rs, true) })
+}
+
+func testMockinSubagents(t *testing.T, m *mockin, ap *aauthtest.AgentProvider, rs *aauthtest.Resource, consent bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), mockinRunTimeout)
+	defer cancel()
+	rs.Reset()
+	cfg := map[string]any{}
+	if consent {
+		cfg = map[string]any{"person_requirement": "interaction", "auto_approve": false}
+	}
+	mockinTrust(ctx, t, m, ap, cfg)
+
+	wl := &wireLog{names: [][2]string{{m.URL, "ps"}, {rs.URL, "rs"}}}
+	base := wl.wrap(m.http.Transport)
+	browsing := &http.Client{Transport: base, CheckRedirect: noFollow}
+	defer func() {
+		if t.Failed() {
+			t.Logf("wire:\n%s", strings.Join(wl.lines(), "\n"))
+		}
+	}()
+	var consents atomic.Int32
+	orch := &agentprovider.Keys{Issuer: ap.TokenIssuer(), Subject: ap.Subject("planner"), PersonServer: m.URL}
+	parent := &aauth.Transport{
+		Base:         base,
+		Keys:         orch,
+		PersonServer: m.URL,
+		Capabilities: []aauth.Capability{aauth.CapabilityInteraction},
+		OnInteraction: func(ctx context.Context, u, code string) error {
+			consents.Add(1)
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u+"?code="+url.QueryEscape(code), nil)
+			resp, err := browsing.Do(req)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				return fmt.Errorf("consent page: %s", resp.Status)
+			}
+			// mockin keeps no consent: a person server that remembers the
+			// person's consent to the parent would answer the next
+			// requests at once, and the test makes mockin do so.
+			m.configure(ctx, t, map[string]any{"person_requirement": nil})
+			return nil
+		},
+	}
+	var subs []*agentprovider.Keys
+	for _, name := range []string{"w1", "w2"} {
+		k, err := orch.Subagent(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		subs = append(subs, k)
+	}
+	call := func(k *agentprovider.Keys) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, rs.URL+"/data", nil)
+		resp, err := (&aauth.Transport{Base: base, Keys: k, Parent: parent}).RoundTrip(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+			return fmt.Errorf("%s: %s", resp.Status, b)
+		}
+		return nil
+	}
+	if consent {
+		// The first sub-agent's request asks the person; the second comes
+		// after, and is answered at once.
+		for i, k := range subs {
+			if err := call(k); err != nil {
+				t.Fatalf("sub-agent %d: %v", i, err)
+			}
+		}
+	} else {
+		errs := make(chan error, len(subs))
+		for _, k := range subs {
+			go func() { errs <- call(k) }()
+		}
+		for range subs {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	wantConsents := int32(0)
+	if consent {
+		wantConsents = 1
+	}
+	if n := consents.Load(); n != wantConsents {
+		t.Errorf("%d consents, want %d", n, wantConsents)
+	}
+
+	// The resource served each sub-agent with an auth token bound to its
+	// own key; the two keys differ from each other and from the parent's.
+	parentKM, _ := orch.KeyMaterial(ctx)
+	parentJKT, _ := keys.Thumbprint(parentKM.Signer.Public())
+	served := map[string]string{} // thumbprint → sub
+	for _, r := range rs.Requests() {
+		if r.Endpoint == aauthtest.EndpointResource && r.Status == 200 {
+			if r.Presented != aauthtest.TokenAuth {
+				t.Errorf("served with a %s token", r.Presented)
+			}
+			sub, _ := r.Claims["sub"].(string)
+			served[r.Thumbprint] = sub
+		}
+	}
+	var subjects []string
+	for i, k := range subs {
+		km, _ := k.KeyMaterial(ctx)
+		jkt, _ := keys.Thumbprint(km.Signer.Public())
+		sub, ok := served[jkt]
+		if !ok || jkt == parentJKT {
+			t.Errorf("sub-agent %d (%s) was not served with its own key", i, k.Subject)
+		}
+		subjects = append(subjects, sub)
+	}
+	if len(served) != 2 || subjects[0] != subjects[1] || subjects[0] == "" {
+		t.Errorf("served %v: want two keys, one person", served)
+	}
+	// Only the parent's agent token reached mockin.
+	for _, line := range wl.lines() {
+		if strings.HasPrefix(line, "POST ps/") && !strings.Contains(line, "[agent]") {
+			t.Errorf("a token request presented something else than an agent token: %s", line)
+		}
+	}
+	if n := len(ap.Requests()); n != 0 {
+		t.Errorf("the agent provider got %d requests", n)
 	}
 }
