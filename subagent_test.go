@@ -393,3 +393,29 @@ func thirdKeyResourceToken(t *testing.T, sw *subagentWorld, person string) strin
 	sw.w.Resource.Queue(aauthtest.Malformed(aauthtest.FaultResourceTokenOtherKey))
 	return subChallenge(t, sw, sw.subs[0], person)
 }
+
+// A sub-agent whose token the parent finds expired asks its key source
+// again, once, and goes on with the renewed token.
+func TestSubagentRenewsAnExpiredToken(t *testing.T) {
+	sw := newSubagentWorld(t, 1)
+	issuer := *sw.w.Agent.TokenIssuer()
+	issuer.Now = func() time.Time { return sw.clock.Now().Add(-2 * time.Hour) }
+	old := &agentprovider.Keys{Issuer: &issuer, Subject: sw.subs[0].Subject, ParentAgent: sw.orch.Subject, PersonServer: sw.w.PS.URL}
+	var calls atomic.Int32
+	keys := aauth.KeySourceFunc(func(ctx context.Context) (aauth.KeyMaterial, error) {
+		if calls.Add(1) == 1 {
+			return old.KeyMaterial(ctx) // expired an hour ago
+		}
+		return sw.subs[0].KeyMaterial(ctx)
+	})
+	resp, err := subGet(t, &aauth.Transport{Keys: keys, Parent: sw.parent, Clock: sw.clock}, sw.w.Resource.URL+"/data")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%v %v", resp, err)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("key source asked %d times, want 2", n)
+	}
+	if n := len(sw.w.PS.PersonTokenRequests()); n != 1 {
+		t.Errorf("%d person token requests: the expired token was sent", n)
+	}
+}
