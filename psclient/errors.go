@@ -82,6 +82,13 @@ var (
 	ErrRevokedUpstreamToken = errors.New("aauth: upstream_token revoked")
 )
 
+// ErrChainLoop: a request an intermediary would make on its caller's
+// behalf (call chaining) would go back to the intermediary itself (the
+// upstream token's audience), or the upstream token is bound to the
+// intermediary's own key. Nothing is sent. (Loops through other
+// intermediaries are the person server's to refuse.)
+var ErrChainLoop = errors.New("aauth: call chain loops back")
+
 // ErrResourceToken: a resource token failed the agent's checks (it was not
 // issued by the resource called, for the agent's key, for its person
 // server, about the token presented, or it has expired) and was not sent

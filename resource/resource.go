@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/aauthgo/aauth/wire"
@@ -323,4 +324,6 @@ type Resource struct {
 	noTokenCache bool
 
 	compiled compiledConfig
+
+	inter atomic.Pointer[intermediary] // set by Intermediary (intermediary.go)
 }
