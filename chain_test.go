@@ -39,17 +39,27 @@ type chainEnv struct {
 
 func newChainEnv(t *testing.T, po aauthtest.PersonServerOptions) *chainEnv {
 	t.Helper()
+	return newChainEnvWith(t, po, resource.IntermediaryOptions{})
+}
+
+func newChainEnvWith(t *testing.T, po aauthtest.PersonServerOptions, opts resource.IntermediaryOptions) *chainEnv {
+	t.Helper()
 	clock := aauthtest.NewFakeClock(time.Now())
 	e := &chainEnv{t: t, clock: clock}
 	e.w = aauthtest.NewWorld(aauthtest.WorldOptions{Now: clock.Now, PersonServer: po})
 	t.Cleanup(e.w.Close)
 	e.B = e.w.Resource
 	e.A = &resource.Resource{Mode: resource.AuthToken, Scope: "read", Now: clock.Now, PollInterval: -1}
-	inter, err := e.A.Intermediary(resource.IntermediaryOptions{Name: "mcp-a", Clock: clock, OnEvent: func(ev aauth.Event) {
+	opts.Name = "mcp-a"
+	if opts.Clock == nil {
+		opts.Clock = clock
+	}
+	opts.OnEvent = func(ev aauth.Event) {
 		e.mu.Lock()
 		e.events = append(e.events, ev)
 		e.mu.Unlock()
-	}})
+	}
+	inter, err := e.A.Intermediary(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,6 +93,7 @@ func (e *chainEnv) relay(w http.ResponseWriter, r *http.Request) {
 	req, _ := http.NewRequestWithContext(r.Context(), http.MethodGet, e.B.URL+"/data", nil)
 	resp, err := e.inter.RoundTrip(req)
 	if err != nil {
+		e.t.Logf("A's call to B: %v", err)
 		writeChainError(w, err)
 		return
 	}
