@@ -41,11 +41,11 @@ type whoami struct {
 type chainWorld struct {
 	clock *aauthtest.FakeClock
 	ps    *aauthtest.PersonServer
-	ap  *aauthtest.AgentProvider
-	a   *resource.Resource
-	b   *resource.Resource
-	srA *httptest.Server
-	srB *httptest.Server
+	ap    *aauthtest.AgentProvider
+	a     *resource.Resource
+	b     *resource.Resource
+	srA   *httptest.Server
+	srB   *httptest.Server
 
 	mu       sync.Mutex
 	servedA  []string // tokens A's MCP handler was served with
