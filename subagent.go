@@ -213,9 +213,14 @@ func cnfThumbprint(claims map[string]any) (string, error) {
 	}
 	pub, err := keys.ParsePublicJWK(b, wire.ProfileSeed) // liberal: the thumbprint ignores alg
 	if err != nil {
-		return "", err
+		// Said inside other messages: without its own prefix.
+		return "", errors.New(safetext.Unprefixed(err.Error()))
 	}
-	return keys.Thumbprint(pub)
+	jkt, err := keys.Thumbprint(pub)
+	if err != nil {
+		return "", errors.New(safetext.Unprefixed(err.Error()))
+	}
+	return jkt, nil
 }
 
 // subagentClaims is what the parent reads of a sub-agent token before
