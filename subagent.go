@@ -325,6 +325,7 @@ func (t *Transport) SubagentToken(ctx context.Context, req psclient.SubagentRequ
 		ctx = WithInsecureEgress(ctx)
 	}
 	r := &run{t: t, ctx: ctx, origin: origin, tab: tab}
+	r.observePS() // the parent's OnEvent sees its requests to the person server
 	if err := r.loadKeys(); err != nil {
 		return nil, err
 	}
