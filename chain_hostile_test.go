@@ -16,6 +16,7 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
+	"github.com/aauthgo/aauth/intermediary"
 	"github.com/aauthgo/aauth/psclient"
 	"github.com/aauthgo/aauth/resource"
 )
@@ -177,7 +178,7 @@ func TestChainDownstreamReplaysUpstreamResourceToken(t *testing.T) {
 // requests made on its caller's behalf are counted across goroutines
 // (LB-03).
 func TestChainFanOutBounded(t *testing.T) {
-	e := newChainEnvWith(t, aauthtest.PersonServerOptions{}, resource.IntermediaryOptions{MaxChainRequests: 4})
+	e := newChainEnvWith(t, aauthtest.PersonServerOptions{}, intermediary.Options{MaxChainRequests: 4})
 	up := e.upstreamOf(t)
 	var downs []*aauthtest.Resource
 	for range 6 {
@@ -264,7 +265,7 @@ func TestChainInteraction(t *testing.T) {
 	// The intermediary waits for a person in real time (a few
 	// milliseconds here): on the virtual clock its 30 s would pass at
 	// once.
-	e := newChainEnvWith(t, aauthtest.PersonServerOptions{}, resource.IntermediaryOptions{Clock: realClock{}})
+	e := newChainEnvWith(t, aauthtest.PersonServerOptions{}, intermediary.Options{Clock: realClock{}})
 	e.setHandler(func(w http.ResponseWriter, r *http.Request) {
 		if err := resource.Defer(w, r, http.HandlerFunc(e.relay)); err != nil {
 			http.Error(w, err.Error(), 500)
@@ -329,7 +330,7 @@ func TestChainUpstreamExpiresWhilePending(t *testing.T) {
 func TestChainLoopThroughAnotherIntermediary(t *testing.T) {
 	e := newChainEnv(t, aauthtest.PersonServerOptions{})
 	a2 := &resource.Resource{Mode: resource.AuthToken, Scope: "read", Now: e.clock.Now, PollInterval: -1}
-	inter2, err := a2.Intermediary(resource.IntermediaryOptions{Name: "mcp-b", Clock: e.clock})
+	inter2, err := intermediary.New(a2, intermediary.Options{Name: "mcp-b", Clock: e.clock})
 	if err != nil {
 		t.Fatal(err)
 	}

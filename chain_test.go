@@ -14,6 +14,7 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
+	"github.com/aauthgo/aauth/intermediary"
 	"github.com/aauthgo/aauth/resource"
 )
 
@@ -39,10 +40,10 @@ type chainEnv struct {
 
 func newChainEnv(t *testing.T, po aauthtest.PersonServerOptions) *chainEnv {
 	t.Helper()
-	return newChainEnvWith(t, po, resource.IntermediaryOptions{})
+	return newChainEnvWith(t, po, intermediary.Options{})
 }
 
-func newChainEnvWith(t *testing.T, po aauthtest.PersonServerOptions, opts resource.IntermediaryOptions) *chainEnv {
+func newChainEnvWith(t *testing.T, po aauthtest.PersonServerOptions, opts intermediary.Options) *chainEnv {
 	t.Helper()
 	clock := aauthtest.NewFakeClock(time.Now())
 	e := &chainEnv{t: t, clock: clock}
@@ -59,7 +60,7 @@ func newChainEnvWith(t *testing.T, po aauthtest.PersonServerOptions, opts resour
 		e.events = append(e.events, ev)
 		e.mu.Unlock()
 	}
-	inter, err := e.A.Intermediary(opts)
+	inter, err := intermediary.New(e.A, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -193,7 +193,7 @@ type Transport struct {
 	// "Call Chaining"): its person-server requests go to that token's
 	// person server, with upstream_token, signed with this Transport's own
 	// agent token, which must have been issued by this server as its own
-	// agent provider (the resource package's Intermediary sets this up).
+	// agent provider (package intermediary sets this up).
 	// It opens with a person token for the downstream resource, and
 	// PersonServer, PersonServerMetadata and Mission are not used for such
 	// requests. A request without an upstream token is made as this

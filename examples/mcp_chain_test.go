@@ -16,13 +16,14 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
+	"github.com/aauthgo/aauth/intermediary"
 	"github.com/aauthgo/aauth/resource"
 )
 
 // The three-hop chain of AAuth -11 call chaining, over MCP: a go-sdk MCP
 // client calls MCP server A, which requires AAuth and, to answer, calls
 // MCP server B, which requires AAuth too. A is an intermediary
-// (resource.Resource.Intermediary): its tool opens its MCP session to B
+// (intermediary.New): its tool opens its MCP session to B
 // with the tool call's context, so every request of that session is made
 // on behalf of the client, with the auth token the client presented to A
 // as upstream_token.
@@ -87,7 +88,7 @@ func newChainWorld(t *testing.T) *chainWorld {
 	// stateful go-sdk session would run every tool call with the context
 	// of the session's first request, so with that request's caller.
 	w.a = &resource.Resource{Mode: resource.AuthToken, Scope: "read", Now: w.clock.Now}
-	downstream, err := w.a.Intermediary(resource.IntermediaryOptions{Name: "mcp-a", Clock: w.clock})
+	downstream, err := intermediary.New(w.a, intermediary.Options{Name: "mcp-a", Clock: w.clock})
 	if err != nil {
 		t.Fatal(err)
 	}

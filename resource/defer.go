@@ -77,6 +77,7 @@ func SetInteraction(ctx context.Context, url, code string) error {
 	}
 	e.store.update(e, func(e *pendingEntry) {
 		e.interactionURL, e.interactionCode = url, code
+		e.announced = false
 		if e.changed != nil {
 			close(e.changed) // a poll held by Prefer: wait answers now
 			e.changed = nil

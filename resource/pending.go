@@ -65,6 +65,7 @@ type pendingEntry struct {
 	interactionURL, interactionCode string
 	polls                           int
 	changed                         chan struct{} // closed when the interaction changes (SetInteraction)
+	announced                       bool          // a poll has said the current interaction
 
 	store     *pendingStore
 	running   bool
@@ -293,16 +294,17 @@ func (c *config) servePending(w http.ResponseWriter, r *http.Request, _ http.Han
 
 // pollWork answers a poll of a Defer: its answer once the work is done
 // (waiting up to Prefer: wait for it), 202 until then. An interaction the
-// work waits for is said at once: the wait ends when it is set.
+// work waits for is said at once (the wait ends when it is set), then
+// polls wait again.
 func (c *config) pollWork(w http.ResponseWriter, r *http.Request, e *pendingEntry) {
 	c.pend.mu.Lock()
-	waiting := e.interactionURL != ""
+	unannounced := e.interactionURL != "" && !e.announced
 	if e.changed == nil {
 		e.changed = make(chan struct{})
 	}
 	changed := e.changed
 	c.pend.mu.Unlock()
-	if wait := preferWait(r.Header); wait > 0 && !waiting {
+	if wait := preferWait(r.Header); wait > 0 && !unannounced {
 		t := time.NewTimer(wait)
 		select {
 		case <-e.done:
@@ -318,6 +320,7 @@ func (c *config) pollWork(w http.ResponseWriter, r *http.Request, e *pendingEntr
 	}
 	c.pend.mu.Lock()
 	url, code := e.interactionURL, e.interactionCode
+	e.announced = url != ""
 	c.pend.mu.Unlock()
 	if url != "" {
 		c.writePending(w, e, "interaction", "", url, code)

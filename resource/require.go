@@ -62,8 +62,8 @@ func (c *config) own(w http.ResponseWriter, r *http.Request, next http.Handler) 
 		c.serveAuthorize(w, r)
 	case c.r3 != nil && strings.HasPrefix(p, c.r3.path):
 		c.serveR3(w, r)
-	case c.rs.inter.Load() != nil && c.rs.inter.Load().owns(p):
-		c.rs.inter.Load().serve(w, r)
+	case c.public[p] != nil:
+		c.public[p].ServeHTTP(w, r)
 	default:
 		return false
 	}

@@ -1,4 +1,4 @@
-package resource_test
+package intermediary_test
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
+	"github.com/aauthgo/aauth/intermediary"
 	"github.com/aauthgo/aauth/resource"
 )
 
@@ -17,7 +18,7 @@ import (
 // a request made with the handler's context is made for that request's
 // caller. The person server, agent provider and downstream resource here
 // are aauthtest's.
-func ExampleResource_Intermediary() {
+func ExampleNew() {
 	ps := aauthtest.NewPersonServer(aauthtest.PersonServerOptions{})
 	defer ps.Close()
 	ap := aauthtest.NewAgentProvider(aauthtest.AgentProviderOptions{PersonServer: ps.URL})
@@ -26,7 +27,7 @@ func ExampleResource_Intermediary() {
 	defer downstream.Close()
 
 	rs := &resource.Resource{Mode: resource.AuthToken, Scope: "read"}
-	onBehalf, err := rs.Intermediary(resource.IntermediaryOptions{Name: "summariser"})
+	onBehalf, err := intermediary.New(rs, intermediary.Options{Name: "summariser"})
 	if err != nil {
 		fmt.Println(err)
 		return
