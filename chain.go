@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aauthgo/aauth/internal/chainctx"
@@ -127,6 +129,57 @@ func parseUpstream(token string) any {
 	return up
 }
 
+// upstreams remembers what was read of the upstream tokens seen lately: a
+// caller presents one token for many requests (an hour's worth), and each
+// served request would otherwise read it again. Bounded: it starts over
+// when full.
+var upstreams struct {
+	sync.Mutex
+	m map[string]*upstream
+}
+
+// The cache's bounds: at most maxUpstreams tokens of at most
+// maxCachedUpstream bytes (2 MiB in all); longer ones, which no person
+// server issues, are read each time.
+const (
+	maxUpstreams      = 256
+	maxCachedUpstream = 8 << 10
+)
+
+// cachedUpstream is parseUpstream, remembered.
+func cachedUpstream(token string) any {
+	if len(token) > maxCachedUpstream {
+		return parseUpstream(token)
+	}
+	upstreams.Lock()
+	up, ok := upstreams.m[token]
+	upstreams.Unlock()
+	if ok {
+		return up
+	}
+	up = parseUpstream(token).(*upstream)
+	upstreams.Lock()
+	if upstreams.m == nil || len(upstreams.m) >= maxUpstreams {
+		upstreams.m = make(map[string]*upstream)
+	}
+	upstreams.m[token] = up
+	upstreams.Unlock()
+	return up
+}
+
+// lastOwnIssuer is the iss of the last agent token ownIssuer read.
+var lastOwnIssuer atomic.Pointer[[2]string]
+
+// ownIssuer is the iss of the intermediary's own agent token.
+func ownIssuer(token string) string {
+	if last := lastOwnIssuer.Load(); last != nil && last[0] == token {
+		return last[1]
+	}
+	iss := jwtpeek.ClaimString(token, "iss")
+	lastOwnIssuer.Store(&[2]string{token, iss})
+	return iss
+}
+
 // startChain reads the run's upstream token when the Transport chains and
 // the context carries one, and refuses, before anything is sent, what
 // cannot work: an upstream token of the wrong kind, expired, for another
@@ -140,7 +193,7 @@ func (r *run) startChain() error {
 	if u == nil {
 		return nil
 	}
-	up := u.Parsed(parseUpstream).(*upstream)
+	up := u.Parsed(cachedUpstream).(*upstream)
 	chainErr := func(err error) error { return &ChainError{Resource: r.origin, PersonServer: up.ps, Err: err} }
 	if r.t.Parent != nil {
 		return chainErr(errors.New("aauth: a sub-agent (Transport.Parent) cannot chain: set Chain or Parent, not both"))
@@ -151,7 +204,7 @@ func (r *run) startChain() error {
 	if err := egress.CheckSecureURL(r.ctx, up.ps); err != nil {
 		return chainErr(fmt.Errorf("%w: %v", ErrEgress, err))
 	}
-	own := jwtpeek.ClaimString(r.km.Key.Token, "iss")
+	own := ownIssuer(r.km.Key.Token)
 	switch {
 	case !up.exp.After(r.t.clock().Now()):
 		return chainErr(fmt.Errorf("%w: it expired at %s", psclient.ErrExpiredUpstreamToken, up.exp.UTC().Format(time.RFC3339)))
