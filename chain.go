@@ -286,10 +286,7 @@ func (r *run) chainPersonToken(rejected string) (*psclient.Token, error) {
 	if rejected != "" {
 		r.t.forgetKey(r.ctx, key, rejected)
 	}
-	tok, err := r.t.flightToken(r.ctx, key, func() (*psclient.Token, error) {
-		if tok := r.t.cached(r.ctx, key); tok != nil && tok.Value != rejected {
-			return tok, nil
-		}
+	tok, err := r.fetchOnce(key, "person", func(tok *psclient.Token) bool { return tok.Value != rejected }, func() (*psclient.Token, error) {
 		if err := r.spend(); err != nil {
 			return nil, err
 		}
@@ -307,11 +304,7 @@ func (r *run) chainPersonToken(rejected string) (*psclient.Token, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := checkHandedToken(tok, "aa-person+jwt", r.origin, r.jkt); err != nil {
-			return nil, err
-		}
-		r.t.store(r.ctx, key, tok, "person")
-		return tok, nil
+		return tok, checkHandedToken(tok, "aa-person+jwt", r.origin, r.jkt)
 	})
 	if err != nil {
 		return nil, r.chainErr(err)
@@ -322,21 +315,11 @@ func (r *run) chainPersonToken(rejected string) (*psclient.Token, error) {
 // chainAuthToken exchanges a downstream resource token at the upstream
 // token's person server, with upstream_token.
 func (r *run) chainAuthToken(resourceToken string) (*psclient.Token, error) {
-	if r.exchanges == maxExchanges {
-		return nil, r.chainErr(fmt.Errorf("%w: %s asked for an auth token %d times", ErrTooManySteps, r.origin, r.exchanges+1))
-	}
-	r.exchanges++
-	presented := r.cred.token
 	if r.cred.kind != credPerson && r.cred.kind != credAuth {
 		return nil, r.chainErr(fmt.Errorf("%w: an auth-token requirement to a request that presented no person or auth token", ErrResourceToken))
 	}
-	if err := checkResourceToken(resourceToken, resourceCheck{
-		resource:     r.origin,
-		personServer: r.up.ps,
-		jkt:          r.jkt,
-		presented:    presented,
-		now:          r.t.clock().Now(),
-	}); err != nil {
+	presented, err := r.startExchange(resourceToken, r.up.ps)
+	if err != nil {
 		return nil, r.chainErr(err)
 	}
 	// A downstream must not answer with the resource token the caller
@@ -344,16 +327,12 @@ func (r *run) chainAuthToken(resourceToken string) (*psclient.Token, error) {
 	if pj := jwtpeek.ClaimString(resourceToken, "presented_jti"); presented == r.up.token || (pj != "" && pj == r.up.jti) {
 		return nil, r.chainErr(fmt.Errorf("%w: it is about the upstream token, not the token presented downstream", ErrResourceToken))
 	}
-	key := r.authCacheKey()
-	tok, err := r.t.flightToken(r.ctx, key, func() (*psclient.Token, error) {
-		if tok := r.t.cached(r.ctx, key); tok != nil && (r.cred.kind != credAuth || tok.Value != r.cred.token) {
-			return tok, nil
-		}
+	tok, err := r.fetchOnce(r.authCacheKey(), "auth", r.notRefused, func() (*psclient.Token, error) {
 		if err := r.spend(); err != nil {
 			return nil, err
 		}
 		r.t.emit(r.ctx, Event{Step: StepExchange, URL: r.up.ps, Detail: "exchanging the resource token of " + r.origin + " on behalf of the caller (upstream " + kindOfTyp(r.up.typ) + " token)"})
-		tok, err := psclient.ExchangeToken(r.ctx, r.t.psClient(r.km), psclient.ExchangeRequest{
+		return psclient.ExchangeToken(r.ctx, r.t.psClient(r.km), psclient.ExchangeRequest{
 			PersonServer:   r.up.ps,
 			Cache:          &r.t.metadata,
 			Profile:        r.t.Profile,
@@ -364,11 +343,6 @@ func (r *run) chainAuthToken(resourceToken string) (*psclient.Token, error) {
 			Justification:  r.t.Justification,
 			Poll:           r.chainPollOptions(),
 		})
-		if err != nil {
-			return nil, err
-		}
-		r.t.store(r.ctx, key, tok, "auth")
-		return tok, nil
 	})
 	if err != nil {
 		return nil, r.chainErr(err)

@@ -84,20 +84,13 @@ func (r *run) personTokenFromParent(rejected string) (*psclient.Token, error) {
 	if rejected != "" {
 		r.t.forgetKey(r.ctx, key, rejected)
 	}
-	tok, _, err := r.t.flights.do(r.ctx, key, func() (*psclient.Token, error) {
-		if tok := r.t.cached(r.ctx, key); tok != nil && tok.Value != rejected {
-			return tok, nil
-		}
+	tok, err := r.fetchOnce(key, "person", func(tok *psclient.Token) bool { return tok.Value != rejected }, func() (*psclient.Token, error) {
 		r.t.emit(r.ctx, Event{Step: StepPersonToken, Detail: "asking the parent agent for a person token for " + r.origin})
 		tok, err := r.t.Parent.SubagentToken(r.ctx, psclient.SubagentRequest{SubagentToken: r.km.Key.Token, Resource: r.origin})
 		if err != nil {
 			return nil, err
 		}
-		if err := checkHandedToken(tok, "aa-person+jwt", r.origin, r.jkt); err != nil {
-			return nil, err
-		}
-		r.t.store(r.ctx, key, tok, "person")
-		return tok, nil
+		return tok, checkHandedToken(tok, "aa-person+jwt", r.origin, r.jkt)
 	})
 	if errors.Is(err, psclient.ErrExpiredSubagentToken) && !r.once("subagent-refresh") {
 		// The parent (or its person server) found the sub-agent token
@@ -117,28 +110,11 @@ func (r *run) authTokenFromParent(resourceToken string) (*psclient.Token, error)
 	if err := r.checkParentRoute("an auth token"); err != nil {
 		return nil, err
 	}
-	if r.exchanges == maxExchanges {
-		return nil, fmt.Errorf("%w: %s asked for an auth token %d times", ErrTooManySteps, r.origin, r.exchanges+1)
-	}
-	r.exchanges++
-	presented := r.cred.token
-	if r.cred.kind == credSession || presented == "" {
-		presented = r.km.Key.Token
-	}
-	if err := checkResourceToken(resourceToken, resourceCheck{
-		resource:     r.origin,
-		personServer: presentedPS(presented),
-		jkt:          r.jkt,
-		presented:    presented,
-		now:          r.t.clock().Now(),
-	}); err != nil {
+	presented, err := r.startExchange(resourceToken, presentedPS(r.cred.token))
+	if err != nil {
 		return nil, err
 	}
-	key := authKey(r.origin, r.ps, r.jkt, r.mission())
-	return r.t.flightToken(r.ctx, key, func() (*psclient.Token, error) {
-		if tok := r.t.cached(r.ctx, key); tok != nil && (r.cred.kind != credAuth || tok.Value != r.cred.token) {
-			return tok, nil
-		}
+	return r.fetchOnce(authKey(r.origin, r.ps, r.jkt, r.mission()), "auth", r.notRefused, func() (*psclient.Token, error) {
 		r.t.emit(r.ctx, Event{Step: StepExchange, Detail: "asking the parent agent to exchange the resource token of " + r.origin})
 		tok, err := r.t.Parent.SubagentToken(r.ctx, psclient.SubagentRequest{
 			SubagentToken:  r.km.Key.Token,
@@ -152,11 +128,7 @@ func (r *run) authTokenFromParent(resourceToken string) (*psclient.Token, error)
 		if err := checkHandedToken(tok, "aa-auth+jwt", r.origin, r.jkt); err != nil {
 			return nil, err
 		}
-		if err := psclient.CheckAuthToken(tok.Value, resourceToken, presented); err != nil {
-			return nil, err
-		}
-		r.t.store(r.ctx, key, tok, "auth")
-		return tok, nil
+		return tok, psclient.CheckAuthToken(tok.Value, resourceToken, presented)
 	})
 }
 
@@ -164,6 +136,55 @@ func (r *run) authTokenFromParent(resourceToken string) (*psclient.Token, error)
 func (t *Transport) flightToken(ctx context.Context, key string, fetch func() (*psclient.Token, error)) (*psclient.Token, error) {
 	tok, _, err := t.flights.do(ctx, key, fetch)
 	return tok, err
+}
+
+// fetchOnce returns the token cached under key if usable says it may be
+// used, else fetches one and caches it: once among the run's concurrent
+// callers (and, with a TokenLocker cache, among processes).
+func (r *run) fetchOnce(key, kind string, usable func(*psclient.Token) bool, fetch func() (*psclient.Token, error)) (*psclient.Token, error) {
+	return r.t.flightToken(r.ctx, key, func() (*psclient.Token, error) {
+		unlock, err := r.t.lockFetch(r.ctx, key, kind)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+		if tok := r.t.cached(r.ctx, key); tok != nil && usable(tok) {
+			return tok, nil
+		}
+		tok, err := fetch()
+		if err != nil {
+			return nil, err
+		}
+		r.t.store(r.ctx, key, tok, kind)
+		return tok, nil
+	})
+}
+
+// startExchange counts an exchange of the run and checks the resource
+// token (expected to name ps) against the token presented; it returns that
+// token.
+func (r *run) startExchange(resourceToken, ps string) (string, error) {
+	if r.exchanges == maxExchanges {
+		return "", fmt.Errorf("%w: %s asked for an auth token %d times", ErrTooManySteps, r.origin, r.exchanges+1)
+	}
+	r.exchanges++
+	presented := r.cred.token
+	if r.cred.kind == credSession || presented == "" {
+		presented = r.km.Key.Token
+	}
+	return presented, checkResourceToken(resourceToken, resourceCheck{
+		resource:     r.origin,
+		personServer: ps,
+		jkt:          r.jkt,
+		presented:    presented,
+		now:          r.t.clock().Now(),
+	})
+}
+
+// notRefused says whether a cached token may replace the one the run
+// presents: not when it is the one just refused.
+func (r *run) notRefused(tok *psclient.Token) bool {
+	return r.cred.kind != credAuth || tok.Value != r.cred.token
 }
 
 // presentedPS is the person server of a person token (its iss) or an auth
