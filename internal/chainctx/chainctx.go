@@ -27,12 +27,29 @@ type Upstream struct {
 }
 
 // With returns ctx carrying token as its upstream token, with a fresh
-// budget; "" returns ctx without one.
+// budget; "" returns ctx without one. It costs one allocation: servers
+// call it for every request they serve.
 func With(ctx context.Context, token string) context.Context {
-	if token == "" {
-		return context.WithValue(ctx, key{}, (*Upstream)(nil))
+	c := &upstreamCtx{Context: ctx, removed: token == ""}
+	c.up.Token = token
+	return c
+}
+
+// upstreamCtx is a context carrying an Upstream, in one allocation.
+type upstreamCtx struct {
+	context.Context
+	up      Upstream
+	removed bool
+}
+
+func (c *upstreamCtx) Value(k any) any {
+	if _, ok := k.(key); ok {
+		if c.removed {
+			return (*Upstream)(nil)
+		}
+		return &c.up
 	}
-	return context.WithValue(ctx, key{}, &Upstream{Token: token})
+	return c.Context.Value(k)
 }
 
 // From returns the upstream token ctx carries, or nil.
