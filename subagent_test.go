@@ -419,3 +419,26 @@ func TestSubagentRenewsAnExpiredToken(t *testing.T) {
 		t.Errorf("%d person token requests: the expired token was sent", n)
 	}
 }
+
+// A sub-agent works under its parent's mission: the person token the
+// parent obtains for it names the parent's mission (SA-19; the mission
+// must belong to the signing agent).
+func TestSubagentUnderParentMission(t *testing.T) {
+	sw := newSubagentWorld(t, 1)
+	s256 := sw.w.PS.AddMission(sw.orch.Subject, "Summarize the week's tickets")
+	sw.parent.Mission = &wire.Mission{S256: s256}
+	resp, err := subGet(t, sw.sub(0, sw.parent), sw.w.Resource.URL+"/data")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%v %v", resp, err)
+	}
+	for _, tr := range sw.w.PS.TokenRequests() {
+		if tr.Kind == aauthtest.TokenPerson && tr.MissionS256 != s256 {
+			t.Errorf("person token request under mission %q", tr.MissionS256)
+		}
+	}
+	for _, it := range sw.w.PS.Issued() {
+		if it.Claims["mission_s256"] != s256 {
+			t.Errorf("%s token without the mission", it.Kind)
+		}
+	}
+}
