@@ -35,11 +35,22 @@ func With(ctx context.Context, token string) context.Context {
 	return c
 }
 
-// upstreamCtx is a context carrying an Upstream, in one allocation.
+// WithValue is context.WithValue(With(ctx, token), k, v) in one
+// allocation, for a server that stores its caller and the caller's token
+// for every request it serves. k must be comparable.
+func WithValue(ctx context.Context, k, v any, token string) context.Context {
+	c := &upstreamCtx{Context: ctx, removed: token == "", k: k, v: v}
+	c.up.Token = token
+	return c
+}
+
+// upstreamCtx is a context carrying an Upstream (and one other value), in
+// one allocation.
 type upstreamCtx struct {
 	context.Context
 	up      Upstream
 	removed bool
+	k, v    any
 }
 
 func (c *upstreamCtx) Value(k any) any {
@@ -48,6 +59,9 @@ func (c *upstreamCtx) Value(k any) any {
 			return (*Upstream)(nil)
 		}
 		return &c.up
+	}
+	if c.k != nil && k == c.k {
+		return c.v
 	}
 	return c.Context.Value(k)
 }

@@ -55,3 +55,19 @@ func TestParsedOnce(t *testing.T) {
 		t.Errorf("parsed %d times", n)
 	}
 }
+
+func TestWithValue(t *testing.T) {
+	type k struct{}
+	type other struct{}
+	base := context.WithValue(context.Background(), other{}, "o")
+	ctx := WithValue(base, k{}, "v", "tok")
+	if ctx.Value(k{}) != "v" || ctx.Value(other{}) != "o" || From(ctx).Token != "tok" {
+		t.Errorf("values %v %v %v", ctx.Value(k{}), ctx.Value(other{}), From(ctx))
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = WithValue(base, k{}, "v", "tok") }); n > 1 {
+		t.Errorf("%v allocations", n)
+	}
+	if From(WithValue(base, k{}, "v", "")) != nil {
+		t.Error("an empty token is an upstream")
+	}
+}
