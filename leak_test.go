@@ -158,7 +158,7 @@ func (l *leakWatch) world(w *aauthtest.World) {
 }
 
 // check fails t if any secret was said, anything said is too long, or an
-// error message says "aauth:" more than once (wrapping keeps one prefix).
+// error message says "aauth: " more than once (wrapping keeps one prefix).
 func (l *leakWatch) check(t testing.TB) {
 	t.Helper()
 	l.mu.Lock()
@@ -180,7 +180,9 @@ func (l *leakWatch) check(t testing.TB) {
 		}
 	}
 	for _, s := range l.errs {
-		if n := strings.Count(s, "aauth:"); n > 1 {
+		// The prefix is "aauth: ", with its space: agent identifiers
+		// (aauth:name@host) may be named in a message, the prefix not twice.
+		if n := strings.Count(s, "aauth: "); n > 1 {
 			t.Errorf("an error says \"aauth:\" %d times: %.300q", n, s)
 		}
 	}
