@@ -31,10 +31,18 @@
 //   - keys: Ed25519 and P-256 keys, JWKs, key files, thumbprints.
 //   - psclient: the agent's client of its person server, usable without a
 //     Transport: discovery, token requests, polling.
-//   - agentprovider: the agent-provider role: agent tokens and the
-//     provider's metadata and JWKS.
+//   - agentprovider: the agent-provider role: agent tokens (sub-agents'
+//     too) and the provider's metadata and JWKS.
+//   - resource: the resource role, middleware that makes any handler
+//     require AAuth; intermediary: a resource that calls others for its
+//     callers (call chaining).
 //   - aauthtest: a test kit with real servers (person server, resource,
 //     agent provider) for testing agents.
+//
+// A Transport can be a sub-agent's, getting its tokens through its parent
+// ([Parent], [Transport.SubagentToken]), or an intermediary's, acting for
+// the caller of the request it serves ([WithUpstream], Transport.Chain,
+// [ChainError]).
 //
 // A few names of wire and psclient are aliased here (Profile, Capability,
 // Token, Clock, Clarification, the errors a Transport returns), so that an

@@ -66,7 +66,10 @@ func (t *Transport) personKey(resource, mission, jkt string) string {
 	return "person " + resource + " " + mission + " " + jkt
 }
 
-func sessionKey(origin string) string { return "session " + origin }
+// sessionKey includes the key's thumbprint: a resource binds its session
+// token to the key that signed, so a cache shared by agents with different
+// keys must not hand one agent's session to another.
+func sessionKey(origin, jkt string) string { return "session " + origin + " " + jkt }
 
 // pick returns the best credential held for the run's origin.
 //
@@ -214,7 +217,7 @@ func (r *run) forgetKey(key, value string) {
 // keepSessionToken stores the AAuth-Access session token a resource sent,
 // replacing an older one: the resource rolls it forward this way. The one
 // being presented is not stored again in a MemoryCache.
-func (t *Transport) keepSessionToken(ctx context.Context, resp *http.Response, o *originState) {
+func (t *Transport) keepSessionToken(ctx context.Context, resp *http.Response, o *originState, jkt string) {
 	tok, ok, err := wire.ParseAccess(resp.Header)
 	if !ok {
 		return
@@ -226,7 +229,7 @@ func (t *Transport) keepSessionToken(ctx context.Context, resp *http.Response, o
 	if p := o.cred.Load(); t.inProcess && p != nil && p.keys != nil && p.kind == credSession && p.token == tok {
 		return
 	}
-	t.store(ctx, sessionKey(o.name), &psclient.Token{Value: tok}, "session")
+	t.store(ctx, sessionKey(o.name, jkt), &psclient.Token{Value: tok}, "session")
 	o.forgetCredential()
 }
 

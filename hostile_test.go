@@ -528,7 +528,7 @@ func hostileCases() []hostileCase {
 				`{"error":"denied","detail":"line\r\nInjected: yes\u0000`+strings.Repeat("y", 5000)+`"}`))
 		}, want: and(wantIs(aauth.ErrDenied), cleanError())},
 		// The error's own prefix stays single when the server's text
-		// imitates it (the leak watch counts "aauth:").
+		// imitates it (the leak watch counts "aauth: ").
 		{name: "token-error-detail-imitates-prefix", script: func(e *hostileEnv) {
 			e.w.PS.Queue(firstKind(e.p), aauthtest.Respond(403, http.Header{"Content-Type": {"application/problem+json"}},
 				`{"error":"denied","detail":"aauth: aauth: approved, really"}`))
@@ -929,9 +929,8 @@ func noExchange() hostileWant {
 // noSession expects no session token kept for the resource.
 func noSession() hostileWant {
 	return also("no session token kept", func(e *hostileEnv) error {
-		c := e.tr.Tokens.(*watchedMemoryCache).MemoryCache
 		u, _ := url.Parse(e.w.Resource.URL)
-		if tok, err := c.Token(context.Background(), "session http://"+u.Host); err == nil && tok != nil {
+		if held := e.tr.Tokens.(*watchedMemoryCache).heldUnder("session http://" + u.Host + " "); len(held) != 0 {
 			return errors.New("a session token was kept")
 		}
 		return nil
@@ -1063,7 +1062,7 @@ func (e *hostileEnv) publicPS(dns map[string]string, members map[string]any) {
 }
 
 func TestHostileServers(t *testing.T) {
-	cases := append(append(append(hostileCases(), missionHostileCases()...), findingHostileCases()...), r3HostileCases()...)
+	cases := append(append(append(append(hostileCases(), missionHostileCases()...), findingHostileCases()...), r3HostileCases()...), delegationHostileCases()...)
 	seen := map[string]bool{}
 	for _, c := range cases {
 		if seen[c.name] {

@@ -161,7 +161,7 @@ func (l *leakWatch) world(w *aauthtest.World) {
 }
 
 // check fails t if any secret was said, anything said is too long, or an
-// error message says "aauth:" more than once (wrapping keeps one prefix).
+// error message says "aauth: " more than once (wrapping keeps one prefix).
 func (l *leakWatch) check(t testing.TB) {
 	t.Helper()
 	l.mu.Lock()
@@ -183,7 +183,9 @@ func (l *leakWatch) check(t testing.TB) {
 		}
 	}
 	for _, s := range l.errs {
-		if n := strings.Count(s, "aauth:"); n > 1 {
+		// The prefix is "aauth: ", with its space: agent identifiers
+		// (aauth:name@host) may be named in a message, the prefix not twice.
+		if n := strings.Count(s, "aauth: "); n > 1 {
 			t.Errorf("an error says \"aauth:\" %d times: %.300q", n, s)
 		}
 	}
@@ -228,12 +230,30 @@ func (c *watchedCache) SetToken(ctx context.Context, key string, tok *aauth.Toke
 // embeds so that the Transport uses it as one (see Transport.Tokens).
 type watchedMemoryCache struct {
 	*aauth.MemoryCache
-	l *leakWatch
+	l    *leakWatch
+	keys sync.Map // every key stored under
 }
 
 func (c *watchedMemoryCache) SetToken(ctx context.Context, key string, tok *aauth.Token) error {
 	c.l.stored(key, tok)
+	c.keys.Store(key, true)
 	return c.MemoryCache.SetToken(ctx, key, tok)
+}
+
+// heldUnder returns the keys stored under that begin with prefix and hold
+// a token now.
+func (c *watchedMemoryCache) heldUnder(prefix string) []string {
+	var held []string
+	c.keys.Range(func(k, _ any) bool {
+		key := k.(string)
+		if strings.HasPrefix(key, prefix) {
+			if tok, err := c.MemoryCache.Token(context.Background(), key); err == nil && tok != nil {
+				held = append(held, key)
+			}
+		}
+		return true
+	})
+	return held
 }
 
 // stored makes a token stored under key a secret.

@@ -86,7 +86,7 @@ func (t *Transport) keysFor(o *originState, ps, jkt, mission string) *credKeys {
 	k := &credKeys{
 		ps: ps, jkt: jkt, mission: mission,
 		auth:    authKey(o.name, ps, jkt, mission),
-		session: sessionKey(o.name),
+		session: sessionKey(o.name, jkt),
 		person:  t.personKey(o.name, mission, jkt),
 	}
 	o.keys.Store(k)

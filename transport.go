@@ -187,6 +187,39 @@ type Transport struct {
 	// (ErrOperationNotGranted, …).
 	Operations map[string]r3.OperationSet
 
+	// Parent, when set, makes this Transport a sub-agent's (AAuth -11
+	// "Sub-Agents"): every person token and auth token it needs comes from
+	// Parent.SubagentToken, never from a person server, so PersonServer,
+	// PersonServerMetadata and Mission are not used. Keys must give a
+	// sub-agent token (with parent_agent), such as agentprovider's
+	// Keys.Subagent makes. A *Transport is a Parent; so is a
+	// psclient.ParentFunc that reaches a parent in another process.
+	Parent Parent
+
+	// OnSubagent, when set, is asked before this Transport, as a parent,
+	// requests a token for one of its sub-agents (SubagentToken); an
+	// error refuses the request. It may refuse, rate-limit or log them.
+	OnSubagent func(ctx context.Context, subagent string, req psclient.SubagentRequest) error
+
+	// Chain makes a request whose context carries an upstream token (see
+	// WithUpstream) on behalf of the caller who presented it (AAuth -11
+	// "Call Chaining"): its person-server requests go to that token's
+	// person server, with upstream_token, signed with this Transport's own
+	// agent token, which must have been issued by this server as its own
+	// agent provider (package intermediary sets this up).
+	// It opens with a person token for the downstream resource, and
+	// PersonServer, PersonServerMetadata and Mission are not used for such
+	// requests. A request without an upstream token is made as this
+	// agent, as without Chain.
+	Chain bool
+
+	// MaxChainRequests bounds the person-server token requests made on
+	// callers' behalf under one upstream context (one served request,
+	// whatever goroutines share it); zero means 16. Cached tokens cost
+	// nothing. Beyond it requests fail with a *ChainError matching
+	// ErrTooManySteps.
+	MaxChainRequests int
+
 	// InsecureEgress relaxes the egress checks for development (see
 	// WithInsecureEgress): URLs a server names (token endpoints, redirect
 	// targets) may then be plain http and on private addresses. Without
@@ -349,6 +382,7 @@ type run struct {
 	o      *originState // what the Transport keeps for origin
 	tab    *profileTable
 
+	up   *upstream   // the caller's upstream token, in chain mode (chain.go)
 	km   KeyMaterial // the agent's material from Keys
 	jkt  string      // thumbprint of its public key
 	ps   string      // the person server: PersonServer, or the agent token's ps
@@ -368,9 +402,20 @@ func (r *run) loop() (*http.Response, error) {
 	if err := r.loadKeys(); err != nil {
 		return nil, err
 	}
-	r.cred = r.pick()
-	if err := r.authorizeFirst(); err != nil {
+	if err := r.startChain(); err != nil {
 		return nil, err
+	}
+	cred, err := r.opening()
+	if err != nil {
+		return nil, err
+	}
+	r.cred = cred
+	if r.up == nil {
+		// R3's authorize-first asks the agent's own person server; a
+		// request on a caller's behalf goes to the caller's.
+		if err := r.authorizeFirst(); err != nil {
+			return nil, err
+		}
 	}
 	for {
 		if r.sends == maxSends {
@@ -411,6 +456,9 @@ func (r *run) loadKeys() error {
 	}
 	r.km, r.jkt = km, jkt
 	r.ps = r.t.personServer(km.Key)
+	if r.ps == "" && r.t.Parent != nil {
+		r.ps = parentScope // scopes the sub-agent's cached tokens (subagent.go)
+	}
 	return nil
 }
 
@@ -436,8 +484,11 @@ func (t *Transport) personServer(key SignatureKey) string {
 // URL the Transport may talk to on the token's word: https, or http on a
 // loopback host, with a host and no user info, query or fragment. It
 // returns "" otherwise.
-func psClaim(token string) string {
-	ps := jwtpeek.ClaimString(token, "ps")
+func psClaim(token string) string { return usablePS(jwtpeek.ClaimString(token, "ps")) }
+
+// usablePS returns ps if a token may name it as a person server (see
+// psClaim), else "".
+func usablePS(ps string) string {
 	if ps == "" || len(ps) > httpx.LocationMaxLen {
 		return ""
 	}
@@ -514,7 +565,7 @@ func (r *run) send() (*http.Response, error) {
 	if r.t.observed() {
 		r.t.emit(r.ctx, Event{Step: StepSigned, Method: out.Method, URL: redactURL(out.URL), Status: resp.StatusCode, Credential: r.cred.kind.String(), Budget: budget, Detail: "sent " + out.Method + " presenting the " + r.cred.kind.String() + " token"})
 	}
-	r.t.keepSessionToken(r.ctx, resp, r.o)
+	r.t.keepSessionToken(r.ctx, resp, r.o, r.jkt)
 	return resp, nil
 }
 
@@ -653,7 +704,7 @@ func (r *run) on401(resp *http.Response) (*http.Response, bool, error) {
 			httpx.DrainClose(resp)
 			return nil, false, err
 		}
-		r.cred = credential{kind: credPerson, token: tok.Value, key: r.t.personKey(r.origin, r.mission(), r.jkt)}
+		r.cred = credential{kind: credPerson, token: tok.Value, key: r.personCacheKey()}
 		return resp, true, nil
 	case wire.RequirementAuthToken:
 		if !replayable(r.req) && r.perCall() {
@@ -736,6 +787,12 @@ func (r *run) mission() string { return r.t.missionS256() }
 // from the person server. rejected is a token the resource just refused,
 // never to be returned again.
 func (r *run) personToken(rejected string) (*psclient.Token, error) {
+	if r.up != nil {
+		return r.chainPersonToken(rejected)
+	}
+	if r.viaParent() {
+		return r.personTokenFromParent(rejected)
+	}
 	if r.ps == "" && r.t.PersonServerMetadata == nil {
 		return nil, fmt.Errorf("%w: %s asks for a person token", ErrNoPersonServer, r.origin)
 	}
@@ -784,6 +841,12 @@ func (r *run) personToken(rejected string) (*psclient.Token, error) {
 // authToken exchanges resourceToken for an auth token, presenting the token
 // r.cred holds now.
 func (r *run) authToken(resourceToken string) (*psclient.Token, error) {
+	if r.up != nil {
+		return r.chainAuthToken(resourceToken)
+	}
+	if r.viaParent() {
+		return r.authTokenFromParent(resourceToken)
+	}
 	if r.ps == "" && r.t.PersonServerMetadata == nil {
 		return nil, fmt.Errorf("%w: %s asks for an auth token", ErrNoPersonServer, r.origin)
 	}

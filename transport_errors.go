@@ -3,6 +3,8 @@ package aauth
 import (
 	"errors"
 	"net/http"
+
+	"github.com/aauthgo/aauth/psclient"
 )
 
 // Errors of the Transport's flow.
@@ -19,8 +21,9 @@ var (
 
 	// ErrResourceToken: a resource token failed the agent's checks (it was
 	// not issued by the resource called, for this agent's key, for this
-	// person server, or it has expired) and was not exchanged.
-	ErrResourceToken = errors.New("aauth: resource token refused")
+	// person server, or it has expired) and was not exchanged. It is
+	// psclient.ErrResourceToken, the same value.
+	ErrResourceToken = psclient.ErrResourceToken
 )
 
 // NotReplayableError is returned by Transport.RoundTrip when the server's

@@ -245,6 +245,9 @@ func (t *Transport) govRun(ctx context.Context) (*run, error) {
 	if r.ps == "" && t.PersonServerMetadata == nil {
 		return nil, ErrNoPersonServer
 	}
+	if r.viaParent() {
+		return nil, fmt.Errorf("%w: a sub-agent talks to no person server; its parent does", ErrNoPersonServer)
+	}
 	return r, nil
 }
 

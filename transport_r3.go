@@ -157,10 +157,10 @@ func (r *run) perCall() bool {
 // again reports that the resource challenged a per-call token: the
 // request ends with the resource's answer.
 func (r *run) answerAuthToken(rt string) (cred credential, again bool, err error) {
-	if r.r3.narrow {
+	if r.r3.narrow && r.up == nil {
 		return credential{}, true, nil
 	}
-	if r.perCall() {
+	if r.up == nil && r.perCall() { // not for a caller (chain.go): the narrow exchange is the agent's own
 		if r.r3.perCalls == maxPerCallExchanges {
 			return credential{}, true, nil
 		}
@@ -172,7 +172,7 @@ func (r *run) answerAuthToken(rt string) (cred credential, again bool, err error
 	if err != nil {
 		return credential{}, false, err
 	}
-	return credential{kind: credAuth, token: tok.Value, key: authKey(r.origin, r.ps, r.jkt, r.mission())}, false, nil
+	return credential{kind: credAuth, token: tok.Value, key: r.authCacheKey()}, false, nil
 }
 
 // perCallToken exchanges a per-call challenge's resource token for the

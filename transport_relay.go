@@ -114,7 +114,8 @@ func (r *run) direct(ctx context.Context, u, code string) error {
 // the person server's own page (the person server handed that one to the
 // agent to direct the person; relaying it back would go round in a circle).
 func (r *run) relays(u string) bool {
-	if r.t.DisableRelay || !r.tab.Governance || r.ps == "" && r.t.PersonServerMetadata == nil {
+	if r.t.DisableRelay || !r.tab.Governance || r.ps == "" && r.t.PersonServerMetadata == nil || r.viaParent() {
+		// A sub-agent talks to no person server (subagent.go).
 		return false
 	}
 	ps := r.ps

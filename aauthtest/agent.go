@@ -16,6 +16,7 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/agentprovider"
+	"github.com/aauthgo/aauth/internal/agentid"
 	"github.com/aauthgo/aauth/keys"
 	"github.com/aauthgo/aauth/wire"
 )
@@ -203,3 +204,62 @@ func (ap *AgentProvider) AgentKeys(subject string) aauth.KeySource {
 
 // Requests returns the requests the provider received.
 func (ap *AgentProvider) Requests() []RecordedRequest { return ap.rec.all() }
+
+// MintSubagent issues a sub-agent token (AAuth -11 "Sub-Agents") for the
+// sub-agent name of parent (a name or a full identifier, see Subject),
+// whose signing key is pub: sub is parent's local part, "+" and name;
+// parent_agent is parent.
+func (ap *AgentProvider) MintSubagent(parent, name string, pub crypto.PublicKey) (string, error) {
+	tok, _, err := ap.mintSubagent(parent, name, pub)
+	return tok, err
+}
+
+func (ap *AgentProvider) mintSubagent(parent, name string, pub crypto.PublicKey) (string, time.Time, error) {
+	parent = ap.Subject(parent)
+	sub, err := subagentID(parent, name)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	tok, exp, err := ap.issuer.Issue(context.Background(), agentprovider.TokenRequest{
+		Subject:      sub,
+		Key:          pub,
+		PersonServer: ap.PersonServer(),
+		ParentAgent:  parent,
+	})
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("aauthtest: minting sub-agent token: %w", err)
+	}
+	return tok, exp, nil
+}
+
+// NewSubagent generates an Ed25519 key for the sub-agent name of parent
+// and mints a sub-agent token for it (see MintSubagent).
+func (ap *AgentProvider) NewSubagent(parent, name string) (*Agent, error) {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("aauthtest: generating key: %w", err)
+	}
+	tok, exp, err := ap.mintSubagent(parent, name, key.Public())
+	if err != nil {
+		return nil, err
+	}
+	sub, _ := subagentID(ap.Subject(parent), name)
+	return &Agent{Subject: sub, Key: key, Token: tok, Expiry: exp}, nil
+}
+
+// SubagentKeys returns a renewing key source for the sub-agent name of
+// parent: an [agentprovider.Keys] made by Keys.Subagent on the parent's.
+// Give it to an aauth.Transport whose Parent is the parent's Transport.
+func (ap *AgentProvider) SubagentKeys(parent, name string) (*agentprovider.Keys, error) {
+	k := &agentprovider.Keys{Issuer: ap.issuer, Subject: ap.Subject(parent), PersonServer: ap.PersonServer()}
+	return k.Subagent(name)
+}
+
+// subagentID is the identifier of parent's sub-agent name.
+func subagentID(parent, name string) (string, error) {
+	sub, err := agentid.Join(parent, name)
+	if err != nil {
+		return "", fmt.Errorf("aauthtest: sub-agent %q of %q: %w", name, parent, err)
+	}
+	return sub, nil
+}

@@ -23,7 +23,8 @@ type Decision struct {
 	lifetime time.Duration
 	scope    string
 	claims   map[string]any
-	gov      *govDecision // governance endpoints: mission approval, answers
+	gov      *govDecision        // governance endpoints: mission approval, answers
+	onEnd    func(consentResult) // told how the request ended (ConsentOnce)
 }
 
 // outcomeKind is how a Decision ends.
@@ -216,6 +217,7 @@ const (
 	stepInteracting
 	stepClarification
 	stepStatus
+	stepAwait // answers as approval until a consent gate closes (ConsentOnce)
 )
 
 // A Step is one non-final answer of a deferred request: a 202 (pending,
@@ -229,6 +231,7 @@ type Step struct {
 	options    []string
 	timeout    int
 	status     int
+	gate       *consentGate // stepAwait
 }
 
 // Pending answers 202 {"status":"pending"} with no requirement, once.
@@ -316,6 +319,8 @@ func (k stepKind) String() string {
 		return "clarification"
 	case stepStatus:
 		return "status"
+	case stepAwait:
+		return "await"
 	}
 	return "unknown"
 }

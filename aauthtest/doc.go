@@ -78,6 +78,25 @@
 // issues grants wider than the document, for hostile tests.
 // [PersonServer.R3Fetches] records what was fetched.
 //
+// # Sub-agents and call chaining
+//
+// The person server takes the two delegation parameters of AAuth -11. A
+// subagent_token is verified as an agent token, must name the signer in
+// parent_agent, come from the signer's agent provider, and the resource
+// token and presented token must be bound to the sub-agent's key (the
+// checks of interop Surface 5); the token issued is bound to it, and
+// outlives neither agent token. An upstream_token must be a person or auth
+// token the server issued, for the intermediary signing the request (its
+// agent token's iss), of a caller the server knows and has not revoked;
+// the token issued is for the same person (its own directed subject), under
+// the upstream's mission, no longer-lived than it; chains that loop or go
+// deeper than MaxChainDepth are denied, a pending chained request ends when
+// its upstream token expires or is revoked, and Revoke cascades down the
+// chain. TokenRequest says what was verified (Subagent, Upstream);
+// ConsentOnce is a policy that asks the person once per agent and
+// resource, sub-agents counting as their parent. The agent provider mints
+// sub-agent tokens (MintSubagent, NewSubagent, SubagentKeys).
+//
 // # Records
 //
 // Every server keeps a [RecordedRequest] per request: the request line,

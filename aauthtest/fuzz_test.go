@@ -23,6 +23,11 @@ func FuzzPersonServerBody(f *testing.F) {
 		`{"resource":"http://127.0.0.1:1"}`, `{"resource_token":"a.b.c","presented_token":"x"}`,
 		`{"capabilities":[1,2]}`, `[]`, `null`, `{"resource":null}`, `{"action":"clarification_response"}`,
 		`{"resource_token":"eyJhbGciOiJFZDI1NTE5In0.e30.AAAA","presented_token":"eyJ0eXAiOiJhYS1wZXJzb24rand0In0.e30.AA"}`,
+		`{"resource":"http://127.0.0.1:1","subagent_token":"eyJ0eXAiOiJhYS1hZ2VudCtqd3QifQ.eyJwYXJlbnRfYWdlbnQiOjF9.AA"}`,
+		`{"resource":"http://127.0.0.1:1","upstream_token":"eyJ0eXAiOiJhYS1hdXRoK2p3dCJ9.eyJhdWQiOlsieCJdfQ.AA"}`,
+		`{"resource":"http://127.0.0.1:1","upstream_token":"a.b.c","subagent_token":"a.b.c"}`,
+		`{"resource":"http://127.0.0.1:1","upstream_token":{},"subagent_token":[]}`,
+		`{"resource_token":"a.b.c","presented_token":"a.b.c","upstream_token":"eyJ0eXAiOiJhYS1wZXJzb24rand0In0.e30.AA"}`,
 	} {
 		f.Add(uint8(0), []byte(s))
 		f.Add(uint8(1), []byte(s))

@@ -111,10 +111,23 @@ func (s *pendingStore) next(e *pendingEntry, consentURL string) answer {
 	}
 	if e.override != nil {
 		e.finished = true
+		e.dec.ended(outcomeResult(*e.override))
 		return answer{end: e.override}
 	}
 	for e.idx < len(e.dec.steps) {
 		st := e.dec.steps[e.idx]
+		if st.kind == stepAwait {
+			if result, done := st.gate.result(); done {
+				if result != consentApproved {
+					e.dec.end = Deny().end
+					e.dec.end.detail = "the person did not approve the request this one waited on"
+				}
+				s.endStep(e)
+				continue
+			}
+			e.answered++
+			return answer{step: &st}
+		}
 		waits := st.kind == stepInteraction || st.kind == stepClarification
 		switch {
 		case waits && e.done,
@@ -134,6 +147,7 @@ func (s *pendingStore) next(e *pendingEntry, consentURL string) answer {
 	}
 	e.finished = true
 	end := e.dec.end
+	e.dec.ended(outcomeResult(end))
 	return answer{end: &end}
 }
 
@@ -165,6 +179,7 @@ func (s *pendingStore) complete(code string, deny bool) error {
 		end := Deny().end
 		end.detail = "the person denied the request at the interaction page"
 		e.override = &end
+		e.dec.ended(consentDenied)
 		if e.ix != nil {
 			e.ix.Denied = true
 		}
@@ -176,6 +191,11 @@ func (s *pendingStore) complete(code string, deny bool) error {
 		e.ix.Completed = true
 	}
 	delete(s.byCode, normalizeCode(code))
+	if e.idx == len(e.dec.steps)-1 {
+		// The person's answer was the last thing the request waited for:
+		// its end is decided now, not when the agent next polls.
+		e.dec.ended(outcomeResult(e.dec.end))
+	}
 	return nil
 }
 
@@ -208,6 +228,7 @@ func (s *pendingStore) cancel(e *pendingEntry) bool {
 		return false
 	}
 	e.canceled = true
+	e.dec.ended(consentCanceled)
 	if e.code != "" {
 		delete(s.byCode, normalizeCode(e.code))
 	}
@@ -270,7 +291,7 @@ func (b *base) writeStep(w http.ResponseWriter, rec *RecordedRequest, e *pending
 	body := map[string]any{"status": "pending"}
 	var req wire.Challenge
 	switch st.kind {
-	case stepApproval:
+	case stepApproval, stepAwait:
 		req.Requirement = wire.RequirementApproval
 	case stepInteraction:
 		req = wire.Challenge{Requirement: wire.RequirementInteraction, URL: b.baseURL() + consentPath, Code: code}

@@ -114,6 +114,24 @@ type PersonServerOptions struct {
 	// Logf, when set, receives a line per request. Token values are
 	// redacted.
 	Logf func(format string, args ...any)
+
+	// Persons names other people the server knows besides Person: a
+	// token request whose login_hint is one of them is for that person.
+	// Person and auth tokens name their person through directed subjects
+	// (see SubjectOf), and a chained request is for the person of its
+	// upstream token.
+	Persons []string
+
+	// MaxChainDepth bounds call chains (AAuth -11 "Call Chaining"): a
+	// token requested with an upstream_token that is already this many
+	// intermediaries away from the first agent is denied (403 denied).
+	// Zero means 4.
+	MaxChainDepth int
+
+	// AllowChainLoops lets a chained request name a resource the chain
+	// has already passed through; by default it is denied (403 denied),
+	// so that two intermediaries cannot call each other for ever.
+	AllowChainLoops bool
 }
 
 // TokenRequest is a token request as the person server decoded it, passed
@@ -148,8 +166,41 @@ type TokenRequest struct {
 	Platform, Device, UpstreamToken, SubagentToken, LocalhostCallback string
 	Capabilities                                                      []string
 
+	// Subagent is the sub-agent identifier (the sub of the subagent_token,
+	// verified), SubagentIssuer its agent provider and SubagentThumbprint
+	// the thumbprint of its key, when the request carried a
+	// subagent_token. Agent is then the parent: the signer.
+	Subagent, SubagentIssuer, SubagentThumbprint string
+
+	// Upstream describes the verified upstream_token of a chained request
+	// (AAuth -11 "Call Chaining"); nil otherwise. Agent is then the
+	// intermediary.
+	Upstream *UpstreamInfo
+
+	// Person is the person the token would be for (see
+	// PersonServerOptions.Persons).
+	Person string
+
 	// Body is the request body as sent.
 	Body []byte
+}
+
+// UpstreamInfo is the upstream token of a chained token request, as the
+// person server verified it.
+type UpstreamInfo struct {
+	// Kind is TokenPerson or TokenAuth.
+	Kind TokenKind
+	// Issuer, PersonServer (an auth token's ps), Audience (the
+	// intermediary), Subject, JTI and MissionS256 are its claims.
+	Issuer, PersonServer, Audience, Subject, JTI, MissionS256 string
+	// Expiry is its exp.
+	Expiry time.Time
+	// Caller is the agent the upstream token was issued to (from the
+	// server's records): the intermediary's caller.
+	Caller string
+	// Lineage lists the resources the chain passed through before this
+	// request, the first agent's first: the intermediaries upstream.
+	Lineage []string
 }
 
 // ClarificationAnswer is what an agent posted to a pending URL in answer to
@@ -177,6 +228,15 @@ type IssuedToken struct {
 	Claims map[string]any
 	// Expiry is its exp.
 	Expiry time.Time
+
+	// Agent is the agent that requested it (the signer) and Subagent the
+	// sub-agent it was issued for, if any (person and auth tokens).
+	Agent, Subagent string
+	// Person is the person it is for (person and auth tokens).
+	Person string
+	// Upstream is the jti of the upstream token it was issued with, for
+	// a chained request.
+	Upstream string
 }
 
 // PersonServer is an in-process AAuth person server on an httptest
@@ -239,6 +299,7 @@ type PersonServer struct {
 	tokenReqs  []TokenRequest
 	answers    []ClarificationAnswer
 	issued     []IssuedToken
+	records    map[string]*issueRecord // jti → what the server issued
 
 	r3 psR3 // R3 documents fetched and what they grant (ps_r3.go)
 }
@@ -298,7 +359,13 @@ func (ps *PersonServer) JWKS() []byte { return ps.key.jwks() }
 // person at resource: sub of the person and auth tokens it issues for that
 // audience.
 func (ps *PersonServer) Subject(resource string) string {
-	sum := sha256.Sum256([]byte(ps.opts.Person + "\x00" + resource))
+	return ps.SubjectOf(ps.opts.Person, resource)
+}
+
+// SubjectOf returns the directed subject identifier of person (one of
+// PersonServerOptions.Person and Persons) at resource.
+func (ps *PersonServer) SubjectOf(person, resource string) string {
+	sum := sha256.Sum256([]byte(person + "\x00" + resource))
 	return "p_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:10]))
 }
 
@@ -353,8 +420,15 @@ func (ps *PersonServer) Interactions() []InteractionCode { return ps.pend.list()
 
 // Revoke revokes a token (by its iss and jti): an agent token presented in
 // Signature-Key then gets 401 revoked_jwt, and a presented_token or
-// resource_token 400 revoked_presented_token or revoked_resource_token.
-func (ps *PersonServer) Revoke(token string) { ps.revoked.add(token) }
+// resource_token 400 revoked_presented_token or revoked_resource_token, a
+// subagent_token 400 revoked_subagent_token, and an upstream_token (or an
+// upstream token issued to the revoked agent) 400 revoked_upstream_token.
+// Revoking a token that served as an upstream token also revokes the
+// tokens issued with it, down the chain (AAuth -11 revocation cascade).
+func (ps *PersonServer) Revoke(token string) {
+	ps.revoked.add(token)
+	ps.cascade(token)
+}
 
 // Requests returns every request the server received, in order.
 func (ps *PersonServer) Requests() []RecordedRequest { return ps.rec.all() }
@@ -408,7 +482,7 @@ func (ps *PersonServer) Reset() {
 	ps.mu.Lock()
 	ps.queues = map[TokenKind][]Decision{}
 	ps.govQueues, ps.govReqs = nil, nil
-	ps.tokenReqs, ps.answers, ps.issued = nil, nil, nil
+	ps.tokenReqs, ps.answers, ps.issued, ps.records = nil, nil, nil, nil
 	ps.mu.Unlock()
 }
 
@@ -564,7 +638,25 @@ type grant struct {
 	tenant  string
 	capExp  time.Time // the token may not outlive this
 	capWhy  string
-	r3      map[string]any // the R3 claims of an auth token (ps_r3.go)
+
+	jkt      string         // thumbprint of the key the token binds: the signer's, or the sub-agent's
+	signer   *token         // the agent token in Signature-Key
+	subagent *token         // the verified subagent_token, if any
+	upstream *token         // the verified upstream_token, if any
+	person   string         // whom the token is for
+	lineage  []string       // resources the chain passed through, for a chained request
+	caller   string         // the agent the upstream token was issued to, for a chained request
+	r3       map[string]any // the R3 claims of an auth token (ps_r3.go)
+}
+
+// missionOwner is the agent whose mission the token is under: the signer,
+// or for a chained request the caller the upstream token was issued to
+// (it carries the caller's mission).
+func (g *grant) missionOwner() string {
+	if g.upstream != nil {
+		return g.caller
+	}
+	return g.agent
 }
 
 func (ps *PersonServer) handleToken(kind TokenKind) func(http.ResponseWriter, *http.Request, *RecordedRequest) {
@@ -606,15 +698,18 @@ func (ps *PersonServer) handleToken(kind TokenKind) func(http.ResponseWriter, *h
 			Capabilities:      body.Capabilities,
 			Body:              rec.Body,
 		}
-		g := &grant{kind: kind, cnf: publicJWK(res.PublicKey, ps.current()), agent: tr.Agent, tenant: body.Tenant}
+		g := &grant{kind: kind, cnf: publicJWK(res.PublicKey, ps.current()), agent: tr.Agent, tenant: body.Tenant, jkt: res.Thumbprint, signer: agent}
 		if exp, ok := agent.time("exp"); ok {
 			g.capExp, g.capWhy = exp, "agent token"
+		}
+		if !ps.checkDelegation(w, r, rec, tr, g) {
+			return
 		}
 		var ok bool
 		if kind == TokenPerson {
 			ok = ps.checkPersonRequest(w, rec, tr, g)
 		} else {
-			ok = ps.checkAuthRequest(w, r, rec, tr, g, res.Thumbprint)
+			ok = ps.checkAuthRequest(w, r, rec, tr, g, g.jkt) && ps.checkChainedAuth(w, rec, tr, g)
 		}
 		if !ok {
 			return
@@ -623,7 +718,7 @@ func (ps *PersonServer) handleToken(kind TokenKind) func(http.ResponseWriter, *h
 		// exist, be this agent's and be active; its tokens never outlive
 		// it.
 		if g.mission != "" && ps.current() {
-			exp, ok := ps.missionState(w, rec, tr.Agent, g.mission)
+			exp, ok := ps.missionState(w, rec, g.missionOwner(), g.mission)
 			if !ok {
 				return
 			}
@@ -633,6 +728,7 @@ func (ps *PersonServer) handleToken(kind TokenKind) func(http.ResponseWriter, *h
 		}
 		d := ps.decide(tr)
 		if len(d.steps) == 0 {
+			d.ended(outcomeResult(d.end))
 			ps.writeEnd(w, r, rec, &d.end, g, d, res.Thumbprint)
 			return
 		}
@@ -653,8 +749,10 @@ func (ps *PersonServer) checkPersonRequest(w http.ResponseWriter, rec *RecordedR
 		return false
 	}
 	g.aud = tr.Resource
-	g.sub = ps.Subject(tr.Resource)
-	g.mission = tr.MissionS256
+	g.sub = ps.SubjectOf(g.person, tr.Resource)
+	if g.upstream == nil {
+		g.mission = tr.MissionS256
+	}
 	return true
 }
 
@@ -691,7 +789,7 @@ func (ps *PersonServer) checkAuthRequest(w http.ResponseWriter, r *http.Request,
 		return fail("invalid_resource_token", "the resource token's aud is not this person server")
 	}
 	if rt.str("agent_jkt") != thumbprint {
-		return fail("invalid_resource_token", "the resource token's agent_jkt is not the key that signed this request")
+		return fail("invalid_resource_token", "the resource token's agent_jkt is not the key the token is for (the signer's, or the sub-agent's)")
 	}
 	if p := rt.str("ps"); p != "" && p != ps.URL {
 		return fail("invalid_resource_token", "the resource token's ps is not this person server")
@@ -736,7 +834,9 @@ func (ps *PersonServer) checkAuthRequest(w http.ResponseWriter, r *http.Request,
 		return fail("invalid_presented_token", terr.detail)
 	}
 	if pt.str("jti") == "" || pt.str("jti") != rt.str("presented_jti") {
-		return fail("invalid_presented_token", "presented_token's jti is not the resource token's presented_jti")
+		// A mismatch between the two tokens is the resource token's fault
+		// (AAuth -11 resource token verification, step 3).
+		return fail("invalid_resource_token", "presented_token's jti is not the resource token's presented_jti")
 	}
 	if terr := bound(pt, thumbprint); terr != nil {
 		return fail("invalid_presented_token", terr.detail)
@@ -745,6 +845,9 @@ func (ps *PersonServer) checkAuthRequest(w http.ResponseWriter, r *http.Request,
 		return fail("invalid_presented_token", "presented_token's sub is not the resource token's sub")
 	}
 	g.sub = pt.str("sub")
+	if g.upstream == nil {
+		g.person = ps.personOf(pt.str("jti"), g.person)
+	}
 	if exp, ok := pt.time("exp"); ok && (g.capExp.IsZero() || exp.Before(g.capExp)) {
 		g.capExp, g.capWhy = exp, "presented token"
 	}
@@ -793,7 +896,7 @@ func (ps *PersonServer) writeEnd(w http.ResponseWriter, r *http.Request, rec *Re
 	default:
 		if g != nil && g.mission != "" && ps.current() {
 			// The mission may have ended while the request was deferred.
-			if _, ok := ps.missionState(w, rec, g.agent, g.mission); !ok {
+			if _, ok := ps.missionState(w, rec, g.missionOwner(), g.mission); !ok {
 				return
 			}
 		}
@@ -889,9 +992,17 @@ func (ps *PersonServer) issue(g *grant, d Decision, tw tweak) (string, time.Time
 	if e, ok := parsed.time("exp"); ok {
 		exp = e
 	}
+	it := IssuedToken{Kind: g.kind, Token: tok, Claims: parsed.claims, Expiry: exp, Agent: g.agent, Person: g.person}
+	if g.subagent != nil {
+		it.Subagent = g.subagent.str("sub")
+	}
+	if g.upstream != nil {
+		it.Upstream = g.upstream.str("jti")
+	}
 	ps.mu.Lock()
-	ps.issued = append(ps.issued, IssuedToken{Kind: g.kind, Token: tok, Claims: parsed.claims, Expiry: exp})
+	ps.issued = append(ps.issued, it)
 	ps.mu.Unlock()
+	ps.record(g, parsed)
 	return tok, exp, nil
 }
 
@@ -908,6 +1019,9 @@ func (ps *PersonServer) handlePending(w http.ResponseWriter, r *http.Request, re
 	}
 	if e.owner != res.Thumbprint {
 		ps.problem(w, rec, http.StatusForbidden, "invalid_request", "the pending request belongs to another agent key")
+		return
+	}
+	if r.Method == http.MethodGet && !ps.upstreamStillValid(w, rec, e) {
 		return
 	}
 	switch r.Method {

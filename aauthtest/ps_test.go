@@ -242,7 +242,10 @@ func TestPSAuthTokenChecks(t *testing.T) {
 	t.Run("presented_token is another token", func(t *testing.T) {
 		rt, _ := challengeFor()
 		other := c.personToken(w.PS, w.Resource.URL)
-		if got := code(c.exchange(w.PS, rt, other)); got != "invalid_presented_token" {
+		// A valid token that is not the one the resource token names: the
+		// mismatch is invalid_resource_token (AAuth -11 resource token
+		// verification, step 3).
+		if got := code(c.exchange(w.PS, rt, other)); got != "invalid_resource_token" {
 			t.Errorf("error %q", got)
 		}
 	})

@@ -88,6 +88,14 @@ func (r *revocations) has(t *token) bool {
 	return r.set[revocationKey(t)]
 }
 
+// hasKey reports whether the token with revocation key key (see
+// revocationKey) is revoked.
+func (r *revocations) hasKey(key string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.set[key]
+}
+
 func (r *revocations) hasOpaque(raw string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -86,3 +86,25 @@ func ExampleKeys() {
 	fmt.Println(m.Key.Scheme)
 	// Output: jwt
 }
+
+// A sub-agent gets its own key and an agent token naming its parent
+// (AAuth -11 sub-agents). Give its Keys to an aauth.Transport whose Parent
+// is the parent's Transport.
+func ExampleKeys_Subagent() {
+	signer, _ := keys.Generate()
+	issuer := &agentprovider.Issuer{Issuer: "https://agent.example", Key: signer}
+	parent := &agentprovider.Keys{Issuer: issuer, Subject: "aauth:planner@agent.example", PersonServer: "https://ps.example"}
+
+	w1, err := parent.Subagent("w1")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(w1.Subject, "under", w1.ParentAgent)
+	if _, err := w1.Subagent("x"); err != nil {
+		fmt.Println("no second level")
+	}
+	// Output:
+	// aauth:planner+w1@agent.example under aauth:planner@agent.example
+	// no second level
+}

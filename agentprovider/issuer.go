@@ -107,6 +107,14 @@ type TokenRequest struct {
 
 	// Lifetime overrides the issuer's Lifetime when non-zero.
 	Lifetime time.Duration
+
+	// ParentAgent, when set, makes the token a sub-agent's: it becomes the
+	// parent_agent claim, naming the agent the sub-agent acts under. It
+	// must be a top-level agent identifier (no "+" in its local part: a
+	// sub-agent has no sub-agents), and Subject must be its local part,
+	// "+", a non-empty discriminator, "@" and its domain (AAuth -11
+	// "Agent Identifiers", "Sub-Agents"). Keys.Subagent sets it.
+	ParentAgent string
 }
 
 // Display holds the optional display members that AAuth metadata
@@ -291,6 +299,8 @@ type agentTokenClaims struct {
 	Iat int64  `json:"iat"`
 	Exp int64  `json:"exp"`
 	Ps  string `json:"ps,omitempty"`
+
+	ParentAgent string `json:"parent_agent,omitempty"`
 }
 
 // newAgentTokenJTI returns 128 random bits, base64url: unguessable and unique.
@@ -307,8 +317,14 @@ func newAgentTokenJTI() (string, error) {
 // The JWS header has typ "aa-agent+jwt", alg ("Ed25519", "EdDSA" in the
 // seed profile, or "ES256") and kid. The claims are iss, dwk
 // ("aauth-agent.json"), sub, a random jti, cnf.jwk (the agent's public
-// key, with alg in the current profile), iat, exp and, when
-// req.PersonServer is set, ps.
+// key, with alg in the current profile), iat, exp, ps when
+// req.PersonServer is set, and parent_agent when req.ParentAgent is set.
+//
+// Subject must be an agent identifier as AAuth -11 defines it:
+// aauth:local@domain, the local part of letters, digits, "-", "_", "."
+// and (for a sub-agent only) "+", the domain a lower-case host name. A
+// top-level Subject with "+" is refused: the draft reserves it for
+// sub-agents, whose Subject must be built from ParentAgent.
 func (i *Issuer) Issue(ctx context.Context, req TokenRequest) (token string, expiry time.Time, err error) {
 	if err := ctx.Err(); err != nil {
 		return "", time.Time{}, fmt.Errorf("aauth: issuing agent token: %w", err)
@@ -319,6 +335,9 @@ func (i *Issuer) Issue(ctx context.Context, req TokenRequest) (token string, exp
 	}
 	if req.Subject == "" {
 		return "", time.Time{}, errors.New("aauth: agent token request has no Subject")
+	}
+	if err := checkSubject(req.Subject, req.ParentAgent); err != nil {
+		return "", time.Time{}, err
 	}
 	if req.PersonServer != "" {
 		if _, err := checkAgentURL("agentprovider.TokenRequest.PersonServer", req.PersonServer); err != nil {
@@ -341,6 +360,8 @@ func (i *Issuer) Issue(ctx context.Context, req TokenRequest) (token string, exp
 		Dwk: agentTokenDWK,
 		Sub: req.Subject,
 		Ps:  req.PersonServer,
+
+		ParentAgent: req.ParentAgent,
 	}
 	if claims.Cnf.JWK, err = jsonx.Marshal(cnf); err != nil {
 		return "", time.Time{}, fmt.Errorf("aauth: encoding cnf.jwk: %w", err)

@@ -304,7 +304,7 @@ func TestIssueLifetime(t *testing.T) {
 	}
 	for _, tc := range cases {
 		i := &agentprovider.Issuer{Issuer: "https://agent.example", Key: provider, Lifetime: tc.issuer, Now: func() time.Time { return t0 }}
-		_, exp, err := i.Issue(context.Background(), agentprovider.TokenRequest{Subject: "s", Key: agent.Public(), Lifetime: tc.request})
+		_, exp, err := i.Issue(context.Background(), agentprovider.TokenRequest{Subject: "aauth:s@agent.example", Key: agent.Public(), Lifetime: tc.request})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -402,7 +402,7 @@ func TestIssuerURLs(t *testing.T) {
 		"http://[::1]:8080",
 	} {
 		i := &agentprovider.Issuer{Issuer: iss, Key: provider}
-		if _, _, err := i.Issue(context.Background(), agentprovider.TokenRequest{Subject: "s", Key: agent.Public(), PersonServer: iss}); err != nil {
+		if _, _, err := i.Issue(context.Background(), agentprovider.TokenRequest{Subject: "aauth:s@agent.example", Key: agent.Public(), PersonServer: iss}); err != nil {
 			t.Errorf("%s: %v", iss, err)
 		}
 	}
@@ -462,7 +462,7 @@ func TestMetadataAndHandler(t *testing.T) {
 			t.Fatalf("jwks does not parse: %v", err)
 		}
 		agent, _ := keys.Generate()
-		token, _, err := i.Issue(context.Background(), agentprovider.TokenRequest{Subject: "s", Key: agent.Public()})
+		token, _, err := i.Issue(context.Background(), agentprovider.TokenRequest{Subject: "aauth:s@agent.example", Key: agent.Public()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -695,7 +695,7 @@ func TestAgentKeysMargins(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := &fakeClock{now: t0}
 			i := &agentprovider.Issuer{Issuer: "https://agent.example", Key: provider, Profile: tc.profile, Now: clock.Now}
-			keys := &agentprovider.Keys{Issuer: i, Subject: "s", Lifetime: tc.lifetime, RenewBefore: tc.renewBefore}
+			keys := &agentprovider.Keys{Issuer: i, Subject: "aauth:s@agent.example", Lifetime: tc.lifetime, RenewBefore: tc.renewBefore}
 			m1, err := keys.KeyMaterial(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -723,7 +723,7 @@ func TestAgentKeysErrors(t *testing.T) {
 	provider, _ := keys.Generate()
 	clock := &fakeClock{now: t0}
 	i := &agentprovider.Issuer{Issuer: "https://agent.example", Key: provider, Now: clock.Now}
-	if _, err := (&agentprovider.Keys{Issuer: i, Subject: "s", RenewBefore: -1}).KeyMaterial(ctx); err == nil {
+	if _, err := (&agentprovider.Keys{Issuer: i, Subject: "aauth:s@agent.example", RenewBefore: -1}).KeyMaterial(ctx); err == nil {
 		t.Error("negative RenewBefore accepted")
 	}
 	if _, err := (&agentprovider.Keys{Issuer: i}).KeyMaterial(ctx); err == nil || !strings.Contains(err.Error(), "no Subject") {
@@ -731,7 +731,7 @@ func TestAgentKeysErrors(t *testing.T) {
 	}
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := (&agentprovider.Keys{Issuer: i, Subject: "s"}).KeyMaterial(canceled); !errors.Is(err, context.Canceled) {
+	if _, err := (&agentprovider.Keys{Issuer: i, Subject: "aauth:s@agent.example"}).KeyMaterial(canceled); !errors.Is(err, context.Canceled) {
 		t.Errorf("canceled: %v", err)
 	}
 
@@ -739,7 +739,7 @@ func TestAgentKeysErrors(t *testing.T) {
 	// has expired the error comes through.
 	signer := &failingSigner{Signer: provider}
 	i.Key = signer
-	keys := &agentprovider.Keys{Issuer: i, Subject: "s"}
+	keys := &agentprovider.Keys{Issuer: i, Subject: "aauth:s@agent.example"}
 	m1, err := keys.KeyMaterial(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -778,7 +778,7 @@ func TestAgentKeysConcurrent(t *testing.T) {
 	signer := &gatedSigner{Signer: provider, gate: make(chan struct{}), entered: make(chan struct{})}
 	clock := &fakeClock{now: t0}
 	i := &agentprovider.Issuer{Issuer: "https://agent.example", Key: signer, Now: clock.Now}
-	keys := &agentprovider.Keys{Issuer: i, Subject: "s"}
+	keys := &agentprovider.Keys{Issuer: i, Subject: "aauth:s@agent.example"}
 	const n = 32
 
 	// First mint: everyone waits for the one mint and gets its result.

@@ -34,6 +34,11 @@ type Keys struct {
 	Subject      string
 	PersonServer string
 
+	// ParentAgent, when set, is the parent_agent of every token: the Keys
+	// are a sub-agent's, and Subject must be named under ParentAgent (see
+	// TokenRequest.ParentAgent). Subagent sets it.
+	ParentAgent string
+
 	// Lifetime is the lifetime of each token; zero means Issuer's.
 	Lifetime time.Duration
 
@@ -124,6 +129,7 @@ func (a *Keys) mint(ctx context.Context, done chan struct{}) (m aauth.KeyMateria
 		Key:          key.Public(),
 		PersonServer: a.PersonServer,
 		Lifetime:     a.Lifetime,
+		ParentAgent:  a.ParentAgent,
 	})
 	if err != nil {
 		return aauth.KeyMaterial{}, err

@@ -9,6 +9,15 @@
 // CompleteMission), permission (RequestPermission), audit (Audit), and
 // reaching the person through the person server (RelayInteraction, Ask).
 //
+// Token requests may be made for a sub-agent (SubagentToken: the parent
+// signs, the token is bound to the sub-agent's key) or on a caller's behalf
+// by an intermediary (UpstreamToken: call chaining). A sub-agent's request
+// to its parent, and the parent's answer, are plain values
+// (SubagentRequest, SubagentAnswer) for a parent in another process;
+// ParentFunc makes a function an aauth.Parent. Every auth token returned
+// is checked against the resource token and the presented token
+// (CheckAuthToken).
+//
 // Every function takes an *http.Client that signs its requests with the
 // agent token: an aauth.SigningTransport with the agent's key and
 // aauth.JWT(agentToken). The requests it sends are marked (through their

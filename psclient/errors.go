@@ -52,6 +52,51 @@ var (
 	ErrLocation = errors.New("aauth: bad Location")
 )
 
+// Sentinel errors of the sub-agent and call-chaining token parameters
+// (AAuth -11 "Token Endpoint Error Codes"). An *ExchangeError whose code is
+// one of them matches it with errors.Is; so do the checks an agent makes
+// before sending such a token, when they find the fault first.
+var (
+	// ErrInvalidSubagentToken: the subagent_token is malformed, its
+	// signature fails, its parent_agent does not name the signing agent, or
+	// its issuer is not the signing agent's (400 invalid_subagent_token).
+	ErrInvalidSubagentToken = errors.New("aauth: invalid subagent_token")
+	// ErrExpiredSubagentToken: the subagent_token has expired; the parent
+	// gets a fresh one from the agent provider (400
+	// expired_subagent_token).
+	ErrExpiredSubagentToken = errors.New("aauth: subagent_token expired")
+	// ErrRevokedSubagentToken: the agent provider revoked the
+	// subagent_token; terminal (400 revoked_subagent_token).
+	ErrRevokedSubagentToken = errors.New("aauth: subagent_token revoked")
+	// ErrInvalidUpstreamToken: the upstream_token is malformed, not a
+	// person or auth token, not from this person server, not for the
+	// intermediary (aud), or its caller is unknown (400
+	// invalid_upstream_token).
+	ErrInvalidUpstreamToken = errors.New("aauth: invalid upstream_token")
+	// ErrExpiredUpstreamToken: the upstream_token has expired; the caller
+	// must authorize at the intermediary again (400
+	// expired_upstream_token).
+	ErrExpiredUpstreamToken = errors.New("aauth: upstream_token expired")
+	// ErrRevokedUpstreamToken: the upstream_token, or the caller's agent
+	// token or binding, was revoked; terminal (400 revoked_upstream_token).
+	ErrRevokedUpstreamToken = errors.New("aauth: upstream_token revoked")
+)
+
+// ErrChainLoop: a request an intermediary would make on its caller's
+// behalf (call chaining) would go back to the intermediary itself (the
+// upstream token's audience), or the upstream token is bound to the
+// intermediary's own key. Nothing is sent. (Loops through other
+// intermediaries are the person server's to refuse.)
+var ErrChainLoop = errors.New("aauth: call chain loops back")
+
+// ErrResourceToken: a resource token failed the agent's checks (it was not
+// issued by the resource called, for the agent's key, for its person
+// server, about the token presented, or it has expired) and was not sent
+// for exchange (AAuth -11 "Resource Challenge Verification"). The root
+// package's aauth.ErrResourceToken is this value. A parent that refuses a
+// sub-agent's resource token answers with it (see NewSubagentAnswer).
+var ErrResourceToken = errors.New("aauth: resource token refused")
+
 // codeSentinel maps an AAuth error code to its sentinel.
 func codeSentinel(code string) error {
 	switch code {
@@ -77,6 +122,18 @@ func codeSentinel(code string) error {
 		return ErrMissionTerminated
 	case codeMissionNotFound:
 		return ErrMissionNotFound
+	case "invalid_subagent_token":
+		return ErrInvalidSubagentToken
+	case "expired_subagent_token":
+		return ErrExpiredSubagentToken
+	case "revoked_subagent_token":
+		return ErrRevokedSubagentToken
+	case "invalid_upstream_token":
+		return ErrInvalidUpstreamToken
+	case "expired_upstream_token":
+		return ErrExpiredUpstreamToken
+	case "revoked_upstream_token":
+		return ErrRevokedUpstreamToken
 	}
 	return nil
 }
@@ -167,6 +224,9 @@ type ExchangeError struct {
 	// Err is the underlying failure: a *PollError when the request was
 	// deferred and then failed, or what was wrong with a 200 answer.
 	Err error
+
+	// subagent: the request carried a subagent_token (see Is).
+	subagent bool
 }
 
 // Error describes the failure without any token value.
@@ -180,7 +240,18 @@ func (e *ExchangeError) Unwrap() error { return e.Err }
 // Is matches the sentinel of the error code in the body (as PollError
 // does), and ErrServer, ErrASUnreachable and ErrInteractionUnavailable by
 // status. A deferred request that failed also matches through Err.
-func (e *ExchangeError) Is(target error) bool { return requestIs(e.Problem, e.StatusCode, target) }
+//
+// A request that carried a subagent_token and was answered
+// invalid_agent_token also matches ErrInvalidSubagentToken: AAuth -11 has
+// no invalid_agent_token code (a bad agent token in Signature-Key is a
+// 401 Signature-Error), and @hellocoop/mockin 2.0.0 answers every
+// subagent_token failure with it.
+func (e *ExchangeError) Is(target error) bool {
+	if e.subagent && target == ErrInvalidSubagentToken && e.Problem != nil && e.Problem.Error == "invalid_agent_token" {
+		return true
+	}
+	return requestIs(e.Problem, e.StatusCode, target)
+}
 
 // requestFailure writes the message of a request the person server refused
 // or answered wrongly: "aauth: <op> to <endpoint> failed with status N

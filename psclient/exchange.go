@@ -77,6 +77,21 @@ type ExchangeRequest struct {
 	// the seed profile.
 	PresentedToken string
 
+	// SubagentToken, when set, makes the request a parent's on behalf of
+	// one of its sub-agents (AAuth -11 "Sub-Agents"): it is the
+	// sub-agent's agent token, whose parent_agent names the signing agent.
+	// The resource token is then bound to the sub-agent's key, the
+	// presented token is the one the sub-agent presented, and the auth
+	// token is issued for the sub-agent's key. Current profile only.
+	SubagentToken string
+
+	// UpstreamToken, when set, makes the request an intermediary's on
+	// behalf of its caller (AAuth -11 "Call Chaining"): it is the person
+	// or auth token the caller presented to the intermediary. The request
+	// goes to that token's person server. It cannot be combined with
+	// SubagentToken. Current profile only.
+	UpstreamToken string
+
 	// Justification says why the agent needs access, in Markdown; the
 	// person server shows it as the agent's claim.
 	Justification string
@@ -126,7 +141,9 @@ type ExchangeRequest struct {
 // called as needed); any other answer is an *ExchangeError carrying the
 // status and the problem details, wrapped in a *MissionError when the
 // mission the resource token names has ended (mission_terminated,
-// mission_not_found).
+// mission_not_found). In the current profile the token returned is checked
+// against the resource token and the presented token (see CheckAuthToken);
+// one that fails is an *ExchangeError matching ErrIssuedToken.
 //
 // client must sign every request with the agent token: an
 // aauth.SigningTransport with the agent's key and aauth.JWT(agentToken).
@@ -153,6 +170,9 @@ func ExchangeToken(ctx context.Context, client *http.Client, req ExchangeRequest
 	case req.PersonServer == "" && req.Metadata == nil:
 		return nil, errors.New("aauth: ExchangeRequest needs PersonServer or Metadata")
 	}
+	if err := checkDelegation("ExchangeRequest", t, req.SubagentToken, req.UpstreamToken, ""); err != nil {
+		return nil, err
+	}
 	ctx = psmark.Mark(ctx)
 	md, err := resolveMetadata(ctx, client, req.PersonServer, req.Metadata, req.Cache, p)
 	if err != nil {
@@ -166,10 +186,15 @@ func ExchangeToken(ctx context.Context, client *http.Client, req ExchangeRequest
 	if ctx, err = endpointContext(ctx, req.PersonServer, t.TokenEndpointField, endpoint); err != nil {
 		return nil, err
 	}
-	tok, err := requestToken(ctx, client, endpoint, req.PersonServer, body, "auth_token", req.Poll, p)
+	tok, err := requestToken(ctx, client, endpoint, req.PersonServer, body, "auth_token", req.Poll, p, req.SubagentToken != "")
 	if err != nil {
 		// A mission the resource token names may have ended.
 		return nil, missionWrap(err, jwtpeek.ClaimString(req.ResourceToken, "mission_s256"))
+	}
+	if t.PresentedToken {
+		if err := checkIssuedAuthToken(tok, req); err != nil {
+			return nil, &ExchangeError{StatusCode: http.StatusOK, Endpoint: endpoint, Err: err}
+		}
 	}
 	return tok, nil
 }
@@ -190,6 +215,8 @@ func exchangeBody(req ExchangeRequest) ([]byte, error) {
 	if t.PresentedToken {
 		o.Str("presented_token", req.PresentedToken)
 	}
+	o.Str("subagent_token", req.SubagentToken)
+	o.Str("upstream_token", req.UpstreamToken)
 	o.Str("justification", req.Justification)
 	o.Str("login_hint", loginHint)
 	o.Str("tenant", req.Tenant)
@@ -200,7 +227,7 @@ func exchangeBody(req ExchangeRequest) ([]byte, error) {
 		o.Str("platform", req.Platform)
 		o.Str("device", req.Device)
 	}
-	known := []string{"resource_token", "presented_token", "justification", "login_hint", "tenant", "domain_hint", "capabilities", "prompt", "platform", "device"}
+	known := []string{"resource_token", "presented_token", "subagent_token", "upstream_token", "justification", "login_hint", "tenant", "domain_hint", "capabilities", "prompt", "platform", "device"}
 	if err := addExtra(&o, req.Extra, known); err != nil {
 		return nil, err
 	}
@@ -228,8 +255,21 @@ type PersonTokenRequest struct {
 	// port, path or trailing slash. Required.
 	Resource string
 
-	// MissionS256 names the mission the token is for, if any.
+	// MissionS256 names the mission the token is for, if any. It is not
+	// sent with UpstreamToken: the upstream token carries the mission.
 	MissionS256 string
+
+	// SubagentToken, when set, asks for a person token for a sub-agent of
+	// the signing agent (AAuth -11 "Sub-Agents"): the sub-agent's agent
+	// token, whose parent_agent names the signer. The person token is
+	// bound to the sub-agent's key.
+	SubagentToken string
+
+	// UpstreamToken, when set, asks for a person token on behalf of the
+	// caller who presented this token to the intermediary signing the
+	// request (AAuth -11 "Call Chaining"). It cannot be combined with
+	// SubagentToken or MissionS256.
+	UpstreamToken string
 
 	// Capabilities the agent has, sent in the body (never in a header to
 	// the person server). Without them a person server that needs to
@@ -276,6 +316,9 @@ func RequestPersonToken(ctx context.Context, client *http.Client, req PersonToke
 	case req.PersonServer == "" && req.Metadata == nil:
 		return nil, errors.New("aauth: PersonTokenRequest needs PersonServer or Metadata")
 	}
+	if err := checkDelegation("PersonTokenRequest", t, req.SubagentToken, req.UpstreamToken, req.MissionS256); err != nil {
+		return nil, err
+	}
 	ctx = psmark.Mark(ctx)
 	md, err := resolveMetadata(ctx, client, req.PersonServer, req.Metadata, req.Cache, p)
 	if err != nil {
@@ -284,6 +327,8 @@ func RequestPersonToken(ctx context.Context, client *http.Client, req PersonToke
 	var o jsonx.Object
 	o.Str("resource", req.Resource)
 	o.Str("mission_s256", req.MissionS256)
+	o.Str("subagent_token", req.SubagentToken)
+	o.Str("upstream_token", req.UpstreamToken)
 	o.Strs("capabilities", capabilityStrings(req.Capabilities))
 	o.Str("login_hint", req.LoginHint)
 	o.Str("tenant", req.Tenant)
@@ -292,14 +337,14 @@ func RequestPersonToken(ctx context.Context, client *http.Client, req PersonToke
 	o.Str("justification", req.Justification)
 	o.Str("platform", req.Platform)
 	o.Str("device", req.Device)
-	known := []string{"resource", "mission_s256", "capabilities", "login_hint", "tenant", "domain_hint", "prompt", "justification", "platform", "device"}
+	known := []string{"resource", "mission_s256", "subagent_token", "upstream_token", "capabilities", "login_hint", "tenant", "domain_hint", "prompt", "justification", "platform", "device"}
 	if err := addExtra(&o, req.Extra, known); err != nil {
 		return nil, err
 	}
 	if ctx, err = endpointContext(ctx, req.PersonServer, "person_token_endpoint", md.PersonTokenEndpoint); err != nil {
 		return nil, err
 	}
-	tok, err := requestToken(ctx, client, md.PersonTokenEndpoint, req.PersonServer, o.Bytes(), "person_token", req.Poll, p)
+	tok, err := requestToken(ctx, client, md.PersonTokenEndpoint, req.PersonServer, o.Bytes(), "person_token", req.Poll, p, req.SubagentToken != "")
 	if err != nil {
 		return nil, missionWrap(err, req.MissionS256)
 	}
@@ -335,8 +380,9 @@ func addExtra(o *jsonx.Object, extra map[string]any, known []string) error {
 }
 
 // requestToken POSTs body to endpoint and reads the token named field
-// from the answer, polling a 202 to the end.
-func requestToken(ctx context.Context, client *http.Client, endpoint, psURL string, body []byte, field string, popts PollOptions, p wire.Profile) (*Token, error) {
+// from the answer, polling a 202 to the end. subagent says the body
+// carries a subagent_token (see ExchangeError.Is).
+func requestToken(ctx context.Context, client *http.Client, endpoint, psURL string, body []byte, field string, popts PollOptions, p wire.Profile, subagent bool) (*Token, error) {
 	t := profile.For(p)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
@@ -376,7 +422,7 @@ func requestToken(ctx context.Context, client *http.Client, endpoint, psURL stri
 		if err != nil {
 			var pe *PollError
 			if errors.As(err, &pe) {
-				return nil, &ExchangeError{StatusCode: pe.StatusCode, Problem: pe.Problem, Endpoint: endpoint, Response: pe.Response, Err: pe}
+				return nil, &ExchangeError{StatusCode: pe.StatusCode, Problem: pe.Problem, Endpoint: endpoint, Response: pe.Response, Err: pe, subagent: subagent}
 			}
 			var atr *AuthTokenRequiredError
 			if errors.As(err, &atr) {
@@ -393,7 +439,7 @@ func requestToken(ctx context.Context, client *http.Client, endpoint, psURL stri
 		resp.Body.Close()
 		resp.Body = http.NoBody
 	}
-	return nil, &ExchangeError{StatusCode: resp.StatusCode, Problem: problem, Endpoint: endpoint, Response: resp}
+	return nil, &ExchangeError{StatusCode: resp.StatusCode, Problem: problem, Endpoint: endpoint, Response: resp, subagent: subagent}
 }
 
 // readToken reads a 200 token answer and closes its body.
@@ -461,4 +507,21 @@ func parseTokenResponse(b []byte, field string) (string, int64, error) {
 		return "", 0, errors.New("aauth: token response expires_in out of range")
 	}
 	return v, int64(f), nil
+}
+
+// checkDelegation refuses the combinations AAuth -11 rules out before
+// anything is sent: sub-agents and call chaining in the seed profile, a
+// request that is both a sub-agent's and a chained one (an intermediary is
+// a top-level agent, and a sub-agent cannot chain), and mission_s256 with
+// upstream_token (the upstream token carries the mission).
+func checkDelegation(what string, t *profile.Table, subagent, upstream, mission string) error {
+	switch {
+	case (subagent != "" || upstream != "") && !t.Delegation:
+		return fmt.Errorf("aauth: %s: the %s profile has no sub-agents or call chaining", what, t.Name)
+	case subagent != "" && upstream != "":
+		return fmt.Errorf("aauth: %s: SubagentToken and UpstreamToken cannot be sent together", what)
+	case upstream != "" && mission != "":
+		return fmt.Errorf("aauth: %s: MissionS256 is not sent with UpstreamToken; the upstream token carries the mission", what)
+	}
+	return nil
 }

@@ -205,7 +205,7 @@ func Authorize(ctx context.Context, client *http.Client, req AuthorizeRequest) (
 	}
 	o.Str("account", req.Account)
 	body := o.Bytes()
-	tok, err := requestToken(ctx, client, req.Endpoint, "", body, "resource_token", req.Poll, req.Poll.Profile)
+	tok, err := requestToken(ctx, client, req.Endpoint, "", body, "resource_token", req.Poll, req.Poll.Profile, false)
 	if err != nil {
 		return "", err
 	}

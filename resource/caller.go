@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aauthgo/aauth/internal/chainctx"
 	"github.com/aauthgo/aauth/r3"
 )
 
@@ -179,8 +180,15 @@ func FromContext(ctx context.Context) (*Caller, bool) {
 }
 
 // NewContext returns a copy of ctx carrying c, for handlers tested
-// without the middleware.
+// without the middleware. When c presented a person or auth token, the
+// context also carries it as the upstream token of call chaining (see
+// aauth.WithUpstream): an aauth.Transport with Chain set then makes the
+// requests it sends with that context on c's behalf. The middleware serves
+// every request with such a context.
 func NewContext(ctx context.Context, c *Caller) context.Context {
+	if c != nil && (c.Kind == KindPerson || c.Kind == KindAuth) && c.Token != "" {
+		return chainctx.WithValue(ctx, callerKey{}, c, c.Token) // one allocation, as without
+	}
 	return context.WithValue(ctx, callerKey{}, c)
 }
 

@@ -2,6 +2,7 @@ package resource
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -51,8 +52,9 @@ type config struct {
 	linkValue string   // Link header naming the metadata
 	hosts     []string // the @authority values accepted
 	tokens    tokenCache
-	r3        *r3State      // per-operation authorization, when Resource.R3 is set
-	persons   personRecords // person tokens verified, with PersonTokenJTI
+	r3        *r3State                // per-operation authorization, when Resource.R3 is set
+	persons   personRecords           // person tokens verified, with PersonTokenJTI
+	public    map[string]http.Handler // PublicPaths
 }
 
 func (rs *Resource) now() time.Time {
@@ -125,6 +127,13 @@ func (rs *Resource) compile() (*config, error) {
 		return nil, fmt.Errorf("aauth: Resource.AuthorizationPath %q must be an absolute path of its own", p)
 	}
 	c.digest = !c.seed && !rs.OptionalContentDigest
+	c.public = make(map[string]http.Handler, len(rs.PublicPaths))
+	for p, h := range rs.PublicPaths {
+		if !strings.HasPrefix(p, "/") || h == nil || p == metadataPath || p == jwksPath || strings.HasPrefix(p, c.pending) || p == rs.AuthorizationPath {
+			return nil, fmt.Errorf("aauth: Resource.PublicPaths: %q is not a path of its own with a handler", p)
+		}
+		c.public[p] = h
+	}
 
 	c.required = []string{"@method", "@authority", "@path", "signature-key"}
 	for _, comp := range rs.Components {

@@ -75,6 +75,13 @@ func SetInteraction(ctx context.Context, url, code string) error {
 			return fmt.Errorf("aauth: SetInteraction: %q and %q are not an interaction URL and code", shorten(url), shorten(code))
 		}
 	}
-	e.store.update(e, func(e *pendingEntry) { e.interactionURL, e.interactionCode = url, code })
+	e.store.update(e, func(e *pendingEntry) {
+		e.interactionURL, e.interactionCode = url, code
+		e.announced = false
+		if e.changed != nil {
+			close(e.changed) // a poll held by Prefer: wait answers now
+			e.changed = nil
+		}
+	})
 	return nil
 }

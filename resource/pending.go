@@ -61,9 +61,11 @@ type pendingEntry struct {
 	resourceToken string
 	rtExpiry      time.Time
 
-	// pendingApproval.
+	// pendingApproval, and pendingWork relaying an interaction.
 	interactionURL, interactionCode string
 	polls                           int
+	changed                         chan struct{} // closed when the interaction changes (SetInteraction)
+	announced                       bool          // a poll has said the current interaction
 
 	store     *pendingStore
 	running   bool
@@ -291,12 +293,22 @@ func (c *config) servePending(w http.ResponseWriter, r *http.Request, _ http.Han
 }
 
 // pollWork answers a poll of a Defer: its answer once the work is done
-// (waiting up to Prefer: wait for it), 202 until then.
+// (waiting up to Prefer: wait for it), 202 until then. An interaction the
+// work waits for is said at once (the wait ends when it is set), then
+// polls wait again.
 func (c *config) pollWork(w http.ResponseWriter, r *http.Request, e *pendingEntry) {
-	if wait := preferWait(r.Header); wait > 0 {
+	c.pend.mu.Lock()
+	unannounced := e.interactionURL != "" && !e.announced
+	if e.changed == nil {
+		e.changed = make(chan struct{})
+	}
+	changed := e.changed
+	c.pend.mu.Unlock()
+	if wait := preferWait(r.Header); wait > 0 && !unannounced {
 		t := time.NewTimer(wait)
 		select {
 		case <-e.done:
+		case <-changed:
 		case <-t.C:
 		case <-r.Context().Done():
 		}
@@ -308,6 +320,7 @@ func (c *config) pollWork(w http.ResponseWriter, r *http.Request, e *pendingEntr
 	}
 	c.pend.mu.Lock()
 	url, code := e.interactionURL, e.interactionCode
+	e.announced = url != ""
 	c.pend.mu.Unlock()
 	if url != "" {
 		c.writePending(w, e, "interaction", "", url, code)

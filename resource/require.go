@@ -1,7 +1,6 @@
 package resource
 
 import (
-	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -63,6 +62,8 @@ func (c *config) own(w http.ResponseWriter, r *http.Request, next http.Handler) 
 		c.serveAuthorize(w, r)
 	case c.r3 != nil && strings.HasPrefix(p, c.r3.path):
 		c.serveR3(w, r)
+	case c.public[p] != nil:
+		c.public[p].ServeHTTP(w, r)
 	default:
 		return false
 	}
@@ -167,7 +168,7 @@ func (c *config) protect(w http.ResponseWriter, r *http.Request, next http.Handl
 		c.refuse(w, r, &Error{Status: http.StatusInternalServerError, Code: "server_error", Detail: "the resource's Policy asked for an unknown access mode"})
 		return
 	}
-	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, caller)))
+	next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), caller)))
 }
 
 // need is what r needs: the Policy's decision, or Mode and Scope.

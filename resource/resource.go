@@ -274,6 +274,13 @@ type Resource struct {
 	AuthorizationPath string
 	AccountHolder     func(ctx context.Context, c *Caller, account string) bool
 
+	// PublicPaths are further paths the resource answers itself, before
+	// and without the AAuth checks, keyed by the exact request path: the
+	// documents of an agent provider sharing the resource's origin (an
+	// intermediary's, see package intermediary) or a page a person's
+	// browser opens. They may not be the resource's own paths.
+	PublicPaths map[string]http.Handler
+
 	// PollInterval is the Retry-After of 202 answers, in whole seconds;
 	// zero means one second, and a negative value Retry-After: 0 (poll
 	// at once; tests). A poll that sends Prefer: wait is held until the

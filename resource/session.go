@@ -186,7 +186,7 @@ func (c *config) sessionAccess(w http.ResponseWriter, r *http.Request, caller *C
 					w.Header().Set("AAuth-Access", fresh)
 				}
 			}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, caller)))
+			next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), caller)))
 			return
 		}
 	}
@@ -199,7 +199,7 @@ func (c *config) sessionAccess(w http.ResponseWriter, r *http.Request, caller *C
 			return
 		}
 		w.Header().Set("AAuth-Access", tok)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, caller)))
+		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), caller)))
 	case Denied:
 		c.deny(w, "denied", "the resource refused access")
 	default:

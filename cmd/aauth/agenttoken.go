@@ -2,16 +2,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/aauthgo/aauth/agentprovider"
+	"github.com/aauthgo/aauth/internal/agentid"
 	"github.com/aauthgo/aauth/wire"
 )
 
 const agentTokenHelp = `Usage: aauth agent-token --provider-key FILE --iss URL --sub ID --key AGENT_KEY_FILE
-                         [--ps URL] [--ttl 1h] [--profile current|seed]
+                         [--ps URL] [--parent ID] [--ttl 1h] [--profile current|seed]
 
 Mint an agent token, as an agent provider does: a JWT signed with the
 provider's key that binds the agent's public key (cnf.jwk) to the agent's
@@ -24,6 +26,13 @@ identifier (sub). The token is printed on stdout.
   --key FILE           the agent's key (a private or public JWK); only its
                        public half goes into the token
   --ps URL             the agent's person server, the token's ps claim
+  --parent ID          make a sub-agent's token: ID is its parent, the
+                       parent_agent claim, a top-level agent identifier;
+                       --sub must be ID's local part, "+" and a name, at
+                       ID's domain (aauth:planner+w1@agent.example under
+                       aauth:planner@agent.example). The parent asks its
+                       person server for the sub-agent's tokens: see
+                       "aauth fetch --parent-key"
   --ttl DURATION       how long the token is valid (default 1h, at most 24h)
   --profile NAME       wire generation: current (default) or seed
 
@@ -32,6 +41,10 @@ Example:
   aauth agent-token --provider-key provider.jwk --iss https://agent.example \
       --sub aauth:assistant@agent.example --key agent.jwk \
       --ps https://ps.example > agent.jwt
+  aauth keygen -o worker.jwk
+  aauth agent-token --provider-key provider.jwk --iss https://agent.example \
+      --sub aauth:assistant+w1@agent.example --parent aauth:assistant@agent.example \
+      --key worker.jwk --ps https://ps.example > worker.jwt
 `
 
 // agentToken runs "aauth agent-token".
@@ -42,6 +55,7 @@ func (e *env) agentToken(ctx context.Context, args []string) error {
 	sub := fs.String("sub", "", "")
 	agentKey := fs.String("key", "", "")
 	ps := fs.String("ps", "", "")
+	parent := fs.String("parent", "", "")
 	ttl := fs.Duration("ttl", time.Hour, "")
 	profileName := fs.String("profile", "current", "")
 	pos, err := e.parse(fs, agentTokenHelp, args)
@@ -92,8 +106,13 @@ func (e *env) agentToken(ctx context.Context, args []string) error {
 		Key:          pub,
 		PersonServer: *ps,
 		Lifetime:     *ttl,
+		ParentAgent:  *parent,
 	})
 	if err != nil {
+		if errors.Is(err, agentid.ErrInvalid) {
+			// The identifiers given break AAuth's naming rules.
+			return usagef("%s", trimPrefix(err))
+		}
 		return err
 	}
 	_, err = fmt.Fprintln(e.stdout, tok)

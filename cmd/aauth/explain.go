@@ -122,6 +122,11 @@ func (x *explainer) event(ev aauth.Event) {
 	case aauth.StepSigned, aauth.StepPersonServer, aauth.StepPoll:
 		x.request(ev)
 	case aauth.StepPersonToken, aauth.StepExchange:
+		if ev.URL == "" {
+			// A sub-agent's step: its parent makes the request.
+			x.line(false, "· %s", ev.Detail)
+			return
+		}
 		x.line(false, "· %s at %s", ev.Detail, ev.URL)
 	case aauth.StepPending:
 		x.line(false, "· the resource deferred the request")
@@ -190,6 +195,36 @@ func (x *explainer) request(ev aauth.Event) {
 		answer += "; " + next
 	}
 	x.answer, x.answerIndent = answer, indent
+}
+
+// parentEvent renders a step of a sub-agent's parent, which runs in the
+// same process: its requests to the person server are traced as the
+// sub-agent's own are, and its token requests say that they are made for
+// the sub-agent.
+func (x *explainer) parentEvent(ev aauth.Event) {
+	switch ev.Step {
+	case aauth.StepPersonToken, aauth.StepExchange:
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		x.flush()
+		x.line(true, "· the parent is %s at %s (signed with the parent's agent token, the sub-agent's in subagent_token; the token is bound to the sub-agent's key)", lowerFirst(ev.Detail), ev.URL)
+	case aauth.StepPersonServer, aauth.StepPoll, aauth.StepChallenge:
+		x.event(ev)
+	case aauth.StepError:
+		if ev.Err != nil {
+			x.mu.Lock()
+			defer x.mu.Unlock()
+			x.flush()
+			x.line(true, "✗ the parent: %s", clip(trimPrefix(ev.Err), 300))
+		}
+	}
+}
+
+func lowerFirst(s string) string {
+	if s != "" && s[0] >= 'A' && s[0] <= 'Z' {
+		return string(s[0]+'a'-'A') + s[1:]
+	}
+	return s
 }
 
 // credential names a credential kind of an event.

@@ -59,6 +59,23 @@ Agent:
                          (default: the agent token's ps claim)
   --profile NAME         wire generation: current (default) or seed
 
+Sub-agent (AAuth sub-agents: --key and --agent-token are the sub-agent's,
+its token made with "aauth agent-token --parent"):
+  --parent-key FILE      the parent agent's signing key; the parent runs in
+                         this process and asks its person server for the
+                         sub-agent's tokens, bound to the sub-agent's key
+  --parent-agent-token JWT|@FILE
+                         the parent's agent token (its person server is
+                         --person-server, else this token's ps claim)
+
+Intermediary (AAuth call chaining: --key and --agent-token are the
+intermediary's own, self-issued under its resource identifier):
+  --upstream-token JWT|@FILE
+                         act on behalf of the caller who presented this
+                         person or auth token to the intermediary: the
+                         person server is the token's, and it is sent as
+                         upstream_token
+
 Told to the person server:
   --capabilities LIST    what this agent can do, comma separated (default
                          interaction,clarification; '' for none)
@@ -129,6 +146,12 @@ type fetchOptions struct {
 	// tokens in the Transport's memory.
 	tokens aauth.TokenCache
 
+	// A sub-agent's parent, run in process; or the upstream token of a
+	// call made on a caller's behalf.
+	parentSigner crypto.Signer
+	parentKey    aauth.SignatureKey
+	upstream     string
+
 	timeout time.Duration
 	include bool
 	explain bool
@@ -189,6 +212,9 @@ func (e *env) parseFetch(args []string) (*fetchOptions, error) {
 	missionS256 := fs.String("mission-s256", "", "")
 	missionApprover := fs.String("mission-approver", "", "")
 	profileName := fs.String("profile", "current", "")
+	parentKey := fs.String("parent-key", "", "")
+	parentToken := fs.String("parent-agent-token", "", "")
+	upstream := fs.String("upstream-token", "", "")
 	timeout := fs.Duration("timeout", 0, "")
 	include := fs.Bool("i", false, "")
 	explain := fs.Bool("explain", false, "")
@@ -274,6 +300,9 @@ func (e *env) parseFetch(args []string) (*fetchOptions, error) {
 		return nil, usagef("--mission-approver needs --mission-s256")
 	case *missionS256 != "":
 		o.mission = &wire.Mission{S256: *missionS256, Approver: *missionApprover}
+	}
+	if err := o.delegation(set, *parentKey, *parentToken, *upstream); err != nil {
+		return nil, err
 	}
 	if o.tokens, err = e.openStore(*storeDir, *noStore, set, o); err != nil {
 		return nil, err
@@ -507,6 +536,7 @@ func (e *env) doFetch(ctx context.Context, o *fetchOptions, approve func(ctx con
 		prompt.w = x // the prompts come in order with the trace
 		defer x.done()
 	}
+	ctx = o.delegate(ctx, tr, x)
 	// Redirects are not followed, as with curl: following one would
 	// present the agent's credentials to whatever origin it names.
 	client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

@@ -37,7 +37,9 @@ func demo(ctx context.Context, out io.Writer) error {
 	fmt.Fprintf(out, "server: serving %s/mcp, trusting the person server %s\n", issuer, ps.URL)
 
 	// ---- An agent calls it ----
-	err = callGreet(ctx, out, issuer+"/mcp", &aauth.Transport{Keys: provider.AgentKeys("alice"), PersonServer: ps.URL})
+	agent := &aauth.Transport{Keys: provider.AgentKeys("alice"), PersonServer: ps.URL}
+	err = callGreet(ctx, out, issuer+"/mcp", agent)
+	agent.CloseIdleConnections()
 	stop()
 	if serr := <-served; err == nil {
 		err = serr

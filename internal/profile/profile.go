@@ -41,6 +41,7 @@ type Table struct {
 	ResourceTokenHint   bool   // a login_hint inside the resource token wins over the caller's
 	PlatformDevice      bool   // platform and device are written in token requests
 	LocationBasePS      bool   // a token endpoint's relative Location resolves against the PS URL (JS)
+	Delegation          bool   // token requests may carry subagent_token and upstream_token
 
 	// Polling.
 	MaxPollDuration time.Duration
@@ -70,6 +71,7 @@ var Current = &Table{
 	RequireIssuer:        true,
 	PersonTokens:         true,
 	Governance:           true,
+	Delegation:           true,
 	PresentedToken:       true,
 	ClarificationAction:  true,
 	PreferWait:           45,

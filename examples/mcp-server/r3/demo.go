@@ -49,6 +49,7 @@ func demo(ctx context.Context, out io.Writer) error {
 	}
 	err = callAll(ctx, out, issuer+"/mcp", agent)
 	fmt.Fprintf(out, "person server: %d auth tokens issued\n", len(ps.AuthTokenRequests()))
+	agent.CloseIdleConnections()
 	stop()
 	if serr := <-served; err == nil {
 		err = serr
