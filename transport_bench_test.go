@@ -133,34 +133,44 @@ func BenchmarkPlainRoundTrip(b *testing.B) {
 	}
 }
 
+// signedRequest returns a copy of req carrying the headers t puts on it
+// (Signature-Key with the auth token, Signature-Input, Signature,
+// AAuth-Capabilities), for a plain client to send: the wire's share of a
+// warm round trip without the Transport's work.
+func signedRequest(b *testing.B, t *Transport, req *http.Request) *http.Request {
+	var signed http.Header
+	rt := t.Base
+	t.Base = roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		signed = r.Header.Clone()
+		return rt.RoundTrip(r)
+	})
+	roundTrip(b, t, req)
+	t.Base = rt
+	sreq := req.Clone(req.Context())
+	sreq.Header = signed
+	return sreq
+}
+
 // BenchmarkPlainRoundTripSignedHeaders is the plain round trip carrying
-// the headers a warm Transport's request carries (Signature-Key with the
-// auth token, Signature-Input, Signature, AAuth-Capabilities), copied from
-// one: its difference to BenchmarkPlainRoundTrip is what the signature
-// headers cost net/http on the wire (client and server), and its
-// difference to BenchmarkTransportWarm, less a bare signature, what the
-// Transport itself adds.
+// the headers a warm Transport's request carries, copied from one: its
+// difference to BenchmarkPlainRoundTrip is what the signature headers cost
+// net/http on the wire (client and server), and its difference to
+// BenchmarkTransportWarm, less a bare signature, what the Transport itself
+// adds.
 func BenchmarkPlainRoundTripSignedHeaders(b *testing.B) {
 	srv := newBenchServer(b)
 	url := srv.URL + "/mcp/tools?x=1"
 	t, _ := warmTransport(b, srv, url)
-	var signed http.Header
-	base := t.Base
-	t.Base = roundTripperFunc(func(r *http.Request) (*http.Response, error) {
-		signed = r.Header.Clone()
-		return base.RoundTrip(r)
-	})
 	req, err := http.NewRequest("GET", url, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	roundTrip(b, t, req)
+	sreq := signedRequest(b, t, req)
 	plain := srv.Client().Transport.(*http.Transport).Clone()
-	req.Header = signed
-	roundTrip(b, plain, req)
+	roundTrip(b, plain, sreq)
 	b.ReportAllocs()
 	for b.Loop() {
-		roundTrip(b, plain, req)
+		roundTrip(b, plain, sreq)
 	}
 }
 
@@ -173,21 +183,13 @@ func BenchmarkWireShareRatio(b *testing.B) {
 	srv := newBenchServer(b)
 	url := srv.URL + "/mcp/tools?x=1"
 	t, base := warmTransport(b, srv, url)
-	var signed http.Header
-	rt := t.Base
-	t.Base = roundTripperFunc(func(r *http.Request) (*http.Response, error) {
-		signed = r.Header.Clone()
-		return rt.RoundTrip(r)
-	})
 	req, err := http.NewRequest("GET", url, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	roundTrip(b, t, req)
+	sreq := signedRequest(b, t, req)
 	withHeaders := srv.Client().Transport.(*http.Transport).Clone()
 	plain := srv.Client().Transport.(*http.Transport).Clone()
-	sreq := req.Clone(req.Context())
-	sreq.Header = signed
 	roundTrip(b, withHeaders, sreq)
 	roundTrip(b, plain, req)
 
@@ -227,121 +229,129 @@ func BenchmarkBareEd25519Warm(b *testing.B) {
 	}
 }
 
-// BenchmarkTransportWarmRatio interleaves the three, alternating which
-// client goes first, and reports the ratios.
+// BenchmarkTransportWarmRatio interleaves three clients, rotating which
+// goes first: the warm Transport; a plain http.Transport sending the bare
+// request, then a bare signature over the Transport's base (the budget's
+// baseline, x-plain+sig); and a plain http.Transport sending the request
+// with the headers the Transport puts on it, then the same signature
+// (x-wire+sig: what any client sending these headers pays, so the ratio is
+// the Transport's own work).
 func BenchmarkTransportWarmRatio(b *testing.B) {
 	srv := newBenchServer(b)
 	url := srv.URL + "/mcp/tools?x=1"
 	t, base := warmTransport(b, srv, url)
-	plain := srv.Client().Transport.(*http.Transport).Clone()
 	req, err := http.NewRequest("GET", url, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	roundTrip(b, t, req)
+	sreq := signedRequest(b, t, req)
+	plain := srv.Client().Transport.(*http.Transport).Clone()
+	wire := srv.Client().Transport.(*http.Transport).Clone()
 	roundTrip(b, plain, req)
+	roundTrip(b, wire, sreq)
 
-	var aauthT, plainT, sigT time.Duration
-	var aauths, bases []time.Duration // per iteration: the Transport; plain + signature
+	ops := [3]func() time.Duration{
+		func() time.Duration { t0 := time.Now(); roundTrip(b, t, req); return time.Since(t0) },
+		func() time.Duration {
+			t0 := time.Now()
+			roundTrip(b, plain, req)
+			ed25519.Sign(benchKey, base)
+			return time.Since(t0)
+		},
+		func() time.Duration {
+			t0 := time.Now()
+			roundTrip(b, wire, sreq)
+			ed25519.Sign(benchKey, base)
+			return time.Since(t0)
+		},
+	}
+	var total [3]time.Duration
+	var each [3][]time.Duration
 	i := 0
 	for b.Loop() {
-		t0 := time.Now()
-		if i&1 == 0 {
-			roundTrip(b, t, req)
-		} else {
-			roundTrip(b, plain, req)
-		}
-		t1 := time.Now()
-		ed25519.Sign(benchKey, base)
-		t2 := time.Now()
-		if i&1 == 0 {
-			roundTrip(b, plain, req)
-		} else {
-			roundTrip(b, t, req)
-		}
-		t3 := time.Now()
-		if i&1 == 0 {
-			aauthT += t1.Sub(t0)
-			plainT += t3.Sub(t2)
-		} else {
-			plainT += t1.Sub(t0)
-			aauthT += t3.Sub(t2)
-		}
-		sigT += t2.Sub(t1)
-		if i&1 == 0 {
-			aauths, bases = append(aauths, t1.Sub(t0)), append(bases, t3.Sub(t1))
-		} else {
-			aauths, bases = append(aauths, t3.Sub(t2)), append(bases, t2.Sub(t0))
+		for k := range 3 {
+			j := (i + k) % 3
+			d := ops[j]()
+			total[j] += d
+			each[j] = append(each[j], d)
 		}
 		i++
 	}
+	b.ReportMetric(float64(total[0])/float64(total[1]), "x-plain+sig")
+	b.ReportMetric(float64(median(each[0]))/float64(median(each[1])), "x-plain+sig-med")
+	b.ReportMetric(float64(total[0])/float64(total[2]), "x-wire+sig")
+	b.ReportMetric(float64(median(each[0]))/float64(median(each[2])), "x-wire+sig-med")
 	n := float64(b.N)
-	b.ReportMetric(float64(aauthT)/float64(plainT+sigT), "x-plain+sig")
-	b.ReportMetric(float64(median(aauths))/float64(median(bases)), "x-plain+sig-med")
-	b.ReportMetric(float64(aauthT)/float64(plainT), "x-plain")
-	b.ReportMetric(float64(aauthT.Nanoseconds())/n, "aauth-ns/op")
-	b.ReportMetric(float64(plainT.Nanoseconds())/n, "plain-ns/op")
-	b.ReportMetric(float64(sigT.Nanoseconds())/n, "sig-ns/op")
+	b.ReportMetric(float64(total[0].Nanoseconds())/n, "aauth-ns/op")
+	b.ReportMetric(float64(total[1].Nanoseconds())/n, "plain+sig-ns/op")
+	b.ReportMetric(float64(total[2].Nanoseconds())/n, "wire+sig-ns/op")
 }
 
 // BenchmarkTransportWarmRatioParallel is the warm ratio at 64 goroutines
-// (b.SetParallelism(32) on GOMAXPROCS=2): the Transport's round trips and
-// the baseline's (a plain round trip, then a bare signature) are run in
-// alternate phases, each a b.RunParallel of b.N operations, in the order
-// ABBA (three times) so that a drift in the machine's load falls on both. The machine is
+// (b.SetParallelism(32) on GOMAXPROCS=2): the three clients of
+// BenchmarkTransportWarmRatio are run in alternate phases, each a
+// b.RunParallel of b.N operations, in the order ABCCBA (three times) so
+// that a drift in the machine's load falls on all. The machine is
 // saturated in every phase, so a phase's time is what its operations cost
-// the machine, contention included. Both clients keep enough idle
+// the machine, contention included. Every client keeps enough idle
 // connections for all 64 goroutines.
 func BenchmarkTransportWarmRatioParallel(b *testing.B) {
 	srv := newBenchServer(b)
 	url := srv.URL + "/mcp/tools?x=1"
 	t, base := warmTransport(b, srv, url)
 	t.Base.(*http.Transport).MaxIdleConnsPerHost = 128
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sreq := signedRequest(b, t, req)
 	plain := srv.Client().Transport.(*http.Transport).Clone()
 	plain.MaxIdleConnsPerHost = 128
+	wire := plain.Clone()
 	b.Cleanup(plain.CloseIdleConnections)
+	b.Cleanup(wire.CloseIdleConnections)
 	b.Cleanup(t.Base.(*http.Transport).CloseIdleConnections)
 	b.SetParallelism(32)
-	aauthOp := func(req *http.Request) { roundTrip(b, t, req) }
-	plainOp := func(req *http.Request) {
-		roundTrip(b, plain, req)
-		ed25519.Sign(benchKey, base)
+	ops := [3]func(req, sreq *http.Request){
+		func(req, _ *http.Request) { roundTrip(b, t, req) },
+		func(req, _ *http.Request) {
+			roundTrip(b, plain, req)
+			ed25519.Sign(benchKey, base)
+		},
+		func(_, sreq *http.Request) {
+			roundTrip(b, wire, sreq)
+			ed25519.Sign(benchKey, base)
+		},
 	}
-	phase := func(op func(*http.Request)) time.Duration {
+	phase := func(op func(req, sreq *http.Request)) time.Duration {
 		t0 := time.Now()
 		b.RunParallel(func(pb *testing.PB) {
-			req, err := http.NewRequest("GET", url, nil)
-			if err != nil {
-				b.Error(err)
-				return
-			}
+			// Each goroutine has its own requests, as callers do.
+			req, sreq := req.Clone(context.Background()), sreq.Clone(context.Background())
 			for pb.Next() {
-				op(req)
+				op(req, sreq)
 			}
 		})
 		return time.Since(t0)
 	}
-	var aauthT, plainT time.Duration
-	var aauths, plains []time.Duration // per phase
+	var total [3]time.Duration
+	var each [3][]time.Duration
 	const rounds = 3
-	for i := 0; i < rounds; i++ {
-		for _, transport := range []bool{true, false, false, true} {
-			if transport {
-				d := phase(aauthOp)
-				aauthT += d
-				aauths = append(aauths, d)
-			} else {
-				d := phase(plainOp)
-				plainT += d
-				plains = append(plains, d)
-			}
+	for range rounds {
+		for _, j := range []int{0, 1, 2, 2, 1, 0} {
+			d := phase(ops[j])
+			total[j] += d
+			each[j] = append(each[j], d)
 		}
 	}
+	b.ReportMetric(float64(total[0])/float64(total[1]), "x-plain+sig")
+	b.ReportMetric(float64(median(each[0]))/float64(median(each[1])), "x-plain+sig-med")
+	b.ReportMetric(float64(total[0])/float64(total[2]), "x-wire+sig")
+	b.ReportMetric(float64(median(each[0]))/float64(median(each[2])), "x-wire+sig-med")
 	n := float64(2 * rounds * b.N)
-	b.ReportMetric(float64(aauthT)/float64(plainT), "x-plain+sig")
-	b.ReportMetric(float64(median(aauths))/float64(median(plains)), "x-plain+sig-med")
-	b.ReportMetric(float64(aauthT.Nanoseconds())/n, "aauth-ns/op")
-	b.ReportMetric(float64(plainT.Nanoseconds())/n, "plain+sig-ns/op")
+	b.ReportMetric(float64(total[0].Nanoseconds())/n, "aauth-ns/op")
+	b.ReportMetric(float64(total[1].Nanoseconds())/n, "plain+sig-ns/op")
+	b.ReportMetric(float64(total[2].Nanoseconds())/n, "wire+sig-ns/op")
 }
 
 // BenchmarkTransportWarmParallel is the warm round trip alone at 64
