@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
+	"github.com/aauthgo/aauth/internal/lru"
 	"github.com/aauthgo/aauth/psclient"
 )
 
@@ -49,48 +51,114 @@ type TokenLocker interface {
 }
 
 // MemoryCache is an in-memory TokenCache. The zero value is ready to use.
+//
+// It holds at most MaxTokens tokens, a token of 4 KiB or more counting as
+// one more per 4 KiB, so that the bound is one on memory too: about 4 KiB
+// per token. When full, it evicts an expired token if it
+// meets one, else the token used least recently (approximately: see
+// below), one at a time. Tokens stored or read for a request that an
+// http.Client made to follow a redirect (the server chose the origin, not
+// the caller) are on probation: they take at most a quarter of the cache,
+// and a flood of them evicts only each other, never a token stored or read
+// for a request the caller made itself. A token on probation that the
+// caller's own request reads is protected from then on.
+//
+// Reads take no lock; recency is kept with a bit per token that a read
+// sets, and that eviction (under the cache's lock, taken only to store and
+// delete) clears as it gives the token a second chance.
 type MemoryCache struct {
-	mu sync.Mutex
-	m  map[string]*psclient.Token
+	// MaxTokens bounds the number of tokens held (long tokens count for
+	// more, see above); zero means DefaultMaxTokens. It must not change
+	// after first use.
+	MaxTokens int
+
+	// Now is the clock by which a token has expired, for eviction; nil
+	// means time.Now. A token past its expiry is still returned: the
+	// Transport decides what it presents by its own clock.
+	Now func() time.Time
+
+	once sync.Once
+	m    *lru.Map[string, *psclient.Token]
 }
 
-// maxMemoryTokens bounds a MemoryCache: an agent that talks to more
-// resources than this starts over with an empty cache rather than grow
-// without limit.
-const maxMemoryTokens = 4096
+// DefaultMaxTokens is the bound of a MemoryCache whose MaxTokens is zero:
+// room for about 2,700 resources with an auth, a session and a person
+// token each, in at most about 34 MB.
+const DefaultMaxTokens = 8192
+
+// tokenUnit is the length of token that counts as one more.
+const tokenUnit = 4 << 10
+
+func tokenWeight(tok *psclient.Token) int {
+	if tok == nil {
+		return 1
+	}
+	return 1 + len(tok.Value)/tokenUnit
+}
+
+func (c *MemoryCache) tokens() *lru.Map[string, *psclient.Token] {
+	c.once.Do(func() {
+		n := c.MaxTokens
+		if n <= 0 {
+			n = DefaultMaxTokens
+		}
+		c.m = lru.NewWeighted[string](n, tokenWeight, c.expired)
+	})
+	return c.m
+}
+
+func (c *MemoryCache) expired(tok *psclient.Token) bool {
+	if tok == nil {
+		return true
+	}
+	if tok.Expiry.IsZero() {
+		return false
+	}
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	return !tok.Expiry.After(now())
+}
 
 // Token returns the token stored under key, or ErrNoToken.
-func (c *MemoryCache) Token(_ context.Context, key string) (*psclient.Token, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if t, ok := c.m[key]; ok {
+func (c *MemoryCache) Token(ctx context.Context, key string) (*psclient.Token, error) {
+	if t, ok := c.tokens().Get(key, !onProbation(ctx)); ok {
 		return t, nil
 	}
 	return nil, ErrNoToken
 }
 
 // SetToken stores tok under key.
-func (c *MemoryCache) SetToken(_ context.Context, key string, tok *psclient.Token) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= maxMemoryTokens {
-		c.m = make(map[string]*psclient.Token)
-	}
-	c.m[key] = tok
+func (c *MemoryCache) SetToken(ctx context.Context, key string, tok *psclient.Token) error {
+	c.tokens().Put(key, tok, !onProbation(ctx))
 	return nil
 }
 
 // DeleteToken removes the token under key.
 func (c *MemoryCache) DeleteToken(_ context.Context, key string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.m, key)
+	c.tokens().Delete(key)
 	return nil
 }
 
 // Len reports how many tokens the cache holds.
-func (c *MemoryCache) Len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.m)
+func (c *MemoryCache) Len() int { return c.tokens().Len() }
+
+// inProcessCache is a TokenCache that only this process writes, through the
+// Transports using it: a MemoryCache, or a type embedding one.
+type inProcessCache interface{ inProcess() }
+
+func (*MemoryCache) inProcess() {}
+
+// probationKey marks the context of a request an http.Client made to follow
+// a redirect: what is cached for it is on probation.
+type probationKey struct{}
+
+func withProbation(ctx context.Context) context.Context {
+	return context.WithValue(ctx, probationKey{}, true)
+}
+
+func onProbation(ctx context.Context) bool {
+	v, _ := ctx.Value(probationKey{}).(bool)
+	return v
 }

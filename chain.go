@@ -241,7 +241,7 @@ func (r *run) chainErr(err error) error {
 // for the downstream resource); otherwise the best one held.
 func (r *run) opening() (credential, error) {
 	if r.up == nil {
-		return r.t.pickCredential(r.ctx, r.origin, r.ps, r.jkt, r.agentCred()), nil
+		return r.pick(), nil
 	}
 	if tok := r.t.cached(r.ctx, r.authCacheKey()); tok != nil {
 		return credential{kind: credAuth, token: tok.Value, key: r.authCacheKey()}, nil
@@ -284,7 +284,7 @@ func (r *run) spend() error {
 func (r *run) chainPersonToken(rejected string) (*psclient.Token, error) {
 	key := r.personCacheKey()
 	if rejected != "" {
-		r.t.forgetKey(r.ctx, key, rejected)
+		r.forgetKey(key, rejected)
 	}
 	tok, err := r.fetchOnce(key, "person", func(tok *psclient.Token) bool { return tok.Value != rejected }, func() (*psclient.Token, error) {
 		if err := r.spend(); err != nil {

@@ -85,11 +85,14 @@ func (l *leakWatch) attach(tr *aauth.Transport) {
 	if tr.Keys != nil {
 		tr.Keys = &watchedKeys{src: tr.Keys, l: l}
 	}
-	tokens := tr.Tokens
-	if tokens == nil {
-		tokens = &aauth.MemoryCache{}
+	switch tokens := tr.Tokens.(type) {
+	case nil:
+		tr.Tokens = &watchedMemoryCache{MemoryCache: &aauth.MemoryCache{}, l: l}
+	case *aauth.MemoryCache:
+		tr.Tokens = &watchedMemoryCache{MemoryCache: tokens, l: l}
+	default:
+		tr.Tokens = &watchedCache{TokenCache: tokens, l: l}
 	}
-	tr.Tokens = &watchedCache{TokenCache: tokens, l: l}
 }
 
 // err records an error the caller received.
@@ -219,10 +222,45 @@ type watchedCache struct {
 }
 
 func (c *watchedCache) SetToken(ctx context.Context, key string, tok *aauth.Token) error {
-	if tok != nil {
-		c.l.secret("a "+strings.Fields(key)[0]+" token stored", tok.Value)
-	}
+	c.l.stored(key, tok)
 	return c.TokenCache.SetToken(ctx, key, tok)
+}
+
+// watchedMemoryCache is a watchedCache around a MemoryCache, which it
+// embeds so that the Transport uses it as one (see Transport.Tokens).
+type watchedMemoryCache struct {
+	*aauth.MemoryCache
+	l    *leakWatch
+	keys sync.Map // every key stored under
+}
+
+func (c *watchedMemoryCache) SetToken(ctx context.Context, key string, tok *aauth.Token) error {
+	c.l.stored(key, tok)
+	c.keys.Store(key, true)
+	return c.MemoryCache.SetToken(ctx, key, tok)
+}
+
+// heldUnder returns the keys stored under that begin with prefix and hold
+// a token now.
+func (c *watchedMemoryCache) heldUnder(prefix string) []string {
+	var held []string
+	c.keys.Range(func(k, _ any) bool {
+		key := k.(string)
+		if strings.HasPrefix(key, prefix) {
+			if tok, err := c.MemoryCache.Token(context.Background(), key); err == nil && tok != nil {
+				held = append(held, key)
+			}
+		}
+		return true
+	})
+	return held
+}
+
+// stored makes a token stored under key a secret.
+func (l *leakWatch) stored(key string, tok *aauth.Token) {
+	if tok != nil {
+		l.secret("a "+strings.Fields(key)[0]+" token stored", tok.Value)
+	}
 }
 
 // failRecorder is a testing.TB that records failures instead of failing.

@@ -1,7 +1,6 @@
 package aauth
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -12,7 +11,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
+	"math"
 	"math/big"
 	"net/http"
 	"net/textproto"
@@ -20,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aauthgo/aauth/internal/profile"
@@ -104,6 +106,17 @@ func (s *Signer) SignatureBase(req *http.Request, km KeyMaterial) ([]byte, error
 }
 
 func (s *Signer) sign(req *http.Request, km KeyMaterial, baseOnly bool) ([]byte, error) {
+	return s.signAt(req, km, "", createdLater, baseOnly)
+}
+
+// createdLater asks signAt to take the created time from s.Now once the
+// request is ready (a body may take a while to read).
+const createdLater = math.MinInt64
+
+// signAt is sign with what a Transport computes once rather than per
+// request: skey, when not "", is the Signature-Key value for km (under the
+// default label), and created the signature's created time.
+func (s *Signer) signAt(req *http.Request, km KeyMaterial, skey string, created int64, baseOnly bool) ([]byte, error) {
 	if km.Signer == nil {
 		return nil, errors.New("aauth: sign: key material has no signer")
 	}
@@ -127,11 +140,15 @@ func (s *Signer) sign(req *http.Request, km KeyMaterial, baseOnly bool) ([]byte,
 		return nil, err
 	}
 
-	skey, err := formatSignatureKey(label, km, t.HWKAlg, t.JKTJWTScheme)
-	if err != nil {
-		return nil, err
+	if skey == "" || label != wire.DefaultLabel {
+		if skey, err = signatureKeyValue(label, km, t); err != nil {
+			return nil, err
+		}
 	}
-	req.Header.Set("Signature-Key", skey)
+	// The three header values share one allocation.
+	hv := new([3]string)
+	hv[0] = skey
+	req.Header["Signature-Key"] = hv[0:1:1]
 
 	digest := m.hasBody && (s.ContentDigest == DigestAlways || s.ContentDigest == DigestAuto && t.DigestBodies ||
 		s.Components == nil && contains(s.ExtraComponents, "content-digest"))
@@ -147,7 +164,8 @@ func (s *Signer) sign(req *http.Request, km KeyMaterial, baseOnly bool) ([]byte,
 			comps = append(comps[:len(comps):len(comps)], "content-digest")
 		}
 	} else {
-		comps = s.defaultComponents(req, m.hasBody, digest, t.CoverAuthorization)
+		var buf [8]string
+		comps = s.defaultComponents(buf[:0], req, m.hasBody, digest, t.CoverAuthorization)
 	}
 
 	if m.hasBody {
@@ -169,41 +187,66 @@ func (s *Signer) sign(req *http.Request, km KeyMaterial, baseOnly bool) ([]byte,
 		req.Header.Set("Content-Digest", d)
 	}
 
-	var created int64
-	if s.Now != nil {
-		created = s.Now().Unix()
-	} else {
-		created = time.Now().Unix()
+	if created == createdLater {
+		if s.Now != nil {
+			created = s.Now().Unix()
+		} else {
+			created = time.Now().Unix()
+		}
 	}
-	return signMessage(req, &m, km.Signer, label, comps, signatureParams(comps, created), baseOnly)
+	// Signature-Input and Signature share one allocation too: the builder
+	// has room for the signature when it writes the input.
+	var hb strings.Builder
+	input := writeSignatureInput(&hb, len(label)+3+base64.StdEncoding.EncodedLen(ed25519.SignatureSize), label, comps, created)
+	if baseOnly {
+		return buildBase(req, &m, comps, input[len(label)+1:], nil)
+	}
+	return nil, signMessage(req, &m, km.Signer, label, comps, input, &hb, hv[1:])
 }
 
 // signMessage is the generic RFC 9421 step: it builds the base over comps
-// with the given serialised parameters, signs it, and sets Signature-Input
-// and Signature under label.
-func signMessage(req *http.Request, m *message, key crypto.Signer, label string, comps []string, params string, baseOnly bool) ([]byte, error) {
-	base, err := buildBase(req, m, comps, params)
+// with the parameters of input (the Signature-Input value, label=...),
+// signs it, and sets Signature-Input and Signature. The Signature value is
+// written into b (nil: a builder of its own), and hv, when it has room for
+// two, holds the values.
+func signMessage(req *http.Request, m *message, key crypto.Signer, label string, comps []string, input string, b *strings.Builder, hv []string) error {
+	bp := baseBufs.Get().(*[]byte)
+	defer baseBufs.Put(bp)
+	base, err := buildBase(req, m, comps, input[len(label)+1:], (*bp)[:0])
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if baseOnly {
-		return base, nil
+	if cap(base) <= maxPooledBase {
+		*bp = base
 	}
 	sig, err := signBytes(key, base)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	req.Header.Set("Signature-Input", label+"="+params)
-	req.Header.Set("Signature", sigHeader(label, sig))
-	return base, nil
+	if len(hv) < 2 {
+		hv = make([]string, 2)
+	}
+	if b == nil {
+		b = new(strings.Builder)
+	}
+	hv[0], hv[1] = input, writeSigHeader(b, label, sig)
+	req.Header["Signature-Input"] = hv[0:1:1]
+	req.Header["Signature"] = hv[1:2:2]
+	return nil
 }
+
+// baseBufs holds signature-base buffers: a base is not needed once signed.
+var baseBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2<<10); return &b }}
+
+// maxPooledBase bounds the buffers kept: a base carrying a huge header
+// value is not kept for every later signature.
+const maxPooledBase = 16 << 10
 
 // defaultComponents is the profile's list: the three derived components,
 // content-type for a body, authorization for a session token (current),
 // the extras, signature-key, and content-digest last, where
 // @hellocoop/httpsig 2.2 puts it.
-func (s *Signer) defaultComponents(req *http.Request, hasBody, digest, coverAuthz bool) []string {
-	comps := make([]string, 0, 6+len(s.ExtraComponents))
+func (s *Signer) defaultComponents(comps []string, req *http.Request, hasBody, digest, coverAuthz bool) []string {
 	comps = append(comps, "@method", "@authority", "@path")
 	if hasBody {
 		comps = append(comps, "content-type")
@@ -249,14 +292,16 @@ func prepare(req *http.Request) (message, error) {
 	req.Host = authority
 
 	raw := u.Opaque
+	escaped := ""
 	if raw == "" {
+		escaped = u.EscapedPath()
 		raw = u.RawPath
 		if raw == "" {
-			raw = u.EscapedPath()
+			raw = escaped
 		}
 	}
 	path := escapeForGo(whatwg.Path(raw))
-	if u.Opaque != "" || path != u.EscapedPath() {
+	if u.Opaque != "" || path != escaped {
 		setPath(u, path)
 	}
 	u.Fragment, u.RawFragment = "", ""
@@ -290,7 +335,7 @@ func prepare(req *http.Request) (message, error) {
 // Verifiers take @path from the request target as sent, so the escaped form
 // verifies everywhere.
 func escapeForGo(p string) string {
-	if !strings.ContainsAny(p, "|^") {
+	if strings.IndexByte(p, '|') < 0 && strings.IndexByte(p, '^') < 0 {
 		return p
 	}
 	return strings.NewReplacer("|", "%7C", "^", "%5E").Replace(p)
@@ -317,6 +362,10 @@ func setPath(u *url.URL, path string) {
 
 // standardMethod returns the upper-case form of a method fetch normalises.
 func standardMethod(m string) (string, bool) {
+	switch m {
+	case "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH":
+		return m, true
+	}
 	for _, s := range [...]string{"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"} {
 		if len(m) == len(s) && strings.EqualFold(m, s) {
 			return s, true
@@ -345,13 +394,12 @@ func contentDigest(req *http.Request) (string, error) {
 			return "", safetext.Wrap("sign: reading body", err)
 		}
 	} else {
-		b, err := io.ReadAll(req.Body)
+		b, err := readAllHashing(req.Body, req.ContentLength, h)
 		req.Body.Close()
 		if err != nil {
 			return "", safetext.Wrap("sign: reading body", err)
 		}
 		setBody(req, b)
-		h.Write(b)
 	}
 	var sum [sha256.Size]byte
 	return "sha-256=:" + base64.StdEncoding.EncodeToString(h.Sum(sum[:0])) + ":", nil
@@ -359,10 +407,58 @@ func contentDigest(req *http.Request) (string, error) {
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
 
+// readAllHashing reads r to its end and hashes it. The body is kept in a
+// strings.Builder: sized from n (the request's ContentLength) when known,
+// it is allocated once and never zeroed or copied to grow; a body of
+// unknown length grows it by doubling. A reader that writes itself out
+// (bytes.Reader, strings.Reader) is copied once; each 64 KiB chunk is
+// hashed, then copied while still in the CPU's cache.
+func readAllHashing(r io.Reader, n int64, h hash.Hash) (string, error) {
+	w := hashingBuilder{h: h}
+	if n > 0 {
+		// A length far beyond what can be meant is not allocated up
+		// front.
+		w.b.Grow(int(min(n, maxBodyPrealloc)))
+	}
+	bp := copyBufs.Get().(*[]byte)
+	_, err := io.CopyBuffer(&w, r, *bp)
+	copyBufs.Put(bp)
+	if err != nil {
+		return "", err
+	}
+	return w.b.String(), nil
+}
+
+// hashingBuilder hashes what is written to it and keeps it.
+type hashingBuilder struct {
+	h hash.Hash
+	b strings.Builder
+}
+
+func (w *hashingBuilder) Write(p []byte) (int, error) {
+	if free := w.b.Cap() - w.b.Len(); free < len(p) {
+		// Double (Builder.Write would append, growing by a quarter and
+		// copying all each time), or make room for p at once.
+		w.b.Grow(max(len(p), w.b.Cap()))
+	}
+	for rest := p; len(rest) > 0; {
+		c := rest[:min(len(rest), hashChunk)]
+		w.h.Write(c)
+		w.b.Write(c)
+		rest = rest[len(c):]
+	}
+	return len(p), nil
+}
+
+const (
+	hashChunk       = 64 << 10
+	maxBodyPrealloc = 64 << 20
+)
+
 // setBody makes b the replayable body of req.
-func setBody(req *http.Request, b []byte) {
+func setBody(req *http.Request, b string) {
 	req.ContentLength = int64(len(b))
-	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(b)), nil }
 	req.Body, _ = req.GetBody()
 	if len(b) == 0 {
 		// An empty body still counts as a body for signing, but Go would
@@ -377,40 +473,54 @@ type sigParam struct {
 	value any
 }
 
-func signatureParams(comps []string, created int64, extra ...sigParam) string {
-	n := 16
+// signatureInput returns the Signature-Input value label=(comps);created=…
+// with the extra parameters. The serialised signature parameters are what
+// follows "label=".
+func signatureInput(label string, comps []string, created int64, extra ...sigParam) string {
+	var b strings.Builder
+	return writeSignatureInput(&b, 0, label, comps, created, extra...)
+}
+
+// writeSignatureInput writes the Signature-Input value to b, which it first
+// grows for it and room more bytes, and returns it.
+func writeSignatureInput(b *strings.Builder, room int, label string, comps []string, created int64, extra ...sigParam) string {
+	var num [20]byte
+	n := len(label) + 32
 	for _, c := range comps {
 		n += len(c) + 3
 	}
-	b := make([]byte, 0, n+20)
-	b = append(b, '(')
+	start := b.Len()
+	b.Grow(n + room)
+	b.WriteString(label)
+	b.WriteString("=(")
 	for i, c := range comps {
 		if i > 0 {
-			b = append(b, ' ')
+			b.WriteByte(' ')
 		}
-		b = append(b, '"')
-		b = append(b, c...)
-		b = append(b, '"')
+		b.WriteByte('"')
+		b.WriteString(c)
+		b.WriteByte('"')
 	}
-	b = append(b, ");created="...)
-	b = strconv.AppendInt(b, created, 10)
+	b.WriteString(");created=")
+	b.Write(strconv.AppendInt(num[:0], created, 10))
 	for _, p := range extra {
-		b = append(b, ';')
-		b = append(b, p.name...)
-		b = append(b, '=')
+		b.WriteByte(';')
+		b.WriteString(p.name)
+		b.WriteByte('=')
 		switch v := p.value.(type) {
 		case int64:
-			b = strconv.AppendInt(b, v, 10)
+			b.Write(strconv.AppendInt(num[:0], v, 10))
 		case string:
-			b = strconv.AppendQuote(b, v)
+			b.WriteString(strconv.Quote(v))
 		}
 	}
-	return string(b)
+	return b.String()[start:]
 }
 
-// buildBase writes the RFC 9421 §2.5 signature base, into one allocation
-// of the exact size: the Signature-Key value alone is hundreds of bytes.
-func buildBase(req *http.Request, m *message, comps []string, params string) ([]byte, error) {
+// buildBase writes the RFC 9421 §2.5 signature base into buf, grown once
+// to the exact size when too small: the Signature-Key value alone is
+// hundreds of bytes.
+func buildBase(req *http.Request, m *message, comps []string, params string, buf []byte) ([]byte, error) {
 	var small [8]string
 	vals := small[:0]
 	n := len(`"@signature-params": `) + len(params)
@@ -422,7 +532,10 @@ func buildBase(req *http.Request, m *message, comps []string, params string) ([]
 		vals = append(vals, v)
 		n += len(c) + len(v) + len(`"": `+"\n")
 	}
-	b := make([]byte, 0, n)
+	b := buf[:0]
+	if cap(b) < n {
+		b = make([]byte, 0, n)
+	}
 	for i, c := range comps {
 		b = append(b, '"')
 		b = append(b, c...)
@@ -492,10 +605,14 @@ func componentValue(req *http.Request, m *message, name string) (string, error) 
 	case "@target-uri":
 		return strings.ToLower(req.URL.Scheme) + "://" + m.authority + m.path + querySuffix(req.URL), nil
 	}
-	if name == "" || name[0] == '@' || !validComponentName(name) {
-		return "", fmt.Errorf("aauth: sign: unsupported component %q", name)
+	key, known := knownField(name)
+	if !known {
+		if name == "" || name[0] == '@' || !validComponentName(name) {
+			return "", fmt.Errorf("aauth: sign: unsupported component %q", name)
+		}
+		key = textproto.CanonicalMIMEHeaderKey(name)
 	}
-	vals := req.Header[canonicalName(name)]
+	vals := req.Header[key]
 	if len(vals) == 0 {
 		if name == "content-length" && req.ContentLength >= 0 && m.hasBody {
 			return strconv.FormatInt(req.ContentLength, 10), nil
@@ -512,20 +629,21 @@ func componentValue(req *http.Request, m *message, name string) (string, error) 
 	return strings.Join(parts, ", "), nil
 }
 
-// canonicalName is textproto.CanonicalMIMEHeaderKey(name), without its
-// allocation for the lower-case names AAuth signatures cover.
-func canonicalName(name string) string {
+// knownField returns the net/http form of the lower-case field names AAuth
+// signatures cover: valid names, so neither checked nor canonicalised (with
+// an allocation) each time.
+func knownField(name string) (string, bool) {
 	switch name {
 	case "signature-key":
-		return "Signature-Key"
+		return "Signature-Key", true
 	case "content-type":
-		return "Content-Type"
+		return "Content-Type", true
 	case "content-digest":
-		return "Content-Digest"
+		return "Content-Digest", true
 	case "authorization":
-		return "Authorization"
+		return "Authorization", true
 	}
-	return textproto.CanonicalMIMEHeaderKey(name)
+	return "", false
 }
 
 // querySuffix is the query as sent, with its "?" (also for a lone "?").
@@ -570,13 +688,17 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func sigHeader(label string, sig []byte) string {
-	b := make([]byte, 0, len(label)+3+base64.StdEncoding.EncodedLen(len(sig)))
-	b = append(b, label...)
-	b = append(b, "=:"...)
-	b = base64.StdEncoding.AppendEncode(b, sig)
-	b = append(b, ':')
-	return string(b)
+// writeSigHeader writes the Signature value label=:base64(sig): to b and
+// returns it. What b holds already is kept, and shares its allocation.
+func writeSigHeader(b *strings.Builder, label string, sig []byte) string {
+	var enc [128]byte // a base64 Ed25519 or P-256 signature is 88 bytes
+	start := b.Len()
+	b.Grow(len(label) + 3 + base64.StdEncoding.EncodedLen(len(sig)))
+	b.WriteString(label)
+	b.WriteString("=:")
+	b.Write(base64.StdEncoding.AppendEncode(enc[:0], sig))
+	b.WriteByte(':')
+	return b.String()[start:]
 }
 
 // sfPlain marks the bytes an RFC 9651 String carries as they are: visible
@@ -587,6 +709,35 @@ var sfPlain = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// lastTokenKey is the Signature-Key value of a token last formatted by a
+// Signer: programs sign many requests with one token (an agent token, a
+// SigningTransport's), and formatting it is a scan and a copy of hundreds
+// of bytes.
+var lastTokenKey atomic.Pointer[tokenKeyValue]
+
+type tokenKeyValue struct {
+	label, jktScheme string
+	key              SignatureKey
+	value            string
+}
+
+// signatureKeyValue is formatSignatureKey, reusing the value last formatted
+// for the same token.
+func signatureKeyValue(label string, km KeyMaterial, t *profileTable) (string, error) {
+	if km.Key.Scheme != wire.SchemeJWT && km.Key.Scheme != wire.SchemeJKTJWT {
+		return formatSignatureKey(label, km, t.HWKAlg, t.JKTJWTScheme)
+	}
+	if last := lastTokenKey.Load(); last != nil && last.key == km.Key && last.label == label && last.jktScheme == t.JKTJWTScheme {
+		return last.value, nil
+	}
+	v, err := formatSignatureKey(label, km, t.HWKAlg, t.JKTJWTScheme)
+	if err != nil {
+		return "", err
+	}
+	lastTokenKey.Store(&tokenKeyValue{label: label, jktScheme: t.JKTJWTScheme, key: km.Key, value: v})
+	return v, nil
+}
 
 // formatSignatureKey returns "<label>=<scheme>;…" as the profile writes it.
 func formatSignatureKey(label string, km KeyMaterial, hwkAlg bool, jktScheme string) (string, error) {

@@ -71,9 +71,12 @@ func TestRFC9421B26(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	params := signatureParams(v.Components, created, extra...)
-	base, err := signMessage(req, &m, key, v.Label, v.Components, params, false)
+	input := signatureInput(v.Label, v.Components, created, extra...)
+	base, err := buildBase(req, &m, v.Components, input[len(v.Label)+1:], nil)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := signMessage(req, &m, key, v.Label, v.Components, input, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if string(base) != v.SignatureBase {

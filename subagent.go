@@ -82,7 +82,7 @@ func (r *run) personTokenFromParent(rejected string) (*psclient.Token, error) {
 	}
 	key := r.t.personKey(r.origin, r.mission(), r.jkt)
 	if rejected != "" {
-		r.t.forgetKey(r.ctx, key, rejected)
+		r.forgetKey(key, rejected)
 	}
 	tok, err := r.fetchOnce(key, "person", func(tok *psclient.Token) bool { return tok.Value != rejected }, func() (*psclient.Token, error) {
 		r.t.emit(r.ctx, Event{Step: StepPersonToken, Detail: "asking the parent agent for a person token for " + r.origin})
@@ -142,7 +142,7 @@ func (t *Transport) flightToken(ctx context.Context, key string, fetch func() (*
 // used, else fetches one and caches it: once among the run's concurrent
 // callers (and, with a TokenLocker cache, among processes).
 func (r *run) fetchOnce(key, kind string, usable func(*psclient.Token) bool, fetch func() (*psclient.Token, error)) (*psclient.Token, error) {
-	return r.t.flightToken(r.ctx, key, func() (*psclient.Token, error) {
+	tok, err := r.t.flightToken(r.ctx, key, func() (*psclient.Token, error) {
 		unlock, err := r.t.lockFetch(r.ctx, key, kind)
 		if err != nil {
 			return nil, err
@@ -158,6 +158,11 @@ func (r *run) fetchOnce(key, kind string, usable func(*psclient.Token) bool, fet
 		r.t.store(r.ctx, key, tok, kind)
 		return tok, nil
 	})
+	if err == nil {
+		// What the origin's state kept is stale now (see pick).
+		r.o.forgetCredential()
+	}
+	return tok, err
 }
 
 // startExchange counts an exchange of the run and checks the resource

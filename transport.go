@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"github.com/aauthgo/aauth/internal/egress"
 	"github.com/aauthgo/aauth/internal/httpx"
 	"github.com/aauthgo/aauth/internal/jwtpeek"
+	"github.com/aauthgo/aauth/internal/lru"
 	"github.com/aauthgo/aauth/internal/profile"
 	"github.com/aauthgo/aauth/internal/safetext"
 	"github.com/aauthgo/aauth/keys"
@@ -59,6 +61,12 @@ import (
 // expiry (5 minutes current, 60 s seed). When many goroutines need the same
 // missing token at once, one request fetches it and the others wait; when
 // Tokens is a TokenLocker, so do many processes.
+//
+// What the Transport keeps per origin (the credential it presents, and what
+// Signature-Error answers taught it) is bounded: at most 8,192 origins,
+// those reached by following a redirect on probation as in MemoryCache, so
+// that a server cannot make it forget the origins the caller uses. A warm
+// request takes no lock.
 //
 // The caller's request is never modified. A request body is sent again
 // only through req.GetBody; when a retry is needed and the body cannot be
@@ -125,8 +133,13 @@ type Transport struct {
 	// means the profile's default (900 s current, 300 s seed).
 	MaxPollDuration time.Duration
 
-	// Tokens caches the tokens obtained; nil means an in-memory cache
-	// owned by the Transport.
+	// Tokens caches the tokens obtained; nil means a MemoryCache owned by
+	// the Transport. It is the source of truth. A MemoryCache (or a type
+	// embedding one) is not read on every request: the Transport keeps, per
+	// origin, the credential it presents there, reads the cache when it has
+	// none, and drops it whenever it stores or deletes one of the origin's
+	// tokens. Any other TokenCache, which other processes may share, is
+	// read on every request.
 	Tokens TokenCache
 
 	// OnEvent, when set, is told about each step of the flow. Events never
@@ -214,16 +227,21 @@ type Transport struct {
 	// network only when the server that named them is on one too.
 	InsecureEgress bool
 
-	initOnce sync.Once
-	tokens   TokenCache
-	metadata psclient.MetadataCache
-	flights  flights
+	initOnce  sync.Once
+	tokens    TokenCache
+	inProcess bool // tokens is a MemoryCache: see run.pick
+	metadata  psclient.MetadataCache
+	flights   flights
 
-	mu      sync.Mutex
-	origins map[string]*originState
+	origins    *lru.Map[originKey, *originState] // what the Transport keeps per origin (origin.go)
+	maxOrigins int                               // the table's bound; zero means maxOrigins (tests set it)
 
-	lastJKT atomic.Pointer[keyThumbprint]
-	lastPS  atomic.Pointer[tokenPS]
+	credEpoch atomic.Uint64 // see forgetCredentials
+
+	lastJKT  atomic.Pointer[keyThumbprint]
+	lastPS   atomic.Pointer[tokenPS]
+	lastSK   atomic.Pointer[agentSignatureKey]
+	lastCaps atomic.Pointer[formattedCapabilities]
 
 	gov governance  // the mission and the audit queue (transport_mission.go)
 	r3  transportR3 // resource metadata and budgets (transport_r3.go)
@@ -236,18 +254,27 @@ type tokenPS struct {
 	ps    string // "" when the token names none that may be used
 }
 
-// keyThumbprint is the thumbprint of the last Ed25519 key Keys returned:
-// keys rarely change, and hashing the key on every request is measurable.
+// keyThumbprint is the thumbprint of the last key Keys returned: keys
+// rarely change, and hashing the key on every request is measurable.
 type keyThumbprint struct {
-	pub ed25519.PublicKey
+	pub crypto.PublicKey
 	jkt string
 }
 
-// originState is what the Transport learnt about one origin from its
-// Signature-Error answers.
-type originState struct {
-	skew       time.Duration // server clock minus ours
-	components []string      // extra components it asked to be covered
+// agentSignatureKey is the Signature-Key value of the last agent key
+// material signed with: formatted once, not per request.
+type agentSignatureKey struct {
+	key     SignatureKey
+	jkt     string
+	profile wire.Profile
+	value   string
+}
+
+// formattedCapabilities is the AAuth-Capabilities value of the last list
+// declared.
+type formattedCapabilities struct {
+	caps  []wire.Capability
+	value string
 }
 
 // maxSends bounds the requests one RoundTrip sends to the resource: enough
@@ -272,11 +299,13 @@ func (t *Transport) init() {
 	t.initOnce.Do(func() {
 		t.tokens = t.Tokens
 		if t.tokens == nil {
-			t.tokens = &MemoryCache{}
+			t.tokens = &MemoryCache{Now: t.clock().Now}
 		}
+		_, t.inProcess = t.tokens.(inProcessCache)
 		if t.Clock != nil {
 			t.metadata.Now = t.Clock.Now
 		}
+		t.origins = newOriginTable(t.maxOrigins)
 	})
 }
 
@@ -303,7 +332,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, errors.New("aauth: request has no URL")
 	}
-	origin, err := originOf(req.URL)
+	// A redirect the http.Client follows: the target was named by the
+	// server, not by the caller.
+	redirect := req.Response != nil && req.Response.Request != nil && req.Response.Request.URL != nil
+	o, err := t.origin(req.URL, !redirect)
 	if err != nil {
 		closeBody(req)
 		return nil, err
@@ -312,20 +344,20 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.InsecureEgress {
 		ctx = WithInsecureEgress(ctx)
 	}
-	if req.Response != nil && req.Response.Request != nil && req.Response.Request.URL != nil {
-		// A redirect the http.Client follows: the target was named by the
-		// server, not by the caller.
+	if redirect {
 		if ctx, err = redirectContext(ctx, req.Response.Request, req.URL); err != nil {
 			closeBody(req)
 			return nil, err
 		}
+		// What is cached for it must not evict what the caller uses.
+		ctx = withProbation(ctx)
 	}
 	if err := t.currentMissionErr(); err != nil {
 		// The mission has ended: none of its tokens may be used.
 		closeBody(req)
 		return nil, err
 	}
-	r := &run{t: t, req: req, ctx: ctx, origin: origin, tab: tab}
+	r := &run{t: t, req: req, ctx: ctx, origin: o.name, o: o, tab: tab}
 	r.observePS()
 	resp, err := r.loop()
 	resp, err = r.finishRelays(resp, err)
@@ -347,6 +379,7 @@ type run struct {
 	req    *http.Request
 	ctx    context.Context
 	origin string
+	o      *originState // what the Transport keeps for origin
 	tab    *profileTable
 
 	up   *upstream   // the caller's upstream token, in chain mode (chain.go)
@@ -417,7 +450,7 @@ func (r *run) loadKeys() error {
 	if km.Signer == nil {
 		return errors.New("aauth: key material has no signer")
 	}
-	jkt, err := r.t.thumbprint(km.Signer.Public())
+	jkt, err := r.t.signerThumbprint(km.Signer)
 	if err != nil {
 		return err
 	}
@@ -474,20 +507,35 @@ func usablePS(ps string) string {
 	return ""
 }
 
-// thumbprint is keys.Thumbprint(pub), reusing the last one computed when pub is
-// the same Ed25519 key.
+// signerThumbprint is the thumbprint of s's public key. An Ed25519 private
+// key holds its public half: compared in place, it costs no copy.
+func (t *Transport) signerThumbprint(s crypto.Signer) (string, error) {
+	if k, ok := s.(ed25519.PrivateKey); ok && len(k) == ed25519.PrivateKeySize {
+		if last := t.lastJKT.Load(); last != nil {
+			if pub, ok := last.pub.(ed25519.PublicKey); ok && bytes.Equal(k[ed25519.SeedSize:], pub) {
+				return last.jkt, nil
+			}
+		}
+	}
+	return t.thumbprint(s.Public())
+}
+
+// thumbprint is keys.Thumbprint(pub), reusing the last one computed when pub
+// is the same key.
 func (t *Transport) thumbprint(pub crypto.PublicKey) (string, error) {
-	ed, isEd := pub.(ed25519.PublicKey)
-	if last := t.lastJKT.Load(); isEd && last != nil && bytes.Equal(ed, last.pub) {
-		return last.jkt, nil
+	if last := t.lastJKT.Load(); last != nil {
+		if eq, ok := last.pub.(interface{ Equal(crypto.PublicKey) bool }); ok && eq.Equal(pub) {
+			return last.jkt, nil
+		}
 	}
 	jkt, err := keys.Thumbprint(pub)
 	if err != nil {
 		return "", err
 	}
-	if isEd {
-		t.lastJKT.Store(&keyThumbprint{pub: bytes.Clone(ed), jkt: jkt})
+	if ed, ok := pub.(ed25519.PublicKey); ok {
+		pub = ed25519.PublicKey(bytes.Clone(ed))
 	}
+	t.lastJKT.Store(&keyThumbprint{pub: pub, jkt: jkt})
 	return jkt, nil
 }
 
@@ -505,7 +553,7 @@ func (r *run) send() (*http.Response, error) {
 		out.Body = body
 	}
 	r.sends++
-	if err := r.t.signFor(out, r.km, r.cred, r.origin, true); err != nil {
+	if err := r.t.signFor(out, r.km, r.jkt, r.cred, r.o, true); err != nil {
 		closeBody(out)
 		return nil, err
 	}
@@ -517,69 +565,74 @@ func (r *run) send() (*http.Response, error) {
 	if r.t.observed() {
 		r.t.emit(r.ctx, Event{Step: StepSigned, Method: out.Method, URL: redactURL(out.URL), Status: resp.StatusCode, Credential: r.cred.kind.String(), Budget: budget, Detail: "sent " + out.Method + " presenting the " + r.cred.kind.String() + " token"})
 	}
-	r.t.keepSessionToken(r.ctx, resp, r.origin)
+	r.t.keepSessionToken(r.ctx, resp, r.o, r.jkt)
 	return resp, nil
 }
 
-// signFor signs req as the agent presenting cred to origin. toResource says
-// whether req goes to the resource (capabilities and, in the seed profile,
-// the mission header are only sent there).
-func (t *Transport) signFor(req *http.Request, agent KeyMaterial, cred credential, origin string, toResource bool) error {
+// signFor signs req as the agent presenting cred to origin o. toResource
+// says whether req goes to the resource (capabilities and, in the seed
+// profile, the mission header are only sent there). jkt is the thumbprint of
+// agent's key.
+func (t *Transport) signFor(req *http.Request, agent KeyMaterial, jkt string, cred credential, o *originState, toResource bool) error {
 	tab := profile.For(t.Profile)
 	km := agent
+	skey := cred.skey
 	switch cred.kind {
 	case credPerson, credAuth:
 		km.Key = JWT(cred.token)
 	case credSession:
-		req.Header.Set("Authorization", tab.SessionScheme+" "+cred.token)
+		authz := cred.authz
+		if authz == "" {
+			authz = tab.SessionScheme + " " + cred.token
+		}
+		req.Header["Authorization"] = []string{authz}
+	}
+	if cred.kind == credAgent || cred.kind == credSession {
+		skey = t.agentSignatureKey(agent, jkt, tab)
 	}
 	agentSigned := cred.kind == credAgent
 	if caps := t.capabilities(); toResource && len(caps) > 0 && (agentSigned || tab.CapabilitiesOnTokens) {
-		req.Header[keyCapabilities] = []string{wire.FormatCapabilities(caps)}
+		req.Header[keyCapabilities] = []string{t.capabilitiesValue(caps)}
 	}
 	if toResource && agentSigned && t.Mission != nil && tab.MissionHeader {
 		req.Header.Set("AAuth-Mission", wire.FormatMission(*t.Mission))
 	}
-	st := t.originState(origin)
-	var extra []string
-	for _, c := range st.components {
-		if coverableOn(req, c) {
-			extra = append(extra, c)
+	now := t.clock().Now()
+	s := Signer{Profile: t.Profile}
+	if o != nil {
+		if skew := o.skew.Load(); skew != 0 {
+			now = now.Add(time.Duration(skew))
 		}
+		s.ExtraComponents = o.components(req)
 	}
-	s := Signer{Profile: t.Profile, ExtraComponents: extra, Now: t.skewedNow(st.skew)}
-	return s.Sign(req, km)
+	_, err := s.signAt(req, km, skey, now.Unix(), false)
+	return err
 }
 
-func (t *Transport) skewedNow(skew time.Duration) func() time.Time {
-	c := t.clock()
-	if skew == 0 {
-		return c.Now
+// agentSignatureKey returns the Signature-Key value for the agent's own key
+// material, formatted once per agent token (or key). "" when it cannot be
+// formatted: signing then formats it and says why.
+func (t *Transport) agentSignatureKey(km KeyMaterial, jkt string, tab *profileTable) string {
+	if last := t.lastSK.Load(); last != nil && last.key == km.Key && last.jkt == jkt && last.profile == t.Profile {
+		return last.value
 	}
-	return func() time.Time { return c.Now().Add(skew) }
+	v, err := formatSignatureKey(wire.DefaultLabel, km, tab.HWKAlg, tab.JKTJWTScheme)
+	if err != nil {
+		return ""
+	}
+	t.lastSK.Store(&agentSignatureKey{key: km.Key, jkt: jkt, profile: t.Profile, value: v})
+	return v
 }
 
-func (t *Transport) originState(origin string) originState {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if st, ok := t.origins[origin]; ok {
-		return *st
+// capabilitiesValue returns caps as AAuth-Capabilities says them, formatted
+// once per list.
+func (t *Transport) capabilitiesValue(caps []wire.Capability) string {
+	if last := t.lastCaps.Load(); last != nil && slices.Equal(last.caps, caps) {
+		return last.value
 	}
-	return originState{}
-}
-
-func (t *Transport) updateOrigin(origin string, f func(*originState)) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.origins == nil {
-		t.origins = make(map[string]*originState)
-	}
-	st, ok := t.origins[origin]
-	if !ok {
-		st = &originState{}
-		t.origins[origin] = st
-	}
-	f(st)
+	v := wire.FormatCapabilities(caps)
+	t.lastCaps.Store(&formattedCapabilities{caps: slices.Clone(caps), value: v})
+	return v
 }
 
 // handle decides what a resource's answer means: the response to return,
@@ -614,7 +667,7 @@ func (r *run) on401(resp *http.Response) (*http.Response, bool, error) {
 		if r.cred.kind != credAgent && !r.once("fallback") {
 			// A cached token was refused without saying why: forget it
 			// and start again from the agent token.
-			r.t.forget(r.ctx, r.cred)
+			r.forget(r.cred)
 			r.cred = r.agentCred()
 			return resp, true, nil
 		}
@@ -632,7 +685,7 @@ func (r *run) on401(resp *http.Response) (*http.Response, bool, error) {
 			// agent token it was given is returned as it answered.
 			return resp, false, nil
 		}
-		r.t.forget(r.ctx, r.cred)
+		r.forget(r.cred)
 		r.cred = r.agentCred()
 		return resp, true, nil
 	case wire.RequirementPersonToken:
@@ -685,7 +738,7 @@ func (r *run) onSignatureError(resp *http.Response, se *wire.SignatureError) boo
 			return false
 		}
 		skew := date.Sub(r.t.clock().Now()).Truncate(time.Second)
-		r.t.updateOrigin(r.origin, func(st *originState) { st.skew = skew })
+		r.o.skew.Store(int64(skew))
 		return true
 	case wire.SigErrInvalidInput:
 		if len(se.RequiredInput) == 0 || r.once("invalid_input") {
@@ -696,20 +749,7 @@ func (r *run) onSignatureError(resp *http.Response, se *wire.SignatureError) boo
 		// and can be covered on this request. A component this request
 		// lacks is still kept for later requests, and left out of the
 		// signature of any request that lacks it (see signFor).
-		retry := false
-		r.t.updateOrigin(r.origin, func(st *originState) {
-			for _, c := range se.RequiredInput {
-				c = strings.ToLower(c)
-				if !signableComponent(c) || contains(st.components, c) || len(st.components) >= maxExtraComponents {
-					continue
-				}
-				st.components = append(st.components, c)
-				if coverableOn(r.req, c) {
-					retry = true
-				}
-			}
-		})
-		return retry
+		return r.o.addComponents(se.RequiredInput, r.req)
 	case wire.SigErrExpiredJWT, wire.SigErrRevokedJWT, wire.SigErrInvalidJWT:
 		if r.once("refresh") {
 			return false
@@ -720,7 +760,7 @@ func (r *run) onSignatureError(resp *http.Response, se *wire.SignatureError) boo
 				return false
 			}
 		} else {
-			r.t.forget(r.ctx, r.cred)
+			r.forget(r.cred)
 		}
 		r.cred = r.agentCred()
 		return true
@@ -758,7 +798,7 @@ func (r *run) personToken(rejected string) (*psclient.Token, error) {
 	}
 	key := r.t.personKey(r.origin, r.mission(), r.jkt)
 	if rejected != "" {
-		r.t.forgetKey(r.ctx, key, rejected)
+		r.forgetKey(key, rejected)
 	}
 	tok, leader, err := r.t.flights.do(r.ctx, key, func() (*psclient.Token, error) {
 		unlock, err := r.t.lockFetch(r.ctx, key, "person")
@@ -792,6 +832,9 @@ func (r *run) personToken(rejected string) (*psclient.Token, error) {
 		return tok, nil
 	})
 	_ = leader
+	if err == nil {
+		r.o.forgetCredential()
+	}
 	return tok, err
 }
 
@@ -860,6 +903,9 @@ func (r *run) authToken(resourceToken string) (*psclient.Token, error) {
 		r.t.store(r.ctx, key, tok, "auth")
 		return tok, nil
 	})
+	if err == nil {
+		r.o.forgetCredential()
+	}
 	return tok, err
 }
 
@@ -929,7 +975,7 @@ func (t *Transport) psClient(agent KeyMaterial) *http.Client {
 func (r *run) credClient(cred credential) *http.Client {
 	return &http.Client{Transport: roundTripperFunc(func(req *http.Request) (*http.Response, error) {
 		out := req.Clone(req.Context())
-		if err := r.t.signFor(out, r.km, cred, r.origin, true); err != nil {
+		if err := r.t.signFor(out, r.km, r.jkt, cred, r.o, true); err != nil {
 			closeBody(req)
 			return nil, err
 		}

@@ -133,6 +133,90 @@ func BenchmarkPlainRoundTrip(b *testing.B) {
 	}
 }
 
+// signedRequest returns a copy of req carrying the headers t puts on it
+// (Signature-Key with the auth token, Signature-Input, Signature,
+// AAuth-Capabilities), for a plain client to send: the wire's share of a
+// warm round trip without the Transport's work.
+func signedRequest(b *testing.B, t *Transport, req *http.Request) *http.Request {
+	var signed http.Header
+	rt := t.Base
+	t.Base = roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		signed = r.Header.Clone()
+		return rt.RoundTrip(r)
+	})
+	roundTrip(b, t, req)
+	t.Base = rt
+	sreq := req.Clone(req.Context())
+	sreq.Header = signed
+	return sreq
+}
+
+// BenchmarkPlainRoundTripSignedHeaders is the plain round trip carrying
+// the headers a warm Transport's request carries, copied from one: its
+// difference to BenchmarkPlainRoundTrip is what the signature headers cost
+// net/http on the wire (client and server), and its difference to
+// BenchmarkTransportWarm, less a bare signature, what the Transport itself
+// adds.
+func BenchmarkPlainRoundTripSignedHeaders(b *testing.B) {
+	srv := newBenchServer(b)
+	url := srv.URL + "/mcp/tools?x=1"
+	t, _ := warmTransport(b, srv, url)
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sreq := signedRequest(b, t, req)
+	plain := srv.Client().Transport.(*http.Transport).Clone()
+	roundTrip(b, plain, sreq)
+	b.ReportAllocs()
+	for b.Loop() {
+		roundTrip(b, plain, sreq)
+	}
+}
+
+// BenchmarkWireShareRatio measures in time what BenchmarkPlainRoundTrip-
+// SignedHeaders measures in instructions: a plain round trip carrying the
+// warm Transport's headers (plus a bare signature), interleaved with the
+// plain round trip (plus the same signature). x-floor is their ratio: what
+// the warm ratio would be if the Transport itself cost nothing.
+func BenchmarkWireShareRatio(b *testing.B) {
+	srv := newBenchServer(b)
+	url := srv.URL + "/mcp/tools?x=1"
+	t, base := warmTransport(b, srv, url)
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sreq := signedRequest(b, t, req)
+	withHeaders := srv.Client().Transport.(*http.Transport).Clone()
+	plain := srv.Client().Transport.(*http.Transport).Clone()
+	roundTrip(b, withHeaders, sreq)
+	roundTrip(b, plain, req)
+
+	var signedT, plainT time.Duration
+	var signeds, plains []time.Duration
+	op := func(c http.RoundTripper, r *http.Request) time.Duration {
+		t0 := time.Now()
+		roundTrip(b, c, r)
+		ed25519.Sign(benchKey, base)
+		return time.Since(t0)
+	}
+	i := 0
+	for b.Loop() {
+		var s, p time.Duration
+		if i&1 == 0 {
+			s, p = op(withHeaders, sreq), op(plain, req)
+		} else {
+			p, s = op(plain, req), op(withHeaders, sreq)
+		}
+		signedT, plainT = signedT+s, plainT+p
+		signeds, plains = append(signeds, s), append(plains, p)
+		i++
+	}
+	b.ReportMetric(float64(signedT)/float64(plainT), "x-floor")
+	b.ReportMetric(float64(median(signeds))/float64(median(plains)), "x-floor-med")
+}
+
 // BenchmarkBareEd25519Warm is the bare signature over the base the warm
 // Transport signs: with BenchmarkTransportWarm and BenchmarkPlainRoundTrip,
 // the third term of the ratio for instruction counts (see BENCHMARKS.md).
@@ -145,54 +229,151 @@ func BenchmarkBareEd25519Warm(b *testing.B) {
 	}
 }
 
-// BenchmarkTransportWarmRatio interleaves the three, alternating which
-// client goes first, and reports the ratios.
+// BenchmarkTransportWarmRatio interleaves three clients, rotating which
+// goes first: the warm Transport; a plain http.Transport sending the bare
+// request, then a bare signature over the Transport's base (the budget's
+// baseline, x-plain+sig); and a plain http.Transport sending the request
+// with the headers the Transport puts on it, then the same signature
+// (x-wire+sig: what any client sending these headers pays, so the ratio is
+// the Transport's own work).
 func BenchmarkTransportWarmRatio(b *testing.B) {
 	srv := newBenchServer(b)
 	url := srv.URL + "/mcp/tools?x=1"
 	t, base := warmTransport(b, srv, url)
-	plain := srv.Client().Transport.(*http.Transport).Clone()
 	req, err := http.NewRequest("GET", url, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	roundTrip(b, t, req)
+	sreq := signedRequest(b, t, req)
+	plain := srv.Client().Transport.(*http.Transport).Clone()
+	wire := srv.Client().Transport.(*http.Transport).Clone()
 	roundTrip(b, plain, req)
+	roundTrip(b, wire, sreq)
 
-	var aauthT, plainT, sigT time.Duration
+	ops := [3]func() time.Duration{
+		func() time.Duration { t0 := time.Now(); roundTrip(b, t, req); return time.Since(t0) },
+		func() time.Duration {
+			t0 := time.Now()
+			roundTrip(b, plain, req)
+			ed25519.Sign(benchKey, base)
+			return time.Since(t0)
+		},
+		func() time.Duration {
+			t0 := time.Now()
+			roundTrip(b, wire, sreq)
+			ed25519.Sign(benchKey, base)
+			return time.Since(t0)
+		},
+	}
+	var total [3]time.Duration
+	var each [3][]time.Duration
 	i := 0
 	for b.Loop() {
-		t0 := time.Now()
-		if i&1 == 0 {
-			roundTrip(b, t, req)
-		} else {
-			roundTrip(b, plain, req)
+		for k := range 3 {
+			j := (i + k) % 3
+			d := ops[j]()
+			total[j] += d
+			each[j] = append(each[j], d)
 		}
-		t1 := time.Now()
-		ed25519.Sign(benchKey, base)
-		t2 := time.Now()
-		if i&1 == 0 {
-			roundTrip(b, plain, req)
-		} else {
-			roundTrip(b, t, req)
-		}
-		t3 := time.Now()
-		if i&1 == 0 {
-			aauthT += t1.Sub(t0)
-			plainT += t3.Sub(t2)
-		} else {
-			plainT += t1.Sub(t0)
-			aauthT += t3.Sub(t2)
-		}
-		sigT += t2.Sub(t1)
 		i++
 	}
+	b.ReportMetric(float64(total[0])/float64(total[1]), "x-plain+sig")
+	b.ReportMetric(float64(median(each[0]))/float64(median(each[1])), "x-plain+sig-med")
+	b.ReportMetric(float64(total[0])/float64(total[2]), "x-wire+sig")
+	b.ReportMetric(float64(median(each[0]))/float64(median(each[2])), "x-wire+sig-med")
 	n := float64(b.N)
-	b.ReportMetric(float64(aauthT)/float64(plainT+sigT), "x-plain+sig")
-	b.ReportMetric(float64(aauthT)/float64(plainT), "x-plain")
-	b.ReportMetric(float64(aauthT.Nanoseconds())/n, "aauth-ns/op")
-	b.ReportMetric(float64(plainT.Nanoseconds())/n, "plain-ns/op")
-	b.ReportMetric(float64(sigT.Nanoseconds())/n, "sig-ns/op")
+	b.ReportMetric(float64(total[0].Nanoseconds())/n, "aauth-ns/op")
+	b.ReportMetric(float64(total[1].Nanoseconds())/n, "plain+sig-ns/op")
+	b.ReportMetric(float64(total[2].Nanoseconds())/n, "wire+sig-ns/op")
+}
+
+// BenchmarkTransportWarmRatioParallel is the warm ratio at 64 goroutines
+// (b.SetParallelism(32) on GOMAXPROCS=2): the three clients of
+// BenchmarkTransportWarmRatio are run in alternate phases, each a
+// b.RunParallel of b.N operations, in the order ABCCBA (three times) so
+// that a drift in the machine's load falls on all. The machine is
+// saturated in every phase, so a phase's time is what its operations cost
+// the machine, contention included. Every client keeps enough idle
+// connections for all 64 goroutines.
+func BenchmarkTransportWarmRatioParallel(b *testing.B) {
+	srv := newBenchServer(b)
+	url := srv.URL + "/mcp/tools?x=1"
+	t, base := warmTransport(b, srv, url)
+	t.Base.(*http.Transport).MaxIdleConnsPerHost = 128
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sreq := signedRequest(b, t, req)
+	plain := srv.Client().Transport.(*http.Transport).Clone()
+	plain.MaxIdleConnsPerHost = 128
+	wire := plain.Clone()
+	b.Cleanup(plain.CloseIdleConnections)
+	b.Cleanup(wire.CloseIdleConnections)
+	b.Cleanup(t.Base.(*http.Transport).CloseIdleConnections)
+	b.SetParallelism(32)
+	ops := [3]func(req, sreq *http.Request){
+		func(req, _ *http.Request) { roundTrip(b, t, req) },
+		func(req, _ *http.Request) {
+			roundTrip(b, plain, req)
+			ed25519.Sign(benchKey, base)
+		},
+		func(_, sreq *http.Request) {
+			roundTrip(b, wire, sreq)
+			ed25519.Sign(benchKey, base)
+		},
+	}
+	phase := func(op func(req, sreq *http.Request)) time.Duration {
+		t0 := time.Now()
+		b.RunParallel(func(pb *testing.PB) {
+			// Each goroutine has its own requests, as callers do.
+			req, sreq := req.Clone(context.Background()), sreq.Clone(context.Background())
+			for pb.Next() {
+				op(req, sreq)
+			}
+		})
+		return time.Since(t0)
+	}
+	var total [3]time.Duration
+	var each [3][]time.Duration
+	const rounds = 3
+	for range rounds {
+		for _, j := range []int{0, 1, 2, 2, 1, 0} {
+			d := phase(ops[j])
+			total[j] += d
+			each[j] = append(each[j], d)
+		}
+	}
+	b.ReportMetric(float64(total[0])/float64(total[1]), "x-plain+sig")
+	b.ReportMetric(float64(median(each[0]))/float64(median(each[1])), "x-plain+sig-med")
+	b.ReportMetric(float64(total[0])/float64(total[2]), "x-wire+sig")
+	b.ReportMetric(float64(median(each[0]))/float64(median(each[2])), "x-wire+sig-med")
+	n := float64(2 * rounds * b.N)
+	b.ReportMetric(float64(total[0].Nanoseconds())/n, "aauth-ns/op")
+	b.ReportMetric(float64(total[1].Nanoseconds())/n, "plain+sig-ns/op")
+	b.ReportMetric(float64(total[2].Nanoseconds())/n, "wire+sig-ns/op")
+}
+
+// BenchmarkTransportWarmParallel is the warm round trip alone at 64
+// goroutines, for its mutex and CPU profiles.
+func BenchmarkTransportWarmParallel(b *testing.B) {
+	srv := newBenchServer(b)
+	url := srv.URL + "/mcp/tools?x=1"
+	t, _ := warmTransport(b, srv, url)
+	t.Base.(*http.Transport).MaxIdleConnsPerHost = 128
+	b.Cleanup(t.Base.(*http.Transport).CloseIdleConnections)
+	b.SetParallelism(32)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		req, err := http.NewRequest("GET", url, nil)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		for pb.Next() {
+			roundTrip(b, t, req)
+		}
+	})
 }
 
 // BenchmarkTransportWarmInProcess isolates the client's share: the warm

@@ -328,6 +328,7 @@ func (t *Transport) endMission(ctx context.Context, st *missionState, e *psclien
 	for _, key := range st.seeded {
 		t.tokens.DeleteToken(ctx, key)
 	}
+	t.forgetCredentials()
 	t.emit(ctx, Event{Step: StepMission, Detail: "mission " + st.s256 + " ended", Err: e})
 }
 
@@ -436,6 +437,7 @@ func (r *run) seedPersonTokens(ctx context.Context, st *missionState) []string {
 		}
 		seeded = append(seeded, key)
 	}
+	r.t.forgetCredentials()
 	slices.Sort(seeded)
 	return seeded
 }

@@ -332,6 +332,7 @@ func (r *run) authorize(endpoint string, ops r3.OperationSet, replace bool) (cre
 	if err != nil {
 		return credential{}, err
 	}
+	r.o.forgetCredential()
 	return credential{kind: credAuth, token: tok.Value, key: key}, nil
 }
 
@@ -354,14 +355,15 @@ func (t *Transport) Authorize(ctx context.Context, resourceURL string, ops r3.Op
 	if err != nil {
 		return fmt.Errorf("aauth: Authorize: %w", err)
 	}
-	origin, err := originOf(req.URL)
+	o, err := t.origin(req.URL, true)
 	if err != nil {
 		return err
 	}
+	origin := o.name
 	if t.InsecureEgress {
 		ctx = WithInsecureEgress(ctx)
 	}
-	r := &run{t: t, req: req, ctx: ctx, origin: origin, tab: tab}
+	r := &run{t: t, req: req, ctx: ctx, origin: origin, o: o, tab: tab}
 	if err := r.loadKeys(); err != nil {
 		return err
 	}

@@ -287,6 +287,39 @@ func TestTransportSessionTokens(t *testing.T) {
 	}
 }
 
+// A session token is bound to the key that signed for it: two agents
+// sharing one TokenCache each get their own, and neither presents the
+// other's.
+func TestTransportSessionTokensSharedCache(t *testing.T) {
+	w := newWorld(t, aauth.ProfileCurrent, aauthtest.WorldOptions{Resource: aauthtest.ResourceOptions{Mode: aauthtest.AccessSessionToken}})
+	shared := &aauth.MemoryCache{}
+	alice := &aauth.Transport{Keys: w.AgentKeys("alice"), PersonServer: w.PS.URL, Clock: w.clock, Tokens: shared}
+	bob := &aauth.Transport{Keys: w.AgentKeys("bob"), PersonServer: w.PS.URL, Clock: w.clock, Tokens: shared}
+	for i, tr := range []*aauth.Transport{alice, bob, alice, bob} {
+		if resp, body := get(t, tr.Client(), w.Resource.URL+"/s"); resp.StatusCode != 200 {
+			t.Fatalf("call %d: %d %s", i, resp.StatusCode, body)
+		}
+	}
+	reqs := agentRequests(w.Resource.Requests())
+	var sessions []string
+	for _, r := range reqs {
+		if r.Session != "" {
+			sessions = append(sessions, r.Session)
+		}
+	}
+	// Alice's and bob's first calls have no session; their second calls
+	// each present the one their own first call was given.
+	if len(reqs) != 4 || len(sessions) != 2 {
+		t.Fatalf("%d requests, %d with a session; want 4 and 2", len(reqs), len(sessions))
+	}
+	if reqs[2].Session != reqs[0].ResponseHeader.Get("AAuth-Access") || reqs[3].Session != reqs[1].ResponseHeader.Get("AAuth-Access") {
+		t.Error("an agent presented a session token granted to another key")
+	}
+	if reqs[2].Session == reqs[3].Session {
+		t.Error("both agents presented the same session token")
+	}
+}
+
 func TestTransportDeferredApproval(t *testing.T) {
 	for _, p := range profiles {
 		t.Run(p.String(), func(t *testing.T) {

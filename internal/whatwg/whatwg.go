@@ -208,6 +208,45 @@ var profile = idna.New(
 // punycode; an IPv6 literal in its canonical bracketed form; the port kept
 // only when it is not the scheme's default.
 func Authority(scheme, hostport string) (string, error) {
+	if inForm(scheme, hostport) {
+		return hostport, nil
+	}
+	return authority(scheme, hostport)
+}
+
+// inForm reports whether hostport is already what Authority returns for
+// it, the common case, checked in one pass: a host of lower-case letters,
+// digits, '-' and '.', and a port, if any, of digits without a leading zero
+// that is not the scheme's default.
+func inForm(scheme, hostport string) bool {
+	colon := -1
+	for i := 0; i < len(hostport); i++ {
+		switch c := hostport[i]; {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '.':
+		case c == ':' && colon < 0:
+			colon = i
+		default:
+			return false
+		}
+	}
+	if colon < 0 {
+		return len(hostport) > 0
+	}
+	port := hostport[colon+1:]
+	if colon == 0 || len(port) == 0 || len(port) > 5 || port[0] == '0' {
+		return false
+	}
+	n := 0
+	for i := 0; i < len(port); i++ {
+		if port[i] < '0' || port[i] > '9' {
+			return false
+		}
+		n = n*10 + int(port[i]-'0')
+	}
+	return n <= 65535 && !(n == 443 && scheme == "https") && !(n == 80 && scheme == "http")
+}
+
+func authority(scheme, hostport string) (string, error) {
 	host, port := splitHostPort(hostport)
 	if host == "" {
 		return "", ErrHost
@@ -228,6 +267,9 @@ func Authority(scheme, hostport string) (string, error) {
 	}
 	if port[0] == '0' || port[0] == '+' {
 		port = strconv.Itoa(n)
+	}
+	if len(hostport) == len(h)+1+len(port) && hostport[:len(h)] == h && hostport[len(h)] == ':' && hostport[len(h)+1:] == port {
+		return hostport, nil // already in form: nothing to build
 	}
 	return h + ":" + port, nil
 }

@@ -86,3 +86,21 @@ func FuzzPath(f *testing.F) {
 		}
 	})
 }
+
+// Authority's one-pass check for a host:port already in form agrees with
+// the full parse.
+func FuzzAuthorityInForm(f *testing.F) {
+	for _, s := range []string{"example.com", "example.com:8443", "EXAMPLE.com", "example.com:443", "example.com:80", "127.0.0.1:08080", "a:", ":80", "x:65535", "x:65536", "x:99999", "[::1]:80", "a.b-c.d:1", "xn--nxasmq6b.example:2"} {
+		f.Add("https", s)
+		f.Add("http", s)
+	}
+	f.Fuzz(func(t *testing.T, scheme, hostport string) {
+		if !inForm(scheme, hostport) {
+			return
+		}
+		got, err := authority(scheme, hostport)
+		if err != nil || got != hostport {
+			t.Fatalf("inForm(%q, %q), but the full parse gives %q, %v", scheme, hostport, got, err)
+		}
+	})
+}
