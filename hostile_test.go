@@ -463,6 +463,14 @@ func hostileCases() []hostileCase {
 			e.publicPS(map[string]string{"example.com": "93.184.216.34"},
 				map[string]any{"person_token_endpoint": "https://169.254.169.254/latest/meta-data", "auth_token_endpoint": "https://169.254.169.254/latest/meta-data"})
 		}, want: and(metadataCode(psclient.MetadataInvalidEndpoint), wantIs(aauth.ErrEgress), messageLacks("not an https URL"))},
+		{name: "metadata-token-endpoint-nat64-of-metadata-address", script: func(e *hostileEnv) {
+			e.publicPS(map[string]string{"example.com": "93.184.216.34", "nat64.example": "64:ff9b::a9fe:a9fe"},
+				map[string]any{"person_token_endpoint": "https://nat64.example/latest/meta-data", "auth_token_endpoint": "https://nat64.example/latest/meta-data"})
+		}, want: and(metadataCode(psclient.MetadataInvalidEndpoint), wantIs(aauth.ErrEgress))},
+		{name: "metadata-token-endpoint-6to4-of-private-address", script: func(e *hostileEnv) {
+			e.publicPS(map[string]string{"example.com": "93.184.216.34"},
+				map[string]any{"person_token_endpoint": "https://[2002:a00:7::1]/token", "auth_token_endpoint": "https://[2002:a00:7::1]/token"})
+		}, want: and(metadataCode(psclient.MetadataInvalidEndpoint), wantIs(aauth.ErrEgress))},
 		{name: "metadata-token-endpoint-long-url", script: func(e *hostileEnv) {
 			dead := closedAddr(e.t)
 			e.w.PS.EditMetadata(func(doc map[string]any) {

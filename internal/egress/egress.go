@@ -171,16 +171,63 @@ func resolvesInternal(ctx context.Context, host string) (bool, error) {
 	return false, nil
 }
 
+// notPublic4 and notPublic6 are the special-purpose ranges (IANA's
+// registries, RFC 6890) that netip's predicates do not name and that never
+// reach a public host: this network, shared address space, protocol
+// assignments, documentation, benchmarking, reserved; discard-only,
+// documentation and the deprecated site-local range.
 var (
-	thisNetwork = netip.MustParsePrefix("0.0.0.0/8")
-	sharedCGNAT = netip.MustParsePrefix("100.64.0.0/10")
+	notPublic4 = prefixes("0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24",
+		"198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4")
+	notPublic6 = prefixes("::/96", "100::/64", "2001:db8::/32", "fec0::/10", "3fff::/20", "64:ff9b:1::/48")
+
+	// Prefixes that embed the IPv4 address the packet ends up at: the
+	// well-known NAT64 prefix (RFC 6052) in the last 32 bits, 6to4
+	// (RFC 3056) in bits 16 to 47. The local-use NAT64 prefix (RFC 8215)
+	// is internal by definition.
+	nat64  = netip.MustParsePrefix("64:ff9b::/96")
+	sixTo4 = netip.MustParsePrefix("2002::/16")
+	// Teredo (RFC 4380) hides the client's IPv4 address: refused outright.
+	teredo = netip.MustParsePrefix("2001::/32")
 )
 
+func prefixes(ss ...string) []netip.Prefix {
+	out := make([]netip.Prefix, len(ss))
+	for i, s := range ss {
+		out[i] = netip.MustParsePrefix(s)
+	}
+	return out
+}
+
+func inAny(ps []netip.Prefix, a netip.Addr) bool {
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
 // InternalAddr reports whether a is loopback, private, link-local,
-// unspecified, multicast or otherwise not a public unicast address.
+// unspecified, multicast or otherwise not a public unicast address, looking
+// through the IPv6 forms that carry an IPv4 address (mapped, NAT64, 6to4).
 func InternalAddr(a netip.Addr) bool {
 	a = a.Unmap()
-	return a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
-		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() ||
-		(a.Is4() && (thisNetwork.Contains(a) || sharedCGNAT.Contains(a)))
+	if a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
+		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() {
+		return true
+	}
+	if a.Is4() {
+		return inAny(notPublic4, a)
+	}
+	b := a.As16()
+	switch {
+	case inAny(notPublic6, a), teredo.Contains(a):
+		return true
+	case nat64.Contains(a):
+		return InternalAddr(netip.AddrFrom4([4]byte(b[12:16])))
+	case sixTo4.Contains(a):
+		return InternalAddr(netip.AddrFrom4([4]byte(b[2:6])))
+	}
+	return false
 }

@@ -3,6 +3,7 @@ package egress
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"net/url"
 	"testing"
 )
@@ -70,5 +71,55 @@ func TestCheckSecureURL(t *testing.T) {
 	}
 	if err := CheckSecureURL(WithInsecure(bg), "http://ps.internal:8080/"); err != nil {
 		t.Errorf("insecure egress refused http: %v", err)
+	}
+}
+
+// Every special-purpose range is internal, including IPv4 addresses reached
+// through the IPv6 forms that embed them; public addresses in those forms
+// are not.
+func TestInternalAddr(t *testing.T) {
+	for _, c := range []struct {
+		addr     string
+		internal bool
+	}{
+		{"93.184.216.34", false},
+		{"2606:2800:220:1:248:1893:25c8:1946", false},
+		{"127.0.0.1", true},
+		{"10.1.2.3", true},
+		{"169.254.169.254", true},
+		{"100.64.0.1", true},
+		{"0.1.2.3", true},
+		{"192.0.0.8", true},
+		{"192.0.2.1", true},
+		{"198.18.0.1", true},
+		{"198.51.100.7", true},
+		{"203.0.113.9", true},
+		{"240.0.0.1", true},
+		{"255.255.255.255", true},
+		{"224.0.0.1", true},
+		{"::1", true},
+		{"::", true},
+		{"::ffff:127.0.0.1", true},
+		{"::ffff:93.184.216.34", false},
+		{"::127.0.0.1", true}, // IPv4-compatible, deprecated
+		{"fe80::1", true},
+		{"fc00::1", true},
+		{"fec0::1", true},
+		{"2001:db8::1", true},
+		{"3fff::1", true},
+		{"100::1", true},
+		{"64:ff9b::7f00:1", true},                      // NAT64 of 127.0.0.1
+		{"64:ff9b::a9fe:a9fe", true},                   // NAT64 of 169.254.169.254
+		{"64:ff9b::5db8:d822", false},                  // NAT64 of 93.184.216.34
+		{"64:ff9b:1::5db8:d822", true},                 // local-use NAT64
+		{"2002:7f00:1::1", true},                       // 6to4 of 127.0.0.1
+		{"2002:a01:203::1", true},                      // 6to4 of 10.1.2.3
+		{"2002:5db8:d822::1", false},                   // 6to4 of 93.184.216.34
+		{"2001:0:4136:e378:8000:63bf:3fff:fdd2", true}, // Teredo
+	} {
+		a := netip.MustParseAddr(c.addr)
+		if got := InternalAddr(a); got != c.internal {
+			t.Errorf("InternalAddr(%s) = %v, want %v", c.addr, got, c.internal)
+		}
 	}
 }
