@@ -294,15 +294,7 @@ func (r *run) authorize(endpoint string, ops r3.OperationSet, replace bool) (cre
 			held = tok.Value
 		}
 	}
-	tok, _, err := r.t.flights.do(r.ctx, key, func() (*psclient.Token, error) {
-		unlock, err := r.t.lockFetch(r.ctx, key, "auth")
-		if err != nil {
-			return nil, err
-		}
-		defer unlock()
-		if tok := r.t.cached(r.ctx, key); tok != nil && tok.Value != held {
-			return tok, nil
-		}
+	tok, err := r.fetchOnce(key, "auth", func(tok *psclient.Token) bool { return tok.Value != held }, func() (*psclient.Token, error) {
 		pt, err := r.personToken("")
 		if err != nil {
 			return nil, err
@@ -322,17 +314,11 @@ func (r *run) authorize(endpoint string, ops r3.OperationSet, replace bool) (cre
 			return nil, err
 		}
 		r.t.emit(r.ctx, Event{Step: StepExchange, URL: r.ps, Detail: "exchanging the resource token of " + r.origin})
-		tok, err := psclient.ExchangeToken(r.pollCtx(), r.t.psClient(r.km), r.exchangeRequest(rt, pt.Value))
-		if err != nil {
-			return nil, err
-		}
-		r.t.store(r.ctx, key, tok, "auth")
-		return tok, nil
+		return psclient.ExchangeToken(r.pollCtx(), r.t.psClient(r.km), r.exchangeRequest(rt, pt.Value))
 	})
 	if err != nil {
 		return credential{}, err
 	}
-	r.o.forgetCredential()
 	return credential{kind: credAuth, token: tok.Value, key: key}, nil
 }
 
