@@ -353,22 +353,9 @@ func (r *run) subagentPersonToken(req psclient.SubagentRequest, sa subagentClaim
 	key := "subagent person " + r.origin + " " + sa.jkt
 	return r.t.flightToken(r.ctx, key, func() (*psclient.Token, error) {
 		r.t.emit(r.ctx, Event{Step: StepPersonToken, URL: r.ps, Detail: "requesting a person token for " + r.origin + " for the sub-agent " + safetext.Clean(sa.sub, 128)})
-		tok, err := psclient.RequestPersonToken(r.ctx, r.t.psClient(r.km), psclient.PersonTokenRequest{
-			PersonServer:  r.ps,
-			Metadata:      r.t.PersonServerMetadata,
-			Cache:         &r.t.metadata,
-			Profile:       r.t.Profile,
-			Resource:      r.origin,
-			MissionS256:   r.mission(),
-			SubagentToken: req.SubagentToken,
-			Capabilities:  r.t.Capabilities,
-			LoginHint:     r.t.LoginHint,
-			Tenant:        r.t.Tenant,
-			DomainHint:    r.t.DomainHint,
-			Prompt:        r.t.Prompt,
-			Justification: r.t.Justification,
-			Poll:          r.pollOptions(""),
-		})
+		ptr := r.personTokenRequest(r.t.Capabilities)
+		ptr.SubagentToken = req.SubagentToken
+		tok, err := psclient.RequestPersonToken(r.ctx, r.t.psClient(r.km), ptr)
 		if err != nil {
 			return nil, err
 		}
@@ -384,22 +371,9 @@ func (r *run) subagentAuthToken(req psclient.SubagentRequest, sa subagentClaims)
 	key := "subagent auth " + r.origin + " " + sa.jkt + " " + base64.RawURLEncoding.EncodeToString(sum[:16])
 	return r.t.flightToken(r.ctx, key, func() (*psclient.Token, error) {
 		r.t.emit(r.ctx, Event{Step: StepExchange, URL: r.ps, Detail: "exchanging the resource token of " + r.origin + " for the sub-agent " + safetext.Clean(sa.sub, 128)})
-		tok, err := psclient.ExchangeToken(r.ctx, r.t.psClient(r.km), psclient.ExchangeRequest{
-			PersonServer:   r.ps,
-			Metadata:       r.t.PersonServerMetadata,
-			Cache:          &r.t.metadata,
-			Profile:        r.t.Profile,
-			ResourceToken:  req.ResourceToken,
-			PresentedToken: req.PresentedToken,
-			SubagentToken:  req.SubagentToken,
-			Justification:  r.t.Justification,
-			LoginHint:      r.t.LoginHint,
-			Tenant:         r.t.Tenant,
-			DomainHint:     r.t.DomainHint,
-			Prompt:         r.t.Prompt,
-			Capabilities:   r.t.Capabilities,
-			Poll:           r.pollOptions(""),
-		})
+		xr := r.exchangeRequest(req.ResourceToken, req.PresentedToken, r.t.Capabilities)
+		xr.SubagentToken = req.SubagentToken
+		tok, err := psclient.ExchangeToken(r.ctx, r.t.psClient(r.km), xr)
 		if err != nil {
 			return nil, err
 		}

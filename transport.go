@@ -802,22 +802,28 @@ func (r *run) personToken(rejected string) (*psclient.Token, error) {
 	}
 	return r.fetchOnce(key, "person", func(tok *psclient.Token) bool { return tok.Value != rejected }, func() (*psclient.Token, error) {
 		r.t.emit(r.ctx, Event{Step: StepPersonToken, URL: r.ps, Detail: "requesting a person token for " + r.origin})
-		return psclient.RequestPersonToken(r.pollCtx(), r.t.psClient(r.km), psclient.PersonTokenRequest{
-			PersonServer:  r.ps,
-			Metadata:      r.t.PersonServerMetadata,
-			Cache:         &r.t.metadata,
-			Profile:       r.t.Profile,
-			Resource:      r.origin,
-			MissionS256:   r.mission(),
-			Capabilities:  r.t.capabilities(),
-			LoginHint:     r.t.LoginHint,
-			Tenant:        r.t.Tenant,
-			DomainHint:    r.t.DomainHint,
-			Prompt:        r.t.Prompt,
-			Justification: r.t.Justification,
-			Poll:          r.pollOptions(""),
-		})
+		return psclient.RequestPersonToken(r.pollCtx(), r.t.psClient(r.km), r.personTokenRequest(r.t.capabilities()))
 	})
+}
+
+// personTokenRequest is the request for a person token for the run's
+// resource and mission, declaring caps, with the Transport's hints.
+func (r *run) personTokenRequest(caps []wire.Capability) psclient.PersonTokenRequest {
+	return psclient.PersonTokenRequest{
+		PersonServer:  r.ps,
+		Metadata:      r.t.PersonServerMetadata,
+		Cache:         &r.t.metadata,
+		Profile:       r.t.Profile,
+		Resource:      r.origin,
+		MissionS256:   r.mission(),
+		Capabilities:  caps,
+		LoginHint:     r.t.LoginHint,
+		Tenant:        r.t.Tenant,
+		DomainHint:    r.t.DomainHint,
+		Prompt:        r.t.Prompt,
+		Justification: r.t.Justification,
+		Poll:          r.pollOptions(""),
+	}
 }
 
 // authToken exchanges resourceToken for an auth token, presenting the token
@@ -840,7 +846,7 @@ func (r *run) authToken(resourceToken string) (*psclient.Token, error) {
 	// one was being refused; it is used unless it is the one just refused.
 	return r.fetchOnce(authKey(r.origin, r.ps, r.jkt, r.mission()), "auth", r.notRefused, func() (*psclient.Token, error) {
 		r.t.emit(r.ctx, Event{Step: StepExchange, URL: r.ps, Detail: "exchanging the resource token of " + r.origin})
-		return psclient.ExchangeToken(r.pollCtx(), r.t.psClient(r.km), r.exchangeRequest(resourceToken, presented))
+		return psclient.ExchangeToken(r.pollCtx(), r.t.psClient(r.km), r.exchangeRequest(resourceToken, presented, r.t.capabilities()))
 	})
 }
 
