@@ -318,7 +318,7 @@ func (r *run) chainAuthToken(resourceToken string) (*psclient.Token, error) {
 	if r.cred.kind != credPerson && r.cred.kind != credAuth {
 		return nil, r.chainErr(fmt.Errorf("%w: an auth-token requirement to a request that presented no person or auth token", ErrResourceToken))
 	}
-	presented, err := r.startExchange(resourceToken, r.up.ps)
+	presented, err := r.startExchange(resourceToken, r.up.ps, false)
 	if err != nil {
 		return nil, r.chainErr(err)
 	}

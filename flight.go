@@ -83,3 +83,36 @@ func (t *Transport) lockFetch(ctx context.Context, key, kind string) (unlock fun
 	t.emit(ctx, Event{Step: StepError, Detail: "locking the " + kind + " token failed; fetching it without the lock", Err: err})
 	return func() {}, nil
 }
+
+// flightToken runs fetch for key once among concurrent callers.
+func (t *Transport) flightToken(ctx context.Context, key string, fetch func() (*psclient.Token, error)) (*psclient.Token, error) {
+	tok, _, err := t.flights.do(ctx, key, fetch)
+	return tok, err
+}
+
+// fetchOnce returns the token cached under key if usable says it may be
+// used, else fetches one and caches it: once among the run's concurrent
+// callers (and, with a TokenLocker cache, among processes).
+func (r *run) fetchOnce(key, kind string, usable func(*psclient.Token) bool, fetch func() (*psclient.Token, error)) (*psclient.Token, error) {
+	tok, err := r.t.flightToken(r.ctx, key, func() (*psclient.Token, error) {
+		unlock, err := r.t.lockFetch(r.ctx, key, kind)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+		if tok := r.t.cached(r.ctx, key); tok != nil && usable(tok) {
+			return tok, nil
+		}
+		tok, err := fetch()
+		if err != nil {
+			return nil, err
+		}
+		r.t.store(r.ctx, key, tok, kind)
+		return tok, nil
+	})
+	if err == nil {
+		// What the origin's state kept is stale now (see pick).
+		r.o.forgetCredential()
+	}
+	return tok, err
+}

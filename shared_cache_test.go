@@ -45,6 +45,17 @@ func (c *sharedCache) DeleteToken(_ context.Context, key string) error {
 	return nil
 }
 
+// values lists the tokens the cache holds.
+func (c *sharedCache) values() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, t := range c.m {
+		out = append(out, t.Value)
+	}
+	return out
+}
+
 // A token another process deletes from a shared cache is not presented by
 // the next request, and one it stores is: the shared cache is read on
 // every request.

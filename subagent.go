@@ -110,7 +110,7 @@ func (r *run) authTokenFromParent(resourceToken string) (*psclient.Token, error)
 	if err := r.checkParentRoute("an auth token"); err != nil {
 		return nil, err
 	}
-	presented, err := r.startExchange(resourceToken, presentedPS(r.cred.token))
+	presented, err := r.startExchange(resourceToken, presentedPS(r.cred.token), false)
 	if err != nil {
 		return nil, err
 	}
@@ -130,66 +130,6 @@ func (r *run) authTokenFromParent(resourceToken string) (*psclient.Token, error)
 		}
 		return tok, psclient.CheckAuthToken(tok.Value, resourceToken, presented)
 	})
-}
-
-// flightToken runs fetch for key once among concurrent callers.
-func (t *Transport) flightToken(ctx context.Context, key string, fetch func() (*psclient.Token, error)) (*psclient.Token, error) {
-	tok, _, err := t.flights.do(ctx, key, fetch)
-	return tok, err
-}
-
-// fetchOnce returns the token cached under key if usable says it may be
-// used, else fetches one and caches it: once among the run's concurrent
-// callers (and, with a TokenLocker cache, among processes).
-func (r *run) fetchOnce(key, kind string, usable func(*psclient.Token) bool, fetch func() (*psclient.Token, error)) (*psclient.Token, error) {
-	tok, err := r.t.flightToken(r.ctx, key, func() (*psclient.Token, error) {
-		unlock, err := r.t.lockFetch(r.ctx, key, kind)
-		if err != nil {
-			return nil, err
-		}
-		defer unlock()
-		if tok := r.t.cached(r.ctx, key); tok != nil && usable(tok) {
-			return tok, nil
-		}
-		tok, err := fetch()
-		if err != nil {
-			return nil, err
-		}
-		r.t.store(r.ctx, key, tok, kind)
-		return tok, nil
-	})
-	if err == nil {
-		// What the origin's state kept is stale now (see pick).
-		r.o.forgetCredential()
-	}
-	return tok, err
-}
-
-// startExchange counts an exchange of the run and checks the resource
-// token (expected to name ps) against the token presented; it returns that
-// token.
-func (r *run) startExchange(resourceToken, ps string) (string, error) {
-	if r.exchanges == maxExchanges {
-		return "", fmt.Errorf("%w: %s asked for an auth token %d times", ErrTooManySteps, r.origin, r.exchanges+1)
-	}
-	r.exchanges++
-	presented := r.cred.token
-	if r.cred.kind == credSession || presented == "" {
-		presented = r.km.Key.Token
-	}
-	return presented, checkResourceToken(resourceToken, resourceCheck{
-		resource:     r.origin,
-		personServer: ps,
-		jkt:          r.jkt,
-		presented:    presented,
-		now:          r.t.clock().Now(),
-	})
-}
-
-// notRefused says whether a cached token may replace the one the run
-// presents: not when it is the one just refused.
-func (r *run) notRefused(tok *psclient.Token) bool {
-	return r.cred.kind != credAuth || tok.Value != r.cred.token
 }
 
 // presentedPS is the person server of a person token (its iss) or an auth
@@ -413,22 +353,9 @@ func (r *run) subagentPersonToken(req psclient.SubagentRequest, sa subagentClaim
 	key := "subagent person " + r.origin + " " + sa.jkt
 	return r.t.flightToken(r.ctx, key, func() (*psclient.Token, error) {
 		r.t.emit(r.ctx, Event{Step: StepPersonToken, URL: r.ps, Detail: "requesting a person token for " + r.origin + " for the sub-agent " + safetext.Clean(sa.sub, 128)})
-		tok, err := psclient.RequestPersonToken(r.ctx, r.t.psClient(r.km), psclient.PersonTokenRequest{
-			PersonServer:  r.ps,
-			Metadata:      r.t.PersonServerMetadata,
-			Cache:         &r.t.metadata,
-			Profile:       r.t.Profile,
-			Resource:      r.origin,
-			MissionS256:   r.mission(),
-			SubagentToken: req.SubagentToken,
-			Capabilities:  r.t.Capabilities,
-			LoginHint:     r.t.LoginHint,
-			Tenant:        r.t.Tenant,
-			DomainHint:    r.t.DomainHint,
-			Prompt:        r.t.Prompt,
-			Justification: r.t.Justification,
-			Poll:          r.pollOptions(""),
-		})
+		ptr := r.personTokenRequest(r.t.Capabilities)
+		ptr.SubagentToken = req.SubagentToken
+		tok, err := psclient.RequestPersonToken(r.ctx, r.t.psClient(r.km), ptr)
 		if err != nil {
 			return nil, err
 		}
@@ -444,22 +371,9 @@ func (r *run) subagentAuthToken(req psclient.SubagentRequest, sa subagentClaims)
 	key := "subagent auth " + r.origin + " " + sa.jkt + " " + base64.RawURLEncoding.EncodeToString(sum[:16])
 	return r.t.flightToken(r.ctx, key, func() (*psclient.Token, error) {
 		r.t.emit(r.ctx, Event{Step: StepExchange, URL: r.ps, Detail: "exchanging the resource token of " + r.origin + " for the sub-agent " + safetext.Clean(sa.sub, 128)})
-		tok, err := psclient.ExchangeToken(r.ctx, r.t.psClient(r.km), psclient.ExchangeRequest{
-			PersonServer:   r.ps,
-			Metadata:       r.t.PersonServerMetadata,
-			Cache:          &r.t.metadata,
-			Profile:        r.t.Profile,
-			ResourceToken:  req.ResourceToken,
-			PresentedToken: req.PresentedToken,
-			SubagentToken:  req.SubagentToken,
-			Justification:  r.t.Justification,
-			LoginHint:      r.t.LoginHint,
-			Tenant:         r.t.Tenant,
-			DomainHint:     r.t.DomainHint,
-			Prompt:         r.t.Prompt,
-			Capabilities:   r.t.Capabilities,
-			Poll:           r.pollOptions(""),
-		})
+		xr := r.exchangeRequest(req.ResourceToken, req.PresentedToken, r.t.Capabilities)
+		xr.SubagentToken = req.SubagentToken
+		tok, err := psclient.ExchangeToken(r.ctx, r.t.psClient(r.km), xr)
 		if err != nil {
 			return nil, err
 		}

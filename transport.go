@@ -800,42 +800,30 @@ func (r *run) personToken(rejected string) (*psclient.Token, error) {
 	if rejected != "" {
 		r.forgetKey(key, rejected)
 	}
-	tok, leader, err := r.t.flights.do(r.ctx, key, func() (*psclient.Token, error) {
-		unlock, err := r.t.lockFetch(r.ctx, key, "person")
-		if err != nil {
-			return nil, err
-		}
-		defer unlock()
-		if tok := r.t.cached(r.ctx, key); tok != nil && tok.Value != rejected {
-			return tok, nil
-		}
+	return r.fetchOnce(key, "person", func(tok *psclient.Token) bool { return tok.Value != rejected }, func() (*psclient.Token, error) {
 		r.t.emit(r.ctx, Event{Step: StepPersonToken, URL: r.ps, Detail: "requesting a person token for " + r.origin})
-		tok, err := psclient.RequestPersonToken(r.pollCtx(), r.t.psClient(r.km), psclient.PersonTokenRequest{
-			PersonServer:  r.ps,
-			Metadata:      r.t.PersonServerMetadata,
-			Cache:         &r.t.metadata,
-			Profile:       r.t.Profile,
-			Resource:      r.origin,
-			MissionS256:   r.mission(),
-			Capabilities:  r.t.capabilities(),
-			LoginHint:     r.t.LoginHint,
-			Tenant:        r.t.Tenant,
-			DomainHint:    r.t.DomainHint,
-			Prompt:        r.t.Prompt,
-			Justification: r.t.Justification,
-			Poll:          r.pollOptions(""),
-		})
-		if err != nil {
-			return nil, err
-		}
-		r.t.store(r.ctx, key, tok, "person")
-		return tok, nil
+		return psclient.RequestPersonToken(r.pollCtx(), r.t.psClient(r.km), r.personTokenRequest(r.t.capabilities()))
 	})
-	_ = leader
-	if err == nil {
-		r.o.forgetCredential()
+}
+
+// personTokenRequest is the request for a person token for the run's
+// resource and mission, declaring caps, with the Transport's hints.
+func (r *run) personTokenRequest(caps []wire.Capability) psclient.PersonTokenRequest {
+	return psclient.PersonTokenRequest{
+		PersonServer:  r.ps,
+		Metadata:      r.t.PersonServerMetadata,
+		Cache:         &r.t.metadata,
+		Profile:       r.t.Profile,
+		Resource:      r.origin,
+		MissionS256:   r.mission(),
+		Capabilities:  caps,
+		LoginHint:     r.t.LoginHint,
+		Tenant:        r.t.Tenant,
+		DomainHint:    r.t.DomainHint,
+		Prompt:        r.t.Prompt,
+		Justification: r.t.Justification,
+		Poll:          r.pollOptions(""),
 	}
-	return tok, err
 }
 
 // authToken exchanges resourceToken for an auth token, presenting the token
@@ -850,63 +838,45 @@ func (r *run) authToken(resourceToken string) (*psclient.Token, error) {
 	if r.ps == "" && r.t.PersonServerMetadata == nil {
 		return nil, fmt.Errorf("%w: %s asks for an auth token", ErrNoPersonServer, r.origin)
 	}
+	presented, err := r.startExchange(resourceToken, r.ps, !r.tab.PresentedToken)
+	if err != nil {
+		return nil, err
+	}
+	// Another request (or process) may have obtained a token while this
+	// one was being refused; it is used unless it is the one just refused.
+	return r.fetchOnce(authKey(r.origin, r.ps, r.jkt, r.mission()), "auth", r.notRefused, func() (*psclient.Token, error) {
+		r.t.emit(r.ctx, Event{Step: StepExchange, URL: r.ps, Detail: "exchanging the resource token of " + r.origin})
+		return psclient.ExchangeToken(r.pollCtx(), r.t.psClient(r.km), r.exchangeRequest(resourceToken, presented, r.t.capabilities()))
+	})
+}
+
+// startExchange counts an exchange of the run and checks the resource
+// token (expected to name ps) against the token presented; it returns that
+// token. seed checks it as the seed generation's token, as the agent's own
+// exchange does in the seed profile.
+func (r *run) startExchange(resourceToken, ps string, seed bool) (string, error) {
 	if r.exchanges == maxExchanges {
-		return nil, fmt.Errorf("%w: %s asked for an auth token %d times", ErrTooManySteps, r.origin, r.exchanges+1)
+		return "", fmt.Errorf("%w: %s asked for an auth token %d times", ErrTooManySteps, r.origin, r.exchanges+1)
 	}
 	r.exchanges++
 	presented := r.cred.token
 	if r.cred.kind == credSession || presented == "" {
 		presented = r.km.Key.Token
 	}
-	if err := checkResourceToken(resourceToken, resourceCheck{
+	return presented, checkResourceToken(resourceToken, resourceCheck{
 		resource:     r.origin,
-		personServer: r.ps,
+		personServer: ps,
 		jkt:          r.jkt,
 		presented:    presented,
 		now:          r.t.clock().Now(),
-		seed:         !r.tab.PresentedToken,
-	}); err != nil {
-		return nil, err
-	}
-	key := authKey(r.origin, r.ps, r.jkt, r.mission())
-	tok, _, err := r.t.flights.do(r.ctx, key, func() (*psclient.Token, error) {
-		unlock, err := r.t.lockFetch(r.ctx, key, "auth")
-		if err != nil {
-			return nil, err
-		}
-		defer unlock()
-		// Another request (or process) may have obtained a token while
-		// this one was being refused; use it unless it is the one just
-		// refused.
-		if tok := r.t.cached(r.ctx, key); tok != nil && (r.cred.kind != credAuth || tok.Value != r.cred.token) {
-			return tok, nil
-		}
-		r.t.emit(r.ctx, Event{Step: StepExchange, URL: r.ps, Detail: "exchanging the resource token of " + r.origin})
-		tok, err := psclient.ExchangeToken(r.pollCtx(), r.t.psClient(r.km), psclient.ExchangeRequest{
-			PersonServer:   r.ps,
-			Metadata:       r.t.PersonServerMetadata,
-			Cache:          &r.t.metadata,
-			Profile:        r.t.Profile,
-			ResourceToken:  resourceToken,
-			PresentedToken: presented,
-			Justification:  r.t.Justification,
-			LoginHint:      r.t.LoginHint,
-			Tenant:         r.t.Tenant,
-			DomainHint:     r.t.DomainHint,
-			Prompt:         r.t.Prompt,
-			Capabilities:   r.t.capabilities(),
-			Poll:           r.pollOptions(""),
-		})
-		if err != nil {
-			return nil, err
-		}
-		r.t.store(r.ctx, key, tok, "auth")
-		return tok, nil
+		seed:         seed,
 	})
-	if err == nil {
-		r.o.forgetCredential()
-	}
-	return tok, err
+}
+
+// notRefused says whether a cached token may replace the one the run
+// presents: not when it is the one just refused.
+func (r *run) notRefused(tok *psclient.Token) bool {
+	return r.cred.kind != credAuth || tok.Value != r.cred.token
 }
 
 // poll follows a resource's 202 to its end, presenting the credential that

@@ -192,7 +192,7 @@ func (r *run) perCallToken(rt string) (credential, error) {
 		return credential{}, err
 	}
 	r.t.emit(r.ctx, Event{Step: StepExchange, URL: r.ps, Detail: "exchanging a per-call resource token of " + r.origin + " for " + r.opNames()})
-	tok, err := psclient.ExchangeToken(r.pollCtx(), r.t.psClient(r.km), r.exchangeRequest(rt, presented))
+	tok, err := psclient.ExchangeToken(r.pollCtx(), r.t.psClient(r.km), r.exchangeRequest(rt, presented, r.t.capabilities()))
 	if err != nil {
 		return credential{}, &r3.OperationError{Vocabulary: r.r3.vocab, Operations: r.r3.ops, Code: r3.CodePerCallDenied, Err: err}
 	}
@@ -201,8 +201,8 @@ func (r *run) perCallToken(rt string) (credential, error) {
 }
 
 // exchangeRequest is the exchange of the resource token rt, presenting
-// the token presented, with the Transport's hints.
-func (r *run) exchangeRequest(rt, presented string) psclient.ExchangeRequest {
+// the token presented and declaring caps, with the Transport's hints.
+func (r *run) exchangeRequest(rt, presented string, caps []wire.Capability) psclient.ExchangeRequest {
 	return psclient.ExchangeRequest{
 		PersonServer:   r.ps,
 		Metadata:       r.t.PersonServerMetadata,
@@ -215,7 +215,7 @@ func (r *run) exchangeRequest(rt, presented string) psclient.ExchangeRequest {
 		Tenant:         r.t.Tenant,
 		DomainHint:     r.t.DomainHint,
 		Prompt:         r.t.Prompt,
-		Capabilities:   r.t.capabilities(),
+		Capabilities:   caps,
 		Poll:           r.pollOptions(""),
 	}
 }
@@ -294,15 +294,7 @@ func (r *run) authorize(endpoint string, ops r3.OperationSet, replace bool) (cre
 			held = tok.Value
 		}
 	}
-	tok, _, err := r.t.flights.do(r.ctx, key, func() (*psclient.Token, error) {
-		unlock, err := r.t.lockFetch(r.ctx, key, "auth")
-		if err != nil {
-			return nil, err
-		}
-		defer unlock()
-		if tok := r.t.cached(r.ctx, key); tok != nil && tok.Value != held {
-			return tok, nil
-		}
+	tok, err := r.fetchOnce(key, "auth", func(tok *psclient.Token) bool { return tok.Value != held }, func() (*psclient.Token, error) {
 		pt, err := r.personToken("")
 		if err != nil {
 			return nil, err
@@ -322,17 +314,11 @@ func (r *run) authorize(endpoint string, ops r3.OperationSet, replace bool) (cre
 			return nil, err
 		}
 		r.t.emit(r.ctx, Event{Step: StepExchange, URL: r.ps, Detail: "exchanging the resource token of " + r.origin})
-		tok, err := psclient.ExchangeToken(r.pollCtx(), r.t.psClient(r.km), r.exchangeRequest(rt, pt.Value))
-		if err != nil {
-			return nil, err
-		}
-		r.t.store(r.ctx, key, tok, "auth")
-		return tok, nil
+		return psclient.ExchangeToken(r.pollCtx(), r.t.psClient(r.km), r.exchangeRequest(rt, pt.Value, r.t.capabilities()))
 	})
 	if err != nil {
 		return credential{}, err
 	}
-	r.o.forgetCredential()
 	return credential{kind: credAuth, token: tok.Value, key: key}, nil
 }
 

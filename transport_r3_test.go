@@ -30,7 +30,7 @@ type r3World struct {
 	ps    *aauthtest.PersonServer
 	rs    *resource.Resource
 	srv   *httptest.Server
-	cache *listCache
+	cache *sharedCache
 	tr    *aauth.Transport
 
 	mu     sync.Mutex
@@ -47,7 +47,7 @@ var (
 
 func newR3World(t *testing.T, configure func(rs *resource.Resource)) *r3World {
 	t.Helper()
-	w := &r3World{t: t, clock: aauthtest.NewFakeClock(time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)), cache: &listCache{}}
+	w := &r3World{t: t, clock: aauthtest.NewFakeClock(time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)), cache: &sharedCache{}}
 	w.ps = aauthtest.NewPersonServer(aauthtest.PersonServerOptions{Now: w.clock.Now})
 	t.Cleanup(w.ps.Close)
 	w.ap = aauthtest.NewAgentProvider(aauthtest.AgentProviderOptions{Now: w.clock.Now, PersonServer: w.ps.URL})
@@ -169,48 +169,6 @@ func (w *r3World) issuedAuthTokens() []string {
 
 // cached reports whether the Transport's cache holds tok.
 func (w *r3World) cached(tok string) bool { return slices.Contains(w.cache.values(), tok) }
-
-// listCache is a TokenCache whose values a test can list.
-type listCache struct {
-	mu sync.Mutex
-	m  map[string]*aauth.Token
-}
-
-func (c *listCache) Token(_ context.Context, key string) (*aauth.Token, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if t, ok := c.m[key]; ok {
-		return t, nil
-	}
-	return nil, aauth.ErrNoToken
-}
-
-func (c *listCache) SetToken(_ context.Context, key string, tok *aauth.Token) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[string]*aauth.Token{}
-	}
-	c.m[key] = tok
-	return nil
-}
-
-func (c *listCache) DeleteToken(_ context.Context, key string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.m, key)
-	return nil
-}
-
-func (c *listCache) values() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []string
-	for _, t := range c.m {
-		out = append(out, t.Value)
-	}
-	return out
-}
 
 func grantOfToken(t *testing.T, tok string) *r3.Grant {
 	t.Helper()

@@ -41,7 +41,7 @@ type AuditRecord struct {
 // taken). Audit waits for the answer; a Transport's Audit queues the
 // record instead, so that the agent does not block on it.
 func Audit(ctx context.Context, client *http.Client, r AuditRecord) error {
-	s := govServer{r.PersonServer, r.Metadata, r.Cache, r.Profile}
+	s := psTarget{r.PersonServer, r.Metadata, r.Cache, r.Profile}
 	t, err := govCheck(client, s, "Audit")
 	if err != nil {
 		return err

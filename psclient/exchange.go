@@ -167,14 +167,9 @@ func ExchangeToken(ctx context.Context, client *http.Client, req ExchangeRequest
 		return nil, errors.New("aauth: ExchangeRequest.ResourceToken is empty")
 	case t.PresentedToken && req.PresentedToken == "":
 		return nil, errors.New("aauth: ExchangeRequest.PresentedToken is required in the current profile")
-	case req.PersonServer == "" && req.Metadata == nil:
-		return nil, errors.New("aauth: ExchangeRequest needs PersonServer or Metadata")
 	}
-	if err := checkDelegation("ExchangeRequest", t, req.SubagentToken, req.UpstreamToken, ""); err != nil {
-		return nil, err
-	}
-	ctx = psmark.Mark(ctx)
-	md, err := resolveMetadata(ctx, client, req.PersonServer, req.Metadata, req.Cache, p)
+	s := psTarget{req.PersonServer, req.Metadata, req.Cache, p}
+	ctx, md, err := openTokenRequest(ctx, client, "ExchangeRequest", t, s, req.SubagentToken, req.UpstreamToken, "")
 	if err != nil {
 		return nil, err
 	}
@@ -313,14 +308,9 @@ func RequestPersonToken(ctx context.Context, client *http.Client, req PersonToke
 		return nil, fmt.Errorf("aauth: the %s profile has no person tokens", p)
 	case req.Resource == "":
 		return nil, errors.New("aauth: PersonTokenRequest.Resource is empty")
-	case req.PersonServer == "" && req.Metadata == nil:
-		return nil, errors.New("aauth: PersonTokenRequest needs PersonServer or Metadata")
 	}
-	if err := checkDelegation("PersonTokenRequest", t, req.SubagentToken, req.UpstreamToken, req.MissionS256); err != nil {
-		return nil, err
-	}
-	ctx = psmark.Mark(ctx)
-	md, err := resolveMetadata(ctx, client, req.PersonServer, req.Metadata, req.Cache, p)
+	s := psTarget{req.PersonServer, req.Metadata, req.Cache, p}
+	ctx, md, err := openTokenRequest(ctx, client, "PersonTokenRequest", t, s, req.SubagentToken, req.UpstreamToken, req.MissionS256)
 	if err != nil {
 		return nil, err
 	}
@@ -507,6 +497,26 @@ func parseTokenResponse(b []byte, field string) (string, int64, error) {
 		return "", 0, errors.New("aauth: token response expires_in out of range")
 	}
 	return v, int64(f), nil
+}
+
+// openTokenRequest makes the checks ExchangeToken and RequestPersonToken
+// both end with (a person server to ask; sub-agent and chaining parameters
+// the profile allows), naming the request type what in errors, and
+// resolves the server's metadata. It returns ctx marked as a person-server
+// request.
+func openTokenRequest(ctx context.Context, client *http.Client, what string, t *profile.Table, s psTarget, subagent, upstream, mission string) (context.Context, *Metadata, error) {
+	if s.ps == "" && s.md == nil {
+		return nil, nil, fmt.Errorf("aauth: %s needs PersonServer or Metadata", what)
+	}
+	if err := checkDelegation(what, t, subagent, upstream, mission); err != nil {
+		return nil, nil, err
+	}
+	ctx = psmark.Mark(ctx)
+	md, err := resolveMetadata(ctx, client, s.ps, s.md, s.cache, s.profile)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ctx, md, nil
 }
 
 // checkDelegation refuses the combinations AAuth -11 rules out before

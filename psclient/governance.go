@@ -74,15 +74,6 @@ func (e *RequestError) Unwrap() error { return e.Err }
 // ExchangeError does.
 func (e *RequestError) Is(target error) bool { return requestIs(e.Problem, e.StatusCode, target) }
 
-// govServer is where a governance call goes: the fields every request
-// struct repeats.
-type govServer struct {
-	ps      string
-	md      *Metadata
-	cache   *MetadataCache
-	profile wire.Profile
-}
-
 // govCall is one governance request.
 type govCall struct {
 	op       string                 // for errors: "permission request", …
@@ -96,7 +87,7 @@ type govCall struct {
 }
 
 // govCheck validates what every governance call needs.
-func govCheck(client *http.Client, s govServer, name string) (*profile.Table, error) {
+func govCheck(client *http.Client, s psTarget, name string) (*profile.Table, error) {
 	t, err := profile.Check(s.profile)
 	if err != nil {
 		return nil, err
@@ -114,7 +105,7 @@ func govCheck(client *http.Client, s govServer, name string) (*profile.Table, er
 
 // govDo sends a governance call and returns its success answer (any 2xx
 // but a 202 that is polled), whose body the caller reads and closes.
-func govDo(ctx context.Context, client *http.Client, s govServer, t *profile.Table, c govCall) (*http.Response, error) {
+func govDo(ctx context.Context, client *http.Client, s psTarget, t *profile.Table, c govCall) (*http.Response, error) {
 	ctx = psmark.Mark(ctx)
 	md, err := resolveMetadata(ctx, client, s.ps, s.md, s.cache, s.profile)
 	if err != nil {

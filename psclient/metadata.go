@@ -531,6 +531,15 @@ func (c *MetadataCache) Delete(psURL string) {
 	c.mu.Unlock()
 }
 
+// psTarget is where a token request or a governance call goes: the
+// fields every request struct repeats.
+type psTarget struct {
+	ps      string
+	md      *Metadata
+	cache   *MetadataCache
+	profile wire.Profile
+}
+
 // resolveMetadata returns the metadata an exchange uses: the caller's,
 // checked; else the cache's (the process-wide one when cache is nil).
 func resolveMetadata(ctx context.Context, client *http.Client, psURL string, md *Metadata, cache *MetadataCache, p wire.Profile) (*Metadata, error) {

@@ -63,7 +63,7 @@ type MissionProposal struct {
 // *MetadataError with Code MetadataEndpointMissing. See ExchangeToken for
 // what client must be.
 func ProposeMission(ctx context.Context, client *http.Client, p MissionProposal) (*MissionApproval, error) {
-	s := govServer{p.PersonServer, p.Metadata, p.Cache, p.Profile}
+	s := psTarget{p.PersonServer, p.Metadata, p.Cache, p.Profile}
 	t, err := govCheck(client, s, "ProposeMission")
 	if err != nil {
 		return nil, err
@@ -173,7 +173,7 @@ type MissionUpdate struct {
 // its s256 and its tokens do not change. A terminated or unknown mission
 // is a *MissionError.
 func UpdateMission(ctx context.Context, client *http.Client, u MissionUpdate) (string, error) {
-	s := govServer{u.PersonServer, u.Metadata, u.Cache, u.Profile}
+	s := psTarget{u.PersonServer, u.Metadata, u.Cache, u.Profile}
 	t, err := govCheck(client, s, "UpdateMission")
 	if err != nil {
 		return "", err
@@ -231,7 +231,7 @@ type MissionCompletion struct {
 // declare it: any other end leaves the mission as it was and is returned as
 // an error.
 func CompleteMission(ctx context.Context, client *http.Client, c MissionCompletion) error {
-	s := govServer{c.PersonServer, c.Metadata, c.Cache, c.Profile}
+	s := psTarget{c.PersonServer, c.Metadata, c.Cache, c.Profile}
 	t, err := govCheck(client, s, "CompleteMission")
 	if err != nil {
 		return err

@@ -51,7 +51,7 @@ type PermissionRequest struct {
 // mission is a *MissionError. Whatever the error, the action must not be
 // taken.
 func RequestPermission(ctx context.Context, client *http.Client, r PermissionRequest) error {
-	s := govServer{r.PersonServer, r.Metadata, r.Cache, r.Profile}
+	s := psTarget{r.PersonServer, r.Metadata, r.Cache, r.Profile}
 	t, err := govCheck(client, s, "RequestPermission")
 	if err != nil {
 		return err

@@ -70,7 +70,7 @@ type InteractionRelay struct {
 // directs the person itself. A 403 user_unreachable matches
 // ErrUserUnreachable: nobody can reach the person.
 func RelayInteraction(ctx context.Context, client *http.Client, r InteractionRelay) (string, error) {
-	s := govServer{r.PersonServer, r.Metadata, r.Cache, r.Profile}
+	s := psTarget{r.PersonServer, r.Metadata, r.Cache, r.Profile}
 	t, err := govCheck(client, s, "RelayInteraction")
 	if err != nil {
 		return "", err
@@ -180,7 +180,7 @@ type QuestionRelay struct {
 // rendering it. An answer without one matches ErrMalformedAnswer; 403
 // user_unreachable matches ErrUserUnreachable.
 func Ask(ctx context.Context, client *http.Client, q QuestionRelay) (string, error) {
-	s := govServer{q.PersonServer, q.Metadata, q.Cache, q.Profile}
+	s := psTarget{q.PersonServer, q.Metadata, q.Cache, q.Profile}
 	t, err := govCheck(client, s, "Ask")
 	if err != nil {
 		return "", err
