@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 	"github.com/aauthgo/aauth/internal/egress"
 	"github.com/aauthgo/aauth/keys"
 	"github.com/aauthgo/aauth/psclient"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // The findings of the adversarial review (issue 11), as rows of the
@@ -115,7 +119,46 @@ func findingHostileCases() []hostileCase {
 			})).URL
 		}, want: and(wantIs(aauth.ErrResourceToken), noExchange())})
 	}
+	// A resource token about another person than the person token the
+	// agent presented (-11 §6.7.3: its sub is the presented token's).
+	cases = append(cases, hostileCase{name: "resource-token-other-person", script: func(e *hostileEnv) {
+		e.target = e.server(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			sk, err := wire.ParseSignatureKey(r.Header.Get("Signature-Key"))
+			if err != nil {
+				w.WriteHeader(400)
+				return
+			}
+			if hdr, _, err := jwtParts(sk.Token); err != nil || hdr["typ"] != "aa-person+jwt" {
+				w.Header().Set("AAuth-Requirement", "requirement=person-token")
+				w.WriteHeader(401)
+				return
+			}
+			w.Header().Set("AAuth-Requirement", `requirement=auth-token; resource-token="`+fakeJWT(fmt.Sprintf(
+				`{"iss":%q,"aud":%q,"ps":%q,"agent_jkt":%q,"sub":"another-person","exp":%d}`,
+				e.target, e.w.PS.URL, e.w.PS.URL, e.jkt(), e.clock.Now().Add(5*time.Minute).Unix()))+`"`)
+			w.WriteHeader(401)
+		})).URL
+	}, want: and(wantIs(aauth.ErrResourceToken), noExchange())})
 	return cases
+}
+
+// jwtParts decodes a JWT's header and claims without verifying it.
+func jwtParts(tok string) (map[string]any, map[string]any, error) {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return nil, nil, errors.New("not a JWT")
+	}
+	var hdr, claims map[string]any
+	for i, dst := range []*map[string]any{&hdr, &claims} {
+		b, err := base64.RawURLEncoding.DecodeString(parts[i])
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := json.Unmarshal(b, dst); err != nil {
+			return nil, nil, err
+		}
+	}
+	return hdr, claims, nil
 }
 
 // tokenEndpointRebinding is a person server (public, TLS) whose metadata

@@ -55,11 +55,22 @@ func checkResourceToken(raw string, want resourceCheck) error {
 	if !time.Unix(int64(exp), 0).After(want.now) {
 		return fmt.Errorf("%w: expired at %s", ErrResourceToken, time.Unix(int64(exp), 0).UTC().Format(time.RFC3339))
 	}
+	ph, pc, err := jwtpeek.Decode(want.presented)
+	if err != nil {
+		return nil
+	}
 	if pj, _ := claims["presented_jti"].(string); pj != "" {
-		if _, pc, err := jwtpeek.Decode(want.presented); err == nil {
-			if jti, _ := pc["jti"].(string); jti != "" && jti != pj {
-				return fmt.Errorf("%w: presented_jti does not name the token presented", ErrResourceToken)
-			}
+		if jti, _ := pc["jti"].(string); jti != "" && jti != pj {
+			return fmt.Errorf("%w: presented_jti does not name the token presented", ErrResourceToken)
+		}
+	}
+	// The resource token is about the person the presented person or auth
+	// token names: its sub is copied from that token (-11 §6.7.1). An
+	// agent token's sub is the agent, so there is nothing to compare.
+	if typ, _ := ph["typ"].(string); !want.seed && (typ == "aa-person+jwt" || typ == "aa-auth+jwt") {
+		psub, _ := pc["sub"].(string)
+		if sub, _ := claims["sub"].(string); psub != "" && sub != psub {
+			return fmt.Errorf("%w: sub is not the person of the token presented", ErrResourceToken)
 		}
 	}
 	return nil
