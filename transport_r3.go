@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth/internal/httpx"
+	"github.com/aauthgo/aauth/internal/lru"
 	"github.com/aauthgo/aauth/internal/profile"
 	"github.com/aauthgo/aauth/internal/safetext"
 	"github.com/aauthgo/aauth/psclient"
@@ -30,12 +31,26 @@ import (
 // report in AAuth-Budget.
 
 // transportR3 is what a Transport keeps for R3 and budgets.
+//
+// Both tables are bounded and evict one origin at a time (least recently
+// used first), an origin reached through a redirect on probation, so that
+// a flood of origins cannot empty what the caller's own resources keep.
 type transportR3 struct {
-	mu       sync.Mutex
-	metadata map[string]resourceMetadataEntry // by origin
-	budgets  map[string]r3.Budget             // the last AAuth-Budget, by origin
+	once     sync.Once
+	metadata *lru.Map[string, resourceMetadataEntry] // by origin
+	budgets  *lru.Map[string, r3.Budget]             // the last AAuth-Budget, by origin
 
+	mu        sync.Mutex
 	lastGrant *grantPeek // the grant of the last auth token read
+}
+
+// tables returns the two tables, made on first use.
+func (x *transportR3) tables() (*lru.Map[string, resourceMetadataEntry], *lru.Map[string, r3.Budget]) {
+	x.once.Do(func() {
+		x.metadata = lru.New[string, resourceMetadataEntry](maxResourceMetadata, nil)
+		x.budgets = lru.New[string, r3.Budget](maxBudgetOrigins, nil)
+	})
+	return x.metadata, x.budgets
 }
 
 type resourceMetadataEntry struct {
@@ -392,9 +407,9 @@ func (t *Transport) ResourceMetadata(ctx context.Context, resourceURL string) (*
 // discovered at most every few minutes (a failure is remembered briefly).
 func (t *Transport) resourceMetadata(ctx context.Context, origin string) (*psclient.ResourceMetadata, error) {
 	now := t.clock().Now()
-	t.r3.mu.Lock()
-	e, ok := t.r3.metadata[origin]
-	t.r3.mu.Unlock()
+	metadata, _ := t.r3.tables()
+	trusted := !onProbation(ctx)
+	e, ok := metadata.Get(origin, trusted)
 	if ok && now.Before(e.expires) {
 		return e.md, e.err
 	}
@@ -407,12 +422,7 @@ func (t *Transport) resourceMetadata(ctx context.Context, origin string) (*pscli
 	if err != nil {
 		e.expires = now.Add(resourceMetadataRetry)
 	}
-	t.r3.mu.Lock()
-	if t.r3.metadata == nil || len(t.r3.metadata) >= maxResourceMetadata {
-		t.r3.metadata = map[string]resourceMetadataEntry{}
-	}
-	t.r3.metadata[origin] = e
-	t.r3.mu.Unlock()
+	metadata.Put(origin, e, trusted)
 	return md, err
 }
 
@@ -438,12 +448,8 @@ func (r *run) noteBudget(resp *http.Response) *r3.Budget {
 			return nil
 		}
 	}
-	r.t.r3.mu.Lock()
-	if r.t.r3.budgets == nil || len(r.t.r3.budgets) >= maxBudgetOrigins {
-		r.t.r3.budgets = map[string]r3.Budget{}
-	}
-	r.t.r3.budgets[r.origin] = b
-	r.t.r3.mu.Unlock()
+	_, budgets := r.t.r3.tables()
+	budgets.Put(r.origin, b, !onProbation(r.ctx))
 	return &b
 }
 
@@ -479,10 +485,8 @@ func (t *Transport) Budget(resourceURL string) (r3.Budget, bool) {
 	if err != nil {
 		return r3.Budget{}, false
 	}
-	t.r3.mu.Lock()
-	defer t.r3.mu.Unlock()
-	b, ok := t.r3.budgets[origin]
-	return b, ok
+	_, budgets := t.r3.tables()
+	return budgets.Get(origin, true)
 }
 
 // readCloser reads from one reader and closes another.
