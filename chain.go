@@ -7,13 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/aauthgo/aauth/internal/chainctx"
 	"github.com/aauthgo/aauth/internal/egress"
 	"github.com/aauthgo/aauth/internal/jwtpeek"
+	"github.com/aauthgo/aauth/internal/lru"
 	"github.com/aauthgo/aauth/internal/safetext"
 	"github.com/aauthgo/aauth/psclient"
 )
@@ -131,12 +131,10 @@ func parseUpstream(token string) any {
 
 // upstreams remembers what was read of the upstream tokens seen lately: a
 // caller presents one token for many requests (an hour's worth), and each
-// served request would otherwise read it again. Bounded: it starts over
-// when full.
-var upstreams struct {
-	sync.Mutex
-	m map[string]*upstream
-}
+// served request would otherwise read it again. Bounded: the least
+// recently used token is read again when it comes back. Process-wide, as
+// what a token says does not depend on the Transport reading it.
+var upstreams = lru.New[string, *upstream](maxUpstreams, nil)
 
 // The cache's bounds: at most maxUpstreams tokens of at most
 // maxCachedUpstream bytes (2 MiB in all); longer ones, which no person
@@ -151,19 +149,11 @@ func cachedUpstream(token string) any {
 	if len(token) > maxCachedUpstream {
 		return parseUpstream(token)
 	}
-	upstreams.Lock()
-	up, ok := upstreams.m[token]
-	upstreams.Unlock()
-	if ok {
+	if up, ok := upstreams.Get(token, true); ok {
 		return up
 	}
-	up = parseUpstream(token).(*upstream)
-	upstreams.Lock()
-	if upstreams.m == nil || len(upstreams.m) >= maxUpstreams {
-		upstreams.m = make(map[string]*upstream)
-	}
-	upstreams.m[token] = up
-	upstreams.Unlock()
+	up := parseUpstream(token).(*upstream)
+	upstreams.Put(token, up, true)
 	return up
 }
 
