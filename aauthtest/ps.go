@@ -606,6 +606,26 @@ func (ps *PersonServer) agentCheck(w http.ResponseWriter, r *http.Request, rec *
 	return res, t
 }
 
+// agentPost takes a POST signed by an agent (agentCheck, with a digest)
+// and decodes its JSON body exactly into body. It answers the request and
+// returns nil on failure.
+func (ps *PersonServer) agentPost(w http.ResponseWriter, r *http.Request, rec *RecordedRequest, body any) (*sigverify.Result, *token) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		ps.problem(w, rec, http.StatusMethodNotAllowed, "invalid_request", "use POST")
+		return nil, nil
+	}
+	res, agent := ps.agentCheck(w, r, rec, true)
+	if res == nil {
+		return nil, nil
+	}
+	if err := decodeExact(rec.Body, body); err != nil {
+		ps.problem(w, rec, http.StatusBadRequest, "invalid_request", "the body is not a JSON object of the expected members: "+shorten(err.Error()))
+		return nil, nil
+	}
+	return res, agent
+}
+
 // tokenBody is the JSON body of a token request. Fields are typed so that a
 // wrongly typed member is a 400, never a panic.
 type tokenBody struct {
@@ -661,18 +681,9 @@ func (g *grant) missionOwner() string {
 
 func (ps *PersonServer) handleToken(kind TokenKind) func(http.ResponseWriter, *http.Request, *RecordedRequest) {
 	return func(w http.ResponseWriter, r *http.Request, rec *RecordedRequest) {
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", "POST")
-			ps.problem(w, rec, http.StatusMethodNotAllowed, "invalid_request", "use POST")
-			return
-		}
-		res, agent := ps.agentCheck(w, r, rec, true)
-		if res == nil {
-			return
-		}
 		var body tokenBody
-		if err := decodeExact(rec.Body, &body); err != nil {
-			ps.problem(w, rec, http.StatusBadRequest, "invalid_request", "the body is not a JSON object of the expected members: "+shorten(err.Error()))
+		res, agent := ps.agentPost(w, r, rec, &body)
+		if res == nil {
 			return
 		}
 		tr := &TokenRequest{
