@@ -269,16 +269,13 @@ func (e *env) permission(ctx context.Context, args []string) error {
 	description := fs.String("description", "", "")
 	parameters := fs.String("parameters", "", "")
 	missionS256 := fs.String("mission", "", "")
-	pos, err := e.parse(fs, permissionHelp, args)
-	if err != nil {
+	if err := e.parseOptions(fs, permissionHelp, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return syntaxf("permission takes no arguments, got %q", oneLine(pos[0]))
 	}
 	if *action == "" {
 		return syntaxf("permission needs --action")
 	}
+	var err error
 	r := psclient.PermissionRequest{Action: *action, MissionS256: *missionS256}
 	if r.Description, err = e.readText("description", *description); err != nil {
 		return err
@@ -308,12 +305,8 @@ func (e *env) audit(ctx context.Context, args []string) error {
 	parameters := fs.String("parameters", "", "")
 	result := fs.String("result", "", "")
 	missionS256 := fs.String("mission", "", "")
-	pos, err := e.parse(fs, auditHelp, args)
-	if err != nil {
+	if err := e.parseOptions(fs, auditHelp, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return syntaxf("audit takes no arguments, got %q", oneLine(pos[0]))
 	}
 	switch {
 	case *missionS256 == "":
@@ -321,6 +314,7 @@ func (e *env) audit(ctx context.Context, args []string) error {
 	case *action == "":
 		return syntaxf("audit needs --action")
 	}
+	var err error
 	r := psclient.AuditRecord{Action: *action, MissionS256: *missionS256}
 	if r.Description, err = e.readText("description", *description); err != nil {
 		return err
