@@ -171,6 +171,21 @@ func (e *env) govSetup(ctx context.Context, fs *flag.FlagSet, g govFlags) (conte
 	}, nil
 }
 
+// govRun runs a governance command's one call: it sets the client up,
+// runs call with it and prints done once the call succeeds.
+func (e *env) govRun(ctx context.Context, fs *flag.FlagSet, g govFlags, done string, call func(context.Context, *govCall) error) error {
+	ctx, c, err := e.govSetup(ctx, fs, g)
+	if err != nil {
+		return err
+	}
+	defer c.stop()
+	if err := call(ctx, c); err != nil {
+		return govError(ctx, err)
+	}
+	fmt.Fprintln(e.stdout, done)
+	return nil
+}
+
 // mission runs "aauth mission". Options may come before or after the
 // subcommand.
 func (e *env) mission(ctx context.Context, args []string) error {
@@ -283,17 +298,10 @@ func (e *env) permission(ctx context.Context, args []string) error {
 	if r.Parameters, err = jsonObjectFlag("parameters", *parameters); err != nil {
 		return err
 	}
-	ctx, c, err := e.govSetup(ctx, fs, g)
-	if err != nil {
-		return err
-	}
-	defer c.stop()
-	r.PersonServer, r.Cache, r.Profile, r.Poll = c.ps, c.cache, c.p, c.poll
-	if err := psclient.RequestPermission(ctx, c.client, r); err != nil {
-		return govError(ctx, err)
-	}
-	fmt.Fprintln(e.stdout, "granted")
-	return nil
+	return e.govRun(ctx, fs, g, "granted", func(ctx context.Context, c *govCall) error {
+		r.PersonServer, r.Cache, r.Profile, r.Poll = c.ps, c.cache, c.p, c.poll
+		return psclient.RequestPermission(ctx, c.client, r)
+	})
 }
 
 // audit runs "aauth audit".
@@ -325,17 +333,10 @@ func (e *env) audit(ctx context.Context, args []string) error {
 	if r.Result, err = jsonObjectFlag("result", *result); err != nil {
 		return err
 	}
-	ctx, c, err := e.govSetup(ctx, fs, g)
-	if err != nil {
-		return err
-	}
-	defer c.stop()
-	r.PersonServer, r.Cache, r.Profile = c.ps, c.cache, c.p
-	if err := psclient.Audit(ctx, c.client, r); err != nil {
-		return govError(ctx, err)
-	}
-	fmt.Fprintln(e.stdout, "recorded")
-	return nil
+	return e.govRun(ctx, fs, g, "recorded", func(ctx context.Context, c *govCall) error {
+		r.PersonServer, r.Cache, r.Profile = c.ps, c.cache, c.p
+		return psclient.Audit(ctx, c.client, r)
+	})
 }
 
 // readText reads a TEXT argument: the text, or @FILE, or @- for stdin.
