@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aauthgo/aauth/internal/procgroup"
 )
 
 // The environment of a child: the role to run and its arguments (JSON).
@@ -80,7 +82,7 @@ func Start(t testing.TB, role string, args any) *Proc {
 	}
 	cmd := exec.Command(exe, "-test.run=^$")
 	cmd.Env = append(os.Environ(), envRole+"="+role, envArgs+"="+string(a))
-	ownGroup(cmd)
+	procgroup.Own(cmd)
 	p := &Proc{cmd: cmd, lines: make(chan string, 64), stderr: &tailBuffer{n: 16 << 10}, exited: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	if p.stdin, err = cmd.StdinPipe(); err != nil {
@@ -181,7 +183,7 @@ func (p *Proc) Wait(t testing.TB) {
 // Kill kills the child (and anything it started) at once, as a crash
 // would, and waits for it, bounded.
 func (p *Proc) Kill() {
-	killGroup(p.cmd)
+	procgroup.Kill(p.cmd)
 	select {
 	case <-p.exited:
 	case <-time.After(stopTimeout):
