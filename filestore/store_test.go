@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/aauthtest"
 	"github.com/aauthgo/aauth/filestore"
 	"github.com/aauthgo/aauth/internal/storetest"
 	"github.com/aauthgo/aauth/psclient"
@@ -25,24 +26,6 @@ const (
 	sessionKey = "session https://r.example"
 	secret     = "eyJhbGciOiJFZDI1NTE5In0.c2VjcmV0LXRva2Vu.c2ln" // must never leak
 )
-
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // events records a store's events and checks none carries the secret.
 type events struct {
@@ -77,9 +60,9 @@ func (e *events) count(step aauth.Step) int {
 }
 
 // open opens a store in a new temporary directory with a settable clock.
-func open(t *testing.T) (*filestore.Store, *clock, *events) {
+func open(t *testing.T) (*filestore.Store, *aauthtest.FakeClock, *events) {
 	t.Helper()
-	c := &clock{t: time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)}
+	c := aauthtest.NewFakeClock(time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC))
 	ev := &events{t: t}
 	s, err := filestore.Open(filepath.Join(t.TempDir(), "state"), filestore.Options{OnEvent: ev.add, Now: c.Now})
 	if err != nil {
@@ -231,7 +214,7 @@ func TestExpiryAndPrune(t *testing.T) {
 	if err := s.SetToken(ctx, sessionKey, &psclient.Token{Value: "session-token"}); err != nil {
 		t.Fatal(err)
 	}
-	c.Add(2 * time.Hour)
+	c.Advance(2 * time.Hour)
 	if _, err := s.Token(ctx, authKey); !errors.Is(err, aauth.ErrNoToken) {
 		t.Fatalf("expired token: %v", err)
 	}
@@ -247,7 +230,7 @@ func TestExpiryAndPrune(t *testing.T) {
 	if ev.count(filestore.StepPruned) != 1 {
 		t.Fatalf("%d pruned events", ev.count(filestore.StepPruned))
 	}
-	c.Add(23 * time.Hour)
+	c.Advance(23 * time.Hour)
 	if _, err := s.Token(ctx, sessionKey); !errors.Is(err, aauth.ErrNoToken) {
 		t.Fatalf("session token after DefaultTTL: %v", err)
 	}
@@ -271,7 +254,7 @@ func TestExpiryAndPrune(t *testing.T) {
 		t.Fatal(err)
 	}
 	s2.SetToken(ctx, sessionKey, &psclient.Token{Value: "session-token"})
-	c.Add(2 * time.Minute)
+	c.Advance(2 * time.Minute)
 	if _, err := s2.Token(ctx, sessionKey); !errors.Is(err, aauth.ErrNoToken) {
 		t.Fatalf("DefaultTTL not applied: %v", err)
 	}
@@ -325,7 +308,7 @@ func TestNotOurs(t *testing.T) {
 			step("Token", err, aauth.ErrNoToken)
 			step("SetToken", s.SetToken(ctx, authKey, &psclient.Token{Value: secret, Expiry: c.Now().Add(time.Hour)}), filestore.ErrForeign)
 			step("DeleteToken", s.DeleteToken(ctx, authKey), filestore.ErrForeign)
-			c.Add(24 * 365 * time.Hour)
+			c.Advance(24 * 365 * time.Hour)
 			step("Prune", s.Prune(ctx), nil)
 			// Other keys still work.
 			if err := s.SetToken(ctx, sessionKey, &psclient.Token{Value: "s"}); err != nil {

@@ -93,7 +93,7 @@ func TestRedisStoppedMidRun(t *testing.T) {
 
 	// Redis comes back, empty: the next fetch is shared again.
 	srv.Restart()
-	clk.Add(redisstore.DefaultRetryAfter)
+	clk.Advance(redisstore.DefaultRetryAfter)
 	f.World.Reset()
 	get(running)
 	if ev.count(redisstore.StepAvailable) != 1 {

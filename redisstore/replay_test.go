@@ -154,7 +154,7 @@ func TestReplayOutageFailClosed(t *testing.T) {
 		t.Fatalf("%d unavailable events, want 1", n)
 	}
 	f.srv.Restart()
-	f.clock.Add(2 * time.Minute)
+	f.clock.Advance(2 * time.Minute)
 	if seen, err := r.Seen(ctx, "after", f.clock.Now().Add(time.Minute)); seen || err != nil {
 		t.Fatalf("Redis back: %v, %v", seen, err)
 	}
@@ -186,7 +186,7 @@ func TestReplayOutageLocalOnly(t *testing.T) {
 	}
 
 	f.srv.Restart() // empty
-	f.clock.Add(2 * time.Minute)
+	f.clock.Advance(2 * time.Minute)
 	exp = f.clock.Now().Add(time.Minute) // else kept for ClockSkew only
 	check("Redis back, seen here before", r, "before", true)
 	check("Redis back, new", r, "after", false)

@@ -182,7 +182,7 @@ func TestSessionsOutageLocalOnly(t *testing.T) {
 	}
 
 	f.srv.Restart() // empty
-	f.clock.Add(2 * time.Minute)
+	f.clock.Advance(2 * time.Minute)
 	got, err = ss.Get(ctx, "token-b")
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +195,7 @@ func TestSessionsOutageLocalOnly(t *testing.T) {
 	}
 	// An expired copy is never served.
 	f.srv.Stop()
-	f.clock.Add(3 * time.Hour)
+	f.clock.Advance(3 * time.Hour)
 	if s, _ := ss.Get(ctx, "token-b"); s != nil {
 		t.Fatal("an expired copy was served")
 	}

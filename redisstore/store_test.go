@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/aauthtest"
 	"github.com/aauthgo/aauth/psclient"
 	"github.com/aauthgo/aauth/redisstore"
 )
@@ -23,26 +24,9 @@ const (
 	secret     = "eyJhbGciOiJFZDI1NTE5In0.c2VjcmV0LXRva2Vu.c2ln" // must never leak
 )
 
-// clock is a settable clock, starting at the real time (Redis expires
-// keys by its own).
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Now()} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// newClock returns a settable clock starting at the real time (Redis
+// expires keys by its own).
+func newClock() *aauthtest.FakeClock { return aauthtest.NewFakeClock(time.Now()) }
 
 // events records a store's events and checks none carries the secret.
 type events struct {
@@ -81,7 +65,7 @@ func (e *events) count(step aauth.Step) int {
 type fixture struct {
 	srv   *redisServer
 	raw   *redis.Client
-	clock *clock
+	clock *aauthtest.FakeClock
 	ev    *events
 	store *redisstore.Store
 	c     *redisstore.TokenCache
@@ -315,7 +299,7 @@ func TestOutage(t *testing.T) {
 		t.Fatalf("%d unavailable events, want 1", n)
 	}
 	// An expired local copy is not returned.
-	f.clock.Add(2 * time.Hour)
+	f.clock.Advance(2 * time.Hour)
 	if _, err := f.c.Token(ctx, authKey); !errors.Is(err, aauth.ErrNoToken) {
 		t.Fatalf("expired local copy: %v", err)
 	}
@@ -325,7 +309,7 @@ func TestOutage(t *testing.T) {
 	if err := f.c.SetToken(ctx, authKey, &psclient.Token{Value: secret, Expiry: f.clock.Now().Add(time.Hour)}); !errors.Is(err, redisstore.ErrUnavailable) {
 		t.Fatalf("within RetryAfter: %v", err)
 	}
-	f.clock.Add(2 * time.Minute)
+	f.clock.Advance(2 * time.Minute)
 	if err := f.c.SetToken(ctx, authKey, &psclient.Token{Value: secret, Expiry: f.clock.Now().Add(time.Hour)}); err != nil {
 		t.Fatalf("after RetryAfter: %v", err)
 	}
