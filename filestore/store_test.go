@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,44 +26,12 @@ const (
 	secret     = "eyJhbGciOiJFZDI1NTE5In0.c2VjcmV0LXRva2Vu.c2ln" // must never leak
 )
 
-// events records a store's events and checks none carries the secret.
-type events struct {
-	t  *testing.T
-	mu sync.Mutex
-	ev []aauth.Event
-}
-
-func (e *events) add(ev aauth.Event) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.ev = append(e.ev, ev)
-	text := ev.Detail + ev.URL + ev.Token
-	if ev.Err != nil {
-		text += ev.Err.Error()
-	}
-	if strings.Contains(text, secret) {
-		e.t.Errorf("event leaks the token: %+v", ev)
-	}
-}
-
-func (e *events) count(step aauth.Step) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	n := 0
-	for _, ev := range e.ev {
-		if ev.Step == step {
-			n++
-		}
-	}
-	return n
-}
-
 // open opens a store in a new temporary directory with a settable clock.
-func open(t *testing.T) (*filestore.Store, *aauthtest.FakeClock, *events) {
+func open(t *testing.T) (*filestore.Store, *aauthtest.FakeClock, *storetest.Events) {
 	t.Helper()
 	c := aauthtest.NewFakeClock(time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC))
-	ev := &events{t: t}
-	s, err := filestore.Open(filepath.Join(t.TempDir(), "state"), filestore.Options{OnEvent: ev.add, Now: c.Now})
+	ev := storetest.NewEvents(t, secret)
+	s, err := filestore.Open(filepath.Join(t.TempDir(), "state"), filestore.Options{OnEvent: ev.Add, Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,8 +194,8 @@ func TestExpiryAndPrune(t *testing.T) {
 	if _, err := os.Stat(entryPath(s, authKey)); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("expired entry not pruned: %v", err)
 	}
-	if ev.count(filestore.StepPruned) != 1 {
-		t.Fatalf("%d pruned events", ev.count(filestore.StepPruned))
+	if ev.Count(filestore.StepPruned) != 1 {
+		t.Fatalf("%d pruned events", ev.Count(filestore.StepPruned))
 	}
 	c.Advance(23 * time.Hour)
 	if _, err := s.Token(ctx, sessionKey); !errors.Is(err, aauth.ErrNoToken) {
@@ -297,8 +264,8 @@ func TestNotOurs(t *testing.T) {
 				if !errors.Is(err, want) {
 					t.Fatalf("%s: %v, want %v", what, err, want)
 				}
-				if skips++; ev.count(filestore.StepSkipped) != skips {
-					t.Fatalf("%s: %d skipped events, want %d", what, ev.count(filestore.StepSkipped), skips)
+				if skips++; ev.Count(filestore.StepSkipped) != skips {
+					t.Fatalf("%s: %d skipped events, want %d", what, ev.Count(filestore.StepSkipped), skips)
 				}
 				if after := snapshot(t, path); after != before {
 					t.Fatalf("%s changed the file", what)
@@ -377,7 +344,7 @@ func TestStrayFiles(t *testing.T) {
 			t.Errorf("%s: exists %v, want %v", name, exists, keep)
 		}
 	}
-	if n := ev.count(filestore.StepSkipped); n != 1 {
+	if n := ev.Count(filestore.StepSkipped); n != 1 {
 		t.Errorf("%d skipped events, want 1 (notes.txt)", n)
 	}
 	// The lock, its file gone, is taken afresh.
@@ -394,13 +361,13 @@ func TestRepairsPermissions(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Chmod(filepath.Join(dir, "tokens"), 0o755)
-	ev := &events{t: t}
-	if _, err := filestore.Open(dir, filestore.Options{OnEvent: ev.add}); err != nil {
+	ev := storetest.NewEvents(t, secret)
+	if _, err := filestore.Open(dir, filestore.Options{OnEvent: ev.Add}); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(filepath.Join(dir, "tokens"))
-	if err != nil || fi.Mode().Perm() != 0o700 || ev.count(filestore.StepRepaired) != 1 {
-		t.Fatalf("mode %v, %d repaired events, %v", fi.Mode(), ev.count(filestore.StepRepaired), err)
+	if err != nil || fi.Mode().Perm() != 0o700 || ev.Count(filestore.StepRepaired) != 1 {
+		t.Fatalf("mode %v, %d repaired events, %v", fi.Mode(), ev.Count(filestore.StepRepaired), err)
 	}
 }
 
@@ -459,7 +426,7 @@ func TestLockToken(t *testing.T) {
 		}
 		got <- err
 	}()
-	for ev.count(filestore.StepLockWait) == 0 {
+	for ev.Count(filestore.StepLockWait) == 0 {
 		select {
 		case err := <-got:
 			t.Fatalf("took a held lock: %v", err)

@@ -125,12 +125,12 @@ func TestSessionsNotOurs(t *testing.T) {
 			ctx := context.Background()
 			k := redisKey("session", sessionToken)
 			before := f.plantAt(t, k, plant)
-			skips := f.ev.count(redisstore.StepSkipped)
+			skips := f.ev.Count(redisstore.StepSkipped)
 			s, err := f.store.Sessions().Get(ctx, sessionToken)
 			if s != nil || err != nil {
 				t.Fatalf("Get: %+v, %v; want no session", s, err)
 			}
-			if f.ev.count(redisstore.StepSkipped) != skips+1 {
+			if f.ev.Count(redisstore.StepSkipped) != skips+1 {
 				t.Fatal("no skipped event")
 			}
 			if dump(t, f.raw, k) != before {

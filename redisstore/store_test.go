@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
+	"github.com/aauthgo/aauth/internal/storetest"
 	"github.com/aauthgo/aauth/psclient"
 	"github.com/aauthgo/aauth/redisstore"
 )
@@ -28,52 +28,20 @@ const (
 // expires keys by its own).
 func newClock() *aauthtest.FakeClock { return aauthtest.NewFakeClock(time.Now()) }
 
-// events records a store's events and checks none carries the secret.
-type events struct {
-	t  testing.TB
-	mu sync.Mutex
-	ev []aauth.Event
-}
-
-func (e *events) add(ev aauth.Event) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.ev = append(e.ev, ev)
-	text := ev.Detail + ev.URL + ev.Token
-	if ev.Err != nil {
-		text += ev.Err.Error()
-	}
-	if strings.Contains(text, secret) {
-		e.t.Errorf("event leaks the token: %+v", ev)
-	}
-}
-
-func (e *events) count(step aauth.Step) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	n := 0
-	for _, ev := range e.ev {
-		if ev.Step == step {
-			n++
-		}
-	}
-	return n
-}
-
 // fixture is a test's Redis, a raw client on it, and a store with a
 // settable clock.
 type fixture struct {
 	srv   *redisServer
 	raw   *redis.Client
 	clock *aauthtest.FakeClock
-	ev    *events
+	ev    *storetest.Events
 	store *redisstore.Store
 	c     *redisstore.TokenCache
 }
 
 func newFixture(t *testing.T, opts redisstore.Options) *fixture {
 	t.Helper()
-	f := &fixture{srv: startRedis(t), clock: newClock(), ev: &events{t: t}}
+	f := &fixture{srv: startRedis(t), clock: newClock(), ev: storetest.NewEvents(t, secret)}
 	f.raw = newClient(f.srv.Addr)
 	t.Cleanup(func() { f.raw.Close() })
 	f.store = f.open(t, opts)
@@ -89,7 +57,7 @@ func (f *fixture) open(t *testing.T, opts redisstore.Options) *redisstore.Store 
 		opts.Now = f.clock.Now
 	}
 	if opts.OnEvent == nil {
-		opts.OnEvent = f.ev.add
+		opts.OnEvent = f.ev.Add
 	}
 	return redisstore.New(rdb, opts)
 }
@@ -207,15 +175,15 @@ func TestNotOurs(t *testing.T) {
 			ctx := context.Background()
 			k := redisKey("token", authKey)
 			before := f.plantAt(t, k, plant)
-			skips := f.ev.count(redisstore.StepSkipped)
+			skips := f.ev.Count(redisstore.StepSkipped)
 			step := func(what string, err error, want error) {
 				t.Helper()
 				noLeak(t, err)
 				if !errors.Is(err, want) {
 					t.Fatalf("%s: %v, want %v", what, err, want)
 				}
-				if skips++; f.ev.count(redisstore.StepSkipped) != skips {
-					t.Fatalf("%s: %d skipped events, want %d", what, f.ev.count(redisstore.StepSkipped), skips)
+				if skips++; f.ev.Count(redisstore.StepSkipped) != skips {
+					t.Fatalf("%s: %d skipped events, want %d", what, f.ev.Count(redisstore.StepSkipped), skips)
 				}
 				if dump(t, f.raw, k) != before {
 					t.Fatalf("%s changed the value", what)
@@ -295,7 +263,7 @@ func TestOutage(t *testing.T) {
 	if err := f.c.DeleteToken(ctx, sessionKey); !errors.Is(err, redisstore.ErrUnavailable) {
 		t.Fatalf("DeleteToken: %v", err)
 	}
-	if n := f.ev.count(redisstore.StepUnavailable); n != 1 {
+	if n := f.ev.Count(redisstore.StepUnavailable); n != 1 {
 		t.Fatalf("%d unavailable events, want 1", n)
 	}
 	// An expired local copy is not returned.
@@ -313,13 +281,13 @@ func TestOutage(t *testing.T) {
 	if err := f.c.SetToken(ctx, authKey, &psclient.Token{Value: secret, Expiry: f.clock.Now().Add(time.Hour)}); err != nil {
 		t.Fatalf("after RetryAfter: %v", err)
 	}
-	if n := f.ev.count(redisstore.StepAvailable); n != 1 {
+	if n := f.ev.Count(redisstore.StepAvailable); n != 1 {
 		t.Fatalf("%d available events, want 1", n)
 	}
 	if f.raw.Exists(ctx, redisKey("token", authKey)).Val() != 1 {
 		t.Fatal("not written to Redis after the outage")
 	}
-	if n := f.ev.count(redisstore.StepUnavailable); n != 1 {
+	if n := f.ev.Count(redisstore.StepUnavailable); n != 1 {
 		t.Fatalf("%d unavailable events, want 1", n)
 	}
 }

@@ -1,7 +1,8 @@
 // Package storetest runs the tests the token stores share: child
 // processes of the test binary (real processes, not goroutines) that use a
-// store at the same time, and an agent role that runs a Transport against
-// an aauthtest World from such a child. Only tests import it.
+// store at the same time, an agent role that runs a Transport against
+// an aauthtest World from such a child, and a record of a store's events
+// (Events). Only tests import it.
 package storetest
 
 import (
