@@ -245,6 +245,38 @@ func (s *pendingStore) list() []InteractionCode {
 	return out
 }
 
+// servePending serves a scripted pending URL the same way at both
+// servers: the entry id must exist and belong to the key that signed
+// (owner); GET polls through poll, DELETE cancels, POST takes a
+// clarification answer and hands it to record. what names the pending
+// thing in problem details ("request", "call").
+func (b *base) servePending(w http.ResponseWriter, r *http.Request, rec *RecordedRequest, pend *pendingStore, id, owner, what string, poll func(*pendingEntry), record func(ClarificationAnswer)) {
+	e := pend.get(id)
+	if e == nil {
+		b.problem(w, rec, http.StatusNotFound, "invalid_code", "no such pending "+what)
+		return
+	}
+	if e.owner != owner {
+		b.problem(w, rec, http.StatusForbidden, "invalid_request", "the pending "+what+" belongs to another agent key")
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		poll(e)
+	case http.MethodDelete:
+		if !pend.cancel(e) {
+			b.problem(w, rec, http.StatusGone, "invalid_code", "the pending "+what+" is finished or was canceled")
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case http.MethodPost:
+		b.takeClarification(w, rec, pend, e, b.pendingURL(e, false), record)
+	default:
+		w.Header().Set("Allow", "GET, POST, DELETE")
+		b.problem(w, rec, http.StatusMethodNotAllowed, "invalid_request", "use GET, POST or DELETE")
+	}
+}
+
 // pendingURL is where e is polled: absolute, or a path when the server
 // hands out relative Locations.
 func (b *base) pendingURL(e *pendingEntry, relative bool) string {

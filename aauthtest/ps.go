@@ -606,6 +606,26 @@ func (ps *PersonServer) agentCheck(w http.ResponseWriter, r *http.Request, rec *
 	return res, t
 }
 
+// agentPost takes a POST signed by an agent (agentCheck, with a digest)
+// and decodes its JSON body exactly into body. It answers the request and
+// returns nil on failure.
+func (ps *PersonServer) agentPost(w http.ResponseWriter, r *http.Request, rec *RecordedRequest, body any) (*sigverify.Result, *token) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		ps.problem(w, rec, http.StatusMethodNotAllowed, "invalid_request", "use POST")
+		return nil, nil
+	}
+	res, agent := ps.agentCheck(w, r, rec, true)
+	if res == nil {
+		return nil, nil
+	}
+	if err := decodeExact(rec.Body, body); err != nil {
+		ps.problem(w, rec, http.StatusBadRequest, "invalid_request", "the body is not a JSON object of the expected members: "+shorten(err.Error()))
+		return nil, nil
+	}
+	return res, agent
+}
+
 // tokenBody is the JSON body of a token request. Fields are typed so that a
 // wrongly typed member is a 400, never a panic.
 type tokenBody struct {
@@ -661,18 +681,9 @@ func (g *grant) missionOwner() string {
 
 func (ps *PersonServer) handleToken(kind TokenKind) func(http.ResponseWriter, *http.Request, *RecordedRequest) {
 	return func(w http.ResponseWriter, r *http.Request, rec *RecordedRequest) {
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", "POST")
-			ps.problem(w, rec, http.StatusMethodNotAllowed, "invalid_request", "use POST")
-			return
-		}
-		res, agent := ps.agentCheck(w, r, rec, true)
-		if res == nil {
-			return
-		}
 		var body tokenBody
-		if err := decodeExact(rec.Body, &body); err != nil {
-			ps.problem(w, rec, http.StatusBadRequest, "invalid_request", "the body is not a JSON object of the expected members: "+shorten(err.Error()))
+		res, agent := ps.agentPost(w, r, rec, &body)
+		if res == nil {
 			return
 		}
 		tr := &TokenRequest{
@@ -1007,38 +1018,21 @@ func (ps *PersonServer) issue(g *grant, d Decision, tw tweak) (string, time.Time
 }
 
 func (ps *PersonServer) handlePending(w http.ResponseWriter, r *http.Request, rec *RecordedRequest) {
-	id := strings.TrimPrefix(r.URL.Path, pendingPath)
 	res, _ := ps.agentCheck(w, r, rec, r.Method == http.MethodPost)
 	if res == nil {
 		return
 	}
-	e := ps.pend.get(id)
-	if e == nil {
-		ps.problem(w, rec, http.StatusNotFound, "invalid_code", "no such pending request")
-		return
-	}
-	if e.owner != res.Thumbprint {
-		ps.problem(w, rec, http.StatusForbidden, "invalid_request", "the pending request belongs to another agent key")
-		return
-	}
-	if r.Method == http.MethodGet && !ps.upstreamStillValid(w, rec, e) {
-		return
-	}
-	switch r.Method {
-	case http.MethodGet:
-		ps.writeAnswer(w, r, rec, e, ps.pend.next(e, ps.URL+consentPath))
-	case http.MethodDelete:
-		if !ps.pend.cancel(e) {
-			ps.problem(w, rec, http.StatusGone, "invalid_code", "the pending request is finished or was canceled")
-			return
+	poll := func(e *pendingEntry) {
+		if ps.upstreamStillValid(w, rec, e) {
+			ps.writeAnswer(w, r, rec, e, ps.pend.next(e, ps.URL+consentPath))
 		}
-		w.WriteHeader(http.StatusNoContent)
-	case http.MethodPost:
-		ps.answerClarification(w, rec, e, ps.pendingURL(e, false))
-	default:
-		w.Header().Set("Allow", "GET, POST, DELETE")
-		ps.problem(w, rec, http.StatusMethodNotAllowed, "invalid_request", "use GET, POST or DELETE")
 	}
+	record := func(a ClarificationAnswer) {
+		ps.mu.Lock()
+		ps.answers = append(ps.answers, a)
+		ps.mu.Unlock()
+	}
+	ps.servePending(w, r, rec, ps.pend, strings.TrimPrefix(r.URL.Path, pendingPath), res.Thumbprint, "request", poll, record)
 }
 
 // clarificationBody is a clarification POST.
@@ -1098,14 +1092,6 @@ func (b *base) takeClarification(w http.ResponseWriter, rec *RecordedRequest, pe
 	w.Header().Set("Retry-After", "0")
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusAccepted, "application/json", map[string]any{"status": "pending"})
-}
-
-func (ps *PersonServer) answerClarification(w http.ResponseWriter, rec *RecordedRequest, e *pendingEntry, loc string) {
-	ps.takeClarification(w, rec, ps.pend, e, loc, func(a ClarificationAnswer) {
-		ps.mu.Lock()
-		ps.answers = append(ps.answers, a)
-		ps.mu.Unlock()
-	})
 }
 
 // consentHandler serves a server's interaction page: GET (or POST)

@@ -99,18 +99,9 @@ type govBody struct {
 // handleGovernance serves the mission, permission, audit and interaction
 // endpoints.
 func (ps *PersonServer) handleGovernance(w http.ResponseWriter, r *http.Request, rec *RecordedRequest) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		ps.problem(w, rec, http.StatusMethodNotAllowed, "invalid_request", "use POST")
-		return
-	}
-	res, agent := ps.agentCheck(w, r, rec, true)
-	if res == nil {
-		return
-	}
 	var body govBody
-	if err := decodeExact(rec.Body, &body); err != nil {
-		ps.problem(w, rec, http.StatusBadRequest, "invalid_request", "the body is not a JSON object of the expected members: "+shorten(err.Error()))
+	res, agent := ps.agentPost(w, r, rec, &body)
+	if res == nil {
 		return
 	}
 	gr := &GovernanceRequest{

@@ -324,34 +324,15 @@ func (rs *Resource) serveCall(w http.ResponseWriter, r *http.Request, c *heldCal
 // handlePending answers a poll, a clarification answer or a cancel of a
 // scripted deferral.
 func (rs *Resource) handlePending(w http.ResponseWriter, r *http.Request, rec *RecordedRequest, c *resource.Caller) {
-	e := rs.pend.get(strings.TrimPrefix(r.URL.Path, scriptedPath))
-	if e == nil {
-		rs.problem(w, rec, http.StatusNotFound, "invalid_code", "no such pending call")
-		return
-	}
-	if e.owner != c.Thumbprint {
-		rs.problem(w, rec, http.StatusForbidden, "invalid_request", "the pending call belongs to another agent key")
-		return
-	}
-	switch r.Method {
-	case http.MethodGet:
+	poll := func(e *pendingEntry) {
 		rs.writeAnswer(w, r, rec, e, rs.pend.next(e, rs.URL+consentPath))
-	case http.MethodDelete:
-		if !rs.pend.cancel(e) {
-			rs.problem(w, rec, http.StatusGone, "invalid_code", "the pending call is finished or was canceled")
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	case http.MethodPost:
-		rs.takeClarification(w, rec, rs.pend, e, rs.pendingURL(e, false), func(a ClarificationAnswer) {
-			rs.mu.Lock()
-			rs.answers = append(rs.answers, a)
-			rs.mu.Unlock()
-		})
-	default:
-		w.Header().Set("Allow", "GET, POST, DELETE")
-		rs.problem(w, rec, http.StatusMethodNotAllowed, "invalid_request", "use GET, POST or DELETE")
 	}
+	record := func(a ClarificationAnswer) {
+		rs.mu.Lock()
+		rs.answers = append(rs.answers, a)
+		rs.mu.Unlock()
+	}
+	rs.servePending(w, r, rec, rs.pend, strings.TrimPrefix(r.URL.Path, scriptedPath), c.Thumbprint, "call", poll, record)
 }
 
 func (rs *Resource) writeAnswer(w http.ResponseWriter, r *http.Request, rec *RecordedRequest, e *pendingEntry, a answer) {

@@ -9,12 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/aauthtest"
 	"github.com/aauthgo/aauth/filestore"
 	"github.com/aauthgo/aauth/internal/storetest"
 	"github.com/aauthgo/aauth/psclient"
@@ -26,62 +26,12 @@ const (
 	secret     = "eyJhbGciOiJFZDI1NTE5In0.c2VjcmV0LXRva2Vu.c2ln" // must never leak
 )
 
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// events records a store's events and checks none carries the secret.
-type events struct {
-	t  *testing.T
-	mu sync.Mutex
-	ev []aauth.Event
-}
-
-func (e *events) add(ev aauth.Event) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.ev = append(e.ev, ev)
-	text := ev.Detail + ev.URL + ev.Token
-	if ev.Err != nil {
-		text += ev.Err.Error()
-	}
-	if strings.Contains(text, secret) {
-		e.t.Errorf("event leaks the token: %+v", ev)
-	}
-}
-
-func (e *events) count(step aauth.Step) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	n := 0
-	for _, ev := range e.ev {
-		if ev.Step == step {
-			n++
-		}
-	}
-	return n
-}
-
 // open opens a store in a new temporary directory with a settable clock.
-func open(t *testing.T) (*filestore.Store, *clock, *events) {
+func open(t *testing.T) (*filestore.Store, *aauthtest.FakeClock, *storetest.Events) {
 	t.Helper()
-	c := &clock{t: time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)}
-	ev := &events{t: t}
-	s, err := filestore.Open(filepath.Join(t.TempDir(), "state"), filestore.Options{OnEvent: ev.add, Now: c.Now})
+	c := aauthtest.NewFakeClock(time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC))
+	ev := storetest.NewEvents(t, secret)
+	s, err := filestore.Open(filepath.Join(t.TempDir(), "state"), filestore.Options{OnEvent: ev.Add, Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +181,7 @@ func TestExpiryAndPrune(t *testing.T) {
 	if err := s.SetToken(ctx, sessionKey, &psclient.Token{Value: "session-token"}); err != nil {
 		t.Fatal(err)
 	}
-	c.Add(2 * time.Hour)
+	c.Advance(2 * time.Hour)
 	if _, err := s.Token(ctx, authKey); !errors.Is(err, aauth.ErrNoToken) {
 		t.Fatalf("expired token: %v", err)
 	}
@@ -244,10 +194,10 @@ func TestExpiryAndPrune(t *testing.T) {
 	if _, err := os.Stat(entryPath(s, authKey)); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("expired entry not pruned: %v", err)
 	}
-	if ev.count(filestore.StepPruned) != 1 {
-		t.Fatalf("%d pruned events", ev.count(filestore.StepPruned))
+	if ev.Count(filestore.StepPruned) != 1 {
+		t.Fatalf("%d pruned events", ev.Count(filestore.StepPruned))
 	}
-	c.Add(23 * time.Hour)
+	c.Advance(23 * time.Hour)
 	if _, err := s.Token(ctx, sessionKey); !errors.Is(err, aauth.ErrNoToken) {
 		t.Fatalf("session token after DefaultTTL: %v", err)
 	}
@@ -271,7 +221,7 @@ func TestExpiryAndPrune(t *testing.T) {
 		t.Fatal(err)
 	}
 	s2.SetToken(ctx, sessionKey, &psclient.Token{Value: "session-token"})
-	c.Add(2 * time.Minute)
+	c.Advance(2 * time.Minute)
 	if _, err := s2.Token(ctx, sessionKey); !errors.Is(err, aauth.ErrNoToken) {
 		t.Fatalf("DefaultTTL not applied: %v", err)
 	}
@@ -314,8 +264,8 @@ func TestNotOurs(t *testing.T) {
 				if !errors.Is(err, want) {
 					t.Fatalf("%s: %v, want %v", what, err, want)
 				}
-				if skips++; ev.count(filestore.StepSkipped) != skips {
-					t.Fatalf("%s: %d skipped events, want %d", what, ev.count(filestore.StepSkipped), skips)
+				if skips++; ev.Count(filestore.StepSkipped) != skips {
+					t.Fatalf("%s: %d skipped events, want %d", what, ev.Count(filestore.StepSkipped), skips)
 				}
 				if after := snapshot(t, path); after != before {
 					t.Fatalf("%s changed the file", what)
@@ -325,7 +275,7 @@ func TestNotOurs(t *testing.T) {
 			step("Token", err, aauth.ErrNoToken)
 			step("SetToken", s.SetToken(ctx, authKey, &psclient.Token{Value: secret, Expiry: c.Now().Add(time.Hour)}), filestore.ErrForeign)
 			step("DeleteToken", s.DeleteToken(ctx, authKey), filestore.ErrForeign)
-			c.Add(24 * 365 * time.Hour)
+			c.Advance(24 * 365 * time.Hour)
 			step("Prune", s.Prune(ctx), nil)
 			// Other keys still work.
 			if err := s.SetToken(ctx, sessionKey, &psclient.Token{Value: "s"}); err != nil {
@@ -394,7 +344,7 @@ func TestStrayFiles(t *testing.T) {
 			t.Errorf("%s: exists %v, want %v", name, exists, keep)
 		}
 	}
-	if n := ev.count(filestore.StepSkipped); n != 1 {
+	if n := ev.Count(filestore.StepSkipped); n != 1 {
 		t.Errorf("%d skipped events, want 1 (notes.txt)", n)
 	}
 	// The lock, its file gone, is taken afresh.
@@ -411,13 +361,13 @@ func TestRepairsPermissions(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Chmod(filepath.Join(dir, "tokens"), 0o755)
-	ev := &events{t: t}
-	if _, err := filestore.Open(dir, filestore.Options{OnEvent: ev.add}); err != nil {
+	ev := storetest.NewEvents(t, secret)
+	if _, err := filestore.Open(dir, filestore.Options{OnEvent: ev.Add}); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(filepath.Join(dir, "tokens"))
-	if err != nil || fi.Mode().Perm() != 0o700 || ev.count(filestore.StepRepaired) != 1 {
-		t.Fatalf("mode %v, %d repaired events, %v", fi.Mode(), ev.count(filestore.StepRepaired), err)
+	if err != nil || fi.Mode().Perm() != 0o700 || ev.Count(filestore.StepRepaired) != 1 {
+		t.Fatalf("mode %v, %d repaired events, %v", fi.Mode(), ev.Count(filestore.StepRepaired), err)
 	}
 }
 
@@ -476,7 +426,7 @@ func TestLockToken(t *testing.T) {
 		}
 		got <- err
 	}()
-	for ev.count(filestore.StepLockWait) == 0 {
+	for ev.Count(filestore.StepLockWait) == 0 {
 		select {
 		case err := <-got:
 			t.Fatalf("took a held lock: %v", err)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
+	"github.com/aauthgo/aauth/internal/procgroup"
 	"github.com/aauthgo/aauth/psclient"
 	"github.com/aauthgo/aauth/wire"
 )
@@ -438,7 +439,7 @@ func startProcess(t *testing.T, name string, cmd *exec.Cmd) (*process, error) {
 	cmd.Stdout, cmd.Stderr = &p.out, &p.out
 	// The copying of output ends even if a grandchild holds the pipe.
 	cmd.WaitDelay = 2 * time.Second
-	ownGroup(cmd)
+	procgroup.Own(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %v", name, err)
 	}
@@ -447,7 +448,7 @@ func startProcess(t *testing.T, name string, cmd *exec.Cmd) (*process, error) {
 		close(p.done)
 	}()
 	t.Cleanup(func() {
-		if err := killGroup(cmd); err != nil {
+		if err := procgroup.Kill(cmd); err != nil {
 			t.Errorf("stopping %s (pid %d): %v", name, cmd.Process.Pid, err)
 		}
 		select {

@@ -243,20 +243,28 @@ func (s *scanner) array() error {
 		if err := s.value(); err != nil {
 			return err
 		}
-		s.ws()
-		if s.pos >= len(s.data) {
-			return s.syntax()
-		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case ']':
-			s.pos++
-			return nil
-		default:
-			return s.syntax()
+		if done, err := s.separator(']'); done || err != nil {
+			return err
 		}
 	}
+}
+
+// separator steps past what follows an element or a member: a comma, or
+// end, which closes the container (done). Anything else is a syntax error.
+func (s *scanner) separator(end byte) (done bool, err error) {
+	s.ws()
+	if s.pos >= len(s.data) {
+		return false, s.syntax()
+	}
+	switch s.data[s.pos] {
+	case ',':
+		s.pos++
+		return false, nil
+	case end:
+		s.pos++
+		return true, nil
+	}
+	return false, s.syntax()
 }
 
 // smallObject is the member count up to which names are compared in a
@@ -340,18 +348,8 @@ func (s *scanner) object() error {
 		if err := s.value(); err != nil {
 			return err
 		}
-		s.ws()
-		if s.pos >= len(s.data) {
-			return s.syntax()
-		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case '}':
-			s.pos++
-			return nil
-		default:
-			return s.syntax()
+		if done, err := s.separator('}'); done || err != nil {
+			return err
 		}
 	}
 }

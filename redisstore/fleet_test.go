@@ -55,11 +55,11 @@ func TestRedisStoppedMidRun(t *testing.T) {
 	srv := startRedis(t)
 	f := storetest.NewFleet(t)
 	url := f.World.Resource.URL + "/data"
-	ev := &events{t: t}
+	ev := storetest.NewEvents(t, secret)
 	clk := newClock()
 	newTransport := func() *aauth.Transport {
-		store := redisstore.New(newClient(srv.Addr), redisstore.Options{OnEvent: ev.add, Now: clk.Now})
-		return &aauth.Transport{Keys: f.Agent, PersonServer: f.World.PS.URL, Tokens: store.Tokens(), OnEvent: ev.add}
+		store := redisstore.New(newClient(srv.Addr), redisstore.Options{OnEvent: ev.Add, Now: clk.Now})
+		return &aauth.Transport{Keys: f.Agent, PersonServer: f.World.PS.URL, Tokens: store.Tokens(), OnEvent: ev.Add}
 	}
 	get := func(tr *aauth.Transport) {
 		t.Helper()
@@ -87,16 +87,16 @@ func TestRedisStoppedMidRun(t *testing.T) {
 	if c := f.Counts(); c.Exchanges != 1 || c.Resource != 3 {
 		t.Fatalf("new process, Redis down: %+v, want a cold run of its own", c)
 	}
-	if n := ev.count(redisstore.StepUnavailable); n != 2 {
+	if n := ev.Count(redisstore.StepUnavailable); n != 2 {
 		t.Fatalf("%d unavailable events, want 2 (one per store)", n)
 	}
 
 	// Redis comes back, empty: the next fetch is shared again.
 	srv.Restart()
-	clk.Add(redisstore.DefaultRetryAfter)
+	clk.Advance(redisstore.DefaultRetryAfter)
 	f.World.Reset()
 	get(running)
-	if ev.count(redisstore.StepAvailable) != 1 {
+	if ev.Count(redisstore.StepAvailable) != 1 {
 		t.Fatal("no event said Redis was back")
 	}
 	f.World.Reset()

@@ -36,7 +36,7 @@ func TestLockToken(t *testing.T) {
 		}
 		got <- err
 	}()
-	for f.ev.count(redisstore.StepLockWait) == 0 {
+	for f.ev.Count(redisstore.StepLockWait) == 0 {
 		select {
 		case err := <-got:
 			t.Fatalf("took a held lock: %v", err)
@@ -83,7 +83,7 @@ func TestLockLeaseExpires(t *testing.T) {
 		}
 		got <- err
 	}()
-	waitFor(t, "the wait for the lock", func() bool { return f.ev.count(redisstore.StepLockWait) == 1 })
+	waitFor(t, "the wait for the lock", func() bool { return f.ev.Count(redisstore.StepLockWait) == 1 })
 	// The rest of the lease runs out.
 	if err := f.raw.PExpire(ctx, k, 20*time.Millisecond).Err(); err != nil {
 		t.Fatal(err)
@@ -164,7 +164,7 @@ func TestUnlockOnlyOwn(t *testing.T) {
 	if err := f.raw.Set(ctx, k, "another-holder", time.Minute).Err(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "notice by the renewal that the lock was lost", func() bool { return f.ev.count(redisstore.StepLockLost) == 1 })
+	waitFor(t, "notice by the renewal that the lock was lost", func() bool { return f.ev.Count(redisstore.StepLockLost) == 1 })
 	unlock()
 	if id := f.raw.Get(ctx, k).Val(); id != "another-holder" {
 		t.Fatalf("released another's lock: holder now %q", id)

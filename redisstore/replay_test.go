@@ -150,15 +150,15 @@ func TestReplayOutageFailClosed(t *testing.T) {
 			t.Fatalf("error prefixes: %v", err)
 		}
 	}
-	if n := f.ev.count(redisstore.StepUnavailable); n != 1 {
+	if n := f.ev.Count(redisstore.StepUnavailable); n != 1 {
 		t.Fatalf("%d unavailable events, want 1", n)
 	}
 	f.srv.Restart()
-	f.clock.Add(2 * time.Minute)
+	f.clock.Advance(2 * time.Minute)
 	if seen, err := r.Seen(ctx, "after", f.clock.Now().Add(time.Minute)); seen || err != nil {
 		t.Fatalf("Redis back: %v, %v", seen, err)
 	}
-	if n := f.ev.count(redisstore.StepAvailable); n != 1 {
+	if n := f.ev.Count(redisstore.StepAvailable); n != 1 {
 		t.Fatalf("%d available events, want 1", n)
 	}
 }
@@ -181,12 +181,12 @@ func TestReplayOutageLocalOnly(t *testing.T) {
 	check("Redis down, new", r, "during", false)
 	check("Redis down, again here", r, "during", true)
 	check("Redis down, at another replica", other, "during", false)
-	if n := f.ev.count(redisstore.StepUnavailable); n != 2 {
+	if n := f.ev.Count(redisstore.StepUnavailable); n != 2 {
 		t.Fatalf("%d unavailable events, want 2 (one per replica)", n)
 	}
 
 	f.srv.Restart() // empty
-	f.clock.Add(2 * time.Minute)
+	f.clock.Advance(2 * time.Minute)
 	exp = f.clock.Now().Add(time.Minute) // else kept for ClockSkew only
 	check("Redis back, seen here before", r, "before", true)
 	check("Redis back, new", r, "after", false)

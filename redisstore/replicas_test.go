@@ -16,6 +16,7 @@ import (
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
+	"github.com/aauthgo/aauth/internal/storetest"
 	"github.com/aauthgo/aauth/redisstore"
 	"github.com/aauthgo/aauth/resource"
 )
@@ -280,8 +281,8 @@ func TestReplicasShareSessions(t *testing.T) {
 func TestReplicasRedisDown(t *testing.T) {
 	srv := startRedis(t)
 	t.Run("fail closed", func(t *testing.T) {
-		ev := &events{t: t}
-		f := newFleet(t, 2, srv.Addr, redisstore.Options{RetryAfter: 10 * time.Millisecond, OnEvent: ev.add}, false, nil)
+		ev := storetest.NewEvents(t, secret)
+		f := newFleet(t, 2, srv.Addr, redisstore.Options{RetryAfter: 10 * time.Millisecond, OnEvent: ev.Add}, false, nil)
 		f.do("GET", "/warm", "") // the replicas fetch the agent provider's keys
 		srv.Stop()
 		for i := range 2 { // one at each replica
@@ -294,7 +295,7 @@ func TestReplicasRedisDown(t *testing.T) {
 				t.Fatalf("GET %d with Redis down: %d, want 200", i, s)
 			}
 		}
-		if n := ev.count(redisstore.StepUnavailable); n != 2 {
+		if n := ev.Count(redisstore.StepUnavailable); n != 2 {
 			t.Fatalf("%d unavailable events, want 2 (one per replica)", n)
 		}
 		srv.Restart()

@@ -125,12 +125,12 @@ func TestSessionsNotOurs(t *testing.T) {
 			ctx := context.Background()
 			k := redisKey("session", sessionToken)
 			before := f.plantAt(t, k, plant)
-			skips := f.ev.count(redisstore.StepSkipped)
+			skips := f.ev.Count(redisstore.StepSkipped)
 			s, err := f.store.Sessions().Get(ctx, sessionToken)
 			if s != nil || err != nil {
 				t.Fatalf("Get: %+v, %v; want no session", s, err)
 			}
-			if f.ev.count(redisstore.StepSkipped) != skips+1 {
+			if f.ev.Count(redisstore.StepSkipped) != skips+1 {
 				t.Fatal("no skipped event")
 			}
 			if dump(t, f.raw, k) != before {
@@ -182,7 +182,7 @@ func TestSessionsOutageLocalOnly(t *testing.T) {
 	}
 
 	f.srv.Restart() // empty
-	f.clock.Add(2 * time.Minute)
+	f.clock.Advance(2 * time.Minute)
 	got, err = ss.Get(ctx, "token-b")
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +195,7 @@ func TestSessionsOutageLocalOnly(t *testing.T) {
 	}
 	// An expired copy is never served.
 	f.srv.Stop()
-	f.clock.Add(3 * time.Hour)
+	f.clock.Advance(3 * time.Hour)
 	if s, _ := ss.Get(ctx, "token-b"); s != nil {
 		t.Fatal("an expired copy was served")
 	}

@@ -6,13 +6,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/aauthtest"
+	"github.com/aauthgo/aauth/internal/storetest"
 	"github.com/aauthgo/aauth/psclient"
 	"github.com/aauthgo/aauth/redisstore"
 )
@@ -23,73 +24,24 @@ const (
 	secret     = "eyJhbGciOiJFZDI1NTE5In0.c2VjcmV0LXRva2Vu.c2ln" // must never leak
 )
 
-// clock is a settable clock, starting at the real time (Redis expires
-// keys by its own).
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Now()} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// events records a store's events and checks none carries the secret.
-type events struct {
-	t  testing.TB
-	mu sync.Mutex
-	ev []aauth.Event
-}
-
-func (e *events) add(ev aauth.Event) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.ev = append(e.ev, ev)
-	text := ev.Detail + ev.URL + ev.Token
-	if ev.Err != nil {
-		text += ev.Err.Error()
-	}
-	if strings.Contains(text, secret) {
-		e.t.Errorf("event leaks the token: %+v", ev)
-	}
-}
-
-func (e *events) count(step aauth.Step) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	n := 0
-	for _, ev := range e.ev {
-		if ev.Step == step {
-			n++
-		}
-	}
-	return n
-}
+// newClock returns a settable clock starting at the real time (Redis
+// expires keys by its own).
+func newClock() *aauthtest.FakeClock { return aauthtest.NewFakeClock(time.Now()) }
 
 // fixture is a test's Redis, a raw client on it, and a store with a
 // settable clock.
 type fixture struct {
 	srv   *redisServer
 	raw   *redis.Client
-	clock *clock
-	ev    *events
+	clock *aauthtest.FakeClock
+	ev    *storetest.Events
 	store *redisstore.Store
 	c     *redisstore.TokenCache
 }
 
 func newFixture(t *testing.T, opts redisstore.Options) *fixture {
 	t.Helper()
-	f := &fixture{srv: startRedis(t), clock: newClock(), ev: &events{t: t}}
+	f := &fixture{srv: startRedis(t), clock: newClock(), ev: storetest.NewEvents(t, secret)}
 	f.raw = newClient(f.srv.Addr)
 	t.Cleanup(func() { f.raw.Close() })
 	f.store = f.open(t, opts)
@@ -105,7 +57,7 @@ func (f *fixture) open(t *testing.T, opts redisstore.Options) *redisstore.Store 
 		opts.Now = f.clock.Now
 	}
 	if opts.OnEvent == nil {
-		opts.OnEvent = f.ev.add
+		opts.OnEvent = f.ev.Add
 	}
 	return redisstore.New(rdb, opts)
 }
@@ -223,15 +175,15 @@ func TestNotOurs(t *testing.T) {
 			ctx := context.Background()
 			k := redisKey("token", authKey)
 			before := f.plantAt(t, k, plant)
-			skips := f.ev.count(redisstore.StepSkipped)
+			skips := f.ev.Count(redisstore.StepSkipped)
 			step := func(what string, err error, want error) {
 				t.Helper()
 				noLeak(t, err)
 				if !errors.Is(err, want) {
 					t.Fatalf("%s: %v, want %v", what, err, want)
 				}
-				if skips++; f.ev.count(redisstore.StepSkipped) != skips {
-					t.Fatalf("%s: %d skipped events, want %d", what, f.ev.count(redisstore.StepSkipped), skips)
+				if skips++; f.ev.Count(redisstore.StepSkipped) != skips {
+					t.Fatalf("%s: %d skipped events, want %d", what, f.ev.Count(redisstore.StepSkipped), skips)
 				}
 				if dump(t, f.raw, k) != before {
 					t.Fatalf("%s changed the value", what)
@@ -311,11 +263,11 @@ func TestOutage(t *testing.T) {
 	if err := f.c.DeleteToken(ctx, sessionKey); !errors.Is(err, redisstore.ErrUnavailable) {
 		t.Fatalf("DeleteToken: %v", err)
 	}
-	if n := f.ev.count(redisstore.StepUnavailable); n != 1 {
+	if n := f.ev.Count(redisstore.StepUnavailable); n != 1 {
 		t.Fatalf("%d unavailable events, want 1", n)
 	}
 	// An expired local copy is not returned.
-	f.clock.Add(2 * time.Hour)
+	f.clock.Advance(2 * time.Hour)
 	if _, err := f.c.Token(ctx, authKey); !errors.Is(err, aauth.ErrNoToken) {
 		t.Fatalf("expired local copy: %v", err)
 	}
@@ -325,17 +277,17 @@ func TestOutage(t *testing.T) {
 	if err := f.c.SetToken(ctx, authKey, &psclient.Token{Value: secret, Expiry: f.clock.Now().Add(time.Hour)}); !errors.Is(err, redisstore.ErrUnavailable) {
 		t.Fatalf("within RetryAfter: %v", err)
 	}
-	f.clock.Add(2 * time.Minute)
+	f.clock.Advance(2 * time.Minute)
 	if err := f.c.SetToken(ctx, authKey, &psclient.Token{Value: secret, Expiry: f.clock.Now().Add(time.Hour)}); err != nil {
 		t.Fatalf("after RetryAfter: %v", err)
 	}
-	if n := f.ev.count(redisstore.StepAvailable); n != 1 {
+	if n := f.ev.Count(redisstore.StepAvailable); n != 1 {
 		t.Fatalf("%d available events, want 1", n)
 	}
 	if f.raw.Exists(ctx, redisKey("token", authKey)).Val() != 1 {
 		t.Fatal("not written to Redis after the outage")
 	}
-	if n := f.ev.count(redisstore.StepUnavailable); n != 1 {
+	if n := f.ev.Count(redisstore.StepUnavailable); n != 1 {
 		t.Fatalf("%d unavailable events, want 1", n)
 	}
 }

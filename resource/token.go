@@ -187,6 +187,16 @@ func parseStrict(p *fastjson.Parser, b []byte) (*fastjson.Value, error) {
 	return p.ParseBytes(b)
 }
 
+// parseObject parses b with parseStrict and requires a JSON object: the
+// shape of a JWS header and of a JWT payload.
+func parseObject(p *fastjson.Parser, b []byte) (*fastjson.Object, error) {
+	v, err := parseStrict(p, b)
+	if err != nil {
+		return nil, err
+	}
+	return v.Object()
+}
+
 // constant returns b as a string, without allocating for the values
 // that recur in every token (algorithms, types, key types, curves,
 // document names).
@@ -222,11 +232,7 @@ func constant(b []byte) string {
 
 // decodeHeader reads a JWS header object.
 func decodeHeader(p *fastjson.Parser, b []byte, h *jwsHeader) error {
-	v, err := parseStrict(p, b)
-	if err != nil {
-		return err
-	}
-	o, err := v.Object()
+	o, err := parseObject(p, b)
 	if err != nil {
 		return err
 	}
@@ -247,11 +253,7 @@ func decodeHeader(p *fastjson.Parser, b []byte, h *jwsHeader) error {
 
 // decodeClaimsInto reads a JWT payload object.
 func decodeClaimsInto(p *fastjson.Parser, b []byte, c *claims) error {
-	v, err := parseStrict(p, b)
-	if err != nil {
-		return err
-	}
-	o, err := v.Object()
+	o, err := parseObject(p, b)
 	if err != nil {
 		return err
 	}

@@ -58,12 +58,8 @@ func (e *env) agentToken(ctx context.Context, args []string) error {
 	parent := fs.String("parent", "", "")
 	ttl := fs.Duration("ttl", time.Hour, "")
 	profileName := fs.String("profile", "current", "")
-	pos, err := e.parse(fs, agentTokenHelp, args)
-	if err != nil {
+	if err := e.parseOptions(fs, agentTokenHelp, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return syntaxf("agent-token takes no arguments, got %q", oneLine(pos[0]))
 	}
 	var missing []string
 	for _, f := range []struct{ name, value string }{

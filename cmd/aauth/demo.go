@@ -45,12 +45,8 @@ const demoTimeout = 30 * time.Second
 func (e *env) demo(ctx context.Context, args []string) error {
 	fs := newFlagSet("demo")
 	profileName := fs.String("profile", "current", "")
-	pos, err := e.parse(fs, demoHelp, args)
-	if err != nil {
+	if err := e.parseOptions(fs, demoHelp, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return syntaxf("demo takes no arguments, got %q", oneLine(pos[0]))
 	}
 	profile, err := wire.ParseProfile(*profileName)
 	if err != nil {

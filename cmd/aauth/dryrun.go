@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/aauthgo/aauth"
@@ -67,16 +66,7 @@ func (e *env) dryRun(req *http.Request, o *fetchOptions) error {
 	if host != "" {
 		fmt.Fprintf(&b, "Host: %s\n", host)
 	}
-	names := make([]string, 0, len(signed.Header))
-	for name := range signed.Header {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		for _, v := range signed.Header[name] {
-			fmt.Fprintf(&b, "%s: %s\n", name, v)
-		}
-	}
+	writeHeaderLines(&b, signed.Header, func(_, v string) string { return v })
 	b.WriteString("\n")
 	if _, err := io.WriteString(e.stdout, b.String()); err != nil {
 		return err

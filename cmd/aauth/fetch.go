@@ -580,17 +580,23 @@ func statusError(req *http.Request, resp *http.Response, problem *wire.Problem) 
 // does. Tokens a server hands out in headers are abbreviated.
 func writeHead(w io.Writer, resp *http.Response) {
 	fmt.Fprintf(w, "%s %s\n", resp.Proto, resp.Status)
-	names := make([]string, 0, len(resp.Header))
-	for name := range resp.Header {
+	writeHeaderLines(w, resp.Header, redactHeader)
+	fmt.Fprintln(w)
+}
+
+// writeHeaderLines writes h as "Name: value" lines, names sorted, each
+// value as show returns it.
+func writeHeaderLines(w io.Writer, h http.Header, show func(name, value string) string) {
+	names := make([]string, 0, len(h))
+	for name := range h {
 		names = append(names, name)
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		for _, v := range resp.Header[name] {
-			fmt.Fprintf(w, "%s: %s\n", name, redactHeader(name, v))
+		for _, v := range h[name] {
+			fmt.Fprintf(w, "%s: %s\n", name, show(name, v))
 		}
 	}
-	fmt.Fprintln(w)
 }
 
 // redactHeader abbreviates the tokens in the response headers that carry

@@ -46,6 +46,19 @@ func (e *env) parse(fs *flag.FlagSet, help string, args []string) ([]string, err
 	}
 }
 
+// parseOptions parses args for a command that takes options only: a
+// positional argument is a syntax error naming the command.
+func (e *env) parseOptions(fs *flag.FlagSet, help string, args []string) error {
+	pos, err := e.parse(fs, help, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return syntaxf("%s takes no arguments, got %q", strings.TrimPrefix(fs.Name(), "aauth "), oneLine(pos[0]))
+	}
+	return nil
+}
+
 // setFlags returns the names of the flags given on the command line.
 func setFlags(fs *flag.FlagSet) map[string]bool {
 	set := map[string]bool{}

@@ -29,12 +29,8 @@ func (e *env) keygen(ctx context.Context, args []string) error {
 	fs := newFlagSet("keygen")
 	out := fs.String("o", "", "")
 	force := fs.Bool("f", false, "")
-	pos, err := e.parse(fs, keygenHelp, args)
-	if err != nil {
+	if err := e.parseOptions(fs, keygenHelp, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return syntaxf("keygen takes no arguments, got %q", oneLine(pos[0]))
 	}
 	key, err := keys.Generate()
 	if err != nil {

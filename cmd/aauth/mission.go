@@ -171,6 +171,21 @@ func (e *env) govSetup(ctx context.Context, fs *flag.FlagSet, g govFlags) (conte
 	}, nil
 }
 
+// govRun runs a governance command's one call: it sets the client up,
+// runs call with it and prints done once the call succeeds.
+func (e *env) govRun(ctx context.Context, fs *flag.FlagSet, g govFlags, done string, call func(context.Context, *govCall) error) error {
+	ctx, c, err := e.govSetup(ctx, fs, g)
+	if err != nil {
+		return err
+	}
+	defer c.stop()
+	if err := call(ctx, c); err != nil {
+		return govError(ctx, err)
+	}
+	fmt.Fprintln(e.stdout, done)
+	return nil
+}
+
 // mission runs "aauth mission". Options may come before or after the
 // subcommand.
 func (e *env) mission(ctx context.Context, args []string) error {
@@ -269,16 +284,13 @@ func (e *env) permission(ctx context.Context, args []string) error {
 	description := fs.String("description", "", "")
 	parameters := fs.String("parameters", "", "")
 	missionS256 := fs.String("mission", "", "")
-	pos, err := e.parse(fs, permissionHelp, args)
-	if err != nil {
+	if err := e.parseOptions(fs, permissionHelp, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return syntaxf("permission takes no arguments, got %q", oneLine(pos[0]))
 	}
 	if *action == "" {
 		return syntaxf("permission needs --action")
 	}
+	var err error
 	r := psclient.PermissionRequest{Action: *action, MissionS256: *missionS256}
 	if r.Description, err = e.readText("description", *description); err != nil {
 		return err
@@ -286,17 +298,10 @@ func (e *env) permission(ctx context.Context, args []string) error {
 	if r.Parameters, err = jsonObjectFlag("parameters", *parameters); err != nil {
 		return err
 	}
-	ctx, c, err := e.govSetup(ctx, fs, g)
-	if err != nil {
-		return err
-	}
-	defer c.stop()
-	r.PersonServer, r.Cache, r.Profile, r.Poll = c.ps, c.cache, c.p, c.poll
-	if err := psclient.RequestPermission(ctx, c.client, r); err != nil {
-		return govError(ctx, err)
-	}
-	fmt.Fprintln(e.stdout, "granted")
-	return nil
+	return e.govRun(ctx, fs, g, "granted", func(ctx context.Context, c *govCall) error {
+		r.PersonServer, r.Cache, r.Profile, r.Poll = c.ps, c.cache, c.p, c.poll
+		return psclient.RequestPermission(ctx, c.client, r)
+	})
 }
 
 // audit runs "aauth audit".
@@ -308,12 +313,8 @@ func (e *env) audit(ctx context.Context, args []string) error {
 	parameters := fs.String("parameters", "", "")
 	result := fs.String("result", "", "")
 	missionS256 := fs.String("mission", "", "")
-	pos, err := e.parse(fs, auditHelp, args)
-	if err != nil {
+	if err := e.parseOptions(fs, auditHelp, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return syntaxf("audit takes no arguments, got %q", oneLine(pos[0]))
 	}
 	switch {
 	case *missionS256 == "":
@@ -321,6 +322,7 @@ func (e *env) audit(ctx context.Context, args []string) error {
 	case *action == "":
 		return syntaxf("audit needs --action")
 	}
+	var err error
 	r := psclient.AuditRecord{Action: *action, MissionS256: *missionS256}
 	if r.Description, err = e.readText("description", *description); err != nil {
 		return err
@@ -331,17 +333,10 @@ func (e *env) audit(ctx context.Context, args []string) error {
 	if r.Result, err = jsonObjectFlag("result", *result); err != nil {
 		return err
 	}
-	ctx, c, err := e.govSetup(ctx, fs, g)
-	if err != nil {
-		return err
-	}
-	defer c.stop()
-	r.PersonServer, r.Cache, r.Profile = c.ps, c.cache, c.p
-	if err := psclient.Audit(ctx, c.client, r); err != nil {
-		return govError(ctx, err)
-	}
-	fmt.Fprintln(e.stdout, "recorded")
-	return nil
+	return e.govRun(ctx, fs, g, "recorded", func(ctx context.Context, c *govCall) error {
+		r.PersonServer, r.Cache, r.Profile = c.ps, c.cache, c.p
+		return psclient.Audit(ctx, c.client, r)
+	})
 }
 
 // readText reads a TEXT argument: the text, or @FILE, or @- for stdin.

@@ -77,12 +77,8 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	scope := fs.String("scope", "read", "")
 	personTokenJTI := fs.Bool("person-token-jti", false, "")
 	insecure := fs.Bool("insecure-egress", false, "")
-	pos, err := e.parse(fs, serveHelp, args)
-	if err != nil {
+	if err := e.parseOptions(fs, serveHelp, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return syntaxf("serve takes no arguments, got %q", oneLine(pos[0]))
 	}
 	switch m := resource.Mode(*mode); m {
 	case resource.AgentToken, resource.PersonToken, resource.AuthToken, resource.SessionToken:

@@ -3,9 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/aauthgo/aauth/examples/internal/outputtest"
 )
 
 // TestRun runs the example as go run does and checks what it prints.
@@ -16,18 +17,10 @@ func TestRun(t *testing.T) {
 	if err := run(ctx, &out); err != nil {
 		t.Fatalf("%v\noutput:\n%s", err, &out)
 	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	want := []string{
 		"person: open http://127.0.0.1:",
 		"tools: greet",
 		`result: Hello, AAuth! (called with a verified auth token, scope "read")`,
 	}
-	if len(lines) != len(want) {
-		t.Fatalf("output:\n%s", &out)
-	}
-	for i, w := range want {
-		if !strings.HasPrefix(lines[i], w) {
-			t.Errorf("line %d = %q, want %q…", i+1, lines[i], w)
-		}
-	}
+	outputtest.Lines(t, out.String(), want...)
 }

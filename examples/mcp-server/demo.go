@@ -10,6 +10,7 @@ import (
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
 	"github.com/aauthgo/aauth/examples/internal/mcpclient"
+	"github.com/aauthgo/aauth/examples/internal/serving"
 )
 
 // demo runs the server against a stand-in agent provider and person
@@ -33,7 +34,7 @@ func demo(ctx context.Context, out io.Writer) error {
 	ps.TrustResource(issuer)
 	ctx, stop := context.WithCancel(ctx)
 	served := make(chan error, 1)
-	go func() { served <- serve(ctx, l, newServer(issuer, ps.URL)) }()
+	go func() { served <- serving.Serve(ctx, l, newServer(issuer, ps.URL)) }()
 	fmt.Fprintf(out, "server: serving %s/mcp, trusting the person server %s\n", issuer, ps.URL)
 
 	// ---- An agent calls it ----

@@ -23,18 +23,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
+	"github.com/aauthgo/aauth/examples/internal/serving"
 	"github.com/aauthgo/aauth/resource"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -62,19 +60,12 @@ func run(ctx context.Context, out io.Writer, args []string) error {
 	if *personServer == "" {
 		return demo(ctx, out)
 	}
-	l, err := net.Listen("tcp", *addr)
+	l, iss, err := serving.Listen(*addr, *issuer)
 	if err != nil {
 		return err
 	}
-	if *issuer == "" {
-		if ip, ok := l.Addr().(*net.TCPAddr); !ok || !ip.IP.IsLoopback() {
-			l.Close()
-			return fmt.Errorf("--addr %s is not a loopback address: set --issuer to the https URL agents reach the server at", *addr)
-		}
-		*issuer = "http://" + l.Addr().String()
-	}
-	fmt.Fprintf(out, "serving %s/mcp\n", *issuer)
-	return serve(ctx, l, newServer(*issuer, *personServer))
+	fmt.Fprintf(out, "serving %s/mcp\n", iss)
+	return serving.Serve(ctx, l, newServer(iss, *personServer))
 }
 
 // newServer is the MCP server, with one tool, protected by AAuth: it
@@ -111,28 +102,4 @@ func greet(ctx context.Context, req *mcp.CallToolRequest, in greetIn) (*mcp.Call
 	caller, _ := resource.FromContext(ctx)
 	text := fmt.Sprintf("Hello from %s! You act for %s at %s, with scope %q.", in.Name, caller.Subject, caller.PersonServer, caller.Scope)
 	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}}, nil, nil
-}
-
-// serve serves h on l until ctx is done, then shuts down, giving requests
-// in flight a few seconds before it closes what is still open. (A client
-// may hold a connection it dialled and never used; net/http's Shutdown
-// waits five seconds for such a connection before it counts as idle.)
-func serve(ctx context.Context, l net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(l) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if srv.Shutdown(shutdown) != nil {
-		srv.Close()
-	}
-	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
 	"github.com/aauthgo/aauth/examples/internal/mcpclient"
+	"github.com/aauthgo/aauth/examples/internal/outputtest"
 	"github.com/aauthgo/aauth/wire"
 	mcpgomcp "github.com/mark3labs/mcp-go/mcp"
 )
@@ -31,20 +32,12 @@ func TestRun(t *testing.T) {
 	if err := run(ctx, &out, nil); err != nil {
 		t.Fatalf("%v\noutput:\n%s", err, &out)
 	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	want := []string{
 		"server: serving http://127.0.0.1:",
 		"agent: tools: greet",
 		"agent: greet: Hello from alice's agent! You act for p_",
 	}
-	if len(lines) != len(want) {
-		t.Fatalf("output:\n%s", &out)
-	}
-	for i, w := range want {
-		if !strings.HasPrefix(lines[i], w) {
-			t.Errorf("line %d = %q, want %q…", i+1, lines[i], w)
-		}
-	}
+	lines := outputtest.Lines(t, out.String(), want...)
 	if !strings.HasSuffix(lines[2], `with scope "greet".`) {
 		t.Errorf("line 3 = %q", lines[2])
 	}

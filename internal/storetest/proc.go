@@ -1,7 +1,8 @@
 // Package storetest runs the tests the token stores share: child
 // processes of the test binary (real processes, not goroutines) that use a
-// store at the same time, and an agent role that runs a Transport against
-// an aauthtest World from such a child. Only tests import it.
+// store at the same time, an agent role that runs a Transport against
+// an aauthtest World from such a child, and a record of a store's events
+// (Events). Only tests import it.
 package storetest
 
 import (
@@ -16,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aauthgo/aauth/internal/procgroup"
 )
 
 // The environment of a child: the role to run and its arguments (JSON).
@@ -80,7 +83,7 @@ func Start(t testing.TB, role string, args any) *Proc {
 	}
 	cmd := exec.Command(exe, "-test.run=^$")
 	cmd.Env = append(os.Environ(), envRole+"="+role, envArgs+"="+string(a))
-	ownGroup(cmd)
+	procgroup.Own(cmd)
 	p := &Proc{cmd: cmd, lines: make(chan string, 64), stderr: &tailBuffer{n: 16 << 10}, exited: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	if p.stdin, err = cmd.StdinPipe(); err != nil {
@@ -181,7 +184,7 @@ func (p *Proc) Wait(t testing.TB) {
 // Kill kills the child (and anything it started) at once, as a crash
 // would, and waits for it, bounded.
 func (p *Proc) Kill() {
-	killGroup(p.cmd)
+	procgroup.Kill(p.cmd)
 	select {
 	case <-p.exited:
 	case <-time.After(stopTimeout):

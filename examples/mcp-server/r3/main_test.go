@@ -3,9 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/aauthgo/aauth/examples/internal/outputtest"
 )
 
 // TestRun runs the demo as go run does: the granted tools run on the
@@ -19,7 +20,6 @@ func TestRun(t *testing.T) {
 	if err := run(ctx, &out, nil); err != nil {
 		t.Fatalf("%v\noutput:\n%s", err, &out)
 	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	want := []string{
 		"server: serving http://127.0.0.1:",
 		"agent: tools: delete_all (auth-token), fetch (auth-token), search (auth-token), send_email (per-call)",
@@ -30,14 +30,7 @@ func TestRun(t *testing.T) {
 		"agent: delete_all: refused, not granted",
 		"person server: 3 auth tokens issued",
 	}
-	if len(lines) != len(want) {
-		t.Fatalf("output:\n%s", &out)
-	}
-	for i, w := range want {
-		if !strings.HasPrefix(lines[i], w) {
-			t.Errorf("line %d = %q, want %q…", i+1, lines[i], w)
-		}
-	}
+	outputtest.Lines(t, out.String(), want...)
 }
 
 func TestFlags(t *testing.T) {
