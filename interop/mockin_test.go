@@ -310,16 +310,30 @@ func (m *mockin) spawn(t *testing.T) (*process, error) {
 	}
 }
 
-// ready reports whether mockin serves its metadata, naming itself: a
-// process that took the port first would not.
+// ready reports whether mockin serves its metadata, naming itself, and
+// its mock settings. Both, because another test's server that took the
+// port between freePort and mockin's bind (a kit person server, say) also
+// names itself by its URL; only mockin answers GET /mock/aauth. mockin
+// itself then exits (the port is taken), and spawn tries another port.
 func (m *mockin) ready() bool {
 	resp, err := m.http.Get(m.URL + psclient.WellKnownPath)
 	if err != nil {
 		return false
 	}
-	defer resp.Body.Close()
 	var md struct{ Issuer string }
-	return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&md) == nil && md.Issuer == m.URL
+	ok := resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&md) == nil && md.Issuer == m.URL
+	resp.Body.Close()
+	if !ok {
+		return false
+	}
+	resp, err = m.http.Get(m.URL + "/mock/aauth")
+	if err != nil {
+		return false
+	}
+	var settings map[string]any
+	ok = resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&settings) == nil
+	resp.Body.Close()
+	return ok
 }
 
 // reset forgets every mock setting, pending request and cached key.
