@@ -852,8 +852,19 @@ func (ps *PersonServer) checkAuthRequest(w http.ResponseWriter, r *http.Request,
 	if terr := bound(pt, thumbprint); terr != nil {
 		return fail("invalid_presented_token", terr.detail)
 	}
-	if sub := rt.str("sub"); sub != "" && sub != pt.str("sub") {
-		return fail("invalid_presented_token", "presented_token's sub is not the resource token's sub")
+	// The resource token must be about the presented token: the same
+	// person, mission and tenant, issued by the resource the presented
+	// token is for. A mismatch is the resource token's fault (AAuth -11
+	// resource token verification, step 3).
+	switch {
+	case rt.str("sub") != pt.str("sub"):
+		return fail("invalid_resource_token", "the resource token's sub is not the presented token's sub")
+	case !pt.audience(rt.str("iss")):
+		return fail("invalid_resource_token", "the presented token's aud is not the resource token's issuer")
+	case rt.str("mission_s256") != pt.str("mission_s256"):
+		return fail("invalid_resource_token", "the resource token's mission_s256 is not the presented token's")
+	case rt.str("tenant") != pt.str("tenant"):
+		return fail("invalid_resource_token", "the resource token's tenant is not the presented token's")
 	}
 	g.sub = pt.str("sub")
 	if g.upstream == nil {
