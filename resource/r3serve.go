@@ -16,10 +16,11 @@ func (c *config) serveR3(w http.ResponseWriter, r *http.Request) {
 		c.problem(w, http.StatusMethodNotAllowed, "invalid_request", "use GET")
 		return
 	}
-	id, e := c.verifyServer(r)
+	id, e := c.verifyServer(r, r3DocumentFetch)
 	if e != nil {
 		if e.Status == http.StatusUnauthorized {
 			w.Header().Set("Accept-Signature-Scheme", schemeJWKSURI)
+			e.schemes = schemeJWKSURI
 		}
 		c.refuse(w, r, e)
 		return
