@@ -353,6 +353,8 @@ func revocationHostileCases() []hostileCase {
 		storeCase(hostileCase{name: "revocation-store-fails-on-a-token", status: 503,
 			req: func(w *world) *http.Request { return signedGET(w, w.personToken(nil)) }}, 0,
 			func(_ *world, s *recordingStore) { s.failRevoked = errors.New("unreachable") },
-			func(t *testing.T, _ *recordingStore, resp *http.Response) { wantProblem(t, resp, "temporarily_unavailable") }),
+			func(t *testing.T, _ *recordingStore, resp *http.Response) {
+				wantProblem(t, resp, "temporarily_unavailable")
+			}),
 	}
 }
