@@ -56,10 +56,12 @@ type MemoryRevocationStore struct {
 
 	mu sync.RWMutex
 	m  map[revocationKey]time.Time
-	// earliest is at or before the earliest until held: a full store
-	// sweeps its expired records only once that time has passed, so that
-	// a flood against a full store costs no sweep per request.
+	// earliest is at or before the earliest until held, and exactly it
+	// when exact: a full store sweeps its expired records only once that
+	// time has passed (or to learn it exactly), so that a flood against a
+	// full store costs no sweep per request.
 	earliest time.Time
+	exact    bool
 }
 
 type revocationKey struct{ issuer, jti string }
@@ -93,18 +95,23 @@ func (s *MemoryRevocationStore) Revoke(_ context.Context, issuer, jti string, un
 	if old, ok := s.m[k]; ok {
 		if until.After(old) {
 			s.m[k] = until
+			if old.Equal(s.earliest) {
+				s.exact = false
+			}
 		}
 		return nil
 	}
 	if len(s.m) >= s.max {
-		if now.After(s.earliest) {
+		if now.After(s.earliest) || !s.exact {
 			s.sweep(now)
 		}
 		if len(s.m) >= s.max {
 			return &RevocationStoreFullError{RetryAfter: s.earliest.Sub(now)}
 		}
 	}
-	if len(s.m) == 0 || until.Before(s.earliest) {
+	if len(s.m) == 0 {
+		s.earliest, s.exact = until, true
+	} else if until.Before(s.earliest) {
 		s.earliest = until
 	}
 	s.m[k] = until
@@ -122,7 +129,7 @@ func (s *MemoryRevocationStore) sweep(now time.Time) {
 			earliest = until
 		}
 	}
-	s.earliest = earliest
+	s.earliest, s.exact = earliest, true
 }
 
 // Revoked implements RevocationStore.
