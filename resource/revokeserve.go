@@ -64,11 +64,7 @@ func (c *config) serveRevoke(w http.ResponseWriter, r *http.Request) {
 	}
 	iss, e := c.verifyServer(r, revocationRequest)
 	if e != nil {
-		if e.Status == http.StatusUnauthorized {
-			w.Header().Set("Accept-Signature-Scheme", schemeJWKSURI)
-			e.schemes = schemeJWKSURI
-		}
-		c.refuse(w, r, e)
+		c.refuseServer(w, r, e)
 		return
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {

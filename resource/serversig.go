@@ -129,3 +129,13 @@ func (c *config) verifyServer(r *http.Request, want serverRequest) (string, *Err
 	}
 	return id, nil
 }
+
+// refuseServer answers a server's own request that failed verification:
+// a 401 says that the jwks_uri scheme is the one wanted here.
+func (c *config) refuseServer(w http.ResponseWriter, r *http.Request, e *Error) {
+	if e.Status == http.StatusUnauthorized {
+		w.Header().Set("Accept-Signature-Scheme", schemeJWKSURI)
+		e.schemes = schemeJWKSURI
+	}
+	c.refuse(w, r, e)
+}
