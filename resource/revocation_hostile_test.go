@@ -350,6 +350,21 @@ func revocationHostileCases() []hostileCase {
 				signAsServer(w, r, other, dwkPerson)
 				wantStatus(w.t, w.send(r), 200, "")
 			}, nil),
+		// The resource's own access server revokes the auth tokens it
+		// issued.
+		storeCase(hostileCase{name: "revoked-by-the-access-server", status: 401, code: "revoked_jwt",
+			req: func(w *world) *http.Request { return signedGET(w, w.stash["at"]) }}, 0,
+			func(w *world, _ *recordingStore) {
+				as := newIssuer(w.t, w.clock, dwkAccess)
+				w.rs.AccessServer = as.url // before the first request
+				w.stash = map[string]string{"at": as.mint(typAuth, map[string]any{
+					"jti": "as-1", "aud": w.rs.Issuer, "sub": "person-1", "ps": w.ps.url, "scope": "read", "cnf": w.agent.cnf(),
+				})}
+				wantStatus(w.t, w.send(signedGET(w, w.stash["at"])), 200, "")
+				r := w.revocationRequest("POST", fmt.Sprintf(`{"jti":"as-1","exp":%d}`, w.clock.Now().Add(time.Hour).Unix()))
+				signAsServer(w, r, as, dwkAccess)
+				wantStatus(w.t, w.send(r), 200, "")
+			}, nil),
 		storeCase(hostileCase{name: "revocation-store-fails-on-a-token", status: 503,
 			req: func(w *world) *http.Request { return signedGET(w, w.personToken(nil)) }}, 0,
 			func(_ *world, s *recordingStore) { s.failRevoked = errors.New("unreachable") },
