@@ -153,9 +153,12 @@ func (ps *PersonServer) r3Grant(ctx context.Context, uri, s256 string) (claims m
 	return claims, false, nil
 }
 
-// fetchR3 GETs an R3 document signed with the person server's key.
-func (ps *PersonServer) fetchR3(ctx context.Context, uri string) ([]byte, error) {
+// serverClient is the person server's client for requests it signs in
+// its own right, with its published key (Signature-Key jwks_uri): R3
+// document fetches and revocations. It follows no redirect.
+func (ps *PersonServer) serverClient() *http.Client {
 	ps.r3.mu.Lock()
+	defer ps.r3.mu.Unlock()
 	if ps.r3.client == nil {
 		ps.r3.client = &http.Client{
 			Transport: &aauth.SigningTransport{
@@ -167,8 +170,12 @@ func (ps *PersonServer) fetchR3(ctx context.Context, uri string) ([]byte, error)
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
-	client := ps.r3.client
-	ps.r3.mu.Unlock()
+	return ps.r3.client
+}
+
+// fetchR3 GETs an R3 document signed with the person server's key.
+func (ps *PersonServer) fetchR3(ctx context.Context, uri string) ([]byte, error) {
+	client := ps.serverClient()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
 	if err != nil {
 		return nil, err

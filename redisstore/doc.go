@@ -3,8 +3,9 @@
 // obtains serves them all, a restarted replica starts warm, and replicas
 // that go cold together fetch each token once. For a fleet of resource
 // replicas it keeps the signatures they accepted, so that one replayed
-// to another replica is refused, and the session tokens they granted, so
-// that a session granted by one is honoured by all. It is a module of its own,
+// to another replica is refused, the session tokens they granted, so
+// that a session granted by one is honoured by all, and the tokens
+// revoked at any of them, so that all refuse them. It is a module of its own,
 // github.com/aauthgo/aauth/redisstore, so that programs that do not import
 // it do not depend on go-redis.
 //
@@ -15,12 +16,14 @@
 // A resource's replicas each use a Store on the same Redis:
 //
 //	store := redisstore.New(rdb, redisstore.Options{})
-//	rs := &resource.Resource{Issuer: "https://api.example", Replay: store.Replay(), Sessions: store.Sessions()}
+//	rs := &resource.Resource{Issuer: "https://api.example", Replay: store.Replay(),
+//		Sessions: store.Sessions(), Revocations: store.Revocations()}
 //
 // A Store is one Redis deployment; its parts share its key prefix, its
 // events and its view of whether Redis is reachable. Store.Tokens is the
 // aauth.TokenCache, and an aauth.TokenLocker; Store.Replay is the
-// resource.ReplayStore and Store.Sessions the resource.SessionStore.
+// resource.ReplayStore, Store.Sessions the resource.SessionStore and
+// Store.Revocations the resource.RevocationStore.
 //
 // # Keys
 //
@@ -41,6 +44,12 @@
 //	                ("aauth-session/1") and the resource.Session; S is
 //	                the hex SHA-256 of the token, which itself is never
 //	                stored; it expires (PX) with the session
+//	aauth:revoked:S a token revoked at a resource's revocation endpoint
+//	                ("1"); S is the hex SHA-256 of its issuer, a NUL byte
+//	                and its jti; it expires (PX) at the end the resource
+//	                gave (the token's exp, capped at an hour, plus the
+//	                signature window) plus Options.ClockSkew, and a later
+//	                revocation of the same token only extends it
 //
 // A value under a token key that is not an envelope of this key (another
 // format version, another program's data) is never overwritten or
@@ -68,7 +77,8 @@
 // is not a session of this store is a miss, with a StepSkipped event, and
 // is left alone. Redis must keep what it is given until it expires: run
 // it with maxmemory-policy noeviction (an eviction could forget a
-// signature within its window, and it would then be accepted again), and
+// signature within its window, and it would then be accepted again, or a
+// revocation, and the revoked token would be served again), and
 // know that a failover to a replica that had not yet received the latest
 // writes forgets those too.
 //
@@ -84,7 +94,12 @@
 // LockToken returns one too, and the Transport fetches without the lock.
 // When Redis answers again the store reports StepAvailable.
 //
-// For the resource side the choice is Options.ReplayOutage and
+// Revocations always fail closed: while Redis is unavailable the
+// resource answers requests presenting a person or auth token 503, since
+// a token revoked at another replica must never be served, and its
+// revocation endpoint answers 500, so that the person server tries again.
+//
+// For the rest of the resource side the choice is Options.ReplayOutage and
 // Options.SessionOutage. Replay protection is a security check, and by
 // default it fails closed: while Redis is unavailable, Seen returns an
 // error and the resource answers state-changing requests 503

@@ -65,3 +65,21 @@ func ExampleStore_Replay() {
 		io.WriteString(w, "hello, agent")
 	})))
 }
+
+// The replicas of a resource that accepts person tokens share the tokens
+// revoked at any of them: a person server revokes a token at the
+// resource's revocation endpoint (/aauth/revoke, which one replica
+// answers), and every replica refuses it from then on.
+func ExampleStore_Revocations() {
+	rdb := redis.NewClient(&redis.Options{Addr: "redis.internal:6379", ContextTimeoutEnabled: true})
+	store := redisstore.New(rdb, redisstore.Options{})
+	rs := &resource.Resource{
+		Issuer:      "https://api.example",
+		Mode:        resource.PersonToken,
+		Replay:      store.Replay(),
+		Revocations: store.Revocations(),
+	}
+	http.Handle("/", rs.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello, person")
+	})))
+}

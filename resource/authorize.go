@@ -97,9 +97,9 @@ func (c *config) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		}
 		need = c.withDocument(need, caller, d)
 	}
-	rt, _, err := c.resourceToken(caller, need)
+	rt, _, err := c.resourceToken(r.Context(), caller, need)
 	if err != nil {
-		c.refuse(w, r, &Error{Status: http.StatusInternalServerError, Code: "server_error", Detail: "cannot issue a resource token", Err: err})
+		c.refuse(w, r, tokenIssueError(err))
 		return
 	}
 	out, _ := jsonx.Marshal(map[string]string{"resource_token": rt})

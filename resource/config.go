@@ -30,31 +30,32 @@ type compiledConfig struct {
 
 // config is a Resource ready to serve.
 type config struct {
-	rs        *Resource
-	issuer    string
-	seed      bool
-	window    time.Duration
-	required  []string // components every request covers
-	algs      []string
-	schemes   []string
-	maxBody   int64
-	pending   string // path prefix
-	digest    bool   // bodies must cover content-digest
-	keys      *keyCache
-	fetch     *fetcher
-	replay    ReplayStore
-	sessions  SessionStore
-	pend      *pendingStore
-	signing   *signingKeys
-	metadata  []byte
-	jwks      []byte
-	sessLife  time.Duration
-	linkValue string   // Link header naming the metadata
-	hosts     []string // the @authority values accepted
-	tokens    tokenCache
-	r3        *r3State                // per-operation authorization, when Resource.R3 is set
-	persons   personRecords           // person tokens verified, with PersonTokenJTI
-	public    map[string]http.Handler // PublicPaths
+	rs          *Resource
+	issuer      string
+	seed        bool
+	window      time.Duration
+	required    []string // components every request covers
+	algs        []string
+	schemes     []string
+	maxBody     int64
+	pending     string // path prefix
+	digest      bool   // bodies must cover content-digest
+	keys        *keyCache
+	fetch       *fetcher
+	replay      ReplayStore
+	sessions    SessionStore
+	revocations RevocationStore
+	pend        *pendingStore
+	signing     *signingKeys
+	metadata    []byte
+	jwks        []byte
+	sessLife    time.Duration
+	linkValue   string   // Link header naming the metadata
+	hosts       []string // the @authority values accepted
+	tokens      tokenCache
+	r3          *r3State                // per-operation authorization, when Resource.R3 is set
+	persons     personRecords           // person tokens verified, with PersonTokenJTI
+	public      map[string]http.Handler // PublicPaths
 }
 
 func (rs *Resource) now() time.Time {
@@ -123,13 +124,13 @@ func (rs *Resource) compile() (*config, error) {
 	if !strings.HasPrefix(c.pending, "/") || !strings.HasSuffix(c.pending, "/") || strings.HasPrefix(c.pending, "/.well-known/") {
 		return nil, fmt.Errorf("aauth: Resource.PendingPath %q must start and end with / and not be under /.well-known/", c.pending)
 	}
-	if p := rs.AuthorizationPath; p != "" && (!strings.HasPrefix(p, "/") || strings.HasPrefix(p, c.pending) || p == metadataPath || p == jwksPath) {
+	if p := rs.AuthorizationPath; p != "" && (!strings.HasPrefix(p, "/") || strings.HasPrefix(p, c.pending) || p == metadataPath || p == jwksPath || p == revocationPath) {
 		return nil, fmt.Errorf("aauth: Resource.AuthorizationPath %q must be an absolute path of its own", p)
 	}
 	c.digest = !c.seed && !rs.OptionalContentDigest
 	c.public = make(map[string]http.Handler, len(rs.PublicPaths))
 	for p, h := range rs.PublicPaths {
-		if !strings.HasPrefix(p, "/") || h == nil || p == metadataPath || p == jwksPath || strings.HasPrefix(p, c.pending) || p == rs.AuthorizationPath {
+		if !strings.HasPrefix(p, "/") || h == nil || p == metadataPath || p == jwksPath || strings.HasPrefix(p, c.pending) || p == rs.AuthorizationPath || p == revocationPath {
 			return nil, fmt.Errorf("aauth: Resource.PublicPaths: %q is not a path of its own with a handler", p)
 		}
 		c.public[p] = h
@@ -184,6 +185,12 @@ func (rs *Resource) compile() (*config, error) {
 	c.sessions = rs.Sessions
 	if c.sessions == nil {
 		c.sessions = NewMemorySessionStore(0)
+	}
+	c.revocations = rs.Revocations
+	if c.revocations == nil {
+		m := NewMemoryRevocationStore(0)
+		m.now = rs.now
+		c.revocations = m
 	}
 	c.pend = newPendingStore(rs.now)
 

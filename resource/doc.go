@@ -52,9 +52,16 @@
 // Resource.AuthorizationPath it also serves an authorization endpoint,
 // where an agent presenting a person token asks for a scope up front.
 //
-// State that a fleet of servers must share sits behind two small
-// interfaces, [ReplayStore] and [SessionStore], with in-memory defaults
-// bounded in size.
+// In the current profile the resource serves the revocation endpoint of
+// AAuth -11 at /aauth/revoke (revocation_endpoint): a person server or
+// the resource's access server POSTs {"jti", "exp"}, signed with its own
+// published key (Signature-Key jwks_uri) over content-type and
+// content-digest, and the token (signer, jti) is refused with revoked_jwt
+// from then on, and named by no resource token.
+//
+// State that a fleet of servers must share sits behind three small
+// interfaces, [ReplayStore], [SessionStore] and [RevocationStore], with
+// in-memory defaults bounded in size.
 //
 // Issuers' keys are fetched under the egress rules of the rest of the
 // library (https, public addresses), with bounded documents, a cache that

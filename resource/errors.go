@@ -55,6 +55,11 @@ type Error struct {
 	// requirement is an AAuth-Requirement sent along: agent-token for
 	// an unsigned request, person-token for a revoked auth token.
 	requirement string
+
+	// schemes, when set, is the Accept-Signature-Scheme of an
+	// unsupported_scheme answer, in place of Resource.Schemes (a
+	// server's own request wants jwks_uri).
+	schemes string
 }
 
 // Error returns "aauth: <code>: <detail>[: <cause>]".

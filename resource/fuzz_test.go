@@ -364,3 +364,33 @@ func FuzzServerSignatureKey(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRevocationBody: any body at the revocation endpoint is read as
+// {"jti", "exp"} or refused with a body error; what is read is in bounds
+// and reads back the same from its own encoding.
+func FuzzRevocationBody(f *testing.F) {
+	for _, s := range []string{
+		`{"jti":"a","exp":1790000000}`, `{"jti":"a","exp":0}`, `{"exp":1,"jti":"\u00e9\n"}`, `{"jti":"a","exp":1,"x":[{}]}`,
+		`{"jti":"a","jti":"b","exp":1}`, `{"jti":"","exp":1}`, `{"jti":"a"}`, `{"jti":"a","exp":1.0}`, `{"jti":"a","exp":1e3}`,
+		`{"jti":"a","exp":-1}`, `{"jti":"a","exp":"1"}`, `{"JTI":"a","exp":1}`, `{"jti":"a","exp":100000000001}`,
+		`{"jti":"a","exp":01}`, `[]`, `null`, ``, `{`, "{\"jti\":\"\xff\",\"exp\":1}", ` {"jti":"a","exp":1} `,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		jti, exp, err := parseRevocation(body)
+		if err != nil {
+			if !errors.Is(err, errRevocationBody) || jti != "" || exp != 0 {
+				t.Fatalf("%q: refused with %v (%q, %d)", body, err, jti, exp)
+			}
+			return
+		}
+		if jti == "" || len(jti) > maxJTILen || !utf8.ValidString(jti) || exp < 0 || exp > 1e11 {
+			t.Fatalf("%q: read (%q, %d)", body, jti, exp)
+		}
+		again, _ := json.Marshal(map[string]any{"jti": jti, "exp": exp})
+		if j2, e2, err := parseRevocation(again); err != nil || j2 != jti || e2 != exp {
+			t.Fatalf("%q: (%q, %d) reads back as (%q, %d, %v)", body, jti, exp, j2, e2, err)
+		}
+	})
+}

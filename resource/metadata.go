@@ -39,6 +39,10 @@ func (c *config) metadataDocument() ([]byte, error) {
 		if extra := c.required[4:]; len(extra) > 0 {
 			doc["additional_signature_components"] = extra
 		}
+		// RS-03: RECOMMENDED for a resource that accepts person tokens,
+		// which every access mode but agent identity access wants, and
+		// which agent identity access serves too.
+		doc["revocation_endpoint"] = c.issuer + revocationPath
 	}
 	if rs.AuthorizationPath != "" {
 		doc["authorization_endpoint"] = c.issuer + rs.AuthorizationPath

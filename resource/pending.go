@@ -379,7 +379,7 @@ func (c *config) pollAuth(w http.ResponseWriter, r *http.Request, e *pendingEntr
 	}
 	if caller.Kind != KindAuth || !authorized(caller, need) || running {
 		if !running && c.rs.now().Add(time.Minute).After(rtExpiry) {
-			if fresh, exp, err := c.resourceToken(e.caller, need); err == nil {
+			if fresh, exp, err := c.resourceToken(r.Context(), e.caller, need); err == nil {
 				c.pend.update(e, func(e *pendingEntry) { e.resourceToken, e.rtExpiry = fresh, exp })
 				rt = fresh
 			}

@@ -16,12 +16,9 @@ func (c *config) serveR3(w http.ResponseWriter, r *http.Request) {
 		c.problem(w, http.StatusMethodNotAllowed, "invalid_request", "use GET")
 		return
 	}
-	id, e := c.verifyServer(r)
+	id, e := c.verifyServer(r, r3DocumentFetch)
 	if e != nil {
-		if e.Status == http.StatusUnauthorized {
-			w.Header().Set("Accept-Signature-Scheme", schemeJWKSURI)
-		}
-		c.refuse(w, r, e)
+		c.refuseServer(w, r, e)
 		return
 	}
 	name := strings.TrimPrefix(r.URL.Path, c.r3.path)

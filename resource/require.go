@@ -16,8 +16,9 @@ import (
 //
 // Require also answers the resource's own paths, whatever next would do
 // with them: the metadata (/.well-known/aauth-resource.json), its JWK Set
-// (/.well-known/aauth-resource-jwks.json), the pending URLs under
-// PendingPath and the AuthorizationPath. Put it in front of the whole server, or mount
+// (/.well-known/aauth-resource-jwks.json), the revocation endpoint
+// (/aauth/revoke), the pending URLs under PendingPath and the
+// AuthorizationPath. Put it in front of the whole server, or mount
 // [Resource.Handler] at those paths.
 func (rs *Resource) Require(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -33,8 +34,8 @@ func (rs *Resource) Require(next http.Handler) http.Handler {
 	})
 }
 
-// Handler serves only the resource's own paths (metadata, JWK Set and
-// pending URLs), and 404 for everything else: for a server that mounts
+// Handler serves only the resource's own paths (metadata, JWK Set,
+// revocation endpoint and pending URLs), and 404 for everything else: for a server that mounts
 // Require on some of its routes only.
 func (rs *Resource) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -56,6 +57,8 @@ func (c *config) own(w http.ResponseWriter, r *http.Request, next http.Handler) 
 		serveDocument(w, r, c.metadata)
 	case p == jwksPath:
 		serveDocument(w, r, c.jwks)
+	case p == revocationPath && !c.seed:
+		c.serveRevoke(w, r)
 	case strings.HasPrefix(p, c.pending):
 		c.servePending(w, r, next)
 	case p == c.rs.AuthorizationPath && p != "":
@@ -196,9 +199,9 @@ func authorized(caller *Caller, need Need) bool {
 // challengeAuth answers requirement=auth-token with a fresh resource
 // token: a 401, or with need.Defer a 202 holding the call.
 func (c *config) challengeAuth(w http.ResponseWriter, r *http.Request, caller *Caller, need Need, next http.Handler) {
-	rt, exp, err := c.resourceToken(caller, need)
+	rt, exp, err := c.resourceToken(r.Context(), caller, need)
 	if err != nil {
-		c.refuse(w, r, &Error{Status: http.StatusInternalServerError, Code: "server_error", Detail: "cannot issue a resource token", Err: err})
+		c.refuse(w, r, tokenIssueError(err))
 		return
 	}
 	if !need.Defer {

@@ -242,8 +242,20 @@ type Resource struct {
 	Approve func(ctx context.Context, req ApprovalRequest) Approval
 
 	// Revoked, when set, reports whether the token (iss, jti) was
-	// revoked; a revoked token is refused with revoked_jwt.
+	// revoked; a revoked token is refused with revoked_jwt. It is asked
+	// besides Revocations, first.
 	Revoked func(ctx context.Context, issuer, jti string) bool
+
+	// Revocations holds the tokens that person servers and the access
+	// server revoked at the resource's revocation endpoint, which the
+	// resource serves at /aauth/revoke and publishes as
+	// revocation_endpoint (current profile; AAuth -11 §11.12): a revoked
+	// person or auth token is refused with revoked_jwt, and no resource
+	// token is issued naming it. Nil means an in-memory store of at most
+	// DefaultRevocationCapacity revocations; a fleet of replicas needs a
+	// shared one. A store that fails is answered 503: the resource never
+	// serves a token it cannot tell is not revoked.
+	Revocations RevocationStore
 
 	// PersonTokenJTI adds person_token_jti, beside presented_jti, to a
 	// resource token issued to a request that presented a person token.

@@ -1,9 +1,12 @@
 package resource
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"net/http"
 	"time"
 )
 
@@ -15,14 +18,26 @@ const resourceTokenLifetime = 5 * time.Minute
 // the first of SigningKeys) asking c's person server (or AccessServer) for
 // an auth token with need.Scope and need.ResourceTokenClaims, for a
 // challenge the caller builds itself (such as a per-call one). c must be a
-// verified person or auth token (seed profile: any verified token). It
+// verified person or auth token (seed profile: any verified token) that
+// has not been revoked since (an *Error revoked_jwt otherwise). It
 // returns the token and its expiry (five minutes).
 func (rs *Resource) ResourceToken(c *Caller, need Need) (string, time.Time, error) {
 	cfg, err := rs.config()
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	return cfg.resourceToken(c, need)
+	return cfg.resourceToken(context.Background(), c, need)
+}
+
+// tokenIssueError is the refusal when no resource token can be issued:
+// the *Error resourceToken gave (a revoked token, a failing revocation
+// store), or a 500.
+func tokenIssueError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Status: http.StatusInternalServerError, Code: "server_error", Detail: "cannot issue a resource token", Err: err}
 }
 
 // resourceToken mints the resource token (aa-resource+jwt) that asks the
@@ -34,9 +49,12 @@ func (rs *Resource) ResourceToken(c *Caller, need Need) (string, time.Time, erro
 // person server that issued the presented token; ps and sub are copied
 // from it and presented_jti is its jti, so that on a step-up the auth
 // token presented is the one named (RS-34); mission_s256 and tenant are
-// copied unchanged. Seed profile: aud is the agent token's ps (or the
-// access server) and agent names the agent, as the April draft had it.
-func (c *config) resourceToken(caller *Caller, need Need) (string, time.Time, error) {
+// copied unchanged; and it is never issued naming a revoked token (RS-61),
+// whether the token was revoked since it was verified (a call held for
+// an auth token and challenged again later) or person_token_jti names
+// one. Seed profile: aud is the agent token's ps (or the access server)
+// and agent names the agent, as the April draft had it.
+func (c *config) resourceToken(ctx context.Context, caller *Caller, need Need) (string, time.Time, error) {
 	now := c.rs.now()
 	exp := now.Add(resourceTokenLifetime)
 	cl := map[string]any{
@@ -74,12 +92,19 @@ func (c *config) resourceToken(caller *Caller, need Need) (string, time.Time, er
 		cl["ps"] = caller.PersonServer
 		cl["sub"] = caller.Subject
 		cl["presented_jti"] = caller.JTI
+		if e := c.revoked(ctx, caller.Kind, caller.Issuer, caller.JTI); e != nil {
+			return "", time.Time{}, e
+		}
 		if c.rs.PersonTokenJTI {
 			// The person token itself, or the one the auth token
 			// presented stems from (a step-up, a per-call challenge).
 			if caller.Kind == KindPerson {
 				cl["person_token_jti"] = caller.JTI
 			} else if jti := c.persons.jti(caller, now); jti != "" {
+				if e := c.revoked(ctx, KindPerson, caller.PersonServer, jti); e != nil {
+					e.requirement = "person-token"
+					return "", time.Time{}, e
+				}
 				cl["person_token_jti"] = jti
 			}
 		}

@@ -1,6 +1,7 @@
 package resource
 
 import (
+	"cmp"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -48,7 +49,7 @@ func (c *config) refuse(w http.ResponseWriter, r *http.Request, e *Error) {
 		h.Set("Signature-Error", formatSignatureError(e.Code, e.RequiredInput))
 		switch e.Code {
 		case codeUnsupportedSch:
-			h.Set("Accept-Signature-Scheme", strings.Join(c.schemes, ", "))
+			h.Set("Accept-Signature-Scheme", cmp.Or(e.schemes, strings.Join(c.schemes, ", ")))
 		case codeUnsupportedAlg:
 			h.Set("Accept-Signature-Alg", strings.Join(c.algs, ", "))
 		}

@@ -3,6 +3,7 @@ package resource
 import (
 	"crypto/ecdsa"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 
@@ -24,11 +25,26 @@ const schemeJWKSURI = string(wire.SchemeJWKSURI)
 // @hellocoop/mockin 2.0.0 covers when it fetches an R3 document.
 var serverComponents = []string{"@method", "@authority", "@path", "signature-key"}
 
+// serverRequest is what a server's own request must meet besides its
+// signature: the components covered, the body, and how an issuer the
+// resource does not trust is refused.
+type serverRequest struct {
+	components []string // covered components required
+	digest     bool     // a body must cover content-digest
+	maxBody    int64    // 0 means the resource's MaxBody
+	// untrusted refuses a server the resource does not trust; nil
+	// answers 401 invalid_key.
+	untrusted func(detail string) *Error
+}
+
+// r3DocumentFetch is what an R3 document fetch must meet.
+var r3DocumentFetch = serverRequest{components: serverComponents}
+
 // verifyServer checks the signature of r, made by a person server
 // (dwk aauth-person.json) or an access server (aauth-access.json) with
 // its published key, and returns the server's identifier. Errors are 401s
-// with a Signature-Error code.
-func (c *config) verifyServer(r *http.Request) (string, *Error) {
+// with a Signature-Error code, or what want.untrusted says.
+func (c *config) verifyServer(r *http.Request, want serverRequest) (string, *Error) {
 	h := r.Header
 	skLines := header(h, "Signature-Key")
 	switch {
@@ -60,11 +76,19 @@ func (c *config) verifyServer(r *http.Request) (string, *Error) {
 	if !c.keys.known(id, dwk) && !validServerID(id) {
 		return "", sigErr(codeInvalidKey, "%q is not a server identifier", shorten(id))
 	}
+	untrusted := want.untrusted
+	if untrusted == nil {
+		untrusted = func(detail string) *Error { return sigErr(codeInvalidKey, "%s", detail) }
+	}
 	if dwk == dwkPerson && c.rs.PersonServers != nil && !c.rs.PersonServers(id) {
-		return "", sigErr(codeInvalidKey, "person server %q is not trusted here", shorten(id))
+		return "", untrusted(fmt.Sprintf("person server %q is not trusted here", shorten(id)))
 	}
 	if dwk == dwkAccess && id != c.rs.AccessServer {
-		return "", sigErr(codeInvalidKey, "%q is not this resource's access server", shorten(id))
+		return "", untrusted(fmt.Sprintf("%q is not this resource's access server", shorten(id)))
+	}
+	maxBody := want.maxBody
+	if maxBody <= 0 {
+		maxBody = c.maxBody
 	}
 	k, err := c.keys.key(r.Context(), id, dwk, kid, "", false)
 	if err != nil {
@@ -75,10 +99,11 @@ func (c *config) verifyServer(r *http.Request) (string, *Error) {
 			return errors.New("EdDSA keys are not accepted")
 		}
 		_, err := sigverify.VerifyWithKey(r, sk.Label, k.pub, sigverify.Options{
-			Now:      c.rs.now,
-			MaxSkew:  c.window,
-			Required: serverComponents,
-			MaxBody:  c.maxBody,
+			Now:           c.rs.now,
+			MaxSkew:       c.window,
+			Required:      want.components,
+			RequireDigest: want.digest,
+			MaxBody:       maxBody,
 		})
 		return err
 	}
@@ -92,6 +117,10 @@ func (c *config) verifyServer(r *http.Request) (string, *Error) {
 		}
 	}
 	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return "", &Error{Status: http.StatusRequestEntityTooLarge, Code: "invalid_request", Detail: "the body is larger than the resource accepts"}
+		}
 		var ve *sigverify.Error
 		if errors.As(err, &ve) {
 			return "", fromVerifier(err)
@@ -99,4 +128,14 @@ func (c *config) verifyServer(r *http.Request) (string, *Error) {
 		return "", sigErr(codeUnsupportedAlg, "%v", err)
 	}
 	return id, nil
+}
+
+// refuseServer answers a server's own request that failed verification:
+// a 401 says that the jwks_uri scheme is the one wanted here.
+func (c *config) refuseServer(w http.ResponseWriter, r *http.Request, e *Error) {
+	if e.Status == http.StatusUnauthorized {
+		w.Header().Set("Accept-Signature-Scheme", schemeJWKSURI)
+		e.schemes = schemeJWKSURI
+	}
+	c.refuse(w, r, e)
 }

@@ -306,13 +306,7 @@ func (c *config) verifyToken(ctx context.Context, t *token, caller *Caller) *Err
 // fills caller.
 func (c *config) finishToken(ctx context.Context, t *token, caller *Caller, dwk string) *Error {
 	cl := &t.claims
-	if c.rs.Revoked != nil && c.rs.Revoked(ctx, cl.Iss, cl.Jti) {
-		e := sigErr(codeRevokedJWT, "the %s token was revoked", t.kind)
-		if t.kind == KindAuth && !c.seed {
-			// -11 Presenting a Revoked Token: start again from a person
-			// token, never from a resource token naming the revoked one.
-			e.requirement = "person-token"
-		}
+	if e := c.revoked(ctx, t.kind, cl.Iss, cl.Jti); e != nil {
 		return e
 	}
 
