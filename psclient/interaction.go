@@ -15,9 +15,11 @@ import (
 // file:, plain http to another host, a relative URL) is an
 // *InteractionURLError, which matches ErrInteraction.
 //
-// The polling of this package applies it before OnInteraction is called;
-// anything else that hands a server's interaction URL to a person (a relay,
-// a prompt) should apply it too.
+// The polling of this package applies it before OnInteraction is called,
+// and in the current profile also refuses a URL with a query or fragment
+// (-11: the person is sent to url?code=code); anything else that hands a
+// server's interaction URL to a person (a relay, a prompt) should apply it
+// too.
 func CheckInteractionURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {

@@ -477,6 +477,23 @@ func (p *poller) on202(ctx context.Context, loc, ref string, resp *http.Response
 	return loc, nil
 }
 
+// checkInteractionForm applies -11's rule that an interaction URL has no
+// query or fragment (the person is sent to url?code=code). The seed
+// generation had no such rule, and its servers are taken as they are.
+func (p *poller) checkInteractionForm(raw string) error {
+	if p.p != wire.ProfileCurrent {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return &InteractionURLError{Scheme: schemeOf(raw), Reason: "not a URL"}
+	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#") {
+		return &InteractionURLError{Scheme: strings.ToLower(u.Scheme), Reason: "it has a query or fragment, which an interaction URL must not have"}
+	}
+	return nil
+}
+
 // interaction tells OnInteraction about a new (url, code) pair. A URL
 // CheckInteractionURL refuses ends polling and cancels the pending
 // request, whether or not anyone would have been told: the server that
@@ -486,6 +503,10 @@ func (p *poller) interaction(ctx context.Context, loc, u, code, status string) e
 		return nil
 	}
 	if err := CheckInteractionURL(u); err != nil {
+		p.abandon(ctx, loc)
+		return err
+	}
+	if err := p.checkInteractionForm(u); err != nil {
 		p.abandon(ctx, loc)
 		return err
 	}
