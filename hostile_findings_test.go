@@ -37,9 +37,6 @@ func findingHostileCases() []hostileCase {
 		{"data", "data:text/html,<script>alert(1)</script>", "data"},
 		{"plain-http", "http://consent.evil.example/approve", "http"},
 		{"relative", "/consent/approve", ""},
-		// -11: the person is sent to url?code=code, so url has neither.
-		{"query", "https://consent.example/approve?next=https://evil.example", "https"},
-		{"fragment", "https://consent.example/approve#step", "https"},
 	} {
 		cases = append(cases,
 			hostileCase{name: "interaction-url-" + bad.name + "-from-person-server", script: psInteraction(bad.url),
@@ -57,6 +54,14 @@ func findingHostileCases() []hostileCase {
 			want: and(refusedInteraction("http://consent.evil.example/approve", "http"), relayCount(0, 0))},
 		hostileCase{name: "interaction-url-javascript-from-person-server-seed", profile: aauth.ProfileSeed,
 			script: psInteraction("javascript:alert(1)"), want: refusedInteraction("javascript:alert(1)", "javascript")},
+		// -11: the person is sent to url?code=code, so url has neither a
+		// query nor a fragment.
+		hostileCase{name: "interaction-url-query-from-resource", script: resourceInteractionAt("https://consent.example/approve?next=https://evil.example"),
+			want: refusedInteraction("https://consent.example/approve?next=https://evil.example", "https")},
+		hostileCase{name: "interaction-url-query-from-person-server", script: psInteraction("https://consent.example/approve?next=https://evil.example"),
+			want: refusedInteraction("https://consent.example/approve?next=https://evil.example", "https")},
+		hostileCase{name: "interaction-url-fragment-from-person-server", script: psInteraction("https://consent.example/approve#step"),
+			want: refusedInteraction("https://consent.example/approve#step", "https")},
 		// The seed generation had no rule on the URL's form.
 		hostileCase{name: "interaction-url-query-passes-in-seed", profile: aauth.ProfileSeed, script: psInteractionThen("https://consent.example/approve?x=1"),
 			want: and(wantIs(aauth.ErrDenied), interactions(1))},
