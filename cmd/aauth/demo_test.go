@@ -69,6 +69,25 @@ func TestDemo(t *testing.T) {
 					}
 				}
 			}
+			if p == aauth.ProfileCurrent {
+				// The sub-agent scene: the worker's tokens come through
+				// its parent, and the resource sees the worker's key.
+				for _, want := range []string{
+					"\nA sub-agent: the agent starts a worker",
+					"· asking the parent agent for a person token for RS\n",
+					"· asking the parent agent to exchange the resource token of RS\n",
+					"→ GET RS/data (auth token)\n← 200 OK\n✓ 200 OK, presenting the auth token\n· the worker's auth token is bound to the worker's key",
+				} {
+					if !strings.Contains(trace, want) {
+						t.Errorf("the sub-agent scene does not hold %q:\n%s", want, trace)
+					}
+				}
+				m := regexp.MustCompile(`worker key: Ed25519, thumbprint (\S+)`).FindStringSubmatch(trace)
+				reqs := world.Resource.Requests()
+				if last := reqs[len(reqs)-1]; m == nil || last.Thumbprint != m[1] || last.Presented != aauthtest.TokenAuth || last.Status != 200 {
+					t.Errorf("the resource's last request: key %s, %s token, status %d; want the worker's key %v", last.Thumbprint, last.Presented, last.Status, m)
+				}
+			}
 			if !regexp.MustCompile(`done in \d+\.\d\ds`).MatchString(trace) {
 				t.Errorf("no timing:\n%s", trace)
 			}
