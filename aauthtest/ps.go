@@ -1052,6 +1052,7 @@ type clarificationBody struct {
 	ClarificationResponse string `json:"clarification_response"`
 	ResourceToken         string `json:"resource_token"`
 	PresentedToken        string `json:"presented_token"`
+	Justification         string `json:"justification"`
 }
 
 // takeClarification takes a clarification answer posted to e (both
@@ -1079,6 +1080,12 @@ func (b *base) takeClarification(w http.ResponseWriter, rec *RecordedRequest, pe
 			b.problem(w, rec, http.StatusBadRequest, "invalid_request", "updated_request needs resource_token")
 			return
 		}
+		if g, ok := e.payload.(*grant); ok && b.current() {
+			if detail := sameRequest(g, body.ResourceToken); detail != "" {
+				b.problem(w, rec, http.StatusBadRequest, "invalid_resource_token", detail)
+				return
+			}
+		}
 	case "":
 		if b.current() {
 			b.problem(w, rec, http.StatusBadRequest, "invalid_request", "action is required")
@@ -1103,6 +1110,26 @@ func (b *base) takeClarification(w http.ResponseWriter, rec *RecordedRequest, pe
 	w.Header().Set("Retry-After", "0")
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusAccepted, "application/json", map[string]any{"status": "pending"})
+}
+
+// sameRequest says how the resource token of an updated_request differs
+// from the request it replaces, or "" when it does not: it may change the
+// scope or the operations, not who or what the request is about (-11
+// updated request: the same iss, ps, sub, agent_jkt, mission_s256 and
+// tenant).
+func sameRequest(g *grant, resourceToken string) string {
+	rt, err := parseToken(resourceToken)
+	if err != nil || rt.kind != TokenResource {
+		return "the updated resource token is not a resource token"
+	}
+	for _, c := range []struct{ claim, want string }{
+		{"iss", g.aud}, {"sub", g.sub}, {"agent_jkt", g.jkt}, {"mission_s256", g.mission}, {"tenant", g.tenant},
+	} {
+		if rt.str(c.claim) != c.want {
+			return "the updated resource token's " + c.claim + " is not the original request's"
+		}
+	}
+	return ""
 }
 
 // consentHandler serves a server's interaction page: GET (or POST)

@@ -3,6 +3,8 @@ package aauthtest
 import (
 	"testing"
 	"time"
+
+	"github.com/aauthgo/aauth/wire"
 )
 
 // The exchange refuses a resource token that is not about the token
@@ -46,5 +48,45 @@ func TestPSResourceTokenMatchesPresentedToken(t *testing.T) {
 				t.Errorf("error %q, want invalid_resource_token", got)
 			}
 		})
+	}
+}
+
+// An updated_request may change what is asked, not who or what it is
+// about: a new resource token about another person is refused with
+// invalid_resource_token, a new one for the same request is taken.
+func TestPSUpdatedRequestSameRequest(t *testing.T) {
+	w := NewWorld(WorldOptions{Logf: t.Logf})
+	defer w.Close()
+	c := newClient(t, w)
+	url := w.Resource.URL + "/data"
+	pt := c.personToken(w.PS, w.Resource.URL)
+	rt := c.do("GET", url, pt, nil, nil).expect(t, 401).challenge(t).ResourceToken
+	w.PS.Queue(TokenAuth, Defer(Clarification("Which project?")))
+	r := c.exchange(w.PS, rt, pt)
+	expect202(t, r, wire.RequirementClarification)
+	loc := r.Header.Get("Location")
+	update := func(rt string) *response {
+		return c.do("POST", loc, "", map[string]any{"action": "updated_request", "resource_token": rt, "presented_token": pt, "justification": "only alpha"}, nil)
+	}
+
+	ptok, _ := parseToken(pt)
+	now := w.PS.now()
+	other, err := w.Resource.key.mint(typResource, map[string]any{
+		"iss": w.Resource.URL, "dwk": dwkResource, "aud": w.PS.URL, "ps": w.PS.URL,
+		"jti": randomID(8), "agent_jkt": jktOf(t, c.agent), "presented_jti": ptok.str("jti"),
+		"sub": "someone-else", "scope": "read", "iat": now.Unix(), "exp": now.Add(time.Minute).Unix(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := update(other).expect(t, 400).str(t, "error"); got != "invalid_resource_token" {
+		t.Errorf("an updated request about another person: error %q", got)
+	}
+
+	fresh := c.do("GET", url, pt, nil, nil).expect(t, 401).challenge(t).ResourceToken
+	update(fresh).expect(t, 202)
+	c.poll(r).expect(t, 200)
+	if ans := w.PS.ClarificationAnswers(); len(ans) != 1 || ans[0].Action != "updated_request" {
+		t.Errorf("answers %+v", ans)
 	}
 }
