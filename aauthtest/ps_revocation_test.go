@@ -118,6 +118,34 @@ func TestPSRevocationClientErrors(t *testing.T) {
 	if len(w.PS.Requests()) != before {
 		t.Error("a request was sent for a token the provider did not issue")
 	}
+
+	// The current profile: a provider the person server does not trust
+	// is refused, as a *RevocationError carrying the problem; a
+	// revocation_endpoint that is not https (nor loopback http) is not
+	// called.
+	cw := NewWorld(WorldOptions{})
+	t.Cleanup(cw.Close)
+	st, err := other.NewAgent("bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = other.TokenIssuer().Revoke(ctx, revocationClient(t), cw.PS.URL, st.Token)
+	var re *agentprovider.RevocationError
+	if !errors.As(err, &re) || re.StatusCode != 401 || re.Problem == nil || re.Problem.Error != "invalid_key" || strings.Count(err.Error(), "aauth: ") != 1 {
+		t.Errorf("untrusted provider: %v, want a *RevocationError 401 invalid_key, prefixed once", err)
+	}
+	cw.PS.EditMetadata(func(doc map[string]any) { doc["revocation_endpoint"] = "http://ps.example/aauth/revoke" })
+	ca, err := cw.NewAgent("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cw.Agent.TokenIssuer().Revoke(ctx, revocationClient(t), cw.PS.URL, ca.Token); err == nil || !strings.Contains(err.Error(), "revocation_endpoint") {
+		t.Errorf("http revocation_endpoint: %v", err)
+	}
+	cw.PS.EditMetadata(func(doc map[string]any) { delete(doc, "revocation_endpoint") })
+	if err := cw.Agent.TokenIssuer().Revoke(ctx, revocationClient(t), cw.PS.URL, ca.Token); !errors.Is(err, agentprovider.ErrNoRevocationEndpoint) {
+		t.Errorf("no revocation_endpoint: %v", err)
+	}
 }
 
 // Hostile revocation requests at the kit's endpoint: each is refused, or
