@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/internal/egress"
 	"github.com/aauthgo/aauth/internal/jwtpeek"
 	"github.com/aauthgo/aauth/internal/safetext"
 	"github.com/aauthgo/aauth/psclient"
@@ -66,6 +67,11 @@ const maxRevocationAnswer = 64 << 10
 // Revoke signs them itself, so client must not sign. Nil means
 // http.DefaultClient.
 //
+// revocation_endpoint must be https (http only on a loopback host) and,
+// on another host than the person server's, reach public addresses only
+// unless the person server is itself on a private network (the rule of
+// psclient's endpoints; see aauth.ErrEgress).
+//
 // A token not issued by i (its iss is not i.Issuer, or it is not an
 // agent token) is refused before anything is sent. A person server
 // without revocation_endpoint gives ErrNoRevocationEndpoint; an answer
@@ -98,7 +104,18 @@ func (i *Issuer) revoke(ctx context.Context, client *http.Client, personServer, 
 	if endpoint == "" {
 		return ErrNoRevocationEndpoint
 	}
-	if err := checkEndpointURL(endpoint); err != nil {
+	// The egress rule of psclient's endpoints: https (or loopback http),
+	// and, off the person server's host, not into a private network the
+	// person server is not on (held again when dialled).
+	if err := egress.CheckSecureURL(ctx, endpoint); err != nil {
+		return fmt.Errorf("revocation_endpoint %q: %w", safetext.Clean(endpoint, 256), err)
+	}
+	psURL, err1 := url.Parse(personServer)
+	epURL, err2 := url.Parse(endpoint)
+	if err1 != nil || err2 != nil {
+		return fmt.Errorf("revocation_endpoint %q is not a URL", safetext.Clean(endpoint, 256))
+	}
+	if ctx, err = egress.Target(egress.Trusted(ctx), psURL, epURL); err != nil {
 		return fmt.Errorf("revocation_endpoint: %w", err)
 	}
 	body := []byte(`{"jti":` + strconv.Quote(jti) + `,"exp":` + strconv.FormatInt(exp, 10) + `}`)
@@ -148,19 +165,4 @@ func (i *Issuer) ownToken(token string) (jti string, exp int64, err error) {
 		return "", 0, errors.New("the token has no jti or no integer exp")
 	}
 	return jti, int64(e), nil
-}
-
-// checkEndpointURL requires an absolute https URL, or http on a loopback
-// host, with no user info.
-func checkEndpointURL(s string) error {
-	u, err := url.Parse(s)
-	switch {
-	case err != nil:
-		return fmt.Errorf("%q is not a URL", safetext.Clean(s, 256))
-	case u.Host == "" || u.Hostname() == "" || u.User != nil:
-		return fmt.Errorf("%q has no host, or has user info", safetext.Clean(s, 256))
-	case u.Scheme == "https", u.Scheme == "http" && agentURLIsLoopback(u.Hostname()):
-		return nil
-	}
-	return fmt.Errorf("%q must be https (http only on a loopback host)", safetext.Clean(s, 256))
 }
