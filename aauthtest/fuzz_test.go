@@ -84,3 +84,21 @@ func validHeader(v string) bool {
 	}
 	return true
 }
+
+// The revocation body parser accepts exactly {"jti": non-empty string,
+// "exp": integer} and never panics.
+func FuzzRevocationBody(f *testing.F) {
+	for _, s := range []string{
+		`{"jti":"a","exp":1}`, `{"jti":"a","exp":1.5}`, `{"jti":"","exp":1}`, `{"JTI":"a","exp":1}`,
+		`{"jti":"a","exp":99999999999999999999}`, `{"jti":"a","exp":-1}`, `{"jti":["a"],"exp":1}`,
+		`{"jti":"a","exp":1,"x":2}`, `[]`, `null`, `{"jti":"a","jti":"b","exp":1}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		jti, err := parseRevocationBody(body)
+		if err == nil && (jti == "" || len(jti) > maxRevocationJTI) {
+			t.Fatalf("accepted jti %q", jti)
+		}
+	})
+}

@@ -272,6 +272,7 @@ type IssuedToken struct {
 //	POST   /aauth/mission/{s256}            mission update or completion (current)
 //	POST   /aauth/permission                permission (current)
 //	POST   /aauth/audit                     audit record (current)
+//	POST   /aauth/revoke                    agent-token revocation by its agent provider (current)
 //
 // All methods are safe for concurrent use.
 type PersonServer struct {
@@ -532,6 +533,8 @@ func (ps *PersonServer) route(w http.ResponseWriter, r *http.Request) {
 		ps.serve(w, r, EndpointPermission, ps.handleGovernance)
 	case p == psAuditPath && ps.current():
 		ps.serve(w, r, EndpointAudit, ps.handleGovernance)
+	case p == psRevocationPath && ps.current():
+		ps.serve(w, r, EndpointRevocation, ps.handleRevocation)
 	default:
 		ps.serve(w, r, EndpointUnknown, func(w http.ResponseWriter, r *http.Request, rec *RecordedRequest) {
 			ps.problem(w, rec, http.StatusNotFound, "not_found", "no such endpoint")
@@ -552,6 +555,7 @@ func (ps *PersonServer) metadata() map[string]any {
 		doc["mission_endpoint"] = ps.URL + psMissionPath
 		doc["permission_endpoint"] = ps.URL + psPermissionPath
 		doc["audit_endpoint"] = ps.URL + psAuditPath
+		doc["revocation_endpoint"] = ps.URL + psRevocationPath
 		doc["accept_signature_algs"] = []string{"Ed25519", "ES256"}
 		doc["name"] = "aauthtest person server"
 	} else {

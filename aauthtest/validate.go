@@ -71,12 +71,7 @@ func (r *revocations) add(raw string) {
 	if t, err := parseToken(raw); err == nil && t.str("jti") != "" {
 		key = revocationKey(t)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.set == nil {
-		r.set = map[string]bool{}
-	}
-	r.set[key] = true
+	r.addKey(key)
 }
 
 func (r *revocations) has(t *token) bool {

@@ -4,8 +4,9 @@
 // the provider's metadata ({Issuer}/.well-known/aauth-agent.json) and the
 // JWKS that verifies its tokens.
 //
-// An Issuer mints tokens and serves the documents; Keys is an
-// aauth.KeySource for an agent that is its own provider, renewing an
-// ephemeral key and its token before the token expires. The package sits
+// An Issuer mints tokens, serves the documents and revokes its tokens at a
+// person server (Issuer.Revoke); Keys is an aauth.KeySource for an agent
+// that is its own provider, renewing an ephemeral key and its token before
+// the token expires. The package sits
 // above the root package aauth, whose KeyMaterial and JWT it returns.
 package agentprovider
