@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 
 	"github.com/aauthgo/aauth"
@@ -31,14 +32,7 @@ func (e *env) demoMission(ctx context.Context, w *aauthtest.World, agent *aautht
 	// answer line it holds.
 	x := newExplainer(e.stderr, target, false)
 	defer x.done()
-	tr := &aauth.Transport{
-		Base:         base,
-		Keys:         aauth.StaticKeys(agent.Key, aauth.JWT(agent.Token)),
-		PersonServer: w.PS.URL,
-		Capabilities: []aauth.Capability{aauth.CapabilityInteraction},
-		OnEvent:      x.event,
-		Clock:        e.clock,
-	}
+	tr := e.demoAgent(base, w, agent, x)
 	defer tr.Close()
 	a, err := tr.ProposeMission(ctx, psclient.MissionProposal{
 		Description: "Read the data",
@@ -82,4 +76,17 @@ func (e *env) demoMission(ctx context.Context, w *aauthtest.World, agent *aautht
 		fmt.Fprintf(x, "· after completion the agent may not act on the mission: %s\n", trimPrefix(err))
 	}
 	return tr.Close()
+}
+
+// demoAgent is the demo agent's Transport for a scene: its key and agent
+// token, the world's person server, events to the scene's explainer.
+func (e *env) demoAgent(base http.RoundTripper, w *aauthtest.World, agent *aauthtest.Agent, x *explainer) *aauth.Transport {
+	return &aauth.Transport{
+		Base:         base,
+		Keys:         aauth.StaticKeys(agent.Key, aauth.JWT(agent.Token)),
+		PersonServer: w.PS.URL,
+		Capabilities: []aauth.Capability{aauth.CapabilityInteraction},
+		OnEvent:      x.event,
+		Clock:        e.clock,
+	}
 }

@@ -43,14 +43,7 @@ func (e *env) demoSubagent(ctx context.Context, w *aauthtest.World, agent *aauth
 	defer release()
 	x := newExplainer(e.stderr, target, false)
 	defer x.done()
-	parent := &aauth.Transport{
-		Base:         base,
-		Keys:         aauth.StaticKeys(agent.Key, aauth.JWT(agent.Token)),
-		PersonServer: w.PS.URL,
-		Capabilities: []aauth.Capability{aauth.CapabilityInteraction},
-		OnEvent:      x.event,
-		Clock:        e.clock,
-	}
+	parent := e.demoAgent(base, w, agent, x)
 	defer parent.Close()
 	worker := &aauth.Transport{
 		Base:    base,
