@@ -277,14 +277,7 @@ func BenchmarkTransportWarmRatio(b *testing.B) {
 		}
 		i++
 	}
-	b.ReportMetric(float64(total[0])/float64(total[1]), "x-plain+sig")
-	b.ReportMetric(float64(median(each[0]))/float64(median(each[1])), "x-plain+sig-med")
-	b.ReportMetric(float64(total[0])/float64(total[2]), "x-wire+sig")
-	b.ReportMetric(float64(median(each[0]))/float64(median(each[2])), "x-wire+sig-med")
-	n := float64(b.N)
-	b.ReportMetric(float64(total[0].Nanoseconds())/n, "aauth-ns/op")
-	b.ReportMetric(float64(total[1].Nanoseconds())/n, "plain+sig-ns/op")
-	b.ReportMetric(float64(total[2].Nanoseconds())/n, "wire+sig-ns/op")
+	reportWarmRatios(b, total, each, b.N)
 }
 
 // BenchmarkTransportWarmRatioParallel is the warm ratio at 64 goroutines
@@ -344,11 +337,19 @@ func BenchmarkTransportWarmRatioParallel(b *testing.B) {
 			each[j] = append(each[j], d)
 		}
 	}
+	reportWarmRatios(b, total, each, 2*rounds*b.N)
+}
+
+// reportWarmRatios reports the warm ratios of the three clients (the
+// Transport, plain + signature, the same headers plain + signature): of
+// their total times and of the medians of their samples, and the time per
+// operation of each over ops operations.
+func reportWarmRatios(b *testing.B, total [3]time.Duration, each [3][]time.Duration, ops int) {
 	b.ReportMetric(float64(total[0])/float64(total[1]), "x-plain+sig")
 	b.ReportMetric(float64(median(each[0]))/float64(median(each[1])), "x-plain+sig-med")
 	b.ReportMetric(float64(total[0])/float64(total[2]), "x-wire+sig")
 	b.ReportMetric(float64(median(each[0]))/float64(median(each[2])), "x-wire+sig-med")
-	n := float64(2 * rounds * b.N)
+	n := float64(ops)
 	b.ReportMetric(float64(total[0].Nanoseconds())/n, "aauth-ns/op")
 	b.ReportMetric(float64(total[1].Nanoseconds())/n, "plain+sig-ns/op")
 	b.ReportMetric(float64(total[2].Nanoseconds())/n, "wire+sig-ns/op")
