@@ -27,13 +27,9 @@ type warmRequest struct {
 	bare    func()
 }
 
-func newWarmRequest(b testing.TB, parseEachTime bool) *warmRequest {
-	w := newWorld(b, func(rs *Resource) { rs.Mode, rs.Scope, rs.noTokenCache = AuthToken, "read", parseEachTime })
-	at := w.authToken("read write", nil)
-	signed := w.request("GET", "/api/data?x=1", "")
-	w.agent.sign(b, signed, at, w.clock.Now())
-
-	// The request as a server receives it: written and read back.
+// asReceived is signed as a server receives it: written and read back.
+func asReceived(b testing.TB, signed *http.Request) *http.Request {
+	b.Helper()
 	var buf bytes.Buffer
 	if err := signed.Write(&buf); err != nil {
 		b.Fatal(err)
@@ -43,6 +39,16 @@ func newWarmRequest(b testing.TB, parseEachTime bool) *warmRequest {
 		b.Fatal(err)
 	}
 	req.RemoteAddr = "127.0.0.1:1"
+	return req
+}
+
+func newWarmRequest(b testing.TB, parseEachTime bool) *warmRequest {
+	w := newWorld(b, func(rs *Resource) { rs.Mode, rs.Scope, rs.noTokenCache = AuthToken, "read", parseEachTime })
+	at := w.authToken("read write", nil)
+	signed := w.request("GET", "/api/data?x=1", "")
+	w.agent.sign(b, signed, at, w.clock.Now())
+
+	req := asReceived(b, signed)
 	served := 0
 	h := w.rs.Require(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if c, ok := FromContext(r.Context()); ok && c.Kind == KindAuth {

@@ -1,7 +1,6 @@
 package resource
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -49,15 +48,7 @@ func newWarmCall(b testing.TB, withR3 bool) *warmCall {
 	}
 	signed := w.request("POST", "/mcp", body)
 	w.agent.sign(b, signed, at, w.clock.Now())
-	var buf bytes.Buffer
-	if err := signed.Write(&buf); err != nil {
-		b.Fatal(err)
-	}
-	req, err := http.ReadRequest(bufio.NewReader(&buf))
-	if err != nil {
-		b.Fatal(err)
-	}
-	req.RemoteAddr = "127.0.0.1:1"
+	req := asReceived(b, signed)
 	served := 0
 	h := w.rs.Require(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if c, ok := FromContext(r.Context()); ok && c.Kind == KindAuth && (!withR3 || c.Grant != nil) {
