@@ -41,6 +41,7 @@ type RevocationStoreFullError struct {
 	RetryAfter time.Duration
 }
 
+// Error says the store is full and when room is next due.
 func (e *RevocationStoreFullError) Error() string {
 	return fmt.Sprintf("aauth: the revocation store is full of revocations in force; room in %s", e.RetryAfter.Round(time.Second))
 }
