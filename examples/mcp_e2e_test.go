@@ -210,9 +210,16 @@ func runMCP(t *testing.T, c client, sc scenario) {
 		}
 	}()
 
+	// Its own connections: the subtests run in parallel, and every
+	// httptest.Server.Close drops http.DefaultTransport's idle connections,
+	// which can break a POST that has just taken one.
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	defer base.CloseIdleConnections()
+	person := &http.Client{Transport: base}
 	var interactions []string
 	var imu sync.Mutex
 	agent := &aauth.Transport{
+		Base:            base,
 		Keys:            w.AgentKeys("alice"),
 		PersonServer:    w.PS.URL,
 		Capabilities:    []aauth.Capability{aauth.CapabilityInteraction},
@@ -221,7 +228,7 @@ func runMCP(t *testing.T, c client, sc scenario) {
 			imu.Lock()
 			interactions = append(interactions, code)
 			imu.Unlock()
-			return visit(ctx, url+"?code="+code) // the person approves
+			return visit(ctx, person, url+"?code="+code) // the person approves
 		},
 	}
 	obs := &observer{next: agent}
@@ -464,12 +471,12 @@ func rpcMethod(body []byte) string {
 }
 
 // visit fetches an interaction URL as a person's browser would.
-func visit(ctx context.Context, url string) error {
+func visit(ctx context.Context, hc *http.Client, url string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}

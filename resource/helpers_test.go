@@ -230,13 +230,14 @@ func (a *agent) signSeed(t testing.TB, req *http.Request, token string, now time
 // world is a resource with an agent provider and a person server, on
 // httptest servers, and an agent.
 type world struct {
-	t     testing.TB
-	clock *fakeClock
-	ap    *issuer
-	ps    *issuer
-	rs    *Resource
-	srv   *httptest.Server
-	agent *agent
+	t      testing.TB
+	clock  *fakeClock
+	ap     *issuer
+	ps     *issuer
+	rs     *Resource
+	srv    *httptest.Server
+	client *http.Client // its own: see newWorld
+	agent  *agent
 
 	mu      sync.Mutex
 	callers []*Caller // what the handler saw
@@ -259,6 +260,12 @@ func newWorld(t testing.TB, configure func(rs *Resource)) *world {
 	w.srv = httptest.NewServer(w.rs.Require(http.HandlerFunc(w.echo)))
 	w.rs.Issuer = w.srv.URL
 	t.Cleanup(w.srv.Close)
+	// Its own connections: the hostile table runs in parallel, and every
+	// httptest.Server.Close drops http.DefaultTransport's idle connections,
+	// which can break a POST that has just taken one.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	w.client = &http.Client{Transport: tr}
+	t.Cleanup(tr.CloseIdleConnections)
 	return w
 }
 
@@ -336,7 +343,7 @@ func (w *world) do(method, path, body, token string) *http.Response {
 
 func (w *world) send(req *http.Request) *http.Response {
 	w.t.Helper()
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := w.client.Do(req)
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -173,8 +173,14 @@ func TestMCPOverAAuth(t *testing.T) {
 			w := newWorld(t)
 			// The person is asked once, for the person token.
 			w.ps.Queue(aauthtest.TokenPerson, aauthtest.Defer(aauthtest.Interaction()))
+			// Its own connections: the subtests run in parallel, and every
+			// httptest.Server.Close drops http.DefaultTransport's idle
+			// connections, which can break a POST that has just taken one.
+			base := http.DefaultTransport.(*http.Transport).Clone()
+			defer base.CloseIdleConnections()
 			var asked int
 			agent := &aauth.Transport{
+				Base:         base,
 				Keys:         w.provider.AgentKeys("alice"),
 				PersonServer: w.ps.URL,
 				Capabilities: []aauth.Capability{aauth.CapabilityInteraction},
