@@ -374,10 +374,19 @@ func TestTransportR3Batch(t *testing.T) {
 }
 
 // What a resource reports in AAuth-Budget is in the events and behind
-// Transport.Budget; a value that is malformed, or in another unit than
-// the token's budget, is ignored.
+// Transport.Budget; a value that is malformed, or in another unit or
+// scale than the auth token's budget claim, is ignored (Budgets draft
+// §Denomination Conflict): neither kept nor put in an event.
 func TestTransportBudget(t *testing.T) {
 	w := newR3World(t, nil)
+	// The person server grants 5 USD in millionths: the claim the
+	// header's unit and decimals are checked against.
+	w.ps.SetPolicy(func(tr *aauthtest.TokenRequest) aauthtest.Decision {
+		if tr.Kind != aauthtest.TokenAuth {
+			return aauthtest.Approve()
+		}
+		return aauthtest.Approve().Claims(map[string]any{"budget": map[string]any{"amount": 5000000, "unit": "USD", "decimals": 6}})
+	})
 	w.mu.Lock()
 	w.budget = `remaining=1568800, cost=221200, unit="USD", decimals=6`
 	w.mu.Unlock()
@@ -409,4 +418,71 @@ func TestTransportBudget(t *testing.T) {
 	if b, _ := w.tr.Budget(w.srv.URL); b.Remaining != 1568800 {
 		t.Errorf("a malformed AAuth-Budget replaced the last one: %+v", b)
 	}
+	if claim := issuedBudget(t, w); claim == nil || claim.Unit != "USD" || claim.Decimals != 6 {
+		t.Fatalf("the auth token presented carries budget %+v", claim)
+	}
+
+	// A header naming another unit or scale than the claim is not acted
+	// on: Budget keeps the last consistent report, no event carries it,
+	// and an error event says why.
+	for _, conflict := range []string{
+		`remaining=1000, cost=5, unit="EUR", decimals=6`,
+		`remaining=1000, cost=5, unit="USD", decimals=2`,
+		`remaining=1000, cost=5, unit="usd", decimals=6`,
+	} {
+		w.mu.Lock()
+		w.budget, w.events = conflict, nil
+		w.mu.Unlock()
+		if _, err := w.call("search", `{}`); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := w.tr.Budget(w.srv.URL); b.Remaining != 1568800 || b.Unit != "USD" || b.Decimals != 6 {
+			t.Errorf("%s: Budget = %+v, want the last consistent report", conflict, b)
+		}
+		w.mu.Lock()
+		ignored := false
+		for _, ev := range w.events {
+			if ev.Budget != nil {
+				t.Errorf("%s: an event carried %+v", conflict, *ev.Budget)
+			}
+			ignored = ignored || (ev.Step == aauth.StepError && strings.Contains(ev.Detail, "unit or decimals"))
+		}
+		w.mu.Unlock()
+		if !ignored {
+			t.Errorf("%s: no event says the header was ignored", conflict)
+		}
+	}
+
+	// Without unit and decimals the header does not conflict, and is kept.
+	w.mu.Lock()
+	w.budget = `remaining=900000, cost=668800`
+	w.mu.Unlock()
+	if _, err := w.call("search", `{}`); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := w.tr.Budget(w.srv.URL); b.Remaining != 900000 || b.Has(r3.BudgetUnit) {
+		t.Errorf("Budget = %+v after a header without unit", b)
+	}
+	if n := w.exchanges(); n != 1 {
+		t.Errorf("%d exchanges: a budget report is no challenge", n)
+	}
+}
+
+// issuedBudget returns the budget claim of the one auth token the person
+// server issued.
+func issuedBudget(t *testing.T, w *r3World) *r3.BudgetClaim {
+	t.Helper()
+	toks := w.issuedAuthTokens()
+	if len(toks) != 1 {
+		t.Fatalf("%d auth tokens issued", len(toks))
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(toks[0], ".")[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := r3.ParseBudgetClaim(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
