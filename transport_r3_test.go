@@ -37,6 +37,7 @@ type r3World struct {
 	ran    []string // "tool" or "tool per-call", per call the server ran
 	events []aauth.Event
 	budget string // AAuth-Budget the server sends, when set
+	reason string // reason added to the resource's auth-token challenges, when set
 	lw     *leakWatch
 }
 
@@ -62,7 +63,7 @@ func newR3World(t *testing.T, configure func(rs *resource.Resource)) *r3World {
 	if configure != nil {
 		configure(w.rs)
 	}
-	w.srv = httptest.NewServer(w.rs.Require(http.HandlerFunc(w.serveMCP)))
+	w.srv = httptest.NewServer(w.withReason(w.rs.Require(http.HandlerFunc(w.serveMCP))))
 	t.Cleanup(w.srv.Close)
 	w.rs.Issuer = w.srv.URL
 	w.tr = &aauth.Transport{
@@ -109,6 +110,35 @@ func (w *r3World) serveMCP(rw http.ResponseWriter, r *http.Request) {
 	}
 	rw.Header().Set("Content-Type", "application/json")
 	fmt.Fprintf(rw, `{"jsonrpc":"2.0","id":%s,"result":{"content":[{"type":"text","text":"ran %s"}]}}`, m.ID, m.Tool)
+}
+
+// withReason adds w.reason, when set, to the auth-token requirements the
+// resource answers with, as a resource refusing for its budget does
+// (Budgets draft §The reason Parameter); the resource token is the
+// resource's own.
+func (w *r3World) withReason(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		w.mu.Lock()
+		reason := w.reason
+		w.mu.Unlock()
+		if reason != "" {
+			rw = &reasonWriter{ResponseWriter: rw, reason: reason}
+		}
+		next.ServeHTTP(rw, r)
+	})
+}
+
+type reasonWriter struct {
+	http.ResponseWriter
+	reason string
+}
+
+func (rw *reasonWriter) WriteHeader(status int) {
+	h := rw.Header()
+	if v := h.Get("AAuth-Requirement"); status == http.StatusUnauthorized && strings.HasPrefix(v, "requirement=auth-token;") {
+		h.Set("AAuth-Requirement", v+"; reason="+rw.reason)
+	}
+	rw.ResponseWriter.WriteHeader(status)
 }
 
 // call sends a tools/call through the Transport.
@@ -485,4 +515,69 @@ func issuedBudget(t *testing.T, w *r3World) *r3.BudgetClaim {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// A resource refusing an auth token whose budget is spent answers
+// requirement=auth-token with reason=budget-exhausted (Budgets draft
+// §The reason Parameter): the caller's events carry the reason, and the
+// Transport answers it as any step-up, exchanging the new resource token
+// presenting the spent auth token, and sends the call again.
+func TestTransportBudgetExhausted(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		spent string // the jti of the auth token whose budget is spent
+	)
+	w := newR3World(t, func(rs *resource.Resource) {
+		rs.R3 = nil // a plain auth-token resource: the refusal is the budget's
+		rs.Policy = func(*http.Request, *resource.Caller) resource.Need {
+			return resource.Need{Mode: resource.AuthToken, Authorized: func(c *resource.Caller) bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return c.JTI != spent
+			}}
+		}
+	})
+	if _, err := w.call("search", `{}`); err != nil {
+		t.Fatal(err)
+	}
+	first := w.issuedAuthTokens()
+	if len(first) != 1 {
+		t.Fatalf("%d auth tokens issued", len(first))
+	}
+	jti, _ := claimsOfToken(t, first[0])["jti"].(string)
+	mu.Lock()
+	spent = jti
+	mu.Unlock()
+	w.mu.Lock()
+	w.reason, w.events = "budget-exhausted", nil
+	w.mu.Unlock()
+
+	if _, err := w.call("search", `{}`); err != nil {
+		t.Fatal(err)
+	}
+	w.mu.Lock()
+	var reasons []string
+	for _, ev := range w.events {
+		if ev.Step == aauth.StepChallenge && ev.Status == http.StatusUnauthorized {
+			reasons = append(reasons, ev.Reason)
+		}
+		if ev.Step != aauth.StepChallenge && ev.Reason != "" {
+			t.Errorf("a %s event carries the reason", ev.Step)
+		}
+	}
+	w.mu.Unlock()
+	if !slices.Equal(reasons, []string{"budget-exhausted"}) {
+		t.Errorf("challenge events' reasons %q", reasons)
+	}
+	trs := w.ps.TokenRequests()
+	last := trs[len(trs)-1]
+	if w.exchanges() != 2 || last.Kind != aauthtest.TokenAuth || last.PresentedToken != first[0] {
+		t.Errorf("%d exchanges; the last presented a %s token (the spent one: %v)", w.exchanges(), last.PresentedKind, last.PresentedToken == first[0])
+	}
+	if ran := w.ranCalls(); len(ran) != 2 {
+		t.Errorf("the server ran %q", ran)
+	}
+	if toks := w.issuedAuthTokens(); len(toks) != 2 || !w.cached(toks[1]) || w.cached(toks[0]) {
+		t.Error("the cache does not hold the new auth token alone")
+	}
 }
