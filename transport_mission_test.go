@@ -86,9 +86,9 @@ func TestTransportMissionCapabilities(t *testing.T) {
 		disable bool
 		want    string
 	}{
-		{"relay: interaction added", aauthtest.PersonServerOptions{RelayInteractions: true}, []string{"interaction"}, false, "interaction"},
-		{"widened: only interaction", aauthtest.PersonServerOptions{RelayInteractions: true}, []string{"payment", "clarification", "admin", "interaction, payment", "interaction"}, false, "interaction"},
-		{"relay off: nothing added", aauthtest.PersonServerOptions{RelayInteractions: true}, []string{"interaction", "payment"}, true, ""},
+		{"relay: interaction added", aauthtest.PersonServerOptions{RelayInteractions: true}, []string{"interaction"}, false, "interaction, budget"},
+		{"widened: only interaction", aauthtest.PersonServerOptions{RelayInteractions: true}, []string{"payment", "clarification", "admin", "interaction, payment", "interaction"}, false, "interaction, budget"},
+		{"relay off: nothing added", aauthtest.PersonServerOptions{RelayInteractions: true}, []string{"interaction", "payment"}, true, "budget"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t, aauth.ProfileCurrent, aauthtest.WorldOptions{PersonServer: tc.opts})

@@ -18,6 +18,7 @@ import (
 	"github.com/aauthgo/aauth/aauthtest"
 	"github.com/aauthgo/aauth/r3"
 	"github.com/aauthgo/aauth/resource"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // r3World is an agent provider and a person server from the kit, an MCP
@@ -579,5 +580,55 @@ func TestTransportBudgetExhausted(t *testing.T) {
 	}
 	if toks := w.issuedAuthTokens(); len(toks) != 2 || !w.cached(toks[1]) || w.cached(toks[0]) {
 		t.Error("the cache does not hold the new auth token alone")
+	}
+}
+
+// The Transport understands budgets, so in the current profile it
+// declares budget (Budgets draft §Capability Negotiation): after the
+// caller's capabilities, once, on resource requests and in token
+// requests. The seed generation, older than budgets, declares only what
+// the caller lists.
+func TestTransportBudgetCapability(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		profile aauth.Profile
+		caps    []aauth.Capability
+		want    string
+	}{
+		{"current, none listed", aauth.ProfileCurrent, nil, "budget"},
+		{"current, listed", aauth.ProfileCurrent, []aauth.Capability{aauth.CapabilityInteraction, aauth.CapabilityClarification}, "interaction, clarification, budget"},
+		{"current, budget listed", aauth.ProfileCurrent, []aauth.Capability{wire.CapabilityBudget, aauth.CapabilityInteraction}, "budget, interaction"},
+		{"seed, none listed", aauth.ProfileSeed, nil, ""},
+		{"seed, listed", aauth.ProfileSeed, []aauth.Capability{aauth.CapabilityInteraction}, "interaction"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, tc.profile, aauthtest.WorldOptions{})
+			w.tr.Capabilities = tc.caps
+			for range 2 { // the second call is the warm path
+				if resp, body := get(t, w.tr.Client(), w.Resource.URL+"/data"); resp.StatusCode != 200 {
+					t.Fatalf("status %d: %s", resp.StatusCode, body)
+				}
+			}
+			res := agentRequests(w.Resource.Requests())
+			if len(res) < 3 {
+				t.Fatalf("%d resource requests", len(res))
+			}
+			for _, r := range res {
+				if r.Presented != aauthtest.TokenAgent && tc.profile == aauth.ProfileSeed {
+					continue // the seed sends capabilities with the agent token only
+				}
+				if got := r.Header.Get("AAuth-Capabilities"); got != tc.want {
+					t.Errorf("%s presenting %s: AAuth-Capabilities %q, want %q", r.Path, r.Presented, got, tc.want)
+				}
+			}
+			if tc.profile != aauth.ProfileCurrent {
+				return
+			}
+			for _, tr := range w.PS.TokenRequests() {
+				if got := strings.Join(tr.Capabilities, ", "); got != tc.want {
+					t.Errorf("%s token request capabilities %q, want %q", tr.Kind, got, tc.want)
+				}
+			}
+		})
 	}
 }
