@@ -3,6 +3,7 @@ package aauthtest
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -46,6 +47,7 @@ type pendingEntry struct {
 	canceled bool
 	finished bool
 	payload  any // the server's: *grant (person server) or *heldCall (resource)
+	asked    int // clarification questions asked (rounds), for the bound
 }
 
 // pendingStore holds a server's deferred requests and interaction codes.
@@ -54,6 +56,10 @@ type pendingStore struct {
 	byID         map[string]*pendingEntry
 	byCode       map[string]*pendingEntry
 	interactions []*InteractionCode
+
+	// maxRounds bounds the clarification questions one request is asked;
+	// zero means no bound (a resource's store).
+	maxRounds int
 }
 
 func newPendingStore() *pendingStore {
@@ -135,6 +141,18 @@ func (s *pendingStore) next(e *pendingEntry, consentURL string) answer {
 			!waits && e.answered >= st.count():
 			s.endStep(e)
 			continue
+		}
+		if st.kind == stepClarification && e.answered == 0 {
+			// A new question is a new round; the same question asked
+			// again on a poll is not.
+			if s.maxRounds > 0 && e.asked >= s.maxRounds {
+				end := Deny().end
+				end.detail = "the request reached the person server's limit of " + strconv.Itoa(s.maxRounds) + " clarification rounds"
+				e.finished = true
+				e.dec.ended(outcomeResult(end))
+				return answer{end: &end}
+			}
+			e.asked++
 		}
 		e.answered++
 		if st.kind == stepInteraction && e.code == "" {

@@ -132,7 +132,18 @@ type PersonServerOptions struct {
 	// has already passed through; by default it is denied (403 denied),
 	// so that two intermediaries cannot call each other for ever.
 	AllowChainLoops bool
+
+	// MaxClarificationRounds bounds the clarification questions one
+	// pending request is asked (AAuth -11 Clarification Limits: a PS
+	// must bound them, 5 recommended). A request whose script would ask
+	// one more ends instead with 403 denied, the pending URL then gone.
+	// Zero means 5; a negative value means no bound, to test an agent's
+	// own.
+	MaxClarificationRounds int
 }
+
+// defaultClarificationRounds is the draft's recommended bound.
+const defaultClarificationRounds = 5
 
 // TokenRequest is a token request as the person server decoded it, passed
 // to the policy and recorded.
@@ -331,6 +342,12 @@ func NewPersonServer(opts PersonServerOptions) *PersonServer {
 		governance: opts.Governance,
 		editMeta:   opts.Metadata,
 		queues:     map[TokenKind][]Decision{},
+	}
+	switch {
+	case opts.MaxClarificationRounds == 0:
+		ps.pend.maxRounds = defaultClarificationRounds
+	case opts.MaxClarificationRounds > 0:
+		ps.pend.maxRounds = opts.MaxClarificationRounds
 	}
 	ps.agents.trust(opts.TrustedAgents...)
 	ps.resources.trust(opts.TrustedResources...)
