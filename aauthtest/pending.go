@@ -217,6 +217,16 @@ func (s *pendingStore) complete(code string, deny bool) error {
 	return nil
 }
 
+// endNow makes o e's next answer, unless e is over or already has an end
+// forced on it.
+func (s *pendingStore) endNow(e *pendingEntry, o outcome) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !e.canceled && !e.finished && e.override == nil {
+		e.override = &o
+	}
+}
+
 // current returns e's current step if it has been answered and is not
 // over: the step a clarification answer addresses.
 func (s *pendingStore) current(e *pendingEntry) (Step, bool) {

@@ -82,7 +82,9 @@ type PersonServerOptions struct {
 	// relays (202 {"status":"interacting"} with a Location, then 200 on
 	// the poll); by default it answers 424 interaction_unavailable, so
 	// that the agent sends the person itself. Mission approvals then list
-	// the interaction capability.
+	// the interaction capability. A relay asking for max_wait is held no
+	// longer, on the server's clock: the first poll after the window gets
+	// 408 expired, however the relay was scripted.
 	RelayInteractions bool
 
 	// RelayVisits makes the server reach the person for every relay it
@@ -1055,6 +1057,9 @@ func (ps *PersonServer) handlePending(w http.ResponseWriter, r *http.Request, re
 		return
 	}
 	poll := func(e *pendingEntry) {
+		if gp, ok := e.payload.(*govPending); ok && !gp.until.IsZero() && !ps.now().Before(gp.until) {
+			ps.pend.endNow(e, relayOverdue(gp.req.MaxWait))
+		}
 		if ps.upstreamStillValid(w, rec, e) {
 			ps.writeAnswer(w, r, rec, e, ps.pend.next(e, ps.URL+consentPath))
 		}
