@@ -142,6 +142,21 @@ type PersonServerOptions struct {
 	// Zero means 5; a negative value means no bound, to test an agent's
 	// own.
 	MaxClarificationRounds int
+
+	// MissionFailureLimit rate-limits each agent's failures at the
+	// mission endpoint (AAuth -11 Mission Endpoint Errors: a PS SHOULD
+	// rate-limit repeated failures): once an agent's requests there
+	// (proposals, updates, completions) have been answered with an error
+	// this many times within MissionFailureWindow, its next ones get 429
+	// {"error":"slow_down"} with Retry-After, the seconds left in the
+	// window, and are not served. Zero means 10; a negative value means
+	// no limit. At most 1024 agents are tracked, the oldest window
+	// forgotten first; each line Logf gets names the agent limited.
+	MissionFailureLimit int
+
+	// MissionFailureWindow is the window of MissionFailureLimit, from an
+	// agent's first failure, on the server's clock; zero means a minute.
+	MissionFailureWindow time.Duration
 }
 
 // defaultClarificationRounds is the draft's recommended bound.
@@ -316,6 +331,8 @@ type PersonServer struct {
 	records    map[string]*issueRecord // jti → what the server issued
 
 	r3 psR3 // R3 documents fetched and what they grant (ps_r3.go)
+
+	missionFailures *failureLimit // see PersonServerOptions.MissionFailureLimit
 }
 
 // NewPersonServer starts a person server. Close it when done.
@@ -344,6 +361,8 @@ func NewPersonServer(opts PersonServerOptions) *PersonServer {
 		governance: opts.Governance,
 		editMeta:   opts.Metadata,
 		queues:     map[TokenKind][]Decision{},
+
+		missionFailures: newFailureLimit(opts.MissionFailureLimit, opts.MissionFailureWindow),
 	}
 	switch {
 	case opts.MaxClarificationRounds == 0:
@@ -493,12 +512,14 @@ func (ps *PersonServer) AuthTokenRequests() []RecordedRequest {
 func (ps *PersonServer) Polls() int { return ps.rec.count(EndpointPending, http.MethodGet) }
 
 // Reset forgets the records, queued decisions, pending requests,
-// interaction codes and revocations. Options, trust and the policy stay.
+// interaction codes, revocations and the mission endpoint's failure
+// counts. Options, trust and the policy stay.
 func (ps *PersonServer) Reset() {
 	ps.rec.reset()
 	ps.pend.reset()
 	ps.revoked.reset()
 	ps.missions.reset()
+	ps.missionFailures.reset()
 	ps.mu.Lock()
 	ps.queues = map[TokenKind][]Decision{}
 	ps.govQueues, ps.govReqs = nil, nil

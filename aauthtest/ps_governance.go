@@ -130,6 +130,13 @@ func (ps *PersonServer) handleGovernance(w http.ResponseWriter, r *http.Request,
 		Action: body.Action, Type: body.Type, URL: body.URL, Code: body.Code, MaxWait: body.MaxWait,
 		Question: body.Question, Tools: body.Tools, Resources: body.Resources, Body: rec.Body,
 	}
+	if gr.Endpoint == EndpointMission {
+		done, limited := ps.limitMissionFailures(w, rec, gr.Agent)
+		if limited {
+			return
+		}
+		defer done()
+	}
 	g := &grant{cnf: publicJWK(res.PublicKey, true), agent: gr.Agent}
 	if exp, ok := agent.time("exp"); ok {
 		g.capExp, g.capWhy = exp, "agent token"
