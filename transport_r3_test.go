@@ -203,16 +203,25 @@ func (w *r3World) cached(tok string) bool { return slices.Contains(w.cache.value
 
 func grantOfToken(t *testing.T, tok string) *r3.Grant {
 	t.Helper()
-	parts := strings.Split(tok, ".")
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := r3.ParseGrant(payload)
+	g, err := r3.ParseGrant(payloadOf(t, tok))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return g
+}
+
+// payloadOf returns a JWT's payload, unverified.
+func payloadOf(t *testing.T, tok string) []byte {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %d parts", len(parts))
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return payload
 }
 
 // TestTransportR3PerCall: a granted tool is served with the held token; a
@@ -507,11 +516,7 @@ func issuedBudget(t *testing.T, w *r3World) *r3.BudgetClaim {
 	if len(toks) != 1 {
 		t.Fatalf("%d auth tokens issued", len(toks))
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(toks[0], ".")[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := r3.ParseBudgetClaim(payload)
+	c, err := r3.ParseBudgetClaim(payloadOf(t, toks[0]))
 	if err != nil {
 		t.Fatal(err)
 	}
