@@ -25,7 +25,11 @@ answers. Then (current profile) the agent proposes a mission naming the
 resource; the person approves it with a person token for the resource,
 and the agent works under it: it presents that token at once, asks
 permission for a tool, records what it did, and proposes completion,
-which the person accepts. Last, the agent starts a worker, a sub-agent
+which the person accepts. Then the agent asks a summarizer, a second
+resource that answers by fetching the first for the same person (call
+chaining): the summarizer is its own agent provider, and its tokens come
+from the person server with the agent's auth token as upstream_token.
+Last, the agent starts a worker, a sub-agent
 with a key of its own, whose tokens come through the agent without
 asking the person again. The answer goes to stdout, the trace to stderr.
 It needs no network and no configuration, and stops the servers when
@@ -120,6 +124,9 @@ func (e *env) demo(ctx context.Context, args []string) error {
 	}
 	if profile == aauth.ProfileCurrent {
 		if err := e.demoMission(ctx, w, agent); err != nil {
+			return err
+		}
+		if err := e.demoChain(ctx, w, agent); err != nil {
 			return err
 		}
 		if err := e.demoSubagent(ctx, w, agent); err != nil {

@@ -70,6 +70,33 @@ func TestDemo(t *testing.T) {
 				}
 			}
 			if p == aauth.ProfileCurrent {
+				// The chaining scene: the summarizer fetches the data
+				// with its own tokens, the agent's auth token upstream.
+				for _, want := range []string{
+					"\nCall chaining: a summarizer",
+					"    summarizer: · requesting a person token for RS on behalf of the caller (upstream auth token) at PS\n",
+					"    summarizer: · exchanging the resource token of RS on behalf of the caller (upstream auth token) at PS\n",
+					"    summarizer: → GET RS/data (auth token)\n    summarizer: ← 200 OK\n    summarizer: ✓ 200 OK, presenting the auth token\n",
+					"(auth token)\n← 200 OK\n✓ 200 OK, presenting the auth token\n· the summarizer says \"summary: the data resource answered ",
+				} {
+					if !strings.Contains(trace, want) {
+						t.Errorf("the chaining scene does not hold %q:\n%s", want, trace)
+					}
+				}
+				chained := 0
+				for _, tr := range world.PS.TokenRequests() {
+					if tr.Upstream != nil && tr.Kind == aauthtest.TokenAuth {
+						chained++
+						if !strings.HasPrefix(tr.Agent, "aauth:summarizer@") || tr.Resource != world.Resource.URL {
+							t.Errorf("the chained exchange: agent %q for %q", tr.Agent, tr.Resource)
+						}
+					}
+				}
+				if chained != 1 {
+					t.Errorf("%d chained exchanges at the person server, want 1", chained)
+				}
+			}
+			if p == aauth.ProfileCurrent {
 				// The sub-agent scene: the worker's tokens come through
 				// its parent, and the resource sees the worker's key.
 				for _, want := range []string{
