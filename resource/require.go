@@ -27,6 +27,7 @@ func (rs *Resource) Require(next http.Handler) http.Handler {
 			misconfigured(w, err)
 			return
 		}
+		next := c.metered(next)
 		if c.own(w, r, next) {
 			return
 		}

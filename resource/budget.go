@@ -1,0 +1,232 @@
+package resource
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+
+	"github.com/aauthgo/aauth/r3"
+	"github.com/aauthgo/aauth/wire"
+)
+
+// Budgets meters auth tokens that carry a budget (the Budgets draft): the
+// person server granted the agent up to an amount at this resource, and
+// the resource counts. Set Resource.Budgets to a non-nil value (the zero
+// Budgets works) to enforce them; with Budgets nil a token's budget claim
+// is ignored.
+//
+// A request bearing an auth token with a budget claim is metered:
+// before the handler runs, the resource holds the request's maximum cost
+// (Cost) against what the token has left, and refuses the request with
+// 401 requirement=auth-token, reason=budget-exhausted or
+// insufficient-budget, and a fresh resource token when it does not fit;
+// the handler is then not run and nothing is drawn down. The handler
+// states the actual cost with [Charge]; the hold is then committed up to
+// that cost and the rest released. A handler that never calls Charge
+// costs what was held. Every response the handler writes carries
+// AAuth-Budget with what remains. Requests with tokens that carry no
+// budget are not metered.
+type Budgets struct {
+	// Cost returns the maximum cost of r in the unit and scale of the
+	// token's budget (grant), held before the handler runs (Budgets
+	// draft §The Budget Is a Hard Cap); nil holds nothing, and the
+	// handler's Charge then holds as it goes. It may read the body,
+	// which is given again to the handler when the resource kept it. An
+	// error refuses the request with 403 invalid_budget: the resource
+	// cannot price it in that unit.
+	Cost func(r *http.Request, grant r3.BudgetClaim) (int64, error)
+
+	// Units are the units the resource denominates budgets in,
+	// published as budget_units. When set, an auth token whose budget
+	// names another unit is refused with 403 invalid_budget, and Offer
+	// must name one of them with its decimals.
+	Units []BudgetUnit
+
+	// Offer, when set, is the budget put in every resource token the
+	// resource issues (§Resource Token Extensions): the most it will
+	// have granted on one auth token. A Need's ResourceTokenClaims may
+	// set a budget of their own for one request instead.
+	Offer *r3.BudgetClaim
+
+	// Ledger holds what each token has spent and holds; nil means an
+	// in-memory ledger of at most DefaultBudgetCapacity budgets. A fleet
+	// of replicas needs a shared one. A ledger that fails is answered
+	// 503: a budget the resource cannot count is not served.
+	Ledger BudgetLedger
+}
+
+// BudgetUnit is one member of budget_units in the resource's metadata
+// (Budgets draft §Resource Metadata Extensions).
+type BudgetUnit struct {
+	// Unit names what is metered, such as "USD" or "tokens".
+	Unit string `json:"unit"`
+	// Decimals is the scale of amounts in this unit.
+	Decimals int64 `json:"decimals"`
+	// Max is the largest amount the resource accepts on one auth token;
+	// zero leaves it out.
+	Max int64 `json:"max,omitempty"`
+	// Description says what the unit meters (Markdown, for consent
+	// screens); optional.
+	Description string `json:"description,omitempty"`
+}
+
+// maxBudgetFigure is the largest figure the draft allows (§Range Limits).
+const maxBudgetFigure = 999_999_999_999_999
+
+// budgetState is Budgets checked, with defaults applied.
+type budgetState struct {
+	cost   func(*http.Request, r3.BudgetClaim) (int64, error)
+	units  []BudgetUnit
+	offer  map[string]any // the resource token's budget claim, or nil
+	ledger BudgetLedger
+}
+
+// compileBudgets checks Resource.Budgets.
+func (c *config) compileBudgets() error {
+	b := c.rs.Budgets
+	if b == nil {
+		return nil
+	}
+	s := &budgetState{cost: b.Cost, units: slices.Clone(b.Units), ledger: b.Ledger}
+	for _, u := range s.units {
+		if u.Unit == "" || u.Decimals < 0 || u.Decimals > 18 || u.Max < 0 || u.Max > maxBudgetFigure {
+			return fmt.Errorf("aauth: Resource.Budgets.Units: %q needs a name, decimals from 0 to 18 and a max of at most 15 digits", shorten(u.Unit))
+		}
+	}
+	if o := b.Offer; o != nil {
+		if o.Unit == "" || o.Amount < 0 || o.Amount > maxBudgetFigure || o.Decimals < 0 || o.Decimals > 18 {
+			return fmt.Errorf("aauth: Resource.Budgets.Offer needs a unit, decimals from 0 to 18 and an amount of at most 15 digits")
+		}
+		if len(s.units) > 0 {
+			i := slices.IndexFunc(s.units, func(u BudgetUnit) bool { return u.Unit == o.Unit })
+			if i < 0 || s.units[i].Decimals != o.Decimals || (s.units[i].Max > 0 && o.Amount > s.units[i].Max) {
+				return fmt.Errorf("aauth: Resource.Budgets.Offer must name a unit of Units, with its decimals and within its max")
+			}
+		}
+		s.offer = map[string]any{"amount": o.Amount, "unit": o.Unit, "decimals": o.Decimals}
+	}
+	if s.ledger == nil {
+		l := NewMemoryBudgetLedger(0)
+		l.now = c.rs.now
+		s.ledger = l
+	}
+	c.budgets = s
+	return nil
+}
+
+// budgetKey names caller's budget in the ledger: (iss, jti), or the
+// token's hash for a token without a jti.
+func budgetKey(caller *Caller) BudgetKey {
+	if caller.JTI != "" {
+		return BudgetKey{Issuer: caller.Issuer, JTI: caller.JTI}
+	}
+	h := sha256.Sum256([]byte(caller.Token))
+	return BudgetKey{Issuer: caller.Issuer, JTI: "sha256:" + base64.RawURLEncoding.EncodeToString(h[:])}
+}
+
+// metered returns next metering budgeted auth tokens, or next itself when
+// the resource does not meter.
+func (c *config) metered(next http.Handler) http.Handler {
+	if c.budgets == nil || next == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		caller, ok := FromContext(r.Context())
+		if !ok || caller.Kind != KindAuth {
+			next.ServeHTTP(w, r)
+			return
+		}
+		grant, err := r3.ParseBudgetClaim(caller.payload)
+		if err != nil {
+			c.refuse(w, r, &Error{Status: http.StatusForbidden, Code: codeInvalidBudget, Detail: "the auth token's budget claim is not a valid budget object", Err: err})
+			return
+		}
+		if grant == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		c.meter(w, r, caller, *grant, next)
+	})
+}
+
+// codeInvalidBudget is the problem code of a budget the resource cannot
+// meter (Budgets draft §Errors).
+const codeInvalidBudget = "invalid_budget"
+
+// meter serves r, whose auth token grants grant, under its budget.
+func (c *config) meter(w http.ResponseWriter, r *http.Request, caller *Caller, grant r3.BudgetClaim, next http.Handler) {
+	s := c.budgets
+	if len(s.units) > 0 && !slices.ContainsFunc(s.units, func(u BudgetUnit) bool { return u.Unit == grant.Unit }) {
+		c.refuse(w, r, &Error{Status: http.StatusForbidden, Code: codeInvalidBudget, Detail: "the auth token's budget is in a unit the resource does not meter"})
+		return
+	}
+	caller.Budget = &grant
+	var n int64
+	if s.cost != nil {
+		var err error
+		n, err = s.cost(r, grant)
+		if r.GetBody != nil {
+			r.Body, _ = r.GetBody() // the body again, whatever Cost read
+		}
+		switch {
+		case err != nil:
+			c.refuse(w, r, &Error{Status: http.StatusForbidden, Code: codeInvalidBudget, Detail: "the request cannot be priced in the auth token's budget unit", Err: err})
+			return
+		case n < 0:
+			c.refuse(w, r, &Error{Status: http.StatusInternalServerError, Code: "server_error", Detail: "the resource priced the request below zero"})
+			return
+		}
+	}
+	key := budgetKey(caller)
+	remaining, ok, err := s.ledger.Reserve(r.Context(), key, grant.Amount, n, caller.Expiry)
+	if err != nil {
+		c.refuse(w, r, &Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Detail: "the budget ledger failed", Err: err})
+		return
+	}
+	if !ok || remaining == 0 && n == 0 {
+		c.refuseBudget(w, r, caller, grant, remaining, n)
+		return
+	}
+	m := &meter{c: c, ctx: r.Context(), key: key, grant: grant, until: caller.Expiry, held: n, remaining: remaining}
+	bw := &budgetWriter{ResponseWriter: w, m: m}
+	defer m.finish(bw)
+	next.ServeHTTP(bw, r.WithContext(withMeter(r.Context(), m)))
+}
+
+// refuseBudget answers a request its budget cannot cover: 401
+// requirement=auth-token with a fresh resource token and the reason
+// (Budgets draft §Budget Exhaustion), and AAuth-Budget saying what is
+// left and, for insufficient-budget, what the request needed.
+func (c *config) refuseBudget(w http.ResponseWriter, r *http.Request, caller *Caller, grant r3.BudgetClaim, remaining, required int64) {
+	rt, _, err := c.resourceToken(r.Context(), caller, Need{Scope: caller.Scope})
+	if err != nil {
+		c.refuse(w, r, tokenIssueError(err))
+		return
+	}
+	b := r3.Budget{Remaining: remaining, Unit: grant.Unit, Decimals: grant.Decimals, Members: r3.BudgetRemaining | r3.BudgetUnit}
+	reason, code, detail := r3.ReasonBudgetExhausted, "budget_exhausted", "the auth token's budget is spent: exchange the resource token for a new auth token"
+	if remaining > 0 {
+		reason, code, detail = r3.ReasonInsufficientBudget, "insufficient_budget", "the request may cost more than the auth token's budget has left"
+		b.Required, b.Members = required, b.Members|r3.BudgetRequired
+	}
+	v, err := wire.FormatRequirement(wire.Challenge{Requirement: wire.Requirement("auth-token"), ResourceToken: rt, Extensions: map[string]string{"reason": reason}})
+	if err != nil {
+		c.problem(w, http.StatusInternalServerError, "server_error", "cannot format the requirement")
+		return
+	}
+	h := w.Header()
+	h.Set("AAuth-Requirement", v)
+	h.Set("Link", c.linkValue)
+	if bv, err := r3.FormatBudget(b); err == nil {
+		h.Set(r3.BudgetHeader, bv)
+	}
+	if l := c.rs.Logger; l != nil {
+		l.LogAttrs(r.Context(), slog.LevelInfo, "aauth: request refused",
+			slog.String("method", r.Method), slog.String("path", shorten(r.URL.Path)),
+			slog.Int("status", http.StatusUnauthorized), slog.String("code", code))
+	}
+	c.problem(w, http.StatusUnauthorized, code, detail)
+}
