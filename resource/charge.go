@@ -94,10 +94,10 @@ func (m *meter) charge(cost int64) error {
 	if m.settled {
 		return ErrBudgetSettled
 	}
-	total := m.cost + cost
-	if total > maxBudgetFigure {
+	if cost > maxBudgetFigure || m.cost+cost > maxBudgetFigure { // never overflows: both are at most 15 digits
 		return ErrBudgetExceeded
 	}
+	total := m.cost + cost
 	if extra := total - m.held; extra > 0 {
 		remaining, ok, err := m.c.budgets.ledger.Reserve(m.ctx, m.key, m.grant.Amount, extra, m.until)
 		if err != nil {
