@@ -45,27 +45,27 @@ func budgetRefusedWith(code string) func(t *testing.T, resp *http.Response) {
 
 func budgetHostileCases() []hostileCase {
 	invalid := func(name string, budget any) hostileCase {
-		return hostileCase{name: "budget-" + name, status: 403, setup: meteredResource(nil),
+		return hostileCase{name: name, status: 403, setup: meteredResource(nil),
 			req: budgetGET("/data", budget), check: budgetRefusedWith(codeInvalidBudget)}
 	}
 	exhausted := func(t *testing.T, resp *http.Response) {
 		wantBudgetRefusal(t, resp, r3.ReasonBudgetExhausted, 0, 0)
 	}
 	return []hostileCase{
-		invalid("claim-not-an-object", "lots"),
-		invalid("claim-array", []any{1000, "USD", 6}),
-		invalid("amount-negative", map[string]any{"amount": -5, "unit": "USD", "decimals": 6}),
-		invalid("amount-16-digits", map[string]any{"amount": 1_000_000_000_000_000, "unit": "USD", "decimals": 6}),
-		invalid("amount-past-int64", json.RawMessage(`{"amount":99999999999999999999999,"unit":"USD","decimals":6}`)),
-		invalid("amount-string", map[string]any{"amount": "1000", "unit": "USD", "decimals": 6}),
-		invalid("amount-fraction", map[string]any{"amount": 10.5, "unit": "USD", "decimals": 6}),
-		invalid("amount-missing", map[string]any{"unit": "USD", "decimals": 6}),
-		invalid("decimals-19", map[string]any{"amount": 1000, "unit": "USD", "decimals": 19}),
-		invalid("unit-empty", map[string]any{"amount": 1000, "unit": "", "decimals": 6}),
-		invalid("unit-not-a-string", map[string]any{"amount": 1000, "unit": 840, "decimals": 6}),
+		invalid("budget-claim-not-an-object", "lots"),
+		invalid("budget-claim-array", []any{1000, "USD", 6}),
+		invalid("budget-amount-negative", map[string]any{"amount": -5, "unit": "USD", "decimals": 6}),
+		invalid("budget-amount-16-digits", map[string]any{"amount": 1_000_000_000_000_000, "unit": "USD", "decimals": 6}),
+		invalid("budget-amount-past-int64", json.RawMessage(`{"amount":99999999999999999999999,"unit":"USD","decimals":6}`)),
+		invalid("budget-amount-string", map[string]any{"amount": "1000", "unit": "USD", "decimals": 6}),
+		invalid("budget-amount-fraction", map[string]any{"amount": 10.5, "unit": "USD", "decimals": 6}),
+		invalid("budget-amount-missing", map[string]any{"unit": "USD", "decimals": 6}),
+		invalid("budget-decimals-19", map[string]any{"amount": 1000, "unit": "USD", "decimals": 19}),
+		invalid("budget-unit-empty", map[string]any{"amount": 1000, "unit": "", "decimals": 6}),
+		invalid("budget-unit-not-a-string", map[string]any{"amount": 1000, "unit": 840, "decimals": 6}),
 		// The resource prices in USD: a budget in another unit cannot be
 		// metered, so it is not served (unmetered would be unbounded).
-		invalid("unit-undeclared", map[string]any{"amount": 1000, "unit": "EUR", "decimals": 2}),
+		invalid("budget-unit-undeclared", map[string]any{"amount": 1000, "unit": "EUR", "decimals": 2}),
 		// A declared unit in another scale is enforced in the token's
 		// scale (§Auth Token Extensions: against the token, not the
 		// metadata): Cost prices it, and it is served.
