@@ -6,11 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -135,49 +131,30 @@ func TestBudgetLedgerRace(t *testing.T) {
 // 250 out of 1000 is refused budget-exhausted wherever it lands, and the
 // agent re-authorizes and carries on.
 func TestBudgetAcrossReplicas(t *testing.T) {
-	addr := startRedis(t).Addr
-	ps := aauthtest.NewPersonServer(aauthtest.PersonServerOptions{})
-	t.Cleanup(ps.Close)
-	ap := aauthtest.NewAgentProvider(aauthtest.AgentProviderOptions{PersonServer: ps.URL})
-	t.Cleanup(ap.Close)
 	_, signer, err := ed25519.GenerateKey(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-
-	var next atomic.Int32
-	var replicas [2]*httptest.Server
-	var served [2]atomic.Int32
-	lb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, _ := url.Parse(replicas[next.Add(1)%2].URL)
-		(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(u)
-			pr.Out.Host = pr.In.Host
-		}}).ServeHTTP(w, r)
-	}))
-	t.Cleanup(lb.Close)
-	for i := range replicas {
-		rdb := newClient(addr)
-		t.Cleanup(func() { rdb.Close() })
-		store := redisstore.New(rdb, redisstore.Options{})
-		rs := &resource.Resource{Issuer: lb.URL, Mode: resource.AuthToken, Scope: "infer",
-			SigningKeys: []resource.SigningKey{{Signer: signer}}, Replay: store.Replay(),
-			Budgets: &resource.Budgets{
-				Offer:  &r3.BudgetClaim{Amount: 1000, Unit: "USD", Decimals: 6},
-				Cost:   func(*http.Request, r3.BudgetClaim) (int64, error) { return 250, nil },
-				Ledger: store.Budgets(),
-			}}
-		replicas[i] = httptest.NewServer(rs.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			served[i].Add(1)
-			io.WriteString(w, "served")
-		})))
-		t.Cleanup(replicas[i].Close)
+	f := newFleet(t, 2, startRedis(t).Addr, redisstore.Options{}, false, func(rs *resource.Resource) {
+		rs.Mode, rs.Scope = resource.AuthToken, "infer"
+		rs.SigningKeys = []resource.SigningKey{{Signer: signer}} // one resource, whichever replica signs
+		rs.Budgets = &resource.Budgets{
+			Offer: &r3.BudgetClaim{Amount: 1000, Unit: "USD", Decimals: 6},
+			Cost:  func(*http.Request, r3.BudgetClaim) (int64, error) { return 250, nil },
+		}
+	})
+	for _, rep := range f.replicas {
+		rep.rs.Budgets.Ledger = rep.store.Budgets() // before the first request
 	}
+	ps := aauthtest.NewPersonServer(aauthtest.PersonServerOptions{})
+	t.Cleanup(ps.Close)
+	ap := aauthtest.NewAgentProvider(aauthtest.AgentProviderOptions{PersonServer: ps.URL})
+	t.Cleanup(ap.Close)
 	tr := &aauth.Transport{Keys: ap.AgentKeys("alice"), PersonServer: ps.URL}
 	agent := tr.Client()
 	for i, want := range []int64{750, 500, 250, 0, 750} {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		req, _ := http.NewRequestWithContext(ctx, "GET", lb.URL+"/infer", nil)
+		req, _ := http.NewRequestWithContext(ctx, "GET", f.lb.URL+"/infer", nil)
 		resp, err := agent.Do(req)
 		if err != nil {
 			cancel()
@@ -186,7 +163,7 @@ func TestBudgetAcrossReplicas(t *testing.T) {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		cancel()
-		if b, ok := tr.Budget(lb.URL); resp.StatusCode != 200 || !ok || b.Remaining != want {
+		if b, ok := tr.Budget(f.lb.URL); resp.StatusCode != 200 || !ok || b.Remaining != want {
 			t.Fatalf("call %d: %d, budget %+v %v; want remaining %d", i+1, resp.StatusCode, b, ok, want)
 		}
 	}
@@ -196,7 +173,7 @@ func TestBudgetAcrossReplicas(t *testing.T) {
 			auth++
 		}
 	}
-	if auth != 2 || served[0].Load() == 0 || served[1].Load() == 0 || served[0].Load()+served[1].Load() != 5 {
-		t.Fatalf("%d auth tokens; served %d and %d", auth, served[0].Load(), served[1].Load())
+	if served := f.served(); auth != 2 || served[0] == 0 || served[1] == 0 || served[0]+served[1] != 5 {
+		t.Fatalf("%d auth tokens; served %v", auth, served)
 	}
 }

@@ -212,21 +212,13 @@ func (c *config) refuseBudget(w http.ResponseWriter, r *http.Request, caller *Ca
 		reason, code, detail = r3.ReasonInsufficientBudget, "insufficient_budget", "the request may cost more than the auth token's budget has left"
 		b.Required, b.Members = required, b.Members|r3.BudgetRequired
 	}
-	v, err := wire.FormatRequirement(wire.Challenge{Requirement: wire.Requirement("auth-token"), ResourceToken: rt, Extensions: map[string]string{"reason": reason}})
-	if err != nil {
-		c.problem(w, http.StatusInternalServerError, "server_error", "cannot format the requirement")
-		return
-	}
-	h := w.Header()
-	h.Set("AAuth-Requirement", v)
-	h.Set("Link", c.linkValue)
 	if bv, err := r3.FormatBudget(b); err == nil {
-		h.Set(r3.BudgetHeader, bv)
+		w.Header().Set(r3.BudgetHeader, bv)
 	}
 	if l := c.rs.Logger; l != nil {
 		l.LogAttrs(r.Context(), slog.LevelInfo, "aauth: request refused",
 			slog.String("method", r.Method), slog.String("path", shorten(r.URL.Path)),
 			slog.Int("status", http.StatusUnauthorized), slog.String("code", code))
 	}
-	c.problem(w, http.StatusUnauthorized, code, detail)
+	c.challengeWith(w, wire.Challenge{Requirement: "auth-token", ResourceToken: rt, Extensions: map[string]string{"reason": reason}}, code, detail)
 }
