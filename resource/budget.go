@@ -201,7 +201,17 @@ func (c *config) meter(w http.ResponseWriter, r *http.Request, caller *Caller, g
 // (Budgets draft §Budget Exhaustion), and AAuth-Budget saying what is
 // left and, for insufficient-budget, what the request needed.
 func (c *config) refuseBudget(w http.ResponseWriter, r *http.Request, caller *Caller, grant r3.BudgetClaim, remaining, required int64) {
-	rt, _, err := c.resourceToken(r.Context(), caller, Need{Scope: caller.Scope})
+	// The token's own scope (it met the request's need) and account; for
+	// R3, every definition, as for any challenge (R3 §Resource
+	// Enforcement).
+	need := Need{Scope: caller.Scope}
+	if caller.Account != "" {
+		need.ResourceTokenClaims = map[string]any{"account": caller.Account}
+	}
+	if c.r3 != nil {
+		need = c.withDocument(need, caller, c.r3.all)
+	}
+	rt, _, err := c.resourceToken(r.Context(), caller, need)
 	if err != nil {
 		c.refuse(w, r, tokenIssueError(err))
 		return

@@ -447,3 +447,32 @@ func FuzzMemoryBudgetLedger(f *testing.F) {
 		}
 	})
 }
+
+// TestBudgetR3: an R3 resource meters too, and its budget refusal's
+// resource token references every definition (and keeps the token's
+// account), so that the person server can grant the tools again.
+func TestBudgetR3(t *testing.T) {
+	w := newR3World(t, func(rs *Resource) {
+		rs.Budgets = &Budgets{Offer: &r3.BudgetClaim{Amount: 2_000_000, Unit: "USD", Decimals: 6},
+			Cost: func(*http.Request, r3.BudgetClaim) (int64, error) { return 10, nil }}
+	})
+	resp := w.do("POST", "/mcp", toolCall(1, "search", `{"q":"x"}`), w.personToken(nil))
+	wantStatus(t, resp, http.StatusUnauthorized, "")
+	rtClaims := verifyResourceToken(t, w, resourceTokenOf(t, resp))
+	claims := grantClaims(rtClaims, []string{"search"}, nil)
+	claims["budget"], claims["account"] = budgetOf(15), "acct-7"
+	at := w.authToken("", claims)
+	resp = w.do("POST", "/mcp", toolCall(2, "search", `{"q":"x"}`), at)
+	wantStatus(t, resp, http.StatusOK, "")
+	wantBudget(t, resp, 5, 10)
+	resp = w.do("POST", "/mcp", toolCall(3, "search", `{"q":"y"}`), at)
+	wantStatus(t, resp, http.StatusUnauthorized, "")
+	ch, _, err := wire.ParseRequirementHeader(resp.Header)
+	if err != nil || ch.Extensions["reason"] != r3.ReasonInsufficientBudget {
+		t.Fatalf("AAuth-Requirement %q", resp.Header.Get("AAuth-Requirement"))
+	}
+	again := verifyResourceToken(t, w, ch.ResourceToken)
+	if again["r3_uri"] == nil || again["r3_s256"] != rtClaims["r3_s256"] || again["account"] != "acct-7" || !sameJSON(again["budget"], budgetOf(2_000_000)) {
+		t.Errorf("the refusal's resource token: %v", again)
+	}
+}
