@@ -893,9 +893,9 @@ func (ps *PersonServer) checkAuthRequest(w http.ResponseWriter, r *http.Request,
 		}
 		g.r3 = claims
 	}
-	budget, err := ps.budgetFor(tr, rt)
+	budget, err := ps.budgetFor(r.Context(), tr, rt)
 	if err != nil {
-		return fail("invalid_budget", "the resource token's budget is not a valid budget object")
+		return fail("invalid_budget", "the resource token's budget is unusable: "+err.Error())
 	}
 	g.budget = budget
 	return true

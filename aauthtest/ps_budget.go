@@ -1,7 +1,9 @@
 package aauthtest
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 
 	"github.com/aauthgo/aauth/r3"
@@ -29,14 +31,18 @@ func (ps *PersonServer) SetBudgetPolicy(policy func(tr *TokenRequest, offered r3
 
 // budgetFor is the budget claim of the auth token issued for the
 // resource token rt: nil when rt offers none, and an error when its
-// budget is malformed (invalid_budget, Budgets draft §Errors).
-func (ps *PersonServer) budgetFor(tr *TokenRequest, rt *token) (map[string]any, error) {
+// budget is malformed or disagrees with the resource's budget_units
+// (invalid_budget, Budgets draft §Errors).
+func (ps *PersonServer) budgetFor(ctx context.Context, tr *TokenRequest, rt *token) (map[string]any, error) {
 	raw, err := json.Marshal(rt.claims)
 	if err != nil {
 		return nil, err
 	}
 	offered, err := r3.ParseBudgetClaim(raw)
 	if err != nil || offered == nil {
+		return nil, err
+	}
+	if err := ps.checkBudgetUnits(ctx, rt.str("iss"), *offered); err != nil {
 		return nil, err
 	}
 	amount := offered.Amount
@@ -49,4 +55,33 @@ func (ps *PersonServer) budgetFor(tr *TokenRequest, rt *token) (map[string]any, 
 		}
 	}
 	return map[string]any{"amount": amount, "unit": offered.Unit, "decimals": offered.Decimals}, nil
+}
+
+// checkBudgetUnits cross-checks an offered budget against the budget_units
+// of the resource's metadata: a unit it does not declare, or declares with
+// other decimals, is refused, since one of the two figures is stale and a
+// guess is off by a power of ten (Budgets draft §Errors). Metadata that
+// cannot be fetched, or declares no units, lets the signed offer stand.
+func (ps *PersonServer) checkBudgetUnits(ctx context.Context, resource string, offered r3.BudgetClaim) error {
+	if loopbackURL(resource) != nil {
+		return nil
+	}
+	var meta struct {
+		Units []struct {
+			Unit     string `json:"unit"`
+			Decimals int64  `json:"decimals"`
+		} `json:"budget_units"`
+	}
+	if ps.resources.getJSON(ctx, resource+"/.well-known/"+dwkResource, &meta) != nil || len(meta.Units) == 0 {
+		return nil
+	}
+	for _, u := range meta.Units {
+		if u.Unit == offered.Unit {
+			if u.Decimals != offered.Decimals {
+				return errors.New("the budget's decimals disagree with the resource's budget_units")
+			}
+			return nil
+		}
+	}
+	return errors.New("the budget's unit is not in the resource's budget_units")
 }

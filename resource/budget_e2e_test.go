@@ -145,33 +145,42 @@ func TestTransportBudgetNotAdded(t *testing.T) {
 }
 
 // TestKitRefusesMalformedBudget: the person server refuses a resource
-// token whose budget is malformed with invalid_budget (Budgets draft
+// token whose budget is malformed, or disagrees with the resource's
+// budget_units (a stale scale), with invalid_budget (Budgets draft
 // §Errors); the agent gets the error, and the resource never serves.
 func TestKitRefusesMalformedBudget(t *testing.T) {
-	b := newBudgetE2E(t, nil)
-	// The Resource refuses to be configured with such an offer
-	// (TestBudgetConfigErrors); a Need can still put one in a token.
-	b.rs.Policy = func(*http.Request, *resource.Caller) resource.Need {
-		return resource.Need{Mode: resource.AuthToken, Scope: "infer",
-			ResourceTokenClaims: map[string]any{"budget": map[string]any{"amount": -1, "unit": "USD", "decimals": 6}}}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", b.srv.URL+"/infer", nil)
-	resp, err := b.client.Do(req)
-	if err == nil {
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		t.Fatalf("the agent got %d %s, want the person server's error", resp.StatusCode, body)
-	}
-	var refused bool
-	for _, rr := range b.ps.AuthTokenRequests() {
-		refused = refused || strings.Contains(rr.Problem, "budget")
-	}
-	if !refused || !strings.Contains(err.Error(), "invalid_budget") {
-		t.Errorf("the person server did not refuse the malformed budget: %v", err)
-	}
-	if n := len(b.authBudgets()); n != 0 || len(b.callers) != 0 {
-		t.Errorf("%d auth tokens issued, %d calls served", n, len(b.callers))
+	for name, budget := range map[string]map[string]any{
+		"negative":           {"amount": -1, "unit": "USD", "decimals": 6},
+		"stale-decimals":     {"amount": 100, "unit": "USD", "decimals": 2},
+		"undeclared-unit":    {"amount": 100, "unit": "EUR", "decimals": 2},
+		"decimals-as-string": {"amount": 100, "unit": "USD", "decimals": "6"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			b := newBudgetE2E(t, nil)
+			// The Resource refuses to be configured with such an offer
+			// (TestBudgetConfigErrors); a Need can still put one in a token.
+			b.rs.Policy = func(*http.Request, *resource.Caller) resource.Need {
+				return resource.Need{Mode: resource.AuthToken, Scope: "infer", ResourceTokenClaims: map[string]any{"budget": budget}}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, "GET", b.srv.URL+"/infer", nil)
+			resp, err := b.client.Do(req)
+			if err == nil {
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				t.Fatalf("the agent got %d %s, want the person server's error", resp.StatusCode, body)
+			}
+			var refused bool
+			for _, rr := range b.ps.AuthTokenRequests() {
+				refused = refused || strings.Contains(rr.Problem, "budget")
+			}
+			if !refused || !strings.Contains(err.Error(), "invalid_budget") {
+				t.Errorf("the person server did not refuse the budget: %v", err)
+			}
+			if n := len(b.authBudgets()); n != 0 || len(b.callers) != 0 {
+				t.Errorf("%d auth tokens issued, %d calls served", n, len(b.callers))
+			}
+		})
 	}
 }
