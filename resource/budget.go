@@ -48,7 +48,9 @@ type Budgets struct {
 	// Offer, when set, is the budget put in every resource token the
 	// resource issues (§Resource Token Extensions): the most it will
 	// have granted on one auth token. A Need's ResourceTokenClaims may
-	// set a budget of their own for one request instead.
+	// set a budget of their own for one request instead. An agent asking
+	// for less at the authorization endpoint, in the offer's unit, gets
+	// what it asked for.
 	Offer *r3.BudgetClaim
 
 	// Ledger holds what each token has spent and holds; nil means an
@@ -78,10 +80,11 @@ const maxBudgetFigure = 999_999_999_999_999
 
 // budgetState is Budgets checked, with defaults applied.
 type budgetState struct {
-	cost   func(*http.Request, r3.BudgetClaim) (int64, error)
-	units  []BudgetUnit
-	offer  map[string]any // the resource token's budget claim, or nil
-	ledger BudgetLedger
+	cost       func(*http.Request, r3.BudgetClaim) (int64, error)
+	units      []BudgetUnit
+	offer      map[string]any // the resource token's budget claim, or nil
+	offerClaim r3.BudgetClaim // the same, when offer is set
+	ledger     BudgetLedger
 }
 
 // compileBudgets checks Resource.Budgets.
@@ -107,6 +110,7 @@ func (c *config) compileBudgets() error {
 			}
 		}
 		s.offer = map[string]any{"amount": o.Amount, "unit": o.Unit, "decimals": o.Decimals}
+		s.offerClaim = *o
 	}
 	if s.ledger == nil {
 		l := NewMemoryBudgetLedger(0)
@@ -231,4 +235,46 @@ func (c *config) refuseBudget(w http.ResponseWriter, r *http.Request, caller *Ca
 			slog.Int("status", http.StatusUnauthorized), slog.String("code", code))
 	}
 	c.challengeWith(w, wire.Challenge{Requirement: "auth-token", ResourceToken: rt, Extensions: map[string]string{"reason": reason}}, code, detail)
+}
+
+// requested reads the budget an agent asked for at the authorization
+// endpoint (Budgets draft §Authorization Endpoint Extensions) from the
+// request body, and returns the budget claim of the resource token: the
+// offer, lowered to the request when the request is in the offer's unit
+// (at the offer's scale, rounded down). A request in another unit gets
+// the offer (the resource sets the unit); without an offer, no budget.
+// Asking for more than the offer is not an error: the resource narrows.
+// A malformed budget, or one in a unit Units does not declare, is 400
+// invalid_budget.
+func (s *budgetState) requested(body []byte) (map[string]any, *Error) {
+	req, err := r3.ParseBudgetClaim(body)
+	if err != nil {
+		return nil, &Error{Status: http.StatusBadRequest, Code: codeInvalidBudget, Detail: "budget must be an object with a non-negative integer amount of at most 15 digits, a unit and decimals", Err: err}
+	}
+	if req != nil && len(s.units) > 0 && !slices.ContainsFunc(s.units, func(u BudgetUnit) bool { return u.Unit == req.Unit }) {
+		return nil, &Error{Status: http.StatusBadRequest, Code: codeInvalidBudget, Detail: "the resource does not meter in unit " + shorten(req.Unit)}
+	}
+	if s.offer == nil {
+		return nil, nil
+	}
+	if req == nil || req.Unit != s.offerClaim.Unit {
+		return s.offer, nil
+	}
+	amount := min(rescale(req.Amount, req.Decimals, s.offerClaim.Decimals, s.offerClaim.Amount), s.offerClaim.Amount)
+	return map[string]any{"amount": amount, "unit": s.offerClaim.Unit, "decimals": s.offerClaim.Decimals}, nil
+}
+
+// rescale converts amount from scale from to scale to, rounding down,
+// and returning limit when the result would pass it.
+func rescale(amount, from, to, limit int64) int64 {
+	for ; from > to; from-- {
+		amount /= 10
+	}
+	for ; from < to; from++ {
+		if amount > limit/10 {
+			return limit
+		}
+		amount *= 10
+	}
+	return amount
 }

@@ -476,3 +476,76 @@ func TestBudgetR3(t *testing.T) {
 		t.Errorf("the refusal's resource token: %v", again)
 	}
 }
+
+// TestBudgetAuthorize: at the authorization endpoint an agent may ask for
+// a budget; the resource narrows it to its offer, converting the scale,
+// gives the offer for another unit it meters, and refuses a malformed
+// budget or an undeclared unit with invalid_budget.
+func TestBudgetAuthorize(t *testing.T) {
+	w := newWorld(t, func(rs *Resource) {
+		meteredResource(nil)(rs)
+		rs.AuthorizationPath = "/aauth/authorize"
+		rs.Budgets.Units = append(rs.Budgets.Units, BudgetUnit{Unit: "tokens", Decimals: 0})
+	})
+	pt := w.personToken(nil)
+	for body, want := range map[string]int64{
+		`{"scope":"data.read"}`: 2_000_000,
+		`{"scope":"data.read","budget":{"amount":1500,"unit":"USD","decimals":6}}`:            1500,
+		`{"scope":"data.read","budget":{"amount":1,"unit":"USD","decimals":0}}`:               1_000_000,
+		`{"scope":"data.read","budget":{"amount":15,"unit":"USD","decimals":7}}`:              1,
+		`{"scope":"data.read","budget":{"amount":10,"unit":"USD","decimals":0}}`:              2_000_000,
+		`{"scope":"data.read","budget":{"amount":999999999999999,"unit":"USD","decimals":0}}`: 2_000_000,
+		`{"scope":"data.read","budget":{"amount":50000,"unit":"tokens","decimals":0}}`:        2_000_000,
+		`{"scope":"data.read","budget":null}`:                                                 2_000_000,
+	} {
+		resp := w.do("POST", "/aauth/authorize", body, pt)
+		wantStatus(t, resp, http.StatusOK, "")
+		var out struct {
+			ResourceToken string `json:"resource_token"`
+		}
+		if err := json.Unmarshal([]byte(bodyOf(resp)), &out); err != nil {
+			t.Fatal(err)
+		}
+		if got := verifyResourceToken(t, w, out.ResourceToken)["budget"]; !sameJSON(got, budgetOf(want)) {
+			t.Errorf("%s: resource token budget %v, want %d", body, got, want)
+		}
+	}
+	for _, body := range []string{
+		`{"scope":"data.read","budget":"lots"}`,
+		`{"scope":"data.read","budget":{"amount":-1,"unit":"USD","decimals":6}}`,
+		`{"scope":"data.read","budget":{"amount":1,"unit":"USD"}}`,
+		`{"scope":"data.read","budget":{"amount":1,"unit":"EUR","decimals":2}}`,
+	} {
+		resp := w.do("POST", "/aauth/authorize", body, pt)
+		wantStatus(t, resp, http.StatusBadRequest, "")
+		if !strings.Contains(bodyOf(resp), `"error":"invalid_budget"`) {
+			t.Errorf("%s: %s", body, bodyOf(resp))
+		}
+	}
+}
+
+// FuzzBudgetRequested feeds the authorization endpoint's budget reading
+// arbitrary bodies: it never panics, and whatever the agent asks the
+// resource token's budget is the offer's unit and scale, never above it.
+func FuzzBudgetRequested(f *testing.F) {
+	f.Add([]byte(`{"scope":"x","budget":{"amount":1,"unit":"USD","decimals":0}}`))
+	f.Add([]byte(`{"budget":{"amount":999999999999999,"unit":"USD","decimals":18}}`))
+	f.Add([]byte(`{"budget":{"amount":5,"unit":"tokens","decimals":0}}`))
+	f.Add([]byte(`{"budget":null}`))
+	f.Add([]byte(`{"budget":{"amount":1e3,"unit":"USD","decimals":6}}`))
+	s := &budgetState{units: []BudgetUnit{usd, {Unit: "tokens"}}, offerClaim: r3.BudgetClaim{Amount: 2_000_000, Unit: "USD", Decimals: 6}}
+	s.offer = map[string]any{"amount": s.offerClaim.Amount, "unit": "USD", "decimals": int64(6)}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got, e := s.requested(body)
+		if e != nil {
+			if e.Status != http.StatusBadRequest || e.Code != codeInvalidBudget {
+				t.Fatalf("refusal %+v", e)
+			}
+			return
+		}
+		amount, _ := got["amount"].(int64)
+		if got["unit"] != "USD" || got["decimals"] != int64(6) || amount < 0 || amount > 2_000_000 {
+			t.Fatalf("budget %v", got)
+		}
+	})
+}
