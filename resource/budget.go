@@ -1,6 +1,7 @@
 package resource
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -53,6 +54,14 @@ type Budgets struct {
 	// what it asked for.
 	Offer *r3.BudgetClaim
 
+	// Committed, when set, is told each cost committed against a budget,
+	// after the ledger has it: where the resource posts consumption to its
+	// per-person ledger, keyed by the caller's (Issuer, Subject) and this
+	// resource (Budgets draft §Aggregation), which this package does not
+	// keep. It must not block for long: it runs before the response
+	// header is written (in the trailer case, after the body).
+	Committed func(ctx context.Context, c *Caller, grant r3.BudgetClaim, cost int64)
+
 	// Ledger holds what each token has spent and holds; nil means an
 	// in-memory ledger of at most DefaultBudgetCapacity budgets. A fleet
 	// of replicas needs a shared one. A ledger that fails is answered
@@ -81,6 +90,7 @@ const maxBudgetFigure = 999_999_999_999_999
 // budgetState is Budgets checked, with defaults applied.
 type budgetState struct {
 	cost       func(*http.Request, r3.BudgetClaim) (int64, error)
+	posted     func(context.Context, *Caller, r3.BudgetClaim, int64) // Committed
 	units      []BudgetUnit
 	offer      map[string]any // the resource token's budget claim, or nil
 	offerClaim r3.BudgetClaim // the same, when offer is set
@@ -93,7 +103,7 @@ func (c *config) compileBudgets() error {
 	if b == nil {
 		return nil
 	}
-	s := &budgetState{cost: b.Cost, units: slices.Clone(b.Units), ledger: b.Ledger}
+	s := &budgetState{cost: b.Cost, posted: b.Committed, units: slices.Clone(b.Units), ledger: b.Ledger}
 	for _, u := range s.units {
 		if u.Unit == "" || u.Decimals < 0 || u.Decimals > 18 || u.Max < 0 || u.Max > maxBudgetFigure {
 			return fmt.Errorf("aauth: Resource.Budgets.Units: %q needs a name, decimals from 0 to 18 and a max of at most 15 digits", shorten(u.Unit))
@@ -194,7 +204,7 @@ func (c *config) meter(w http.ResponseWriter, r *http.Request, caller *Caller, g
 		c.refuseBudget(w, r, caller, grant, remaining, n)
 		return
 	}
-	m := &meter{c: c, ctx: r.Context(), key: key, grant: grant, until: caller.Expiry, held: n, remaining: remaining}
+	m := &meter{c: c, ctx: r.Context(), caller: caller, key: key, grant: grant, until: caller.Expiry, held: n, remaining: remaining}
 	bw := &budgetWriter{ResponseWriter: w, m: m}
 	defer m.finish(bw)
 	next.ServeHTTP(bw, r.WithContext(withMeter(r.Context(), m)))

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -125,7 +126,19 @@ func sameJSON(a, b any) bool {
 // is refused budget-exhausted, with a fresh resource token offering one.
 func TestBudgetMetering(t *testing.T) {
 	ledger := NewMemoryBudgetLedger(0)
-	w := newWorld(t, meteredResource(ledger))
+	var posted []int64 // what Committed was told, for the person's ledger
+	var mu sync.Mutex
+	w := newWorld(t, func(rs *Resource) {
+		meteredResource(ledger)(rs)
+		rs.Budgets.Committed = func(_ context.Context, c *Caller, grant r3.BudgetClaim, cost int64) {
+			if c.Subject != "person-1" || grant.Amount != 1000 {
+				t.Errorf("Committed for %s, grant %+v", c.Subject, grant)
+			}
+			mu.Lock()
+			posted = append(posted, cost)
+			mu.Unlock()
+		}
+	})
 	tok := w.authToken("data.read", map[string]any{"budget": budgetOf(1000)})
 
 	steps := []struct {
@@ -164,6 +177,12 @@ func TestBudgetMetering(t *testing.T) {
 	// Spent: every request is refused budget-exhausted, even a free one.
 	wantBudgetRefusal(t, w.do("GET", "/data", "", tok), r3.ReasonBudgetExhausted, 0, 0)
 	wantBudgetRefusal(t, w.do("GET", "/data?max=0", "", tok), r3.ReasonBudgetExhausted, 0, 0)
+
+	mu.Lock()
+	if got := fmt.Sprint(posted); got != "[100 300 250 150 200]" {
+		t.Errorf("Committed was told %s, want the five costs (no refusal, no zero)", got)
+	}
+	mu.Unlock()
 
 	// A fresh token has a fresh budget.
 	resp = w.do("GET", "/data?charge=1", "", w.authToken("data.read", map[string]any{"budget": budgetOf(1000)}))

@@ -72,11 +72,12 @@ func meterFrom(ctx context.Context) *meter {
 
 // meter is one metered request: what it holds and what it was charged.
 type meter struct {
-	c     *config
-	ctx   context.Context
-	key   BudgetKey
-	grant r3.BudgetClaim
-	until time.Time
+	c      *config
+	ctx    context.Context
+	caller *Caller
+	key    BudgetKey
+	grant  r3.BudgetClaim
+	until  time.Time
 
 	mu        sync.Mutex
 	held      int64 // held in the ledger for this request
@@ -130,6 +131,9 @@ func (m *meter) settle() (cost int64, ok bool) {
 		return cost, false
 	}
 	m.remaining = remaining
+	if p := m.c.budgets.posted; p != nil && cost > 0 {
+		p(context.WithoutCancel(m.ctx), m.caller, m.grant, cost)
+	}
 	return cost, true
 }
 
