@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
+	"sync"
 
 	"github.com/aauthgo/aauth/r3"
 	"github.com/aauthgo/aauth/wire"
@@ -153,7 +155,7 @@ func (c *config) metered(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		grant, err := r3.ParseBudgetClaim(caller.payload)
+		grant, err := caller.budgetClaim()
 		if err != nil {
 			c.refuse(w, r, &Error{Status: http.StatusForbidden, Code: codeInvalidBudget, Detail: "the auth token's budget claim is not a valid budget object", Err: err})
 			return
@@ -236,7 +238,7 @@ func (c *config) refuseBudget(w http.ResponseWriter, r *http.Request, caller *Ca
 		reason, code, detail = r3.ReasonInsufficientBudget, "insufficient_budget", "the request may cost more than the auth token's budget has left"
 		b.Required, b.Members = required, b.Members|r3.BudgetRequired
 	}
-	if bv, err := r3.FormatBudget(b); err == nil {
+	if bv, err := formatBudget(b); err == nil {
 		w.Header().Set(r3.BudgetHeader, bv)
 	}
 	if l := c.rs.Logger; l != nil {
@@ -287,4 +289,65 @@ func rescale(amount, from, to, limit int64) int64 {
 		amount *= 10
 	}
 	return amount
+}
+
+// budgetOnce is a token's budget claim, read the first time a metered
+// request presents the token: a token is kept taken apart (tokenCache),
+// and its claim is the same on every request.
+type budgetOnce struct {
+	once  sync.Once
+	claim *r3.BudgetClaim
+	err   error
+}
+
+// budgetClaim returns the budget claim of the caller's token: nil when it
+// has none.
+func (c *Caller) budgetClaim() (*r3.BudgetClaim, error) {
+	if c.budget == nil { // a Caller not made by Verify
+		return r3.ParseBudgetClaim(c.payload)
+	}
+	b := c.budget
+	b.once.Do(func() { b.claim, b.err = r3.ParseBudgetClaim(c.payload) })
+	return b.claim, b.err
+}
+
+// formatBudget is r3.FormatBudget, byte for byte, without its
+// allocations for the values every metered response carries: integers,
+// and a unit that is a plain RFC 9651 String (printable ASCII, no quote
+// or backslash). Anything else goes to r3.FormatBudget.
+func formatBudget(b r3.Budget) (string, error) {
+	plain := b.Has(r3.BudgetRemaining) && b.Members&^(r3.BudgetRemaining|r3.BudgetCost|r3.BudgetReserved|r3.BudgetRequired|r3.BudgetUnit) == 0
+	for _, v := range []int64{b.Remaining, b.Cost, b.Reserved, b.Required} {
+		plain = plain && v >= 0 && v <= maxBudgetFigure
+	}
+	if b.Has(r3.BudgetUnit) {
+		plain = plain && b.Unit != "" && b.Decimals >= 0 && b.Decimals <= 18
+		for i := 0; plain && i < len(b.Unit); i++ {
+			ch := b.Unit[i]
+			plain = ch >= 0x20 && ch <= 0x7e && ch != '"' && ch != '\\'
+		}
+	}
+	if !plain {
+		return r3.FormatBudget(b)
+	}
+	buf := make([]byte, 0, 96)
+	buf = append(buf, "remaining="...)
+	buf = strconv.AppendInt(buf, b.Remaining, 10)
+	for _, f := range []struct {
+		m    r3.BudgetMember
+		name string
+		v    int64
+	}{{r3.BudgetCost, ", cost=", b.Cost}, {r3.BudgetReserved, ", reserved=", b.Reserved}, {r3.BudgetRequired, ", required=", b.Required}} {
+		if b.Has(f.m) {
+			buf = append(buf, f.name...)
+			buf = strconv.AppendInt(buf, f.v, 10)
+		}
+	}
+	if b.Has(r3.BudgetUnit) {
+		buf = append(buf, `, unit="`...)
+		buf = append(buf, b.Unit...)
+		buf = append(buf, `", decimals=`...)
+		buf = strconv.AppendInt(buf, b.Decimals, 10)
+	}
+	return string(buf), nil
 }

@@ -568,3 +568,21 @@ func FuzzBudgetRequested(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFormatBudget: the resource's own AAuth-Budget writer is
+// r3.FormatBudget byte for byte, whatever the figures and the unit.
+func FuzzFormatBudget(f *testing.F) {
+	f.Add(int64(600), int64(300), int64(0), int64(0), int64(6), "USD", uint8(r3.BudgetRemaining|r3.BudgetCost|r3.BudgetUnit))
+	f.Add(int64(0), int64(0), int64(0), int64(400000), int64(6), "USD", uint8(r3.BudgetRemaining|r3.BudgetRequired|r3.BudgetUnit))
+	f.Add(int64(1568800), int64(0), int64(431200), int64(0), int64(6), `U"S\D`, uint8(r3.BudgetRemaining|r3.BudgetReserved|r3.BudgetUnit))
+	f.Add(int64(999_999_999_999_999), int64(1_000_000_000_000_000), int64(0), int64(0), int64(19), "é", uint8(0xff))
+	f.Add(int64(-1), int64(5), int64(0), int64(0), int64(0), "", uint8(r3.BudgetCost))
+	f.Fuzz(func(t *testing.T, remaining, cost, reserved, required, decimals int64, unit string, members uint8) {
+		b := r3.Budget{Remaining: remaining, Cost: cost, Reserved: reserved, Required: required, Unit: unit, Decimals: decimals, Members: r3.BudgetMember(members)}
+		got, err := formatBudget(b)
+		want, werr := r3.FormatBudget(b)
+		if got != want || (err == nil) != (werr == nil) {
+			t.Fatalf("formatBudget(%+v) = %q, %v; r3.FormatBudget = %q, %v", b, got, err, want, werr)
+		}
+	})
+}

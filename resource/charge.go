@@ -160,7 +160,7 @@ func (m *meter) header(h http.Header) {
 		b.Remaining, b.Cost = m.remaining, cost
 		b.Members |= r3.BudgetCost
 	}
-	if v, err := r3.FormatBudget(b); err == nil {
+	if v, err := formatBudget(b); err == nil {
 		h.Set(r3.BudgetHeader, v)
 	}
 }
