@@ -207,6 +207,7 @@ func (c *config) meter(w http.ResponseWriter, r *http.Request, caller *Caller, g
 		return
 	}
 	m := &meter{c: c, ctx: r.Context(), caller: caller, key: key, grant: grant, until: caller.Expiry, held: n, remaining: remaining}
+	_, m.buffered = w.(*recorder)
 	bw := &budgetWriter{ResponseWriter: w, m: m}
 	defer m.finish(bw)
 	next.ServeHTTP(bw, r.WithContext(withMeter(r.Context(), m)))

@@ -184,3 +184,43 @@ func TestKitRefusesMalformedBudget(t *testing.T) {
 		})
 	}
 }
+
+// TestTransportBudgetHeldCall: a call held for an auth token (a 202 the
+// agent polls) is metered when it runs, and its answer, kept whole, has
+// AAuth-Budget in the header form even when the handler streams
+// (ChargeLater): a kept answer has no trailer.
+func TestTransportBudgetHeldCall(t *testing.T) {
+	e := newE2E(t, func(rs *resource.Resource) {
+		rs.Policy = func(*http.Request, *resource.Caller) resource.Need {
+			return resource.Need{Mode: resource.AuthToken, Scope: "infer", Defer: true}
+		}
+		rs.Budgets = &resource.Budgets{
+			Offer: &r3.BudgetClaim{Amount: 1000, Unit: "USD", Decimals: 6},
+			Cost:  func(*http.Request, r3.BudgetClaim) (int64, error) { return 400, nil },
+		}
+	}, func(e *e2e) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			resource.ChargeLater(r.Context())
+			io.WriteString(w, "one ")
+			w.(http.Flusher).Flush()
+			if err := resource.Charge(r.Context(), 150); err != nil {
+				t.Error(err)
+			}
+			e.echo(w, r)
+		})
+	})
+	tr := &aauth.Transport{Keys: e.ap.AgentKeys("alice"), PersonServer: e.ps.URL}
+	e.client = tr.Client()
+	e.get(t, "/infer")
+	if b, ok := tr.Budget(e.srv.URL); !ok || b.Remaining != 850 || b.Cost != 150 || b.Has(r3.BudgetReserved) {
+		t.Fatalf("Transport.Budget = %+v, %v; want remaining 850, cost 150", b, ok)
+	}
+	// Warm: served at once, in the streamed form (the Transport keeps the
+	// header's figures; the cost is in the trailer).
+	for _, want := range []int64{450, 300} {
+		e.get(t, "/infer")
+		if b, ok := tr.Budget(e.srv.URL); !ok || b.Remaining != want || b.Reserved != 400 {
+			t.Fatalf("Transport.Budget = %+v, %v; want remaining %d, reserved 400", b, ok, want)
+		}
+	}
+}

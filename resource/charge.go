@@ -84,6 +84,7 @@ type meter struct {
 	cost      int64 // charged so far
 	charged   bool
 	deferred  bool // ChargeLater
+	buffered  bool // the answer is kept whole and sent after the handler (a held call)
 	written   bool // the response header was written
 	settled   bool
 	remaining int64 // as the ledger last said
@@ -140,10 +141,14 @@ func (m *meter) settle() (cost int64, ok bool) {
 // header sets AAuth-Budget on h as the response header is written: the
 // cost and what remains, settling now; or, after ChargeLater, what is
 // held and what remains net of it, announcing the trailer.
-func (m *meter) header(h http.Header) {
+//
+// A buffered answer (a held call's, sent whole once the handler returns)
+// gets its header only then (final): it has no trailer, and the cost is
+// known by then.
+func (m *meter) header(h http.Header, final bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.written {
+	if m.written || m.buffered && !final {
 		return
 	}
 	m.written = true
@@ -176,7 +181,7 @@ func (m *meter) finish(w *budgetWriter) {
 		m.mu.Lock()
 		m.deferred = false
 		m.mu.Unlock()
-		m.header(w.Header())
+		m.header(w.Header(), true)
 		return
 	}
 	if settled {
@@ -204,14 +209,14 @@ type budgetWriter struct {
 // answers pass through untouched.
 func (w *budgetWriter) WriteHeader(code int) {
 	if code >= 200 || code == http.StatusSwitchingProtocols {
-		w.m.header(w.ResponseWriter.Header())
+		w.m.header(w.ResponseWriter.Header(), false)
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 // Write implements http.ResponseWriter.
 func (w *budgetWriter) Write(p []byte) (int, error) {
-	w.m.header(w.ResponseWriter.Header())
+	w.m.header(w.ResponseWriter.Header(), false)
 	return w.ResponseWriter.Write(p)
 }
 
@@ -220,7 +225,7 @@ func (w *budgetWriter) Flush() { _ = w.FlushError() }
 
 // FlushError flushes, for http.ResponseController.
 func (w *budgetWriter) FlushError() error {
-	w.m.header(w.ResponseWriter.Header())
+	w.m.header(w.ResponseWriter.Header(), false)
 	return http.NewResponseController(w.ResponseWriter).Flush()
 }
 
