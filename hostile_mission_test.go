@@ -138,9 +138,10 @@ func missionHostileCases() []hostileCase {
 		}, want: and(wantStatus(200), also("only interaction is declared", func(e *hostileEnv) error {
 			// The kit person server publishes an interaction_endpoint, so
 			// interaction can be relayed; nothing else the approval lists
-			// is anything the Transport acts on.
+			// is anything the Transport acts on (budget is the Transport's
+			// own, declared with or without a mission).
 			for _, r := range agentRequests(e.w.Resource.Requests()) {
-				if h := r.Header.Get("AAuth-Capabilities"); h != "interaction" {
+				if h := r.Header.Get("AAuth-Capabilities"); h != "interaction, budget" {
 					return fmt.Errorf("AAuth-Capabilities %q", h)
 				}
 			}

@@ -650,7 +650,7 @@ func hostileCases() []hostileCase {
 		{name: "poll-429-503-bursts", script: func(e *hostileEnv) {
 			e.w.PS.Queue(firstKind(e.p), aauthtest.Defer(aauthtest.Status(429, "999999"), aauthtest.Status(503, "x"), aauthtest.Status(429, "")))
 		}, want: wantIs(aauth.ErrTimeout)},
-		{name: "poll-clarification-loop", script: func(e *hostileEnv) {
+		{name: "poll-clarification-loop", world: aauthtest.WorldOptions{PersonServer: aauthtest.PersonServerOptions{MaxClarificationRounds: 20}}, script: func(e *hostileEnv) {
 			var steps []aauthtest.Step
 			for i := 0; i < 20; i++ {
 				steps = append(steps, aauthtest.Clarification(fmt.Sprintf("Question %d?", i)))
@@ -658,6 +658,21 @@ func hostileCases() []hostileCase {
 			e.w.PS.Queue(firstKind(e.p), aauthtest.Defer(steps...))
 			e.tr.OnClarification = func(context.Context, aauth.Clarification) (string, error) { return "yes", nil }
 		}, want: wantIs(aauth.ErrClarification)},
+		{name: "poll-clarification-ps-bound", script: func(e *hostileEnv) {
+			// The kit's own bound (5, AAuth -11 Clarification Limits) ends
+			// the request before the agent's (10): a denial, not a loop.
+			var steps []aauthtest.Step
+			for i := 0; i < 8; i++ {
+				steps = append(steps, aauthtest.Clarification(fmt.Sprintf("Question %d?", i)))
+			}
+			e.w.PS.Queue(firstKind(e.p), aauthtest.Defer(steps...))
+			e.tr.OnClarification = func(context.Context, aauth.Clarification) (string, error) { return "yes", nil }
+		}, want: and(wantIs(aauth.ErrDenied), also("five answers taken", func(e *hostileEnv) error {
+			if n := len(e.w.PS.ClarificationAnswers()); n != 5 {
+				return fmt.Errorf("%d answers", n)
+			}
+			return nil
+		}))},
 		{name: "poll-clarification-huge-question", script: func(e *hostileEnv) {
 			e.w.PS.Queue(firstKind(e.p), aauthtest.Defer(aauthtest.Clarification(strings.Repeat("Why? ", 100<<10))))
 			e.tr.OnClarification = func(context.Context, aauth.Clarification) (string, error) { return "because", nil }

@@ -99,7 +99,12 @@ type Transport struct {
 	PersonServerMetadata *psclient.Metadata
 
 	// Capabilities the agent declares: in AAuth-Capabilities on resource
-	// requests, and in the body of person-server token requests.
+	// requests, and in the body of person-server token requests. In the
+	// current profile the Transport adds budget (CapabilityBudget) last
+	// when the list lacks it, since it reads AAuth-Budget, checks it
+	// against the auth token's budget claim and reports a challenge's
+	// reason (Budgets draft §Capability Negotiation); the seed profile
+	// declares only what is listed.
 	Capabilities []wire.Capability
 
 	// Mission, when set, names the mission requests belong to: mission_s256
@@ -242,6 +247,8 @@ type Transport struct {
 	lastPS   atomic.Pointer[tokenPS]
 	lastSK   atomic.Pointer[agentSignatureKey]
 	lastCaps atomic.Pointer[formattedCapabilities]
+
+	withBudgetCaps atomic.Pointer[budgetCapabilities] // see withBudget
 
 	gov governance  // the mission and the audit queue (transport_mission.go)
 	r3  transportR3 // resource metadata and budgets (transport_r3.go)

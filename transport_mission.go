@@ -344,19 +344,45 @@ func (t *Transport) missionS256() string {
 	return ""
 }
 
-// capabilities are the Transport's own and those the current mission adds.
+// capabilities are the Transport's own, those the current mission adds,
+// and budget last in the current profile (see withBudget).
 func (t *Transport) capabilities() []wire.Capability {
-	st := t.gov.mission.Load()
-	if st == nil || len(st.caps) == 0 {
-		return t.Capabilities
-	}
-	out := slices.Clone(t.Capabilities)
-	for _, c := range st.caps {
-		if !slices.Contains(out, c) {
-			out = append(out, c)
+	out := t.Capabilities
+	if st := t.gov.mission.Load(); st != nil && len(st.caps) > 0 {
+		out = slices.Clone(out)
+		for _, c := range st.caps {
+			if !slices.Contains(out, c) {
+				out = append(out, c)
+			}
 		}
 	}
+	if profile.For(t.Profile).BudgetCapability {
+		out = t.withBudget(out)
+	}
 	return out
+}
+
+// withBudget returns caps with budget added last, unless caps has it: the
+// Transport understands the Budgets draft (the budget claim, AAuth-Budget
+// and a challenge's reason), so it says so (Budgets draft §Capability
+// Negotiation, SHOULD). The list is made once per caller's list, not per
+// request.
+func (t *Transport) withBudget(caps []wire.Capability) []wire.Capability {
+	if slices.Contains(caps, wire.CapabilityBudget) {
+		return caps
+	}
+	if last := t.withBudgetCaps.Load(); last != nil && slices.Equal(last.own, caps) {
+		return last.out
+	}
+	out := append(slices.Clone(caps), wire.CapabilityBudget)
+	t.withBudgetCaps.Store(&budgetCapabilities{own: slices.Clone(caps), out: out})
+	return out
+}
+
+// budgetCapabilities is the caller's last list of capabilities and the
+// list declared for it.
+type budgetCapabilities struct {
+	own, out []wire.Capability
 }
 
 // capToMission returns tok with its expiry no later than the current

@@ -86,9 +86,9 @@ func TestTransportMissionCapabilities(t *testing.T) {
 		disable bool
 		want    string
 	}{
-		{"relay: interaction added", aauthtest.PersonServerOptions{RelayInteractions: true}, []string{"interaction"}, false, "interaction"},
-		{"widened: only interaction", aauthtest.PersonServerOptions{RelayInteractions: true}, []string{"payment", "clarification", "admin", "interaction, payment", "interaction"}, false, "interaction"},
-		{"relay off: nothing added", aauthtest.PersonServerOptions{RelayInteractions: true}, []string{"interaction", "payment"}, true, ""},
+		{"relay: interaction added", aauthtest.PersonServerOptions{RelayInteractions: true}, []string{"interaction"}, false, "interaction, budget"},
+		{"widened: only interaction", aauthtest.PersonServerOptions{RelayInteractions: true}, []string{"payment", "clarification", "admin", "interaction, payment", "interaction"}, false, "interaction, budget"},
+		{"relay off: nothing added", aauthtest.PersonServerOptions{RelayInteractions: true}, []string{"interaction", "payment"}, true, "budget"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t, aauth.ProfileCurrent, aauthtest.WorldOptions{PersonServer: tc.opts})
@@ -389,4 +389,35 @@ func TestTransportMissionErrorPrefixOnce(t *testing.T) {
 		t.Errorf("%v", err)
 	}
 	_ = http.StatusOK
+}
+
+// A person server rate-limiting the agent's failed mission requests
+// (AAuth -11 Mission Endpoint Errors) answers 429: the Transport returns
+// it as an error matching psclient.ErrRateLimited, and the mission stays
+// current, for the agent to try again after Retry-After.
+func TestTransportMissionRateLimited(t *testing.T) {
+	w, _ := missionWorld(t, aauthtest.WorldOptions{PersonServer: aauthtest.PersonServerOptions{MissionFailureLimit: 2}}, aauthtest.Approve())
+	ctx := context.Background()
+	bad := aauthtest.Fail(http.StatusBadRequest, "invalid_request", "scripted")
+	w.PS.QueueAt(aauthtest.EndpointMissionUpdate, bad, bad)
+	for range 2 {
+		if _, err := w.tr.UpdateMission(ctx, "x"); err == nil || errors.Is(err, psclient.ErrRateLimited) {
+			t.Fatalf("scripted failure: %v", err)
+		}
+	}
+	_, err := w.tr.UpdateMission(ctx, "x")
+	var re *psclient.RequestError
+	if !errors.Is(err, psclient.ErrRateLimited) || !errors.As(err, &re) || re.Response.Header.Get("Retry-After") != "60" {
+		t.Fatalf("limited: %v", err)
+	}
+	if strings.Count(err.Error(), "aauth:") != 1 {
+		t.Errorf("prefix repeated: %v", err)
+	}
+	if w.tr.CurrentMission() == nil {
+		t.Fatal("the mission was dropped")
+	}
+	w.clock.Advance(time.Minute)
+	if _, err := w.tr.UpdateMission(ctx, "x"); err != nil {
+		t.Fatalf("after the window: %v", err)
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/aauthgo/aauth/aauthtest"
 	"github.com/aauthgo/aauth/r3"
 	"github.com/aauthgo/aauth/resource"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // r3World is an agent provider and a person server from the kit, an MCP
@@ -37,6 +38,7 @@ type r3World struct {
 	ran    []string // "tool" or "tool per-call", per call the server ran
 	events []aauth.Event
 	budget string // AAuth-Budget the server sends, when set
+	reason string // reason added to the resource's auth-token challenges, when set
 	lw     *leakWatch
 }
 
@@ -62,7 +64,7 @@ func newR3World(t *testing.T, configure func(rs *resource.Resource)) *r3World {
 	if configure != nil {
 		configure(w.rs)
 	}
-	w.srv = httptest.NewServer(w.rs.Require(http.HandlerFunc(w.serveMCP)))
+	w.srv = httptest.NewServer(w.withReason(w.rs.Require(http.HandlerFunc(w.serveMCP))))
 	t.Cleanup(w.srv.Close)
 	w.rs.Issuer = w.srv.URL
 	w.tr = &aauth.Transport{
@@ -109,6 +111,35 @@ func (w *r3World) serveMCP(rw http.ResponseWriter, r *http.Request) {
 	}
 	rw.Header().Set("Content-Type", "application/json")
 	fmt.Fprintf(rw, `{"jsonrpc":"2.0","id":%s,"result":{"content":[{"type":"text","text":"ran %s"}]}}`, m.ID, m.Tool)
+}
+
+// withReason adds w.reason, when set, to the auth-token requirements the
+// resource answers with, as a resource refusing for its budget does
+// (Budgets draft §The reason Parameter); the resource token is the
+// resource's own.
+func (w *r3World) withReason(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		w.mu.Lock()
+		reason := w.reason
+		w.mu.Unlock()
+		if reason != "" {
+			rw = &reasonWriter{ResponseWriter: rw, reason: reason}
+		}
+		next.ServeHTTP(rw, r)
+	})
+}
+
+type reasonWriter struct {
+	http.ResponseWriter
+	reason string
+}
+
+func (rw *reasonWriter) WriteHeader(status int) {
+	h := rw.Header()
+	if v := h.Get("AAuth-Requirement"); status == http.StatusUnauthorized && strings.HasPrefix(v, "requirement=auth-token;") {
+		h.Set("AAuth-Requirement", v+"; reason="+rw.reason)
+	}
+	rw.ResponseWriter.WriteHeader(status)
 }
 
 // call sends a tools/call through the Transport.
@@ -172,16 +203,25 @@ func (w *r3World) cached(tok string) bool { return slices.Contains(w.cache.value
 
 func grantOfToken(t *testing.T, tok string) *r3.Grant {
 	t.Helper()
-	parts := strings.Split(tok, ".")
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := r3.ParseGrant(payload)
+	g, err := r3.ParseGrant(payloadOf(t, tok))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return g
+}
+
+// payloadOf returns a JWT's payload, unverified.
+func payloadOf(t *testing.T, tok string) []byte {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %d parts", len(parts))
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return payload
 }
 
 // TestTransportR3PerCall: a granted tool is served with the held token; a
@@ -374,10 +414,19 @@ func TestTransportR3Batch(t *testing.T) {
 }
 
 // What a resource reports in AAuth-Budget is in the events and behind
-// Transport.Budget; a value that is malformed, or in another unit than
-// the token's budget, is ignored.
+// Transport.Budget; a value that is malformed, or in another unit or
+// scale than the auth token's budget claim, is ignored (Budgets draft
+// §Denomination Conflict): neither kept nor put in an event.
 func TestTransportBudget(t *testing.T) {
 	w := newR3World(t, nil)
+	// The person server grants 5 USD in millionths: the claim the
+	// header's unit and decimals are checked against.
+	w.ps.SetPolicy(func(tr *aauthtest.TokenRequest) aauthtest.Decision {
+		if tr.Kind != aauthtest.TokenAuth {
+			return aauthtest.Approve()
+		}
+		return aauthtest.Approve().Claims(map[string]any{"budget": map[string]any{"amount": 5000000, "unit": "USD", "decimals": 6}})
+	})
 	w.mu.Lock()
 	w.budget = `remaining=1568800, cost=221200, unit="USD", decimals=6`
 	w.mu.Unlock()
@@ -408,5 +457,183 @@ func TestTransportBudget(t *testing.T) {
 	}
 	if b, _ := w.tr.Budget(w.srv.URL); b.Remaining != 1568800 {
 		t.Errorf("a malformed AAuth-Budget replaced the last one: %+v", b)
+	}
+	if claim := issuedBudget(t, w); claim == nil || claim.Unit != "USD" || claim.Decimals != 6 {
+		t.Fatalf("the auth token presented carries budget %+v", claim)
+	}
+
+	// A header naming another unit or scale than the claim is not acted
+	// on: Budget keeps the last consistent report, no event carries it,
+	// and an error event says why.
+	for _, conflict := range []string{
+		`remaining=1000, cost=5, unit="EUR", decimals=6`,
+		`remaining=1000, cost=5, unit="USD", decimals=2`,
+		`remaining=1000, cost=5, unit="usd", decimals=6`,
+	} {
+		w.mu.Lock()
+		w.budget, w.events = conflict, nil
+		w.mu.Unlock()
+		if _, err := w.call("search", `{}`); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := w.tr.Budget(w.srv.URL); b.Remaining != 1568800 || b.Unit != "USD" || b.Decimals != 6 {
+			t.Errorf("%s: Budget = %+v, want the last consistent report", conflict, b)
+		}
+		w.mu.Lock()
+		ignored := false
+		for _, ev := range w.events {
+			if ev.Budget != nil {
+				t.Errorf("%s: an event carried %+v", conflict, *ev.Budget)
+			}
+			ignored = ignored || (ev.Step == aauth.StepError && strings.Contains(ev.Detail, "unit or decimals"))
+		}
+		w.mu.Unlock()
+		if !ignored {
+			t.Errorf("%s: no event says the header was ignored", conflict)
+		}
+	}
+
+	// Without unit and decimals the header does not conflict, and is kept.
+	w.mu.Lock()
+	w.budget = `remaining=900000, cost=668800`
+	w.mu.Unlock()
+	if _, err := w.call("search", `{}`); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := w.tr.Budget(w.srv.URL); b.Remaining != 900000 || b.Has(r3.BudgetUnit) {
+		t.Errorf("Budget = %+v after a header without unit", b)
+	}
+	if n := w.exchanges(); n != 1 {
+		t.Errorf("%d exchanges: a budget report is no challenge", n)
+	}
+}
+
+// issuedBudget returns the budget claim of the one auth token the person
+// server issued.
+func issuedBudget(t *testing.T, w *r3World) *r3.BudgetClaim {
+	t.Helper()
+	toks := w.issuedAuthTokens()
+	if len(toks) != 1 {
+		t.Fatalf("%d auth tokens issued", len(toks))
+	}
+	c, err := r3.ParseBudgetClaim(payloadOf(t, toks[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// A resource refusing an auth token whose budget is spent answers
+// requirement=auth-token with reason=budget-exhausted (Budgets draft
+// §The reason Parameter): the caller's events carry the reason, and the
+// Transport answers it as any step-up, exchanging the new resource token
+// presenting the spent auth token, and sends the call again.
+func TestTransportBudgetExhausted(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		spent string // the jti of the auth token whose budget is spent
+	)
+	w := newR3World(t, func(rs *resource.Resource) {
+		rs.R3 = nil // a plain auth-token resource: the refusal is the budget's
+		rs.Policy = func(*http.Request, *resource.Caller) resource.Need {
+			return resource.Need{Mode: resource.AuthToken, Authorized: func(c *resource.Caller) bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return c.JTI != spent
+			}}
+		}
+	})
+	if _, err := w.call("search", `{}`); err != nil {
+		t.Fatal(err)
+	}
+	first := w.issuedAuthTokens()
+	if len(first) != 1 {
+		t.Fatalf("%d auth tokens issued", len(first))
+	}
+	jti, _ := claimsOfToken(t, first[0])["jti"].(string)
+	mu.Lock()
+	spent = jti
+	mu.Unlock()
+	w.mu.Lock()
+	w.reason, w.events = "budget-exhausted", nil
+	w.mu.Unlock()
+
+	if _, err := w.call("search", `{}`); err != nil {
+		t.Fatal(err)
+	}
+	w.mu.Lock()
+	var reasons []string
+	for _, ev := range w.events {
+		if ev.Step == aauth.StepChallenge && ev.Status == http.StatusUnauthorized {
+			reasons = append(reasons, ev.Reason)
+		}
+		if ev.Step != aauth.StepChallenge && ev.Reason != "" {
+			t.Errorf("a %s event carries the reason", ev.Step)
+		}
+	}
+	w.mu.Unlock()
+	if !slices.Equal(reasons, []string{"budget-exhausted"}) {
+		t.Errorf("challenge events' reasons %q", reasons)
+	}
+	trs := w.ps.TokenRequests()
+	last := trs[len(trs)-1]
+	if w.exchanges() != 2 || last.Kind != aauthtest.TokenAuth || last.PresentedToken != first[0] {
+		t.Errorf("%d exchanges; the last presented a %s token (the spent one: %v)", w.exchanges(), last.PresentedKind, last.PresentedToken == first[0])
+	}
+	if ran := w.ranCalls(); len(ran) != 2 {
+		t.Errorf("the server ran %q", ran)
+	}
+	if toks := w.issuedAuthTokens(); len(toks) != 2 || !w.cached(toks[1]) || w.cached(toks[0]) {
+		t.Error("the cache does not hold the new auth token alone")
+	}
+}
+
+// The Transport understands budgets, so in the current profile it
+// declares budget (Budgets draft §Capability Negotiation): after the
+// caller's capabilities, once, on resource requests and in token
+// requests. The seed generation, older than budgets, declares only what
+// the caller lists.
+func TestTransportBudgetCapability(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		profile aauth.Profile
+		caps    []aauth.Capability
+		want    string
+	}{
+		{"current, none listed", aauth.ProfileCurrent, nil, "budget"},
+		{"current, listed", aauth.ProfileCurrent, []aauth.Capability{aauth.CapabilityInteraction, aauth.CapabilityClarification}, "interaction, clarification, budget"},
+		{"current, budget listed", aauth.ProfileCurrent, []aauth.Capability{wire.CapabilityBudget, aauth.CapabilityInteraction}, "budget, interaction"},
+		{"seed, none listed", aauth.ProfileSeed, nil, ""},
+		{"seed, listed", aauth.ProfileSeed, []aauth.Capability{aauth.CapabilityInteraction}, "interaction"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, tc.profile, aauthtest.WorldOptions{})
+			w.tr.Capabilities = tc.caps
+			for range 2 { // the second call is the warm path
+				if resp, body := get(t, w.tr.Client(), w.Resource.URL+"/data"); resp.StatusCode != 200 {
+					t.Fatalf("status %d: %s", resp.StatusCode, body)
+				}
+			}
+			res := agentRequests(w.Resource.Requests())
+			if len(res) < 3 {
+				t.Fatalf("%d resource requests", len(res))
+			}
+			for _, r := range res {
+				if r.Presented != aauthtest.TokenAgent && tc.profile == aauth.ProfileSeed {
+					continue // the seed sends capabilities with the agent token only
+				}
+				if got := r.Header.Get("AAuth-Capabilities"); got != tc.want {
+					t.Errorf("%s presenting %s: AAuth-Capabilities %q, want %q", r.Path, r.Presented, got, tc.want)
+				}
+			}
+			if tc.profile != aauth.ProfileCurrent {
+				return
+			}
+			for _, tr := range w.PS.TokenRequests() {
+				if got := strings.Join(tr.Capabilities, ", "); got != tc.want {
+					t.Errorf("%s token request capabilities %q, want %q", tr.Kind, got, tc.want)
+				}
+			}
+		})
 	}
 }

@@ -121,7 +121,7 @@ func TestTransportColdAndWarm(t *testing.T) {
 				if auth.PresentedToken == "" || auth.PresentedToken != res[1].Token || auth.PresentedKind != aauthtest.TokenPerson {
 					t.Errorf("presented_token is not the person token presented")
 				}
-				if got := strings.Join(trs[0].Capabilities, ","); got != "interaction,clarification" {
+				if got := strings.Join(trs[0].Capabilities, ","); got != "interaction,clarification,budget" {
 					t.Errorf("person-token capabilities %q", got)
 				}
 				for _, r := range ps {

@@ -3,6 +3,7 @@ package aauthtest
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -46,6 +47,7 @@ type pendingEntry struct {
 	canceled bool
 	finished bool
 	payload  any // the server's: *grant (person server) or *heldCall (resource)
+	asked    int // clarification questions asked (rounds), for the bound
 }
 
 // pendingStore holds a server's deferred requests and interaction codes.
@@ -54,6 +56,10 @@ type pendingStore struct {
 	byID         map[string]*pendingEntry
 	byCode       map[string]*pendingEntry
 	interactions []*InteractionCode
+
+	// maxRounds bounds the clarification questions one request is asked;
+	// zero means no bound (a resource's store).
+	maxRounds int
 }
 
 func newPendingStore() *pendingStore {
@@ -136,6 +142,18 @@ func (s *pendingStore) next(e *pendingEntry, consentURL string) answer {
 			s.endStep(e)
 			continue
 		}
+		if st.kind == stepClarification && e.answered == 0 {
+			// A new question is a new round; the same question asked
+			// again on a poll is not.
+			if s.maxRounds > 0 && e.asked >= s.maxRounds {
+				end := Deny().end
+				end.detail = "the request reached the person server's limit of " + strconv.Itoa(s.maxRounds) + " clarification rounds"
+				e.finished = true
+				e.dec.ended(outcomeResult(end))
+				return answer{end: &end}
+			}
+			e.asked++
+		}
 		e.answered++
 		if st.kind == stepInteraction && e.code == "" {
 			e.code = newCode()
@@ -197,6 +215,16 @@ func (s *pendingStore) complete(code string, deny bool) error {
 		e.dec.ended(outcomeResult(e.dec.end))
 	}
 	return nil
+}
+
+// endNow makes o e's next answer, unless e is over or already has an end
+// forced on it.
+func (s *pendingStore) endNow(e *pendingEntry, o outcome) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !e.canceled && !e.finished && e.override == nil {
+		e.override = &o
+	}
 }
 
 // current returns e's current step if it has been answered and is not

@@ -82,7 +82,9 @@ type PersonServerOptions struct {
 	// relays (202 {"status":"interacting"} with a Location, then 200 on
 	// the poll); by default it answers 424 interaction_unavailable, so
 	// that the agent sends the person itself. Mission approvals then list
-	// the interaction capability.
+	// the interaction capability. A relay asking for max_wait is held no
+	// longer, on the server's clock: the first poll after the window gets
+	// 408 expired, however the relay was scripted.
 	RelayInteractions bool
 
 	// RelayVisits makes the server reach the person for every relay it
@@ -132,7 +134,33 @@ type PersonServerOptions struct {
 	// has already passed through; by default it is denied (403 denied),
 	// so that two intermediaries cannot call each other for ever.
 	AllowChainLoops bool
+
+	// MaxClarificationRounds bounds the clarification questions one
+	// pending request is asked (AAuth -11 Clarification Limits: a PS
+	// must bound them, 5 recommended). A request whose script would ask
+	// one more ends instead with 403 denied, the pending URL then gone.
+	// Zero means 5; a negative value means no bound, to test an agent's
+	// own.
+	MaxClarificationRounds int
+
+	// MissionFailureLimit rate-limits each agent's failures at the
+	// mission endpoint (AAuth -11 Mission Endpoint Errors: a PS SHOULD
+	// rate-limit repeated failures): once an agent's requests there
+	// (proposals, updates, completions) have been answered with an error
+	// this many times within MissionFailureWindow, its next ones get 429
+	// {"error":"slow_down"} with Retry-After, the seconds left in the
+	// window, and are not served. Zero means 10; a negative value means
+	// no limit. At most 1024 agents are tracked, the oldest window
+	// forgotten first; each line Logf gets names the agent limited.
+	MissionFailureLimit int
+
+	// MissionFailureWindow is the window of MissionFailureLimit, from an
+	// agent's first failure, on the server's clock; zero means a minute.
+	MissionFailureWindow time.Duration
 }
+
+// defaultClarificationRounds is the draft's recommended bound.
+const defaultClarificationRounds = 5
 
 // TokenRequest is a token request as the person server decoded it, passed
 // to the policy and recorded.
@@ -305,6 +333,8 @@ type PersonServer struct {
 	r3 psR3 // R3 documents fetched and what they grant (ps_r3.go)
 
 	budget psBudget // how budgets are sized (ps_budget.go)
+
+	missionFailures *failureLimit // see PersonServerOptions.MissionFailureLimit
 }
 
 // NewPersonServer starts a person server. Close it when done.
@@ -333,6 +363,14 @@ func NewPersonServer(opts PersonServerOptions) *PersonServer {
 		governance: opts.Governance,
 		editMeta:   opts.Metadata,
 		queues:     map[TokenKind][]Decision{},
+
+		missionFailures: newFailureLimit(opts.MissionFailureLimit, opts.MissionFailureWindow),
+	}
+	switch {
+	case opts.MaxClarificationRounds == 0:
+		ps.pend.maxRounds = defaultClarificationRounds
+	case opts.MaxClarificationRounds > 0:
+		ps.pend.maxRounds = opts.MaxClarificationRounds
 	}
 	ps.agents.trust(opts.TrustedAgents...)
 	ps.resources.trust(opts.TrustedResources...)
@@ -476,12 +514,14 @@ func (ps *PersonServer) AuthTokenRequests() []RecordedRequest {
 func (ps *PersonServer) Polls() int { return ps.rec.count(EndpointPending, http.MethodGet) }
 
 // Reset forgets the records, queued decisions, pending requests,
-// interaction codes and revocations. Options, trust and the policy stay.
+// interaction codes, revocations and the mission endpoint's failure
+// counts. Options, trust and the policy stay.
 func (ps *PersonServer) Reset() {
 	ps.rec.reset()
 	ps.pend.reset()
 	ps.revoked.reset()
 	ps.missions.reset()
+	ps.missionFailures.reset()
 	ps.mu.Lock()
 	ps.queues = map[TokenKind][]Decision{}
 	ps.govQueues, ps.govReqs = nil, nil
@@ -1049,6 +1089,9 @@ func (ps *PersonServer) handlePending(w http.ResponseWriter, r *http.Request, re
 		return
 	}
 	poll := func(e *pendingEntry) {
+		if gp, ok := e.payload.(*govPending); ok && !gp.until.IsZero() && !ps.now().Before(gp.until) {
+			ps.pend.endNow(e, relayOverdue(gp.req.MaxWait))
+		}
 		if ps.upstreamStillValid(w, rec, e) {
 			ps.writeAnswer(w, r, rec, e, ps.pend.next(e, ps.URL+consentPath))
 		}

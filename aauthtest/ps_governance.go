@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +17,20 @@ import (
 type govPending struct {
 	req   *GovernanceRequest
 	grant *grant // the agent's key and token expiry, for a proposal's person tokens
+
+	// until is when a relay's max_wait runs out (zero: the relay asked
+	// for no bound): a poll from then on gets the relay's end at once.
+	until time.Time
+}
+
+// relayOverdue is the end of a relay held as long as its max_wait
+// allowed (AAuth -11 interaction endpoint: the PS resolves its deferred
+// answer when the window elapses): 408 expired, the draft's timeout, so
+// the agent directs the person itself and keeps polling the resource.
+func relayOverdue(maxWait int) outcome {
+	o := Expire().end
+	o.detail = "the relay's max_wait of " + strconv.Itoa(maxWait) + " s elapsed before the person engaged"
+	return o
 }
 
 // QueueAt adds decisions for the next requests to a governance endpoint
@@ -81,6 +96,11 @@ func (ps *PersonServer) govDecide(gr *GovernanceRequest) Decision {
 	return Approve()
 }
 
+// maxRelayWait bounds the max_wait a relay may ask for: a day, beyond
+// anything a person is kept waiting, and far from overflowing a
+// time.Duration.
+const maxRelayWait = 86400
+
 // govBody is the JSON body of a governance request.
 type govBody struct {
 	Action      string          `json:"action"`
@@ -110,6 +130,13 @@ func (ps *PersonServer) handleGovernance(w http.ResponseWriter, r *http.Request,
 		Action: body.Action, Type: body.Type, URL: body.URL, Code: body.Code, MaxWait: body.MaxWait,
 		Question: body.Question, Tools: body.Tools, Resources: body.Resources, Body: rec.Body,
 	}
+	if gr.Endpoint == EndpointMission {
+		done, limited := ps.limitMissionFailures(w, rec, gr.Agent)
+		if limited {
+			return
+		}
+		defer done()
+	}
 	g := &grant{cnf: publicJWK(res.PublicKey, true), agent: gr.Agent}
 	if exp, ok := agent.time("exp"); ok {
 		g.capExp, g.capWhy = exp, "agent token"
@@ -127,10 +154,14 @@ func (ps *PersonServer) handleGovernance(w http.ResponseWriter, r *http.Request,
 		ps.visit(r.Context(), gr.URL, gr.Code)
 	}
 	if len(d.steps) == 0 {
-		ps.govEnd(w, rec, &d.end, &govPending{gr, g}, d)
+		ps.govEnd(w, rec, &d.end, &govPending{req: gr, grant: g}, d)
 		return
 	}
-	e := ps.pend.create(res.Thumbprint, d, &govPending{gr, g})
+	gp := &govPending{req: gr, grant: g}
+	if gr.Endpoint == EndpointInteraction && gr.MaxWait > 0 {
+		gp.until = ps.now().Add(time.Duration(gr.MaxWait) * time.Second)
+	}
+	e := ps.pend.create(res.Thumbprint, d, gp)
 	ps.writeAnswer(w, r, rec, e, ps.pend.first(e, ps.URL+consentPath))
 }
 
@@ -196,6 +227,9 @@ func (ps *PersonServer) govValidate(w http.ResponseWriter, r *http.Request, rec 
 		case "interaction", "payment":
 			if gr.URL == "" || gr.Code == "" {
 				return bad("a relay needs url and code")
+			}
+			if gr.MaxWait < 0 || gr.MaxWait > maxRelayWait {
+				return bad("max_wait must be a number of seconds from 0 to " + strconv.Itoa(maxRelayWait))
 			}
 		case "question":
 			rec.Endpoint, gr.Endpoint = EndpointQuestion, EndpointQuestion

@@ -1,8 +1,10 @@
 package aauthtest
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -309,5 +311,91 @@ func TestPSRelayVisits(t *testing.T) {
 	c.do("POST", w.PS.URL+psInteractionPath, "", map[string]any{"type": "interaction", "url": "https://r.example/i", "code": "ABCD2345"}, nil).expect(t, 202)
 	if len(visits) != 0 {
 		t.Error("a non-loopback URL was opened")
+	}
+}
+
+// A relay asking for max_wait is held no longer than that (AAuth -11
+// interaction endpoint): the first poll once the window has passed, on
+// the server's clock, gets 408 expired and the pending URL is gone after
+// it. A relay that ends within the window, or asks for none, is played
+// as scripted; a max_wait that is no number of seconds is refused.
+func TestPSRelayMaxWait(t *testing.T) {
+	clk := NewFakeClock(time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC))
+	w := NewWorld(WorldOptions{Now: clk.Now, PersonServer: PersonServerOptions{RelayInteractions: true}})
+	defer w.Close()
+	c := newClient(t, w)
+	c.now = clk.Now
+	url := w.PS.URL + psInteractionPath
+	relay := func(maxWait any) map[string]any {
+		m := map[string]any{"type": "interaction", "url": "https://r.example/i", "code": "ABCD2345"}
+		if maxWait != nil {
+			m["max_wait"] = maxWait
+		}
+		return m
+	}
+	// The person never engages: the relay would stay pending 50 polls.
+	unengaged := Defer(Pending().Times(50))
+
+	w.PS.QueueAt(EndpointInteraction, unengaged)
+	r := c.do("POST", url, "", relay(30), nil).expect(t, 202)
+	loc := r.Header.Get("Location")
+	c.do("GET", loc, "", nil, nil).expect(t, 202)
+	clk.Advance(29 * time.Second)
+	c.do("GET", loc, "", nil, nil).expect(t, 202)
+	clk.Advance(time.Second)
+	end := c.do("GET", loc, "", nil, nil).expect(t, 408)
+	if end.str(t, "error") != "expired" || !strings.Contains(end.str(t, "detail"), "max_wait of 30 s") {
+		t.Errorf("end %s", end.Body)
+	}
+	c.do("GET", loc, "", nil, nil).expect(t, 410)
+	if grs := w.PS.GovernanceRequests(); grs[len(grs)-1].MaxWait != 30 {
+		t.Errorf("recorded max_wait %d", grs[len(grs)-1].MaxWait)
+	}
+
+	// No max_wait: no bound.
+	w.PS.QueueAt(EndpointInteraction, unengaged)
+	loc = c.do("POST", url, "", relay(nil), nil).expect(t, 202).Header.Get("Location")
+	clk.Advance(45 * time.Minute) // within the agent token's hour
+	c.do("GET", loc, "", nil, nil).expect(t, 202)
+
+	// Engaged within the window: the scripted end.
+	w.PS.QueueAt(EndpointInteraction, Defer(Interacting()))
+	loc = c.do("POST", url, "", relay(30), nil).expect(t, 202).Header.Get("Location")
+	clk.Advance(10 * time.Second)
+	if r := c.do("GET", loc, "", nil, nil).expect(t, 200); r.str(t, "status") != "completed" {
+		t.Errorf("relay end %s", r.Body)
+	}
+
+	for _, bad := range []any{-1, 86401, "30", 1.5} {
+		if r := c.do("POST", url, "", relay(bad), nil); r.Status != http.StatusBadRequest {
+			t.Errorf("max_wait %v: %d %s", bad, r.Status, r.Body)
+		}
+	}
+}
+
+// The library's relay and poller against the kit on one fake clock: the
+// poller sleeps through Retry-After on it, the kit ends the relay when
+// max_wait is up, and the poller surfaces that as ErrExpired.
+func TestPSRelayMaxWaitLibraryClient(t *testing.T) {
+	clk := NewFakeClock(time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC))
+	w := NewWorld(WorldOptions{Now: clk.Now, PersonServer: PersonServerOptions{RelayInteractions: true}})
+	defer w.Close()
+	_, hc := psClient(t, w, clk)
+	w.PS.QueueAt(EndpointInteraction, Defer(Interacting(), Pending().RetryAfter("5").Times(100)))
+	ctx := context.Background()
+	loc, err := psclient.RelayInteraction(ctx, hc, psclient.InteractionRelay{PersonServer: w.PS.URL, URL: "https://r.example/i", Code: "ABCD2345", MaxWait: 30 * time.Second})
+	if err != nil || loc == "" {
+		t.Fatalf("relay: %q, %v", loc, err)
+	}
+	start := clk.Now()
+	_, err = psclient.PollDeferred(ctx, hc, loc, psclient.PollOptions{Clock: clk})
+	if !errors.Is(err, psclient.ErrExpired) {
+		t.Fatalf("err = %v, want ErrExpired", err)
+	}
+	if held := clk.Now().Sub(start); held < 30*time.Second || held > 35*time.Second {
+		t.Errorf("the relay was held %v of the fake clock, want 30 s to one poll interval more", held)
+	}
+	if n := w.PS.Polls(); n > 8 {
+		t.Errorf("%d polls", n)
 	}
 }

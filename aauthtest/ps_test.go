@@ -1,6 +1,7 @@
 package aauthtest
 
 import (
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -310,7 +311,10 @@ func TestPSAuthTokenChecks(t *testing.T) {
 func TestPSDecisionWire(t *testing.T) {
 	for _, p := range profiles {
 		t.Run(p.String(), func(t *testing.T) {
-			w := NewWorld(WorldOptions{Profile: p})
+			// A still clock: on the real one, a second boundary crossed
+			// between the agent token and the auth token (which the agent
+			// token caps) makes expires_in 3599.
+			w := NewWorld(WorldOptions{Profile: p, Now: NewFakeClock(time.Now()).Now})
 			defer w.Close()
 			c := newClient(t, w)
 			kind := tokenKind(p)
@@ -706,4 +710,70 @@ func TestPSTrustKeyAndRelativeLocation(t *testing.T) {
 		t.Fatalf("Location %q is not relative", loc)
 	}
 	c.do("GET", ps.URL+loc, "", nil, nil).expect(t, 200)
+}
+
+// The person server bounds clarification rounds (AAuth -11 Clarification
+// Limits): by default 5 questions per request, then 403 denied and the
+// pending URL gone; the same question asked again on a poll is no new
+// round. MaxClarificationRounds sets another bound, or none.
+func TestPSClarificationRoundsBounded(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		max    int // PersonServerOptions.MaxClarificationRounds
+		rounds int // questions scripted
+		asked  int // questions asked before the end
+		denied bool
+	}{
+		{"default bound", 0, 7, 5, true},
+		{"at the default bound", 0, 5, 5, false},
+		{"configured higher", 12, 12, 12, false},
+		{"configured lower", 2, 3, 2, true},
+		{"no bound", -1, 15, 15, false},
+	} {
+		for _, p := range profiles {
+			t.Run(tc.name+"/"+p.String(), func(t *testing.T) {
+				w := NewWorld(WorldOptions{Profile: p, PersonServer: PersonServerOptions{MaxClarificationRounds: tc.max}})
+				defer w.Close()
+				c := newClient(t, w)
+				var steps []Step
+				for i := range tc.rounds {
+					steps = append(steps, Clarification(fmt.Sprintf("question %d?", i)))
+				}
+				w.PS.Queue(tokenKind(p), Defer(steps...))
+				r := c.startToken(w)
+				loc := r.Header.Get("Location")
+				for i := range tc.asked {
+					if i > 0 {
+						r = c.poll(r)
+					}
+					expect202(t, r, wire.RequirementClarification)
+					if q := r.str(t, "clarification"); q != fmt.Sprintf("question %d?", i) {
+						t.Fatalf("round %d asked %q", i, q)
+					}
+					if i == 0 {
+						// Asked again, unanswered: the same round.
+						expect202(t, c.poll(r), wire.RequirementClarification)
+					}
+					body := map[string]any{"clarification_response": "answer"}
+					if p == wire.ProfileCurrent {
+						body["action"] = "clarification_response"
+					}
+					c.do("POST", loc, "", body, nil)
+				}
+				end := c.poll(r)
+				if !tc.denied {
+					end.expect(t, 200)
+				} else {
+					end.expect(t, 403)
+					if end.str(t, "error") != "denied" || !strings.Contains(string(end.Body), fmt.Sprintf("limit of %d clarification rounds", tc.asked)) {
+						t.Errorf("end %s", end.Body)
+					}
+					c.poll(r).expect(t, 410)
+				}
+				if n := len(w.PS.ClarificationAnswers()); n != tc.asked {
+					t.Errorf("%d answers taken, want %d", n, tc.asked)
+				}
+			})
+		}
+	}
 }

@@ -236,12 +236,25 @@ func (in *intermediary) relay(ctx context.Context, u, code string) error {
 	q.Set("code", code)
 	target.RawQuery = q.Encode()
 	own := resource.NewInteractionCode()
+	// The code leads somewhere before the caller can learn it: once
+	// SetInteraction returns, a poll may already have handed it out and the
+	// person's browser be on its way.
+	in.remember(own, target.String())
 	if err := resource.SetInteraction(ctx, in.issuer+InteractionPath, own); err != nil {
+		in.mu.Lock()
+		delete(in.codes, normalizeCode(own))
+		in.mu.Unlock()
 		if errors.Is(err, resource.ErrNotDeferred) {
 			return errors.New("aauth: the person must act at the downstream person server, and the call was not deferred (resource.Defer) to tell the caller")
 		}
 		return err
 	}
+	return nil
+}
+
+// remember makes the intermediary's code own lead to target, keeping at
+// most maxRelayed codes.
+func (in *intermediary) remember(own, target string) {
 	now := in.now()
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -258,8 +271,7 @@ func (in *intermediary) relay(ctx context.Context, u, code string) error {
 			delete(in.codes, k) // the bound holds, whatever is lost
 		}
 	}
-	in.codes[normalizeCode(own)] = relayed{target: target.String(), expires: now.Add(relayedLife)}
-	return nil
+	in.codes[normalizeCode(own)] = relayed{target: target, expires: now.Add(relayedLife)}
 }
 
 // serveInteraction sends the person, who opened the intermediary's

@@ -199,7 +199,7 @@ func testMockinFlow(t *testing.T, m *mockin, ap *aauthtest.AgentProvider, rs *aa
 		t.Errorf("the resource token (%v) does not name the person token presented (%v)", rt.claims, pt.claims)
 	case pt.str("sub") != echo.Sub:
 		t.Errorf("the auth token's sub %q is not the person token's %q", echo.Sub, pt.str("sub"))
-	case !slices.Equal(exchange.Capabilities, []string{"interaction"}):
+	case !slices.Equal(exchange.Capabilities, []string{"interaction", "budget"}):
 		t.Errorf("exchange capabilities %q", exchange.Capabilities)
 	}
 

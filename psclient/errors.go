@@ -50,6 +50,11 @@ var (
 	// ErrLocation: a 202 had no usable Location: none, not a URL, or not
 	// on the origin of the request that produced it.
 	ErrLocation = errors.New("aauth: bad Location")
+	// ErrRateLimited: the person server refused the request for now
+	// (429), such as after repeated failures at the mission endpoint;
+	// the answer's Retry-After (in the error's Response) says when to try
+	// again.
+	ErrRateLimited = errors.New("aauth: rate limited")
 )
 
 // Sentinel errors of the sub-agent and call-chaining token parameters
@@ -238,8 +243,8 @@ func (e *ExchangeError) Error() string {
 func (e *ExchangeError) Unwrap() error { return e.Err }
 
 // Is matches the sentinel of the error code in the body (as PollError
-// does), and ErrServer, ErrASUnreachable and ErrInteractionUnavailable by
-// status. A deferred request that failed also matches through Err.
+// does), and ErrServer, ErrASUnreachable, ErrInteractionUnavailable and
+// ErrRateLimited by status. A deferred request that failed also matches through Err.
 //
 // A request that carried a subagent_token and was answered
 // invalid_agent_token also matches ErrInvalidSubagentToken: AAuth -11 has
@@ -298,6 +303,8 @@ func requestIs(p *wire.Problem, status int, target error) bool {
 		return target == ErrASUnreachable
 	case http.StatusFailedDependency:
 		return target == ErrInteractionUnavailable
+	case http.StatusTooManyRequests:
+		return target == ErrRateLimited
 	}
 	return false
 }

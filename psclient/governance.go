@@ -70,8 +70,8 @@ func (e *RequestError) Error() string {
 func (e *RequestError) Unwrap() error { return e.Err }
 
 // Is matches the sentinel of the error code in the body, and ErrServer,
-// ErrASUnreachable and ErrInteractionUnavailable by status, as
-// ExchangeError does.
+// ErrASUnreachable, ErrInteractionUnavailable and ErrRateLimited by
+// status, as ExchangeError does.
 func (e *RequestError) Is(target error) bool { return requestIs(e.Problem, e.StatusCode, target) }
 
 // govCall is one governance request.

@@ -472,6 +472,11 @@ func TestRelayInteraction(t *testing.T) {
 			psProblem(w, 424, "interaction_unavailable", "no channel")
 		}, psclient.ErrInteractionUnavailable},
 		"424 without code": {func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(424) }, psclient.ErrInteractionUnavailable},
+		"rate limited": {func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "30")
+			psProblem(w, 429, "slow_down", "")
+		}, psclient.ErrRateLimited},
+		"429 without code": {func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(429) }, psclient.ErrRateLimited},
 		"user unreachable": {func(w http.ResponseWriter, r *http.Request) { psProblem(w, 403, "user_unreachable", "") }, psclient.ErrUserUnreachable},
 		"no location":      {func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(202) }, psclient.ErrLocation},
 		"other origin": {func(w http.ResponseWriter, r *http.Request) {

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/aauthgo/aauth"
+	"github.com/aauthgo/aauth/internal/profile"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // errDryRun stops a signed request before it is sent.
@@ -28,13 +31,20 @@ var errDryRun = errors.New("dry run: not sent")
 // output verifies as it stands.
 func (e *env) dryRun(req *http.Request, o *fetchOptions) error {
 	var signed *http.Request
+	// What the Transport declares: in the current profile it adds budget
+	// to the listed capabilities (Transport.Capabilities), and a dry run
+	// shows what a fetch sends.
+	caps := o.capabilities
+	if profile.For(o.profile).BudgetCapability && !slices.Contains(caps, wire.CapabilityBudget) {
+		caps = append(slices.Clip(caps), wire.CapabilityBudget)
+	}
 	st := &aauth.SigningTransport{
 		Base: roundTripperFunc(func(r *http.Request) (*http.Response, error) {
 			signed = r
 			return nil, errDryRun
 		}),
 		Keys:         aauth.StaticKeys(o.signer, o.sigKey),
-		Capabilities: o.capabilities,
+		Capabilities: caps,
 		Mission:      o.mission,
 		Profile:      o.profile,
 		Now:          e.now,

@@ -60,7 +60,7 @@ func TestDryRun(t *testing.T) {
 			name:    "current GET",
 			profile: aauth.ProfileCurrent,
 			check: func(t *testing.T, req *http.Request, res *sigverify.Result) {
-				if req.Method != "GET" || req.Header.Get("Aauth-Capabilities") != "interaction, clarification" {
+				if req.Method != "GET" || req.Header.Get("Aauth-Capabilities") != "interaction, clarification, budget" {
 					t.Errorf("method %s, headers %v", req.Method, req.Header)
 				}
 				if want := []string{"@method", "@authority", "@path", "signature-key"}; !slices.Equal(res.Components, want) {
@@ -76,8 +76,10 @@ func TestDryRun(t *testing.T) {
 				if req.Method != "POST" || string(res.Body) != `{"q":1}` || !slices.Equal(req.Header.Values("X-A"), []string{"1", "2"}) {
 					t.Errorf("method %s, body %q, headers %v", req.Method, res.Body, req.Header)
 				}
-				if req.Header.Get("Aauth-Capabilities") != "" {
-					t.Errorf("capabilities declared: %q", req.Header.Get("Aauth-Capabilities"))
+				// None listed: the current profile's own budget only, as
+				// a fetch sends.
+				if got := req.Header.Get("Aauth-Capabilities"); got != "budget" {
+					t.Errorf("capabilities declared: %q, want budget", got)
 				}
 				if !slices.Contains(res.Components, "content-digest") || !slices.Contains(res.Components, "content-type") {
 					t.Errorf("covered %v: no content-type and content-digest", res.Components)
@@ -112,6 +114,10 @@ func TestDryRun(t *testing.T) {
 				m, err := wire.ParseMission(req.Header.Get("Aauth-Mission"))
 				if err != nil || m.S256 != "bWlzc2lvbg" || m.Approver != "https://ps.example" {
 					t.Errorf("AAuth-Mission %q: %+v %v", req.Header.Get("Aauth-Mission"), m, err)
+				}
+				// The seed generation declares only what is listed.
+				if got := req.Header.Get("Aauth-Capabilities"); got != "interaction, clarification" {
+					t.Errorf("capabilities declared: %q", got)
 				}
 			},
 		},

@@ -78,7 +78,8 @@ intermediary's own, self-issued under its resource identifier):
 
 Told to the person server:
   --capabilities LIST    what this agent can do, comma separated (default
-                         interaction,clarification; '' for none)
+                         interaction,clarification; '' for none); the
+                         current profile adds budget
   --justification TEXT   why the agent needs access
   --login-hint HINT      who the person is
   --tenant ID            the person's tenant
@@ -401,12 +402,12 @@ func parseCapabilities(list string) ([]aauth.Capability, error) {
 		switch c {
 		case "":
 			continue
-		case aauth.CapabilityInteraction, aauth.CapabilityClarification, aauth.CapabilityPayment:
+		case aauth.CapabilityInteraction, aauth.CapabilityClarification, aauth.CapabilityPayment, wire.CapabilityBudget:
 			if !slices.Contains(caps, c) {
 				caps = append(caps, c)
 			}
 		default:
-			return nil, usagef("--capabilities: unknown capability %q (want interaction, clarification or payment)", oneLine(string(c)))
+			return nil, usagef("--capabilities: unknown capability %q (want interaction, clarification, payment or budget)", oneLine(string(c)))
 		}
 	}
 	return caps, nil

@@ -43,13 +43,18 @@ func TestFetchFlow(t *testing.T) {
 				t.Errorf("the resource saw %v, want an auth token", got)
 			}
 			// The person server was found through the agent token's ps
-			// claim, and was told the default capabilities.
+			// claim, and was told the default capabilities, and budget,
+			// which the Transport declares in the current profile.
 			reqs := w.PS.TokenRequests()
 			if len(reqs) == 0 {
 				t.Fatal("no token requests")
 			}
-			if got := strings.Join(reqs[0].Capabilities, ","); got != "interaction,clarification" {
-				t.Errorf("capabilities %q", got)
+			want := "interaction,clarification,budget"
+			if p == aauth.ProfileSeed {
+				want = "interaction,clarification"
+			}
+			if got := strings.Join(reqs[0].Capabilities, ","); got != want {
+				t.Errorf("capabilities %q, want %q", got, want)
 			}
 		})
 	}
@@ -97,7 +102,7 @@ func TestFetchHintsAndBody(t *testing.T) {
 	}
 	tr := w.PS.TokenRequests()[0]
 	if tr.Justification != "weekly report" || tr.LoginHint != "alice@example.com" || tr.Tenant != "acme" ||
-		tr.DomainHint != "example.com" || tr.MissionS256 != mission || strings.Join(tr.Capabilities, ",") != "interaction" {
+		tr.DomainHint != "example.com" || tr.MissionS256 != mission || strings.Join(tr.Capabilities, ",") != "interaction,budget" {
 		t.Errorf("token request %+v", tr)
 	}
 	// The body was sent again on each retry, with the caller's headers.

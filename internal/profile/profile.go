@@ -26,6 +26,7 @@ type Table struct {
 	MissionHeader        bool   // AAuth-Mission is sent on agent-signed requests
 	CapabilitiesOnPS     bool   // AAuth-Capabilities also goes to person-server requests
 	CapabilitiesOnTokens bool   // AAuth-Capabilities also goes on requests presenting auth or session tokens
+	BudgetCapability     bool   // budget is declared whatever the caller lists (the Budgets draft, after the seed)
 	PollAsAgent          bool   // a resource's pending URL is polled with the agent token, whatever the request presented
 
 	// Person server.
@@ -60,6 +61,7 @@ type Table struct {
 var Current = &Table{
 	Name:                 "current",
 	CapabilitiesOnTokens: true,
+	BudgetCapability:     true,
 	HWKAlg:               true,
 	JKTJWTScheme:         "jkt-jwt",
 	DigestBodies:         true,
