@@ -67,7 +67,10 @@ type Budgets struct {
 	// Ledger holds what each token has spent and holds; nil means an
 	// in-memory ledger of at most DefaultBudgetCapacity budgets. A fleet
 	// of replicas needs a shared one. A ledger that fails is answered
-	// 503: a budget the resource cannot count is not served.
+	// 503: a budget the resource cannot count is not served. A
+	// settlement that fails leaves its hold in place, so the budget is
+	// short of it until the token expires (never over), and the response
+	// carries no AAuth-Budget (§Sending Rules: a fault in metering).
 	Ledger BudgetLedger
 }
 

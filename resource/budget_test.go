@@ -586,3 +586,32 @@ func FuzzFormatBudget(f *testing.F) {
 		}
 	})
 }
+
+// settleFails is a ledger whose settlements fail.
+type settleFails struct{ BudgetLedger }
+
+func (settleFails) Settle(context.Context, BudgetKey, int64, int64) (int64, error) {
+	return 0, errors.New("ledger down")
+}
+
+// TestBudgetSettleFails: a settlement that fails leaves the response
+// without AAuth-Budget (a fault in metering) and Committed untold; the
+// hold stays, so the budget is short of it, never over.
+func TestBudgetSettleFails(t *testing.T) {
+	ledger := NewMemoryBudgetLedger(0)
+	told := 0
+	w := newWorld(t, func(rs *Resource) {
+		meteredResource(ledger)(rs)
+		rs.Budgets.Ledger = settleFails{ledger}
+		rs.Budgets.Committed = func(context.Context, *Caller, r3.BudgetClaim, int64) { told++ }
+	})
+	tok := w.authToken("data.read", map[string]any{"budget": budgetOf(1000)})
+	resp := w.do("GET", "/data?charge=100", "", tok)
+	wantStatus(t, resp, http.StatusOK, "")
+	if v := resp.Header.Get(r3.BudgetHeader); v != "" || told != 0 {
+		t.Errorf("AAuth-Budget %q, Committed told %d times", v, told)
+	}
+	if rem, ok, _ := ledger.Reserve(context.Background(), budgetKey(w.lastCaller()), 1000, 0, t0.Add(time.Hour)); rem != 700 || !ok {
+		t.Errorf("remaining %d after a failed settlement, want 700 (the hold of 300 kept)", rem)
+	}
+}

@@ -87,6 +87,7 @@ type meter struct {
 	buffered  bool // the answer is kept whole and sent after the handler (a held call)
 	written   bool // the response header was written
 	settled   bool
+	committed int64 // what settle committed, for post
 	remaining int64 // as the ledger last said
 }
 
@@ -132,10 +133,20 @@ func (m *meter) settle() (cost int64, ok bool) {
 		return cost, false
 	}
 	m.remaining = remaining
+	m.committed = cost
+	return cost, true
+}
+
+// post tells Budgets.Committed what settle committed, outside m.mu (it is
+// the application's code).
+func (m *meter) post() {
+	m.mu.Lock()
+	cost := m.committed
+	m.committed = 0
+	m.mu.Unlock()
 	if p := m.c.budgets.posted; p != nil && cost > 0 {
 		p(context.WithoutCancel(m.ctx), m.caller, m.grant, cost)
 	}
-	return cost, true
 }
 
 // header sets AAuth-Budget on h as the response header is written: the
@@ -146,6 +157,7 @@ func (m *meter) settle() (cost int64, ok bool) {
 // gets its header only then (final): it has no trailer, and the cost is
 // known by then.
 func (m *meter) header(h http.Header, final bool) {
+	defer m.post()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.written || m.buffered && !final {
@@ -187,6 +199,7 @@ func (m *meter) finish(w *budgetWriter) {
 	if settled {
 		return
 	}
+	defer m.post()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	cost, ok := m.settle()
