@@ -31,7 +31,7 @@ import (
 // that cost and the rest released. A handler that never calls Charge
 // costs what was held. Every response the handler writes carries
 // AAuth-Budget with what remains. Requests with tokens that carry no
-// budget are not metered.
+// budget are not metered, unless Default is set.
 type Budgets struct {
 	// Cost returns the maximum cost of r in the unit and scale of the
 	// token's budget (grant), held before the handler runs (Budgets
@@ -55,6 +55,13 @@ type Budgets struct {
 	// for less at the authorization endpoint, in the offer's unit, gets
 	// what it asked for.
 	Offer *r3.BudgetClaim
+
+	// Default, when set, is the budget of an auth token that carries
+	// none: the resource's own default (§Auth Token Extensions), metered
+	// per token like a granted one. Nil serves such tokens unmetered. A
+	// person server that drops the budget of a resource token therefore
+	// grants no more than Default.
+	Default *r3.BudgetClaim
 
 	// Committed, when set, is told each cost committed against a budget,
 	// after the ledger has it: where the resource posts consumption to its
@@ -100,6 +107,7 @@ type budgetState struct {
 	offer      map[string]any // the resource token's budget claim, or nil
 	offerClaim r3.BudgetClaim // the same, when offer is set
 	ledger     BudgetLedger
+	fallback   *r3.BudgetClaim // Default
 }
 
 // compileBudgets checks Resource.Budgets.
@@ -108,7 +116,13 @@ func (c *config) compileBudgets() error {
 	if b == nil {
 		return nil
 	}
-	s := &budgetState{cost: b.Cost, posted: b.Committed, units: slices.Clone(b.Units), ledger: b.Ledger}
+	s := &budgetState{cost: b.Cost, posted: b.Committed, units: slices.Clone(b.Units), ledger: b.Ledger, fallback: b.Default}
+	if d := b.Default; d != nil && (d.Unit == "" || d.Amount < 0 || d.Amount > maxBudgetFigure || d.Decimals < 0 || d.Decimals > 18) {
+		return fmt.Errorf("aauth: Resource.Budgets.Default needs a unit, decimals from 0 to 18 and an amount of at most 15 digits")
+	}
+	if d := b.Default; d != nil && len(s.units) > 0 && !slices.ContainsFunc(s.units, func(u BudgetUnit) bool { return u.Unit == d.Unit && u.Decimals == d.Decimals }) {
+		return fmt.Errorf("aauth: Resource.Budgets.Default must name a unit of Units, with its decimals")
+	}
 	for _, u := range s.units {
 		if u.Unit == "" || u.Decimals < 0 || u.Decimals > 18 || u.Max < 0 || u.Max > maxBudgetFigure {
 			return fmt.Errorf("aauth: Resource.Budgets.Units: %q needs a name, decimals from 0 to 18 and a max of at most 15 digits", shorten(u.Unit))
@@ -164,8 +178,10 @@ func (c *config) metered(next http.Handler) http.Handler {
 			return
 		}
 		if grant == nil {
-			next.ServeHTTP(w, r)
-			return
+			if grant = c.budgets.fallback; grant == nil {
+				next.ServeHTTP(w, r)
+				return
+			}
 		}
 		c.meter(w, r, caller, *grant, next)
 	})

@@ -257,13 +257,14 @@ func TestBudgetMetadata(t *testing.T) {
 // configuration error, reported on the first request.
 func TestBudgetConfigErrors(t *testing.T) {
 	for name, b := range map[string]*Budgets{
-		"offer in an undeclared unit": {Units: []BudgetUnit{usd}, Offer: &r3.BudgetClaim{Amount: 1, Unit: "EUR", Decimals: 2}},
-		"offer with other decimals":   {Units: []BudgetUnit{usd}, Offer: &r3.BudgetClaim{Amount: 1, Unit: "USD", Decimals: 2}},
-		"offer past the unit's max":   {Units: []BudgetUnit{usd}, Offer: &r3.BudgetClaim{Amount: 5_000_001, Unit: "USD", Decimals: 6}},
-		"offer of 16 digits":          {Offer: &r3.BudgetClaim{Amount: 1_000_000_000_000_000, Unit: "USD", Decimals: 6}},
-		"offer without a unit":        {Offer: &r3.BudgetClaim{Amount: 1}},
-		"unit without a name":         {Units: []BudgetUnit{{Decimals: 2}}},
-		"unit with 19 decimals":       {Units: []BudgetUnit{{Unit: "wei", Decimals: 19}}},
+		"offer in an undeclared unit":   {Units: []BudgetUnit{usd}, Offer: &r3.BudgetClaim{Amount: 1, Unit: "EUR", Decimals: 2}},
+		"offer with other decimals":     {Units: []BudgetUnit{usd}, Offer: &r3.BudgetClaim{Amount: 1, Unit: "USD", Decimals: 2}},
+		"offer past the unit's max":     {Units: []BudgetUnit{usd}, Offer: &r3.BudgetClaim{Amount: 5_000_001, Unit: "USD", Decimals: 6}},
+		"offer of 16 digits":            {Offer: &r3.BudgetClaim{Amount: 1_000_000_000_000_000, Unit: "USD", Decimals: 6}},
+		"offer without a unit":          {Offer: &r3.BudgetClaim{Amount: 1}},
+		"unit without a name":           {Units: []BudgetUnit{{Decimals: 2}}},
+		"unit with 19 decimals":         {Units: []BudgetUnit{{Unit: "wei", Decimals: 19}}},
+		"default in an undeclared unit": {Units: []BudgetUnit{usd}, Default: &r3.BudgetClaim{Amount: 1, Unit: "EUR", Decimals: 2}},
 	} {
 		rs := &Resource{Issuer: "https://resource.example", Budgets: b}
 		if _, err := rs.config(); err == nil || !strings.Contains(err.Error(), "Resource.Budgets") {
@@ -613,5 +614,29 @@ func TestBudgetSettleFails(t *testing.T) {
 	}
 	if rem, ok, _ := ledger.Reserve(context.Background(), budgetKey(w.lastCaller()), 1000, 0, t0.Add(time.Hour)); rem != 700 || !ok {
 		t.Errorf("remaining %d after a failed settlement, want 700 (the hold of 300 kept)", rem)
+	}
+}
+
+// TestBudgetDefault: with Default, an auth token without a budget claim is
+// metered against the resource's own default, per token; one with a claim
+// against its claim.
+func TestBudgetDefault(t *testing.T) {
+	w := newWorld(t, func(rs *Resource) {
+		meteredResource(nil)(rs)
+		rs.Budgets.Default = &r3.BudgetClaim{Amount: 500, Unit: "USD", Decimals: 6}
+	})
+	tok := w.authToken("data.read", nil)
+	resp := w.do("GET", "/data", "", tok)
+	wantStatus(t, resp, http.StatusOK, "")
+	wantBudget(t, resp, 200, 300)
+	if c := w.lastCaller(); c.Budget == nil || c.Budget.Amount != 500 {
+		t.Errorf("Caller.Budget %+v, want the default", c.Budget)
+	}
+	wantBudgetRefusal(t, w.do("GET", "/data", "", tok), r3.ReasonInsufficientBudget, 200, 300)
+	resp = w.do("GET", "/data", "", w.authToken("data.read", map[string]any{"budget": budgetOf(1000)}))
+	wantBudget(t, resp, 700, 300)
+	rs := &Resource{Issuer: "https://resource.example", Budgets: &Budgets{Default: &r3.BudgetClaim{Amount: -1, Unit: "USD"}}}
+	if _, err := rs.config(); err == nil || !strings.Contains(err.Error(), "Default") {
+		t.Errorf("a negative Default: %v", err)
 	}
 }
