@@ -77,7 +77,7 @@ type Budgets struct {
 	// 503: a budget the resource cannot count is not served. A
 	// settlement that fails leaves its hold in place, so the budget is
 	// short of it until the token expires (never over), and the response
-	// carries no AAuth-Budget (§Sending Rules: a fault in metering).
+	// reports no cost.
 	Ledger BudgetLedger
 }
 
@@ -187,6 +187,10 @@ func (c *config) metered(next http.Handler) http.Handler {
 	})
 }
 
+// budgetField is AAuth-Budget as a key of an http.Header (canonical), set
+// directly: canonicalizing the name allocated on every response.
+const budgetField = "Aauth-Budget"
+
 // codeInvalidBudget is the problem code of a budget the resource cannot
 // meter (Budgets draft §Errors).
 const codeInvalidBudget = "invalid_budget"
@@ -259,7 +263,7 @@ func (c *config) refuseBudget(w http.ResponseWriter, r *http.Request, caller *Ca
 		b.Required, b.Members = required, b.Members|r3.BudgetRequired
 	}
 	if bv, err := formatBudget(b); err == nil {
-		w.Header().Set(r3.BudgetHeader, bv)
+		w.Header()[budgetField] = []string{bv}
 	}
 	if l := c.rs.Logger; l != nil {
 		l.LogAttrs(r.Context(), slog.LevelInfo, "aauth: request refused",
@@ -371,3 +375,79 @@ func formatBudget(b r3.Budget) (string, error) {
 	}
 	return string(buf), nil
 }
+
+// budgetNote puts AAuth-Budget (what remains) on the answers the resource
+// itself gives a request bearing a budgeted auth token before any handler
+// runs, such as a scope step-up or a 403: the field belongs on every
+// response to that token (Budgets draft §Sending Rules). Answers that
+// already carry it (metered ones, budget refusals) are left alone.
+type budgetNote struct {
+	http.ResponseWriter
+	c      *config
+	r      *http.Request
+	caller *Caller
+	done   bool
+}
+
+// noteBudgets wraps w when caller presents an auth token with a budget
+// (or Default applies) that the resource meters.
+func (c *config) noteBudgets(w http.ResponseWriter, r *http.Request, caller *Caller) http.ResponseWriter {
+	if c.budgets == nil || caller.Kind != KindAuth {
+		return w
+	}
+	if grant, err := caller.budgetClaim(); err != nil || grant == nil && c.budgets.fallback == nil {
+		return w
+	}
+	return &budgetNote{ResponseWriter: w, c: c, r: r, caller: caller}
+}
+
+func (n *budgetNote) note() {
+	if n.done {
+		return
+	}
+	n.done = true
+	h := n.ResponseWriter.Header()
+	if len(h[budgetField]) > 0 {
+		return
+	}
+	grant, err := n.caller.budgetClaim()
+	if err != nil {
+		return
+	}
+	if grant == nil {
+		grant = n.c.budgets.fallback
+	}
+	if units := n.c.budgets.units; len(units) > 0 && !slices.ContainsFunc(units, func(u BudgetUnit) bool { return u.Unit == grant.Unit }) {
+		return // refused as invalid_budget: not metered, nothing to report
+	}
+	remaining, _, err := n.c.budgets.ledger.Reserve(n.r.Context(), budgetKey(n.caller), grant.Amount, 0, n.caller.Expiry)
+	if err != nil {
+		return
+	}
+	if v, err := formatBudget(r3.Budget{Remaining: remaining, Unit: grant.Unit, Decimals: grant.Decimals, Members: r3.BudgetRemaining | r3.BudgetUnit}); err == nil {
+		h[budgetField] = []string{v}
+	}
+}
+
+// WriteHeader implements http.ResponseWriter.
+func (n *budgetNote) WriteHeader(code int) {
+	if code >= 200 {
+		n.note()
+	}
+	n.ResponseWriter.WriteHeader(code)
+}
+
+// Write implements http.ResponseWriter.
+func (n *budgetNote) Write(p []byte) (int, error) {
+	n.note()
+	return n.ResponseWriter.Write(p)
+}
+
+// Flush implements http.Flusher.
+func (n *budgetNote) Flush() {
+	n.note()
+	_ = http.NewResponseController(n.ResponseWriter).Flush()
+}
+
+// Unwrap returns the ResponseWriter wrapped, for http.ResponseController.
+func (n *budgetNote) Unwrap() http.ResponseWriter { return n.ResponseWriter }

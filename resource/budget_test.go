@@ -595,9 +595,9 @@ func (settleFails) Settle(context.Context, BudgetKey, int64, int64) (int64, erro
 	return 0, errors.New("ledger down")
 }
 
-// TestBudgetSettleFails: a settlement that fails leaves the response
-// without AAuth-Budget (a fault in metering) and Committed untold; the
-// hold stays, so the budget is short of it, never over.
+// TestBudgetSettleFails: a settlement that fails leaves Committed untold
+// and the hold in place, so the budget is short of it, never over; the
+// response reports what remains (a floor) with no cost.
 func TestBudgetSettleFails(t *testing.T) {
 	ledger := NewMemoryBudgetLedger(0)
 	told := 0
@@ -609,7 +609,7 @@ func TestBudgetSettleFails(t *testing.T) {
 	tok := w.authToken("data.read", map[string]any{"budget": budgetOf(1000)})
 	resp := w.do("GET", "/data?charge=100", "", tok)
 	wantStatus(t, resp, http.StatusOK, "")
-	if v := resp.Header.Get(r3.BudgetHeader); v != "" || told != 0 {
+	if v := resp.Header.Get(r3.BudgetHeader); v != `remaining=700, unit="USD", decimals=6` || told != 0 {
 		t.Errorf("AAuth-Budget %q, Committed told %d times", v, told)
 	}
 	if rem, ok, _ := ledger.Reserve(context.Background(), budgetKey(w.lastCaller()), 1000, 0, t0.Add(time.Hour)); rem != 700 || !ok {
@@ -638,5 +638,46 @@ func TestBudgetDefault(t *testing.T) {
 	rs := &Resource{Issuer: "https://resource.example", Budgets: &Budgets{Default: &r3.BudgetClaim{Amount: -1, Unit: "USD"}}}
 	if _, err := rs.config(); err == nil || !strings.Contains(err.Error(), "Default") {
 		t.Errorf("a negative Default: %v", err)
+	}
+}
+
+// TestBudgetOnResourceAnswers: the answers the resource gives a budgeted
+// token itself, before any handler (a scope step-up, a denial), carry
+// AAuth-Budget with what remains too.
+func TestBudgetOnResourceAnswers(t *testing.T) {
+	w := newWorld(t, func(rs *Resource) {
+		meteredResource(nil)(rs)
+		rs.Policy = func(r *http.Request, c *Caller) Need {
+			switch r.URL.Path {
+			case "/write":
+				return Need{Mode: AuthToken, Scope: "data.write"}
+			case "/denied":
+				return Need{Deny: true}
+			}
+			return Need{Mode: AuthToken, Scope: "data.read"}
+		}
+	})
+	tok := w.authToken("data.read", map[string]any{"budget": budgetOf(1000)})
+	wantBudget(t, w.do("GET", "/data?charge=100", "", tok), 900, 100)
+	resp := w.do("GET", "/write", "", tok)
+	wantStatus(t, resp, http.StatusUnauthorized, "")
+	wantBudget(t, resp, 900, -1)
+	resp = w.do("GET", "/denied", "", tok)
+	wantStatus(t, resp, http.StatusForbidden, "")
+	wantBudget(t, resp, 900, -1)
+	if b := budgetHeader(t, resp); b.Has(r3.BudgetCost) {
+		t.Errorf("a refusal reports a cost: %+v", b)
+	}
+	// Tokens without a budget get none.
+	resp = w.do("GET", "/denied", "", w.authToken("data.read", nil))
+	if v := resp.Header.Get(r3.BudgetHeader); v != "" {
+		t.Errorf("AAuth-Budget %q for a token without a budget", v)
+	}
+}
+
+// TestBudgetFieldCanonical: the key metering sets is AAuth-Budget's.
+func TestBudgetFieldCanonical(t *testing.T) {
+	if got := http.CanonicalHeaderKey(r3.BudgetHeader); got != budgetField {
+		t.Fatalf("canonical %q, budgetField %q", got, budgetField)
 	}
 }

@@ -178,7 +178,7 @@ func (m *meter) header(h http.Header, final bool) {
 		b.Members |= r3.BudgetCost
 	}
 	if v, err := formatBudget(b); err == nil {
-		h.Set(r3.BudgetHeader, v)
+		h[budgetField] = []string{v}
 	}
 }
 
@@ -207,7 +207,7 @@ func (m *meter) finish(w *budgetWriter) {
 		return
 	}
 	if v, err := r3.FormatBudget(r3.Budget{Cost: cost, Members: r3.BudgetCost}); err == nil {
-		w.Header().Set(r3.BudgetHeader, v) // a declared trailer: sent after the body
+		w.Header()[budgetField] = []string{v} // a declared trailer: sent after the body
 	}
 }
 
