@@ -485,6 +485,11 @@ func TestBudgetR3(t *testing.T) {
 	resp = w.do("POST", "/mcp", toolCall(2, "search", `{"q":"x"}`), at)
 	wantStatus(t, resp, http.StatusOK, "")
 	wantBudget(t, resp, 5, 10)
+	// A tool the token does not grant: refused before any handler, with
+	// what remains.
+	resp = w.do("POST", "/mcp", toolCall(4, "delete_all", ""), at)
+	wantStatus(t, resp, http.StatusForbidden, "")
+	wantBudget(t, resp, 5, -1)
 	resp = w.do("POST", "/mcp", toolCall(3, "search", `{"q":"y"}`), at)
 	wantStatus(t, resp, http.StatusUnauthorized, "")
 	ch, _, err := wire.ParseRequirementHeader(resp.Header)
