@@ -900,6 +900,9 @@ func (r *run) poll(resp *http.Response) (*http.Response, error) {
 	for {
 		var atr *psclient.AuthTokenRequiredError
 		if !errors.As(err, &atr) {
+			if err == nil && out != nil {
+				r.noteBudget(out) // the held call's answer, metered when it ran
+			}
 			return out, err
 		}
 		cred, again, err2 := r.answerAuthToken(atr.Challenge.ResourceToken)

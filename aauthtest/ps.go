@@ -332,6 +332,8 @@ type PersonServer struct {
 
 	r3 psR3 // R3 documents fetched and what they grant (ps_r3.go)
 
+	budget psBudget // how budgets are sized (ps_budget.go)
+
 	missionFailures *failureLimit // see PersonServerOptions.MissionFailureLimit
 }
 
@@ -711,6 +713,7 @@ type grant struct {
 	lineage  []string       // resources the chain passed through, for a chained request
 	caller   string         // the agent the upstream token was issued to, for a chained request
 	r3       map[string]any // the R3 claims of an auth token (ps_r3.go)
+	budget   map[string]any // the budget claim of an auth token (ps_budget.go)
 }
 
 // missionOwner is the agent whose mission the token is under: the signer,
@@ -930,6 +933,11 @@ func (ps *PersonServer) checkAuthRequest(w http.ResponseWriter, r *http.Request,
 		}
 		g.r3 = claims
 	}
+	budget, err := ps.budgetFor(r.Context(), tr, rt)
+	if err != nil {
+		return fail("invalid_budget", "the resource token's budget is unusable: "+err.Error())
+	}
+	g.budget = budget
 	return true
 }
 
@@ -1046,6 +1054,9 @@ func (ps *PersonServer) issue(g *grant, d Decision, tw tweak) (string, time.Time
 		c["tenant"] = g.tenant
 	}
 	maps.Copy(c, g.r3)
+	if g.budget != nil && g.kind == TokenAuth {
+		c["budget"] = g.budget
+	}
 	maps.Copy(c, d.claims)
 	if tw != nil {
 		tw(c)

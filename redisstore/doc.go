@@ -22,8 +22,9 @@
 // A Store is one Redis deployment; its parts share its key prefix, its
 // events and its view of whether Redis is reachable. Store.Tokens is the
 // aauth.TokenCache, and an aauth.TokenLocker; Store.Replay is the
-// resource.ReplayStore, Store.Sessions the resource.SessionStore and
-// Store.Revocations the resource.RevocationStore.
+// resource.ReplayStore, Store.Sessions the resource.SessionStore,
+// Store.Revocations the resource.RevocationStore and Store.Budgets the
+// resource.BudgetLedger (for resource.Budgets.Ledger).
 //
 // # Keys
 //
@@ -50,6 +51,10 @@
 //	                gave (the token's exp, capped at an hour, plus the
 //	                signature window) plus Options.ClockSkew, and a later
 //	                revocation of the same token only extends it
+//	aauth:budget:S  an auth token's budget: a hash of amount, spent and
+//	                held; S is the hex SHA-256 of its issuer, a NUL byte
+//	                and its jti; it expires (PX) at the token's exp plus
+//	                Options.ClockSkew
 //
 // A value under a token key that is not an envelope of this key (another
 // format version, another program's data) is never overwritten or
@@ -98,6 +103,8 @@
 // resource answers requests presenting a person or auth token 503, since
 // a token revoked at another replica must never be served, and its
 // revocation endpoint answers 500, so that the person server tries again.
+// Budgets fail closed too: while Redis is unavailable a metered request
+// is answered 503, since a replica that cannot count must not spend.
 //
 // For the rest of the resource side the choice is Options.ReplayOutage and
 // Options.SessionOutage. Replay protection is a security check, and by

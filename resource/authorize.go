@@ -22,7 +22,7 @@ const maxAuthorizeBody = 16 << 10
 // server, not the resource, defines them (AAuth -11, Scopes).
 var identityScopes = []string{"openid", "profile", "email", "address", "phone", "tenant", "groups", "roles"}
 
-// serveAuthorize answers POST {"scope", "account"?} signed with a person
+// serveAuthorize answers POST {"scope", "account"?, "budget"?} signed with a person
 // token (or an auth token) with {"resource_token"}. With R3, the body may
 // name the tools the agent means to call, {"r3_operations": {"vocabulary",
 // "operations"}}, in place of a scope or beside one (R3 §Authorization
@@ -88,6 +88,19 @@ func (c *config) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		}
 		account = *req.Account
 		need.ResourceTokenClaims = map[string]any{"account": account}
+	}
+	if c.budgets != nil {
+		offer, e := c.budgets.requested(body)
+		if e != nil {
+			c.problem(w, e.Status, e.Code, e.Detail)
+			return
+		}
+		if offer != nil {
+			if need.ResourceTokenClaims == nil {
+				need.ResourceTokenClaims = map[string]any{}
+			}
+			need.ResourceTokenClaims["budget"] = offer
+		}
 	}
 	if c.r3 != nil {
 		d, e := c.r3.documentFor(r3ops, account)

@@ -123,9 +123,15 @@ type Caller struct {
 	// proposal describes, run once.
 	PerCall bool
 
-	payload []byte  // the token's decoded payload, for Claims
-	res     *config // the resource that verified it, for Defer
-	body    []byte  // the request body, when it was read for its digest
+	// Budget is the auth token's granted budget (the Budgets draft), set
+	// while the resource meters the request (Resource.Budgets); nil
+	// otherwise. Charge takes costs in its unit and scale.
+	Budget *r3.BudgetClaim
+
+	payload []byte      // the token's decoded payload, for Claims
+	budget  *budgetOnce // its budget claim, read once per token
+	res     *config     // the resource that verified it, for Defer
+	body    []byte      // the request body, when it was read for its digest
 }
 
 // HasScope reports whether the caller's scope holds every one of scopes.

@@ -56,6 +56,7 @@ type config struct {
 	r3          *r3State                // per-operation authorization, when Resource.R3 is set
 	persons     personRecords           // person tokens verified, with PersonTokenJTI
 	public      map[string]http.Handler // PublicPaths
+	budgets     *budgetState            // metering, when Resource.Budgets is set
 }
 
 func (rs *Resource) now() time.Time {
@@ -201,6 +202,9 @@ func (rs *Resource) compile() (*config, error) {
 		return nil, err
 	}
 	if err := c.compileR3(); err != nil {
+		return nil, err
+	}
+	if err := c.compileBudgets(); err != nil {
 		return nil, err
 	}
 	if c.metadata, err = c.metadataDocument(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -250,14 +251,23 @@ type world struct {
 // (Issuer is set after, from the server).
 func newWorld(t testing.TB, configure func(rs *Resource)) *world {
 	t.Helper()
+	return newWorldServing(t, configure, nil)
+}
+
+// newWorldServing starts a world whose protected handler is h (nil: echo).
+func newWorldServing(t testing.TB, configure func(rs *Resource), h http.Handler) *world {
+	t.Helper()
 	w := &world{t: t, clock: newClock(), agent: newAgent()}
+	if h == nil {
+		h = http.HandlerFunc(w.echo)
+	}
 	w.ap = newIssuer(t, w.clock, dwkAgent)
 	w.ps = newIssuer(t, w.clock, dwkPerson)
 	w.rs = &Resource{Now: w.clock.Now, KeyRefreshInterval: time.Minute}
 	if configure != nil {
 		configure(w.rs)
 	}
-	w.srv = httptest.NewServer(w.rs.Require(http.HandlerFunc(w.echo)))
+	w.srv = httptest.NewServer(w.rs.Require(h))
 	w.rs.Issuer = w.srv.URL
 	t.Cleanup(w.srv.Close)
 	// Its own connections: the hostile table runs in parallel, and every
@@ -270,6 +280,7 @@ func newWorld(t testing.TB, configure func(rs *Resource)) *world {
 }
 
 // echo is the protected handler: it records the caller and answers 200.
+// A query charge=N charges N against a metered token's budget (Charge).
 func (w *world) echo(rw http.ResponseWriter, r *http.Request) {
 	c, ok := FromContext(r.Context())
 	if !ok {
@@ -280,7 +291,13 @@ func (w *world) echo(rw http.ResponseWriter, r *http.Request) {
 	w.callers = append(w.callers, c)
 	w.mu.Unlock()
 	body, _ := io.ReadAll(r.Body)
-	writeTestJSON(rw, map[string]any{"ok": true, "kind": c.Kind, "sub": c.Subject, "agent": c.Agent, "body": len(body)})
+	out := map[string]any{"ok": true, "kind": c.Kind, "sub": c.Subject, "agent": c.Agent, "body": len(body)}
+	if n, err := strconv.ParseInt(r.URL.Query().Get("charge"), 10, 64); err == nil {
+		if err := Charge(r.Context(), n); err != nil {
+			out["charge"] = err.Error()
+		}
+	}
+	writeTestJSON(rw, out)
 }
 
 func (w *world) lastCaller() *Caller {

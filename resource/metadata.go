@@ -53,6 +53,9 @@ func (c *config) metadataDocument() ([]byte, error) {
 	if c.r3 != nil {
 		c.r3.metadataMembers(doc)
 	}
+	if c.budgets != nil && len(c.budgets.units) > 0 {
+		doc["budget_units"] = c.budgets.units
+	}
 	for k, v := range rs.MetadataMembers {
 		if _, taken := doc[k]; taken {
 			return nil, fmt.Errorf("aauth: Resource.MetadataMembers cannot set %q, which the resource writes", k)

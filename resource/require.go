@@ -27,6 +27,7 @@ func (rs *Resource) Require(next http.Handler) http.Handler {
 			misconfigured(w, err)
 			return
 		}
+		next := c.metered(next)
 		if c.own(w, r, next) {
 			return
 		}
@@ -81,6 +82,7 @@ func (c *config) protect(w http.ResponseWriter, r *http.Request, next http.Handl
 		return
 	}
 	caller.res = c
+	w = c.noteBudgets(w, r, caller)
 	var mcp *r3.MCPRequest
 	if c.r3 != nil {
 		// Every request is read as MCP before anything is decided: a

@@ -271,6 +271,10 @@ type Resource struct {
 	// R3, when set, authorizes an MCP server's tools one by one: see R3.
 	R3 *R3
 
+	// Budgets, when set, meters auth tokens that carry a budget claim,
+	// as a hard cap per token: see Budgets and Charge.
+	Budgets *Budgets
+
 	// Display and ScopeDescriptions are published in the metadata. With
 	// ScopeDescriptions set, the authorization endpoint refuses scopes it
 	// does not describe (identity scopes such as openid aside).

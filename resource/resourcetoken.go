@@ -121,6 +121,9 @@ func (c *config) resourceToken(ctx context.Context, caller *Caller, need Need) (
 		}
 		cl[k] = v
 	}
+	if _, set := cl["budget"]; !set && c.budgets != nil && c.budgets.offer != nil {
+		cl["budget"] = c.budgets.offer
+	}
 	tok, err := c.signing.sign(typResource, cl)
 	return tok, exp, err
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/aauthgo/aauth/internal/jsonx"
+	"github.com/aauthgo/aauth/wire"
 )
 
 // problem writes an error body in the profile's format: RFC 9457
@@ -76,7 +77,13 @@ func (c *config) refuse(w http.ResponseWriter, r *http.Request, e *Error) {
 
 // challenge answers 401 with an AAuth-Requirement.
 func (c *config) challenge(w http.ResponseWriter, requirement, resourceToken, problemCode, detail string) {
-	v, err := formatRequirement(requirement, resourceToken, "", "")
+	c.challengeWith(w, wire.Challenge{Requirement: wire.Requirement(requirement), ResourceToken: resourceToken}, problemCode, detail)
+}
+
+// challengeWith answers 401 with the AAuth-Requirement ch, which may
+// carry parameters (such as the Budgets draft's reason).
+func (c *config) challengeWith(w http.ResponseWriter, ch wire.Challenge, problemCode, detail string) {
+	v, err := wire.FormatRequirement(ch)
 	if err != nil {
 		c.problem(w, http.StatusInternalServerError, "server_error", "cannot format the requirement")
 		return

@@ -69,6 +69,7 @@ type token struct {
 	sig     []byte
 	payload []byte
 	claims  claims
+	budget  budgetOnce // the budget claim, read once (budget.go)
 }
 
 type jwsHeader struct {

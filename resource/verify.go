@@ -322,6 +322,7 @@ func (c *config) finishToken(ctx context.Context, t *token, caller *Caller, dwk 
 	caller.IssuedAt = cl.Iat.t
 	caller.Token = t.raw
 	caller.payload = t.payload
+	caller.budget = &t.budget
 	switch t.kind {
 	case KindAgent:
 		caller.Agent, caller.PersonServer, caller.ParentAgent = cl.Sub, cl.Ps, cl.ParentAgent
