@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aauthgo/aauth"
 	"github.com/aauthgo/aauth/aauthtest"
@@ -285,6 +286,40 @@ func r3HostileCases() []hostileCase {
 		}, want: and(wantStatus(200), also("no budget kept", func(e *hostileEnv) error {
 			if b, ok := e.tr.Budget(e.target); ok {
 				return fmt.Errorf("kept %+v", b)
+			}
+			return nil
+		}))},
+		{name: "budget-trailer-hostile", script: func(e *hostileEnv) {
+			// A streamed answer whose AAuth-Budget trailer is malformed:
+			// negative, 16 digits, a String, oversized, without cost, a
+			// remaining that a trailer may not carry. The header's
+			// figures stand.
+			bad := []string{`cost=-5`, `cost=1234567890123456`, `cost="x"`, "cost=1, " + strings.Repeat("a=1,", 600), `reserved=5`, `remaining=1`}
+			i := 0
+			e.r3Resource(nil, func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.URL.Path != "/mcp" {
+						next.ServeHTTP(w, r)
+						return
+					}
+					w.Header().Set("Trailer", "AAuth-Budget")
+					w.Header()["Aauth-Budget"] = []string{`remaining=100, reserved=10`}
+					next.ServeHTTP(w, r)
+					w.Header()["Aauth-Budget"] = []string{bad[i%len(bad)]}
+					i++
+				})
+			}, r3Call("search", `{}`))
+			// Served warm, every malformed trailer in turn (the first
+			// calls' challenges take some).
+			for range len(bad) {
+				e.clock.Advance(time.Second) // not one signature twice
+				if err := e.r3Do(r3Call("search", `{}`)); err != nil {
+					e.t.Fatal(err)
+				}
+			}
+		}, want: and(wantStatus(200), also("the header's figures kept", func(e *hostileEnv) error {
+			if b, ok := e.tr.Budget(e.target); !ok || b.Remaining != 100 || b.Reserved != 10 || b.Has(r3.BudgetCost) {
+				return fmt.Errorf("kept %+v, %v", b, ok)
 			}
 			return nil
 		}))},

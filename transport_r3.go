@@ -449,8 +449,43 @@ func (r *run) noteBudget(resp *http.Response) *r3.Budget {
 		}
 	}
 	_, budgets := r.t.r3.tables()
-	budgets.Put(r.origin, b, !onProbation(r.ctx))
+	trusted := !onProbation(r.ctx)
+	budgets.Put(r.origin, b, trusted)
+	if _, declared := resp.Trailer[keyBudget]; declared && resp.Body != nil && resp.Body != http.NoBody {
+		resp.Body = &budgetTrailerBody{ReadCloser: resp.Body, resp: resp, budgets: budgets, origin: r.origin, header: b, trusted: trusted}
+	}
 	return &b
+}
+
+// budgetTrailerBody completes a streamed answer's budget (Budgets draft
+// §Streaming, §Trailer Rules): once the caller has read the body to the
+// end, the trailer's cost joins the header's figures, so that
+// Transport.Budget's Balance is remaining + reserved - cost. A trailer
+// that is missing or malformed leaves the header's figures, which are a
+// floor; so does a newer report for the origin that came meanwhile.
+type budgetTrailerBody struct {
+	io.ReadCloser
+	resp    *http.Response
+	budgets *lru.Map[string, r3.Budget]
+	origin  string
+	header  r3.Budget
+	trusted bool
+	done    bool
+}
+
+func (b *budgetTrailerBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.done {
+		b.done = true
+		if tl := b.resp.Trailer.Values(r3.BudgetHeader); len(tl) > 0 {
+			if t, terr := r3.ParseBudgetTrailer(tl); terr == nil {
+				if cur, ok := b.budgets.Get(b.origin, b.trusted); ok && cur == b.header {
+					b.budgets.Put(b.origin, b.header.WithTrailer(t), b.trusted)
+				}
+			}
+		}
+	}
+	return n, err
 }
 
 // keyBudget is the net/http form of AAuth-Budget.
