@@ -393,6 +393,13 @@ func hostileCases() []hostileCase {
 				e.w.Resource.Queue(aauthtest.Respond(401, http.Header{"Signature-Error": {`error=expired_jwt`}}, ""))
 			}
 		}, want: and(wantStatus(401), sends(2))},
+		{name: "signature-error-invalid-signature-every-retry", script: func(e *hostileEnv) {
+			// Signed once more in the next second (a replay check may
+			// have refused a request made twice), then given up.
+			for i := 0; i < 10; i++ {
+				e.w.Resource.Queue(aauthtest.Respond(401, http.Header{"Signature-Error": {`error=invalid_signature`}}, ""))
+			}
+		}, want: and(wantStatus(401), sends(2))},
 		{name: "signature-error-clock-skew-absurd-date", script: func(e *hostileEnv) {
 			var n atomic.Int32
 			e.target = e.server(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -48,8 +48,11 @@ import (
 //     auth-token checks the resource token and exchanges it for an auth
 //     token (presented_token is the token just presented). Then retry.
 //  4. On 401 with Signature-Error: clock_skew and invalid_input get one
-//     corrected retry; an expired or revoked token is dropped and the flow
-//     starts again from the agent token, once.
+//     corrected retry; invalid_signature is signed once more in the next
+//     second (a resource's replay check refuses a request made twice in
+//     one second, which is signed byte for byte alike); an expired or
+//     revoked token is dropped and the flow starts again from the agent
+//     token, once.
 //  5. On 202 with a Location: poll it (see psclient.FollowDeferred), calling
 //     OnInteraction and OnClarification as the server asks; a deferred
 //     auth-token requirement is exchanged and polling goes on with the
@@ -757,6 +760,17 @@ func (r *run) onSignatureError(resp *http.Response, se *wire.SignatureError) boo
 		// lacks is still kept for later requests, and left out of the
 		// signature of any request that lacks it (see signFor).
 		return r.o.addComponents(se.RequiredInput, r.req)
+	case wire.SigErrInvalidSignature:
+		// A resource may refuse a signature it has seen in the window as
+		// a replay (AAuth -11 freshness and replay), and two requests the
+		// caller made alike within one second are signed byte for byte
+		// alike: Ed25519 is deterministic, created has whole seconds, and
+		// the profile has no nonce. Sign once more in the next second.
+		if r.once("resign") || !replayable(r.req) {
+			return false
+		}
+		now := r.t.clock().Now()
+		return r.t.clock().Sleep(r.ctx, now.Truncate(time.Second).Add(time.Second).Sub(now)) == nil
 	case wire.SigErrExpiredJWT, wire.SigErrRevokedJWT, wire.SigErrInvalidJWT:
 		if r.once("refresh") {
 			return false
