@@ -107,7 +107,9 @@ func budgetHostileCases() []hostileCase {
 				return r
 			},
 			check: exhausted},
-		{name: "budget-ledger-full", status: 503, setup: meteredResource(NewMemoryBudgetLedger(1)),
+		// A ledger of its own for each run (the table outlives a run
+		// under -count), room for one budget.
+		{name: "budget-ledger-full", status: 503, setup: func(rs *Resource) { meteredResource(NewMemoryBudgetLedger(1))(rs) },
 			before: func(w *world) {
 				if resp := w.do("GET", "/data", "", w.authToken("data.read", map[string]any{"budget": budgetOf(300)})); resp.StatusCode != http.StatusOK {
 					w.t.Fatalf("first budget: %d", resp.StatusCode)
