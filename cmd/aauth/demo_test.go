@@ -36,25 +36,21 @@ func TestDemo(t *testing.T) {
 				t.Errorf("stdout is not the resource's answer to an auth token:\n%s", r.stdout)
 			}
 			trace := normalize(world, r.stderr)
-			for _, want := range []string{
-				"AAuth demo, " + p.String() + " profile: ",
+			traceHolds(t, trace, "stderr",
+				"AAuth demo, "+p.String()+" profile: ",
 				"$ aauth fetch --explain RS/data\n→ GET RS/data (agent token)\n",
 				"\ninteraction: PS/aauth/consent CODE\n",
 				"\ndemo: approving for you, as your browser would: GET PS/aauth/consent?code=CODE\n",
 				"\n→ GET RS/data (auth token)\n← 200 OK\n✓ 200 OK, presenting the auth token\n",
 				"; the servers are stopped.\n",
-			} {
-				if !strings.Contains(trace, want) {
-					t.Errorf("stderr does not hold %q:\n%s", want, trace)
-				}
-			}
+			)
 			if p == aauth.ProfileCurrent && !strings.Contains(trace, "← 401 requirement=person-token\n") {
 				t.Errorf("the current demo does not show the person token:\n%s", trace)
 			}
 			if p == aauth.ProfileCurrent {
 				// The mission scene: approved with a person token, which
 				// the first request under it presents at once.
-				for _, want := range []string{
+				traceHolds(t, trace, "the mission scene",
 					"\nA mission: the person approves once",
 					"  → POST PS/aauth/mission (agent token)\n  ← 200 OK\n· working under mission ",
 					"; person tokens seeded: 1\n",
@@ -63,26 +59,18 @@ func TestDemo(t *testing.T) {
 					"  → POST PS/aauth/permission (agent token)\n  ← 200 OK\n",
 					"  → POST PS/aauth/audit (agent token)\n  ← 201 Created\n",
 					"· after completion the agent may not act on the mission: mission ",
-				} {
-					if !strings.Contains(trace, want) {
-						t.Errorf("the mission scene does not hold %q:\n%s", want, trace)
-					}
-				}
+				)
 			}
 			if p == aauth.ProfileCurrent {
 				// The chaining scene: the summarizer fetches the data
 				// with its own tokens, the agent's auth token upstream.
-				for _, want := range []string{
+				traceHolds(t, trace, "the chaining scene",
 					"\nCall chaining: a summarizer",
 					"    summarizer: · requesting a person token for RS on behalf of the caller (upstream auth token) at PS\n",
 					"    summarizer: · exchanging the resource token of RS on behalf of the caller (upstream auth token) at PS\n",
 					"    summarizer: → GET RS/data (auth token)\n    summarizer: ← 200 OK\n    summarizer: ✓ 200 OK, presenting the auth token\n",
 					"(auth token)\n← 200 OK\n✓ 200 OK, presenting the auth token\n· the summarizer says \"summary: the data resource answered ",
-				} {
-					if !strings.Contains(trace, want) {
-						t.Errorf("the chaining scene does not hold %q:\n%s", want, trace)
-					}
-				}
+				)
 				chained := 0
 				for _, tr := range world.PS.TokenRequests() {
 					if tr.Upstream != nil && tr.Kind == aauthtest.TokenAuth {
@@ -99,16 +87,12 @@ func TestDemo(t *testing.T) {
 			if p == aauth.ProfileCurrent {
 				// The sub-agent scene: the worker's tokens come through
 				// its parent, and the resource sees the worker's key.
-				for _, want := range []string{
+				traceHolds(t, trace, "the sub-agent scene",
 					"\nA sub-agent: the agent starts a worker",
 					"· asking the parent agent for a person token for RS\n",
 					"· asking the parent agent to exchange the resource token of RS\n",
 					"→ GET RS/data (auth token)\n← 200 OK\n✓ 200 OK, presenting the auth token\n· the worker's auth token is bound to the worker's key",
-				} {
-					if !strings.Contains(trace, want) {
-						t.Errorf("the sub-agent scene does not hold %q:\n%s", want, trace)
-					}
-				}
+				)
 				m := regexp.MustCompile(`worker key: Ed25519, thumbprint (\S+)`).FindStringSubmatch(trace)
 				reqs := world.Resource.Requests()
 				if last := reqs[len(reqs)-1]; m == nil || last.Thumbprint != m[1] || last.Presented != aauthtest.TokenAuth || last.Status != 200 {
@@ -128,6 +112,16 @@ func TestDemo(t *testing.T) {
 				t.Errorf("%d interactions, want 1", n)
 			}
 		})
+	}
+}
+
+// traceHolds reports each of wants that trace, what, does not hold.
+func traceHolds(t *testing.T, trace, what string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(trace, want) {
+			t.Errorf("%s does not hold %q:\n%s", what, want, trace)
+		}
 	}
 }
 
